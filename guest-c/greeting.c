@@ -1,0 +1,6 @@
+/* Seed example: print a greeting. */
+#include <stdio.h>
+
+void greet(char *somebody) {
+    printf("Hello, %s!\n", somebody);
+}

@@ -1,0 +1,42 @@
+/* Test library: one function per conversion rule, used by tests/ on both backends. */
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include <stdio.h>
+#include <wchar.h>
+
+int add(int a, int b) { return a + b; }
+unsigned int add_uint(unsigned int a, unsigned int b) { return a + b; }
+signed char neg_byte(signed char c) { return (signed char)-c; }
+unsigned char ubyte_id(unsigned char c) { return c; }
+short short_id(short s) { return s; }
+unsigned short ushort_id(unsigned short s) { return s; }
+long long_id(long v) { return v; }
+unsigned long ulong_id(unsigned long v) { return v; }
+long long longlong_id(long long v) { return v; }
+unsigned long long ulonglong_id(unsigned long long v) { return v; }
+size_t size_id(size_t v) { return v; }
+int64_t i64_mul(int64_t a, int64_t b) { return a * b; }
+_Bool is_nonzero(int v) { return v != 0; }
+char next_char(char c) { return (char)(c + 1); }
+float half_f(float x) { return x / 2.0f; }
+double mix(int a, double b, float c, long long d, char e, double f) {
+    return a + b + c + (double)d + e + f;
+}
+double scale(double x, int times) { return x * times; }
+int str_len(const char *s) { return (int)strlen(s); }
+const char *hello(void) { return "hello from C"; }
+const char *null_string(void) { return NULL; }
+void *null_pointer(void) { return NULL; }
+int is_null(const void *p) { return p == NULL; }
+int wide_len(const wchar_t *s) { return (int)wcslen(s); }
+const wchar_t *wide_hello(void) { return L"h\u00e9llo"; }
+void say(const char *s) { printf("%s\n", s); fprintf(stderr, "err:%s\n", s); }
+size_t sizeof_long(void) { return sizeof(long); }
+size_t sizeof_pointer(void) { return sizeof(void *); }
+/* The data model shows: ULONG_MAX + 1 wraps at 32 bits in wasm32, not natively. */
+unsigned long long ulong_max_plus_one(void) { unsigned long x = (unsigned long)-1; return (unsigned long long)x + 1; }
+int divide(int a, int b) { return a / b; }
+void crash_unreachable(void) { __builtin_trap(); }
+int deref(const int *p) { return *p; }
+void fill(int *out, int n, int v) { for (int i = 0; i < n; i++) out[i] = v + i; }

@@ -1,0 +1,193 @@
+//! The one trait both backends implement, and the choice between them.
+//!
+//! A backend owns a loaded library and its memory. It knows how to prepare a prototype once
+//! (a libffi CIF natively, a resolved `Func` in wasm), call it with raw 64-bit argument slots,
+//! and read, write, allocate and free the library's memory. Everything above this layer
+//! (conversions, buffers, the CLI) is written once against this trait.
+//!
+//! Raw slots: every argument and result travels as a `u64`. Integers sit in the low bits
+//! (already masked to their C width), an `f64` is its bit pattern, and an `f32`'s bits sit in
+//! the low 32 bits.
+
+pub mod capture;
+pub mod native;
+pub mod wasm;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::ctype::{DataModel, Repr};
+use crate::error::Result;
+
+/// Which backend runs a library. Chosen at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// wasmtime with WASI preview1: the library runs sandboxed; pointers are offsets into its
+    /// linear memory, bounds-checked on every host access.
+    Wasm,
+    /// dlopen plus libffi: the library runs in this process with real pointers, as in ctypes.
+    Native,
+}
+
+impl BackendKind {
+    /// Both backends, sandbox first.
+    pub const ALL: [BackendKind; 2] = [BackendKind::Wasm, BackendKind::Native];
+
+    /// `wasm` or `native`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Wasm => "wasm",
+            BackendKind::Native => "native",
+        }
+    }
+
+    /// The data model of libraries this backend loads.
+    pub fn data_model(self) -> DataModel {
+        match self {
+            BackendKind::Wasm => DataModel::ILP32,
+            BackendKind::Native => DataModel::host(),
+        }
+    }
+
+    /// The file name a library called `name` has for this backend: `name.wasm` or
+    /// `libname.so`.
+    pub fn file_name(self, name: &str) -> String {
+        match self {
+            BackendKind::Wasm => format!("{name}.wasm"),
+            BackendKind::Native => format!("lib{name}.so"),
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "wasm" => Ok(BackendKind::Wasm),
+            "native" => Ok(BackendKind::Native),
+            other => Err(format!("unknown backend {other:?}: expected wasm or native")),
+        }
+    }
+}
+
+/// A prototype prepared by a backend; an index into that backend's table of prototypes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProtoId(pub(crate) usize);
+
+/// What the library wrote to stdout and stderr during the calls since the last take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Bytes written to fd 1.
+    pub stdout: Vec<u8>,
+    /// Bytes written to fd 2.
+    pub stderr: Vec<u8>,
+}
+
+/// An exported symbol, as `inspect` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// A function; `signature` is the wasm signature, e.g. `(i32, i32) -> i32`, when known.
+    Function {
+        /// The symbol.
+        name: String,
+        /// Its wasm type, or `None` natively (a shared object does not record it).
+        signature: Option<String>,
+    },
+    /// A data object at an address.
+    Data {
+        /// The symbol.
+        name: String,
+        /// Its address in the library's memory.
+        addr: u64,
+        /// Its size in bytes, where the object file records it.
+        size: Option<u64>,
+    },
+}
+
+/// What `inspect` shows about a loaded library.
+#[derive(Clone, Debug)]
+pub struct LibraryInfo {
+    /// Exported functions and data.
+    pub exports: Vec<Export>,
+    /// Linear memory size in bytes (wasm) and its maximum, if any.
+    pub memory: Option<(u64, Option<u64>)>,
+    /// Indirect function table size and maximum (wasm).
+    pub table: Option<(u64, Option<u64>)>,
+}
+
+/// A loaded library: one backend's view of it. See the module docs for raw slots.
+pub trait Backend {
+    /// Which backend this is.
+    fn kind(&self) -> BackendKind;
+
+    /// The data model of the library's target.
+    fn data_model(&self) -> DataModel {
+        self.kind().data_model()
+    }
+
+    /// Whether a function called `name` is exported.
+    fn has_function(&self, name: &str) -> bool;
+
+    /// Prepares a call of `symbol` with these argument and result representations, once.
+    /// `fixed` is the number of fixed arguments of a variadic function, `None` otherwise.
+    /// The wasm backend checks the representations against the export's signature.
+    fn prepare(
+        &mut self,
+        symbol: &str,
+        args: &[Repr],
+        ret: Repr,
+        fixed: Option<usize>,
+    ) -> Result<ProtoId>;
+
+    /// Calls a prepared prototype. `args` holds exactly one raw slot per prepared argument.
+    /// Returns the raw result slot (0 for void).
+    fn call(&mut self, proto: ProtoId, args: &[u64]) -> Result<u64>;
+
+    /// Allocates `size` bytes with the library's own `malloc`. Never returns NULL: failure is
+    /// an error.
+    fn malloc(&mut self, size: usize) -> Result<u64>;
+
+    /// Releases memory from [`Backend::malloc`] (or from the library's own `malloc`) with the
+    /// library's own `free`.
+    fn free(&mut self, addr: u64) -> Result<()>;
+
+    /// Copies `out.len()` bytes from the library's memory at `addr`. The wasm backend checks
+    /// bounds against the current memory size; the native backend reads the raw address, as
+    /// ctypes does.
+    fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()>;
+
+    /// Copies `data` into the library's memory at `addr`, with the same checks as `read`.
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()>;
+
+    /// The number of `width`-byte units before the first all-zero unit at `addr` (`strlen` for
+    /// width 1, `wcslen` for width 4). The wasm backend errors if no terminator lies inside
+    /// memory.
+    fn strlen(&mut self, addr: u64, width: usize) -> Result<usize>;
+
+    /// Whether stdout and stderr are captured (the default for wasm) or go to the host's.
+    fn set_capture(&mut self, capture: bool);
+
+    /// Takes what was captured since the last take.
+    fn take_output(&mut self) -> Output;
+
+    /// The address of an exported data symbol.
+    fn data_address(&mut self, name: &str) -> Result<u64>;
+
+    /// What `inspect` shows.
+    fn info(&mut self) -> LibraryInfo;
+}
+
+/// Opens `path` with the backend `kind`.
+pub fn open(kind: BackendKind, path: &Path, options: &crate::LoadOptions) -> Result<Box<dyn Backend>> {
+    Ok(match kind {
+        BackendKind::Wasm => Box::new(wasm::WasmLibrary::open(path, options)?),
+        BackendKind::Native => Box::new(native::NativeLibrary::open(path, options)?),
+    })
+}

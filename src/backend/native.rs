@@ -1,0 +1,293 @@
+//! The native backend: a host shared object opened with dlopen (libloading) and called
+//! through libffi, with real host pointers, exactly as ctypes does.
+//!
+//! Nothing here is sandboxed. A prototype that does not match the C function, or a wild
+//! pointer, is undefined behaviour, as in ctypes. The one check added is that NULL is never
+//! dereferenced by the host.
+
+use std::ffi::c_void;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use libffi::middle::{Cif, Type};
+
+use super::{Backend, BackendKind, Export, LibraryInfo, Output, ProtoId};
+use crate::ctype::Repr;
+use crate::error::{Error, Result};
+use crate::LoadOptions;
+
+/// The most arguments a call may have.
+pub const MAX_ARGS: usize = 64;
+
+/// A prepared call: the function's address and its CIF.
+struct NativeProto {
+    code: *const c_void,
+    cif: Cif,
+    nargs: usize,
+}
+
+/// A shared object loaded into this process.
+pub struct NativeLibrary {
+    path: PathBuf,
+    lib: libloading::Library,
+    protos: Vec<NativeProto>,
+    capture: bool,
+    output: Output,
+}
+
+fn ffi_type(r: Repr) -> Type {
+    match r {
+        Repr::Bool | Repr::UInt(1) => Type::u8(),
+        Repr::Int(1) => Type::i8(),
+        Repr::Int(2) => Type::i16(),
+        Repr::UInt(2) => Type::u16(),
+        Repr::Int(4) => Type::i32(),
+        Repr::UInt(4) => Type::u32(),
+        Repr::Int(_) => Type::i64(),
+        Repr::UInt(_) => Type::u64(),
+        Repr::F32 => Type::f32(),
+        Repr::F64 => Type::f64(),
+        Repr::Void => Type::void(),
+    }
+}
+
+impl NativeLibrary {
+    /// dlopens `path` (`RTLD_NOW | RTLD_LOCAL`, as ctypes' default mode).
+    pub fn open(path: &Path, options: &LoadOptions) -> Result<NativeLibrary> {
+        if !path.exists() {
+            return Err(Error::os(path, "No such file or directory"));
+        }
+        let bytes_head = std::fs::read(path)
+            .map(|b| b.get(..4).map(<[u8]>::to_vec).unwrap_or_default())
+            .map_err(|e| Error::os(path, e))?;
+        if bytes_head != b"\x7fELF" {
+            return Err(Error::os(path, "not a shared object (no ELF header)"));
+        }
+        // A relative path without a slash would make dlopen search the system; be explicit.
+        let full = if path.is_relative() {
+            std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+        } else {
+            path.to_path_buf()
+        };
+        // SAFETY: loading a library runs its initialisers; the user asked for this library,
+        // exactly as with ctypes.CDLL.
+        let lib = unsafe { libloading::Library::new(&full) }.map_err(|e| Error::os(path, e))?;
+        Ok(NativeLibrary {
+            path: path.to_path_buf(),
+            lib,
+            protos: Vec::new(),
+            capture: options.capture_output.unwrap_or(false),
+            output: Output::default(),
+        })
+    }
+
+    fn symbol(&self, name: &str) -> Result<*const c_void> {
+        // SAFETY: we only take the symbol's address; nothing is called or read here.
+        let sym = unsafe { self.lib.get::<*const c_void>(name.as_bytes()) };
+        match sym {
+            Ok(s) if !(*s).is_null() => Ok(*s),
+            _ => Err(Error::AttributeError {
+                library: self.path.display().to_string(),
+                symbol: name.to_string(),
+            }),
+        }
+    }
+
+    fn raw_call(&self, p: &NativeProto, args: &[u64]) -> u64 {
+        let mut values = [std::ptr::null_mut::<c_void>(); MAX_ARGS];
+        for (v, a) in values.iter_mut().zip(args) {
+            *v = a as *const u64 as *mut c_void;
+        }
+        // Room for any scalar return, widened to ffi_arg by libffi.
+        let mut ret = [0u64; 2];
+        // SAFETY: `values` points at one 8-byte slot per argument of the CIF; on this
+        // little-endian target the low bytes of each slot are the argument's value at its own
+        // width. `code` is the symbol's address; that it has the declared prototype is the
+        // caller's promise, as in ctypes.
+        unsafe {
+            let code: unsafe extern "C" fn() = std::mem::transmute(p.code);
+            libffi::raw::ffi_call(
+                p.cif.as_raw_ptr(),
+                Some(code),
+                ret.as_mut_ptr() as *mut c_void,
+                values.as_mut_ptr(),
+            );
+        }
+        ret[0]
+    }
+
+    /// Runs `f` with fd 1 and fd 2 redirected into memory files, flushing C stdio on both
+    /// sides, and keeps what was written.
+    fn captured<R>(&mut self, f: impl FnOnce(&Self) -> R) -> Result<R> {
+        fn memfd(name: &std::ffi::CStr) -> Result<OwnedFd> {
+            // SAFETY: plain syscall; the returned fd is owned by the OwnedFd.
+            let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(Error::Runtime(format!("memfd_create: {}", std::io::Error::last_os_error())));
+            }
+            // SAFETY: fd is a fresh, valid descriptor.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        let out = memfd(c"wasmctypes-stdout")?;
+        let err = memfd(c"wasmctypes-stderr")?;
+        // SAFETY: dup/dup2/fflush on valid descriptors; the saved ones are restored below.
+        let result = unsafe {
+            libc::fflush(std::ptr::null_mut());
+            let saved_out = libc::dup(1);
+            let saved_err = libc::dup(2);
+            libc::dup2(out.as_raw_fd(), 1);
+            libc::dup2(err.as_raw_fd(), 2);
+            let r = f(self);
+            libc::fflush(std::ptr::null_mut());
+            if saved_out >= 0 {
+                libc::dup2(saved_out, 1);
+                libc::close(saved_out);
+            }
+            if saved_err >= 0 {
+                libc::dup2(saved_err, 2);
+                libc::close(saved_err);
+            }
+            r
+        };
+        for (fd, buf) in [(&out, &mut self.output.stdout), (&err, &mut self.output.stderr)] {
+            let mut file = std::fs::File::from(fd.try_clone().map_err(|e| Error::Runtime(e.to_string()))?);
+            use std::io::{Read, Seek};
+            let _ = file.seek(std::io::SeekFrom::Start(0));
+            let _ = file.read_to_end(buf);
+        }
+        Ok(result)
+    }
+}
+
+impl Backend for NativeLibrary {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Native
+    }
+
+    fn has_function(&self, name: &str) -> bool {
+        self.symbol(name).is_ok()
+    }
+
+    fn prepare(&mut self, symbol: &str, args: &[Repr], ret: Repr, fixed: Option<usize>) -> Result<ProtoId> {
+        let code = self.symbol(symbol)?;
+        if args.len() > MAX_ARGS {
+            return Err(Error::arg(MAX_ARGS + 1, format!("too many arguments (at most {MAX_ARGS})")));
+        }
+        let types = args.iter().map(|r| ffi_type(*r));
+        let cif = match fixed {
+            Some(n) => Cif::new_variadic(types, n, ffi_type(ret)),
+            None => Cif::new(types, ffi_type(ret)),
+        };
+        self.protos.push(NativeProto {
+            code,
+            cif,
+            nargs: args.len(),
+        });
+        Ok(ProtoId(self.protos.len() - 1))
+    }
+
+    fn call(&mut self, proto: ProtoId, args: &[u64]) -> Result<u64> {
+        let p = &self.protos[proto.0];
+        debug_assert_eq!(p.nargs, args.len());
+        if !self.capture {
+            return Ok(self.raw_call(p, args));
+        }
+        let index = proto.0;
+        self.captured(|this| this.raw_call(&this.protos[index], args))
+    }
+
+    fn malloc(&mut self, size: usize) -> Result<u64> {
+        // SAFETY: malloc of any size is defined; NULL is checked.
+        let p = unsafe { libc::malloc(size.max(1)) };
+        if p.is_null() {
+            return Err(Error::ValueError(format!("malloc({size}) returned NULL: out of memory")));
+        }
+        Ok(p as u64)
+    }
+
+    fn free(&mut self, addr: u64) -> Result<()> {
+        // SAFETY: the caller passes memory from malloc, as with the library's own free.
+        unsafe { libc::free(addr as *mut c_void) };
+        Ok(())
+    }
+
+    fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
+        if addr == 0 && !out.is_empty() {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        // SAFETY: raw host memory, as ctypes reads it: the caller promises it is valid.
+        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        if addr == 0 && !data.is_empty() {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        // SAFETY: raw host memory, as ctypes writes it: the caller promises it is valid.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
+        Ok(())
+    }
+
+    fn strlen(&mut self, addr: u64, width: usize) -> Result<usize> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let mut n = 0usize;
+        loop {
+            // SAFETY: as `read`: a NUL-terminated string at a valid address is the promise.
+            let unit = unsafe { std::slice::from_raw_parts((addr as usize + n * width) as *const u8, width) };
+            if unit.iter().all(|b| *b == 0) {
+                return Ok(n);
+            }
+            n += 1;
+        }
+    }
+
+    fn set_capture(&mut self, capture: bool) {
+        self.capture = capture;
+    }
+
+    fn take_output(&mut self) -> Output {
+        std::mem::take(&mut self.output)
+    }
+
+    fn data_address(&mut self, name: &str) -> Result<u64> {
+        self.symbol(name).map(|p| p as u64)
+    }
+
+    fn info(&mut self) -> LibraryInfo {
+        let mut exports = Vec::new();
+        if let Ok(bytes) = std::fs::read(&self.path) {
+            use object::{Object, ObjectSymbol, SymbolKind};
+            if let Ok(file) = object::File::parse(&*bytes) {
+                for sym in file.dynamic_symbols() {
+                    if sym.is_undefined() || !sym.is_global() {
+                        continue;
+                    }
+                    let Ok(name) = sym.name() else { continue };
+                    match sym.kind() {
+                        SymbolKind::Text => exports.push(Export::Function {
+                            name: name.to_string(),
+                            signature: None,
+                        }),
+                        SymbolKind::Data => {
+                            let addr = self.data_address(name).unwrap_or(0);
+                            exports.push(Export::Data {
+                                name: name.to_string(),
+                                addr,
+                                size: Some(sym.size()),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        LibraryInfo {
+            exports,
+            memory: None,
+            table: None,
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! The sandboxed backend: a wasm32-wasi reactor module on wasmtime, with WASI preview1 from
+//! `wasmtime_wasi::p1`.
+//!
+//! Every pointer is an offset into the guest's linear memory. Every host-side read or write is
+//! bounds-checked against the memory's current size, so it stays correct after `memory.grow`.
+//! A trap becomes [`Error::Trap`] and leaves the library usable: the guest's shadow stack pointer
+//! is put back where it was before the call.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use wasmtime::{
+    Config, Engine, ExternType, Func, Global, Instance, Linker, Memory, Module, Store, Trap, TypedFunc, Val,
+    ValRaw, ValType, WasmBacktrace,
+};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+
+use super::capture::Capture;
+use super::{Backend, BackendKind, Export, LibraryInfo, Output, ProtoId};
+use crate::ctype::Repr;
+use crate::error::{Error, Result, TrapKind};
+use crate::LoadOptions;
+
+/// The most arguments a call may have (ctypes allows 1024; C code in practice uses far fewer).
+pub const MAX_ARGS: usize = 64;
+
+/// The most bytes of stdout or stderr kept between two takes; the rest is dropped.
+pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Per-store state: the guest's WASI context.
+struct GuestState {
+    wasi: WasiP1Ctx,
+}
+
+/// A wasm value type, as the call path needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl Slot {
+    fn of_repr(r: Repr) -> Option<Slot> {
+        match r {
+            Repr::Bool | Repr::Int(1 | 2 | 4) | Repr::UInt(1 | 2 | 4) => Some(Slot::I32),
+            Repr::Int(_) | Repr::UInt(_) => Some(Slot::I64),
+            Repr::F32 => Some(Slot::F32),
+            Repr::F64 => Some(Slot::F64),
+            Repr::Void => None,
+        }
+    }
+
+    fn of_valtype(t: &ValType) -> Option<Slot> {
+        match t {
+            ValType::I32 => Some(Slot::I32),
+            ValType::I64 => Some(Slot::I64),
+            ValType::F32 => Some(Slot::F32),
+            ValType::F64 => Some(Slot::F64),
+            _ => None,
+        }
+    }
+
+    fn to_raw(self, bits: u64) -> ValRaw {
+        match self {
+            Slot::I32 => ValRaw::i32(bits as i32),
+            Slot::I64 => ValRaw::i64(bits as i64),
+            Slot::F32 => ValRaw::f32(bits as u32),
+            Slot::F64 => ValRaw::f64(bits),
+        }
+    }
+
+    fn from_raw(self, raw: ValRaw) -> u64 {
+        match self {
+            Slot::I32 => raw.get_u32() as u64,
+            Slot::I64 => raw.get_u64(),
+            Slot::F32 => raw.get_f32() as u64,
+            Slot::F64 => raw.get_f64(),
+        }
+    }
+}
+
+/// A prepared call: the resolved export and its slot types.
+struct WasmProto {
+    func: Func,
+    params: Vec<Slot>,
+    result: Option<Slot>,
+}
+
+/// The process-wide engine. NaN canonicalisation and deterministic relaxed SIMD make the same
+/// inputs give the same bits on every machine.
+pub(crate) fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.cranelift_nan_canonicalization(true);
+        config.relaxed_simd_deterministic(true);
+        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
+        Engine::new(&config).unwrap_or_else(|_| Engine::default())
+    })
+}
+
+/// A library loaded into its own wasmtime store.
+pub struct WasmLibrary {
+    path: PathBuf,
+    store: Store<GuestState>,
+    instance: Instance,
+    memory: Memory,
+    malloc: TypedFunc<u32, u32>,
+    free: TypedFunc<u32, ()>,
+    fflush: Option<TypedFunc<u32, i32>>,
+    /// The `__stack_pointer` global and its value between calls, restored after a trap.
+    stack_pointer: Option<(Global, Val)>,
+    protos: Vec<WasmProto>,
+    stdout: Capture,
+    stderr: Capture,
+    capture: bool,
+}
+
+impl WasmLibrary {
+    /// Loads and instantiates a reactor module, then runs its `_initialize` once.
+    pub fn open(path: &Path, options: &LoadOptions) -> Result<WasmLibrary> {
+        let bytes = std::fs::read(path).map_err(|e| Error::os(path, e))?;
+        if !bytes.starts_with(b"\0asm") {
+            return Err(Error::os(path, "not a WebAssembly module (no \\0asm header)"));
+        }
+        let module = Module::from_binary(engine(), &bytes)
+            .map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
+
+        let capture = options.capture_output.unwrap_or(true);
+        let stdout = Capture::new(CAPTURE_LIMIT);
+        let stderr = Capture::new(CAPTURE_LIMIT);
+        let mut wasi = WasiCtxBuilder::new();
+        if capture {
+            wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        } else {
+            wasi.inherit_stdout().inherit_stderr();
+        }
+        let mut store = Store::new(
+            engine(),
+            GuestState {
+                wasi: wasi.build_p1(),
+            },
+        );
+        let mut linker: Linker<GuestState> = Linker::new(engine());
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut GuestState| &mut s.wasi)
+            .map_err(|e| Error::Runtime(format!("cannot link WASI: {e}")))?;
+        let instance = linker
+            .instantiate(&mut store, &module)
+            .map_err(|e| Error::os(path, format!("cannot instantiate: {e:#}")))?;
+
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| Error::os(path, "module exports no memory named \"memory\""))?;
+        let malloc = instance
+            .get_typed_func::<u32, u32>(&mut store, "malloc")
+            .map_err(|_| Error::os(path, "module does not export malloc(i32) -> i32; build it with -Wl,--export=malloc"))?;
+        let free = instance
+            .get_typed_func::<u32, ()>(&mut store, "free")
+            .map_err(|_| Error::os(path, "module does not export free(i32); build it with -Wl,--export=free"))?;
+        let fflush = instance.get_typed_func::<u32, i32>(&mut store, "fflush").ok();
+
+        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            init.call(&mut store, ())
+                .map_err(|e| Error::os(path, format!("_initialize failed: {}", trap_error(e))))?;
+        }
+        let stack_pointer = instance.get_global(&mut store, "__stack_pointer").map(|g| {
+            let v = g.get(&mut store);
+            (g, v)
+        });
+
+        Ok(WasmLibrary {
+            path: path.to_path_buf(),
+            store,
+            instance,
+            memory,
+            malloc,
+            free,
+            fflush,
+            stack_pointer,
+            protos: Vec::new(),
+            stdout,
+            stderr,
+            capture,
+        })
+    }
+
+    fn library_name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// Turns a failed guest call into an error and puts the shadow stack back, so that the
+    /// next call starts from a clean stack.
+    fn fail(&mut self, err: wasmtime::Error) -> Error {
+        if let Some((global, value)) = &self.stack_pointer {
+            let _ = global.set(&mut self.store, *value);
+        }
+        trap_error(err)
+    }
+
+    fn check_range(&self, addr: u64, len: usize) -> Result<std::ops::Range<usize>> {
+        let size = self.memory.data_size(&self.store) as u64;
+        match addr.checked_add(len as u64) {
+            Some(end) if end <= size => Ok(addr as usize..end as usize),
+            _ => Err(Error::OutOfBounds(format!(
+                "pointer 0x{addr:x} (+{len} bytes) is outside guest memory of {size} bytes"
+            ))),
+        }
+    }
+}
+
+/// Converts a wasmtime error from a guest call into a typed [`Error`].
+pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return Error::Trap {
+            kind: TrapKind::GuestExit,
+            message: format!("guest called exit({})", exit.0),
+            backtrace: String::new(),
+        };
+    }
+    let backtrace = err
+        .downcast_ref::<WasmBacktrace>()
+        .map(|bt| {
+            bt.frames()
+                .iter()
+                .map(|f| {
+                    let name = f.func_name().map(str::to_string).unwrap_or_else(|| format!("<wasm function {}>", f.func_index()));
+                    match f.module_offset() {
+                        Some(off) => format!("  at {name} (offset 0x{off:x})"),
+                        None => format!("  at {name}"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let Some(trap) = err.downcast_ref::<Trap>() else {
+        // A host function failed (e.g. a callback's error), or wasmtime refused the call.
+        if let Some(inner) = err.downcast_ref::<Error>() {
+            return Error::Trap {
+                kind: TrapKind::Other,
+                message: inner.to_string(),
+                backtrace,
+            };
+        }
+        return Error::Trap {
+            kind: TrapKind::Other,
+            message: format!("{}", err.root_cause()),
+            backtrace,
+        };
+    };
+    let kind = match trap {
+        Trap::UnreachableCodeReached => TrapKind::Unreachable,
+        Trap::MemoryOutOfBounds | Trap::HeapMisaligned => TrapKind::MemoryOutOfBounds,
+        Trap::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+        Trap::IntegerOverflow => TrapKind::IntegerOverflow,
+        Trap::BadConversionToInteger => TrapKind::BadConversionToInteger,
+        Trap::IndirectCallToNull => TrapKind::IndirectCallToNull,
+        Trap::BadSignature => TrapKind::BadSignature,
+        Trap::TableOutOfBounds => TrapKind::TableOutOfBounds,
+        Trap::StackOverflow => TrapKind::StackOverflow,
+        Trap::OutOfFuel => TrapKind::OutOfFuel,
+        Trap::Interrupt => TrapKind::Timeout,
+        _ => TrapKind::Other,
+    };
+    let message = match kind {
+        TrapKind::Unreachable => "wasm trap: unreachable executed (abort() or __builtin_trap())".to_string(),
+        _ => trap.to_string(),
+    };
+    Error::Trap {
+        kind,
+        message,
+        backtrace,
+    }
+}
+
+fn signature_text(params: &[Slot], result: Option<Slot>) -> String {
+    let p: Vec<String> = params.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
+    let r = result.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_else(|| "()".into());
+    format!("({}) -> {}", p.join(", "), r)
+}
+
+fn func_signature(ty: &wasmtime::FuncType) -> String {
+    let p: Vec<String> = ty.params().map(|t| t.to_string()).collect();
+    let r: Vec<String> = ty.results().map(|t| t.to_string()).collect();
+    let r = match r.len() {
+        0 => "()".to_string(),
+        1 => r[0].clone(),
+        _ => format!("({})", r.join(", ")),
+    };
+    format!("({}) -> {}", p.join(", "), r)
+}
+
+impl Backend for WasmLibrary {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Wasm
+    }
+
+    fn has_function(&self, name: &str) -> bool {
+        matches!(
+            self.instance.module(&self.store).get_export(name),
+            Some(ExternType::Func(_))
+        )
+    }
+
+    fn prepare(&mut self, symbol: &str, args: &[Repr], ret: Repr, fixed: Option<usize>) -> Result<ProtoId> {
+        let func = self
+            .instance
+            .get_func(&mut self.store, symbol)
+            .ok_or_else(|| Error::AttributeError {
+                library: self.library_name(),
+                symbol: symbol.to_string(),
+            })?;
+        if fixed.is_some() {
+            return Err(Error::TypeError(format!(
+                "{symbol}: variadic calls are not supported by the wasm backend yet"
+            )));
+        }
+        let ty = func.ty(&self.store);
+        let params: Vec<Slot> = ty.params().map(|t| Slot::of_valtype(&t)).collect::<Option<_>>().ok_or_else(|| {
+            Error::TypeError(format!("{symbol} has a wasm signature C cannot call: {}", func_signature(&ty)))
+        })?;
+        let results: Vec<Slot> = ty.results().filter_map(|t| Slot::of_valtype(&t)).collect();
+        if results.len() > 1 {
+            return Err(Error::TypeError(format!(
+                "{symbol} returns several values in wasm: {}",
+                func_signature(&ty)
+            )));
+        }
+        let result = results.first().copied();
+        if args.len() != params.len() {
+            return Err(Error::ArgumentError {
+                position: None,
+                message: format!(
+                    "this function takes {} argument{} ({} given): {symbol} is {} in wasm",
+                    params.len(),
+                    if params.len() == 1 { "" } else { "s" },
+                    args.len(),
+                    func_signature(&ty)
+                ),
+            });
+        }
+        let wanted: Vec<Option<Slot>> = args.iter().map(|r| Slot::of_repr(*r)).collect();
+        let wanted_ret = Slot::of_repr(ret);
+        if wanted.iter().zip(&params).any(|(w, p)| *w != Some(*p)) || wanted_ret != result {
+            let w: Vec<Slot> = wanted.iter().flatten().copied().collect();
+            return Err(Error::TypeError(format!(
+                "the prototype {} does not match {symbol}'s wasm signature {}{}",
+                signature_text(&w, wanted_ret),
+                func_signature(&ty),
+                if result.is_none() && wanted_ret.is_some() {
+                    " (set restype to None/void)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        self.protos.push(WasmProto { func, params, result });
+        Ok(ProtoId(self.protos.len() - 1))
+    }
+
+    fn call(&mut self, proto: ProtoId, args: &[u64]) -> Result<u64> {
+        let p = &self.protos[proto.0];
+        let n = p.params.len().max(p.result.is_some() as usize);
+        if n > MAX_ARGS {
+            return Err(Error::arg(MAX_ARGS + 1, format!("too many arguments (at most {MAX_ARGS})")));
+        }
+        let mut slots = [ValRaw::i32(0); MAX_ARGS];
+        for ((slot, ty), bits) in slots.iter_mut().zip(&p.params).zip(args) {
+            *slot = ty.to_raw(*bits);
+        }
+        let func = p.func;
+        let result = p.result;
+        // SAFETY: `slots[..n]` holds one value of the right type for every parameter of
+        // `func` (the types come from `func`'s own signature, checked in `prepare`), and has
+        // room for its result; `func` belongs to `self.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.store, &mut slots[..n] as *mut [ValRaw]) };
+        match outcome {
+            Ok(()) => Ok(result.map(|r| r.from_raw(slots[0])).unwrap_or(0)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn malloc(&mut self, size: usize) -> Result<u64> {
+        let size32 = u32::try_from(size)
+            .map_err(|_| Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest")))?;
+        match self.malloc.call(&mut self.store, size32) {
+            Ok(0) => Err(Error::ValueError(format!("guest malloc({size}) returned NULL: out of memory"))),
+            Ok(addr) => Ok(addr as u64),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn free(&mut self, addr: u64) -> Result<()> {
+        let addr = u32::try_from(addr).map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
+        self.free.call(&mut self.store, addr).map_err(|e| self.fail(e))
+    }
+
+    fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
+        let range = self.check_range(addr, out.len())?;
+        out.copy_from_slice(&self.memory.data(&self.store)[range]);
+        Ok(())
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        let range = self.check_range(addr, data.len())?;
+        self.memory.data_mut(&mut self.store)[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn strlen(&mut self, addr: u64, width: usize) -> Result<usize> {
+        let start = self.check_range(addr, 0)?.start;
+        let mem = &self.memory.data(&self.store)[start..];
+        mem.chunks_exact(width)
+            .position(|unit| unit.iter().all(|b| *b == 0))
+            .ok_or_else(|| {
+                Error::OutOfBounds(format!(
+                    "string at 0x{addr:x} runs past the end of guest memory without a terminator"
+                ))
+            })
+    }
+
+    fn set_capture(&mut self, capture: bool) {
+        // Capture is fixed when the WASI context is built; the CLI asks before opening.
+        let _ = capture;
+    }
+
+    fn take_output(&mut self) -> Output {
+        if let Some(fflush) = self.fflush.clone() {
+            if fflush.call(&mut self.store, 0).is_err() {
+                if let Some((global, value)) = &self.stack_pointer {
+                    let _ = global.set(&mut self.store, *value);
+                }
+            }
+        }
+        if !self.capture {
+            return Output::default();
+        }
+        let (mut stdout, dropped_out) = self.stdout.drain();
+        let (mut stderr, dropped_err) = self.stderr.drain();
+        for (buf, dropped) in [(&mut stdout, dropped_out), (&mut stderr, dropped_err)] {
+            if dropped > 0 {
+                buf.extend_from_slice(format!("\n[wasmctypes: {dropped} more bytes dropped]\n").as_bytes());
+            }
+        }
+        Output { stdout, stderr }
+    }
+
+    fn data_address(&mut self, name: &str) -> Result<u64> {
+        match self.instance.get_global(&mut self.store, name).map(|g| g.get(&mut self.store)) {
+            Some(Val::I32(addr)) if name != "__stack_pointer" => Ok(addr as u32 as u64),
+            _ => Err(Error::AttributeError {
+                library: self.library_name(),
+                symbol: name.to_string(),
+            }),
+        }
+    }
+
+    fn info(&mut self) -> LibraryInfo {
+        let module = self.instance.module(&self.store).clone();
+        let mut exports = Vec::new();
+        for export in module.exports() {
+            match export.ty() {
+                ExternType::Func(ty) => exports.push(Export::Function {
+                    name: export.name().to_string(),
+                    signature: Some(func_signature(&ty)),
+                }),
+                ExternType::Global(_) if export.name() != "__stack_pointer" => {
+                    if let Ok(addr) = self.data_address(export.name()) {
+                        exports.push(Export::Data {
+                            name: export.name().to_string(),
+                            addr,
+                            size: None,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mem_ty = self.memory.ty(&self.store);
+        let memory = Some((self.memory.data_size(&self.store) as u64, mem_ty.maximum().map(|p| p * 65536)));
+        let table = self
+            .instance
+            .get_table(&mut self.store, "__indirect_function_table")
+            .map(|t| (t.size(&self.store), t.ty(&self.store).maximum()));
+        LibraryInfo { exports, memory, table }
+    }
+}
+
+impl Drop for WasmLibrary {
+    fn drop(&mut self) {
+        if !self.capture {
+            let _ = self.take_output();
+        }
+    }
+}

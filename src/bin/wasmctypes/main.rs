@@ -1,0 +1,386 @@
+//! The `wasmctypes` command: a thin shell over the library. It parses arguments, calls the
+//! library, and prints.
+
+mod demo;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use wasmctypes::invoke::{error_json, parse_restype};
+use wasmctypes::{invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, CDLL};
+
+#[derive(Parser)]
+#[command(name = "wasmctypes", version, about = "Python's ctypes for C libraries, sandboxed in WebAssembly or native")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile C files into NAME.wasm (wasm32-wasi reactor) and libNAME.so (host).
+    Build {
+        /// C source files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = wasmctypes::locate::DEFAULT_GUEST_DIR)]
+        out: PathBuf,
+    },
+    /// Call one function and print its output and result.
+    Call {
+        #[command(flatten)]
+        call: CallArgs,
+        /// wasm (sandboxed, the default) or native.
+        #[arg(long, env = "WASMCTYPES_BACKEND", default_value = "wasm")]
+        backend: BackendKind,
+    },
+    /// Call one function on both backends and show the results side by side.
+    /// Exits 0 when they agree, 1 when they differ, 2 on error.
+    Diff {
+        #[command(flatten)]
+        call: CallArgs,
+    },
+    /// List a library's exports, memory, table and data model.
+    Inspect {
+        /// A .wasm, .so or .c path, or a bare library name.
+        lib: String,
+        /// wasm or native.
+        #[arg(long, env = "WASMCTYPES_BACKEND", default_value = "wasm")]
+        backend: BackendKind,
+        /// Directories searched for bare library names.
+        #[arg(long = "lib-dir")]
+        lib_dirs: Vec<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the seed examples sandboxed and native, side by side.
+    Demo,
+}
+
+#[derive(Args)]
+struct CallArgs {
+    /// A .wasm, .so or .c path, or a bare library name.
+    lib: String,
+    /// The function to call.
+    symbol: String,
+    /// Arguments: TYPE:VALUE, TYPE[]:1,2,3, buf:TEXT, buf:N, null, an integer, or text.
+    #[arg(allow_negative_numbers = true)]
+    args: Vec<String>,
+    /// The result type (c_int unless given; void or None for none).
+    #[arg(long, default_value = "c_int")]
+    restype: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Directories searched for bare library names.
+    #[arg(long = "lib-dir")]
+    lib_dirs: Vec<PathBuf>,
+}
+
+fn open(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<CDLL, Error> {
+    let path = locate(spec, kind, lib_dirs)?;
+    CDLL::open_with(
+        path,
+        kind,
+        &LoadOptions {
+            capture_output: Some(true),
+        },
+    )
+}
+
+fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
+    let mut specs = Vec::new();
+    for (i, a) in call.args.iter().enumerate() {
+        specs.push(ArgSpec::parse(a).map_err(|e| match e {
+            Error::ArgumentError { message, .. } => Error::ArgumentError {
+                position: Some(i + 1),
+                message,
+            },
+            other => Error::ArgumentError {
+                position: Some(i + 1),
+                message: other.to_string(),
+            },
+        })?);
+    }
+    Ok((specs, parse_restype(&call.restype)?))
+}
+
+fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
+    let (specs, restype) = parse_call(call)?;
+    let lib = open(&call.lib, kind, &call.lib_dirs)?;
+    invoke(&lib, &call.symbol, &specs, restype)
+}
+
+fn print_error(e: &Error) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {}", e.to_string().lines().next().unwrap_or(""));
+    if let Error::Trap { backtrace, .. } = e {
+        for line in backtrace.lines() {
+            let _ = writeln!(err, "{line}");
+        }
+    }
+    if let Error::Compile { output, .. } = e {
+        let _ = writeln!(err, "{output}");
+    }
+}
+
+fn cmd_call(call: &CallArgs, kind: BackendKind) -> ExitCode {
+    match run_one(call, kind) {
+        Ok(report) => {
+            if call.json {
+                println!("{}", report.to_json());
+            } else {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&report.stdout);
+                let _ = std::io::stderr().write_all(&report.stderr);
+                for line in report.result_lines() {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if call.json {
+                println!("{}", error_json(kind, &call.symbol, &e));
+            } else {
+                print_error(&e);
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `c_long`, `c_void_p` and `c_size_t` sizes in both data models, one line.
+fn data_model_line() -> String {
+    let w = BackendKind::Wasm.data_model();
+    let n = BackendKind::Native.data_model();
+    format!(
+        "data model: c_long and pointers are {} bytes sandboxed ({}) and {} bytes native ({})",
+        w.sizeof(CType::Long),
+        w,
+        n.sizeof(CType::Long),
+        n
+    )
+}
+
+fn outcome_cells(r: &Result<CallReport, Error>) -> Vec<(String, String)> {
+    match r {
+        Ok(rep) => {
+            let mut rows = vec![
+                ("stdout".to_string(), wasmctypes::bytes_repr(&rep.stdout)),
+                ("stderr".to_string(), wasmctypes::bytes_repr(&rep.stderr)),
+                ("return".to_string(), rep.ret.to_string()),
+            ];
+            for (i, a) in rep.args.iter().enumerate() {
+                if let Some(t) = a.text() {
+                    rows.push((format!("arg {}", i + 1), t));
+                }
+            }
+            rows
+        }
+        Err(e) => vec![("error".to_string(), format!("{}: {}", e.kind(), e.message()))],
+    }
+}
+
+fn same(a: &Result<CallReport, Error>, b: &Result<CallReport, Error>) -> bool {
+    match (a, b) {
+        (Ok(x), Ok(y)) => x.ret == y.ret && x.stdout == y.stdout && x.stderr == y.stderr && x.args == y.args,
+        _ => false,
+    }
+}
+
+fn cmd_diff(call: &CallArgs) -> ExitCode {
+    let results: Vec<Result<CallReport, Error>> = BackendKind::ALL.iter().map(|k| run_one(call, *k)).collect();
+    let (w, n) = (&results[0], &results[1]);
+    let agree = same(w, n);
+    let code = match (w, n) {
+        _ if agree => 0,
+        (Ok(_), Err(_)) | (Err(_), Ok(_)) | (Ok(_), Ok(_)) => 1,
+        (Err(_), Err(_)) => 2,
+    };
+    if call.json {
+        let side = |k: BackendKind, r: &Result<CallReport, Error>| match r {
+            Ok(rep) => rep.to_json(),
+            Err(e) => error_json(k, &call.symbol, e),
+        };
+        let sizes = |k: BackendKind| {
+            let m = k.data_model();
+            json!({"model": format!("{m:?}"), "c_long": m.sizeof(CType::Long), "c_void_p": m.sizeof(CType::VoidP), "c_size_t": m.sizeof(CType::SizeT)})
+        };
+        println!(
+            "{}",
+            json!({
+                "symbol": call.symbol,
+                "same": agree,
+                "wasm": side(BackendKind::Wasm, w),
+                "native": side(BackendKind::Native, n),
+                "data_model": {"wasm": sizes(BackendKind::Wasm), "native": sizes(BackendKind::Native)},
+            })
+        );
+        return ExitCode::from(code);
+    }
+    let cw = outcome_cells(w);
+    let cn = outcome_cells(n);
+    let mut keys: Vec<String> = cw.iter().map(|(k, _)| k.clone()).collect();
+    for (k, _) in &cn {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    let get = |cells: &[(String, String)], k: &str| cells.iter().find(|(c, _)| c == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let head_w = format!("wasm, {}", BackendKind::Wasm.data_model());
+    let head_n = format!("native, {}", BackendKind::Native.data_model());
+    let width = keys.iter().map(|k| get(&cw, k).len()).chain([head_w.len()]).max().unwrap_or(10);
+    println!("{:<8}  {:<width$}  {}", "", head_w, head_n);
+    for k in &keys {
+        let (a, b) = (get(&cw, k), get(&cn, k));
+        let mark = if a == b { "" } else { "   <- differs" };
+        println!("{k:<8}  {a:<width$}  {b}{mark}");
+    }
+    println!(
+        "verdict: {}",
+        match code {
+            0 => "same on both backends",
+            1 => "the backends differ",
+            _ => "error on both backends",
+        }
+    );
+    println!("{}", data_model_line());
+    ExitCode::from(code)
+}
+
+fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool) -> ExitCode {
+    let result = open(lib, kind, lib_dirs).and_then(|l| Ok((l.info()?, l)));
+    let (info, l) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            if as_json {
+                println!("{}", error_json(kind, "", &e));
+            } else {
+                print_error(&e);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let m = l.data_model();
+    let sizes: Vec<(CType, usize)> = [CType::Int, CType::Long, CType::LongLong, CType::SizeT, CType::VoidP, CType::WChar]
+        .iter()
+        .map(|t| (*t, m.sizeof(*t)))
+        .collect();
+    if as_json {
+        let exports: Vec<_> = info
+            .exports
+            .iter()
+            .map(|e| match e {
+                wasmctypes::backend::Export::Function { name, signature } => json!({"kind": "function", "name": name, "signature": signature}),
+                wasmctypes::backend::Export::Data { name, addr, size } => json!({"kind": "data", "name": name, "address": addr, "size": size}),
+            })
+            .collect();
+        let sizes: serde_json::Map<String, serde_json::Value> = sizes.iter().map(|(t, s)| (t.name().to_string(), json!(s))).collect();
+        println!(
+            "{}",
+            json!({
+                "path": l.path().display().to_string(),
+                "backend": kind.name(),
+                "data_model": format!("{m:?}"),
+                "sizes": sizes,
+                "exports": exports,
+                "memory": info.memory.map(|(s, max)| json!({"bytes": s, "max_bytes": max})),
+                "table": info.table.map(|(s, max)| json!({"size": s, "max": max})),
+            })
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!("{} ({} backend)", l.path().display(), kind);
+    println!("data model: {m}");
+    println!(
+        "  {}",
+        sizes.iter().map(|(t, s)| format!("sizeof({t})={s}")).collect::<Vec<_>>().join("  ")
+    );
+    println!("{}", data_model_line());
+    println!("functions:");
+    for e in &info.exports {
+        if let wasmctypes::backend::Export::Function { name, signature } = e {
+            match signature {
+                Some(s) => println!("  {name} {s}"),
+                None => println!("  {name}"),
+            }
+        }
+    }
+    println!("data:");
+    for e in &info.exports {
+        if let wasmctypes::backend::Export::Data { name, addr, size } = e {
+            match size {
+                Some(s) => println!("  {name} at 0x{addr:x} ({s} bytes)"),
+                None => println!("  {name} at 0x{addr:x}"),
+            }
+        }
+    }
+    if let Some((bytes, max)) = info.memory {
+        let max = max.map(|m| format!("{m} bytes")).unwrap_or_else(|| "unbounded".into());
+        println!("memory: {bytes} bytes ({} pages of 64 KiB), maximum {max}", bytes / 65536);
+    }
+    if let Some((size, max)) = info.table {
+        let max = max.map(|m| m.to_string()).unwrap_or_else(|| "growable, no maximum".into());
+        println!("table: __indirect_function_table, {size} entries, maximum {max}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn cmd_build(files: &[PathBuf], out: &std::path::Path) -> ExitCode {
+    let tc = match Toolchain::find() {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    for f in files {
+        match tc.build(f, out) {
+            Ok(b) => println!("{} -> {}, {}", f.display(), b.wasm.display(), b.native.display()),
+            Err(e) => {
+                print_error(&e);
+                code = ExitCode::from(2);
+            }
+        }
+    }
+    code
+}
+
+fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away (`| head`).
+    // SAFETY: setting a signal disposition to its default before any threads start.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Never show a Rust backtrace: an internal failure is one line and exit status 2.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        eprintln!("error: internal error: {msg}");
+    }));
+    let cli = Cli::parse();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
+        Command::Build { files, out } => cmd_build(files, out),
+        Command::Call { call, backend } => cmd_call(call, *backend),
+        Command::Diff { call } => cmd_diff(call),
+        Command::Inspect {
+            lib,
+            backend,
+            lib_dirs,
+            json,
+        } => cmd_inspect(lib, *backend, lib_dirs, *json),
+        Command::Demo => demo::run(),
+    }));
+    run.unwrap_or(ExitCode::from(2))
+}

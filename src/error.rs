@@ -1,0 +1,191 @@
+//! One error type for the whole crate.
+//!
+//! Each variant is named after the Python exception that CPython's ctypes raises for the same
+//! failure, where there is one (`OSError`, `AttributeError`, `ArgumentError`, `TypeError`,
+//! `ValueError`, `IndexError`). Failures that only a sandbox can report (a trap, a pointer
+//! outside guest memory) get their own variants. [`Error::kind`] gives the stable name that the
+//! CLI prints as JSON `error.kind`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// The result type of every fallible call in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a wasm guest stopped. The names are stable: they are the JSON `error.kind` of a trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrapKind {
+    /// `unreachable` executed, which is what `abort()` and `__builtin_trap()` compile to.
+    Unreachable,
+    /// A load or store outside linear memory.
+    MemoryOutOfBounds,
+    /// Integer division or remainder by zero.
+    IntegerDivisionByZero,
+    /// `INT_MIN / -1`, or a float-to-int conversion that overflows.
+    IntegerOverflow,
+    /// A float-to-int conversion of NaN.
+    BadConversionToInteger,
+    /// `call_indirect` through a NULL function pointer.
+    IndirectCallToNull,
+    /// `call_indirect` through a table slot whose function has another signature.
+    BadSignature,
+    /// `call_indirect` through an index past the end of the table.
+    TableOutOfBounds,
+    /// The guest used more stack than its limit.
+    StackOverflow,
+    /// The guest used its whole fuel budget.
+    OutOfFuel,
+    /// The guest ran past its wall-clock deadline.
+    Timeout,
+    /// The guest asked for more memory than its limit.
+    MemoryLimit,
+    /// The guest called `exit()` or `_Exit()`.
+    GuestExit,
+    /// Any other trap.
+    Other,
+}
+
+impl TrapKind {
+    /// The stable name, as JSON `error.kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrapKind::Unreachable => "Unreachable",
+            TrapKind::MemoryOutOfBounds => "MemoryOutOfBounds",
+            TrapKind::IntegerDivisionByZero => "IntegerDivisionByZero",
+            TrapKind::IntegerOverflow => "IntegerOverflow",
+            TrapKind::BadConversionToInteger => "BadConversionToInteger",
+            TrapKind::IndirectCallToNull => "IndirectCallToNull",
+            TrapKind::BadSignature => "BadSignature",
+            TrapKind::TableOutOfBounds => "TableOutOfBounds",
+            TrapKind::StackOverflow => "StackOverflow",
+            TrapKind::OutOfFuel => "OutOfFuel",
+            TrapKind::Timeout => "Timeout",
+            TrapKind::MemoryLimit => "MemoryLimit",
+            TrapKind::GuestExit => "GuestExit",
+            TrapKind::Other => "Trap",
+        }
+    }
+}
+
+impl fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything that can go wrong. No variant is ever a panic in disguise: a library that
+/// returned one of these stays usable.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The library file is missing, unreadable, or not a wasm module / shared object.
+    /// ctypes: `OSError` from `CDLL(...)`.
+    #[error("OSError: {}: {message}", path.display())]
+    OsError {
+        /// The file that failed to load.
+        path: PathBuf,
+        /// What the loader said.
+        message: String,
+    },
+    /// The library has no such symbol. ctypes: `AttributeError` from `lib.name`.
+    #[error("AttributeError: {library}: undefined symbol: {symbol}")]
+    AttributeError {
+        /// The library searched.
+        library: String,
+        /// The symbol asked for.
+        symbol: String,
+    },
+    /// An argument does not convert to its declared type, or the argument count is wrong.
+    /// ctypes: `ctypes.ArgumentError` (`argument 2: TypeError: ...`) or `TypeError`.
+    #[error("ArgumentError: {}{message}", position.map(|p| format!("argument {p}: ")).unwrap_or_default())]
+    ArgumentError {
+        /// 1-based position of the argument, as ctypes counts; `None` for a count mismatch.
+        position: Option<usize>,
+        /// What was expected and what was given.
+        message: String,
+    },
+    /// A value of the wrong type. ctypes: `TypeError`.
+    #[error("TypeError: {0}")]
+    TypeError(String),
+    /// A value of the right type but out of range: a string too long for its buffer, NULL
+    /// dereferenced. ctypes: `ValueError`.
+    #[error("ValueError: {0}")]
+    ValueError(String),
+    /// An index outside an array. ctypes: `IndexError`.
+    #[error("IndexError: {0}")]
+    IndexError(String),
+    /// A host-side access through a guest pointer that falls outside the guest's linear memory.
+    /// ctypes has no such check; the sandbox does.
+    #[error("OutOfBounds: {0}")]
+    OutOfBounds(String),
+    /// The guest trapped. The library stays usable.
+    #[error("Trap: {kind}: {message}{}", if backtrace.is_empty() { String::new() } else { format!("\n{backtrace}") })]
+    Trap {
+        /// Why it stopped.
+        kind: TrapKind,
+        /// wasmtime's message.
+        message: String,
+        /// The wasm backtrace with function names, one frame per line (may be empty).
+        backtrace: String,
+    },
+    /// No guest toolchain was found, or it failed to run.
+    #[error("ToolchainError: {0}")]
+    Toolchain(String),
+    /// The C compiler rejected a source file; `output` is the compiler's own message.
+    #[error("CompileError: {}:\n{output}", file.display())]
+    Compile {
+        /// The source file.
+        file: PathBuf,
+        /// What the compiler printed.
+        output: String,
+    },
+    /// Something in the runtime itself failed (wasmtime, libffi, the OS).
+    #[error("RuntimeError: {0}")]
+    Runtime(String),
+}
+
+impl Error {
+    /// The stable name of this error's kind: the ctypes exception name where there is one,
+    /// the trap kind for a trap. The CLI prints it as JSON `error.kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::OsError { .. } => "OSError",
+            Error::AttributeError { .. } => "AttributeError",
+            Error::ArgumentError { .. } => "ArgumentError",
+            Error::TypeError(_) => "TypeError",
+            Error::ValueError(_) => "ValueError",
+            Error::IndexError(_) => "IndexError",
+            Error::OutOfBounds(_) => "OutOfBounds",
+            Error::Trap { kind, .. } => kind.name(),
+            Error::Toolchain(_) => "ToolchainError",
+            Error::Compile { .. } => "CompileError",
+            Error::Runtime(_) => "RuntimeError",
+        }
+    }
+
+    /// The message without the kind prefix and without a backtrace: one line.
+    pub fn message(&self) -> String {
+        match self {
+            Error::Trap { message, .. } => message.clone(),
+            Error::Compile { file, output } => format!("{}: {}", file.display(), output.trim()),
+            other => {
+                let text = other.to_string();
+                let prefix = format!("{}: ", other.kind());
+                text.strip_prefix(&prefix).unwrap_or(&text).to_string()
+            }
+        }
+    }
+
+    pub(crate) fn os(path: impl Into<PathBuf>, message: impl fmt::Display) -> Error {
+        Error::OsError {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn arg(position: usize, message: impl Into<String>) -> Error {
+        Error::ArgumentError {
+            position: Some(position),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! `CDLL`: a loaded library, its functions, and the call path.
+//!
+//! ```no_run
+//! use wasmctypes::{BackendKind, CDLL, CType, Value};
+//! let lib = CDLL::open("target/guest/sum.wasm", BackendKind::Wasm)?;
+//! let mut add = lib.function("add")?;           // ctypes: lib.add
+//! add.set_argtypes(&[CType::Int, CType::Int])?; // add.argtypes = [c_int, c_int]
+//! add.set_restype(CType::Int)?;                 // add.restype = c_int (the default)
+//! assert_eq!(add.call(&[2.into(), 3.into()])?, Value::Int(5));
+//! # Ok::<(), wasmctypes::Error>(())
+//! ```
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::backend::{self, Backend, BackendKind, LibraryInfo, Output, ProtoId};
+use crate::ctype::{CType, DataModel, Repr};
+use crate::error::{Error, Result};
+use crate::value::{int_from_bits, mask_int, LibId, Pointer, Value};
+
+/// The most arguments one call may have.
+pub const MAX_ARGS: usize = 64;
+
+/// How to load a library.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Capture the library's stdout and stderr (drained with [`CDLL::take_output`]) instead of
+    /// passing them through. Default: captured in wasm, passed through natively (as ctypes).
+    pub capture_output: Option<bool>,
+}
+
+/// The shared state of a loaded library. Functions and memory objects keep it alive.
+pub(crate) struct LibInner {
+    pub(crate) id: LibId,
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    pub(crate) kind: BackendKind,
+    pub(crate) model: DataModel,
+    pub(crate) backend: RefCell<Box<dyn Backend>>,
+}
+
+impl LibInner {
+    /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.
+    pub(crate) fn backend(&self) -> Result<std::cell::RefMut<'_, Box<dyn Backend>>> {
+        self.backend.try_borrow_mut().map_err(|_| {
+            Error::Runtime(format!("{}: library is busy in another call (re-entrant use)", self.name))
+        })
+    }
+}
+
+/// A loaded C library: ctypes' `CDLL`. Cloning gives another handle on the same library.
+#[derive(Clone)]
+pub struct CDLL {
+    pub(crate) inner: Rc<LibInner>,
+}
+
+impl std::fmt::Debug for CDLL {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<CDLL '{}' ({}), id {}>", self.inner.path.display(), self.inner.kind, self.inner.id)
+    }
+}
+
+impl CDLL {
+    /// Loads `path` with the given backend: a `.wasm` reactor module for [`BackendKind::Wasm`],
+    /// a shared object for [`BackendKind::Native`]. ctypes: `CDLL(path)`.
+    ///
+    /// A missing file, or one that is not a module / shared object, is [`Error::OsError`].
+    pub fn open(path: impl AsRef<Path>, kind: BackendKind) -> Result<CDLL> {
+        CDLL::open_with(path, kind, &LoadOptions::default())
+    }
+
+    /// Loads `path` with explicit [`LoadOptions`].
+    pub fn open_with(path: impl AsRef<Path>, kind: BackendKind, options: &LoadOptions) -> Result<CDLL> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let path = path.as_ref();
+        let backend = backend::open(kind, path, options)?;
+        Ok(CDLL {
+            inner: Rc::new(LibInner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                path: path.to_path_buf(),
+                kind,
+                model: backend.data_model(),
+                backend: RefCell::new(backend),
+            }),
+        })
+    }
+
+    /// Which backend runs this library.
+    pub fn backend(&self) -> BackendKind {
+        self.inner.kind
+    }
+
+    /// The data model of the library's target (ILP32 in wasm, LP64 natively on x86_64).
+    pub fn data_model(&self) -> DataModel {
+        self.inner.model
+    }
+
+    /// `ctypes.sizeof(t)` for this library's target.
+    pub fn sizeof(&self, t: CType) -> usize {
+        self.inner.model.sizeof(t)
+    }
+
+    /// The file this library was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// A unique id, carried by every pointer into this library's memory.
+    pub fn id(&self) -> LibId {
+        self.inner.id
+    }
+
+    /// Looks up a function: ctypes' `lib.name` / `lib["name"]`. Its restype is `c_int` and its
+    /// argtypes are unset, as in ctypes. A missing symbol is [`Error::AttributeError`].
+    pub fn function(&self, name: &str) -> Result<Function> {
+        if !self.inner.backend()?.has_function(name) {
+            return Err(Error::AttributeError {
+                library: self.inner.path.display().to_string(),
+                symbol: name.to_string(),
+            });
+        }
+        Ok(Function {
+            lib: self.inner.clone(),
+            name: name.to_string(),
+            argtypes: None,
+            restype: CType::Int,
+            proto: std::cell::Cell::new(None),
+            inferred: RefCell::new(None),
+        })
+    }
+
+    /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).
+    pub fn data_address(&self, name: &str) -> Result<u64> {
+        self.inner.backend()?.data_address(name)
+    }
+
+    /// What the library wrote to stdout and stderr since the last take (when captured).
+    pub fn take_output(&self) -> Output {
+        match self.inner.backend() {
+            Ok(mut b) => b.take_output(),
+            Err(_) => Output::default(),
+        }
+    }
+
+    /// Switches output capture on or off (native; wasm decides at load time).
+    pub fn set_capture_output(&self, capture: bool) -> Result<()> {
+        self.inner.backend()?.set_capture(capture);
+        Ok(())
+    }
+
+    /// Exports, memory and table, as `inspect` shows them.
+    pub fn info(&self) -> Result<LibraryInfo> {
+        Ok(self.inner.backend()?.info())
+    }
+
+    /// Reads `len` bytes of the library's memory at `addr` (`ctypes.string_at(addr, len)`).
+    /// Bounds-checked in wasm.
+    pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0; len];
+        self.inner.backend()?.read(addr, &mut out)?;
+        Ok(out)
+    }
+
+    /// Writes bytes into the library's memory at `addr`. Bounds-checked in wasm.
+    pub fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
+        self.inner.backend()?.write(addr, data)
+    }
+
+    /// `ctypes.string_at(addr)`: the NUL-terminated bytes at `addr`. NULL is a ValueError.
+    pub fn string_at(&self, addr: u64) -> Result<Vec<u8>> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let mut b = self.inner.backend()?;
+        read_string(&mut **b, addr)
+    }
+}
+
+fn read_string(b: &mut dyn Backend, addr: u64) -> Result<Vec<u8>> {
+    let n = b.strlen(addr, 1)?;
+    let mut out = vec![0; n];
+    b.read(addr, &mut out)?;
+    Ok(out)
+}
+
+pub(crate) fn read_wstring(b: &mut dyn Backend, addr: u64) -> Result<String> {
+    let n = b.strlen(addr, 4)?;
+    let mut raw = vec![0; n * 4];
+    b.read(addr, &mut raw)?;
+    Ok(raw
+        .chunks_exact(4)
+        .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{fffd}'))
+        .collect())
+}
+
+/// A function of a library with its prototype: ctypes' `_FuncPtr`.
+///
+/// The prototype is prepared once, on the first call after argtypes or restype were set (a
+/// libffi CIF natively, a resolved and type-checked export in wasm); later calls reuse it. Without argtypes, the prototype is
+/// inferred from the arguments as ctypes does (int → `c_int`, bytes → `c_char_p`,
+/// str → `c_wchar_p`, None → NULL) and prepared once per distinct inferred signature.
+pub struct Function {
+    lib: Rc<LibInner>,
+    name: String,
+    argtypes: Option<Vec<CType>>,
+    restype: CType,
+    proto: std::cell::Cell<Option<ProtoId>>,
+    inferred: RefCell<Option<(Vec<Repr>, usize, ProtoId)>>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<CFunction {} of {}>", self.name, self.lib.name)
+    }
+}
+
+/// A call's converted arguments: raw slots, their representations, and temporaries to free.
+struct Converted {
+    slots: [u64; MAX_ARGS],
+    reprs: [Repr; MAX_ARGS],
+    temps: [u64; MAX_ARGS],
+    ntemps: usize,
+}
+
+impl Function {
+    /// The symbol name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The declared argument types, if set.
+    pub fn argtypes(&self) -> Option<&[CType]> {
+        self.argtypes.as_deref()
+    }
+
+    /// The declared result type (`c_int` unless set).
+    pub fn restype(&self) -> CType {
+        self.restype
+    }
+
+    /// `f.argtypes = [...]`: declares the argument types and prepares the prototype.
+    pub fn set_argtypes(&mut self, types: &[CType]) -> Result<&mut Self> {
+        if let Some((i, _)) = types.iter().enumerate().find(|(_, t)| **t == CType::Void) {
+            return Err(Error::TypeError(format!("argtypes item {}: None/void is not an argument type", i + 1)));
+        }
+        self.argtypes = Some(types.to_vec());
+        self.invalidate();
+        Ok(self)
+    }
+
+    /// `f.restype = t`: declares the result type (`CType::Void` for `None`).
+    pub fn set_restype(&mut self, t: CType) -> Result<&mut Self> {
+        self.restype = t;
+        self.invalidate();
+        Ok(self)
+    }
+
+    /// Forgets the prepared prototypes; the next call prepares again, once.
+    fn invalidate(&mut self) {
+        *self.inferred.get_mut() = None;
+        self.proto.set(None);
+    }
+
+    /// The prototype for exactly the declared argtypes, prepared on first use.
+    fn declared_proto(&self, b: &mut dyn Backend, types: &[CType]) -> Result<ProtoId> {
+        if let Some(p) = self.proto.get() {
+            return Ok(p);
+        }
+        let m = self.lib.model;
+        let reprs: Vec<Repr> = types.iter().map(|t| m.repr(*t)).collect();
+        let p = b.prepare(&self.name, &reprs, m.repr(self.restype), None)?;
+        self.proto.set(Some(p));
+        Ok(p)
+    }
+
+    /// Calls the function: ctypes' `f(*args)`.
+    ///
+    /// Each argument is converted to its declared type (or inferred, without argtypes); bytes
+    /// and str are copied into the library's memory for the duration of the call. The result
+    /// is converted from the restype: `c_char_p` reads the string, `c_void_p` gives the address
+    /// (None for NULL), integers are masked.
+    pub fn call(&self, args: &[Value]) -> Result<Value> {
+        let lib = &*self.lib;
+        let declared = self.argtypes.as_deref().unwrap_or(&[]);
+        if self.argtypes.is_some() && args.len() < declared.len() {
+            return Err(Error::ArgumentError {
+                position: None,
+                message: format!(
+                    "this function takes at least {} argument{} ({} given)",
+                    declared.len(),
+                    if declared.len() == 1 { "" } else { "s" },
+                    args.len()
+                ),
+            });
+        }
+        if args.len() > MAX_ARGS {
+            return Err(Error::ArgumentError {
+                position: None,
+                message: format!("too many arguments ({} given, at most {MAX_ARGS})", args.len()),
+            });
+        }
+        let mut backend = lib.backend()?;
+        let b: &mut dyn Backend = &mut **backend;
+        let mut cv = Converted {
+            slots: [0; MAX_ARGS],
+            reprs: [Repr::Void; MAX_ARGS],
+            temps: [0; MAX_ARGS],
+            ntemps: 0,
+        };
+        let result = self.call_converted(b, args, declared, &mut cv);
+        for &t in &cv.temps[..cv.ntemps] {
+            let _ = b.free(t);
+        }
+        result
+    }
+
+    fn call_converted(&self, b: &mut dyn Backend, args: &[Value], declared: &[CType], cv: &mut Converted) -> Result<Value> {
+        let n = args.len();
+        for (i, v) in args.iter().enumerate() {
+            let (repr, bits) = convert_arg(b, &self.lib, i + 1, declared.get(i).copied(), v, cv)?;
+            cv.slots[i] = bits;
+            cv.reprs[i] = repr;
+        }
+        let proto = match &self.argtypes {
+            Some(types) if n == types.len() => self.declared_proto(b, types)?,
+            _ => {
+                let fixed = self.argtypes.as_ref().map(|d| d.len());
+                let mut cache = self.inferred.borrow_mut();
+                match &*cache {
+                    Some((reprs, ret_cached, p)) if reprs[..] == cv.reprs[..n] && *ret_cached == n => *p,
+                    _ => {
+                        let p = b.prepare(&self.name, &cv.reprs[..n], self.lib.model.repr(self.restype), fixed)?;
+                        *cache = Some((cv.reprs[..n].to_vec(), n, p));
+                        p
+                    }
+                }
+            }
+        };
+        let raw = b.call(proto, &cv.slots[..n])?;
+        convert_result(b, self.lib.model, self.restype, raw)
+    }
+}
+
+fn wrong_type(position: usize, expected: CType, got: &Value) -> Error {
+    Error::arg(
+        position,
+        format!("TypeError: wrong type: expected {expected}, got {}", got.py_type()),
+    )
+}
+
+/// Copies bytes into the library's memory for the duration of a call.
+fn temporary(b: &mut dyn Backend, data: &[u8], cv: &mut Converted) -> Result<u64> {
+    let addr = b.malloc(data.len())?;
+    cv.temps[cv.ntemps] = addr;
+    cv.ntemps += 1;
+    b.write(addr, data)?;
+    Ok(addr)
+}
+
+fn wide_bytes(s: &str) -> Vec<u8> {
+    s.chars().chain(std::iter::once('\0')).flat_map(|c| (c as u32).to_le_bytes()).collect()
+}
+
+fn nul_terminated(b: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(b.len() + 1);
+    v.extend_from_slice(b);
+    v.push(0);
+    v
+}
+
+/// Converts one argument to its raw slot, following ctypes' rules for `declared` (or its
+/// inference rules when there is no declared type).
+fn convert_arg(
+    b: &mut dyn Backend,
+    lib: &LibInner,
+    position: usize,
+    declared: Option<CType>,
+    v: &Value,
+    cv: &mut Converted,
+) -> Result<(Repr, u64)> {
+    let m = lib.model;
+    let pointer = m.repr(CType::VoidP);
+    let own_pointer = |p: &Pointer| -> Result<u64> {
+        if p.lib != lib.id {
+            return Err(Error::arg(
+                position,
+                format!(
+                    "ValueError: pointer 0x{:x} belongs to another library's memory (library id {}), not {} (id {})",
+                    p.addr, p.lib, lib.name, lib.id
+                ),
+            ));
+        }
+        Ok(p.addr)
+    };
+    let address = |i: i128| -> u64 { mask_int(i, pointer) as u64 };
+    let Some(t) = declared else {
+        // ctypes' conversions for arguments without argtypes.
+        return Ok(match v {
+            Value::Int(i) => {
+                if *i < i64::MIN as i128 || *i > u64::MAX as i128 {
+                    return Err(Error::arg(position, "OverflowError: int too long to convert"));
+                }
+                let r = m.repr(CType::Int);
+                (r, mask_int(*i, r) as u64)
+            }
+            Value::Bool(x) => (m.repr(CType::Int), *x as u64),
+            Value::None => (pointer, 0),
+            Value::Bytes(bytes) => (pointer, temporary(b, &nul_terminated(bytes), cv)?),
+            Value::Str(s) => (pointer, temporary(b, &wide_bytes(s), cv)?),
+            Value::Pointer(p) => (pointer, own_pointer(p)?),
+            Value::Float(_) => {
+                return Err(Error::arg(
+                    position,
+                    format!("TypeError: Don't know how to convert parameter {position} (a float needs argtypes c_float or c_double)"),
+                ))
+            }
+        });
+    };
+    let r = m.repr(t);
+    let bits = match t {
+        CType::Void => return Err(Error::arg(position, "TypeError: void is not an argument type")),
+        CType::Float | CType::Double => {
+            let x = match v {
+                Value::Float(x) => *x,
+                Value::Int(i) => *i as f64,
+                Value::Bool(x) => *x as u8 as f64,
+                other => return Err(wrong_type(position, t, other)),
+            };
+            if t == CType::Float {
+                (x as f32).to_bits() as u64
+            } else {
+                x.to_bits()
+            }
+        }
+        CType::CharP | CType::WCharP | CType::VoidP => match v {
+            Value::None => 0,
+            Value::Int(i) => address(*i),
+            Value::Pointer(p) => own_pointer(p)?,
+            Value::Bytes(bytes) if t != CType::WCharP => temporary(b, &nul_terminated(bytes), cv)?,
+            Value::Str(s) if t != CType::CharP => temporary(b, &wide_bytes(s), cv)?,
+            other => return Err(wrong_type(position, t, other)),
+        },
+        CType::Char => match v {
+            Value::Bytes(bytes) if bytes.len() == 1 => bytes[0] as u64,
+            Value::Int(i) => mask_int(*i, r) as u64,
+            other => {
+                return Err(Error::arg(
+                    position,
+                    format!("TypeError: one character bytes, bytearray or integer expected, got {}", other.py_type()),
+                ))
+            }
+        },
+        CType::WChar => match v {
+            Value::Str(s) if s.chars().count() == 1 => s.chars().next().unwrap_or('\0') as u64,
+            other => {
+                return Err(Error::arg(
+                    position,
+                    format!("TypeError: unicode string of length 1 expected, got {}", other.py_type()),
+                ))
+            }
+        },
+        CType::Bool => match v {
+            Value::Int(i) => (*i != 0) as u64,
+            Value::Bool(x) => *x as u64,
+            Value::None => 0,
+            Value::Float(x) => (*x != 0.0) as u64,
+            Value::Bytes(x) => (!x.is_empty()) as u64,
+            Value::Str(x) => (!x.is_empty()) as u64,
+            Value::Pointer(_) => 1,
+        },
+        _ => match v.as_int() {
+            Some(i) => mask_int(i, r) as u64,
+            None => return Err(wrong_type(position, t, v)),
+        },
+    };
+    Ok((r, bits))
+}
+
+/// Converts a raw result slot to a value of `restype`, as ctypes does.
+pub(crate) fn convert_result(b: &mut dyn Backend, m: DataModel, restype: CType, raw: u64) -> Result<Value> {
+    let r = m.repr(restype);
+    Ok(match restype {
+        CType::Void => Value::None,
+        CType::Bool => Value::Bool(raw as u8 != 0),
+        CType::Char => Value::Bytes(vec![raw as u8]),
+        CType::WChar => Value::Str(char::from_u32(raw as u32).unwrap_or('\u{fffd}').to_string()),
+        CType::Float => Value::Float(f32::from_bits(raw as u32) as f64),
+        CType::Double => Value::Float(f64::from_bits(raw)),
+        CType::CharP | CType::WCharP | CType::VoidP => {
+            let addr = int_from_bits(raw, r) as u64;
+            if addr == 0 {
+                Value::None
+            } else if restype == CType::CharP {
+                Value::Bytes(read_string(b, addr)?)
+            } else if restype == CType::WCharP {
+                Value::Str(read_wstring(b, addr)?)
+            } else {
+                Value::Int(addr as i128)
+            }
+        }
+        _ => Value::Int(int_from_bits(raw, r)),
+    })
+}
