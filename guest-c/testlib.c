@@ -40,3 +40,10 @@ int divide(int a, int b) { return a / b; }
 void crash_unreachable(void) { __builtin_trap(); }
 int deref(const int *p) { return *p; }
 void fill(int *out, int n, int v) { for (int i = 0; i < n; i++) out[i] = v + i; }
+/* Uses 4 KiB of shadow stack, then traps: repeated, it shows the stack is restored. */
+int trap_with_frame(int n) {
+    volatile char buf[4096];
+    buf[n & 4095] = 1;
+    if (n >= 0) __builtin_trap();
+    return buf[0];
+}

@@ -61,20 +61,30 @@ fn parse_int(text: &str) -> Option<i128> {
 }
 
 fn looks_like_float(text: &str) -> bool {
-    text.parse::<f64>().is_ok() && parse_int(text).is_none() && text.chars().any(|c| c.is_ascii_digit())
+    text.parse::<f64>().is_ok()
+        && parse_int(text).is_none()
+        && text.chars().any(|c| c.is_ascii_digit())
 }
 
 fn parse_value(t: CType, text: &str) -> Result<Value> {
     let bad = |what: &str| Error::TypeError(format!("{t}: cannot convert {text:?}: {what}"));
     Ok(match t {
-        CType::Float | CType::Double => Value::Float(text.trim().parse::<f64>().map_err(|_| bad("expected a number"))?),
+        CType::Float | CType::Double => Value::Float(
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| bad("expected a number"))?,
+        ),
         CType::CharP => Value::Bytes(unescape_bytes(text).map_err(|e| bad(&e))?),
-        CType::WCharP => Value::Str(String::from_utf8_lossy(&unescape_bytes(text).map_err(|e| bad(&e))?).into_owned()),
+        CType::WCharP => Value::Str(
+            String::from_utf8_lossy(&unescape_bytes(text).map_err(|e| bad(&e))?).into_owned(),
+        ),
         CType::VoidP if matches!(text, "null" | "None" | "NULL") => Value::None,
         CType::Bool => match text {
             "True" | "true" => Value::Bool(true),
             "False" | "false" => Value::Bool(false),
-            _ => Value::Int(parse_int(text).ok_or_else(|| bad("expected True, False or an integer"))?),
+            _ => Value::Int(
+                parse_int(text).ok_or_else(|| bad("expected True, False or an integer"))?,
+            ),
         },
         CType::Char => match parse_int(text) {
             Some(i) if text.len() > 1 => Value::Int(i),
@@ -113,11 +123,15 @@ impl ArgSpec {
             if let Some(elem) = prefix.strip_suffix("[]") {
                 let t = CType::from_name(elem)
                     .filter(|t| *t != CType::Void)
-                    .ok_or_else(|| Error::TypeError(format!("unknown array element type {elem:?}")))?;
+                    .ok_or_else(|| {
+                        Error::TypeError(format!("unknown array element type {elem:?}"))
+                    })?;
                 let items = if rest.is_empty() {
                     Vec::new()
                 } else {
-                    rest.split(',').map(|s| parse_value(t, s.trim())).collect::<Result<_>>()?
+                    rest.split(',')
+                        .map(|s| parse_value(t, s.trim()))
+                        .collect::<Result<_>>()?
                 };
                 return Ok(ArgSpec::Array(t, items));
             }
@@ -139,7 +153,10 @@ impl ArgSpec {
                 ),
             });
         }
-        Ok(ArgSpec::Scalar(CType::CharP, Value::Bytes(unescape_bytes(text).map_err(Error::TypeError)?)))
+        Ok(ArgSpec::Scalar(
+            CType::CharP,
+            Value::Bytes(unescape_bytes(text).map_err(Error::TypeError)?),
+        ))
     }
 
     /// The argtype this argument declares for the call.
@@ -226,8 +243,12 @@ pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Res
             Ok(match a {
                 ArgSpec::Scalar(t, v) => Live::Scalar(*t, v.clone()),
                 ArgSpec::Array(t, items) => Live::Array(Array::from_values(lib, *t, items)?),
-                ArgSpec::Buffer(BufferSpec::Text(b)) => Live::Buffer(create_string_buffer(lib, BufferInit::Bytes(b))?),
-                ArgSpec::Buffer(BufferSpec::Size(n)) => Live::Buffer(create_string_buffer(lib, *n)?),
+                ArgSpec::Buffer(BufferSpec::Text(b)) => {
+                    Live::Buffer(create_string_buffer(lib, BufferInit::Bytes(b))?)
+                }
+                ArgSpec::Buffer(BufferSpec::Size(n)) => {
+                    Live::Buffer(create_string_buffer(lib, *n)?)
+                }
                 ArgSpec::Null => Live::Null,
             })
         })
@@ -285,7 +306,9 @@ pub fn value_json(v: &Value) -> Json {
                 json!(i.to_string())
             }
         }
-        Value::Float(x) => serde_json::Number::from_f64(*x).map(Json::Number).unwrap_or_else(|| json!(v.to_string())),
+        Value::Float(x) => serde_json::Number::from_f64(*x)
+            .map(Json::Number)
+            .unwrap_or_else(|| json!(v.to_string())),
         Value::Pointer(p) => json!(p.addr),
         other => json!(other.to_string()),
     }
@@ -299,7 +322,9 @@ impl ArgReport {
             ArgReport::Array(t, items) => {
                 json!({"type": format!("{t}[]"), "value": items.iter().map(value_json).collect::<Vec<_>>()})
             }
-            ArgReport::Buffer { raw, value } => json!({"type": "buf", "raw": bytes_repr(raw), "value": bytes_repr(value)}),
+            ArgReport::Buffer { raw, value } => {
+                json!({"type": "buf", "raw": bytes_repr(raw), "value": bytes_repr(value)})
+            }
             ArgReport::Null => json!({"type": "null", "value": null}),
         }
     }
@@ -309,9 +334,17 @@ impl ArgReport {
         match self {
             ArgReport::Array(t, items) => Some(format!(
                 "{t}[]: [{}]",
-                items.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+                items
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
-            ArgReport::Buffer { raw, value } => Some(format!("buf: raw={} value={}", bytes_repr(raw), bytes_repr(value))),
+            ArgReport::Buffer { raw, value } => Some(format!(
+                "buf: raw={} value={}",
+                bytes_repr(raw),
+                bytes_repr(value)
+            )),
             _ => None,
         }
     }

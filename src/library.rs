@@ -45,7 +45,10 @@ impl LibInner {
     /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.
     pub(crate) fn backend(&self) -> Result<std::cell::RefMut<'_, Box<dyn Backend>>> {
         self.backend.try_borrow_mut().map_err(|_| {
-            Error::Runtime(format!("{}: library is busy in another call (re-entrant use)", self.name))
+            Error::Runtime(format!(
+                "{}: library is busy in another call (re-entrant use)",
+                self.name
+            ))
         })
     }
 }
@@ -58,7 +61,13 @@ pub struct CDLL {
 
 impl std::fmt::Debug for CDLL {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<CDLL '{}' ({}), id {}>", self.inner.path.display(), self.inner.kind, self.inner.id)
+        write!(
+            f,
+            "<CDLL '{}' ({}), id {}>",
+            self.inner.path.display(),
+            self.inner.kind,
+            self.inner.id
+        )
     }
 }
 
@@ -72,14 +81,21 @@ impl CDLL {
     }
 
     /// Loads `path` with explicit [`LoadOptions`].
-    pub fn open_with(path: impl AsRef<Path>, kind: BackendKind, options: &LoadOptions) -> Result<CDLL> {
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        kind: BackendKind,
+        options: &LoadOptions,
+    ) -> Result<CDLL> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let path = path.as_ref();
         let backend = backend::open(kind, path, options)?;
         Ok(CDLL {
             inner: Rc::new(LibInner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 path: path.to_path_buf(),
                 kind,
                 model: backend.data_model(),
@@ -244,7 +260,10 @@ impl Function {
     /// `f.argtypes = [...]`: declares the argument types and prepares the prototype.
     pub fn set_argtypes(&mut self, types: &[CType]) -> Result<&mut Self> {
         if let Some((i, _)) = types.iter().enumerate().find(|(_, t)| **t == CType::Void) {
-            return Err(Error::TypeError(format!("argtypes item {}: None/void is not an argument type", i + 1)));
+            return Err(Error::TypeError(format!(
+                "argtypes item {}: None/void is not an argument type",
+                i + 1
+            )));
         }
         self.argtypes = Some(types.to_vec());
         self.invalidate();
@@ -299,7 +318,10 @@ impl Function {
         if args.len() > MAX_ARGS {
             return Err(Error::ArgumentError {
                 position: None,
-                message: format!("too many arguments ({} given, at most {MAX_ARGS})", args.len()),
+                message: format!(
+                    "too many arguments ({} given, at most {MAX_ARGS})",
+                    args.len()
+                ),
             });
         }
         let mut backend = lib.backend()?;
@@ -317,7 +339,13 @@ impl Function {
         result
     }
 
-    fn call_converted(&self, b: &mut dyn Backend, args: &[Value], declared: &[CType], cv: &mut Converted) -> Result<Value> {
+    fn call_converted(
+        &self,
+        b: &mut dyn Backend,
+        args: &[Value],
+        declared: &[CType],
+        cv: &mut Converted,
+    ) -> Result<Value> {
         let n = args.len();
         for (i, v) in args.iter().enumerate() {
             let (repr, bits) = convert_arg(b, &self.lib, i + 1, declared.get(i).copied(), v, cv)?;
@@ -330,9 +358,18 @@ impl Function {
                 let fixed = self.argtypes.as_ref().map(|d| d.len());
                 let mut cache = self.inferred.borrow_mut();
                 match &*cache {
-                    Some((reprs, ret_cached, p)) if reprs[..] == cv.reprs[..n] && *ret_cached == n => *p,
+                    Some((reprs, ret_cached, p))
+                        if reprs[..] == cv.reprs[..n] && *ret_cached == n =>
+                    {
+                        *p
+                    }
                     _ => {
-                        let p = b.prepare(&self.name, &cv.reprs[..n], self.lib.model.repr(self.restype), fixed)?;
+                        let p = b.prepare(
+                            &self.name,
+                            &cv.reprs[..n],
+                            self.lib.model.repr(self.restype),
+                            fixed,
+                        )?;
                         *cache = Some((cv.reprs[..n].to_vec(), n, p));
                         p
                     }
@@ -347,7 +384,10 @@ impl Function {
 fn wrong_type(position: usize, expected: CType, got: &Value) -> Error {
     Error::arg(
         position,
-        format!("TypeError: wrong type: expected {expected}, got {}", got.py_type()),
+        format!(
+            "TypeError: wrong type: expected {expected}, got {}",
+            got.py_type()
+        ),
     )
 }
 
@@ -361,7 +401,10 @@ fn temporary(b: &mut dyn Backend, data: &[u8], cv: &mut Converted) -> Result<u64
 }
 
 fn wide_bytes(s: &str) -> Vec<u8> {
-    s.chars().chain(std::iter::once('\0')).flat_map(|c| (c as u32).to_le_bytes()).collect()
+    s.chars()
+        .chain(std::iter::once('\0'))
+        .flat_map(|c| (c as u32).to_le_bytes())
+        .collect()
 }
 
 fn nul_terminated(b: &[u8]) -> Vec<u8> {
@@ -421,7 +464,12 @@ fn convert_arg(
     };
     let r = m.repr(t);
     let bits = match t {
-        CType::Void => return Err(Error::arg(position, "TypeError: void is not an argument type")),
+        CType::Void => {
+            return Err(Error::arg(
+                position,
+                "TypeError: void is not an argument type",
+            ))
+        }
         CType::Float | CType::Double => {
             let x = match v {
                 Value::Float(x) => *x,
@@ -449,7 +497,10 @@ fn convert_arg(
             other => {
                 return Err(Error::arg(
                     position,
-                    format!("TypeError: one character bytes, bytearray or integer expected, got {}", other.py_type()),
+                    format!(
+                        "TypeError: one character bytes, bytearray or integer expected, got {}",
+                        other.py_type()
+                    ),
                 ))
             }
         },
@@ -458,7 +509,10 @@ fn convert_arg(
             other => {
                 return Err(Error::arg(
                     position,
-                    format!("TypeError: unicode string of length 1 expected, got {}", other.py_type()),
+                    format!(
+                        "TypeError: unicode string of length 1 expected, got {}",
+                        other.py_type()
+                    ),
                 ))
             }
         },
@@ -480,7 +534,12 @@ fn convert_arg(
 }
 
 /// Converts a raw result slot to a value of `restype`, as ctypes does.
-pub(crate) fn convert_result(b: &mut dyn Backend, m: DataModel, restype: CType, raw: u64) -> Result<Value> {
+pub(crate) fn convert_result(
+    b: &mut dyn Backend,
+    m: DataModel,
+    restype: CType,
+    raw: u64,
+) -> Result<Value> {
     let r = m.repr(restype);
     Ok(match restype {
         CType::Void => Value::None,

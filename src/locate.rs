@@ -32,10 +32,18 @@ pub fn locate(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<Pat
             })
         }
         "wasm" | "so" => {
-            let name = if ext == "so" { stem.strip_prefix("lib").unwrap_or(stem) } else { stem };
+            let name = if ext == "so" {
+                stem.strip_prefix("lib").unwrap_or(stem)
+            } else {
+                stem
+            };
             let wanted = dir.join(kind.file_name(name));
             let given = path.to_path_buf();
-            let file = if (ext == "wasm") == (kind == BackendKind::Wasm) { given } else { wanted };
+            let file = if (ext == "wasm") == (kind == BackendKind::Wasm) {
+                given
+            } else {
+                wanted
+            };
             if !file.exists() {
                 return Err(Error::os(&file, "No such file or directory"));
             }
@@ -52,7 +60,11 @@ pub fn locate(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<Pat
             }
             dirs.push(PathBuf::from(DEFAULT_GUEST_DIR));
             let file_name = kind.file_name(spec);
-            if let Some(found) = dirs.iter().map(|d| d.join(&file_name)).find(|p| p.is_file()) {
+            if let Some(found) = dirs
+                .iter()
+                .map(|d| d.join(&file_name))
+                .find(|p| p.is_file())
+            {
                 return Ok(found);
             }
             let source = Path::new("guest-c").join(format!("{spec}.c"));

@@ -27,6 +27,16 @@ pub(crate) struct Block {
     size: usize,
 }
 
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "<{} bytes at 0x{:x} in {}>",
+            self.size, self.addr, self.lib.name
+        )
+    }
+}
+
 impl Block {
     pub(crate) fn alloc(lib: &CDLL, size: usize) -> Result<Block> {
         let addr = lib.inner.backend()?.malloc(size)?;
@@ -41,7 +51,9 @@ impl Block {
 
     fn read(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
         let mut out = vec![0; len];
-        self.lib.backend()?.read(self.addr + offset as u64, &mut out)?;
+        self.lib
+            .backend()?
+            .read(self.addr + offset as u64, &mut out)?;
         Ok(out)
     }
 
@@ -92,6 +104,7 @@ impl<'a, const N: usize> From<&'a [u8; N]> for BufferInit<'a> {
 }
 
 /// A `c_char` array in a library's memory, as `create_string_buffer` makes it.
+#[derive(Debug)]
 pub struct StringBuffer {
     block: Block,
 }
@@ -100,7 +113,10 @@ pub struct StringBuffer {
 ///
 /// From bytes, the buffer is one byte longer than them and NUL-terminated; with an explicit
 /// size smaller than the bytes it is a ValueError, as in ctypes.
-pub fn create_string_buffer<'a>(lib: &CDLL, init: impl Into<BufferInit<'a>>) -> Result<StringBuffer> {
+pub fn create_string_buffer<'a>(
+    lib: &CDLL,
+    init: impl Into<BufferInit<'a>>,
+) -> Result<StringBuffer> {
     let (data, size): (&[u8], usize) = match init.into() {
         BufferInit::Size(n) => (&[], n),
         BufferInit::Bytes(b) => (b, b.len() + 1),
@@ -181,6 +197,7 @@ impl From<&StringBuffer> for Value {
 }
 
 /// An array of a fundamental type in a library's memory: ctypes' `(c_int * n)(...)`.
+#[derive(Debug)]
 pub struct Array {
     block: Block,
     elem: CType,
@@ -196,7 +213,12 @@ impl Array {
         }
         let repr = lib.data_model().repr(elem);
         let block = Block::alloc(lib, repr.size() * len)?;
-        Ok(Array { block, elem, repr, len })
+        Ok(Array {
+            block,
+            elem,
+            repr,
+            len,
+        })
     }
 
     /// `(elem * len(items))(*items)`.
@@ -260,7 +282,10 @@ impl Array {
     pub fn to_vec(&self) -> Result<Vec<Value>> {
         let size = self.repr.size();
         let raw = self.block.read(0, size * self.len)?;
-        Ok(raw.chunks_exact(size.max(1)).map(|c| decode(self.elem, self.repr, c)).collect())
+        Ok(raw
+            .chunks_exact(size.max(1))
+            .map(|c| decode(self.elem, self.repr, c))
+            .collect())
     }
 }
 
@@ -279,7 +304,9 @@ pub(crate) fn encode(t: CType, r: Repr, v: &Value) -> Result<u64> {
         (Repr::F64, Value::Float(x)) => x.to_bits(),
         (Repr::F64, _) => (v.as_int().ok_or_else(wrong)? as f64).to_bits(),
         (_, Value::Bytes(b)) if t == CType::Char && b.len() == 1 => b[0] as u64,
-        (_, Value::Str(s)) if t == CType::WChar && s.chars().count() == 1 => s.chars().next().unwrap_or('\0') as u64,
+        (_, Value::Str(s)) if t == CType::WChar && s.chars().count() == 1 => {
+            s.chars().next().unwrap_or('\0') as u64
+        }
         (_, Value::None) if t.is_pointer() => 0,
         (_, Value::Pointer(p)) if t.is_pointer() => p.addr,
         _ => mask_int(v.as_int().ok_or_else(wrong)?, r) as u64,
@@ -296,7 +323,11 @@ pub(crate) fn decode(t: CType, r: Repr, raw: &[u8]) -> Value {
         CType::Double => Value::Float(f64::from_bits(bits)),
         CType::Bool => Value::Bool(bits != 0),
         CType::Char => Value::Bytes(vec![bits as u8]),
-        CType::WChar => Value::Str(char::from_u32(bits as u32).unwrap_or('\u{fffd}').to_string()),
+        CType::WChar => Value::Str(
+            char::from_u32(bits as u32)
+                .unwrap_or('\u{fffd}')
+                .to_string(),
+        ),
         _ => Value::Int(mask_int(bits as i128, r)),
     }
 }

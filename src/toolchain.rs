@@ -57,7 +57,9 @@ pub struct Toolchain {
 
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 impl Toolchain {
@@ -68,12 +70,19 @@ impl Toolchain {
             .or_else(|| on_path("cc"))
             .or_else(|| on_path("gcc"))
             .or_else(|| on_path("clang-16"))
-            .ok_or_else(|| Error::Toolchain("no host C compiler found: install gcc (apt-get install gcc) or set CC".into()))?;
+            .ok_or_else(|| {
+                Error::Toolchain(
+                    "no host C compiler found: install gcc (apt-get install gcc) or set CC".into(),
+                )
+            })?;
         if let Some(sdk) = std::env::var_os("WASI_SDK_PATH") {
             let sdk = PathBuf::from(sdk);
             let cc = sdk.join("bin").join("clang");
             if !cc.is_file() {
-                return Err(Error::Toolchain(format!("WASI_SDK_PATH is set but {} does not exist", cc.display())));
+                return Err(Error::Toolchain(format!(
+                    "WASI_SDK_PATH is set but {} does not exist",
+                    cc.display()
+                )));
             }
             let sysroot = sdk.join("share").join("wasi-sysroot");
             return Ok(Toolchain {
@@ -99,7 +108,9 @@ impl Toolchain {
         if on_path("wasm-ld-16").is_none() && on_path("wasm-ld").is_none() {
             return Err(missing());
         }
-        if !Path::new("/usr/include/wasm32-wasi").is_dir() && !Path::new("/usr/share/wasi-sysroot").is_dir() {
+        if !Path::new("/usr/include/wasm32-wasi").is_dir()
+            && !Path::new("/usr/share/wasi-sysroot").is_dir()
+        {
             return Err(missing());
         }
         Ok(Toolchain {
@@ -170,8 +181,16 @@ impl Toolchain {
         h.update(self.identity().as_bytes());
         h.update([0]);
         h.update(&content);
-        let key: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
-        let name = source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let key: String = h
+            .finalize()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let name = source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let dir = cache_dir().join("c").join(format!("{name}-{key}"));
         let built = Built {
             wasm: dir.join(format!("{name}.wasm")),

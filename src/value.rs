@@ -213,7 +213,9 @@ pub fn str_repr(text: &str) -> String {
                 s.push('\\');
                 s.push(quote);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => s.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                s.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => s.push(c),
         }
     }

@@ -72,7 +72,9 @@ impl FromStr for BackendKind {
         match s {
             "wasm" => Ok(BackendKind::Wasm),
             "native" => Ok(BackendKind::Native),
-            other => Err(format!("unknown backend {other:?}: expected wasm or native")),
+            other => Err(format!(
+                "unknown backend {other:?}: expected wasm or native"
+            )),
         }
     }
 }
@@ -185,7 +187,11 @@ pub trait Backend {
 }
 
 /// Opens `path` with the backend `kind`.
-pub fn open(kind: BackendKind, path: &Path, options: &crate::LoadOptions) -> Result<Box<dyn Backend>> {
+pub fn open(
+    kind: BackendKind,
+    path: &Path,
+    options: &crate::LoadOptions,
+) -> Result<Box<dyn Backend>> {
     Ok(match kind {
         BackendKind::Wasm => Box::new(wasm::WasmLibrary::open(path, options)?),
         BackendKind::Native => Box::new(native::NativeLibrary::open(path, options)?),

@@ -65,7 +65,9 @@ impl NativeLibrary {
         }
         // A relative path without a slash would make dlopen search the system; be explicit.
         let full = if path.is_relative() {
-            std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+            std::env::current_dir()
+                .map(|d| d.join(path))
+                .unwrap_or_else(|_| path.to_path_buf())
         } else {
             path.to_path_buf()
         };
@@ -123,11 +125,17 @@ impl NativeLibrary {
             // SAFETY: plain syscall; the returned fd is owned by the OwnedFd.
             let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
             if fd < 0 {
-                return Err(Error::Runtime(format!("memfd_create: {}", std::io::Error::last_os_error())));
+                return Err(Error::Runtime(format!(
+                    "memfd_create: {}",
+                    std::io::Error::last_os_error()
+                )));
             }
             // SAFETY: fd is a fresh, valid descriptor.
             Ok(unsafe { OwnedFd::from_raw_fd(fd) })
         }
+        // fd 1 and fd 2 belong to the whole process: one captured call at a time.
+        static FDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = FDS.lock().unwrap_or_else(|e| e.into_inner());
         let out = memfd(c"wasmctypes-stdout")?;
         let err = memfd(c"wasmctypes-stderr")?;
         // SAFETY: dup/dup2/fflush on valid descriptors; the saved ones are restored below.
@@ -149,8 +157,12 @@ impl NativeLibrary {
             }
             r
         };
-        for (fd, buf) in [(&out, &mut self.output.stdout), (&err, &mut self.output.stderr)] {
-            let mut file = std::fs::File::from(fd.try_clone().map_err(|e| Error::Runtime(e.to_string()))?);
+        for (fd, buf) in [
+            (&out, &mut self.output.stdout),
+            (&err, &mut self.output.stderr),
+        ] {
+            let mut file =
+                std::fs::File::from(fd.try_clone().map_err(|e| Error::Runtime(e.to_string()))?);
             use std::io::{Read, Seek};
             let _ = file.seek(std::io::SeekFrom::Start(0));
             let _ = file.read_to_end(buf);
@@ -168,10 +180,19 @@ impl Backend for NativeLibrary {
         self.symbol(name).is_ok()
     }
 
-    fn prepare(&mut self, symbol: &str, args: &[Repr], ret: Repr, fixed: Option<usize>) -> Result<ProtoId> {
+    fn prepare(
+        &mut self,
+        symbol: &str,
+        args: &[Repr],
+        ret: Repr,
+        fixed: Option<usize>,
+    ) -> Result<ProtoId> {
         let code = self.symbol(symbol)?;
         if args.len() > MAX_ARGS {
-            return Err(Error::arg(MAX_ARGS + 1, format!("too many arguments (at most {MAX_ARGS})")));
+            return Err(Error::arg(
+                MAX_ARGS + 1,
+                format!("too many arguments (at most {MAX_ARGS})"),
+            ));
         }
         let types = args.iter().map(|r| ffi_type(*r));
         let cif = match fixed {
@@ -200,7 +221,9 @@ impl Backend for NativeLibrary {
         // SAFETY: malloc of any size is defined; NULL is checked.
         let p = unsafe { libc::malloc(size.max(1)) };
         if p.is_null() {
-            return Err(Error::ValueError(format!("malloc({size}) returned NULL: out of memory")));
+            return Err(Error::ValueError(format!(
+                "malloc({size}) returned NULL: out of memory"
+            )));
         }
         Ok(p as u64)
     }
@@ -236,7 +259,9 @@ impl Backend for NativeLibrary {
         let mut n = 0usize;
         loop {
             // SAFETY: as `read`: a NUL-terminated string at a valid address is the promise.
-            let unit = unsafe { std::slice::from_raw_parts((addr as usize + n * width) as *const u8, width) };
+            let unit = unsafe {
+                std::slice::from_raw_parts((addr as usize + n * width) as *const u8, width)
+            };
             if unit.iter().all(|b| *b == 0) {
                 return Ok(n);
             }

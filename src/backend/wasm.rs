@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use wasmtime::{
-    Config, Engine, ExternType, Func, Global, Instance, Linker, Memory, Module, Store, Trap, TypedFunc, Val,
-    ValRaw, ValType, WasmBacktrace,
+    Config, Engine, ExternType, Func, Global, Instance, Linker, Memory, Module, Store, Trap,
+    TypedFunc, Val, ValRaw, ValType, WasmBacktrace,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
@@ -72,7 +72,7 @@ impl Slot {
         }
     }
 
-    fn from_raw(self, raw: ValRaw) -> u64 {
+    fn bits_of(self, raw: ValRaw) -> u64 {
         match self {
             Slot::I32 => raw.get_u32() as u64,
             Slot::I64 => raw.get_u64(),
@@ -124,7 +124,10 @@ impl WasmLibrary {
     pub fn open(path: &Path, options: &LoadOptions) -> Result<WasmLibrary> {
         let bytes = std::fs::read(path).map_err(|e| Error::os(path, e))?;
         if !bytes.starts_with(b"\0asm") {
-            return Err(Error::os(path, "not a WebAssembly module (no \\0asm header)"));
+            return Err(Error::os(
+                path,
+                "not a WebAssembly module (no \\0asm header)",
+            ));
         }
         let module = Module::from_binary(engine(), &bytes)
             .map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
@@ -156,11 +159,23 @@ impl WasmLibrary {
             .ok_or_else(|| Error::os(path, "module exports no memory named \"memory\""))?;
         let malloc = instance
             .get_typed_func::<u32, u32>(&mut store, "malloc")
-            .map_err(|_| Error::os(path, "module does not export malloc(i32) -> i32; build it with -Wl,--export=malloc"))?;
+            .map_err(|_| {
+                Error::os(
+                    path,
+                    "module does not export malloc(i32) -> i32; build it with -Wl,--export=malloc",
+                )
+            })?;
         let free = instance
             .get_typed_func::<u32, ()>(&mut store, "free")
-            .map_err(|_| Error::os(path, "module does not export free(i32); build it with -Wl,--export=free"))?;
-        let fflush = instance.get_typed_func::<u32, i32>(&mut store, "fflush").ok();
+            .map_err(|_| {
+                Error::os(
+                    path,
+                    "module does not export free(i32); build it with -Wl,--export=free",
+                )
+            })?;
+        let fflush = instance
+            .get_typed_func::<u32, i32>(&mut store, "fflush")
+            .ok();
 
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ())
@@ -226,7 +241,10 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
             bt.frames()
                 .iter()
                 .map(|f| {
-                    let name = f.func_name().map(str::to_string).unwrap_or_else(|| format!("<wasm function {}>", f.func_index()));
+                    let name = f
+                        .func_name()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("<wasm function {}>", f.func_index()));
                     match f.module_offset() {
                         Some(off) => format!("  at {name} (offset 0x{off:x})"),
                         None => format!("  at {name}"),
@@ -266,7 +284,9 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
         _ => TrapKind::Other,
     };
     let message = match kind {
-        TrapKind::Unreachable => "wasm trap: unreachable executed (abort() or __builtin_trap())".to_string(),
+        TrapKind::Unreachable => {
+            "wasm trap: unreachable executed (abort() or __builtin_trap())".to_string()
+        }
         _ => trap.to_string(),
     };
     Error::Trap {
@@ -277,8 +297,13 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
 }
 
 fn signature_text(params: &[Slot], result: Option<Slot>) -> String {
-    let p: Vec<String> = params.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
-    let r = result.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_else(|| "()".into());
+    let p: Vec<String> = params
+        .iter()
+        .map(|s| format!("{s:?}").to_lowercase())
+        .collect();
+    let r = result
+        .map(|s| format!("{s:?}").to_lowercase())
+        .unwrap_or_else(|| "()".into());
     format!("({}) -> {}", p.join(", "), r)
 }
 
@@ -305,7 +330,13 @@ impl Backend for WasmLibrary {
         )
     }
 
-    fn prepare(&mut self, symbol: &str, args: &[Repr], ret: Repr, fixed: Option<usize>) -> Result<ProtoId> {
+    fn prepare(
+        &mut self,
+        symbol: &str,
+        args: &[Repr],
+        ret: Repr,
+        fixed: Option<usize>,
+    ) -> Result<ProtoId> {
         let func = self
             .instance
             .get_func(&mut self.store, symbol)
@@ -319,9 +350,16 @@ impl Backend for WasmLibrary {
             )));
         }
         let ty = func.ty(&self.store);
-        let params: Vec<Slot> = ty.params().map(|t| Slot::of_valtype(&t)).collect::<Option<_>>().ok_or_else(|| {
-            Error::TypeError(format!("{symbol} has a wasm signature C cannot call: {}", func_signature(&ty)))
-        })?;
+        let params: Vec<Slot> = ty
+            .params()
+            .map(|t| Slot::of_valtype(&t))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::TypeError(format!(
+                    "{symbol} has a wasm signature C cannot call: {}",
+                    func_signature(&ty)
+                ))
+            })?;
         let results: Vec<Slot> = ty.results().filter_map(|t| Slot::of_valtype(&t)).collect();
         if results.len() > 1 {
             return Err(Error::TypeError(format!(
@@ -357,7 +395,11 @@ impl Backend for WasmLibrary {
                 }
             )));
         }
-        self.protos.push(WasmProto { func, params, result });
+        self.protos.push(WasmProto {
+            func,
+            params,
+            result,
+        });
         Ok(ProtoId(self.protos.len() - 1))
     }
 
@@ -365,7 +407,10 @@ impl Backend for WasmLibrary {
         let p = &self.protos[proto.0];
         let n = p.params.len().max(p.result.is_some() as usize);
         if n > MAX_ARGS {
-            return Err(Error::arg(MAX_ARGS + 1, format!("too many arguments (at most {MAX_ARGS})")));
+            return Err(Error::arg(
+                MAX_ARGS + 1,
+                format!("too many arguments (at most {MAX_ARGS})"),
+            ));
         }
         let mut slots = [ValRaw::i32(0); MAX_ARGS];
         for ((slot, ty), bits) in slots.iter_mut().zip(&p.params).zip(args) {
@@ -376,26 +421,33 @@ impl Backend for WasmLibrary {
         // SAFETY: `slots[..n]` holds one value of the right type for every parameter of
         // `func` (the types come from `func`'s own signature, checked in `prepare`), and has
         // room for its result; `func` belongs to `self.store`.
-        let outcome = unsafe { func.call_unchecked(&mut self.store, &mut slots[..n] as *mut [ValRaw]) };
+        let outcome =
+            unsafe { func.call_unchecked(&mut self.store, &mut slots[..n] as *mut [ValRaw]) };
         match outcome {
-            Ok(()) => Ok(result.map(|r| r.from_raw(slots[0])).unwrap_or(0)),
+            Ok(()) => Ok(result.map(|r| r.bits_of(slots[0])).unwrap_or(0)),
             Err(e) => Err(self.fail(e)),
         }
     }
 
     fn malloc(&mut self, size: usize) -> Result<u64> {
-        let size32 = u32::try_from(size)
-            .map_err(|_| Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest")))?;
+        let size32 = u32::try_from(size).map_err(|_| {
+            Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest"))
+        })?;
         match self.malloc.call(&mut self.store, size32) {
-            Ok(0) => Err(Error::ValueError(format!("guest malloc({size}) returned NULL: out of memory"))),
+            Ok(0) => Err(Error::ValueError(format!(
+                "guest malloc({size}) returned NULL: out of memory"
+            ))),
             Ok(addr) => Ok(addr as u64),
             Err(e) => Err(self.fail(e)),
         }
     }
 
     fn free(&mut self, addr: u64) -> Result<()> {
-        let addr = u32::try_from(addr).map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
-        self.free.call(&mut self.store, addr).map_err(|e| self.fail(e))
+        let addr = u32::try_from(addr)
+            .map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
+        self.free
+            .call(&mut self.store, addr)
+            .map_err(|e| self.fail(e))
     }
 
     fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
@@ -442,14 +494,20 @@ impl Backend for WasmLibrary {
         let (mut stderr, dropped_err) = self.stderr.drain();
         for (buf, dropped) in [(&mut stdout, dropped_out), (&mut stderr, dropped_err)] {
             if dropped > 0 {
-                buf.extend_from_slice(format!("\n[wasmctypes: {dropped} more bytes dropped]\n").as_bytes());
+                buf.extend_from_slice(
+                    format!("\n[wasmctypes: {dropped} more bytes dropped]\n").as_bytes(),
+                );
             }
         }
         Output { stdout, stderr }
     }
 
     fn data_address(&mut self, name: &str) -> Result<u64> {
-        match self.instance.get_global(&mut self.store, name).map(|g| g.get(&mut self.store)) {
+        match self
+            .instance
+            .get_global(&mut self.store, name)
+            .map(|g| g.get(&mut self.store))
+        {
             Some(Val::I32(addr)) if name != "__stack_pointer" => Ok(addr as u32 as u64),
             _ => Err(Error::AttributeError {
                 library: self.library_name(),
@@ -480,12 +538,19 @@ impl Backend for WasmLibrary {
             }
         }
         let mem_ty = self.memory.ty(&self.store);
-        let memory = Some((self.memory.data_size(&self.store) as u64, mem_ty.maximum().map(|p| p * 65536)));
+        let memory = Some((
+            self.memory.data_size(&self.store) as u64,
+            mem_ty.maximum().map(|p| p * 65536),
+        ));
         let table = self
             .instance
             .get_table(&mut self.store, "__indirect_function_table")
             .map(|t| (t.size(&self.store), t.ty(&self.store).maximum()));
-        LibraryInfo { exports, memory, table }
+        LibraryInfo {
+            exports,
+            memory,
+            table,
+        }
     }
 }
 

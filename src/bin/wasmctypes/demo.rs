@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use wasmctypes::invoke::BufferSpec;
-use wasmctypes::{invoke, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, Value, CDLL};
+use wasmctypes::{
+    invoke, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, Value, CDLL,
+};
 
 const SEEDS: &[&str] = &["greeting", "sum", "upper", "dupstr"];
 
@@ -44,7 +46,13 @@ fn show(r: &Result<CallReport, Error>) -> String {
 
 /// One example on both backends: prints a row per backend and whether they agree.
 fn example(title: &str, lib: &str, symbol: &str, args: &[ArgSpec], restype: CType) -> bool {
-    println!("\n{title}\n  C: {symbol}({})", args.iter().map(|a| a.label()).collect::<Vec<_>>().join(", "));
+    println!(
+        "\n{title}\n  C: {symbol}({})",
+        args.iter()
+            .map(|a| a.label())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let results: Vec<_> = BackendKind::ALL
         .iter()
         .map(|k| load(lib, *k).and_then(|l| invoke(&l, symbol, args, restype)))
@@ -56,7 +64,14 @@ fn example(title: &str, lib: &str, symbol: &str, args: &[ArgSpec], restype: CTyp
         (Ok(a), Ok(b)) => a.ret == b.ret && a.stdout == b.stdout && a.args == b.args,
         _ => false,
     };
-    println!("  {}", if same { "same on both backends" } else { "DIFFERENT" });
+    println!(
+        "  {}",
+        if same {
+            "same on both backends"
+        } else {
+            "DIFFERENT"
+        }
+    );
     same
 }
 
@@ -68,14 +83,16 @@ fn strdup_example() -> bool {
         let r = (|| -> Result<String, Error> {
             let lib = load("dupstr", kind)?;
             let mut dup = lib.function("dupstr")?;
-            dup.set_argtypes(&[CType::CharP])?.set_restype(CType::VoidP)?;
+            dup.set_argtypes(&[CType::CharP])?
+                .set_restype(CType::VoidP)?;
             let addr = match dup.call(&[Value::Bytes(b"copied by C".to_vec())])? {
                 Value::Int(a) => a as u64,
                 other => return Err(Error::ValueError(format!("dupstr returned {other}"))),
             };
             let text = lib.string_at(addr)?;
             let mut free = lib.function("freeme")?;
-            free.set_argtypes(&[CType::VoidP])?.set_restype(CType::Void)?;
+            free.set_argtypes(&[CType::VoidP])?
+                .set_restype(CType::Void)?;
             free.call(&[Value::Int(addr as i128)])?;
             Ok(wasmctypes::bytes_repr(&text))
         })();
@@ -87,7 +104,14 @@ fn strdup_example() -> bool {
         all.push(r.ok());
     }
     let same = all[0].is_some() && all[0] == all[1];
-    println!("  {}", if same { "same on both backends" } else { "DIFFERENT" });
+    println!(
+        "  {}",
+        if same {
+            "same on both backends"
+        } else {
+            "DIFFERENT"
+        }
+    );
     same
 }
 
@@ -113,19 +137,31 @@ pub fn run() -> ExitCode {
     let text = |s: &str| ArgSpec::Scalar(CType::CharP, Value::Bytes(s.as_bytes().to_vec()));
     let int = |i: i128| ArgSpec::Scalar(CType::Int, Value::Int(i));
     let mut ok = true;
-    ok &= example("Hello, World", "greeting", "greet", &[text("World")], CType::Void);
+    ok &= example(
+        "Hello, World",
+        "greeting",
+        "greet",
+        &[text("World")],
+        CType::Void,
+    );
     ok &= example(
         "An array passed by pointer",
         "sum",
         "our_function",
-        &[int(3), ArgSpec::Array(CType::Int, vec![1.into(), 2.into(), 3.into()])],
+        &[
+            int(3),
+            ArgSpec::Array(CType::Int, vec![1.into(), 2.into(), 3.into()]),
+        ],
         CType::Int,
     );
     ok &= example(
         "A mutable buffer, changed in place (create_string_buffer)",
         "upper",
         "upper",
-        &[ArgSpec::Buffer(BufferSpec::Text(b"abc123".to_vec())), int(6)],
+        &[
+            ArgSpec::Buffer(BufferSpec::Text(b"abc123".to_vec())),
+            int(6),
+        ],
         CType::Void,
     );
     ok &= example(
@@ -136,12 +172,33 @@ pub fn run() -> ExitCode {
         CType::Void,
     );
     ok &= strdup_example();
-    let (w, n) = (BackendKind::Wasm.data_model(), BackendKind::Native.data_model());
+    let (w, n) = (
+        BackendKind::Wasm.data_model(),
+        BackendKind::Native.data_model(),
+    );
     println!("\nThe data model differs, by design:");
-    for t in [CType::Int, CType::Long, CType::SizeT, CType::VoidP, CType::LongLong] {
-        println!("  sizeof({:<11}) wasm {}  native {}", t.name(), w.sizeof(t), n.sizeof(t));
+    for t in [
+        CType::Int,
+        CType::Long,
+        CType::SizeT,
+        CType::VoidP,
+        CType::LongLong,
+    ] {
+        println!(
+            "  sizeof({:<11}) wasm {}  native {}",
+            t.name(),
+            w.sizeof(t),
+            n.sizeof(t)
+        );
     }
-    println!("\n{}", if ok { "all seed examples agree on both backends" } else { "some examples differ" });
+    println!(
+        "\n{}",
+        if ok {
+            "all seed examples agree on both backends"
+        } else {
+            "some examples differ"
+        }
+    );
     if ok {
         ExitCode::SUCCESS
     } else {

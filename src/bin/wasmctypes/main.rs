@@ -10,10 +10,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use wasmctypes::invoke::{error_json, parse_restype};
-use wasmctypes::{invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, CDLL};
+use wasmctypes::{
+    invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, CDLL,
+};
 
 #[derive(Parser)]
-#[command(name = "wasmctypes", version, about = "Python's ctypes for C libraries, sandboxed in WebAssembly or native")]
+#[command(
+    name = "wasmctypes",
+    version,
+    about = "Python's ctypes for C libraries, sandboxed in WebAssembly or native"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -183,19 +189,25 @@ fn outcome_cells(r: &Result<CallReport, Error>) -> Vec<(String, String)> {
             }
             rows
         }
-        Err(e) => vec![("error".to_string(), format!("{}: {}", e.kind(), e.message()))],
+        Err(e) => vec![(
+            "error".to_string(),
+            format!("{}: {}", e.kind(), e.message()),
+        )],
     }
 }
 
 fn same(a: &Result<CallReport, Error>, b: &Result<CallReport, Error>) -> bool {
     match (a, b) {
-        (Ok(x), Ok(y)) => x.ret == y.ret && x.stdout == y.stdout && x.stderr == y.stderr && x.args == y.args,
+        (Ok(x), Ok(y)) => {
+            x.ret == y.ret && x.stdout == y.stdout && x.stderr == y.stderr && x.args == y.args
+        }
         _ => false,
     }
 }
 
 fn cmd_diff(call: &CallArgs) -> ExitCode {
-    let results: Vec<Result<CallReport, Error>> = BackendKind::ALL.iter().map(|k| run_one(call, *k)).collect();
+    let results: Vec<Result<CallReport, Error>> =
+        BackendKind::ALL.iter().map(|k| run_one(call, *k)).collect();
     let (w, n) = (&results[0], &results[1]);
     let agree = same(w, n);
     let code = match (w, n) {
@@ -232,10 +244,21 @@ fn cmd_diff(call: &CallArgs) -> ExitCode {
             keys.push(k.clone());
         }
     }
-    let get = |cells: &[(String, String)], k: &str| cells.iter().find(|(c, _)| c == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |cells: &[(String, String)], k: &str| {
+        cells
+            .iter()
+            .find(|(c, _)| c == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let head_w = format!("wasm, {}", BackendKind::Wasm.data_model());
     let head_n = format!("native, {}", BackendKind::Native.data_model());
-    let width = keys.iter().map(|k| get(&cw, k).len()).chain([head_w.len()]).max().unwrap_or(10);
+    let width = keys
+        .iter()
+        .map(|k| get(&cw, k).len())
+        .chain([head_w.len()])
+        .max()
+        .unwrap_or(10);
     println!("{:<8}  {:<width$}  {}", "", head_w, head_n);
     for k in &keys {
         let (a, b) = (get(&cw, k), get(&cn, k));
@@ -268,20 +291,34 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
         }
     };
     let m = l.data_model();
-    let sizes: Vec<(CType, usize)> = [CType::Int, CType::Long, CType::LongLong, CType::SizeT, CType::VoidP, CType::WChar]
-        .iter()
-        .map(|t| (*t, m.sizeof(*t)))
-        .collect();
+    let sizes: Vec<(CType, usize)> = [
+        CType::Int,
+        CType::Long,
+        CType::LongLong,
+        CType::SizeT,
+        CType::VoidP,
+        CType::WChar,
+    ]
+    .iter()
+    .map(|t| (*t, m.sizeof(*t)))
+    .collect();
     if as_json {
         let exports: Vec<_> = info
             .exports
             .iter()
             .map(|e| match e {
-                wasmctypes::backend::Export::Function { name, signature } => json!({"kind": "function", "name": name, "signature": signature}),
-                wasmctypes::backend::Export::Data { name, addr, size } => json!({"kind": "data", "name": name, "address": addr, "size": size}),
+                wasmctypes::backend::Export::Function { name, signature } => {
+                    json!({"kind": "function", "name": name, "signature": signature})
+                }
+                wasmctypes::backend::Export::Data { name, addr, size } => {
+                    json!({"kind": "data", "name": name, "address": addr, "size": size})
+                }
             })
             .collect();
-        let sizes: serde_json::Map<String, serde_json::Value> = sizes.iter().map(|(t, s)| (t.name().to_string(), json!(s))).collect();
+        let sizes: serde_json::Map<String, serde_json::Value> = sizes
+            .iter()
+            .map(|(t, s)| (t.name().to_string(), json!(s)))
+            .collect();
         println!(
             "{}",
             json!({
@@ -300,7 +337,11 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
     println!("data model: {m}");
     println!(
         "  {}",
-        sizes.iter().map(|(t, s)| format!("sizeof({t})={s}")).collect::<Vec<_>>().join("  ")
+        sizes
+            .iter()
+            .map(|(t, s)| format!("sizeof({t})={s}"))
+            .collect::<Vec<_>>()
+            .join("  ")
     );
     println!("{}", data_model_line());
     println!("functions:");
@@ -322,11 +363,18 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
         }
     }
     if let Some((bytes, max)) = info.memory {
-        let max = max.map(|m| format!("{m} bytes")).unwrap_or_else(|| "unbounded".into());
-        println!("memory: {bytes} bytes ({} pages of 64 KiB), maximum {max}", bytes / 65536);
+        let max = max
+            .map(|m| format!("{m} bytes"))
+            .unwrap_or_else(|| "unbounded".into());
+        println!(
+            "memory: {bytes} bytes ({} pages of 64 KiB), maximum {max}",
+            bytes / 65536
+        );
     }
     if let Some((size, max)) = info.table {
-        let max = max.map(|m| m.to_string()).unwrap_or_else(|| "growable, no maximum".into());
+        let max = max
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "growable, no maximum".into());
         println!("table: __indirect_function_table, {size} entries, maximum {max}");
     }
     ExitCode::SUCCESS
@@ -343,7 +391,12 @@ fn cmd_build(files: &[PathBuf], out: &std::path::Path) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     for f in files {
         match tc.build(f, out) {
-            Ok(b) => println!("{} -> {}, {}", f.display(), b.wasm.display(), b.native.display()),
+            Ok(b) => println!(
+                "{} -> {}, {}",
+                f.display(),
+                b.wasm.display(),
+                b.native.display()
+            ),
             Err(e) => {
                 print_error(&e);
                 code = ExitCode::from(2);

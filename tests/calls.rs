@@ -1,0 +1,391 @@
+//! Calls and conversions: every rule on both backends, against the answer CPython's ctypes gives.
+
+mod common;
+
+use common::both;
+use wasmctypes::{BackendKind, CType, Error, Value, CDLL};
+
+fn call(
+    lib: &CDLL,
+    name: &str,
+    argtypes: &[CType],
+    restype: CType,
+    args: &[Value],
+) -> Result<Value, Error> {
+    let mut f = lib.function(name)?;
+    f.set_argtypes(argtypes)?.set_restype(restype)?;
+    f.call(args)
+}
+
+fn int(v: i128) -> Value {
+    Value::Int(v)
+}
+
+#[test]
+fn integers_are_masked_to_their_c_type() {
+    use CType::*;
+    // (function, type, argument, what ctypes returns)
+    let cases: &[(&str, CType, i128, i128)] = &[
+        ("ubyte_id", UByte, -1, 255),
+        ("ubyte_id", UByte, 256 + 7, 7),
+        ("neg_byte", Byte, 127, -127),
+        ("neg_byte", Byte, 128, -128 * -1 - 256), // c_byte(128) is -128; -(-128) wraps to -128
+        ("short_id", Short, 70000, 70000 - 65536),
+        ("ushort_id", UShort, -1, 65535),
+        ("add_uint", UInt, -1, 4294967295),
+        ("longlong_id", LongLong, 1 << 63, -(1 << 63)),
+        ("ulonglong_id", ULongLong, -1, (1 << 64) - 1),
+    ];
+    for lib in both("testlib") {
+        for &(name, t, arg, expected) in cases {
+            let args: Vec<Value> = if name == "add_uint" {
+                vec![int(arg), int(0)]
+            } else {
+                vec![int(arg)]
+            };
+            let types: Vec<CType> = args.iter().map(|_| t).collect();
+            let got = call(&lib, name, &types, t, &args).unwrap();
+            assert_eq!(got, int(expected), "{name}({arg}) on {}", lib.backend());
+        }
+        // c_int(2**32 + 5) is 5, and int overflow wraps as C does.
+        assert_eq!(
+            call(&lib, "add", &[Int, Int], Int, &[int((1 << 32) + 5), int(0)]).unwrap(),
+            int(5)
+        );
+        assert_eq!(
+            call(
+                &lib,
+                "add",
+                &[Int, Int],
+                Int,
+                &[int(i32::MAX as i128), int(1)]
+            )
+            .unwrap(),
+            int(i32::MIN as i128)
+        );
+    }
+}
+
+#[test]
+fn default_restype_is_c_int_and_untyped_ints_are_c_int() {
+    for lib in both("testlib") {
+        let f = lib.function("add").unwrap();
+        assert_eq!(f.restype(), CType::Int);
+        assert_eq!(f.call(&[int(40), int(2)]).unwrap(), int(42));
+        // Untyped: masked to c_int as ctypes does.
+        assert_eq!(f.call(&[int((1 << 32) + 1), int(1)]).unwrap(), int(2));
+        // Beyond a C long: ctypes' "int too long to convert".
+        let e = f.call(&[int(1 << 70), int(1)]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ArgumentError {
+                    position: Some(1),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("int too long"), "{e}");
+    }
+}
+
+#[test]
+fn long_and_size_t_follow_the_data_model() {
+    for lib in both("testlib") {
+        let long_size = lib.sizeof(CType::Long);
+        let c_says = call(&lib, "sizeof_long", &[], CType::SizeT, &[]).unwrap();
+        assert_eq!(
+            c_says,
+            int(long_size as i128),
+            "sizeof(long) on {}",
+            lib.backend()
+        );
+        let c_ptr = call(&lib, "sizeof_pointer", &[], CType::SizeT, &[]).unwrap();
+        assert_eq!(c_ptr, int(lib.sizeof(CType::VoidP) as i128));
+        let expected = match lib.backend() {
+            BackendKind::Wasm => 4,
+            BackendKind::Native => 8,
+        };
+        assert_eq!(long_size, expected);
+        // c_long(2**32 + 7): 7 where long is 32-bit, unchanged where it is 64-bit.
+        let got = call(
+            &lib,
+            "long_id",
+            &[CType::Long],
+            CType::Long,
+            &[int((1 << 32) + 7)],
+        )
+        .unwrap();
+        assert_eq!(got, int(if expected == 4 { 7 } else { (1 << 32) + 7 }));
+        let max = call(&lib, "ulong_id", &[CType::ULong], CType::ULong, &[int(-1)]).unwrap();
+        assert_eq!(max, int((1i128 << (8 * expected)) - 1));
+        let size = call(&lib, "size_id", &[CType::SizeT], CType::SizeT, &[int(-1)]).unwrap();
+        assert_eq!(size, int((1i128 << (8 * expected)) - 1));
+        // ULONG_MAX + 1 computed in C: 2**32 sandboxed, 2**64 (wraps to 0 in 64 bits) natively.
+        let wrap = call(&lib, "ulong_max_plus_one", &[], CType::ULongLong, &[]).unwrap();
+        assert_eq!(wrap, int(if expected == 4 { 1 << 32 } else { 0 }));
+    }
+}
+
+#[test]
+fn bool_char_and_floats() {
+    use CType::*;
+    for lib in both("testlib") {
+        assert_eq!(
+            call(&lib, "is_nonzero", &[Int], Bool, &[int(5)]).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            call(&lib, "is_nonzero", &[Int], Bool, &[int(0)]).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            call(
+                &lib,
+                "next_char",
+                &[Char],
+                Char,
+                &[Value::Bytes(b"a".to_vec())]
+            )
+            .unwrap(),
+            Value::Bytes(b"b".to_vec())
+        );
+        assert_eq!(
+            call(&lib, "half_f", &[Float], Float, &[Value::Float(3.0)]).unwrap(),
+            Value::Float(1.5)
+        );
+        // An int is accepted where a float is declared.
+        assert_eq!(
+            call(&lib, "half_f", &[Float], Float, &[int(5)]).unwrap(),
+            Value::Float(2.5)
+        );
+        let args = [
+            int(1),
+            Value::Float(2.5),
+            Value::Float(0.5),
+            int(10),
+            Value::Bytes(b"\x02".to_vec()),
+            Value::Float(0.25),
+        ];
+        let got = call(
+            &lib,
+            "mix",
+            &[Int, Double, Float, LongLong, Char, Double],
+            Double,
+            &args,
+        )
+        .unwrap();
+        assert_eq!(got, Value::Float(16.25));
+        assert_eq!(
+            call(
+                &lib,
+                "scale",
+                &[Double, Int],
+                Double,
+                &[Value::Float(1.5), int(4)]
+            )
+            .unwrap(),
+            Value::Float(6.0)
+        );
+    }
+}
+
+#[test]
+fn floats_never_convert_silently() {
+    for lib in both("testlib") {
+        // No argtypes: ctypes raises ArgumentError for a float.
+        let scale = lib.function("add").unwrap();
+        let e = scale.call(&[Value::Float(2.5), int(1)]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ArgumentError {
+                    position: Some(1),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Declared c_int: a float is a TypeError naming the argument and type.
+        let e = call(
+            &lib,
+            "add",
+            &[CType::Int, CType::Int],
+            CType::Int,
+            &[int(1), Value::Float(2.0)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ArgumentError {
+                    position: Some(2),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("c_int"), "{e}");
+    }
+}
+
+#[test]
+fn bytes_become_nul_terminated_char_pointers() {
+    for lib in both("testlib") {
+        let got = call(
+            &lib,
+            "str_len",
+            &[CType::CharP],
+            CType::Int,
+            &[Value::Bytes(b"hello".to_vec())],
+        )
+        .unwrap();
+        assert_eq!(got, int(5));
+        // Without argtypes, bytes are c_char_p too.
+        assert_eq!(
+            lib.function("str_len")
+                .unwrap()
+                .call(&[b"abc".into()])
+                .unwrap(),
+            int(3)
+        );
+        // str is not bytes: TypeError.
+        let e = call(
+            &lib,
+            "str_len",
+            &[CType::CharP],
+            CType::Int,
+            &[Value::Str("x".into())],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ArgumentError {
+                    position: Some(1),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn none_is_null_and_null_results_are_none() {
+    for lib in both("testlib") {
+        assert_eq!(
+            call(&lib, "is_null", &[CType::VoidP], CType::Int, &[Value::None]).unwrap(),
+            int(1)
+        );
+        assert_eq!(
+            lib.function("is_null")
+                .unwrap()
+                .call(&[Value::None])
+                .unwrap(),
+            int(1)
+        );
+        assert_eq!(
+            call(&lib, "null_string", &[], CType::CharP, &[]).unwrap(),
+            Value::None
+        );
+        assert_eq!(
+            call(&lib, "null_pointer", &[], CType::VoidP, &[]).unwrap(),
+            Value::None
+        );
+        assert_eq!(
+            call(&lib, "hello", &[], CType::CharP, &[]).unwrap(),
+            Value::Bytes(b"hello from C".to_vec())
+        );
+        // A c_void_p result is the address; string_at reads it.
+        let Value::Int(addr) = call(&lib, "hello", &[], CType::VoidP, &[]).unwrap() else {
+            panic!("address expected")
+        };
+        assert_eq!(lib.string_at(addr as u64).unwrap(), b"hello from C");
+    }
+}
+
+#[test]
+fn wide_strings_are_four_byte_wchar_t() {
+    for lib in both("testlib") {
+        assert_eq!(lib.sizeof(CType::WChar), 4);
+        assert_eq!(
+            call(
+                &lib,
+                "wide_len",
+                &[CType::WCharP],
+                CType::Int,
+                &[Value::Str("h\u{e9}llo".into())]
+            )
+            .unwrap(),
+            int(5)
+        );
+        assert_eq!(
+            call(&lib, "wide_hello", &[], CType::WCharP, &[]).unwrap(),
+            Value::Str("h\u{e9}llo".into())
+        );
+    }
+}
+
+#[test]
+fn output_is_captured_per_call_on_both_backends() {
+    for lib in both("testlib") {
+        let _ = lib.take_output();
+        call(
+            &lib,
+            "say",
+            &[CType::CharP],
+            CType::Void,
+            &[b"first".into()],
+        )
+        .unwrap();
+        let out = lib.take_output();
+        assert_eq!(out.stdout, b"first\n", "{}", lib.backend());
+        assert_eq!(out.stderr, b"err:first\n", "{}", lib.backend());
+        call(
+            &lib,
+            "say",
+            &[CType::CharP],
+            CType::Void,
+            &[b"second".into()],
+        )
+        .unwrap();
+        assert_eq!(lib.take_output().stdout, b"second\n");
+    }
+}
+
+#[test]
+fn too_few_arguments_is_an_argument_error() {
+    for lib in both("testlib") {
+        let e = call(
+            &lib,
+            "add",
+            &[CType::Int, CType::Int],
+            CType::Int,
+            &[int(1)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::ArgumentError { position: None, .. }),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("takes at least 2 arguments (1 given)"),
+            "{e}"
+        );
+        // The function stays usable.
+        assert_eq!(
+            call(
+                &lib,
+                "add",
+                &[CType::Int, CType::Int],
+                CType::Int,
+                &[int(1), int(2)]
+            )
+            .unwrap(),
+            int(3)
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! The `wasmctypes` command, driven from the outside as a user would, on both backends.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The seed examples built once into a directory of this test run.
+fn guest_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-guests");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmctypes"));
+        cmd.arg("build").arg("--out").arg(&dir);
+        for seed in ["greeting", "sum", "upper", "dupstr", "testlib"] {
+            cmd.arg(root.join("guest-c").join(format!("{seed}.c")));
+        }
+        let out = cmd.output().expect("run wasmctypes build");
+        assert!(
+            out.status.success(),
+            "build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+        .args(args)
+        .arg("--lib-dir")
+        .arg(guest_dir())
+        .env_remove("WASMCTYPES_BACKEND")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run wasmctypes")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn on_both(args: &[&str]) -> Vec<Output> {
+    ["wasm", "native"]
+        .iter()
+        .map(|b| {
+            let mut a = args.to_vec();
+            a.extend(["--backend", b]);
+            run(&a)
+        })
+        .collect()
+}
+
+#[test]
+fn greet_prints_hello_then_none_on_both_backends() {
+    for o in on_both(&["call", "greeting", "greet", "World", "--restype", "void"]) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "Hello, World!\n-> None\n");
+    }
+}
+
+#[test]
+fn sum_of_an_array_is_six_on_both_backends() {
+    for o in on_both(&["call", "sum", "our_function", "3", "c_int[]:1,2,3"]) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.starts_with("-> 6\n"), "{text}");
+        assert!(text.contains("c_int[]: [1, 2, 3]"), "{text}");
+    }
+}
+
+#[test]
+fn upper_shows_the_buffer_raw_and_value() {
+    for o in on_both(&[
+        "call",
+        "upper",
+        "upper",
+        "buf:abc123",
+        "6",
+        "--restype",
+        "void",
+    ]) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains(r"raw=b'ABC123\x00' value=b'ABC123'"),
+            "{text}"
+        );
+    }
+    for o in on_both(&[
+        "call",
+        "upper",
+        "upper",
+        "buf:abc123",
+        "6",
+        "--restype",
+        "void",
+        "--json",
+    ]) {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["args"][0]["raw"], r"b'ABC123\x00'");
+        assert_eq!(v["args"][0]["value"], "b'ABC123'");
+        assert_eq!(v["args"][0]["type"], "buf");
+        assert_eq!(v["return"], serde_json::Value::Null);
+        assert_eq!(v["symbol"], "upper");
+    }
+}
+
+#[test]
+fn json_reports_return_stdout_and_char_p_as_python_bytes() {
+    for (o, backend) in on_both(&[
+        "call",
+        "testlib",
+        "hello",
+        "--restype",
+        "c_char_p",
+        "--json",
+    ])
+    .iter()
+    .zip(["wasm", "native"])
+    {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["return"], "b'hello from C'");
+        assert_eq!(v["backend"], backend);
+    }
+    for o in on_both(&[
+        "call",
+        "greeting",
+        "greet",
+        r"a\x41b",
+        "--restype",
+        "void",
+        "--json",
+    ]) {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["stdout"], "Hello, aAb!\n");
+    }
+}
+
+#[test]
+fn diff_agrees_on_greet_and_shows_the_data_model() {
+    let o = run(&["diff", "greeting", "greet", "World", "--restype", "void"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("c_long and pointers are 4 bytes sandboxed"),
+        "{text}"
+    );
+    assert!(text.contains("and 8 bytes native"), "{text}");
+}
+
+#[test]
+fn diff_exits_one_when_the_backends_differ() {
+    let o = run(&[
+        "diff",
+        "testlib",
+        "sizeof_long",
+        "--restype",
+        "c_size_t",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["wasm"]["return"], 4);
+    assert_eq!(v["native"]["return"], 8);
+    assert_eq!(v["same"], false);
+    let o = run(&["diff", "nonexistent", "f"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn inspect_lists_signatures_data_memory_table_and_data_model() {
+    let o = run(&["inspect", "testlib"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("add (i32, i32) -> i32"), "{text}");
+    assert!(text.contains("sizeof(c_long)=4"), "{text}");
+    assert!(text.contains("memory: "), "{text}");
+    assert!(text.contains("table: __indirect_function_table"), "{text}");
+    let o = run(&["inspect", "testlib", "--backend", "native"]);
+    assert!(stdout(&o).contains("sizeof(c_long)=8"), "{}", stdout(&o));
+}
+
+/// Every error class: one clear line, its JSON kind, exit 2, no panic, no backtrace.
+#[test]
+fn each_error_class_is_one_clear_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["call", "no_such_lib", "f"], "OSError"),
+        (&["call", "/tmp/does/not/exist.wasm", "f"], "OSError"),
+        (&["call", "sum", "no_such_symbol"], "AttributeError"),
+        (&["call", "sum", "add", "1", "2.5"], "ArgumentError"),
+        (
+            &["call", "sum", "add", "c_int:1", "c_int:x"],
+            "ArgumentError",
+        ),
+    ];
+    for (args, kind) in cases {
+        for backend in ["wasm", "native"] {
+            let mut a = args.to_vec();
+            a.extend(["--backend", backend]);
+            let o = run(&a);
+            assert_eq!(o.status.code(), Some(2), "{a:?}");
+            let err = stderr(&o);
+            assert_eq!(err.lines().count(), 1, "{a:?}: {err}");
+            assert!(err.starts_with(&format!("error: {kind}: ")), "{a:?}: {err}");
+            assert!(
+                !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+                "{err}"
+            );
+            a.push("--json");
+            let o = run(&a);
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["error"]["kind"], *kind, "{a:?}");
+            assert_eq!(o.status.code(), Some(2));
+        }
+    }
+    // A guest trap, sandboxed: its kind and message.
+    let o = run(&["call", "testlib", "divide", "1", "0", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "IntegerDivisionByZero");
+    let o = run(&["call", "testlib", "divide", "1", "0"]);
+    assert!(
+        stderr(&o).starts_with("error: Trap: IntegerDivisionByZero:"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn build_reports_compiler_errors_with_the_compilers_message() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad-c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("broken.c");
+    std::fs::write(&src, "int f(void) { return undefined_name; }\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+        .args(["build", "--out"])
+        .arg(&dir)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("CompileError") && err.contains("undefined_name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_c_file_is_built_on_demand() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-c/sum.c");
+    for o in on_both(&["call", src.to_str().unwrap(), "add", "20", "22"]) {
+        assert_eq!(stdout(&o), "-> 42\n", "{}", stderr(&o));
+    }
+}
