@@ -4,6 +4,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <wchar.h>
+#include <stdlib.h>
 
 int add(int a, int b) { return a + b; }
 unsigned int add_uint(unsigned int a, unsigned int b) { return a + b; }
@@ -47,3 +48,6 @@ int trap_with_frame(int n) {
     if (n >= 0) __builtin_trap();
     return buf[0];
 }
+void set_int(int *p, int v) { *p = v; }
+/* Allocates n bytes and touches the last one, growing linear memory in wasm. */
+char *grow(size_t n) { char *p = malloc(n); if (p) p[n - 1] = 42; return p; }

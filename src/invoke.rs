@@ -15,11 +15,14 @@
 
 use serde_json::{json, Value as Json};
 
+use crate::array::Array;
 use crate::backend::BackendKind;
+use crate::buffer::{
+    create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,
+};
 use crate::ctype::{CType, DataModel};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
-use crate::memory::{create_string_buffer, Array, BufferInit, StringBuffer};
 use crate::value::{bytes_repr, unescape_bytes, Value};
 
 /// One argument as typed on the command line.
@@ -31,8 +34,19 @@ pub enum ArgSpec {
     Array(CType, Vec<Value>),
     /// `buf:TEXT` (bytes plus NUL) or `buf:N` (N zero bytes).
     Buffer(BufferSpec),
+    /// `wbuf:TEXT` (`create_unicode_buffer("TEXT")`) or `wbuf:N` (N zero characters).
+    WideBuffer(WideSpec),
     /// `null`.
     Null,
+}
+
+/// How a `wbuf:` argument is initialised.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WideSpec {
+    /// `wbuf:TEXT`.
+    Text(String),
+    /// `wbuf:N`.
+    Size(usize),
 }
 
 /// How a `buf:` argument is initialised.
@@ -120,6 +134,15 @@ impl ArgSpec {
                     _ => BufferSpec::Text(unescape_bytes(rest).map_err(Error::TypeError)?),
                 }));
             }
+            if prefix == "wbuf" {
+                return Ok(ArgSpec::WideBuffer(match parse_int(rest) {
+                    Some(n) if n >= 0 => WideSpec::Size(n as usize),
+                    _ => WideSpec::Text(
+                        String::from_utf8_lossy(&unescape_bytes(rest).map_err(Error::TypeError)?)
+                            .into_owned(),
+                    ),
+                }));
+            }
             if let Some(elem) = prefix.strip_suffix("[]") {
                 let t = CType::from_name(elem)
                     .filter(|t| *t != CType::Void)
@@ -165,6 +188,7 @@ impl ArgSpec {
             ArgSpec::Scalar(t, _) => *t,
             ArgSpec::Array(..) | ArgSpec::Null => CType::VoidP,
             ArgSpec::Buffer(_) => CType::CharP,
+            ArgSpec::WideBuffer(_) => CType::WCharP,
         }
     }
 
@@ -174,6 +198,7 @@ impl ArgSpec {
             ArgSpec::Scalar(t, _) => t.name().to_string(),
             ArgSpec::Array(t, _) => format!("{t}[]"),
             ArgSpec::Buffer(_) => "buf".into(),
+            ArgSpec::WideBuffer(_) => "wbuf".into(),
             ArgSpec::Null => "null".into(),
         }
     }
@@ -198,6 +223,8 @@ pub enum ArgReport {
         /// `.value`.
         value: Vec<u8>,
     },
+    /// A wide buffer's `.value` after the call.
+    WideBuffer(String),
     /// NULL.
     Null,
 }
@@ -227,6 +254,7 @@ enum Live {
     Scalar(CType, Value),
     Array(Array),
     Buffer(StringBuffer),
+    Wide(WideBuffer),
     Null,
 }
 
@@ -249,6 +277,12 @@ pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Res
                 ArgSpec::Buffer(BufferSpec::Size(n)) => {
                     Live::Buffer(create_string_buffer(lib, *n)?)
                 }
+                ArgSpec::WideBuffer(WideSpec::Text(t)) => {
+                    Live::Wide(create_unicode_buffer(lib, WideInit::Text(t))?)
+                }
+                ArgSpec::WideBuffer(WideSpec::Size(n)) => {
+                    Live::Wide(create_unicode_buffer(lib, WideInit::Size(*n))?)
+                }
                 ArgSpec::Null => Live::Null,
             })
         })
@@ -259,6 +293,7 @@ pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Res
             Live::Scalar(_, v) => v.clone(),
             Live::Array(a) => a.into(),
             Live::Buffer(b) => b.into(),
+            Live::Wide(b) => b.into(),
             Live::Null => Value::None,
         })
         .collect();
@@ -276,6 +311,7 @@ pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Res
                     raw: b.raw()?,
                     value: b.value()?,
                 },
+                Live::Wide(b) => ArgReport::WideBuffer(b.value()?),
                 Live::Null => ArgReport::Null,
             })
         })
@@ -325,6 +361,7 @@ impl ArgReport {
             ArgReport::Buffer { raw, value } => {
                 json!({"type": "buf", "raw": bytes_repr(raw), "value": bytes_repr(value)})
             }
+            ArgReport::WideBuffer(v) => json!({"type": "wbuf", "value": crate::value::str_repr(v)}),
             ArgReport::Null => json!({"type": "null", "value": null}),
         }
     }
@@ -378,6 +415,7 @@ impl CallReport {
     pub fn ret_text(&self) -> String {
         match (&self.ret, self.restype) {
             (Value::Int(addr), CType::VoidP) => format!("0x{addr:x} ({} address)", self.backend),
+            (Value::None, CType::VoidP) => format!("None (NULL, {} address)", self.backend),
             (v, _) => v.to_string(),
         }
     }

@@ -30,22 +30,32 @@
 
 #![warn(missing_docs)]
 
+pub mod array;
 pub mod backend;
+pub mod buffer;
 pub mod ctype;
 pub mod error;
 pub mod invoke;
 pub mod library;
 pub mod locate;
 pub mod memory;
+pub mod pointer;
+pub mod simple;
 pub mod toolchain;
 pub mod value;
 
+pub use array::Array;
 pub use backend::{BackendKind, Output};
+pub use buffer::{
+    create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,
+};
 pub use ctype::{CType, DataModel, Repr};
 pub use error::{Error, Result, TrapKind};
 pub use invoke::{invoke, ArgReport, ArgSpec, CallReport};
 pub use library::{Function, LoadOptions, CDLL};
 pub use locate::locate;
-pub use memory::{create_string_buffer, Array, BufferInit, StringBuffer};
+pub use memory::{byref, memmove, memset, string_at, wstring_at, CData};
+pub use pointer::{cast, pointer, Ptr};
+pub use simple::CValue;
 pub use toolchain::{Built, Toolchain};
 pub use value::{bytes_repr, mask_int, LibId, Pointer, Value};

@@ -206,10 +206,7 @@ pub(crate) fn read_wstring(b: &mut dyn Backend, addr: u64) -> Result<String> {
     let n = b.strlen(addr, 4)?;
     let mut raw = vec![0; n * 4];
     b.read(addr, &mut raw)?;
-    Ok(raw
-        .chunks_exact(4)
-        .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{fffd}'))
-        .collect())
+    Ok(crate::memory::decode_wide(&raw))
 }
 
 /// A function of a library with its prototype: ctypes' `_FuncPtr`.
@@ -400,13 +397,6 @@ fn temporary(b: &mut dyn Backend, data: &[u8], cv: &mut Converted) -> Result<u64
     Ok(addr)
 }
 
-fn wide_bytes(s: &str) -> Vec<u8> {
-    s.chars()
-        .chain(std::iter::once('\0'))
-        .flat_map(|c| (c as u32).to_le_bytes())
-        .collect()
-}
-
 fn nul_terminated(b: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(b.len() + 1);
     v.extend_from_slice(b);
@@ -452,7 +442,7 @@ fn convert_arg(
             Value::Bool(x) => (m.repr(CType::Int), *x as u64),
             Value::None => (pointer, 0),
             Value::Bytes(bytes) => (pointer, temporary(b, &nul_terminated(bytes), cv)?),
-            Value::Str(s) => (pointer, temporary(b, &wide_bytes(s), cv)?),
+            Value::Str(s) => (pointer, temporary(b, &crate::memory::encode_wide(s), cv)?),
             Value::Pointer(p) => (pointer, own_pointer(p)?),
             Value::Float(_) => {
                 return Err(Error::arg(
@@ -488,7 +478,7 @@ fn convert_arg(
             Value::Int(i) => address(*i),
             Value::Pointer(p) => own_pointer(p)?,
             Value::Bytes(bytes) if t != CType::WCharP => temporary(b, &nul_terminated(bytes), cv)?,
-            Value::Str(s) if t != CType::CharP => temporary(b, &wide_bytes(s), cv)?,
+            Value::Str(s) if t != CType::CharP => temporary(b, &crate::memory::encode_wide(s), cv)?,
             other => return Err(wrong_type(position, t, other)),
         },
         CType::Char => match v {

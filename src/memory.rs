@@ -1,30 +1,29 @@
-//! Memory owned by the host inside a library: string buffers and arrays.
+//! Memory in a library, as ctypes sees it: owned blocks, the [`CData`] trait every instance
+//! implements, and the functions over raw memory (`string_at`, `wstring_at`, `memmove`,
+//! `memset`).
 //!
 //! In ctypes every instance owns a block of memory that C can see. Here the block lives in the
 //! library's own memory: allocated with the guest's exported `malloc` in wasm, on the host heap
-//! natively. It is freed with the same library's `free` when the Rust object is dropped.
+//! natively. It is freed with the same library's `free` when the last Rust object using it is
+//! dropped. Pointers that C returns are raw addresses: the host does not own them.
 //!
-//! ```no_run
-//! use wasmctypes::{create_string_buffer, BackendKind, CDLL};
-//! let lib = CDLL::open("target/guest/upper.wasm", BackendKind::Wasm)?;
-//! let buf = create_string_buffer(&lib, b"abcde")?;   // create_string_buffer(b"abcde")
-//! assert_eq!(buf.len(), 6);
-//! assert_eq!(buf.raw()?, b"abcde\0");
-//! # Ok::<(), wasmctypes::Error>(())
-//! ```
+//! Every host-side access goes through the backend, so in wasm it is bounds-checked against the
+//! memory's current size; natively it is raw, as in ctypes. NULL is never dereferenced: that is
+//! a ValueError on both backends.
 
 use std::rc::Rc;
 
 use crate::ctype::{CType, Repr};
 use crate::error::{Error, Result};
-use crate::library::{LibInner, CDLL};
+use crate::library::{read_wstring, LibInner, CDLL};
 use crate::value::{mask_int, Pointer, Value};
 
-/// A block of a library's memory that the host owns and frees on drop.
-pub(crate) struct Block {
-    lib: Rc<LibInner>,
-    addr: u64,
-    size: usize,
+/// A block of a library's memory that the host owns and frees, with the library's own `free`,
+/// when the last object using it is dropped. Opaque: objects share it to keep memory alive.
+pub struct Block {
+    pub(crate) lib: Rc<LibInner>,
+    pub(crate) addr: u64,
+    pub(crate) size: usize,
 }
 
 impl std::fmt::Debug for Block {
@@ -38,7 +37,8 @@ impl std::fmt::Debug for Block {
 }
 
 impl Block {
-    pub(crate) fn alloc(lib: &CDLL, size: usize) -> Result<Block> {
+    /// Allocates `size` zeroed bytes with the library's malloc.
+    pub(crate) fn alloc(lib: &CDLL, size: usize) -> Result<Rc<Block>> {
         let addr = lib.inner.backend()?.malloc(size)?;
         let block = Block {
             lib: lib.inner.clone(),
@@ -46,10 +46,17 @@ impl Block {
             size,
         };
         block.write(0, &vec![0; size])?;
+        Ok(Rc::new(block))
+    }
+
+    /// Allocates a block holding a copy of `data`.
+    pub(crate) fn with_bytes(lib: &CDLL, data: &[u8]) -> Result<Rc<Block>> {
+        let block = Block::alloc(lib, data.len())?;
+        block.write(0, data)?;
         Ok(block)
     }
 
-    fn read(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
+    pub(crate) fn read(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
         let mut out = vec![0; len];
         self.lib
             .backend()?
@@ -57,15 +64,8 @@ impl Block {
         Ok(out)
     }
 
-    fn write(&self, offset: usize, data: &[u8]) -> Result<()> {
+    pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result<()> {
         self.lib.backend()?.write(self.addr + offset as u64, data)
-    }
-
-    fn pointer(&self) -> Pointer {
-        Pointer {
-            lib: self.lib.id,
-            addr: self.addr,
-        }
     }
 }
 
@@ -77,222 +77,96 @@ impl Drop for Block {
     }
 }
 
-/// What [`create_string_buffer`] is made from: ctypes' `init_or_size` argument.
-pub enum BufferInit<'a> {
-    /// `create_string_buffer(n)`: n zero bytes.
-    Size(usize),
-    /// `create_string_buffer(b"...")`: the bytes plus a NUL.
-    Bytes(&'a [u8]),
-    /// `create_string_buffer(b"...", size)`: the bytes in a buffer of `size` bytes.
-    BytesSized(&'a [u8], usize),
-}
-
-impl From<usize> for BufferInit<'_> {
-    fn from(n: usize) -> Self {
-        BufferInit::Size(n)
-    }
-}
-impl<'a> From<&'a [u8]> for BufferInit<'a> {
-    fn from(b: &'a [u8]) -> Self {
-        BufferInit::Bytes(b)
-    }
-}
-impl<'a, const N: usize> From<&'a [u8; N]> for BufferInit<'a> {
-    fn from(b: &'a [u8; N]) -> Self {
-        BufferInit::Bytes(b)
-    }
-}
-
-/// A `c_char` array in a library's memory, as `create_string_buffer` makes it.
-#[derive(Debug)]
-pub struct StringBuffer {
-    block: Block,
-}
-
-/// `ctypes.create_string_buffer(init_or_size[, size])` in `lib`'s memory.
-///
-/// From bytes, the buffer is one byte longer than them and NUL-terminated; with an explicit
-/// size smaller than the bytes it is a ValueError, as in ctypes.
-pub fn create_string_buffer<'a>(
-    lib: &CDLL,
-    init: impl Into<BufferInit<'a>>,
-) -> Result<StringBuffer> {
-    let (data, size): (&[u8], usize) = match init.into() {
-        BufferInit::Size(n) => (&[], n),
-        BufferInit::Bytes(b) => (b, b.len() + 1),
-        BufferInit::BytesSized(b, n) => {
-            if b.len() > n {
-                return Err(Error::ValueError("byte string too long".into()));
-            }
-            (b, n)
+/// What every ctypes instance is: a typed region of one library's memory.
+pub trait CData {
+    /// The library whose memory holds the object.
+    fn library(&self) -> CDLL;
+    /// `ctypes.addressof(obj)`.
+    fn addressof(&self) -> u64;
+    /// `ctypes.sizeof(obj)`.
+    fn size(&self) -> usize;
+    /// The owned block the object lives in, if the host owns it; views keep it alive.
+    #[doc(hidden)]
+    fn owner(&self) -> Option<Rc<Block>>;
+    /// The object as a pointer argument: what ctypes passes for `byref(obj)`.
+    fn as_ptr(&self) -> Pointer {
+        Pointer {
+            lib: self.library().id(),
+            addr: self.addressof(),
         }
-    };
-    let block = Block::alloc(lib, size)?;
-    block.write(0, data)?;
-    Ok(StringBuffer { block })
-}
-
-impl StringBuffer {
-    /// `len(buf)` / `sizeof(buf)`: the size in bytes.
-    pub fn len(&self) -> usize {
-        self.block.size
     }
-
-    /// Whether the buffer has no bytes at all.
-    pub fn is_empty(&self) -> bool {
-        self.block.size == 0
-    }
-
-    /// `addressof(buf)`: its address in the library's memory.
-    pub fn addressof(&self) -> u64 {
-        self.block.addr
-    }
-
-    /// The buffer as a pointer argument (what passing `buf` to a function passes).
-    pub fn as_ptr(&self) -> Pointer {
-        self.block.pointer()
-    }
-
-    /// `buf.raw`: every byte.
-    pub fn raw(&self) -> Result<Vec<u8>> {
-        self.block.read(0, self.block.size)
-    }
-
-    /// `buf.value`: the bytes before the first NUL.
-    pub fn value(&self) -> Result<Vec<u8>> {
-        let mut raw = self.raw()?;
-        if let Some(n) = raw.iter().position(|b| *b == 0) {
-            raw.truncate(n);
-        }
-        Ok(raw)
-    }
-
-    /// `buf.raw = data`: overwrites the first `len(data)` bytes; longer than the buffer is a
-    /// ValueError.
-    pub fn set_raw(&self, data: &[u8]) -> Result<()> {
-        if data.len() > self.block.size {
-            return Err(Error::ValueError("byte string too long".into()));
-        }
-        self.block.write(0, data)
-    }
-
-    /// `buf.value = data`: writes the bytes and a NUL after them if there is room; longer than
-    /// the buffer is a ValueError.
-    pub fn set_value(&self, data: &[u8]) -> Result<()> {
-        if data.len() > self.block.size {
-            return Err(Error::ValueError("byte string too long".into()));
-        }
-        self.block.write(0, data)?;
-        if data.len() < self.block.size {
-            self.block.write(data.len(), &[0])?;
-        }
-        Ok(())
+    /// `bytes(obj)`: a copy of the object's bytes.
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.library().read(self.addressof(), self.size())
     }
 }
 
-impl From<&StringBuffer> for Value {
-    fn from(b: &StringBuffer) -> Value {
-        Value::Pointer(b.as_ptr())
+/// `ctypes.byref(obj, offset)`: a light pointer to `obj`'s memory, for passing as an argument.
+pub fn byref(obj: &dyn CData, offset: usize) -> Value {
+    let p = obj.as_ptr();
+    Value::Pointer(Pointer {
+        lib: p.lib,
+        addr: p.addr + offset as u64,
+    })
+}
+
+/// `ctypes.string_at(addr, size)`: `size` bytes at `addr`, or with `None` the NUL-terminated
+/// string there. NULL is a ValueError; outside guest memory is an OutOfBounds error.
+pub fn string_at(lib: &CDLL, addr: u64, size: Option<usize>) -> Result<Vec<u8>> {
+    if addr == 0 {
+        return Err(Error::ValueError("NULL pointer access".into()));
+    }
+    match size {
+        Some(n) => lib.read(addr, n),
+        None => lib.string_at(addr),
     }
 }
 
-/// An array of a fundamental type in a library's memory: ctypes' `(c_int * n)(...)`.
-#[derive(Debug)]
-pub struct Array {
-    block: Block,
-    elem: CType,
-    repr: Repr,
-    len: usize,
-}
-
-impl Array {
-    /// `(elem * len)()`: a zeroed array.
-    pub fn new(lib: &CDLL, elem: CType, len: usize) -> Result<Array> {
-        if elem == CType::Void {
-            return Err(Error::TypeError("an array of void is not a type".into()));
-        }
-        let repr = lib.data_model().repr(elem);
-        let block = Block::alloc(lib, repr.size() * len)?;
-        Ok(Array {
-            block,
-            elem,
-            repr,
-            len,
-        })
+/// `ctypes.wstring_at(addr, size)`: `size` wide characters at `addr` (4 bytes each on both
+/// targets), or with `None` the NUL-terminated wide string there.
+pub fn wstring_at(lib: &CDLL, addr: u64, size: Option<usize>) -> Result<String> {
+    if addr == 0 {
+        return Err(Error::ValueError("NULL pointer access".into()));
     }
-
-    /// `(elem * len(items))(*items)`.
-    pub fn from_values(lib: &CDLL, elem: CType, items: &[Value]) -> Result<Array> {
-        let a = Array::new(lib, elem, items.len())?;
-        for (i, v) in items.iter().enumerate() {
-            a.set(i, v)?;
-        }
-        Ok(a)
-    }
-
-    /// `len(a)`.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the array has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The element type.
-    pub fn elem(&self) -> CType {
-        self.elem
-    }
-
-    /// `addressof(a)`.
-    pub fn addressof(&self) -> u64 {
-        self.block.addr
-    }
-
-    /// The array as a pointer argument (a pointer to its first element).
-    pub fn as_ptr(&self) -> Pointer {
-        self.block.pointer()
-    }
-
-    fn check(&self, i: usize) -> Result<()> {
-        if i >= self.len {
-            return Err(Error::IndexError("invalid index".into()));
-        }
-        Ok(())
-    }
-
-    /// `a[i]`. Out of range is an IndexError.
-    pub fn get(&self, i: usize) -> Result<Value> {
-        self.check(i)?;
-        let size = self.repr.size();
-        let raw = self.block.read(i * size, size)?;
-        Ok(decode(self.elem, self.repr, &raw))
-    }
-
-    /// `a[i] = v`, masked to the element type. Out of range is an IndexError.
-    pub fn set(&self, i: usize, v: &Value) -> Result<()> {
-        self.check(i)?;
-        let size = self.repr.size();
-        let bits = encode(self.elem, self.repr, v)?;
-        self.block.write(i * size, &bits.to_le_bytes()[..size])
-    }
-
-    /// `list(a)`.
-    pub fn to_vec(&self) -> Result<Vec<Value>> {
-        let size = self.repr.size();
-        let raw = self.block.read(0, size * self.len)?;
-        Ok(raw
-            .chunks_exact(size.max(1))
-            .map(|c| decode(self.elem, self.repr, c))
-            .collect())
+    match size {
+        Some(n) => Ok(decode_wide(&lib.read(addr, n * 4)?)),
+        None => read_wstring(&mut **lib.inner.backend()?, addr),
     }
 }
 
-impl From<&Array> for Value {
-    fn from(a: &Array) -> Value {
-        Value::Pointer(a.as_ptr())
+/// `ctypes.memmove(dst, src, count)`: copies `count` bytes inside the library's memory
+/// (overlap allowed). Returns `dst`.
+pub fn memmove(lib: &CDLL, dst: u64, src: u64, count: usize) -> Result<u64> {
+    if (dst == 0 || src == 0) && count > 0 {
+        return Err(Error::ValueError("NULL pointer access".into()));
     }
+    let data = lib.read(src, count)?;
+    lib.write(dst, &data)?;
+    Ok(dst)
+}
+
+/// `ctypes.memset(dst, c, count)`: fills `count` bytes with the low byte of `c`. Returns `dst`.
+pub fn memset(lib: &CDLL, dst: u64, c: i32, count: usize) -> Result<u64> {
+    if dst == 0 && count > 0 {
+        return Err(Error::ValueError("NULL pointer access".into()));
+    }
+    lib.write(dst, &vec![c as u8; count])?;
+    Ok(dst)
+}
+
+/// UTF-32LE bytes to a string (invalid code points become U+FFFD).
+pub(crate) fn decode_wide(raw: &[u8]) -> String {
+    raw.chunks_exact(4)
+        .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{fffd}'))
+        .collect()
+}
+
+/// A string to NUL-terminated UTF-32LE bytes, as `wchar_t` is on both targets.
+pub(crate) fn encode_wide(s: &str) -> Vec<u8> {
+    s.chars()
+        .chain(std::iter::once('\0'))
+        .flat_map(|c| (c as u32).to_le_bytes())
+        .collect()
 }
 
 /// Stores a value of a fundamental type as raw little-endian bits, masked as ctypes does.
