@@ -143,22 +143,7 @@ impl Array {
     }
 }
 
-impl CData for Array {
-    fn library(&self) -> CDLL {
-        CDLL {
-            inner: self.block.lib.clone(),
-        }
-    }
-    fn addressof(&self) -> u64 {
-        self.block.addr
-    }
-    fn size(&self) -> usize {
-        self.block.size
-    }
-    fn owner(&self) -> Option<Rc<Block>> {
-        Some(self.block.clone())
-    }
-}
+crate::memory::cdata_in_block!(Array);
 
 impl From<&Array> for Value {
     fn from(a: &Array) -> Value {

@@ -119,22 +119,7 @@ impl StringBuffer {
     }
 }
 
-impl CData for StringBuffer {
-    fn library(&self) -> CDLL {
-        CDLL {
-            inner: self.block.lib.clone(),
-        }
-    }
-    fn addressof(&self) -> u64 {
-        self.block.addr
-    }
-    fn size(&self) -> usize {
-        self.block.size
-    }
-    fn owner(&self) -> Option<Rc<Block>> {
-        Some(self.block.clone())
-    }
-}
+crate::memory::cdata_in_block!(StringBuffer);
 
 impl From<&StringBuffer> for Value {
     fn from(b: &StringBuffer) -> Value {
@@ -208,22 +193,7 @@ impl WideBuffer {
     }
 }
 
-impl CData for WideBuffer {
-    fn library(&self) -> CDLL {
-        CDLL {
-            inner: self.block.lib.clone(),
-        }
-    }
-    fn addressof(&self) -> u64 {
-        self.block.addr
-    }
-    fn size(&self) -> usize {
-        self.block.size
-    }
-    fn owner(&self) -> Option<Rc<Block>> {
-        Some(self.block.clone())
-    }
-}
+crate::memory::cdata_in_block!(WideBuffer);
 
 impl From<&WideBuffer> for Value {
     fn from(b: &WideBuffer) -> Value {

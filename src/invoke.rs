@@ -382,6 +382,7 @@ impl ArgReport {
                 bytes_repr(raw),
                 bytes_repr(value)
             )),
+            ArgReport::WideBuffer(v) => Some(format!("wbuf: value={}", crate::value::str_repr(v))),
             _ => None,
         }
     }

@@ -101,6 +101,27 @@ pub trait CData {
     }
 }
 
+/// Implements [`CData`] for a type whose `block` field is the `Rc<Block>` it owns.
+macro_rules! cdata_in_block {
+    ($($t:ty),*) => {$(
+        impl $crate::memory::CData for $t {
+            fn library(&self) -> $crate::library::CDLL {
+                $crate::library::CDLL { inner: self.block.lib.clone() }
+            }
+            fn addressof(&self) -> u64 {
+                self.block.addr
+            }
+            fn size(&self) -> usize {
+                self.block.size
+            }
+            fn owner(&self) -> Option<std::rc::Rc<$crate::memory::Block>> {
+                Some(self.block.clone())
+            }
+        }
+    )*};
+}
+pub(crate) use cdata_in_block;
+
 /// `ctypes.byref(obj, offset)`: a light pointer to `obj`'s memory, for passing as an argument.
 pub fn byref(obj: &dyn CData, offset: usize) -> Value {
     let p = obj.as_ptr();
