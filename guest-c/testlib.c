@@ -51,3 +51,7 @@ int trap_with_frame(int n) {
 void set_int(int *p, int v) { *p = v; }
 /* Allocates n bytes and touches the last one, growing linear memory in wasm. */
 char *grow(size_t n) { char *p = malloc(n); if (p) p[n - 1] = 42; return p; }
+/* Exported data, read and written from the host with in_dll. */
+int an_integer = 42;
+const char *a_string = "a global string";
+int get_an_integer(void) { return an_integer; }
