@@ -22,7 +22,7 @@ use crate::buffer::{
 };
 use crate::ctype::{CType, DataModel};
 use crate::error::{Error, Result};
-use crate::library::CDLL;
+use crate::library::{Function, CDLL};
 use crate::value::{bytes_repr, unescape_bytes, Value};
 
 /// One argument as typed on the command line.
@@ -258,74 +258,109 @@ enum Live {
     Null,
 }
 
+/// A call whose arguments are materialised in the library (arrays and buffers allocated,
+/// prototype declared), ready to be made once or many times.
+pub struct PreparedCall {
+    lib: CDLL,
+    function: Function,
+    live: Vec<Live>,
+    values: Vec<Value>,
+    restype: CType,
+}
+
+impl PreparedCall {
+    /// Looks up `symbol`, declares argtypes from the argument specs and the restype, and
+    /// allocates every array and buffer argument in the library's memory.
+    pub fn new(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Result<PreparedCall> {
+        let mut function = lib.function(symbol)?;
+        let argtypes: Vec<CType> = args.iter().map(ArgSpec::argtype).collect();
+        function.set_argtypes(&argtypes)?;
+        function.set_restype(restype)?;
+        let live: Vec<Live> = args
+            .iter()
+            .map(|a| {
+                Ok(match a {
+                    ArgSpec::Scalar(t, v) => Live::Scalar(*t, v.clone()),
+                    ArgSpec::Array(t, items) => Live::Array(Array::from_values(lib, *t, items)?),
+                    ArgSpec::Buffer(BufferSpec::Text(b)) => {
+                        Live::Buffer(create_string_buffer(lib, BufferInit::Bytes(b))?)
+                    }
+                    ArgSpec::Buffer(BufferSpec::Size(n)) => {
+                        Live::Buffer(create_string_buffer(lib, *n)?)
+                    }
+                    ArgSpec::WideBuffer(WideSpec::Text(t)) => {
+                        Live::Wide(create_unicode_buffer(lib, WideInit::Text(t))?)
+                    }
+                    ArgSpec::WideBuffer(WideSpec::Size(n)) => {
+                        Live::Wide(create_unicode_buffer(lib, WideInit::Size(*n))?)
+                    }
+                    ArgSpec::Null => Live::Null,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let values = live
+            .iter()
+            .map(|l| match l {
+                Live::Scalar(_, v) => v.clone(),
+                Live::Array(a) => a.into(),
+                Live::Buffer(b) => b.into(),
+                Live::Wide(b) => b.into(),
+                Live::Null => Value::None,
+            })
+            .collect();
+        Ok(PreparedCall {
+            lib: lib.clone(),
+            function,
+            live,
+            values,
+            restype,
+        })
+    }
+
+    /// Makes the call once.
+    pub fn call(&self) -> Result<Value> {
+        self.function.call(&self.values)
+    }
+
+    /// Makes the call once and reports the result, the output, and every array and buffer.
+    pub fn run(&self) -> Result<CallReport> {
+        let _ = self.lib.take_output();
+        let outcome = self.call();
+        let output = self.lib.take_output();
+        let ret = outcome?;
+        let args = self
+            .live
+            .iter()
+            .map(|l| {
+                Ok(match l {
+                    Live::Scalar(t, v) => ArgReport::Scalar(*t, v.clone()),
+                    Live::Array(a) => ArgReport::Array(a.elem(), a.to_vec()?),
+                    Live::Buffer(b) => ArgReport::Buffer {
+                        raw: b.raw()?,
+                        value: b.value()?,
+                    },
+                    Live::Wide(b) => ArgReport::WideBuffer(b.value()?),
+                    Live::Null => ArgReport::Null,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(CallReport {
+            backend: self.lib.backend(),
+            model: self.lib.data_model(),
+            symbol: self.function.name().to_string(),
+            restype: self.restype,
+            ret,
+            stdout: output.stdout,
+            stderr: output.stderr,
+            args,
+        })
+    }
+}
+
 /// Calls `symbol` in `lib` with these arguments and restype, and reports the result, the
 /// output, and every array and buffer after the call.
 pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Result<CallReport> {
-    let mut f = lib.function(symbol)?;
-    let argtypes: Vec<CType> = args.iter().map(ArgSpec::argtype).collect();
-    f.set_argtypes(&argtypes)?;
-    f.set_restype(restype)?;
-    let live: Vec<Live> = args
-        .iter()
-        .map(|a| {
-            Ok(match a {
-                ArgSpec::Scalar(t, v) => Live::Scalar(*t, v.clone()),
-                ArgSpec::Array(t, items) => Live::Array(Array::from_values(lib, *t, items)?),
-                ArgSpec::Buffer(BufferSpec::Text(b)) => {
-                    Live::Buffer(create_string_buffer(lib, BufferInit::Bytes(b))?)
-                }
-                ArgSpec::Buffer(BufferSpec::Size(n)) => {
-                    Live::Buffer(create_string_buffer(lib, *n)?)
-                }
-                ArgSpec::WideBuffer(WideSpec::Text(t)) => {
-                    Live::Wide(create_unicode_buffer(lib, WideInit::Text(t))?)
-                }
-                ArgSpec::WideBuffer(WideSpec::Size(n)) => {
-                    Live::Wide(create_unicode_buffer(lib, WideInit::Size(*n))?)
-                }
-                ArgSpec::Null => Live::Null,
-            })
-        })
-        .collect::<Result<_>>()?;
-    let values: Vec<Value> = live
-        .iter()
-        .map(|l| match l {
-            Live::Scalar(_, v) => v.clone(),
-            Live::Array(a) => a.into(),
-            Live::Buffer(b) => b.into(),
-            Live::Wide(b) => b.into(),
-            Live::Null => Value::None,
-        })
-        .collect();
-    let _ = lib.take_output();
-    let outcome = f.call(&values);
-    let output = lib.take_output();
-    let ret = outcome?;
-    let reports = live
-        .iter()
-        .map(|l| {
-            Ok(match l {
-                Live::Scalar(t, v) => ArgReport::Scalar(*t, v.clone()),
-                Live::Array(a) => ArgReport::Array(a.elem(), a.to_vec()?),
-                Live::Buffer(b) => ArgReport::Buffer {
-                    raw: b.raw()?,
-                    value: b.value()?,
-                },
-                Live::Wide(b) => ArgReport::WideBuffer(b.value()?),
-                Live::Null => ArgReport::Null,
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(CallReport {
-        backend: lib.backend(),
-        model: lib.data_model(),
-        symbol: symbol.to_string(),
-        restype,
-        ret,
-        stdout: output.stdout,
-        stderr: output.stderr,
-        args: reports,
-    })
+    PreparedCall::new(lib, symbol, args, restype)?.run()
 }
 
 /// A value as JSON: numbers as numbers, None as null, bytes and str as their Python repr.

@@ -32,6 +32,7 @@
 
 pub mod array;
 pub mod backend;
+pub mod bench;
 pub mod buffer;
 pub mod ctype;
 pub mod error;
@@ -51,7 +52,7 @@ pub use buffer::{
 };
 pub use ctype::{CType, DataModel, Repr};
 pub use error::{Error, Result, TrapKind};
-pub use invoke::{invoke, ArgReport, ArgSpec, CallReport};
+pub use invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};
 pub use library::{Function, LoadOptions, CDLL};
 pub use locate::locate;
 pub use memory::{byref, memmove, memset, string_at, wstring_at, CData};

@@ -257,3 +257,31 @@ fn a_c_file_is_built_on_demand() {
         assert_eq!(stdout(&o), "-> 42\n", "{}", stderr(&o));
     }
 }
+
+#[test]
+fn bench_reports_median_and_min_per_call_as_json_on_both_backends() {
+    for (o, backend) in on_both(&[
+        "bench",
+        "sum",
+        "our_function",
+        "3",
+        "c_int[]:1,2,3",
+        "--json",
+        "--iterations",
+        "200",
+    ])
+    .iter()
+    .zip(["wasm", "native"])
+    {
+        assert!(o.status.success(), "{}", stderr(o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["backend"], backend);
+        assert_eq!(v["symbol"], "our_function");
+        assert_eq!(v["iterations"], 200);
+        let (median, min) = (
+            v["ns_per_call_median"].as_f64().unwrap(),
+            v["ns_per_call_min"].as_f64().unwrap(),
+        );
+        assert!(min > 0.0 && min <= median, "{v}");
+    }
+}

@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use wasmctypes::invoke::{error_json, parse_restype};
 use wasmctypes::{
-    invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, CDLL,
+    invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, PreparedCall,
+    Toolchain, CDLL,
 };
 
 #[derive(Parser)]
@@ -66,6 +67,20 @@ enum Command {
     },
     /// Run the seed examples sandboxed and native, side by side.
     Demo,
+    /// Time repeated calls of one function, like `python -m timeit`: median and min ns/call.
+    Bench {
+        #[command(flatten)]
+        call: CallArgs,
+        /// wasm (sandboxed, the default) or native.
+        #[arg(long, env = "WASMCTYPES_BACKEND", default_value = "wasm")]
+        backend: BackendKind,
+        /// Calls per repeat (default: chosen so that one repeat takes at least 0.2 s).
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// Number of timed repeats after the warm-up.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
 }
 
 #[derive(Args)]
@@ -88,15 +103,19 @@ struct CallArgs {
     lib_dirs: Vec<PathBuf>,
 }
 
+/// Opens a library with output captured per call (natively: fd 1 and 2 redirected around it).
 fn open(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<CDLL, Error> {
+    open_with(spec, kind, lib_dirs, Some(true))
+}
+
+fn open_with(
+    spec: &str,
+    kind: BackendKind,
+    lib_dirs: &[PathBuf],
+    capture_output: Option<bool>,
+) -> Result<CDLL, Error> {
     let path = locate(spec, kind, lib_dirs)?;
-    CDLL::open_with(
-        path,
-        kind,
-        &LoadOptions {
-            capture_output: Some(true),
-        },
-    )
+    CDLL::open_with(path, kind, &LoadOptions { capture_output })
 }
 
 fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
@@ -380,6 +399,49 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
     ExitCode::SUCCESS
 }
 
+fn cmd_bench(
+    call: &CallArgs,
+    kind: BackendKind,
+    iterations: Option<u64>,
+    repeats: usize,
+) -> ExitCode {
+    let timing = parse_call(call).and_then(|(specs, restype)| {
+        // The backends' default output handling: captured in wasm, passed through natively,
+        // so that no per-call fd redirection is timed.
+        let lib = open_with(&call.lib, kind, &call.lib_dirs, None)?;
+        let prepared = PreparedCall::new(&lib, &call.symbol, &specs, restype)?;
+        let t = wasmctypes::bench::timeit(iterations, repeats, || prepared.call().map(|_| ()))?;
+        let _ = lib.take_output();
+        Ok(t)
+    });
+    match timing {
+        Ok(t) if call.json => println!(
+            "{}",
+            json!({
+                "backend": kind.name(),
+                "symbol": call.symbol,
+                "ns_per_call_median": t.ns_per_call_median,
+                "ns_per_call_min": t.ns_per_call_min,
+                "iterations": t.iterations,
+                "repeats": t.repeats,
+            })
+        ),
+        Ok(t) => println!(
+            "{} ({kind}): {} calls x {} repeats: median {:.1} ns/call, min {:.1} ns/call",
+            call.symbol, t.iterations, t.repeats, t.ns_per_call_median, t.ns_per_call_min
+        ),
+        Err(e) => {
+            if call.json {
+                println!("{}", error_json(kind, &call.symbol, &e));
+            } else {
+                print_error(&e);
+            }
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn cmd_build(files: &[PathBuf], out: &std::path::Path) -> ExitCode {
     let tc = match Toolchain::find() {
         Ok(t) => t,
@@ -434,6 +496,12 @@ fn main() -> ExitCode {
             json,
         } => cmd_inspect(lib, *backend, lib_dirs, *json),
         Command::Demo => demo::run(),
+        Command::Bench {
+            call,
+            backend,
+            iterations,
+            repeats,
+        } => cmd_bench(call, *backend, *iterations, *repeats),
     }));
     run.unwrap_or(ExitCode::from(2))
 }
