@@ -1,0 +1,84 @@
+//! The scalar call path allocates nothing on the heap, on either backend, once the prototype
+//! is prepared. Checked with a counting global allocator.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use common::both;
+use wasmctypes::{CType, Value};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn scalar_calls_do_not_allocate() {
+    // One test function only: the counter is process-wide.
+    for lib in both("testlib") {
+        let mut add = lib.function("add").unwrap();
+        add.set_argtypes(&[CType::Int, CType::Int])
+            .unwrap()
+            .set_restype(CType::Int)
+            .unwrap();
+        let mut mix = lib.function("mix").unwrap();
+        use CType::*;
+        mix.set_argtypes(&[Int, Double, Float, LongLong, Char, Double])
+            .unwrap()
+            .set_restype(Double)
+            .unwrap();
+        let add_args = [Value::Int(2), Value::Int(3)];
+        let mix_args = [
+            Value::Int(1),
+            Value::Float(2.5),
+            Value::Float(0.5),
+            Value::Int(10),
+            Value::Int(2),
+            Value::Float(0.25),
+        ];
+        // The first calls prepare the prototypes.
+        assert_eq!(add.call(&add_args).unwrap(), Value::Int(5));
+        assert_eq!(mix.call(&mix_args).unwrap(), Value::Float(16.25));
+        ALLOCATIONS.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        let mut sum = 0;
+        for _ in 0..1000 {
+            if let Ok(Value::Int(v)) = add.call(&add_args) {
+                sum += v;
+            }
+            let _ = mix.call(&mix_args);
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+        let n = ALLOCATIONS.load(Ordering::SeqCst);
+        assert_eq!(sum, 5000);
+        assert_eq!(
+            n,
+            0,
+            "{} backend: {n} heap allocations in 2000 scalar calls",
+            lib.backend()
+        );
+    }
+}
