@@ -424,6 +424,15 @@ impl ArgReport {
 }
 
 impl CallReport {
+    /// Whether another backend's report of the same call agrees: same result, same output,
+    /// same arguments after the call.
+    pub fn agrees_with(&self, other: &CallReport) -> bool {
+        self.ret == other.ret
+            && self.stdout == other.stdout
+            && self.stderr == other.stderr
+            && self.args == other.args
+    }
+
     /// `{"backend", "symbol", "return", "stdout", "stderr", "args"}`.
     pub fn to_json(&self) -> Json {
         json!({

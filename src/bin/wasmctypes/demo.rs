@@ -44,6 +44,19 @@ fn show(r: &Result<CallReport, Error>) -> String {
     }
 }
 
+/// Prints whether the backends agreed, and passes the answer on.
+fn verdict(same: bool) -> bool {
+    println!(
+        "  {}",
+        if same {
+            "same on both backends"
+        } else {
+            "DIFFERENT"
+        }
+    );
+    same
+}
+
 /// One example on both backends: prints a row per backend and whether they agree.
 fn example(title: &str, lib: &str, symbol: &str, args: &[ArgSpec], restype: CType) -> bool {
     println!(
@@ -60,19 +73,7 @@ fn example(title: &str, lib: &str, symbol: &str, args: &[ArgSpec], restype: CTyp
     for (k, r) in BackendKind::ALL.iter().zip(&results) {
         println!("  {:<7} {}", k.name(), show(r));
     }
-    let same = match (&results[0], &results[1]) {
-        (Ok(a), Ok(b)) => a.ret == b.ret && a.stdout == b.stdout && a.args == b.args,
-        _ => false,
-    };
-    println!(
-        "  {}",
-        if same {
-            "same on both backends"
-        } else {
-            "DIFFERENT"
-        }
-    );
-    same
+    verdict(matches!((&results[0], &results[1]), (Ok(a), Ok(b)) if a.agrees_with(b)))
 }
 
 /// strdup/freeme: read the malloc'd string, then free it with the library's own free.
@@ -103,16 +104,7 @@ fn strdup_example() -> bool {
         println!("  {:<7} {line}", kind.name());
         all.push(r.ok());
     }
-    let same = all[0].is_some() && all[0] == all[1];
-    println!(
-        "  {}",
-        if same {
-            "same on both backends"
-        } else {
-            "DIFFERENT"
-        }
-    );
-    same
+    verdict(all[0].is_some() && all[0] == all[1])
 }
 
 pub fn run() -> ExitCode {
