@@ -34,6 +34,7 @@ pub mod array;
 pub mod backend;
 pub mod bench;
 pub mod buffer;
+pub mod cstruct;
 pub mod ctype;
 pub mod error;
 pub mod invoke;
@@ -42,7 +43,9 @@ pub mod locate;
 pub mod memory;
 pub mod pointer;
 pub mod simple;
+pub mod structure;
 pub mod toolchain;
+pub mod types;
 pub mod value;
 
 pub use array::Array;
@@ -50,6 +53,7 @@ pub use backend::{BackendKind, Output};
 pub use buffer::{
     create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,
 };
+pub use cstruct::{CStruct, StructValue};
 pub use ctype::{CType, DataModel, Repr};
 pub use error::{Error, Result, TrapKind};
 pub use invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};
@@ -58,5 +62,7 @@ pub use locate::locate;
 pub use memory::{byref, memmove, memset, string_at, wstring_at, CData};
 pub use pointer::{cast, pointer, Ptr};
 pub use simple::CValue;
+pub use structure::{Field, Layout, StructType};
 pub use toolchain::{Built, Toolchain};
+pub use types::{Type, POINTER};
 pub use value::{bytes_repr, mask_int, LibId, Pointer, Value};

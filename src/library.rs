@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::backend::{self, Backend, BackendKind, LibraryInfo, Output, ProtoId};
+use crate::backend::{self, Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId};
+use crate::cstruct::StructValue;
 use crate::ctype::{CType, DataModel, Repr};
 use crate::error::{Error, Result};
+use crate::types::Type;
 use crate::value::{int_from_bits, mask_int, LibId, Pointer, Value};
 
 /// The most arguments one call may have.
@@ -142,7 +144,7 @@ impl CDLL {
             lib: self.inner.clone(),
             name: name.to_string(),
             argtypes: None,
-            restype: CType::Int,
+            restype: Type::Simple(CType::Int),
             proto: std::cell::Cell::new(None),
             inferred: RefCell::new(None),
         })
@@ -212,16 +214,17 @@ pub(crate) fn read_wstring(b: &mut dyn Backend, addr: u64) -> Result<String> {
 /// A function of a library with its prototype: ctypes' `_FuncPtr`.
 ///
 /// The prototype is prepared once, on the first call after argtypes or restype were set (a
-/// libffi CIF natively, a resolved and type-checked export in wasm); later calls reuse it. Without argtypes, the prototype is
-/// inferred from the arguments as ctypes does (int → `c_int`, bytes → `c_char_p`,
-/// str → `c_wchar_p`, None → NULL) and prepared once per distinct inferred signature.
+/// libffi CIF natively, a resolved and type-checked export in wasm); later calls reuse it.
+/// Without argtypes, the prototype is inferred from the arguments as ctypes does (int →
+/// `c_int`, bytes → `c_char_p`, str → `c_wchar_p`, None → NULL) and prepared once per distinct
+/// inferred signature. Arguments beyond the declared argtypes make the call variadic.
 pub struct Function {
     lib: Rc<LibInner>,
     name: String,
-    argtypes: Option<Vec<CType>>,
-    restype: CType,
+    argtypes: Option<Vec<Type>>,
+    restype: Type,
     proto: std::cell::Cell<Option<ProtoId>>,
-    inferred: RefCell<Option<(Vec<Repr>, usize, ProtoId)>>,
+    inferred: RefCell<Option<(Vec<Repr>, ProtoId)>>,
 }
 
 impl std::fmt::Debug for Function {
@@ -234,8 +237,15 @@ impl std::fmt::Debug for Function {
 struct Converted {
     slots: [u64; MAX_ARGS],
     reprs: [Repr; MAX_ARGS],
-    temps: [u64; MAX_ARGS],
+    temps: [u64; MAX_ARGS + 1],
     ntemps: usize,
+}
+
+fn passing(t: &Type, m: DataModel) -> Passing {
+    match t {
+        Type::Struct(s) => Passing::Struct(s.clone()),
+        other => Passing::Scalar(other.call_repr(m).unwrap_or(Repr::Void)),
+    }
 }
 
 impl Function {
@@ -245,30 +255,36 @@ impl Function {
     }
 
     /// The declared argument types, if set.
-    pub fn argtypes(&self) -> Option<&[CType]> {
+    pub fn argtypes(&self) -> Option<&[Type]> {
         self.argtypes.as_deref()
     }
 
     /// The declared result type (`c_int` unless set).
-    pub fn restype(&self) -> CType {
-        self.restype
+    pub fn restype(&self) -> &Type {
+        &self.restype
     }
 
-    /// `f.argtypes = [...]`: declares the argument types and prepares the prototype.
-    pub fn set_argtypes(&mut self, types: &[CType]) -> Result<&mut Self> {
-        if let Some((i, _)) = types.iter().enumerate().find(|(_, t)| **t == CType::Void) {
+    /// `f.argtypes = [...]`: declares the argument types (fundamental types, `POINTER(T)`,
+    /// structures by value).
+    pub fn set_argtypes<T: Into<Type> + Clone>(&mut self, types: &[T]) -> Result<&mut Self> {
+        let types: Vec<Type> = types.iter().cloned().map(Into::into).collect();
+        if let Some(i) = types.iter().position(|t| *t == Type::Simple(CType::Void)) {
             return Err(Error::TypeError(format!(
                 "argtypes item {}: None/void is not an argument type",
                 i + 1
             )));
         }
-        self.argtypes = Some(types.to_vec());
+        self.argtypes = Some(types);
         self.invalidate();
         Ok(self)
     }
 
     /// `f.restype = t`: declares the result type (`CType::Void` for `None`).
-    pub fn set_restype(&mut self, t: CType) -> Result<&mut Self> {
+    pub fn set_restype(&mut self, t: impl Into<Type>) -> Result<&mut Self> {
+        let t = t.into();
+        if let Type::Array(..) = t {
+            return Err(Error::TypeError("a function cannot return an array".into()));
+        }
         self.restype = t;
         self.invalidate();
         Ok(self)
@@ -281,13 +297,13 @@ impl Function {
     }
 
     /// The prototype for exactly the declared argtypes, prepared on first use.
-    fn declared_proto(&self, b: &mut dyn Backend, types: &[CType]) -> Result<ProtoId> {
+    fn declared_proto(&self, b: &mut dyn Backend, types: &[Type]) -> Result<ProtoId> {
         if let Some(p) = self.proto.get() {
             return Ok(p);
         }
         let m = self.lib.model;
-        let reprs: Vec<Repr> = types.iter().map(|t| m.repr(*t)).collect();
-        let p = b.prepare(&self.name, &reprs, m.repr(self.restype), None)?;
+        let args: Vec<Passing> = types.iter().map(|t| passing(t, m)).collect();
+        let p = b.prepare(&self.name, &args, &passing(&self.restype, m), None)?;
         self.proto.set(Some(p));
         Ok(p)
     }
@@ -295,9 +311,10 @@ impl Function {
     /// Calls the function: ctypes' `f(*args)`.
     ///
     /// Each argument is converted to its declared type (or inferred, without argtypes); bytes
-    /// and str are copied into the library's memory for the duration of the call. The result
-    /// is converted from the restype: `c_char_p` reads the string, `c_void_p` gives the address
-    /// (None for NULL), integers are masked.
+    /// and str are copied into the library's memory for the duration of the call, and so is a
+    /// structure passed by value. The result is converted from the restype: `c_char_p` reads
+    /// the string, `c_void_p` gives the address (None for NULL), `POINTER(T)` a
+    /// [`Value::Pointer`], a structure a [`Value::Struct`] copied out, integers are masked.
     pub fn call(&self, args: &[Value]) -> Result<Value> {
         let lib = &*self.lib;
         let declared = self.argtypes.as_deref().unwrap_or(&[]);
@@ -326,7 +343,7 @@ impl Function {
         let mut cv = Converted {
             slots: [0; MAX_ARGS],
             reprs: [Repr::Void; MAX_ARGS],
-            temps: [0; MAX_ARGS],
+            temps: [0; MAX_ARGS + 1],
             ntemps: 0,
         };
         let result = self.call_converted(b, args, declared, &mut cv);
@@ -340,12 +357,13 @@ impl Function {
         &self,
         b: &mut dyn Backend,
         args: &[Value],
-        declared: &[CType],
+        declared: &[Type],
         cv: &mut Converted,
     ) -> Result<Value> {
         let n = args.len();
+        let m = self.lib.model;
         for (i, v) in args.iter().enumerate() {
-            let (repr, bits) = convert_arg(b, &self.lib, i + 1, declared.get(i).copied(), v, cv)?;
+            let (repr, bits) = convert_arg(b, &self.lib, i + 1, declared.get(i), v, cv)?;
             cv.slots[i] = bits;
             cv.reprs[i] = repr;
         }
@@ -355,26 +373,46 @@ impl Function {
                 let fixed = self.argtypes.as_ref().map(|d| d.len());
                 let mut cache = self.inferred.borrow_mut();
                 match &*cache {
-                    Some((reprs, ret_cached, p))
-                        if reprs[..] == cv.reprs[..n] && *ret_cached == n =>
-                    {
-                        *p
-                    }
+                    Some((reprs, p)) if reprs[..] == cv.reprs[..n] => *p,
                     _ => {
-                        let p = b.prepare(
-                            &self.name,
-                            &cv.reprs[..n],
-                            self.lib.model.repr(self.restype),
-                            fixed,
-                        )?;
-                        *cache = Some((cv.reprs[..n].to_vec(), n, p));
+                        let args: Vec<Passing> = (0..n)
+                            .map(|i| match declared.get(i) {
+                                Some(t) => passing(t, m),
+                                None => Passing::Scalar(cv.reprs[i]),
+                            })
+                            .collect();
+                        let p = b.prepare(&self.name, &args, &passing(&self.restype, m), fixed)?;
+                        *cache = Some((cv.reprs[..n].to_vec(), p));
                         p
                     }
                 }
             }
         };
-        let raw = b.call(proto, &cv.slots[..n])?;
-        convert_result(b, self.lib.model, self.restype, raw)
+        let ret_addr = match &self.restype {
+            Type::Struct(s) => {
+                // Room for the result; libffi may store whole registers, so at least 16 bytes.
+                let size = s.layout(m).size.max(16);
+                let addr = b.malloc(size)?;
+                cv.temps[cv.ntemps] = addr;
+                cv.ntemps += 1;
+                addr
+            }
+            _ => 0,
+        };
+        let raw = b.call(proto, &cv.slots[..n], ret_addr)?;
+        match &self.restype {
+            Type::Simple(t) => convert_result(b, m, *t, raw),
+            Type::Pointer(_) => Ok(Value::Pointer(Pointer {
+                lib: self.lib.id,
+                addr: int_from_bits(raw, m.repr(CType::VoidP)) as u64,
+            })),
+            Type::Struct(s) => {
+                let mut bytes = vec![0; s.layout(m).size];
+                b.read(ret_addr, &mut bytes)?;
+                Ok(Value::Struct(StructValue::from_bytes(s, m, &bytes)?))
+            }
+            Type::Array(..) => Err(Error::TypeError("a function cannot return an array".into())),
+        }
     }
 }
 
@@ -410,7 +448,7 @@ fn convert_arg(
     b: &mut dyn Backend,
     lib: &LibInner,
     position: usize,
-    declared: Option<CType>,
+    declared: Option<&Type>,
     v: &Value,
     cv: &mut Converted,
 ) -> Result<(Repr, u64)> {
@@ -429,6 +467,44 @@ fn convert_arg(
         Ok(p.addr)
     };
     let address = |i: i128| -> u64 { mask_int(i, pointer) as u64 };
+    let declared = match declared {
+        None => None,
+        Some(Type::Simple(t)) => Some(*t),
+        Some(Type::Pointer(_) | Type::Array(..)) => {
+            // POINTER(T): a pointer into this library, an address, or NULL.
+            let bits = match v {
+                Value::None => 0,
+                Value::Int(i) => address(*i),
+                Value::Pointer(p) => own_pointer(p)?,
+                other => return Err(wrong_type(position, CType::VoidP, other)),
+            };
+            return Ok((pointer, bits));
+        }
+        Some(Type::Struct(s)) => {
+            // By value: the bytes are copied into the library's memory for the call.
+            let bytes = match v {
+                Value::Struct(sv) if sv.ty().name() == s.name() && sv.model() == m => {
+                    sv.bytes().to_vec()
+                }
+                Value::Pointer(p) => {
+                    let mut bytes = vec![0; s.layout(m).size];
+                    b.read(own_pointer(p)?, &mut bytes)?;
+                    bytes
+                }
+                other => {
+                    return Err(Error::arg(
+                        position,
+                        format!(
+                            "TypeError: expected {} instance, got {}",
+                            s.name(),
+                            other.py_type()
+                        ),
+                    ))
+                }
+            };
+            return Ok((pointer, temporary(b, &bytes, cv)?));
+        }
+    };
     let Some(t) = declared else {
         // ctypes' conversions for arguments without argtypes.
         return Ok(match v {
@@ -444,10 +520,13 @@ fn convert_arg(
             Value::Bytes(bytes) => (pointer, temporary(b, &nul_terminated(bytes), cv)?),
             Value::Str(s) => (pointer, temporary(b, &crate::memory::encode_wide(s), cv)?),
             Value::Pointer(p) => (pointer, own_pointer(p)?),
-            Value::Float(_) => {
+            Value::Float(_) | Value::Struct(_) | Value::List(_) => {
                 return Err(Error::arg(
                     position,
-                    format!("TypeError: Don't know how to convert parameter {position} (a float needs argtypes c_float or c_double)"),
+                    format!(
+                        "TypeError: Don't know how to convert parameter {position} (a {} needs argtypes)",
+                        v.py_type()
+                    ),
                 ))
             }
         });
@@ -513,7 +592,8 @@ fn convert_arg(
             Value::Float(x) => (*x != 0.0) as u64,
             Value::Bytes(x) => (!x.is_empty()) as u64,
             Value::Str(x) => (!x.is_empty()) as u64,
-            Value::Pointer(_) => 1,
+            Value::List(x) => (!x.is_empty()) as u64,
+            Value::Pointer(_) | Value::Struct(_) => 1,
         },
         _ => match v.as_int() {
             Some(i) => mask_int(i, r) as u64,

@@ -200,7 +200,9 @@ impl Toolchain {
             return Ok(built);
         }
         // Build beside the final place, then rename: concurrent builders never see half a file.
-        let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.with_extension(format!("tmp{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let result = self.build(source, &tmp);
         if let Err(e) = result {

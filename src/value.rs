@@ -47,6 +47,10 @@ pub enum Value {
     Str(String),
     /// A pointer into one library's memory (a buffer, an array, `byref`).
     Pointer(Pointer),
+    /// A structure held by the host (passed or returned by value).
+    Struct(crate::cstruct::StructValue),
+    /// A Python list: an array field of a structure.
+    List(Vec<Value>),
 }
 
 impl Value {
@@ -60,6 +64,8 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Str(_) => "str",
             Value::Pointer(_) => "pointer",
+            Value::Struct(_) => "Structure",
+            Value::List(_) => "list",
         }
     }
 
@@ -256,6 +262,24 @@ impl fmt::Display for Value {
             Value::Bytes(b) => f.write_str(&bytes_repr(b)),
             Value::Str(s) => f.write_str(&str_repr(s)),
             Value::Pointer(p) => write!(f, "0x{:x}", p.addr),
+            Value::Struct(s) => {
+                write!(f, "{}(", s.ty().name())?;
+                for (i, field) in s.ty().fields().iter().enumerate() {
+                    let v = s
+                        .get(&field.name)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    write!(f, "{}{}={v}", if i > 0 { ", " } else { "" }, field.name)?;
+                }
+                f.write_str(")")
+            }
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    write!(f, "{}{v}", if i > 0 { ", " } else { "" })?;
+                }
+                f.write_str("]")
+            }
         }
     }
 }

@@ -70,7 +70,7 @@ fn integers_are_masked_to_their_c_type() {
 fn default_restype_is_c_int_and_untyped_ints_are_c_int() {
     for lib in both("testlib") {
         let f = lib.function("add").unwrap();
-        assert_eq!(f.restype(), CType::Int);
+        assert_eq!(f.restype(), &CType::Int.into());
         assert_eq!(f.call(&[int(40), int(2)]).unwrap(), int(42));
         // Untyped: masked to c_int as ctypes does.
         assert_eq!(f.call(&[int((1 << 32) + 1), int(1)]).unwrap(), int(2));

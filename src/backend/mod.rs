@@ -79,6 +79,26 @@ impl FromStr for BackendKind {
     }
 }
 
+/// How one argument, or the result, crosses a call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Passing {
+    /// A scalar in a raw slot.
+    Scalar(Repr),
+    /// A structure by value. Its raw slot holds the address of its bytes in the library's
+    /// memory; for a result, the address where the backend stores it.
+    Struct(std::rc::Rc<crate::structure::StructType>),
+}
+
+impl Passing {
+    /// The scalar representation, if this is a scalar.
+    pub fn repr(&self) -> Option<Repr> {
+        match self {
+            Passing::Scalar(r) => Some(*r),
+            Passing::Struct(_) => None,
+        }
+    }
+}
+
 /// A prototype prepared by a backend; an index into that backend's table of prototypes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProtoId(pub(crate) usize);
@@ -137,20 +157,21 @@ pub trait Backend {
     /// Whether a function called `name` is exported.
     fn has_function(&self, name: &str) -> bool;
 
-    /// Prepares a call of `symbol` with these argument and result representations, once.
-    /// `fixed` is the number of fixed arguments of a variadic function, `None` otherwise.
-    /// The wasm backend checks the representations against the export's signature.
+    /// Prepares a call of `symbol` with these arguments and result, once. `fixed` is the
+    /// number of fixed arguments of a variadic function, `None` otherwise. The wasm backend
+    /// checks the prototype against the export's signature, following clang's wasm32 C ABI.
     fn prepare(
         &mut self,
         symbol: &str,
-        args: &[Repr],
-        ret: Repr,
+        args: &[Passing],
+        ret: &Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId>;
 
-    /// Calls a prepared prototype. `args` holds exactly one raw slot per prepared argument.
-    /// Returns the raw result slot (0 for void).
-    fn call(&mut self, proto: ProtoId, args: &[u64]) -> Result<u64>;
+    /// Calls a prepared prototype. `args` holds exactly one raw slot per prepared argument;
+    /// `ret_addr` is where a structure result is stored (unused otherwise). Returns the raw
+    /// result slot (0 for void or a structure).
+    fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64>;
 
     /// Allocates `size` bytes with the library's own `malloc`. Never returns NULL: failure is
     /// an error.

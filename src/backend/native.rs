@@ -24,6 +24,10 @@ struct NativeProto {
     code: *const c_void,
     cif: Cif,
     nargs: usize,
+    /// Bit i set: argument i is a structure whose slot holds the address of its bytes.
+    struct_args: u64,
+    /// The result is a structure, stored at the call's `ret_addr`.
+    struct_ret: bool,
 }
 
 /// A shared object loaded into this process.
@@ -48,6 +52,51 @@ fn ffi_type(r: Repr) -> Type {
         Repr::F32 => Type::f32(),
         Repr::F64 => Type::f64(),
         Repr::Void => Type::void(),
+    }
+}
+
+/// The libffi type of a C type laid out in the host data model. Structures with bitfields or
+/// `_pack_` cannot be described to libffi, so they cannot travel by value.
+fn ffi_of(t: &crate::types::Type) -> Result<Type> {
+    use crate::types::Type as T;
+    let m = crate::ctype::DataModel::host();
+    Ok(match t {
+        T::Simple(_) | T::Pointer(_) => ffi_type(t.call_repr(m).unwrap_or(Repr::Void)),
+        // libffi has no array type: an array inside a structure is its elements in a row.
+        T::Array(..) => {
+            return Err(Error::TypeError(
+                "an array cannot be passed by value".into(),
+            ))
+        }
+        T::Struct(s) => ffi_struct(s)?,
+    })
+}
+
+fn ffi_struct(s: &crate::structure::StructType) -> Result<Type> {
+    use crate::types::Type as T;
+    if !s.is_plain() || s.is_union() {
+        return Err(Error::TypeError(format!(
+            "{} has bitfields, _pack_ or is a union: libffi cannot pass it by value",
+            s.name()
+        )));
+    }
+    let mut elems = Vec::new();
+    for f in s.fields() {
+        match &f.ty {
+            T::Array(elem, n) => {
+                let e = ffi_of(elem)?;
+                elems.extend(std::iter::repeat_n(e, *n));
+            }
+            other => elems.push(ffi_of(other)?),
+        }
+    }
+    Ok(Type::structure(elems))
+}
+
+fn ffi_passing(p: &super::Passing) -> Result<Type> {
+    match p {
+        super::Passing::Scalar(r) => Ok(ffi_type(*r)),
+        super::Passing::Struct(s) => ffi_struct(s),
     }
 }
 
@@ -95,25 +144,30 @@ impl NativeLibrary {
         }
     }
 
-    fn raw_call(&self, p: &NativeProto, args: &[u64]) -> u64 {
+    fn raw_call(&self, p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
         let mut values = [std::ptr::null_mut::<c_void>(); MAX_ARGS];
-        for (v, a) in values.iter_mut().zip(args) {
-            *v = a as *const u64 as *mut c_void;
+        for (i, (v, a)) in values.iter_mut().zip(args).enumerate() {
+            *v = if p.struct_args & (1 << i) != 0 {
+                *a as *mut c_void
+            } else {
+                a as *const u64 as *mut c_void
+            };
         }
         // Room for any scalar return, widened to ffi_arg by libffi.
         let mut ret = [0u64; 2];
-        // SAFETY: `values` points at one 8-byte slot per argument of the CIF; on this
+        let rvalue = if p.struct_ret {
+            ret_addr as *mut c_void
+        } else {
+            ret.as_mut_ptr() as *mut c_void
+        };
+        // SAFETY: `values` points at one 8-byte slot per scalar argument of the CIF (on this
         // little-endian target the low bytes of each slot are the argument's value at its own
-        // width. `code` is the symbol's address; that it has the declared prototype is the
+        // width), or at a structure's bytes; a structure result goes to `ret_addr`, which the
+        // caller sized for it. `code` is the symbol's address; that it has the declared prototype is the
         // caller's promise, as in ctypes.
         unsafe {
             let code: unsafe extern "C" fn() = std::mem::transmute(p.code);
-            libffi::raw::ffi_call(
-                p.cif.as_raw_ptr(),
-                Some(code),
-                ret.as_mut_ptr() as *mut c_void,
-                values.as_mut_ptr(),
-            );
+            libffi::raw::ffi_call(p.cif.as_raw_ptr(), Some(code), rvalue, values.as_mut_ptr());
         }
         ret[0]
     }
@@ -183,8 +237,8 @@ impl Backend for NativeLibrary {
     fn prepare(
         &mut self,
         symbol: &str,
-        args: &[Repr],
-        ret: Repr,
+        args: &[super::Passing],
+        ret: &super::Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
         let code = self.symbol(symbol)?;
@@ -194,27 +248,35 @@ impl Backend for NativeLibrary {
                 format!("too many arguments (at most {MAX_ARGS})"),
             ));
         }
-        let types = args.iter().map(|r| ffi_type(*r));
+        let types = args.iter().map(ffi_passing).collect::<Result<Vec<_>>>()?;
+        let ret_type = ffi_passing(ret)?;
         let cif = match fixed {
-            Some(n) => Cif::new_variadic(types, n, ffi_type(ret)),
-            None => Cif::new(types, ffi_type(ret)),
+            Some(n) => Cif::new_variadic(types, n, ret_type),
+            None => Cif::new(types, ret_type),
         };
+        let struct_args = args
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a, super::Passing::Struct(_)))
+            .fold(0u64, |bits, (i, _)| bits | (1 << i));
         self.protos.push(NativeProto {
             code,
             cif,
             nargs: args.len(),
+            struct_args,
+            struct_ret: matches!(ret, super::Passing::Struct(_)),
         });
         Ok(ProtoId(self.protos.len() - 1))
     }
 
-    fn call(&mut self, proto: ProtoId, args: &[u64]) -> Result<u64> {
+    fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
         let p = &self.protos[proto.0];
         debug_assert_eq!(p.nargs, args.len());
         if !self.capture {
-            return Ok(self.raw_call(p, args));
+            return Ok(self.raw_call(p, args, ret_addr));
         }
         let index = proto.0;
-        self.captured(|this| this.raw_call(&this.protos[index], args))
+        self.captured(|this| this.raw_call(&this.protos[index], args, ret_addr))
     }
 
     fn malloc(&mut self, size: usize) -> Result<u64> {

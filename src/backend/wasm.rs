@@ -17,7 +17,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::capture::Capture;
-use super::{Backend, BackendKind, Export, LibraryInfo, Output, ProtoId};
+use super::{Backend, BackendKind, Export, LibraryInfo, Output, Passing, ProtoId};
 use crate::ctype::Repr;
 use crate::error::{Error, Result, TrapKind};
 use crate::LoadOptions;
@@ -85,8 +85,86 @@ impl Slot {
 /// A prepared call: the resolved export and its slot types.
 struct WasmProto {
     func: Func,
-    params: Vec<Slot>,
-    result: Option<Slot>,
+    /// One entry per wasm parameter.
+    params: Vec<ArgPlan>,
+    result: RetPlan,
+}
+
+/// Where a wasm parameter's value comes from.
+#[derive(Clone, Copy, Debug)]
+enum ArgPlan {
+    /// Argument `index`'s raw slot, as this wasm type.
+    Slot(usize, Slot),
+    /// Argument `index` is a single-scalar structure: load `size` bytes from the address in
+    /// its slot and pass them as this wasm type.
+    Load(usize, Slot, usize),
+    /// The hidden pointer to the result structure (`sret`), passed first.
+    RetAddr,
+}
+
+/// What happens to the wasm result.
+#[derive(Clone, Copy, Debug)]
+enum RetPlan {
+    /// No result.
+    None,
+    /// The raw result slot.
+    Slot(Slot),
+    /// A single-scalar structure returned as a scalar: store `size` bytes at `ret_addr`.
+    Store(Slot, usize),
+}
+
+/// How clang's wasm32 C ABI passes a structure: a structure whose only non-empty member is
+/// one scalar (possibly nested, or an array of one) travels as that scalar; an empty one is
+/// dropped; any other goes indirectly (an argument as a pointer to a caller-made copy, a
+/// result through a hidden pointer passed first).
+enum StructAbi {
+    Empty,
+    Scalar(Slot, usize),
+    Indirect,
+}
+
+/// `Some(Some(r))`: the type is, for the ABI, the single scalar `r`; `Some(None)`: empty;
+/// `None`: an aggregate.
+fn single_scalar(t: &crate::types::Type) -> Option<Option<Repr>> {
+    use crate::types::Type as T;
+    let m = crate::ctype::DataModel::ILP32;
+    match t {
+        T::Simple(_) | T::Pointer(_) => Some(t.call_repr(m)),
+        T::Array(elem, 1) => single_scalar(elem),
+        T::Array(_, 0) => Some(None),
+        T::Array(..) => None,
+        T::Struct(s) => {
+            let mut found = None;
+            for f in s.fields() {
+                if f.bits.is_some() {
+                    return None;
+                }
+                match single_scalar(&f.ty)? {
+                    None => continue,
+                    Some(r) if found.is_none() => found = Some(r),
+                    Some(_) => return None,
+                }
+            }
+            match found {
+                Some(r) if r.size() == t.sizeof(m) => Some(Some(r)),
+                Some(_) => None,
+                None if t.sizeof(m) == 0 => Some(None),
+                None => None,
+            }
+        }
+    }
+}
+
+fn struct_abi(s: &std::rc::Rc<crate::structure::StructType>) -> StructAbi {
+    let t = crate::types::Type::Struct(s.clone());
+    match single_scalar(&t) {
+        Some(None) => StructAbi::Empty,
+        Some(Some(r)) => match Slot::of_repr(r) {
+            Some(slot) => StructAbi::Scalar(slot, r.size()),
+            None => StructAbi::Indirect,
+        },
+        None => StructAbi::Indirect,
+    }
 }
 
 /// The process-wide engine. NaN canonicalisation and deterministic relaxed SIMD make the same
@@ -333,8 +411,8 @@ impl Backend for WasmLibrary {
     fn prepare(
         &mut self,
         symbol: &str,
-        args: &[Repr],
-        ret: Repr,
+        args: &[Passing],
+        ret: &Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
         let func = self
@@ -350,7 +428,7 @@ impl Backend for WasmLibrary {
             )));
         }
         let ty = func.ty(&self.store);
-        let params: Vec<Slot> = ty
+        let actual: Vec<Slot> = ty
             .params()
             .map(|t| Slot::of_valtype(&t))
             .collect::<Option<_>>()
@@ -367,28 +445,62 @@ impl Backend for WasmLibrary {
                 func_signature(&ty)
             )));
         }
-        let result = results.first().copied();
-        if args.len() != params.len() {
+        // The wasm signature the C prototype lowers to, per clang's wasm32 ABI.
+        let mut params = Vec::with_capacity(args.len() + 1);
+        let result = match ret {
+            Passing::Scalar(Repr::Void) => RetPlan::None,
+            Passing::Scalar(r) => RetPlan::Slot(Slot::of_repr(*r).unwrap_or(Slot::I32)),
+            Passing::Struct(s) => match struct_abi(s) {
+                StructAbi::Empty => RetPlan::None,
+                StructAbi::Scalar(slot, size) => RetPlan::Store(slot, size),
+                StructAbi::Indirect => {
+                    params.push(ArgPlan::RetAddr);
+                    RetPlan::None
+                }
+            },
+        };
+        for (i, a) in args.iter().enumerate() {
+            match a {
+                Passing::Scalar(r) => {
+                    params.push(ArgPlan::Slot(i, Slot::of_repr(*r).unwrap_or(Slot::I32)))
+                }
+                Passing::Struct(s) => match struct_abi(s) {
+                    StructAbi::Empty => {}
+                    StructAbi::Scalar(slot, size) => params.push(ArgPlan::Load(i, slot, size)),
+                    StructAbi::Indirect => params.push(ArgPlan::Slot(i, Slot::I32)),
+                },
+            }
+        }
+        let lowered: Vec<Slot> = params
+            .iter()
+            .map(|p| match p {
+                ArgPlan::Slot(_, s) | ArgPlan::Load(_, s, _) => *s,
+                ArgPlan::RetAddr => Slot::I32,
+            })
+            .collect();
+        let lowered_ret = match result {
+            RetPlan::None => None,
+            RetPlan::Slot(s) | RetPlan::Store(s, _) => Some(s),
+        };
+        let sret = params.iter().any(|p| matches!(p, ArgPlan::RetAddr)) as usize;
+        if lowered.len() != actual.len() && lowered_ret == results.first().copied() {
+            let want = actual.len().saturating_sub(sret);
             return Err(Error::ArgumentError {
                 position: None,
                 message: format!(
-                    "this function takes {} argument{} ({} given): {symbol} is {} in wasm",
-                    params.len(),
-                    if params.len() == 1 { "" } else { "s" },
+                    "this function takes {want} argument{} ({} given): {symbol} is {} in wasm",
+                    if want == 1 { "" } else { "s" },
                     args.len(),
                     func_signature(&ty)
                 ),
             });
         }
-        let wanted: Vec<Option<Slot>> = args.iter().map(|r| Slot::of_repr(*r)).collect();
-        let wanted_ret = Slot::of_repr(ret);
-        if wanted.iter().zip(&params).any(|(w, p)| *w != Some(*p)) || wanted_ret != result {
-            let w: Vec<Slot> = wanted.iter().flatten().copied().collect();
+        if lowered != actual || lowered_ret != results.first().copied() {
             return Err(Error::TypeError(format!(
                 "the prototype {} does not match {symbol}'s wasm signature {}{}",
-                signature_text(&w, wanted_ret),
+                signature_text(&lowered, lowered_ret),
                 func_signature(&ty),
-                if result.is_none() && wanted_ret.is_some() {
+                if results.is_empty() && lowered_ret.is_some() {
                     " (set restype to None/void)"
                 } else {
                     ""
@@ -403,9 +515,12 @@ impl Backend for WasmLibrary {
         Ok(ProtoId(self.protos.len() - 1))
     }
 
-    fn call(&mut self, proto: ProtoId, args: &[u64]) -> Result<u64> {
+    fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
         let p = &self.protos[proto.0];
-        let n = p.params.len().max(p.result.is_some() as usize);
+        let n = p
+            .params
+            .len()
+            .max(!matches!(p.result, RetPlan::None) as usize);
         if n > MAX_ARGS {
             return Err(Error::arg(
                 MAX_ARGS + 1,
@@ -413,19 +528,42 @@ impl Backend for WasmLibrary {
             ));
         }
         let mut slots = [ValRaw::i32(0); MAX_ARGS];
-        for ((slot, ty), bits) in slots.iter_mut().zip(&p.params).zip(args) {
-            *slot = ty.to_raw(*bits);
+        let mem = self.memory.data(&self.store);
+        for (slot, plan) in slots.iter_mut().zip(&p.params) {
+            *slot = match *plan {
+                ArgPlan::Slot(i, ty) => ty.to_raw(args[i]),
+                ArgPlan::RetAddr => ValRaw::i32(ret_addr as i32),
+                ArgPlan::Load(i, ty, size) => {
+                    let start = args[i] as usize;
+                    let bytes = mem.get(start..start + size).ok_or_else(|| {
+                        Error::OutOfBounds(format!(
+                            "structure argument at 0x{start:x} is outside guest memory"
+                        ))
+                    })?;
+                    let mut b = [0u8; 8];
+                    b[..size].copy_from_slice(bytes);
+                    ty.to_raw(u64::from_le_bytes(b))
+                }
+            };
         }
         let func = p.func;
         let result = p.result;
         // SAFETY: `slots[..n]` holds one value of the right type for every parameter of
-        // `func` (the types come from `func`'s own signature, checked in `prepare`), and has
-        // room for its result; `func` belongs to `self.store`.
+        // `func` (checked against `func`'s own signature in `prepare`), and has room for its
+        // result; `func` belongs to `self.store`.
         let outcome =
             unsafe { func.call_unchecked(&mut self.store, &mut slots[..n] as *mut [ValRaw]) };
-        match outcome {
-            Ok(()) => Ok(result.map(|r| r.bits_of(slots[0])).unwrap_or(0)),
-            Err(e) => Err(self.fail(e)),
+        if let Err(e) = outcome {
+            return Err(self.fail(e));
+        }
+        match result {
+            RetPlan::None => Ok(0),
+            RetPlan::Slot(s) => Ok(s.bits_of(slots[0])),
+            RetPlan::Store(s, size) => {
+                let bits = s.bits_of(slots[0]).to_le_bytes();
+                self.write(ret_addr, &bits[..size])?;
+                Ok(0)
+            }
         }
     }
 

@@ -1,0 +1,448 @@
+//! Structures, unions and bitfields: layouts identical to what the C compiler reports on each
+//! target, fields read and written on both sides, and structures passed and returned by value.
+
+mod common;
+
+use std::rc::Rc;
+
+use common::both;
+use wasmctypes::{
+    CData, CStruct, CType, Field, StructType, StructValue, Type, Value, CDLL, POINTER,
+};
+
+fn s1() -> Rc<StructType> {
+    StructType::structure(
+        "S1",
+        vec![
+            Field::new("c", CType::Char),
+            Field::new("i", CType::Int),
+            Field::new("s", CType::Short),
+        ],
+    )
+}
+
+/// Every layout of guest-c/structs.c, as ctypes would declare it.
+fn layouts() -> Vec<(&'static str, Rc<StructType>)> {
+    use CType::*;
+    vec![
+        ("S1", s1()),
+        (
+            "S2",
+            StructType::structure(
+                "S2",
+                vec![
+                    Field::new("c", Char),
+                    Field::new("l", Long),
+                    Field::new("d", Char),
+                ],
+            ),
+        ),
+        (
+            "S3",
+            StructType::structure(
+                "S3",
+                vec![
+                    Field::new("c", Char),
+                    Field::new("p", VoidP),
+                    Field::new("i", Int),
+                ],
+            ),
+        ),
+        (
+            "S4",
+            StructType::structure(
+                "S4",
+                vec![
+                    Field::new("c", Char),
+                    Field::new("d", Double),
+                    Field::new("f", Float),
+                ],
+            ),
+        ),
+        (
+            "S5",
+            StructType::structure(
+                "S5",
+                vec![Field::new("ll", LongLong), Field::new("c", Char)],
+            ),
+        ),
+        (
+            "B1",
+            StructType::structure(
+                "B1",
+                vec![
+                    Field::bits("a", UInt, 3),
+                    Field::bits("b", UInt, 5),
+                    Field::bits("c", UInt, 10),
+                    Field::bits("d", Int, 14),
+                ],
+            ),
+        ),
+        (
+            "B2",
+            StructType::structure(
+                "B2",
+                vec![
+                    Field::bits("a", UByte, 4),
+                    Field::bits("b", UInt, 30),
+                    Field::bits("c", UShort, 9),
+                ],
+            ),
+        ),
+        (
+            "B3",
+            StructType::structure(
+                "B3",
+                vec![
+                    Field::bits("a", Int, 7),
+                    Field::bits("", Int, 0),
+                    Field::new("b", Char),
+                    Field::bits("c", Long, 20),
+                ],
+            ),
+        ),
+        (
+            "P1",
+            StructType::packed(
+                "P1",
+                vec![
+                    Field::new("c", Char),
+                    Field::new("i", Int),
+                    Field::new("s", Short),
+                ],
+                1,
+            ),
+        ),
+        (
+            "P2",
+            StructType::packed(
+                "P2",
+                vec![
+                    Field::new("c", Char),
+                    Field::new("ll", LongLong),
+                    Field::new("d", Char),
+                ],
+                2,
+            ),
+        ),
+        (
+            "N1",
+            StructType::structure(
+                "N1",
+                vec![
+                    Field::new("c", Char),
+                    Field::new("inner", s1()),
+                    Field::new("d", Double),
+                ],
+            ),
+        ),
+        (
+            "U1",
+            StructType::union(
+                "U1",
+                vec![
+                    Field::new("c", Char),
+                    Field::new("i", Int),
+                    Field::new("d", Double),
+                    Field::new("l", Long),
+                ],
+            ),
+        ),
+        (
+            "A1",
+            StructType::structure(
+                "A1",
+                vec![
+                    Field::new("name", Type::array(Char, 5)),
+                    Field::new("vals", Type::array(Int, 3)),
+                    Field::new("s", Short),
+                ],
+            ),
+        ),
+    ]
+}
+
+fn c_size(lib: &CDLL, symbol: &str, args: &[Value]) -> usize {
+    let mut f = lib.function(symbol).unwrap();
+    f.set_restype(CType::SizeT).unwrap();
+    match f.call(args).unwrap() {
+        Value::Int(v) => v as usize,
+        other => panic!("{symbol}: {other:?}"),
+    }
+}
+
+#[test]
+fn layouts_match_the_c_compiler_on_both_targets() {
+    for lib in both("structs") {
+        let m = lib.data_model();
+        for (name, ty) in layouts() {
+            let layout = ty.layout(m);
+            assert_eq!(
+                layout.size,
+                c_size(&lib, &format!("{name}_size"), &[]),
+                "sizeof({name}) on {}",
+                lib.backend()
+            );
+            assert_eq!(
+                layout.align,
+                c_size(&lib, &format!("{name}_align"), &[]),
+                "alignof({name}) on {}",
+                lib.backend()
+            );
+            if ty.fields().iter().all(|f| f.bits.is_none()) && !ty.is_union() {
+                for (k, f) in ty.fields().iter().enumerate() {
+                    let c = c_size(&lib, &format!("{name}_off"), &[Value::Int(k as i128)]);
+                    assert_eq!(
+                        ty.offset_of(&f.name, m),
+                        Some(c),
+                        "offsetof({name}, {}) on {}",
+                        f.name,
+                        lib.backend()
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn filled(lib: &CDLL, ty: &Rc<StructType>, fill: &str) -> CStruct {
+    let s = CStruct::new(lib, ty, &[]).unwrap();
+    let mut f = lib.function(fill).unwrap();
+    f.set_argtypes(&[POINTER(ty.clone())])
+        .unwrap()
+        .set_restype(CType::Void)
+        .unwrap();
+    f.call(&[(&s).into()]).unwrap();
+    s
+}
+
+#[test]
+fn bitfields_are_placed_as_c_places_them() {
+    let all = layouts();
+    let get = |n: &str| all.iter().find(|(name, _)| *name == n).unwrap().1.clone();
+    for lib in both("structs") {
+        for (name, expected) in [
+            ("B1", vec![("a", 1), ("b", 2), ("c", 3), ("d", -4)]),
+            ("B2", vec![("a", 1), ("b", 2), ("c", 3)]),
+            ("B3", vec![("a", -1), ("b", 2), ("c", -3)]),
+        ] {
+            let ty = get(name);
+            // C writes, the host reads through its own layout.
+            let s = filled(&lib, &ty, &format!("{name}_fill"));
+            for (field, v) in &expected {
+                let got = s.get(field).unwrap();
+                let want = if *field == "b" && name == "B3" {
+                    Value::Bytes(vec![2])
+                } else {
+                    Value::Int(*v)
+                };
+                assert_eq!(got, want, "{name}.{field} on {}", lib.backend());
+            }
+            // The host writes, C checks.
+            let mine = CStruct::new(&lib, &ty, &[]).unwrap();
+            for (field, v) in &expected {
+                mine.set(field, Value::Int(*v)).unwrap();
+            }
+            let mut check = lib.function(&format!("{name}_check")).unwrap();
+            check.set_argtypes(&[POINTER(ty.clone())]).unwrap();
+            assert_eq!(
+                check.call(&[(&mine).into()]).unwrap(),
+                Value::Int(1),
+                "{name} checked by C on {}",
+                lib.backend()
+            );
+            // Masked to the width: 9 in a 3-bit field is 1.
+            if name == "B1" {
+                mine.set("a", 9).unwrap();
+                assert_eq!(mine.get("a").unwrap(), Value::Int(1));
+            }
+        }
+    }
+}
+
+#[test]
+fn packed_nested_and_array_fields_read_what_c_wrote() {
+    let all = layouts();
+    let get = |n: &str| all.iter().find(|(name, _)| *name == n).unwrap().1.clone();
+    for lib in both("structs") {
+        let p1 = filled(&lib, &get("P1"), "P1_fill");
+        assert_eq!(p1.get("i").unwrap(), Value::Int(2));
+        assert_eq!(p1.get("s").unwrap(), Value::Int(3));
+        let p2 = filled(&lib, &get("P2"), "P2_fill");
+        assert_eq!(p2.get("ll").unwrap(), Value::Int(2));
+        assert_eq!(p2.get("d").unwrap(), Value::Bytes(vec![3]));
+        let n1 = filled(&lib, &get("N1"), "N1_fill");
+        let Value::Struct(inner) = n1.get("inner").unwrap() else {
+            panic!("nested structure expected")
+        };
+        assert_eq!(inner.get("i").unwrap(), Value::Int(3));
+        assert_eq!(inner.get("s").unwrap(), Value::Int(4));
+        assert_eq!(n1.get("d").unwrap(), Value::Float(5.5));
+        let a1 = filled(&lib, &get("A1"), "A1_fill");
+        assert_eq!(
+            a1.get("vals").unwrap(),
+            Value::List(vec![Value::Int(10), Value::Int(11), Value::Int(12)])
+        );
+        assert_eq!(a1.get("s").unwrap(), Value::Int(7));
+        assert_eq!(a1.get("nope").unwrap_err().kind(), "AttributeError");
+    }
+}
+
+#[test]
+fn a_union_shares_its_bytes() {
+    let all = layouts();
+    let u1 = all.iter().find(|(n, _)| *n == "U1").unwrap().1.clone();
+    for lib in both("structs") {
+        let u = CStruct::new(&lib, &u1, &[]).unwrap();
+        u.set("i", 0x41424344).unwrap();
+        assert_eq!(u.get("c").unwrap(), Value::Bytes(b"D".to_vec()));
+        let f = lib.function("U1_c_of_i").unwrap();
+        assert_eq!(f.call(&[0x41424344.into()]).unwrap(), Value::Int(0x44));
+        assert_eq!(u.size(), 8);
+    }
+}
+
+fn point() -> Rc<StructType> {
+    StructType::structure(
+        "POINT",
+        vec![Field::new("x", CType::Int), Field::new("y", CType::Int)],
+    )
+}
+
+fn rect() -> Rc<StructType> {
+    StructType::structure(
+        "RECT",
+        vec![
+            Field::new("upperleft", point()),
+            Field::new("lowerright", point()),
+        ],
+    )
+}
+
+#[test]
+fn structures_pass_and_return_by_value() {
+    for lib in both("structs") {
+        let m = lib.data_model();
+        let (pt, rc) = (point(), rect());
+        let inside = StructValue::from_values(&pt, m, &[5.into(), 5.into()]).unwrap();
+        let outside = StructValue::from_values(&pt, m, &[50.into(), 5.into()]).unwrap();
+        let r = StructValue::from_values(
+            &rc,
+            m,
+            &[
+                Value::Struct(StructValue::from_values(&pt, m, &[0.into(), 0.into()]).unwrap()),
+                Value::Struct(StructValue::from_values(&pt, m, &[10.into(), 10.into()]).unwrap()),
+            ],
+        )
+        .unwrap();
+        // PointInRect(RECT *, POINT): by pointer and by value.
+        let in_memory = CStruct::from_value(&lib, &r).unwrap();
+        let mut f = lib.function("PointInRect").unwrap();
+        f.set_argtypes(&[POINTER(rc.clone()), pt.clone().into()])
+            .unwrap();
+        assert_eq!(
+            f.call(&[(&in_memory).into(), inside.clone().into()])
+                .unwrap(),
+            Value::Int(1),
+            "{}",
+            lib.backend()
+        );
+        assert_eq!(
+            f.call(&[(&in_memory).into(), outside.clone().into()])
+                .unwrap(),
+            Value::Int(0)
+        );
+        let mut g = lib.function("PointInRectByValue").unwrap();
+        g.set_argtypes(&[Type::from(rc.clone()), pt.clone().into()])
+            .unwrap();
+        assert_eq!(
+            g.call(&[r.clone().into(), inside.into()]).unwrap(),
+            Value::Int(1)
+        );
+        assert_eq!(
+            g.call(&[r.clone().into(), outside.into()]).unwrap(),
+            Value::Int(0)
+        );
+        // Results by value: small (in registers natively), and larger (through a hidden pointer).
+        let mut mk = lib.function("make_point").unwrap();
+        mk.set_argtypes(&[CType::Int, CType::Int])
+            .unwrap()
+            .set_restype(pt.clone())
+            .unwrap();
+        let Value::Struct(p) = mk.call(&[3.into(), 4.into()]).unwrap() else {
+            panic!("struct expected")
+        };
+        assert_eq!(
+            (p.get("x").unwrap(), p.get("y").unwrap()),
+            (Value::Int(3), Value::Int(4))
+        );
+        let mut mr = lib.function("make_rect").unwrap();
+        mr.set_argtypes(&[CType::Int, CType::Int, CType::Int, CType::Int])
+            .unwrap()
+            .set_restype(rc.clone())
+            .unwrap();
+        let Value::Struct(got) = mr
+            .call(&[0.into(), 0.into(), 10.into(), 10.into()])
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(got, r, "{}", lib.backend());
+        // A single-scalar structure (a scalar in wasm32).
+        let wrapped = StructType::structure("Wrapped", vec![Field::new("value", CType::Double)]);
+        let mut w = lib.function("wrap_double").unwrap();
+        w.set_argtypes(&[CType::Double])
+            .unwrap()
+            .set_restype(wrapped.clone())
+            .unwrap();
+        let Value::Struct(wv) = w.call(&[1.25.into()]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(wv.get("value").unwrap(), Value::Float(2.5));
+        let mut u = lib.function("unwrap_double").unwrap();
+        u.set_argtypes(std::slice::from_ref(&wrapped))
+            .unwrap()
+            .set_restype(CType::Double)
+            .unwrap();
+        assert_eq!(u.call(&[wv.into()]).unwrap(), Value::Float(2.5));
+        // long and a pointer inside: sizes differ, the values do not.
+        let record = StructType::structure(
+            "Record",
+            vec![
+                Field::new("tag", CType::Char),
+                Field::new("count", CType::Long),
+                Field::new("name", CType::CharP),
+            ],
+        );
+        let mut make = lib.function("make_record").unwrap();
+        make.set_argtypes(&[CType::Long])
+            .unwrap()
+            .set_restype(record.clone())
+            .unwrap();
+        let Value::Struct(rec) = make.call(&[41.into()]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            rec.bytes().len(),
+            if m == wasmctypes::DataModel::ILP32 {
+                12
+            } else {
+                24
+            }
+        );
+        let Value::Int(name) = rec.get("name").unwrap() else {
+            panic!()
+        };
+        assert_eq!(lib.string_at(name as u64).unwrap(), b"record");
+        let mut count = lib.function("record_count").unwrap();
+        count
+            .set_argtypes(std::slice::from_ref(&record))
+            .unwrap()
+            .set_restype(CType::Long)
+            .unwrap();
+        assert_eq!(
+            count.call(&[rec.into()]).unwrap(),
+            Value::Int(41 + b'r' as i128)
+        );
+    }
+}
