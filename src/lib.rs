@@ -34,6 +34,7 @@ pub mod array;
 pub mod backend;
 pub mod bench;
 pub mod buffer;
+pub mod callback;
 pub mod cstruct;
 pub mod ctype;
 pub mod error;
@@ -53,6 +54,7 @@ pub use backend::{BackendKind, Output};
 pub use buffer::{
     create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,
 };
+pub use callback::{CFuncType, Callback, Memory, CFUNCTYPE};
 pub use cstruct::{CStruct, StructValue};
 pub use ctype::{CType, DataModel, Repr};
 pub use error::{Error, Result, TrapKind};

@@ -399,7 +399,12 @@ impl Function {
             }
             _ => 0,
         };
-        let raw = b.call(proto, &cv.slots[..n], ret_addr)?;
+        let outcome = b.call(proto, &cv.slots[..n], ret_addr);
+        // A callback's own error is the call's error, on both backends.
+        if let Some(e) = b.take_callback_error() {
+            return Err(e);
+        }
+        let raw = outcome?;
         match &self.restype {
             Type::Simple(t) => convert_result(b, m, *t, raw),
             Type::Pointer(_) => Ok(Value::Pointer(Pointer {

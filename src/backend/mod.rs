@@ -205,6 +205,20 @@ pub trait Backend {
 
     /// What `inspect` shows.
     fn info(&mut self) -> LibraryInfo;
+
+    /// Makes a C function pointer that calls `f` with arguments of these types.
+    fn make_callback(
+        &mut self,
+        args: &[crate::ctype::CType],
+        ret: crate::ctype::CType,
+        f: std::rc::Rc<crate::callback::CallbackFn>,
+    ) -> Result<u64>;
+
+    /// Releases a function pointer from [`Backend::make_callback`].
+    fn free_callback(&mut self, ptr: u64);
+
+    /// The error a callback returned during the last call, if any.
+    fn take_callback_error(&mut self) -> Option<crate::error::Error>;
 }
 
 /// Opens `path` with the backend `kind`.

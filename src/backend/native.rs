@@ -5,14 +5,16 @@
 //! pointer, is undefined behaviour, as in ctypes. The one check added is that NULL is never
 //! dereferenced by the host.
 
+use std::cell::RefCell;
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use libffi::middle::{Cif, Type};
 
 use super::{Backend, BackendKind, Export, LibraryInfo, Output, ProtoId};
-use crate::ctype::Repr;
+use crate::ctype::{CType, Repr};
 use crate::error::{Error, Result};
 use crate::LoadOptions;
 
@@ -37,6 +39,87 @@ pub struct NativeLibrary {
     protos: Vec<NativeProto>,
     capture: bool,
     output: Output,
+    /// Live callbacks by code address.
+    callbacks: std::collections::HashMap<u64, NativeCallback>,
+    /// The error the last failing callback returned.
+    callback_error: Rc<RefCell<Option<Error>>>,
+}
+
+/// A libffi closure and what it needs to stay valid.
+struct NativeCallback {
+    closure: *mut libffi::low::ffi_closure,
+    // Boxed: the closure points at the CIF and the state, so they must not move.
+    _cif: Box<Cif>,
+    _state: Box<CallbackState>,
+}
+
+/// What the trampoline needs: the closure, the prototype, and where to leave an error.
+struct CallbackState {
+    f: Rc<crate::callback::CallbackFn>,
+    args: Vec<CType>,
+    ret: CType,
+    error: Rc<RefCell<Option<Error>>>,
+}
+
+/// Host memory as a callback sees it: raw, as in ctypes, except that NULL is refused.
+struct HostMemory;
+
+impl crate::callback::Memory for HostMemory {
+    fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
+        if addr == 0 && !out.is_empty() {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        // SAFETY: raw host memory, as ctypes reads it: the callback promises it is valid.
+        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        if addr == 0 && !data.is_empty() {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        // SAFETY: as `read_into`.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
+        Ok(())
+    }
+    fn data_model(&self) -> crate::ctype::DataModel {
+        crate::ctype::DataModel::host()
+    }
+}
+
+/// The C entry point of every native callback. It must not unwind into C: a panic or an error
+/// is kept for the call to report, and C gets a zero result.
+unsafe extern "C" fn trampoline(
+    _cif: &libffi::low::ffi_cif,
+    result: &mut u64,
+    args: *const *const c_void,
+    state: &CallbackState,
+) {
+    let m = crate::ctype::DataModel::host();
+    let mut raw = [0u64; MAX_ARGS];
+    for (i, (slot, t)) in raw.iter_mut().zip(&state.args).enumerate() {
+        let size = m.sizeof(*t);
+        let mut b = [0u8; 8];
+        // SAFETY: libffi passes one pointer per argument of the CIF, each to a value of the
+        // argument's type, whose size is `size`.
+        unsafe { std::ptr::copy_nonoverlapping(*args.add(i) as *const u8, b.as_mut_ptr(), size) };
+        *slot = u64::from_le_bytes(b);
+    }
+    let values = crate::callback::callback_args(&state.args, m, &raw[..state.args.len()]);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        (state.f)(&mut HostMemory, &values)
+    }))
+    .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
+    .and_then(|v| crate::callback::callback_result(state.ret, m, &v));
+    *result = match outcome {
+        Ok(bits) => bits,
+        Err(e) => {
+            let mut slot = state.error.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(e);
+            }
+            0
+        }
+    };
 }
 
 fn ffi_type(r: Repr) -> Type {
@@ -129,6 +212,8 @@ impl NativeLibrary {
             protos: Vec::new(),
             capture: options.capture_output.unwrap_or(false),
             output: Output::default(),
+            callbacks: std::collections::HashMap::new(),
+            callback_error: Rc::default(),
         })
     }
 
@@ -343,6 +428,71 @@ impl Backend for NativeLibrary {
         self.symbol(name).map(|p| p as u64)
     }
 
+    fn make_callback(
+        &mut self,
+        args: &[CType],
+        ret: CType,
+        f: Rc<crate::callback::CallbackFn>,
+    ) -> Result<u64> {
+        let m = crate::ctype::DataModel::host();
+        if args.len() > MAX_ARGS {
+            return Err(Error::TypeError(format!(
+                "a callback takes at most {MAX_ARGS} arguments"
+            )));
+        }
+        let cif = Box::new(Cif::new(
+            args.iter().map(|t| ffi_type(m.repr(*t))),
+            ffi_type(m.repr(ret)),
+        ));
+        let state = Box::new(CallbackState {
+            f,
+            args: args.to_vec(),
+            ret,
+            error: self.callback_error.clone(),
+        });
+        let (closure, code) = libffi::low::try_closure_alloc()
+            .ok_or_else(|| Error::Runtime("ffi_closure_alloc failed".into()))?;
+        // SAFETY: the closure, the CIF and the state are kept together in `self.callbacks`
+        // until `free_callback` (or drop) frees the closure first; the CIF and the state are
+        // boxed, so the pointers given to libffi stay valid.
+        let prepared = unsafe {
+            libffi::low::prep_closure::<CallbackState, u64>(
+                closure,
+                cif.as_raw_ptr(),
+                trampoline,
+                &*state,
+                code,
+            )
+        };
+        if prepared.is_err() {
+            // SAFETY: allocated above and not yet handed out.
+            unsafe { libffi::low::closure_free(closure) };
+            return Err(Error::Runtime("ffi_prep_closure failed".into()));
+        }
+        let addr = code.as_ptr() as u64;
+        self.callbacks.insert(
+            addr,
+            NativeCallback {
+                closure,
+                _cif: cif,
+                _state: state,
+            },
+        );
+        Ok(addr)
+    }
+
+    fn free_callback(&mut self, ptr: u64) {
+        if let Some(cb) = self.callbacks.remove(&ptr) {
+            // SAFETY: allocated by `make_callback`; C may no longer call it (the Callback that
+            // handed it out is gone).
+            unsafe { libffi::low::closure_free(cb.closure) };
+        }
+    }
+
+    fn take_callback_error(&mut self) -> Option<Error> {
+        self.callback_error.borrow_mut().take()
+    }
+
     fn info(&mut self) -> LibraryInfo {
         let mut exports = Vec::new();
         if let Ok(bytes) = std::fs::read(&self.path) {
@@ -375,6 +525,15 @@ impl Backend for NativeLibrary {
             exports,
             memory: None,
             table: None,
+        }
+    }
+}
+
+impl Drop for NativeLibrary {
+    fn drop(&mut self) {
+        for (_, cb) in self.callbacks.drain() {
+            // SAFETY: allocated by `make_callback`; the library is going away.
+            unsafe { libffi::low::closure_free(cb.closure) };
         }
     }
 }

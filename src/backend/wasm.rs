@@ -28,9 +28,131 @@ pub const MAX_ARGS: usize = 64;
 /// The most bytes of stdout or stderr kept between two takes; the rest is dropped.
 pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Per-store state: the guest's WASI context.
+/// Per-store state: the guest's WASI context and the host's callbacks.
 struct GuestState {
     wasi: WasiP1Ctx,
+    /// Callbacks by id; a host function in the table finds its closure here.
+    callbacks: Vec<Option<WasmCallback>>,
+    /// The error the last failing callback returned.
+    callback_error: Option<Error>,
+}
+
+/// A callback's closure and prototype.
+#[derive(Clone)]
+struct WasmCallback {
+    f: std::rc::Rc<crate::callback::CallbackFn>,
+    args: Vec<crate::ctype::CType>,
+    ret: crate::ctype::CType,
+}
+
+// SAFETY: WASI's linker wants the store data to be `Send`. A `WasmCallback` lives only in the
+// data of a store owned by a `WasmLibrary`, which lives only inside a `CDLL`; `CDLL` holds an
+// `Rc` and so is neither `Send` nor `Sync`. The store, and every `Rc` in it, therefore stays on
+// the thread that created it.
+unsafe impl Send for WasmCallback {}
+
+/// The guest's memory as a callback sees it, through the calling context.
+struct CallerMemory<'a, 'b> {
+    caller: &'a mut wasmtime::Caller<'b, GuestState>,
+    memory: Option<Memory>,
+}
+
+impl crate::callback::Memory for CallerMemory<'_, '_> {
+    fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
+        let data = self.memory.map(|m| m.data(&*self.caller)).unwrap_or(&[]);
+        let range = checked(addr, out.len(), data.len())?;
+        out.copy_from_slice(&data[range]);
+        Ok(())
+    }
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<()> {
+        let Some(mem) = self.memory else {
+            return Err(Error::OutOfBounds("the guest has no memory".into()));
+        };
+        let data = mem.data_mut(&mut *self.caller);
+        let range = checked(addr, bytes.len(), data.len())?;
+        data[range].copy_from_slice(bytes);
+        Ok(())
+    }
+    fn data_model(&self) -> crate::ctype::DataModel {
+        crate::ctype::DataModel::ILP32
+    }
+}
+
+/// `addr..addr+len` if it lies inside a memory of `size` bytes, else an OutOfBounds error.
+fn checked(addr: u64, len: usize, size: usize) -> Result<std::ops::Range<usize>> {
+    match addr.checked_add(len as u64) {
+        Some(end) if end <= size as u64 => Ok(addr as usize..end as usize),
+        _ => Err(Error::OutOfBounds(format!(
+            "pointer 0x{addr:x} (+{len} bytes) is outside guest memory of {size} bytes"
+        ))),
+    }
+}
+
+fn val_bits(v: &Val) -> u64 {
+    match v {
+        Val::I32(i) => *i as u32 as u64,
+        Val::I64(i) => *i as u64,
+        Val::F32(f) => *f as u64,
+        Val::F64(f) => *f,
+        _ => 0,
+    }
+}
+
+fn bits_val(slot: Slot, bits: u64) -> Val {
+    match slot {
+        Slot::I32 => Val::I32(bits as i32),
+        Slot::I64 => Val::I64(bits as i64),
+        Slot::F32 => Val::F32(bits as u32),
+        Slot::F64 => Val::F64(bits),
+    }
+}
+
+fn valtype(slot: Slot) -> ValType {
+    match slot {
+        Slot::I32 => ValType::I32,
+        Slot::I64 => ValType::I64,
+        Slot::F32 => ValType::F32,
+        Slot::F64 => ValType::F64,
+    }
+}
+
+/// Runs a callback for the guest: converts, calls the closure (catching a panic), and turns
+/// its error into a trap that stops the guest, keeping the error for the call to report.
+fn run_callback(
+    mut caller: wasmtime::Caller<'_, GuestState>,
+    id: usize,
+    params: &[Val],
+    results: &mut [Val],
+) -> wasmtime::Result<()> {
+    let Some(cb) = caller.data().callbacks.get(id).cloned().flatten() else {
+        return Err(wasmtime::Error::msg("a released callback was called"));
+    };
+    let m = crate::ctype::DataModel::ILP32;
+    let raw: Vec<u64> = params.iter().map(val_bits).collect();
+    let args = crate::callback::callback_args(&cb.args, m, &raw);
+    let memory = caller.get_export("memory").and_then(|e| e.into_memory());
+    let outcome = {
+        let mut mem = CallerMemory {
+            caller: &mut caller,
+            memory,
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (cb.f)(&mut mem, &args)))
+            .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
+            .and_then(|v| crate::callback::callback_result(cb.ret, m, &v))
+    };
+    match outcome {
+        Ok(bits) => {
+            if let (Some(slot), Some(out)) = (Slot::of_repr(m.repr(cb.ret)), results.first_mut()) {
+                *out = bits_val(slot, bits);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let msg = format!("callback failed: {e}");
+            caller.data_mut().callback_error = Some(e);
+            Err(wasmtime::Error::msg(msg))
+        }
+    }
 }
 
 /// A wasm value type, as the call path needs it.
@@ -192,6 +314,10 @@ pub struct WasmLibrary {
     /// The `__stack_pointer` global and its value between calls, restored after a trap.
     stack_pointer: Option<(Global, Val)>,
     protos: Vec<WasmProto>,
+    /// Table slots released by dropped callbacks, reused before the table grows.
+    free_slots: Vec<u64>,
+    /// Table slot -> callback id.
+    slot_ids: std::collections::HashMap<u64, usize>,
     stdout: Capture,
     stderr: Capture,
     capture: bool,
@@ -223,6 +349,8 @@ impl WasmLibrary {
             engine(),
             GuestState {
                 wasi: wasi.build_p1(),
+                callbacks: Vec::new(),
+                callback_error: None,
             },
         );
         let mut linker: Linker<GuestState> = Linker::new(engine());
@@ -274,6 +402,8 @@ impl WasmLibrary {
             fflush,
             stack_pointer,
             protos: Vec::new(),
+            free_slots: Vec::new(),
+            slot_ids: std::collections::HashMap::new(),
             stdout,
             stderr,
             capture,
@@ -654,6 +784,77 @@ impl Backend for WasmLibrary {
         }
     }
 
+    fn make_callback(
+        &mut self,
+        args: &[crate::ctype::CType],
+        ret: crate::ctype::CType,
+        f: std::rc::Rc<crate::callback::CallbackFn>,
+    ) -> Result<u64> {
+        let m = crate::ctype::DataModel::ILP32;
+        let table = self.table()?;
+        let params: Vec<ValType> = args
+            .iter()
+            .filter_map(|t| Slot::of_repr(m.repr(*t)))
+            .map(valtype)
+            .collect();
+        let results: Vec<ValType> = Slot::of_repr(m.repr(ret))
+            .map(valtype)
+            .into_iter()
+            .collect();
+        let ty = wasmtime::FuncType::new(engine(), params, results);
+        let cb = WasmCallback {
+            f,
+            args: args.to_vec(),
+            ret,
+        };
+        let callbacks = &mut self.store.data_mut().callbacks;
+        let id = match callbacks.iter().position(Option::is_none) {
+            Some(free) => {
+                callbacks[free] = Some(cb);
+                free
+            }
+            None => {
+                callbacks.push(Some(cb));
+                callbacks.len() - 1
+            }
+        };
+        let func = Func::new(&mut self.store, ty, move |caller, params, results| {
+            run_callback(caller, id, params, results)
+        });
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                table
+                    .set(&mut self.store, slot, wasmtime::Ref::Func(Some(func)))
+                    .map_err(|e| {
+                        Error::Runtime(format!("cannot place the callback in the table: {e}"))
+                    })?;
+                slot
+            }
+            None => table
+                .grow(&mut self.store, 1, wasmtime::Ref::Func(Some(func)))
+                .map_err(|e| Error::Runtime(format!("cannot grow the function table: {e}")))?,
+        };
+        self.slot_ids.insert(slot, id);
+        Ok(slot)
+    }
+
+    fn free_callback(&mut self, ptr: u64) {
+        let Some(id) = self.slot_ids.remove(&ptr) else {
+            return;
+        };
+        if let Ok(table) = self.table() {
+            let _ = table.set(&mut self.store, ptr, wasmtime::Ref::Func(None));
+        }
+        if let Some(entry) = self.store.data_mut().callbacks.get_mut(id) {
+            *entry = None;
+        }
+        self.free_slots.push(ptr);
+    }
+
+    fn take_callback_error(&mut self) -> Option<Error> {
+        self.store.data_mut().callback_error.take()
+    }
+
     fn info(&mut self) -> LibraryInfo {
         let module = self.instance.module(&self.store).clone();
         let mut exports = Vec::new();
@@ -689,6 +890,18 @@ impl Backend for WasmLibrary {
             memory,
             table,
         }
+    }
+}
+
+impl WasmLibrary {
+    fn table(&mut self) -> Result<wasmtime::Table> {
+        self.instance
+            .get_table(&mut self.store, "__indirect_function_table")
+            .ok_or_else(|| {
+                Error::TypeError(
+                    "the module exports no function table: build it with -Wl,--export-table".into(),
+                )
+            })
     }
 }
 

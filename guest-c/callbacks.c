@@ -1,0 +1,12 @@
+/* Callbacks: C calling back into the host through function pointers. */
+#include <stdlib.h>
+
+typedef int (*cmp_t)(const void *, const void *);
+
+/* libc's qsort with the caller's comparator (wasi-libc does not export qsort itself). */
+void sort_ints(int *values, int n, cmp_t cmp) { qsort(values, (size_t)n, sizeof(int), cmp); }
+int apply(int (*f)(int, int), int a, int b) { return f(a, b); }
+double apply_d(double (*f)(double), double x) { return f(x); }
+int sum_with(int (*f)(int), int n) { int s = 0; for (int i = 0; i < n; i++) s += f(i); return s; }
+/* Calls f once per element with a pointer into the caller's array. */
+void each_ptr(int *values, int n, void (*f)(int *)) { for (int i = 0; i < n; i++) f(&values[i]); }

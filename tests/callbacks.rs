@@ -1,0 +1,171 @@
+//! Callbacks (CFUNCTYPE): C calls Rust closures through function pointers, on both backends.
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use common::both;
+use wasmctypes::{Array, CType, Callback, Error, Value, CFUNCTYPE};
+
+fn int(v: &Value) -> i128 {
+    v.as_int().expect("an int")
+}
+
+#[test]
+fn qsort_sorts_with_a_comparator_callback() {
+    for lib in both("callbacks") {
+        let values = [5, 1, 7, 33, 99, -3, 0];
+        let a = Array::from_values(&lib, CType::Int, &values.map(Value::from)).unwrap();
+        let calls = Rc::new(Cell::new(0));
+        let seen = calls.clone();
+        let cmp = CFUNCTYPE(CType::Int, &[CType::VoidP, CType::VoidP]);
+        // The comparator receives pointers into the library's memory and reads through them.
+        let comparator = Callback::new(&lib, &cmp, move |mem, args| {
+            seen.set(seen.get() + 1);
+            let x = int(&mem.get(int(&args[0]) as u64, CType::Int)?);
+            let y = int(&mem.get(int(&args[1]) as u64, CType::Int)?);
+            Ok(Value::Int(x - y))
+        })
+        .unwrap();
+        let mut sort = lib.function("sort_ints").unwrap();
+        sort.set_argtypes(&[CType::VoidP, CType::Int, CType::VoidP])
+            .unwrap()
+            .set_restype(CType::Void)
+            .unwrap();
+        sort.call(&[
+            (&a).into(),
+            Value::Int(values.len() as i128),
+            (&comparator).into(),
+        ])
+        .unwrap();
+        let sorted: Vec<i128> = a.to_vec().unwrap().iter().map(int).collect();
+        assert_eq!(sorted, vec![-3, 0, 1, 5, 7, 33, 99], "{}", lib.backend());
+        assert!(calls.get() > 0);
+    }
+}
+
+#[test]
+fn callbacks_take_and_return_ints_and_doubles() {
+    for lib in both("callbacks") {
+        let add = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Int, &[CType::Int, CType::Int]),
+            |_, a| Ok(Value::Int(int(&a[0]) + int(&a[1]))),
+        )
+        .unwrap();
+        let mut apply = lib.function("apply").unwrap();
+        apply
+            .set_argtypes(&[CType::VoidP, CType::Int, CType::Int])
+            .unwrap();
+        assert_eq!(
+            apply.call(&[(&add).into(), 40.into(), 2.into()]).unwrap(),
+            Value::Int(42)
+        );
+        // The result is masked to the callback's restype, as in ctypes.
+        assert_eq!(
+            apply
+                .call(&[(&add).into(), Value::Int(i32::MAX as i128), 1.into()])
+                .unwrap(),
+            Value::Int(i32::MIN as i128)
+        );
+        let half = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Double, &[CType::Double]),
+            |_, a| match a[0] {
+                Value::Float(x) => Ok(Value::Float(x / 2.0)),
+                _ => Err(Error::TypeError("float expected".into())),
+            },
+        )
+        .unwrap();
+        let mut apply_d = lib.function("apply_d").unwrap();
+        apply_d
+            .set_argtypes(&[CType::VoidP, CType::Double])
+            .unwrap()
+            .set_restype(CType::Double)
+            .unwrap();
+        assert_eq!(
+            apply_d.call(&[(&half).into(), 5.0.into()]).unwrap(),
+            Value::Float(2.5)
+        );
+        // A callback that writes through the pointer it receives.
+        let a = Array::from_values(&lib, CType::Int, &[1.into(), 2.into(), 3.into()]).unwrap();
+        let double_it = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Void, &[CType::VoidP]),
+            |mem, args| {
+                let p = int(&args[0]) as u64;
+                let v = int(&mem.get(p, CType::Int)?);
+                mem.set(p, CType::Int, &Value::Int(v * 2))?;
+                Ok(Value::None)
+            },
+        )
+        .unwrap();
+        let mut each = lib.function("each_ptr").unwrap();
+        each.set_argtypes(&[CType::VoidP, CType::Int, CType::VoidP])
+            .unwrap()
+            .set_restype(CType::Void)
+            .unwrap();
+        each.call(&[(&a).into(), 3.into(), (&double_it).into()])
+            .unwrap();
+        assert_eq!(
+            a.to_vec().unwrap(),
+            vec![Value::Int(2), Value::Int(4), Value::Int(6)]
+        );
+    }
+}
+
+#[test]
+fn a_failing_callback_fails_the_call_and_the_library_stays_usable() {
+    for lib in both("callbacks") {
+        let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
+        let fails_at_3 = Callback::new(&lib, &proto, |_, a| {
+            if int(&a[0]) == 3 {
+                Err(Error::ValueError("three is not allowed".into()))
+            } else {
+                Ok(a[0].clone())
+            }
+        })
+        .unwrap();
+        let mut sum = lib.function("sum_with").unwrap();
+        sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        let e = sum.call(&[(&fails_at_3).into(), 10.into()]).unwrap_err();
+        assert_eq!(e.kind(), "ValueError", "{}: {e}", lib.backend());
+        assert!(e.to_string().contains("three is not allowed"));
+        // A panic in a callback is an error too, never an unwind into C.
+        let panics = Callback::new(&lib, &proto, |_, _| panic!("boom")).unwrap();
+        let e = sum.call(&[(&panics).into(), 2.into()]).unwrap_err();
+        assert!(e.to_string().contains("panicked"), "{e}");
+        // Below 3 it works, and the library is fine.
+        assert_eq!(
+            sum.call(&[(&fails_at_3).into(), 3.into()]).unwrap(),
+            Value::Int(3)
+        );
+    }
+}
+
+#[test]
+fn dropped_callbacks_release_their_table_slot() {
+    let lib = common::open("callbacks", wasmctypes::BackendKind::Wasm);
+    let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
+    let first = Callback::new(&lib, &proto, |_, a| Ok(a[0].clone())).unwrap();
+    let slot = first.address();
+    drop(first);
+    let mut sum = lib.function("sum_with").unwrap();
+    sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+    // The released slot is NULL now: calling through it traps, it does not run a stale closure.
+    let e = sum.call(&[Value::Int(slot as i128), 2.into()]).unwrap_err();
+    assert_eq!(e.kind(), "IndirectCallToNull", "{e}");
+    for _ in 0..1000 {
+        let again = Callback::new(&lib, &proto, |_, a| Ok(Value::Int(int(&a[0]) * 10))).unwrap();
+        assert_eq!(
+            again.address(),
+            slot,
+            "the slot is reused, the table does not grow"
+        );
+        assert_eq!(
+            sum.call(&[(&again).into(), 3.into()]).unwrap(),
+            Value::Int(30)
+        );
+    }
+}
