@@ -362,8 +362,12 @@ impl Function {
     ) -> Result<Value> {
         let n = args.len();
         let m = self.lib.model;
+        let variadic_from = self.argtypes.as_ref().map(Vec::len);
         for (i, v) in args.iter().enumerate() {
-            let (repr, bits) = convert_arg(b, &self.lib, i + 1, declared.get(i), v, cv)?;
+            let (mut repr, mut bits) = convert_arg(b, &self.lib, i + 1, declared.get(i), v, cv)?;
+            if variadic_from.is_some_and(|f| i >= f) {
+                (repr, bits) = promote(repr, bits);
+            }
             cv.slots[i] = bits;
             cv.reprs[i] = repr;
         }
@@ -418,6 +422,18 @@ impl Function {
             }
             Type::Array(..) => Err(Error::TypeError("a function cannot return an array".into())),
         }
+    }
+}
+
+/// C's default argument promotions, applied to variadic arguments: integers narrower than
+/// `int` become `int`, `float` becomes `double`.
+fn promote(repr: Repr, bits: u64) -> (Repr, u64) {
+    match repr {
+        Repr::Bool | Repr::Int(1 | 2) | Repr::UInt(1 | 2) => {
+            (Repr::Int(4), int_from_bits(bits, repr) as u64)
+        }
+        Repr::F32 => (Repr::F64, (f32::from_bits(bits as u32) as f64).to_bits()),
+        other => (other, bits),
     }
 }
 
@@ -510,6 +526,13 @@ fn convert_arg(
             return Ok((pointer, temporary(b, &bytes, cv)?));
         }
     };
+    if let Value::Typed(t, inner) = v {
+        // A ctypes instance (`c_double(2.5)`): its own type, which must match a declared one.
+        if declared.is_some_and(|d| d != *t) {
+            return Err(wrong_type(position, declared.unwrap_or(*t), v));
+        }
+        return convert_arg(b, lib, position, Some(&Type::Simple(*t)), inner, cv);
+    }
     let Some(t) = declared else {
         // ctypes' conversions for arguments without argtypes.
         return Ok(match v {
@@ -525,7 +548,7 @@ fn convert_arg(
             Value::Bytes(bytes) => (pointer, temporary(b, &nul_terminated(bytes), cv)?),
             Value::Str(s) => (pointer, temporary(b, &crate::memory::encode_wide(s), cv)?),
             Value::Pointer(p) => (pointer, own_pointer(p)?),
-            Value::Float(_) | Value::Struct(_) | Value::List(_) => {
+            Value::Float(_) | Value::Struct(_) | Value::List(_) | Value::Typed(..) => {
                 return Err(Error::arg(
                     position,
                     format!(
@@ -598,7 +621,7 @@ fn convert_arg(
             Value::Bytes(x) => (!x.is_empty()) as u64,
             Value::Str(x) => (!x.is_empty()) as u64,
             Value::List(x) => (!x.is_empty()) as u64,
-            Value::Pointer(_) | Value::Struct(_) => 1,
+            Value::Pointer(_) | Value::Struct(_) | Value::Typed(..) => 1,
         },
         _ => match v.as_int() {
             Some(i) => mask_int(i, r) as u64,

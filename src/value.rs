@@ -51,6 +51,9 @@ pub enum Value {
     Struct(crate::cstruct::StructValue),
     /// A Python list: an array field of a structure.
     List(Vec<Value>),
+    /// A ctypes instance passed as an argument, such as `c_double(2.5)`: the value carries its
+    /// type, which is how variadic arguments get theirs.
+    Typed(crate::ctype::CType, Box<Value>),
 }
 
 impl Value {
@@ -66,6 +69,7 @@ impl Value {
             Value::Pointer(_) => "pointer",
             Value::Struct(_) => "Structure",
             Value::List(_) => "list",
+            Value::Typed(t, _) => t.name(),
         }
     }
 
@@ -74,8 +78,14 @@ impl Value {
         match self {
             Value::Int(i) => Some(*i),
             Value::Bool(b) => Some(*b as i128),
+            Value::Typed(_, v) => v.as_int(),
             _ => None,
         }
+    }
+
+    /// `T(v)` as an argument: a value that carries its C type (`c_double(2.5)`).
+    pub fn typed(t: crate::ctype::CType, v: impl Into<Value>) -> Value {
+        Value::Typed(t, Box::new(v.into()))
     }
 }
 
@@ -273,6 +283,7 @@ impl fmt::Display for Value {
                 }
                 f.write_str(")")
             }
+            Value::Typed(t, v) => write!(f, "{t}({v})"),
             Value::List(items) => {
                 f.write_str("[")?;
                 for (i, v) in items.iter().enumerate() {

@@ -55,17 +55,6 @@ fn upper_changes_a_buffer_but_not_immutable_bytes() {
 }
 
 #[test]
-fn greeting_prints_through_the_captured_stdout() {
-    for lib in both("greeting") {
-        let mut greet = lib.function("greet").unwrap();
-        greet.set_restype(CType::Void).unwrap();
-        let _ = lib.take_output();
-        assert_eq!(greet.call(&[b"World".into()]).unwrap(), Value::None);
-        assert_eq!(lib.take_output().stdout, b"Hello, World!\n");
-    }
-}
-
-#[test]
 fn an_int_array_is_summed_through_a_pointer() {
     for lib in both("sum") {
         let arr = Array::from_values(&lib, CType::Int, &[1.into(), 2.into(), 3.into()]).unwrap();

@@ -329,33 +329,6 @@ fn wide_strings_are_four_byte_wchar_t() {
 }
 
 #[test]
-fn output_is_captured_per_call_on_both_backends() {
-    for lib in both("testlib") {
-        let _ = lib.take_output();
-        call(
-            &lib,
-            "say",
-            &[CType::CharP],
-            CType::Void,
-            &[b"first".into()],
-        )
-        .unwrap();
-        let out = lib.take_output();
-        assert_eq!(out.stdout, b"first\n", "{}", lib.backend());
-        assert_eq!(out.stderr, b"err:first\n", "{}", lib.backend());
-        call(
-            &lib,
-            "say",
-            &[CType::CharP],
-            CType::Void,
-            &[b"second".into()],
-        )
-        .unwrap();
-        assert_eq!(lib.take_output().stdout, b"second\n");
-    }
-}
-
-#[test]
 fn too_few_arguments_is_an_argument_error() {
     for lib in both("testlib") {
         let e = call(

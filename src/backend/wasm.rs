@@ -210,6 +210,10 @@ struct WasmProto {
     /// One entry per wasm parameter.
     params: Vec<ArgPlan>,
     result: RetPlan,
+    /// Variadic arguments: (argument index, wasm type, offset in the buffer).
+    varargs: Vec<(usize, Slot, usize)>,
+    /// Size of the variadic argument buffer.
+    va_size: usize,
 }
 
 /// Where a wasm parameter's value comes from.
@@ -222,6 +226,8 @@ enum ArgPlan {
     Load(usize, Slot, usize),
     /// The hidden pointer to the result structure (`sret`), passed first.
     RetAddr,
+    /// The pointer to the buffer of variadic arguments, passed last.
+    VaBuffer,
 }
 
 /// What happens to the wasm result.
@@ -552,11 +558,6 @@ impl Backend for WasmLibrary {
                 library: self.library_name(),
                 symbol: symbol.to_string(),
             })?;
-        if fixed.is_some() {
-            return Err(Error::TypeError(format!(
-                "{symbol}: variadic calls are not supported by the wasm backend yet"
-            )));
-        }
         let ty = func.ty(&self.store);
         let actual: Vec<Slot> = ty
             .params()
@@ -589,7 +590,8 @@ impl Backend for WasmLibrary {
                 }
             },
         };
-        for (i, a) in args.iter().enumerate() {
+        let nfixed = fixed.unwrap_or(args.len()).min(args.len());
+        for (i, a) in args[..nfixed].iter().enumerate() {
             match a {
                 Passing::Scalar(r) => {
                     params.push(ArgPlan::Slot(i, Slot::of_repr(*r).unwrap_or(Slot::I32)))
@@ -601,11 +603,33 @@ impl Backend for WasmLibrary {
                 },
             }
         }
+        // clang's wasm32 varargs: each promoted argument at its own alignment in a buffer in
+        // linear memory, whose address is passed as one last i32.
+        let mut varargs = Vec::new();
+        let mut va_size = 0usize;
+        if fixed.is_some() {
+            for (i, a) in args.iter().enumerate().skip(nfixed) {
+                let Passing::Scalar(r) = a else {
+                    return Err(Error::TypeError(
+                        "a structure cannot be a variadic argument".into(),
+                    ));
+                };
+                let slot = Slot::of_repr(*r).unwrap_or(Slot::I32);
+                let size = match slot {
+                    Slot::I32 | Slot::F32 => 4,
+                    Slot::I64 | Slot::F64 => 8,
+                };
+                va_size = va_size.div_ceil(size) * size;
+                varargs.push((i, slot, va_size));
+                va_size += size;
+            }
+            params.push(ArgPlan::VaBuffer);
+        }
         let lowered: Vec<Slot> = params
             .iter()
             .map(|p| match p {
                 ArgPlan::Slot(_, s) | ArgPlan::Load(_, s, _) => *s,
-                ArgPlan::RetAddr => Slot::I32,
+                ArgPlan::RetAddr | ArgPlan::VaBuffer => Slot::I32,
             })
             .collect();
         let lowered_ret = match result {
@@ -641,6 +665,8 @@ impl Backend for WasmLibrary {
             func,
             params,
             result,
+            varargs,
+            va_size,
         });
         Ok(ProtoId(self.protos.len() - 1))
     }
@@ -658,43 +684,31 @@ impl Backend for WasmLibrary {
             ));
         }
         let mut slots = [ValRaw::i32(0); MAX_ARGS];
-        let mem = self.memory.data(&self.store);
-        for (slot, plan) in slots.iter_mut().zip(&p.params) {
-            *slot = match *plan {
-                ArgPlan::Slot(i, ty) => ty.to_raw(args[i]),
-                ArgPlan::RetAddr => ValRaw::i32(ret_addr as i32),
-                ArgPlan::Load(i, ty, size) => {
-                    let start = args[i] as usize;
-                    let bytes = mem.get(start..start + size).ok_or_else(|| {
-                        Error::OutOfBounds(format!(
-                            "structure argument at 0x{start:x} is outside guest memory"
-                        ))
-                    })?;
-                    let mut b = [0u8; 8];
-                    b[..size].copy_from_slice(bytes);
-                    ty.to_raw(u64::from_le_bytes(b))
-                }
-            };
-        }
-        let func = p.func;
-        let result = p.result;
-        // SAFETY: `slots[..n]` holds one value of the right type for every parameter of
-        // `func` (checked against `func`'s own signature in `prepare`), and has room for its
-        // result; `func` belongs to `self.store`.
-        let outcome =
-            unsafe { func.call_unchecked(&mut self.store, &mut slots[..n] as *mut [ValRaw]) };
-        if let Err(e) = outcome {
-            return Err(self.fail(e));
-        }
-        match result {
-            RetPlan::None => Ok(0),
-            RetPlan::Slot(s) => Ok(s.bits_of(slots[0])),
-            RetPlan::Store(s, size) => {
-                let bits = s.bits_of(slots[0]).to_le_bytes();
-                self.write(ret_addr, &bits[..size])?;
-                Ok(0)
+        let va_buffer = if p.va_size > 0 {
+            let (varargs, va_size) = (p.varargs.clone(), p.va_size);
+            let addr = self.malloc(va_size)?;
+            let mut buf = vec![0u8; va_size];
+            for (i, slot, offset) in varargs {
+                let size = if matches!(slot, Slot::I32 | Slot::F32) {
+                    4
+                } else {
+                    8
+                };
+                buf[offset..offset + size].copy_from_slice(&args[i].to_le_bytes()[..size]);
             }
+            if let Err(e) = self.write(addr, &buf) {
+                let _ = self.free(addr);
+                return Err(e);
+            }
+            addr
+        } else {
+            0
+        };
+        let outcome = self.call_with(proto, args, ret_addr, va_buffer, &mut slots, n);
+        if va_buffer != 0 {
+            let _ = self.free(va_buffer);
         }
+        outcome
     }
 
     fn malloc(&mut self, size: usize) -> Result<u64> {
@@ -894,6 +908,57 @@ impl Backend for WasmLibrary {
 }
 
 impl WasmLibrary {
+    /// The call itself, once the variadic buffer (if any) is in place.
+    fn call_with(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+        ret_addr: u64,
+        va_buffer: u64,
+        slots: &mut [ValRaw; MAX_ARGS],
+        n: usize,
+    ) -> Result<u64> {
+        let p = &self.protos[proto.0];
+        let mem = self.memory.data(&self.store);
+        for (slot, plan) in slots.iter_mut().zip(&p.params) {
+            *slot = match *plan {
+                ArgPlan::Slot(i, ty) => ty.to_raw(args[i]),
+                ArgPlan::RetAddr => ValRaw::i32(ret_addr as i32),
+                ArgPlan::VaBuffer => ValRaw::i32(va_buffer as i32),
+                ArgPlan::Load(i, ty, size) => {
+                    let start = args[i] as usize;
+                    let bytes = mem.get(start..start + size).ok_or_else(|| {
+                        Error::OutOfBounds(format!(
+                            "structure argument at 0x{start:x} is outside guest memory"
+                        ))
+                    })?;
+                    let mut b = [0u8; 8];
+                    b[..size].copy_from_slice(bytes);
+                    ty.to_raw(u64::from_le_bytes(b))
+                }
+            };
+        }
+        let func = p.func;
+        let result = p.result;
+        // SAFETY: `slots[..n]` holds one value of the right type for every parameter of
+        // `func` (checked against `func`'s own signature in `prepare`), and has room for its
+        // result; `func` belongs to `self.store`.
+        let outcome =
+            unsafe { func.call_unchecked(&mut self.store, &mut slots[..n] as *mut [ValRaw]) };
+        if let Err(e) = outcome {
+            return Err(self.fail(e));
+        }
+        match result {
+            RetPlan::None => Ok(0),
+            RetPlan::Slot(s) => Ok(s.bits_of(slots[0])),
+            RetPlan::Store(s, size) => {
+                let bits = s.bits_of(slots[0]).to_le_bytes();
+                self.write(ret_addr, &bits[..size])?;
+                Ok(0)
+            }
+        }
+    }
+
     fn table(&mut self) -> Result<wasmtime::Table> {
         self.instance
             .get_table(&mut self.store, "__indirect_function_table")

@@ -1,0 +1,59 @@
+//! What C writes to stdout and stderr, captured per call on both backends.
+//!
+//! Natively the capture redirects the process's fd 1 and fd 2 around the call, so this binary
+//! holds a single test: nothing else (such as the test harness reporting another test) writes
+//! to those descriptors while a call is captured.
+
+mod common;
+
+use common::both_captured as both;
+use wasmctypes::{CType, Value};
+
+#[test]
+fn stdout_and_stderr_are_captured_per_call() {
+    for lib in both("testlib") {
+        let mut say = lib.function("say").unwrap();
+        say.set_argtypes(&[CType::CharP])
+            .unwrap()
+            .set_restype(CType::Void)
+            .unwrap();
+        let _ = lib.take_output();
+        say.call(&[b"first".into()]).unwrap();
+        let out = lib.take_output();
+        assert_eq!(out.stdout, b"first\n", "{}", lib.backend());
+        assert_eq!(out.stderr, b"err:first\n", "{}", lib.backend());
+        say.call(&[b"second".into()]).unwrap();
+        assert_eq!(lib.take_output().stdout, b"second\n");
+    }
+    for lib in both("greeting") {
+        let mut greet = lib.function("greet").unwrap();
+        greet.set_restype(CType::Void).unwrap();
+        let _ = lib.take_output();
+        assert_eq!(greet.call(&[b"World".into()]).unwrap(), Value::None);
+        assert_eq!(
+            lib.take_output().stdout,
+            b"Hello, World!\n",
+            "{}",
+            lib.backend()
+        );
+    }
+    // myprintf("%d %.2f %s\n", 5, 2.5, "x"): variadic, with the fixed argument declared.
+    for lib in both("variadic") {
+        let mut printf = lib.function("myprintf").unwrap();
+        printf.set_argtypes(&[CType::CharP]).unwrap();
+        let _ = lib.take_output();
+        let n = printf
+            .call(&[
+                b"%d %.2f %s\n".into(),
+                5.into(),
+                Value::typed(CType::Double, 2.5),
+                b"x".into(),
+            ])
+            .unwrap();
+        assert_eq!(n, Value::Int(9));
+        assert_eq!(lib.take_output().stdout, b"5 2.50 x\n", "{}", lib.backend());
+        // An untyped float is an ArgumentError, as in ctypes.
+        let e = printf.call(&[b"%f\n".into(), 2.5.into()]).unwrap_err();
+        assert_eq!(e.kind(), "ArgumentError");
+    }
+}
