@@ -19,21 +19,21 @@ pub fn built(name: &str) -> Built {
         .unwrap_or_else(|e| panic!("building {name}: {e}"))
 }
 
-/// The library `guest-c/NAME.c` opened on one backend, with output captured.
+/// The library `guest-c/NAME.c` opened on one backend with the default output handling
+/// (captured in wasm, passed through natively: capturing fd 1 natively would also catch the
+/// test harness's own reports from other threads).
 pub fn open(name: &str, kind: BackendKind) -> CDLL {
+    open_with(name, kind, LoadOptions::default())
+}
+
+/// The same with explicit options.
+pub fn open_with(name: &str, kind: BackendKind, options: LoadOptions) -> CDLL {
     let b = built(name);
     let path = match kind {
         BackendKind::Wasm => b.wasm,
         BackendKind::Native => b.native,
     };
-    CDLL::open_with(
-        path,
-        kind,
-        &LoadOptions {
-            capture_output: Some(true),
-        },
-    )
-    .unwrap_or_else(|e| panic!("opening {name} ({kind}): {e}"))
+    CDLL::open_with(path, kind, &options).unwrap_or_else(|e| panic!("opening {name} ({kind}): {e}"))
 }
 
 /// The library on both backends, sandbox first.
@@ -41,5 +41,16 @@ pub fn both(name: &str) -> [CDLL; 2] {
     [
         open(name, BackendKind::Wasm),
         open(name, BackendKind::Native),
+    ]
+}
+
+/// The library on both backends with stdout and stderr captured per call.
+pub fn both_captured(name: &str) -> [CDLL; 2] {
+    let opts = || LoadOptions {
+        capture_output: Some(true),
+    };
+    [
+        open_with(name, BackendKind::Wasm, opts()),
+        open_with(name, BackendKind::Native, opts()),
     ]
 }
