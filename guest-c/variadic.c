@@ -43,3 +43,4 @@ double average(int n, ...) {
 int fail_with(int code) { errno = code; return -1; }
 int read_errno(void) { return errno; }
 long parse_long(const char *s) { errno = 0; return strtol(s, NULL, 10); }
+int erange(void) { return ERANGE; }

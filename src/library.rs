@@ -31,6 +31,9 @@ pub struct LoadOptions {
     /// Capture the library's stdout and stderr (drained with [`CDLL::take_output`]) instead of
     /// passing them through. Default: captured in wasm, passed through natively (as ctypes).
     pub capture_output: Option<bool>,
+    /// ctypes' `use_errno=True`: around every call, the library's `errno` is swapped with a
+    /// private copy that [`CDLL::get_errno`] and [`CDLL::set_errno`] read and write.
+    pub use_errno: bool,
 }
 
 /// The shared state of a loaded library. Functions and memory objects keep it alive.
@@ -41,6 +44,8 @@ pub(crate) struct LibInner {
     pub(crate) kind: BackendKind,
     pub(crate) model: DataModel,
     pub(crate) backend: RefCell<Box<dyn Backend>>,
+    /// With `use_errno`: where the library's errno lives, and the private copy.
+    pub(crate) errno: Option<(u64, std::cell::Cell<i32>)>,
 }
 
 impl LibInner {
@@ -90,7 +95,12 @@ impl CDLL {
     ) -> Result<CDLL> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let path = path.as_ref();
-        let backend = backend::open(kind, path, options)?;
+        let mut backend = backend::open(kind, path, options)?;
+        let errno = if options.use_errno {
+            Some((backend.errno_location()?, std::cell::Cell::new(0)))
+        } else {
+            None
+        };
         Ok(CDLL {
             inner: Rc::new(LibInner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -102,6 +112,7 @@ impl CDLL {
                 kind,
                 model: backend.data_model(),
                 backend: RefCell::new(backend),
+                errno,
             }),
         })
     }
@@ -153,6 +164,28 @@ impl CDLL {
     /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).
     pub fn data_address(&self, name: &str) -> Result<u64> {
         self.inner.backend()?.data_address(name)
+    }
+
+    /// `ctypes.get_errno()`: the private copy of errno, as the last call left it. Needs
+    /// [`LoadOptions::use_errno`] (TypeError otherwise).
+    pub fn get_errno(&self) -> Result<i32> {
+        match &self.inner.errno {
+            Some((_, private)) => Ok(private.get()),
+            None => Err(Error::TypeError(
+                "the library was not loaded with use_errno".into(),
+            )),
+        }
+    }
+
+    /// `ctypes.set_errno(value)`: sets the private copy that the next call starts with, and
+    /// returns the old one.
+    pub fn set_errno(&self, value: i32) -> Result<i32> {
+        match &self.inner.errno {
+            Some((_, private)) => Ok(private.replace(value)),
+            None => Err(Error::TypeError(
+                "the library was not loaded with use_errno".into(),
+            )),
+        }
     }
 
     /// What the library wrote to stdout and stderr since the last take (when captured).
@@ -403,7 +436,16 @@ impl Function {
             }
             _ => 0,
         };
+        // use_errno: the call runs with the private errno, which then takes what C left.
+        if let Some((addr, private)) = &self.lib.errno {
+            b.write(*addr, &private.get().to_le_bytes())?;
+        }
         let outcome = b.call(proto, &cv.slots[..n], ret_addr);
+        if let Some((addr, private)) = &self.lib.errno {
+            let mut now = [0u8; 4];
+            b.read(*addr, &mut now)?;
+            private.set(i32::from_le_bytes(now));
+        }
         // A callback's own error is the call's error, on both backends.
         if let Some(e) = b.take_callback_error() {
             return Err(e);

@@ -219,6 +219,10 @@ pub trait Backend {
 
     /// The error a callback returned during the last call, if any.
     fn take_callback_error(&mut self) -> Option<crate::error::Error>;
+
+    /// The address of the C library's `errno` for calls made through this backend: the
+    /// guest's exported `errno` in wasm, this thread's `errno` natively.
+    fn errno_location(&mut self) -> Result<u64>;
 }
 
 /// Opens `path` with the backend `kind`.

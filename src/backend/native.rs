@@ -489,6 +489,11 @@ impl Backend for NativeLibrary {
         }
     }
 
+    fn errno_location(&mut self) -> Result<u64> {
+        // SAFETY: __errno_location has no preconditions; it returns this thread's errno.
+        Ok(unsafe { libc::__errno_location() } as u64)
+    }
+
     fn take_callback_error(&mut self) -> Option<Error> {
         self.callback_error.borrow_mut().take()
     }

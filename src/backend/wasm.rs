@@ -865,6 +865,15 @@ impl Backend for WasmLibrary {
         self.free_slots.push(ptr);
     }
 
+    fn errno_location(&mut self) -> Result<u64> {
+        self.data_address("errno").map_err(|_| {
+            Error::AttributeError {
+                library: self.library_name(),
+                symbol: "errno (build the module with -Wl,--export-if-defined=errno, as wasmctypes build does)".into(),
+            }
+        })
+    }
+
     fn take_callback_error(&mut self) -> Option<Error> {
         self.store.data_mut().callback_error.take()
     }

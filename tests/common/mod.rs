@@ -48,6 +48,7 @@ pub fn both(name: &str) -> [CDLL; 2] {
 pub fn both_captured(name: &str) -> [CDLL; 2] {
     let opts = || LoadOptions {
         capture_output: Some(true),
+        ..LoadOptions::default()
     };
     [
         open_with(name, BackendKind::Wasm, opts()),

@@ -26,6 +26,7 @@ fn load(name: &str, kind: BackendKind) -> Result<CDLL, Error> {
         kind,
         &LoadOptions {
             capture_output: Some(true),
+            ..LoadOptions::default()
         },
     )
 }

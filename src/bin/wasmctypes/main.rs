@@ -115,7 +115,14 @@ fn open_with(
     capture_output: Option<bool>,
 ) -> Result<CDLL, Error> {
     let path = locate(spec, kind, lib_dirs)?;
-    CDLL::open_with(path, kind, &LoadOptions { capture_output })
+    CDLL::open_with(
+        path,
+        kind,
+        &LoadOptions {
+            capture_output,
+            ..LoadOptions::default()
+        },
+    )
 }
 
 fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
