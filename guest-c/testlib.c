@@ -55,3 +55,5 @@ char *grow(size_t n) { char *p = malloc(n); if (p) p[n - 1] = 42; return p; }
 int an_integer = 42;
 const char *a_string = "a global string";
 int get_an_integer(void) { return an_integer; }
+int *int_array(void) { static int a[3] = { 1, 2, 3 }; return a; }
+int *null_int_pointer(void) { return 0; }

@@ -1,41 +1,49 @@
-//! Arrays of fundamental types in a library's memory: ctypes' `(c_int * n)(...)`.
+//! Arrays in a library's memory: ctypes' `(c_int * n)(...)`.
 
 use std::ops::Range;
 use std::rc::Rc;
 
-use crate::ctype::{CType, Repr};
+use crate::cstruct::{read_value, write_value};
+use crate::ctype::{CType, DataModel};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
-use crate::memory::{decode, encode, Block, CData};
+use crate::memory::{Block, CData};
+use crate::types::Type;
 use crate::value::Value;
 
-/// An array of a fundamental type in a library's memory: ctypes' `(c_int * n)(...)`.
+/// An array in a library's memory: ctypes' `(T * n)(...)`, for any element type (fundamental
+/// types, pointers, structures, nested arrays).
 #[derive(Debug)]
 pub struct Array {
     block: Rc<Block>,
-    elem: CType,
-    repr: Repr,
+    elem: Type,
+    /// The element size in the library's data model.
+    size: usize,
+    model: DataModel,
     len: usize,
 }
 
 impl Array {
     /// `(elem * len)()`: a zeroed array.
-    pub fn new(lib: &CDLL, elem: CType, len: usize) -> Result<Array> {
-        if elem == CType::Void {
+    pub fn new(lib: &CDLL, elem: impl Into<Type>, len: usize) -> Result<Array> {
+        let elem = elem.into();
+        if elem == Type::Simple(CType::Void) {
             return Err(Error::TypeError("an array of void is not a type".into()));
         }
-        let repr = lib.data_model().repr(elem);
-        let block = Block::alloc(lib, repr.size() * len)?;
+        let model = lib.data_model();
+        let size = elem.sizeof(model);
+        let block = Block::alloc(lib, size * len)?;
         Ok(Array {
             block,
             elem,
-            repr,
+            size,
+            model,
             len,
         })
     }
 
     /// `(elem * len(items))(*items)`.
-    pub fn from_values(lib: &CDLL, elem: CType, items: &[Value]) -> Result<Array> {
+    pub fn from_values(lib: &CDLL, elem: impl Into<Type>, items: &[Value]) -> Result<Array> {
         let a = Array::new(lib, elem, items.len())?;
         for (i, v) in items.iter().enumerate() {
             a.set(i, v)?;
@@ -54,8 +62,8 @@ impl Array {
     }
 
     /// The element type.
-    pub fn elem(&self) -> CType {
-        self.elem
+    pub fn elem(&self) -> &Type {
+        &self.elem
     }
 
     fn check(&self, i: usize) -> Result<()> {
@@ -65,30 +73,24 @@ impl Array {
         Ok(())
     }
 
-    /// `a[i]`. Out of range is an IndexError.
+    /// `a[i]`. Out of range is an IndexError. A structure element is copied out.
     pub fn get(&self, i: usize) -> Result<Value> {
         self.check(i)?;
-        let size = self.repr.size();
-        let raw = self.block.read(i * size, size)?;
-        Ok(decode(self.elem, self.repr, &raw))
+        let raw = self.block.read(i * self.size, self.size)?;
+        Ok(read_value(&self.elem, self.model, &raw))
     }
 
     /// `a[i] = v`, masked to the element type. Out of range is an IndexError.
     pub fn set(&self, i: usize, v: &Value) -> Result<()> {
         self.check(i)?;
-        let size = self.repr.size();
-        let bits = encode(self.elem, self.repr, v)?;
-        self.block.write(i * size, &bits.to_le_bytes()[..size])
+        let mut raw = vec![0; self.size];
+        write_value(&self.elem, self.model, &mut raw, v)?;
+        self.block.write(i * self.size, &raw)
     }
 
     /// `list(a)`.
     pub fn to_vec(&self) -> Result<Vec<Value>> {
-        let size = self.repr.size();
-        let raw = self.block.read(0, size * self.len)?;
-        Ok(raw
-            .chunks_exact(size.max(1))
-            .map(|c| decode(self.elem, self.repr, c))
-            .collect())
+        self.slice(0..self.len)
     }
 }
 
@@ -101,11 +103,15 @@ impl Array {
                 range.start, range.end, self.len
             )));
         }
-        let size = self.repr.size();
-        let raw = self.block.read(range.start * size, size * range.len())?;
+        let raw = self
+            .block
+            .read(range.start * self.size, self.size * range.len())?;
+        if self.size == 0 {
+            return Ok(vec![read_value(&self.elem, self.model, &[]); range.len()]);
+        }
         Ok(raw
-            .chunks_exact(size.max(1))
-            .map(|c| decode(self.elem, self.repr, c))
+            .chunks_exact(self.size)
+            .map(|c| read_value(&self.elem, self.model, c))
             .collect())
     }
 
@@ -129,7 +135,12 @@ impl Array {
 
     /// `(elem * n).from_buffer_copy(data)`: a new array holding a copy of host bytes. Fewer
     /// bytes than the array needs is a ValueError, as in ctypes.
-    pub fn from_buffer_copy(lib: &CDLL, elem: CType, len: usize, data: &[u8]) -> Result<Array> {
+    pub fn from_buffer_copy(
+        lib: &CDLL,
+        elem: impl Into<Type>,
+        len: usize,
+        data: &[u8],
+    ) -> Result<Array> {
         let a = Array::new(lib, elem, len)?;
         let need = a.block.size;
         if data.len() < need {

@@ -32,7 +32,7 @@ fn field_index(ty: &StructType, name: &str) -> Result<usize> {
 }
 
 /// Reads a value of type `t` from `bytes` (exactly its size).
-fn read_value(t: &Type, m: DataModel, bytes: &[u8]) -> Value {
+pub(crate) fn read_value(t: &Type, m: DataModel, bytes: &[u8]) -> Value {
     match t {
         Type::Simple(c) => decode(*c, m.repr(*c), bytes),
         Type::Pointer(_) => decode(CType::VoidP, m.repr(CType::VoidP), bytes),
@@ -53,7 +53,7 @@ fn read_value(t: &Type, m: DataModel, bytes: &[u8]) -> Value {
 }
 
 /// Writes `v` as type `t` into `bytes` (exactly its size), masked as ctypes does.
-fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -> Result<()> {
+pub(crate) fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -> Result<()> {
     match (t, v) {
         (Type::Simple(c), _) => {
             let r = m.repr(*c);

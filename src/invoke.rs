@@ -252,7 +252,7 @@ pub struct CallReport {
 
 enum Live {
     Scalar(CType, Value),
-    Array(Array),
+    Array(CType, Array),
     Buffer(StringBuffer),
     Wide(WideBuffer),
     Null,
@@ -281,7 +281,9 @@ impl PreparedCall {
             .map(|a| {
                 Ok(match a {
                     ArgSpec::Scalar(t, v) => Live::Scalar(*t, v.clone()),
-                    ArgSpec::Array(t, items) => Live::Array(Array::from_values(lib, *t, items)?),
+                    ArgSpec::Array(t, items) => {
+                        Live::Array(*t, Array::from_values(lib, *t, items)?)
+                    }
                     ArgSpec::Buffer(BufferSpec::Text(b)) => {
                         Live::Buffer(create_string_buffer(lib, BufferInit::Bytes(b))?)
                     }
@@ -302,7 +304,7 @@ impl PreparedCall {
             .iter()
             .map(|l| match l {
                 Live::Scalar(_, v) => v.clone(),
-                Live::Array(a) => a.into(),
+                Live::Array(_, a) => a.into(),
                 Live::Buffer(b) => b.into(),
                 Live::Wide(b) => b.into(),
                 Live::Null => Value::None,
@@ -334,7 +336,7 @@ impl PreparedCall {
             .map(|l| {
                 Ok(match l {
                     Live::Scalar(t, v) => ArgReport::Scalar(*t, v.clone()),
-                    Live::Array(a) => ArgReport::Array(a.elem(), a.to_vec()?),
+                    Live::Array(t, a) => ArgReport::Array(*t, a.to_vec()?),
                     Live::Buffer(b) => ArgReport::Buffer {
                         raw: b.raw()?,
                         value: b.value()?,

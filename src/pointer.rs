@@ -84,6 +84,23 @@ impl Ptr {
         }
     }
 
+    /// The pointer a call returned with restype `POINTER(T)` (or any pointer value into this
+    /// library): ctypes gives an `LP_T` instance, which this is. NULL stays a (falsy) pointer.
+    pub fn from_value(lib: &CDLL, v: &Value, target: CType) -> Result<Ptr> {
+        match v {
+            Value::Pointer(p) if p.lib == lib.id() => Ok(Ptr::from_address(lib, p.addr, target)),
+            Value::Pointer(_) => Err(Error::ValueError(
+                "the pointer belongs to another library".into(),
+            )),
+            Value::Int(addr) => Ok(Ptr::from_address(lib, *addr as u64, target)),
+            Value::None => Ok(Ptr::null(lib, target)),
+            other => Err(Error::TypeError(format!(
+                "expected a pointer, got {}",
+                other.py_type()
+            ))),
+        }
+    }
+
     /// The address.
     pub fn address(&self) -> u64 {
         self.addr

@@ -289,3 +289,34 @@ fn a_million_buffers_keep_the_guest_heap_bounded() {
         "guest memory grew from {before} to {after} bytes"
     );
 }
+
+#[test]
+fn a_pointer_restype_gives_a_typed_pointer_the_host_does_not_own() {
+    for lib in both("testlib") {
+        let mut f = lib.function("int_array").unwrap();
+        f.set_restype(wasmctypes::POINTER(CType::Int)).unwrap();
+        let v = f.call(&[]).unwrap();
+        assert!(matches!(v, Value::Pointer(_)), "{v:?}");
+        let p = Ptr::from_value(&lib, &v, CType::Int).unwrap();
+        assert_eq!(p.get(2).unwrap(), Value::Int(3), "{}", lib.backend());
+        assert_eq!(p.contents().unwrap().value().unwrap(), Value::Int(1));
+        let mut g = lib.function("null_int_pointer").unwrap();
+        g.set_restype(wasmctypes::POINTER(CType::Int)).unwrap();
+        let null = Ptr::from_value(&lib, &g.call(&[]).unwrap(), CType::Int).unwrap();
+        assert!(null.is_null());
+        assert_eq!(null.contents().unwrap_err().kind(), "ValueError");
+        // POINTER(c_int) as an argtype takes a pointer into the library, an address, or None.
+        let mut deref = lib.function("deref").unwrap();
+        deref
+            .set_argtypes(&[wasmctypes::POINTER(CType::Int)])
+            .unwrap();
+        assert_eq!(deref.call(&[(&p.offset(1)).into()]).unwrap(), Value::Int(2));
+        assert_eq!(
+            deref
+                .call(&[Value::Bytes(b"no".to_vec())])
+                .unwrap_err()
+                .kind(),
+            "ArgumentError"
+        );
+    }
+}

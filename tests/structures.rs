@@ -446,3 +446,36 @@ fn structures_pass_and_return_by_value() {
         );
     }
 }
+
+#[test]
+fn arrays_of_structures_and_pointers_to_them() {
+    for lib in both("structs") {
+        let m = lib.data_model();
+        let pt = point();
+        let pts: Vec<Value> = (0..3)
+            .map(|i| {
+                Value::Struct(
+                    StructValue::from_values(&pt, m, &[Value::Int(i), Value::Int(i * 10)]).unwrap(),
+                )
+            })
+            .collect();
+        let a = wasmctypes::Array::from_values(&lib, pt.clone(), &pts).unwrap();
+        assert_eq!(a.size(), 3 * 8);
+        let Value::Struct(second) = a.get(1).unwrap() else {
+            panic!("a structure")
+        };
+        assert_eq!(second.get("y").unwrap(), Value::Int(10));
+        // A POINTER(POINT) argument given the array: PointInRect reads the first element.
+        let rc = rect();
+        let r = CStruct::new(&lib, &rc, &[pts[0].clone(), pts[2].clone()]).unwrap();
+        let mut f = lib.function("PointInRect").unwrap();
+        f.set_argtypes(&[POINTER(rc.clone()), pt.clone().into()])
+            .unwrap();
+        assert_eq!(
+            f.call(&[(&r).into(), a.get(1).unwrap()]).unwrap(),
+            Value::Int(1),
+            "{}",
+            lib.backend()
+        );
+    }
+}
