@@ -34,6 +34,8 @@ pub struct LoadOptions {
     /// ctypes' `use_errno=True`: around every call, the library's `errno` is swapped with a
     /// private copy that [`CDLL::get_errno`] and [`CDLL::set_errno`] read and write.
     pub use_errno: bool,
+    /// The wasm sandbox's limits and grants (ignored natively).
+    pub sandbox: crate::sandbox::Sandbox,
 }
 
 /// The shared state of a loaded library. Functions and memory objects keep it alive.
@@ -164,6 +166,25 @@ impl CDLL {
     /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).
     pub fn data_address(&self, name: &str) -> Result<u64> {
         self.inner.backend()?.data_address(name)
+    }
+
+    /// Re-instantiates a wasm library from its (cached) module: memory, globals and table are
+    /// as after loading. Use it after a trap that may have left the guest's state broken
+    /// (a timeout in the middle of `malloc`, say). Prepared functions stay valid; buffers,
+    /// arrays and callbacks made before must not be used again. Natively a TypeError.
+    pub fn reset(&self) -> Result<()> {
+        self.inner.backend()?.reset()
+    }
+
+    /// Moves a wasm guest's virtual clocks forward (they stand still otherwise).
+    pub fn advance_clock(&self, by: std::time::Duration) -> Result<()> {
+        self.inner.backend()?.advance_clock(by)
+    }
+
+    /// Where a wasm module came from (compiled, disk cache, memory cache) and how long
+    /// loading took; `None` natively.
+    pub fn load_stats(&self) -> Option<(crate::backend::engine::LoadSource, std::time::Duration)> {
+        self.inner.backend().ok()?.load_stats()
     }
 
     /// `ctypes.get_errno()`: the private copy of errno, as the last call left it. Needs

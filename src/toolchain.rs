@@ -33,6 +33,9 @@ pub const WASM_FLAGS: &[&str] = &[
     // Restored after a trap, so the next call starts with a clean shadow stack.
     "-Wl,--export=__stack_pointer",
     "-Wl,--export-if-defined=errno",
+    // The shadow stack sits below the data: overflowing it runs off address 0 and traps,
+    // instead of silently overwriting globals.
+    "-Wl,--stack-first",
 ];
 
 /// Flags for the host shared object.

@@ -10,6 +10,7 @@
 //! the low 32 bits.
 
 pub mod capture;
+pub mod engine;
 pub mod native;
 pub mod wasm;
 
@@ -223,6 +224,26 @@ pub trait Backend {
     /// The address of the C library's `errno` for calls made through this backend: the
     /// guest's exported `errno` in wasm, this thread's `errno` natively.
     fn errno_location(&mut self) -> Result<u64>;
+
+    /// Re-instantiates the library from scratch (wasm); natively a TypeError.
+    fn reset(&mut self) -> Result<()> {
+        Err(crate::error::Error::TypeError(
+            "reset() re-instantiates a wasm sandbox; a native library cannot be reset".into(),
+        ))
+    }
+
+    /// Moves the guest's virtual clocks forward (wasm); natively a TypeError.
+    fn advance_clock(&mut self, by: std::time::Duration) -> Result<()> {
+        let _ = by;
+        Err(crate::error::Error::TypeError(
+            "only a wasm sandbox has a virtual clock".into(),
+        ))
+    }
+
+    /// Where the module came from and how long loading took (wasm only).
+    fn load_stats(&self) -> Option<(engine::LoadSource, std::time::Duration)> {
+        None
+    }
 }
 
 /// Opens `path` with the backend `kind`.

@@ -7,19 +7,20 @@
 //! is put back where it was before the call.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use wasmtime::{
-    Config, Engine, ExternType, Func, Global, Instance, Linker, Memory, Module, Store, Trap,
-    TypedFunc, Val, ValRaw, ValType, WasmBacktrace,
+    ExternType, Func, Global, Instance, Memory, Store, Trap, TypedFunc, Val, ValRaw, ValType,
+    WasmBacktrace,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::capture::Capture;
+use super::engine::{self, EngineKey, LoadSource, Loaded};
 use super::{Backend, BackendKind, Export, LibraryInfo, Output, Passing, ProtoId};
 use crate::ctype::Repr;
 use crate::error::{Error, Result, TrapKind};
+use crate::sandbox::{Limiter, Sandbox, SeededRandom, VirtualClock};
 use crate::LoadOptions;
 
 /// The most arguments a call may have (ctypes allows 1024; C code in practice uses far fewer).
@@ -28,9 +29,10 @@ pub const MAX_ARGS: usize = 64;
 /// The most bytes of stdout or stderr kept between two takes; the rest is dropped.
 pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Per-store state: the guest's WASI context and the host's callbacks.
-struct GuestState {
-    wasi: WasiP1Ctx,
+/// Per-store state: the guest's WASI context, its limits and the host's callbacks.
+pub(crate) struct GuestState {
+    pub(crate) wasi: WasiP1Ctx,
+    limits: Limiter,
     /// Callbacks by id; a host function in the table finds its closure here.
     callbacks: Vec<Option<WasmCallback>>,
     /// The error the last failing callback returned.
@@ -206,6 +208,7 @@ impl Slot {
 
 /// A prepared call: the resolved export and its slot types.
 struct WasmProto {
+    name: String,
     func: Func,
     /// One entry per wasm parameter.
     params: Vec<ArgPlan>,
@@ -295,22 +298,12 @@ fn struct_abi(s: &std::rc::Rc<crate::structure::StructType>) -> StructAbi {
     }
 }
 
-/// The process-wide engine. NaN canonicalisation and deterministic relaxed SIMD make the same
-/// inputs give the same bits on every machine.
-pub(crate) fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        config.cranelift_nan_canonicalization(true);
-        config.relaxed_simd_deterministic(true);
-        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
-        Engine::new(&config).unwrap_or_else(|_| Engine::default())
-    })
-}
-
 /// A library loaded into its own wasmtime store.
 pub struct WasmLibrary {
     path: PathBuf,
+    loaded: Loaded,
+    sandbox: Sandbox,
+    clock: VirtualClock,
     store: Store<GuestState>,
     instance: Instance,
     memory: Memory,
@@ -319,6 +312,8 @@ pub struct WasmLibrary {
     fflush: Option<TypedFunc<u32, i32>>,
     /// The `__stack_pointer` global and its value between calls, restored after a trap.
     stack_pointer: Option<(Global, Val)>,
+    /// Ticks before a call's deadline (`u64::MAX / 2` for none).
+    deadline_ticks: u64,
     protos: Vec<WasmProto>,
     /// Table slots released by dropped callbacks, reused before the table grows.
     free_slots: Vec<u64>,
@@ -329,8 +324,59 @@ pub struct WasmLibrary {
     capture: bool,
 }
 
+/// A fresh instance and the exports the runtime uses.
+struct Parts {
+    store: Store<GuestState>,
+    instance: Instance,
+    memory: Memory,
+    malloc: TypedFunc<u32, u32>,
+    free: TypedFunc<u32, ()>,
+    fflush: Option<TypedFunc<u32, i32>>,
+    stack_pointer: Option<(Global, Val)>,
+}
+
+/// The guest's WASI context: nothing of the host unless the sandbox grants it.
+fn wasi_context(
+    sandbox: &Sandbox,
+    clock: &VirtualClock,
+    capture: Option<(&Capture, &Capture)>,
+) -> Result<WasiP1Ctx> {
+    let mut wasi = WasiCtxBuilder::new();
+    match capture {
+        Some((out, err)) => {
+            wasi.stdout(out.clone()).stderr(err.clone());
+        }
+        None => {
+            wasi.inherit_stdout().inherit_stderr();
+        }
+    }
+    if !sandbox.real_clock {
+        wasi.wall_clock(clock.clone())
+            .monotonic_clock(clock.clone());
+    }
+    if !sandbox.real_random {
+        wasi.secure_random(SeededRandom::new(sandbox.seed))
+            .insecure_random(SeededRandom::new(sandbox.seed ^ 0x5eed))
+            .insecure_random_seed(sandbox.seed as u128);
+    }
+    for (k, v) in &sandbox.env {
+        wasi.env(k, v);
+    }
+    for d in &sandbox.dirs {
+        let perms = if d.read_only {
+            wasmtime_wasi::FsPerms::ReadOnly
+        } else {
+            wasmtime_wasi::FsPerms::ReadWrite
+        };
+        wasi.preopened_dir(&d.host, &d.guest, perms)
+            .map_err(|e| Error::os(&d.host, format!("cannot grant the directory: {e}")))?;
+    }
+    Ok(wasi.build_p1())
+}
+
 impl WasmLibrary {
-    /// Loads and instantiates a reactor module, then runs its `_initialize` once.
+    /// Loads a reactor module (from the module cache when it can), instantiates it under the
+    /// sandbox of `options`, and runs its `_initialize` once.
     pub fn open(path: &Path, options: &LoadOptions) -> Result<WasmLibrary> {
         let bytes = std::fs::read(path).map_err(|e| Error::os(path, e))?;
         if !bytes.starts_with(b"\0asm") {
@@ -339,33 +385,87 @@ impl WasmLibrary {
                 "not a WebAssembly module (no \\0asm header)",
             ));
         }
-        let module = Module::from_binary(engine(), &bytes)
-            .map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
-
+        let sandbox = options.sandbox.clone();
+        let key = EngineKey {
+            fuel: sandbox.fuel.is_some(),
+            max_stack: sandbox.max_stack,
+        };
+        let loaded = engine::load(path, &bytes, key, true)?;
         let capture = options.capture_output.unwrap_or(true);
         let stdout = Capture::new(CAPTURE_LIMIT);
         let stderr = Capture::new(CAPTURE_LIMIT);
-        let mut wasi = WasiCtxBuilder::new();
-        if capture {
-            wasi.stdout(stdout.clone()).stderr(stderr.clone());
-        } else {
-            wasi.inherit_stdout().inherit_stderr();
-        }
+        let clock = VirtualClock::default();
+        let deadline_ticks = sandbox.timeout.map(engine::ticks).unwrap_or(u64::MAX / 2);
+        let parts = WasmLibrary::instantiate(
+            path,
+            &loaded,
+            &sandbox,
+            &clock,
+            capture.then_some((&stdout, &stderr)),
+            deadline_ticks,
+        )?;
+        Ok(WasmLibrary {
+            path: path.to_path_buf(),
+            loaded,
+            sandbox,
+            clock,
+            store: parts.store,
+            instance: parts.instance,
+            memory: parts.memory,
+            malloc: parts.malloc,
+            free: parts.free,
+            fflush: parts.fflush,
+            stack_pointer: parts.stack_pointer,
+            deadline_ticks,
+            protos: Vec::new(),
+            free_slots: Vec::new(),
+            slot_ids: std::collections::HashMap::new(),
+            stdout,
+            stderr,
+            capture,
+        })
+    }
+
+    fn instantiate(
+        path: &Path,
+        loaded: &Loaded,
+        sandbox: &Sandbox,
+        clock: &VirtualClock,
+        capture: Option<(&Capture, &Capture)>,
+        deadline_ticks: u64,
+    ) -> Result<Parts> {
         let mut store = Store::new(
-            engine(),
+            &loaded.engine,
             GuestState {
-                wasi: wasi.build_p1(),
+                wasi: wasi_context(sandbox, clock, capture)?,
+                limits: Limiter {
+                    max_memory: sandbox.max_memory,
+                    max_table_elements: sandbox.max_table_elements,
+                },
                 callbacks: Vec::new(),
                 callback_error: None,
             },
         );
-        let mut linker: Linker<GuestState> = Linker::new(engine());
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut GuestState| &mut s.wasi)
-            .map_err(|e| Error::Runtime(format!("cannot link WASI: {e}")))?;
-        let instance = linker
-            .instantiate(&mut store, &module)
-            .map_err(|e| Error::os(path, format!("cannot instantiate: {e:#}")))?;
-
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(deadline_ticks);
+        if let Some(fuel) = sandbox.fuel {
+            let _ = store.set_fuel(fuel);
+        }
+        let instance = loaded
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| match trap_error(e) {
+                Error::Trap {
+                    kind: TrapKind::MemoryLimit,
+                    message,
+                    ..
+                } => Error::Trap {
+                    kind: TrapKind::MemoryLimit,
+                    message: format!("cannot instantiate {}: {message}", path.display()),
+                    backtrace: String::new(),
+                },
+                other => Error::os(path, format!("cannot instantiate: {}", other.message())),
+            })?;
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| Error::os(path, "module exports no memory named \"memory\""))?;
@@ -388,18 +488,25 @@ impl WasmLibrary {
         let fflush = instance
             .get_typed_func::<u32, i32>(&mut store, "fflush")
             .ok();
-
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-            init.call(&mut store, ())
-                .map_err(|e| Error::os(path, format!("_initialize failed: {}", trap_error(e))))?;
+            init.call(&mut store, ()).map_err(|e| match trap_error(e) {
+                Error::Trap {
+                    kind,
+                    message,
+                    backtrace,
+                } if kind != TrapKind::Other => Error::Trap {
+                    kind,
+                    message: format!("_initialize failed: {message}"),
+                    backtrace,
+                },
+                other => Error::os(path, format!("_initialize failed: {other}")),
+            })?;
         }
         let stack_pointer = instance.get_global(&mut store, "__stack_pointer").map(|g| {
             let v = g.get(&mut store);
             (g, v)
         });
-
-        Ok(WasmLibrary {
-            path: path.to_path_buf(),
+        Ok(Parts {
             store,
             instance,
             memory,
@@ -407,13 +514,58 @@ impl WasmLibrary {
             free,
             fflush,
             stack_pointer,
-            protos: Vec::new(),
-            free_slots: Vec::new(),
-            slot_ids: std::collections::HashMap::new(),
-            stdout,
-            stderr,
-            capture,
         })
+    }
+
+    /// Throws the instance away and makes a fresh one from the same (cached) module: the
+    /// library's memory, globals and table are as after loading. Prepared prototypes stay
+    /// valid; callbacks and memory objects made before are gone.
+    pub fn reset(&mut self) -> Result<()> {
+        let capture = self.capture.then_some((&self.stdout, &self.stderr));
+        let parts = WasmLibrary::instantiate(
+            &self.path,
+            &self.loaded,
+            &self.sandbox,
+            &self.clock,
+            capture,
+            self.deadline_ticks,
+        )?;
+        self.store = parts.store;
+        self.instance = parts.instance;
+        self.memory = parts.memory;
+        self.malloc = parts.malloc;
+        self.free = parts.free;
+        self.fflush = parts.fflush;
+        self.stack_pointer = parts.stack_pointer;
+        self.free_slots.clear();
+        self.slot_ids.clear();
+        let _ = self.stdout.drain();
+        let _ = self.stderr.drain();
+        for p in &mut self.protos {
+            p.func = self
+                .instance
+                .get_func(&mut self.store, &p.name)
+                .ok_or_else(|| Error::Runtime(format!("{} vanished after reset", p.name)))?;
+        }
+        Ok(())
+    }
+
+    /// Gives the next entry into the guest its full budget: the deadline and the fuel.
+    fn arm(&mut self) {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        if let Some(fuel) = self.sandbox.fuel {
+            let _ = self.store.set_fuel(fuel);
+        }
+    }
+
+    /// Moves the guest's virtual clocks forward.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Where the module came from and how long loading took.
+    pub fn load_stats(&self) -> (LoadSource, std::time::Duration) {
+        (self.loaded.source, self.loaded.elapsed)
     }
 
     fn library_name(&self) -> String {
@@ -440,17 +592,9 @@ impl WasmLibrary {
     }
 }
 
-/// Converts a wasmtime error from a guest call into a typed [`Error`].
-pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
-    if let Some(exit) = err.downcast_ref::<I32Exit>() {
-        return Error::Trap {
-            kind: TrapKind::GuestExit,
-            message: format!("guest called exit({})", exit.0),
-            backtrace: String::new(),
-        };
-    }
-    let backtrace = err
-        .downcast_ref::<WasmBacktrace>()
+/// The wasm backtrace of a trap, one frame per line, with function names.
+fn backtrace_text(err: &wasmtime::Error) -> String {
+    err.downcast_ref::<WasmBacktrace>()
         .map(|bt| {
             bt.frames()
                 .iter()
@@ -467,7 +611,26 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
                 .collect::<Vec<_>>()
                 .join("\n")
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Converts a wasmtime error from a guest call into a typed [`Error`].
+pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return Error::Trap {
+            kind: TrapKind::GuestExit,
+            message: format!("guest called exit({})", exit.0),
+            backtrace: String::new(),
+        };
+    }
+    if let Some(limit) = err.downcast_ref::<crate::sandbox::LimitExceeded>() {
+        return Error::Trap {
+            kind: TrapKind::MemoryLimit,
+            message: limit.0.clone(),
+            backtrace: backtrace_text(&err),
+        };
+    }
+    let backtrace = backtrace_text(&err);
     let Some(trap) = err.downcast_ref::<Trap>() else {
         // A host function failed (e.g. a callback's error), or wasmtime refused the call.
         if let Some(inner) = err.downcast_ref::<Error>() {
@@ -662,6 +825,7 @@ impl Backend for WasmLibrary {
             )));
         }
         self.protos.push(WasmProto {
+            name: symbol.to_string(),
             func,
             params,
             result,
@@ -704,6 +868,7 @@ impl Backend for WasmLibrary {
         } else {
             0
         };
+        self.arm();
         let outcome = self.call_with(proto, args, ret_addr, va_buffer, &mut slots, n);
         if va_buffer != 0 {
             let _ = self.free(va_buffer);
@@ -715,6 +880,7 @@ impl Backend for WasmLibrary {
         let size32 = u32::try_from(size).map_err(|_| {
             Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest"))
         })?;
+        self.arm();
         match self.malloc.call(&mut self.store, size32) {
             Ok(0) => Err(Error::ValueError(format!(
                 "guest malloc({size}) returned NULL: out of memory"
@@ -727,6 +893,7 @@ impl Backend for WasmLibrary {
     fn free(&mut self, addr: u64) -> Result<()> {
         let addr = u32::try_from(addr)
             .map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
+        self.arm();
         self.free
             .call(&mut self.store, addr)
             .map_err(|e| self.fail(e))
@@ -762,6 +929,7 @@ impl Backend for WasmLibrary {
     }
 
     fn take_output(&mut self) -> Output {
+        self.arm();
         if let Some(fflush) = self.fflush.clone() {
             if fflush.call(&mut self.store, 0).is_err() {
                 if let Some((global, value)) = &self.stack_pointer {
@@ -815,7 +983,7 @@ impl Backend for WasmLibrary {
             .map(valtype)
             .into_iter()
             .collect();
-        let ty = wasmtime::FuncType::new(engine(), params, results);
+        let ty = wasmtime::FuncType::new(&self.loaded.engine, params, results);
         let cb = WasmCallback {
             f,
             args: args.to_vec(),
@@ -876,6 +1044,19 @@ impl Backend for WasmLibrary {
 
     fn take_callback_error(&mut self) -> Option<Error> {
         self.store.data_mut().callback_error.take()
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        WasmLibrary::reset(self)
+    }
+
+    fn advance_clock(&mut self, by: std::time::Duration) -> Result<()> {
+        WasmLibrary::advance_clock(self, by);
+        Ok(())
+    }
+
+    fn load_stats(&self) -> Option<(LoadSource, std::time::Duration)> {
+        Some(WasmLibrary::load_stats(self))
     }
 
     fn info(&mut self) -> LibraryInfo {

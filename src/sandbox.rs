@@ -1,0 +1,287 @@
+//! What a sandboxed library may use: its limits, and what it is granted of the outside world.
+//!
+//! The defaults are safe. Memory is capped (256 MiB), the function table is capped, and every
+//! call has a wall-clock deadline (30 s). The guest has no filesystem, no environment, no
+//! arguments and no sockets. Its clocks show a fixed virtual time that moves only when the
+//! caller advances it, and its random numbers are a deterministic stream from a seed. Each of
+//! these is an explicit opt-in: a fuel budget, a longer or no timeout, directories (read-only
+//! or read-write), environment variables, the real clocks, real randomness.
+//!
+//! ```
+//! use wasmctypes::sandbox::{parse_duration, parse_size, DirGrant, Sandbox};
+//! let mut s = Sandbox::default();
+//! s.max_memory = parse_size("16MiB").unwrap();
+//! s.timeout = Some(parse_duration("1s").unwrap());
+//! s.dirs.push(DirGrant::parse("/tmp/data::/data:ro").unwrap());
+//! assert_eq!(s.max_memory, 16 << 20);
+//! assert!(s.dirs[0].read_only);
+//! ```
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A directory of the host granted to the guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The host directory.
+    pub host: PathBuf,
+    /// Where the guest sees it.
+    pub guest: String,
+    /// Whether the guest may only read.
+    pub read_only: bool,
+}
+
+impl DirGrant {
+    /// Parses `HOST[::GUEST][:ro]` (the guest path defaults to the host path).
+    pub fn parse(text: &str) -> Result<DirGrant> {
+        let (rest, read_only) = match text.strip_suffix(":ro") {
+            Some(r) => (r, true),
+            None => (text, false),
+        };
+        let (host, guest) = match rest.split_once("::") {
+            Some((h, g)) => (h, g.to_string()),
+            None => (rest, rest.to_string()),
+        };
+        if host.is_empty() || guest.is_empty() {
+            return Err(Error::ValueError(format!(
+                "--dir {text:?}: expected HOST[::GUEST][:ro]"
+            )));
+        }
+        Ok(DirGrant {
+            host: PathBuf::from(host),
+            guest,
+            read_only,
+        })
+    }
+}
+
+/// The limits and grants of one wasm library. See the module docs for the defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sandbox {
+    /// The most linear memory, in bytes.
+    pub max_memory: usize,
+    /// The most elements of any table (callbacks take one each).
+    pub max_table_elements: usize,
+    /// A fuel budget per call (deterministic: the same call always uses the same fuel), or
+    /// `None` for unmetered execution.
+    pub fuel: Option<u64>,
+    /// A wall-clock deadline per call, or `None` for none at all.
+    pub timeout: Option<Duration>,
+    /// The most native stack wasm code may use, in bytes.
+    pub max_stack: usize,
+    /// Host directories the guest may open.
+    pub dirs: Vec<DirGrant>,
+    /// Environment variables the guest sees.
+    pub env: Vec<(String, String)>,
+    /// Use the host's clocks instead of the virtual ones.
+    pub real_clock: bool,
+    /// Use the host's randomness instead of the seeded stream.
+    pub real_random: bool,
+    /// The seed of the deterministic random stream.
+    pub seed: u64,
+}
+
+impl Default for Sandbox {
+    fn default() -> Sandbox {
+        Sandbox {
+            max_memory: 256 << 20,
+            max_table_elements: 100_000,
+            fuel: None,
+            timeout: Some(Duration::from_secs(30)),
+            max_stack: 512 << 10,
+            dirs: Vec::new(),
+            env: Vec::new(),
+            real_clock: false,
+            real_random: false,
+            seed: 0,
+        }
+    }
+}
+
+/// Parses a size: `16MiB`, `512KiB`, `1GiB`, `65536` (bytes); also `MB`/`KB`/`GB` as powers of
+/// 1000.
+pub fn parse_size(text: &str) -> Result<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| Error::ValueError(format!("bad size {text:?}")))?;
+    let mult = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" | "kB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(Error::ValueError(format!(
+                "bad size unit {other:?} in {text:?}"
+            )))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| Error::ValueError(format!("size {text:?} is too large")))
+}
+
+/// Parses a duration: `1s`, `500ms`, `2m`, `1.5s`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| Error::ValueError(format!("bad duration {text:?}")))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "us" => n / 1e6,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(Error::ValueError(format!(
+                "bad duration unit {other:?} in {text:?}"
+            )))
+        }
+    };
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| Error::ValueError(format!("bad duration {text:?}")))
+}
+
+/// The virtual time the guest's clocks show: starts at 2000-01-01T00:00:00Z (wall) and 0
+/// (monotonic), and moves only by [`VirtualClock::advance`].
+#[derive(Clone, Debug, Default)]
+pub struct VirtualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+/// 2000-01-01T00:00:00Z in seconds since the Unix epoch.
+const VIRTUAL_EPOCH: u64 = 946_684_800;
+
+impl VirtualClock {
+    /// Moves the guest's clocks forward.
+    pub fn advance(&self, by: Duration) {
+        self.nanos
+            .fetch_add(by.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn now(&self) -> u64 {
+        self.nanos.load(Ordering::Relaxed)
+    }
+}
+
+impl wasmtime_wasi::HostWallClock for VirtualClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(VIRTUAL_EPOCH) + Duration::from_nanos(VirtualClock::now(self))
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for VirtualClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        VirtualClock::now(self)
+    }
+}
+
+/// A deterministic random stream (SplitMix64) from a seed: what `random_get` returns.
+#[derive(Clone, Debug)]
+pub struct SeededRandom {
+    state: u64,
+}
+
+impl SeededRandom {
+    /// The stream of `seed`.
+    pub fn new(seed: u64) -> SeededRandom {
+        SeededRandom { state: seed }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl rand::TryRng for SeededRandom {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> std::result::Result<u32, Infallible> {
+        Ok(self.next() as u32)
+    }
+    fn try_next_u64(&mut self) -> std::result::Result<u64, Infallible> {
+        Ok(self.next())
+    }
+    fn try_fill_bytes(&mut self, buf: &mut [u8]) -> std::result::Result<(), Infallible> {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// Why a limiter refused to grow memory or a table; becomes [`crate::TrapKind::MemoryLimit`].
+#[derive(Debug)]
+pub(crate) struct LimitExceeded(pub String);
+
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
+/// The store's resource limiter: growth past the sandbox's limits traps with
+/// [`LimitExceeded`].
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    pub(crate) max_memory: usize,
+    pub(crate) max_table_elements: usize,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "memory limit: the guest asked to grow its memory from {current} to {desired} bytes, the limit is {}",
+                self.max_memory
+            ))));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_table_elements {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "table limit: the guest asked to grow a table from {current} to {desired} elements, the limit is {}",
+                self.max_table_elements
+            ))));
+        }
+        Ok(true)
+    }
+}
