@@ -285,3 +285,158 @@ fn bench_reports_median_and_min_per_call_as_json_on_both_backends() {
         assert!(min > 0.0 && min <= median, "{v}");
     }
 }
+
+/// Every hostile guest ends in its own JSON `error.kind`, exit status 2, and the host lives.
+#[test]
+fn hostile_guests_end_in_their_typed_errors() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-c/hostile");
+    let h = |f: &str| root.join(f).display().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                h("loop.c"),
+                "spin".into(),
+                "--restype".into(),
+                "void".into(),
+                "--timeout".into(),
+                "1s".into(),
+            ],
+            "Timeout",
+        ),
+        (
+            vec![
+                h("loop.c"),
+                "spin".into(),
+                "--restype".into(),
+                "void".into(),
+                "--fuel".into(),
+                "1000000".into(),
+            ],
+            "OutOfFuel",
+        ),
+        (
+            vec![
+                h("membomb.c"),
+                "bomb".into(),
+                "--max-memory".into(),
+                "16MiB".into(),
+            ],
+            "MemoryLimit",
+        ),
+        (
+            vec![h("recursion.c"), "recurse".into(), "0".into()],
+            "StackOverflow",
+        ),
+        (
+            vec![
+                h("oob.c"),
+                "oob_store".into(),
+                "--restype".into(),
+                "void".into(),
+            ],
+            "MemoryOutOfBounds",
+        ),
+        (
+            vec![h("divzero.c"), "divide".into(), "1".into(), "0".into()],
+            "IntegerDivisionByZero",
+        ),
+        (
+            vec![
+                h("abort.c"),
+                "do_abort".into(),
+                "--restype".into(),
+                "void".into(),
+            ],
+            "Unreachable",
+        ),
+        (
+            vec![
+                h("abort.c"),
+                "do_exit".into(),
+                "--restype".into(),
+                "void".into(),
+            ],
+            "GuestExit",
+        ),
+        (
+            vec![h("nullfn.c"), "call_null".into()],
+            "IndirectCallToNull",
+        ),
+    ];
+    for (args, kind) in cases {
+        let mut a: Vec<&str> = vec!["call"];
+        a.extend(args.iter().map(String::as_str));
+        a.push("--json");
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["error"]["kind"], kind, "{a:?}");
+    }
+    let o = run(&["call", &h("abort.c"), "do_exit", "--restype", "void"]);
+    assert_eq!(
+        stderr(&o).lines().next(),
+        Some("error: Trap: GuestExit: guest called exit(3)")
+    );
+    let o = run(&["call", &h("flood.c"), "flood", "--restype", "void"]);
+    assert!(o.status.success());
+    assert!(o.stdout.len() < (17 << 20), "{} bytes", o.stdout.len());
+}
+
+#[test]
+fn a_second_load_comes_from_the_module_cache() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("module-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let wasm = guest_dir().join("greeting.wasm");
+    let load = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+            .args(["inspect", "--json"])
+            .arg(&wasm)
+            .env("WASMCTYPES_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["load"]["source"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(load(), "compiled");
+    assert_eq!(load(), "disk cache");
+}
+
+#[test]
+fn sandbox_flags_grant_env_and_directories() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-c/sandbox.c");
+    let src = src.to_str().unwrap();
+    let o = run(&[
+        "call",
+        src,
+        "get_env",
+        "c_char_p:GREETING",
+        "--restype",
+        "c_char_p",
+        "--env",
+        "GREETING=hi",
+    ]);
+    assert_eq!(stdout(&o), "-> b'hi'\n", "{}", stderr(&o));
+    let o = run(&["call", src, "first_byte", "c_char_p:/etc/passwd"]);
+    assert!(stdout(&o).starts_with("-> -"), "denied: {}", stdout(&o));
+    let o = run(&[
+        "call",
+        src,
+        "first_byte",
+        "c_char_p:/etc/passwd",
+        "--dir",
+        "/etc::/etc:ro",
+    ]);
+    assert!(!stdout(&o).starts_with("-> -"), "granted: {}", stdout(&o));
+    let a = run(&["call", src, "seconds_now", "--restype", "c_longlong"]);
+    assert_eq!(stdout(&a), "-> 946684800\n");
+    let b = run(&[
+        "call",
+        src,
+        "seconds_now",
+        "--restype",
+        "c_longlong",
+        "--real-clock",
+    ]);
+    assert_ne!(stdout(&b), stdout(&a));
+}

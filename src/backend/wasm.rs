@@ -620,7 +620,7 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
         return Error::Trap {
             kind: TrapKind::GuestExit,
             message: format!("guest called exit({})", exit.0),
-            backtrace: String::new(),
+            backtrace: backtrace_text(&err),
         };
     }
     if let Some(limit) = err.downcast_ref::<crate::sandbox::LimitExceeded>() {

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::sandbox_args::SandboxArgs;
+
 use wasmctypes::invoke::BufferSpec;
 use wasmctypes::{
     invoke, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, Value, CDLL,
@@ -19,16 +21,9 @@ fn guest_dir() -> PathBuf {
     }
 }
 
-fn load(name: &str, kind: BackendKind) -> Result<CDLL, Error> {
+fn load(name: &str, kind: BackendKind, options: &LoadOptions) -> Result<CDLL, Error> {
     let path = Path::new(wasmctypes::locate::DEFAULT_GUEST_DIR).join(kind.file_name(name));
-    CDLL::open_with(
-        path,
-        kind,
-        &LoadOptions {
-            capture_output: Some(true),
-            ..LoadOptions::default()
-        },
-    )
+    CDLL::open_with(path, kind, options)
 }
 
 fn show(r: &Result<CallReport, Error>) -> String {
@@ -59,7 +54,14 @@ fn verdict(same: bool) -> bool {
 }
 
 /// One example on both backends: prints a row per backend and whether they agree.
-fn example(title: &str, lib: &str, symbol: &str, args: &[ArgSpec], restype: CType) -> bool {
+fn example(
+    opts: &LoadOptions,
+    title: &str,
+    lib: &str,
+    symbol: &str,
+    args: &[ArgSpec],
+    restype: CType,
+) -> bool {
     println!(
         "\n{title}\n  C: {symbol}({})",
         args.iter()
@@ -69,7 +71,7 @@ fn example(title: &str, lib: &str, symbol: &str, args: &[ArgSpec], restype: CTyp
     );
     let results: Vec<_> = BackendKind::ALL
         .iter()
-        .map(|k| load(lib, *k).and_then(|l| invoke(&l, symbol, args, restype)))
+        .map(|k| load(lib, *k, opts).and_then(|l| invoke(&l, symbol, args, restype)))
         .collect();
     for (k, r) in BackendKind::ALL.iter().zip(&results) {
         println!("  {:<7} {}", k.name(), show(r));
@@ -78,12 +80,12 @@ fn example(title: &str, lib: &str, symbol: &str, args: &[ArgSpec], restype: CTyp
 }
 
 /// strdup/freeme: read the malloc'd string, then free it with the library's own free.
-fn strdup_example() -> bool {
+fn strdup_example(opts: &LoadOptions) -> bool {
     println!("\nmalloc'd memory from C, released with the library's own free\n  C: char *dupstr(const char *); void freeme(char *)");
     let mut all = Vec::new();
     for kind in BackendKind::ALL {
         let r = (|| -> Result<String, Error> {
-            let lib = load("dupstr", kind)?;
+            let lib = load("dupstr", kind, opts)?;
             let mut dup = lib.function("dupstr")?;
             dup.set_argtypes(&[CType::CharP])?
                 .set_restype(CType::VoidP)?;
@@ -108,7 +110,14 @@ fn strdup_example() -> bool {
     verdict(all[0].is_some() && all[0] == all[1])
 }
 
-pub fn run() -> ExitCode {
+pub fn run(sandbox: &SandboxArgs) -> ExitCode {
+    let opts = match sandbox.options(Some(true)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let dir = guest_dir();
     let out = Path::new(wasmctypes::locate::DEFAULT_GUEST_DIR);
     let tc = match Toolchain::find() {
@@ -131,6 +140,7 @@ pub fn run() -> ExitCode {
     let int = |i: i128| ArgSpec::Scalar(CType::Int, Value::Int(i));
     let mut ok = true;
     ok &= example(
+        &opts,
         "Hello, World",
         "greeting",
         "greet",
@@ -138,6 +148,7 @@ pub fn run() -> ExitCode {
         CType::Void,
     );
     ok &= example(
+        &opts,
         "An array passed by pointer",
         "sum",
         "our_function",
@@ -148,6 +159,7 @@ pub fn run() -> ExitCode {
         CType::Int,
     );
     ok &= example(
+        &opts,
         "A mutable buffer, changed in place (create_string_buffer)",
         "upper",
         "upper",
@@ -158,13 +170,14 @@ pub fn run() -> ExitCode {
         CType::Void,
     );
     ok &= example(
+        &opts,
         "Immutable bytes: C gets a copy, the caller's bytes stay as they were",
         "upper",
         "upper",
         &[text("abc123"), int(6)],
         CType::Void,
     );
-    ok &= strdup_example();
+    ok &= strdup_example(&opts);
     let (w, n) = (
         BackendKind::Wasm.data_model(),
         BackendKind::Native.data_model(),

@@ -2,6 +2,9 @@
 //! library, and prints.
 
 mod demo;
+mod sandbox_args;
+
+use sandbox_args::SandboxArgs;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -66,7 +69,10 @@ enum Command {
         json: bool,
     },
     /// Run the seed examples sandboxed and native, side by side.
-    Demo,
+    Demo {
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
     /// Time repeated calls of one function, like `python -m timeit`: median and min ns/call.
     Bench {
         #[command(flatten)]
@@ -101,28 +107,31 @@ struct CallArgs {
     /// Directories searched for bare library names.
     #[arg(long = "lib-dir")]
     lib_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 /// Opens a library with output captured per call (natively: fd 1 and 2 redirected around it).
 fn open(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<CDLL, Error> {
-    open_with(spec, kind, lib_dirs, Some(true))
+    open_with(
+        spec,
+        kind,
+        lib_dirs,
+        &LoadOptions {
+            capture_output: Some(true),
+            ..LoadOptions::default()
+        },
+    )
 }
 
 fn open_with(
     spec: &str,
     kind: BackendKind,
     lib_dirs: &[PathBuf],
-    capture_output: Option<bool>,
+    options: &LoadOptions,
 ) -> Result<CDLL, Error> {
     let path = locate(spec, kind, lib_dirs)?;
-    CDLL::open_with(
-        path,
-        kind,
-        &LoadOptions {
-            capture_output,
-            ..LoadOptions::default()
-        },
-    )
+    CDLL::open_with(path, kind, options)
 }
 
 fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
@@ -144,7 +153,12 @@ fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
 
 fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
     let (specs, restype) = parse_call(call)?;
-    let lib = open(&call.lib, kind, &call.lib_dirs)?;
+    let lib = open_with(
+        &call.lib,
+        kind,
+        &call.lib_dirs,
+        &call.sandbox.options(Some(true))?,
+    )?;
     invoke(&lib, &call.symbol, &specs, restype)
 }
 
@@ -355,12 +369,20 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
                 "exports": exports,
                 "memory": info.memory.map(|(s, max)| json!({"bytes": s, "max_bytes": max})),
                 "table": info.table.map(|(s, max)| json!({"size": s, "max": max})),
+                "load": l.load_stats().map(|(src, t)| json!({"source": src.name(), "ms": t.as_secs_f64() * 1000.0})),
             })
         );
         return ExitCode::SUCCESS;
     }
     println!("{} ({} backend)", l.path().display(), kind);
     println!("data model: {m}");
+    if let Some((src, t)) = l.load_stats() {
+        println!(
+            "loaded from {} in {:.2} ms",
+            src.name(),
+            t.as_secs_f64() * 1000.0
+        );
+    }
     println!(
         "  {}",
         sizes
@@ -415,7 +437,12 @@ fn cmd_bench(
     let timing = parse_call(call).and_then(|(specs, restype)| {
         // The backends' default output handling: captured in wasm, passed through natively,
         // so that no per-call fd redirection is timed.
-        let lib = open_with(&call.lib, kind, &call.lib_dirs, None)?;
+        let lib = open_with(
+            &call.lib,
+            kind,
+            &call.lib_dirs,
+            &call.sandbox.options(None)?,
+        )?;
         let prepared = PreparedCall::new(&lib, &call.symbol, &specs, restype)?;
         let t = wasmctypes::bench::timeit(iterations, repeats, || prepared.call().map(|_| ()))?;
         let _ = lib.take_output();
@@ -502,7 +529,7 @@ fn main() -> ExitCode {
             lib_dirs,
             json,
         } => cmd_inspect(lib, *backend, lib_dirs, *json),
-        Command::Demo => demo::run(),
+        Command::Demo { sandbox } => demo::run(sandbox),
         Command::Bench {
             call,
             backend,
