@@ -37,6 +37,7 @@ pub mod buffer;
 pub mod callback;
 pub mod cstruct;
 pub mod ctype;
+pub mod differential;
 pub mod error;
 pub mod invoke;
 pub mod library;

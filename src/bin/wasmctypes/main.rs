@@ -50,9 +50,15 @@ enum Command {
     },
     /// Call one function on both backends and show the results side by side.
     /// Exits 0 when they agree, 1 when they differ, 2 on error.
+    ///
+    /// Without SYMBOL: runs every `test_*` function of LIB that takes no arguments on both
+    /// backends, classifies every difference, and exits 0 only when none is unexplained.
     Diff {
         #[command(flatten)]
         call: CallArgs,
+        /// Run native code in-process, as ctypes does, instead of in a forked child.
+        #[arg(long)]
+        no_isolate: bool,
     },
     /// List a library's exports, memory, table and data model.
     Inspect {
@@ -94,7 +100,7 @@ struct CallArgs {
     /// A .wasm, .so or .c path, or a bare library name.
     lib: String,
     /// The function to call.
-    symbol: String,
+    symbol: Option<String>,
     /// Arguments: TYPE:VALUE, TYPE[]:1,2,3, buf:TEXT, buf:N, null, an integer, or text.
     #[arg(allow_negative_numbers = true)]
     args: Vec<String>,
@@ -159,7 +165,7 @@ fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
         &call.lib_dirs,
         &call.sandbox.options(Some(true))?,
     )?;
-    invoke(&lib, &call.symbol, &specs, restype)
+    invoke(&lib, call.symbol.as_deref().unwrap_or(""), &specs, restype)
 }
 
 fn print_error(e: &Error) {
@@ -192,7 +198,10 @@ fn cmd_call(call: &CallArgs, kind: BackendKind) -> ExitCode {
         }
         Err(e) => {
             if call.json {
-                println!("{}", error_json(kind, &call.symbol, &e));
+                println!(
+                    "{}",
+                    error_json(kind, call.symbol.as_deref().unwrap_or(""), &e)
+                );
             } else {
                 print_error(&e);
             }
@@ -258,7 +267,7 @@ fn cmd_diff(call: &CallArgs) -> ExitCode {
     if call.json {
         let side = |k: BackendKind, r: &Result<CallReport, Error>| match r {
             Ok(rep) => rep.to_json(),
-            Err(e) => error_json(k, &call.symbol, e),
+            Err(e) => error_json(k, call.symbol.as_deref().unwrap_or(""), e),
         };
         let sizes = |k: BackendKind| {
             let m = k.data_model();
@@ -443,7 +452,8 @@ fn cmd_bench(
             &call.lib_dirs,
             &call.sandbox.options(None)?,
         )?;
-        let prepared = PreparedCall::new(&lib, &call.symbol, &specs, restype)?;
+        let prepared =
+            PreparedCall::new(&lib, call.symbol.as_deref().unwrap_or(""), &specs, restype)?;
         let t = wasmctypes::bench::timeit(iterations, repeats, || prepared.call().map(|_| ()))?;
         let _ = lib.take_output();
         Ok(t)
@@ -462,11 +472,18 @@ fn cmd_bench(
         ),
         Ok(t) => println!(
             "{} ({kind}): {} calls x {} repeats: median {:.1} ns/call, min {:.1} ns/call",
-            call.symbol, t.iterations, t.repeats, t.ns_per_call_median, t.ns_per_call_min
+            call.symbol.as_deref().unwrap_or(""),
+            t.iterations,
+            t.repeats,
+            t.ns_per_call_median,
+            t.ns_per_call_min
         ),
         Err(e) => {
             if call.json {
-                println!("{}", error_json(kind, &call.symbol, &e));
+                println!(
+                    "{}",
+                    error_json(kind, call.symbol.as_deref().unwrap_or(""), &e)
+                );
             } else {
                 print_error(&e);
             }
@@ -474,6 +491,33 @@ fn cmd_bench(
         }
     }
     ExitCode::SUCCESS
+}
+
+fn cmd_diff_all(call: &CallArgs, isolate: bool) -> ExitCode {
+    let report = locate(&call.lib, BackendKind::Wasm, &call.lib_dirs).and_then(|w| {
+        let n = locate(&call.lib, BackendKind::Native, &call.lib_dirs)?;
+        wasmctypes::differential::run_all(&w, &n, isolate)
+    });
+    match report {
+        Ok(r) => {
+            if call.json {
+                for line in r.json_lines() {
+                    println!("{line}");
+                }
+            } else {
+                print!("{}", r.table());
+            }
+            if r.unexplained() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            print_error(&e);
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn cmd_build(files: &[PathBuf], out: &std::path::Path) -> ExitCode {
@@ -521,8 +565,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
         Command::Build { files, out } => cmd_build(files, out),
+        Command::Call { call, .. } | Command::Bench { call, .. } if call.symbol.is_none() => {
+            print_error(&Error::ArgumentError {
+                position: None,
+                message: "a SYMBOL to call is required".into(),
+            });
+            ExitCode::from(2)
+        }
         Command::Call { call, backend } => cmd_call(call, *backend),
-        Command::Diff { call } => cmd_diff(call),
+        Command::Diff { call, no_isolate } => match &call.symbol {
+            Some(_) => cmd_diff(call),
+            None => cmd_diff_all(call, !*no_isolate),
+        },
         Command::Inspect {
             lib,
             backend,
