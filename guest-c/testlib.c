@@ -57,3 +57,4 @@ const char *a_string = "a global string";
 int get_an_integer(void) { return an_integer; }
 int *int_array(void) { static int a[3] = { 1, 2, 3 }; return a; }
 int *null_int_pointer(void) { return 0; }
+void noop(void) {}
