@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 use crate::types::Type;
 use crate::value::{int_from_bits, mask_int, LibId, Pointer, Value};
 
-/// The most arguments one call may have.
-pub const MAX_ARGS: usize = 64;
+/// The most arguments one call may have. The call path keeps its slots in fixed arrays of this
+/// size on the stack (no heap allocation); larger limits make every call pay to clear them.
+pub const MAX_ARGS: usize = 24;
 
 /// How to load a library.
 #[derive(Clone, Debug, Default)]

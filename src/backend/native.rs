@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::LoadOptions;
 
 /// The most arguments a call may have.
-pub const MAX_ARGS: usize = 64;
+pub const MAX_ARGS: usize = crate::library::MAX_ARGS;
 
 /// A prepared call: the function's address and its CIF.
 struct NativeProto {

@@ -24,7 +24,7 @@ use crate::sandbox::{Limiter, Sandbox, SeededRandom, VirtualClock};
 use crate::LoadOptions;
 
 /// The most arguments a call may have (ctypes allows 1024; C code in practice uses far fewer).
-pub const MAX_ARGS: usize = 64;
+pub const MAX_ARGS: usize = crate::library::MAX_ARGS;
 
 /// The most bytes of stdout or stderr kept between two takes; the rest is dropped.
 pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
