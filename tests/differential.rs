@@ -7,6 +7,7 @@ use std::process::Command;
 
 use common::built;
 use wasmctypes::differential::{run_all, Outcome};
+use wasmctypes::TrapKind;
 
 #[test]
 fn every_test_gets_its_verdict_and_native_crashes_do_not_stop_the_runner() {
@@ -29,6 +30,7 @@ fn every_test_gets_its_verdict_and_native_crashes_do_not_stop_the_runner() {
         ("test_size_t_wrap", "data-model"),
         ("test_pointer_to_int", "data-model"),
         ("test_buffer_overflow", "sandbox-caught"),
+        ("test_stack_overflow_silent", "sandbox-caught"),
         ("test_abort", "sandbox-caught"),
         ("test_null_function", "sandbox-caught"),
         ("test_null_read", "native-caught"),
@@ -57,7 +59,18 @@ fn every_test_gets_its_verdict_and_native_crashes_do_not_stop_the_runner() {
     assert!(
         matches!(verdict("test_null_read").native.outcome, Outcome::Signal(s) if s == libc::SIGSEGV)
     );
-    assert!(report.tests.len() >= 21);
+    // The overflow that corrupts native memory silently: native returns, wasm traps.
+    let silent = verdict("test_stack_overflow_silent");
+    assert!(matches!(silent.native.outcome, Outcome::Returned(_)));
+    assert!(
+        matches!(
+            silent.wasm.outcome,
+            Outcome::Trapped(TrapKind::MemoryOutOfBounds, _)
+        ),
+        "{:?}",
+        silent.wasm.outcome
+    );
+    assert!(report.tests.len() >= 22);
     assert_eq!(report.unexplained(), 0);
 }
 
@@ -81,7 +94,7 @@ fn the_cli_prints_the_table_and_exits_by_the_unexplained_count() {
     assert_eq!(last["summary"]["unexplained"], 0);
     assert_eq!(
         last["summary"]["same"].as_u64().unwrap() + last["summary"]["differ"].as_u64().unwrap(),
-        21
+        22
     );
     // A library with an undeclared difference fails.
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
