@@ -26,6 +26,64 @@ use crate::value::{int_from_bits, mask_int, LibId, Pointer, Value};
 /// size on the stack (no heap allocation); larger limits make every call pay to clear them.
 pub const MAX_ARGS: usize = 24;
 
+/// The most arguments a call on the scalar fast path may have (see [`Function::call`]).
+const SCALAR_MAX: usize = 14;
+
+/// A prepared prototype whose arguments are all numbers and whose result is a fundamental
+/// type: calls of it need no temporaries, no structure copies and no pointer checks, so they
+/// take [`Backend::call_scalar`] with the arguments converted inline.
+#[derive(Clone, Copy)]
+struct ScalarCall {
+    proto: ProtoId,
+    n: usize,
+    args: [Num; SCALAR_MAX],
+    ret: Num,
+    restype: CType,
+}
+
+/// A number's conversion between a Python value and a raw 64-bit slot, in 64-bit arithmetic:
+/// the same bits as [`mask_int`] on the slot's low 64 bits, without i128 shifts per call.
+#[derive(Clone, Copy)]
+enum Num {
+    /// A signed integer: sign-extend from the low `64 - shift` bits.
+    Signed(u32),
+    /// An unsigned integer: keep the bits of the mask.
+    Unsigned(u64),
+    /// `c_bool`: any non-zero value is 1.
+    Bool,
+    F32,
+    F64,
+    /// Anything else (results only): converted by [`convert_result`].
+    Other,
+}
+
+impl Num {
+    fn of(r: Repr) -> Num {
+        match r {
+            Repr::Int(n) => Num::Signed(64 - 8 * n as u32),
+            Repr::UInt(8) => Num::Unsigned(u64::MAX),
+            Repr::UInt(n) => Num::Unsigned((1u64 << (8 * n as u32)) - 1),
+            Repr::Bool => Num::Bool,
+            Repr::F32 => Num::F32,
+            Repr::F64 => Num::F64,
+            Repr::Void => Num::Other,
+        }
+    }
+
+    /// The slot for `v`, or `None` if `v` is not a plain number of this kind.
+    #[inline]
+    fn slot(self, v: &Value) -> Option<u64> {
+        Some(match (self, v) {
+            (Num::F64, Value::Float(x)) => x.to_bits(),
+            (Num::F32, Value::Float(x)) => (*x as f32).to_bits() as u64,
+            (Num::Signed(shift), Value::Int(i)) => (((*i as u64) << shift) as i64 >> shift) as u64,
+            (Num::Unsigned(mask), Value::Int(i)) => *i as u64 & mask,
+            (Num::Bool, Value::Int(i)) => (*i != 0) as u64,
+            _ => return None,
+        })
+    }
+}
+
 /// How to load a library.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
@@ -160,6 +218,7 @@ impl CDLL {
             argtypes: None,
             restype: Type::Simple(CType::Int),
             proto: std::cell::Cell::new(None),
+            scalar: std::cell::Cell::new(None),
             inferred: RefCell::new(None),
         })
     }
@@ -279,6 +338,8 @@ pub struct Function {
     argtypes: Option<Vec<Type>>,
     restype: Type,
     proto: std::cell::Cell<Option<ProtoId>>,
+    /// Set once the declared prototype is prepared, when it qualifies for the fast path.
+    scalar: std::cell::Cell<Option<ScalarCall>>,
     inferred: RefCell<Option<(Vec<Repr>, ProtoId)>>,
 }
 
@@ -345,10 +406,20 @@ impl Function {
         Ok(self)
     }
 
+    /// How the declared prototype is called, once a call has prepared it: natively `libffi`
+    /// or a register shim such as `shim(2 int, 1 float) -> float`, in wasm `call_unchecked`.
+    /// `None` before the first call or without argtypes.
+    pub fn call_path(&self) -> Option<String> {
+        let p = self.proto.get()?;
+        let b = self.lib.backend().ok()?;
+        Some(b.describe_call(p))
+    }
+
     /// Forgets the prepared prototypes; the next call prepares again, once.
     fn invalidate(&mut self) {
         *self.inferred.get_mut() = None;
         self.proto.set(None);
+        self.scalar.set(None);
     }
 
     /// The prototype for exactly the declared argtypes, prepared on first use.
@@ -360,7 +431,75 @@ impl Function {
         let args: Vec<Passing> = types.iter().map(|t| passing(t, m)).collect();
         let p = b.prepare(&self.name, &args, &passing(&self.restype, m), None)?;
         self.proto.set(Some(p));
+        self.scalar.set(self.scalar_call(p, types));
         Ok(p)
+    }
+
+    /// The fast-path plan for the declared prototype `proto`, if every argument is a number
+    /// (an integer type, `c_char`, `c_bool`, `c_float` or `c_double`), the result is a
+    /// fundamental type, and errno is not swapped around calls.
+    fn scalar_call(&self, proto: ProtoId, types: &[Type]) -> Option<ScalarCall> {
+        let m = self.lib.model;
+        let number = |t: &Type| match t {
+            Type::Simple(CType::WChar | CType::CharP | CType::WCharP | CType::VoidP) => None,
+            Type::Simple(t) => Some(Num::of(m.repr(*t))),
+            _ => None,
+        };
+        let Type::Simple(restype) = self.restype else {
+            return None;
+        };
+        if types.len() > SCALAR_MAX || self.lib.errno.is_some() {
+            return None;
+        }
+        let mut args = [Num::Other; SCALAR_MAX];
+        for (slot, t) in args.iter_mut().zip(types) {
+            *slot = number(t)?;
+        }
+        let ret = match restype {
+            CType::Char | CType::WChar | CType::CharP | CType::WCharP | CType::VoidP => Num::Other,
+            CType::Void => Num::Other,
+            t => Num::of(m.repr(t)),
+        };
+        Some(ScalarCall {
+            proto,
+            n: types.len(),
+            args,
+            ret,
+            restype,
+        })
+    }
+
+    /// Converts the arguments for the fast path into `slots`; false when they are not plain
+    /// numbers of the declared kinds, and the general path must convert (or reject) them.
+    /// Each conversion is the general path's own for that pair of type and value.
+    #[inline]
+    fn scalar_slots(s: &ScalarCall, args: &[Value], slots: &mut [u64; SCALAR_MAX]) -> bool {
+        if args.len() != s.n {
+            return false;
+        }
+        for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
+            match num.slot(v) {
+                Some(bits) => *slot = bits,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The fast path of [`Function::call`], with the arguments already in their slots.
+    fn call_scalar(&self, s: &ScalarCall, slots: &[u64]) -> Result<Value> {
+        let lib = &*self.lib;
+        let mut backend = lib.backend()?;
+        let b: &mut dyn Backend = &mut **backend;
+        let raw = b.call_scalar(s.proto, slots).map_err(|e| *e)?;
+        Ok(match s.ret {
+            Num::Signed(shift) => Value::Int(((raw << shift) as i64 >> shift) as i128),
+            Num::Unsigned(mask) => Value::Int((raw & mask) as i128),
+            Num::Bool => Value::Bool(raw as u8 != 0),
+            Num::F32 => Value::Float(f32::from_bits(raw as u32) as f64),
+            Num::F64 => Value::Float(f64::from_bits(raw)),
+            Num::Other => return convert_result(b, lib.model, s.restype, raw),
+        })
     }
 
     /// Calls the function: ctypes' `f(*args)`.
@@ -371,6 +510,12 @@ impl Function {
     /// the string, `c_void_p` gives the address (None for NULL), `POINTER(T)` a
     /// [`Value::Pointer`], a structure a [`Value::Struct`] copied out, integers are masked.
     pub fn call(&self, args: &[Value]) -> Result<Value> {
+        if let Some(s) = self.scalar.get() {
+            let mut slots = [0u64; SCALAR_MAX];
+            if Self::scalar_slots(&s, args, &mut slots) {
+                return self.call_scalar(&s, &slots[..s.n]);
+            }
+        }
         let lib = &*self.lib;
         let declared = self.argtypes.as_deref().unwrap_or(&[]);
         if self.argtypes.is_some() && args.len() < declared.len() {

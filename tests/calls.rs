@@ -14,7 +14,16 @@ fn call(
 ) -> Result<Value, Error> {
     let mut f = lib.function(name)?;
     f.set_argtypes(argtypes)?.set_restype(restype)?;
-    f.call(args)
+    let first = f.call(args);
+    // The first call prepares the prototype; later ones take the scalar fast path where the
+    // prototype qualifies, which must give the same answer.
+    let again = f.call(args);
+    match (&first, &again) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}: fast path differs"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{name}"),
+        _ => panic!("{name}: {first:?} then {again:?}"),
+    }
+    first
 }
 
 fn int(v: i128) -> Value {

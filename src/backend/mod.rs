@@ -12,6 +12,7 @@
 pub mod capture;
 pub mod engine;
 pub mod native;
+pub mod shims;
 pub mod wasm;
 
 use std::fmt;
@@ -173,6 +174,26 @@ pub trait Backend {
     /// `ret_addr` is where a structure result is stored (unused otherwise). Returns the raw
     /// result slot (0 for void or a structure).
     fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64>;
+
+    /// Calls a prepared prototype whose arguments and result are all scalars and which is not
+    /// variadic: the hot path, with no temporaries and no structure result. A callback's error
+    /// during the call is the call's error. The error is boxed so that the result comes back
+    /// in registers. The default goes through [`Backend::call`].
+    fn call_scalar(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<crate::error::Error>> {
+        let outcome = self.call(proto, args, 0);
+        match self.take_callback_error() {
+            Some(e) => Err(Box::new(e)),
+            None => outcome.map_err(Box::new),
+        }
+    }
+
+    /// How a prepared prototype is called: natively `libffi` or a register shim such as
+    /// `shim(2 int, 1 float) -> float`; in wasm `call_unchecked` over the export.
+    fn describe_call(&self, proto: ProtoId) -> String;
 
     /// Allocates `size` bytes with the library's own `malloc`. Never returns NULL: failure is
     /// an error.

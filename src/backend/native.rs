@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use libffi::middle::{Cif, Type};
 
+use super::shims::ShimPlan;
 use super::{Backend, BackendKind, Export, LibraryInfo, Output, ProtoId};
 use crate::ctype::{CType, Repr};
 use crate::error::{Error, Result};
@@ -30,6 +31,8 @@ struct NativeProto {
     struct_args: u64,
     /// The result is a structure, stored at the call's `ret_addr`.
     struct_ret: bool,
+    /// The register shim that calls this prototype without libffi, where one fits.
+    shim: Option<ShimPlan>,
 }
 
 /// A shared object loaded into this process.
@@ -183,6 +186,26 @@ fn ffi_passing(p: &super::Passing) -> Result<Type> {
     }
 }
 
+/// The shim for a non-variadic prototype of scalars, if the registers hold all its arguments.
+fn shim_plan(
+    args: &[super::Passing],
+    ret: &super::Passing,
+    fixed: Option<usize>,
+) -> Option<ShimPlan> {
+    let float = |p: &super::Passing| match p {
+        super::Passing::Scalar(r) => Some(matches!(r, Repr::F32 | Repr::F64)),
+        super::Passing::Struct(_) => None,
+    };
+    if fixed.is_some() {
+        return None;
+    }
+    let mut classes = [false; MAX_ARGS];
+    for (c, a) in classes.iter_mut().zip(args) {
+        *c = float(a)?;
+    }
+    ShimPlan::new(&classes[..args.len()], float(ret)?)
+}
+
 impl NativeLibrary {
     /// dlopens `path` (`RTLD_NOW | RTLD_LOCAL`, as ctypes' default mode).
     pub fn open(path: &Path, options: &LoadOptions) -> Result<NativeLibrary> {
@@ -230,6 +253,12 @@ impl NativeLibrary {
     }
 
     fn raw_call(&self, p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
+        if let Some(shim) = &p.shim {
+            // SAFETY: the plan was made from this prototype's own argument classes, and
+            // `args` holds one slot per argument; that `code` has the prototype is the
+            // caller's promise, as in ctypes.
+            return unsafe { shim.call(p.code, args) };
+        }
         let mut values = [std::ptr::null_mut::<c_void>(); MAX_ARGS];
         for (i, (v, a)) in values.iter_mut().zip(args).enumerate() {
             *v = if p.struct_args & (1 << i) != 0 {
@@ -350,6 +379,7 @@ impl Backend for NativeLibrary {
             nargs: args.len(),
             struct_args,
             struct_ret: matches!(ret, super::Passing::Struct(_)),
+            shim: shim_plan(args, ret, fixed),
         });
         Ok(ProtoId(self.protos.len() - 1))
     }
@@ -362,6 +392,32 @@ impl Backend for NativeLibrary {
         }
         let index = proto.0;
         self.captured(|this| this.raw_call(&this.protos[index], args, ret_addr))
+    }
+
+    fn call_scalar(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        let raw = if self.capture {
+            self.call(proto, args, 0).map_err(Box::new)?
+        } else {
+            self.raw_call(&self.protos[proto.0], args, 0)
+        };
+        if self.callback_error.borrow().is_some() {
+            if let Some(e) = self.take_callback_error() {
+                return Err(Box::new(e));
+            }
+        }
+        Ok(raw)
+    }
+
+    fn describe_call(&self, proto: ProtoId) -> String {
+        match self.protos.get(proto.0).map(|p| &p.shim) {
+            Some(Some(shim)) => shim.describe(),
+            Some(None) => "libffi".into(),
+            None => "unprepared".into(),
+        }
     }
 
     fn malloc(&mut self, size: usize) -> Result<u64> {

@@ -6,6 +6,7 @@
 //! A trap becomes [`Error::Trap`] and leaves the library usable: the guest's shadow stack pointer
 //! is put back where it was before the call.
 
+use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 
 use wasmtime::{
@@ -206,6 +207,9 @@ impl Slot {
     }
 }
 
+/// Parameters a scalar call keeps in its stack slots (the library's fast path uses up to 14).
+const SCALAR_SLOTS: usize = 16;
+
 /// A prepared call: the resolved export and its slot types.
 struct WasmProto {
     name: String,
@@ -217,6 +221,9 @@ struct WasmProto {
     varargs: Vec<(usize, Slot, usize)>,
     /// Size of the variadic argument buffer.
     va_size: usize,
+    /// Every parameter is argument i's own slot and the result is a slot or nothing: the
+    /// prototype can take [`Backend::call_scalar`]'s short path.
+    scalar: bool,
 }
 
 /// Where a wasm parameter's value comes from.
@@ -824,6 +831,13 @@ impl Backend for WasmLibrary {
                 }
             )));
         }
+        let scalar = va_size == 0
+            && params.len() <= SCALAR_SLOTS
+            && params
+                .iter()
+                .enumerate()
+                .all(|(k, p)| matches!(p, ArgPlan::Slot(i, _) if *i == k))
+            && !matches!(result, RetPlan::Store(..));
         self.protos.push(WasmProto {
             name: symbol.to_string(),
             func,
@@ -831,6 +845,7 @@ impl Backend for WasmLibrary {
             result,
             varargs,
             va_size,
+            scalar,
         });
         Ok(ProtoId(self.protos.len() - 1))
     }
@@ -874,6 +889,59 @@ impl Backend for WasmLibrary {
             let _ = self.free(va_buffer);
         }
         outcome
+    }
+
+    fn call_scalar(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        let p = &self.protos[proto.0];
+        if !p.scalar || p.params.len() != args.len() {
+            let outcome = self.call(proto, args, 0);
+            return match self.take_callback_error() {
+                Some(e) => Err(Box::new(e)),
+                None => outcome.map_err(Box::new),
+            };
+        }
+        // Only the slots the call uses are written: no clearing of a large array per call.
+        let mut slots = [MaybeUninit::<ValRaw>::uninit(); SCALAR_SLOTS];
+        slots[0].write(ValRaw::i64(0));
+        for ((slot, plan), &bits) in slots.iter_mut().zip(&p.params).zip(args) {
+            if let ArgPlan::Slot(_, ty) = *plan {
+                slot.write(ty.to_raw(bits));
+            }
+        }
+        let n = p.params.len().max(1);
+        let (func, result) = (p.func, p.result);
+        self.arm();
+        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n);
+        // SAFETY: `slots[..n]` is initialised, holds one value of the right type for every
+        // parameter of `func` (checked against its signature in `prepare`) and has room for
+        // its one result; `func` belongs to `self.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
+        if let Err(e) = outcome {
+            let e = self.fail(e);
+            return Err(Box::new(
+                self.store.data_mut().callback_error.take().unwrap_or(e),
+            ));
+        }
+        if let Some(e) = self.store.data_mut().callback_error.take() {
+            return Err(Box::new(e));
+        }
+        Ok(match result {
+            // SAFETY: slot 0 was initialised above and holds the result after the call.
+            RetPlan::Slot(s) => s.bits_of(unsafe { slots[0].assume_init() }),
+            RetPlan::None | RetPlan::Store(..) => 0,
+        })
+    }
+
+    fn describe_call(&self, proto: ProtoId) -> String {
+        match self.protos.get(proto.0) {
+            Some(p) if p.scalar => "call_unchecked (scalar slots)".into(),
+            Some(_) => "call_unchecked".into(),
+            None => "unprepared".into(),
+        }
     }
 
     fn malloc(&mut self, size: usize) -> Result<u64> {

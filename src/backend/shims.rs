@@ -1,0 +1,172 @@
+//! Precompiled call shims for x86-64 System V: the native backend's fast path past libffi.
+//!
+//! On x86-64 System V, integer/pointer arguments and float arguments go into registers
+//! independently, each class in its own order: the first six integers in rdi, rsi, rdx, rcx,
+//! r8, r9 and the first eight floats in xmm0–xmm7. A scalar result comes back in rax or xmm0.
+//! So any non-variadic signature with at most six integer and at most eight float arguments
+//! and a scalar (or no) result is called correctly by one `extern "C"` function pointer type
+//! that depends only on (integer count, float count, result class), for example
+//! `extern "C" fn(u64, u64, f64) -> u64` for `double f(int, double, long)`.
+//!
+//! Integer arguments travel sign- or zero-extended to 64 bits (the call path's slots already
+//! are), so the callee finds its narrower value in the low bits, as clang and gcc expect. An
+//! `f32` travels in the low half of an `f64` register, and an `f32` result is read from the
+//! low half of xmm0. A void result is read as rax and ignored.
+//!
+//! Everything else (stack arguments, structures by value, variadic calls, other
+//! architectures) stays with libffi.
+
+use std::ffi::c_void;
+
+/// Integer/pointer arguments passed in registers.
+pub const MAX_INT: usize = 6;
+/// Float arguments passed in registers.
+pub const MAX_FLOAT: usize = 8;
+
+/// Calls `code` with `ints[..ni]` and `floats[..nf]` (the shim's own counts) and returns rax
+/// (integer class) or xmm0's bits (float class).
+type Shim = unsafe fn(code: *const c_void, ints: &[u64; MAX_INT], floats: &[u64; MAX_FLOAT]) -> u64;
+
+macro_rules! as_type {
+    ($_index:tt, $t:ty) => {
+        $t
+    };
+}
+
+macro_rules! shim {
+    (Int, [$($i:tt)*], [$($f:tt)*]) => {{
+        unsafe fn shim(code: *const c_void, ints: &[u64; MAX_INT], floats: &[u64; MAX_FLOAT]) -> u64 {
+            let _ = (ints, floats);
+            // SAFETY: the caller promises `code` is a function whose register arguments are
+            // exactly these classes in this order, with a result in rax or none.
+            unsafe {
+                let f: unsafe extern "C" fn($(as_type!($i, u64),)* $(as_type!($f, f64),)*) -> u64 =
+                    std::mem::transmute(code);
+                f($(ints[$i],)* $(f64::from_bits(floats[$f]),)*)
+            }
+        }
+        shim as Shim
+    }};
+    (Float, [$($i:tt)*], [$($f:tt)*]) => {{
+        unsafe fn shim(code: *const c_void, ints: &[u64; MAX_INT], floats: &[u64; MAX_FLOAT]) -> u64 {
+            let _ = (ints, floats);
+            // SAFETY: as above, with the result in xmm0.
+            unsafe {
+                let f: unsafe extern "C" fn($(as_type!($i, u64),)* $(as_type!($f, f64),)*) -> f64 =
+                    std::mem::transmute(code);
+                f($(ints[$i],)* $(f64::from_bits(floats[$f]),)*).to_bits()
+            }
+        }
+        shim as Shim
+    }};
+}
+
+macro_rules! row {
+    ($ret:ident, [$($i:tt)*]) => {
+        [
+            shim!($ret, [$($i)*], []),
+            shim!($ret, [$($i)*], [0]),
+            shim!($ret, [$($i)*], [0 1]),
+            shim!($ret, [$($i)*], [0 1 2]),
+            shim!($ret, [$($i)*], [0 1 2 3]),
+            shim!($ret, [$($i)*], [0 1 2 3 4]),
+            shim!($ret, [$($i)*], [0 1 2 3 4 5]),
+            shim!($ret, [$($i)*], [0 1 2 3 4 5 6]),
+            shim!($ret, [$($i)*], [0 1 2 3 4 5 6 7]),
+        ]
+    };
+}
+
+macro_rules! table {
+    ($ret:ident) => {
+        [
+            row!($ret, []),
+            row!($ret, [0]),
+            row!($ret, [0 1]),
+            row!($ret, [0 1 2]),
+            row!($ret, [0 1 2 3]),
+            row!($ret, [0 1 2 3 4]),
+            row!($ret, [0 1 2 3 4 5]),
+        ]
+    };
+}
+
+/// Shims with an integer (or no) result, indexed by [integer count][float count].
+static INT_RESULT: [[Shim; MAX_FLOAT + 1]; MAX_INT + 1] = table!(Int);
+/// Shims with a float result, indexed the same way.
+static FLOAT_RESULT: [[Shim; MAX_FLOAT + 1]; MAX_INT + 1] = table!(Float);
+
+/// How one prototype is called through a shim.
+#[derive(Clone, Copy)]
+pub struct ShimPlan {
+    shim: Shim,
+    /// Bit i set: argument i is a float (its slot holds f32 or f64 bits).
+    floats: u32,
+    ints_count: u8,
+    floats_count: u8,
+    float_result: bool,
+}
+
+impl ShimPlan {
+    /// The plan for these argument classes (`true` = float) and result class, or `None` if
+    /// the signature needs the stack (more than six integers or eight floats) or this is not
+    /// x86-64 System V.
+    pub fn new(float_args: &[bool], float_result: bool) -> Option<ShimPlan> {
+        if !cfg!(all(target_arch = "x86_64", unix)) || float_args.len() > 32 {
+            return None;
+        }
+        let nf = float_args.iter().filter(|f| **f).count();
+        let ni = float_args.len() - nf;
+        if ni > MAX_INT || nf > MAX_FLOAT {
+            return None;
+        }
+        let table = if float_result {
+            &FLOAT_RESULT
+        } else {
+            &INT_RESULT
+        };
+        Some(ShimPlan {
+            shim: table[ni][nf],
+            floats: float_args
+                .iter()
+                .enumerate()
+                .fold(0, |bits, (i, f)| bits | ((*f as u32) << i)),
+            ints_count: ni as u8,
+            floats_count: nf as u8,
+            float_result,
+        })
+    }
+
+    /// Calls `code` with one raw slot per argument, in declaration order; returns the raw
+    /// result (rax, or xmm0's bits for a float result).
+    ///
+    /// # Safety
+    /// `code` must be a non-variadic function whose arguments have exactly the classes this
+    /// plan was made for, in order, and `args` must hold one slot per argument.
+    pub unsafe fn call(&self, code: *const c_void, args: &[u64]) -> u64 {
+        let mut ints = [0u64; MAX_INT];
+        let mut floats = [0u64; MAX_FLOAT];
+        let (mut ni, mut nf) = (0, 0);
+        for (i, &a) in args.iter().enumerate() {
+            if self.floats & (1 << i) != 0 {
+                floats[nf % MAX_FLOAT] = a;
+                nf += 1;
+            } else {
+                ints[ni % MAX_INT] = a;
+                ni += 1;
+            }
+        }
+        // SAFETY: the plan's shim has this signature's register classes (the caller's promise).
+        unsafe { (self.shim)(code, &ints, &floats) }
+    }
+
+    /// What `describe` shows: `shim(2 int, 1 float) -> float`.
+    pub fn describe(&self) -> String {
+        format!(
+            "shim({} int, {} float) -> {}",
+            self.ints_count,
+            self.floats_count,
+            if self.float_result { "float" } else { "int" }
+        )
+    }
+}
