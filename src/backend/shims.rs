@@ -33,28 +33,44 @@ macro_rules! as_type {
     };
 }
 
+/// The Rust type a result class comes back as: rax as `u64`, xmm0 as `f64`.
+macro_rules! result_type {
+    (Int) => {
+        u64
+    };
+    (Float) => {
+        f64
+    };
+}
+
+/// A result register's raw bits.
+trait ResultBits {
+    fn bits(self) -> u64;
+}
+
+impl ResultBits for u64 {
+    fn bits(self) -> u64 {
+        self
+    }
+}
+
+impl ResultBits for f64 {
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
+
 macro_rules! shim {
-    (Int, [$($i:tt)*], [$($f:tt)*]) => {{
+    ($ret:ident, [$($i:tt)*], [$($f:tt)*]) => {{
         unsafe fn shim(code: *const c_void, ints: &[u64; MAX_INT], floats: &[u64; MAX_FLOAT]) -> u64 {
             let _ = (ints, floats);
             // SAFETY: the caller promises `code` is a function whose register arguments are
-            // exactly these classes in this order, with a result in rax or none.
+            // exactly these classes in this order, with its result in this class's register
+            // (or none).
             unsafe {
-                let f: unsafe extern "C" fn($(as_type!($i, u64),)* $(as_type!($f, f64),)*) -> u64 =
+                let f: unsafe extern "C" fn($(as_type!($i, u64),)* $(as_type!($f, f64),)*) -> result_type!($ret) =
                     std::mem::transmute(code);
-                f($(ints[$i],)* $(f64::from_bits(floats[$f]),)*)
-            }
-        }
-        shim as Shim
-    }};
-    (Float, [$($i:tt)*], [$($f:tt)*]) => {{
-        unsafe fn shim(code: *const c_void, ints: &[u64; MAX_INT], floats: &[u64; MAX_FLOAT]) -> u64 {
-            let _ = (ints, floats);
-            // SAFETY: as above, with the result in xmm0.
-            unsafe {
-                let f: unsafe extern "C" fn($(as_type!($i, u64),)* $(as_type!($f, f64),)*) -> f64 =
-                    std::mem::transmute(code);
-                f($(ints[$i],)* $(f64::from_bits(floats[$f]),)*).to_bits()
+                f($(ints[$i],)* $(f64::from_bits(floats[$f]),)*).bits()
             }
         }
         shim as Shim
