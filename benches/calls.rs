@@ -8,6 +8,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+/// The integration tests' helpers, for the same prototypes and arguments.
+#[path = "../tests/common/mod.rs"]
+mod common;
 use wasmctypes::{create_string_buffer, Array, BackendKind, Built, CType, Toolchain, Value, CDLL};
 
 fn guest(name: &str) -> Built {
@@ -41,28 +45,28 @@ fn scalar(c: &mut Criterion) {
         g.bench_function(format!("void_f_void/{kind}"), |bn| {
             bn.iter(|| noop.call(black_box(&[])).unwrap())
         });
+        let typed = noop.typed::<(), ()>().unwrap();
+        g.bench_function(format!("void_f_void/{kind}_typed"), |bn| {
+            bn.iter(|| typed.call(()).unwrap())
+        });
         let mut add = lib.function("add").unwrap();
         add.set_argtypes(&[CType::Int, CType::Int]).unwrap();
         let args = [Value::Int(2), Value::Int(3)];
         g.bench_function(format!("add_int_int/{kind}"), |bn| {
             bn.iter(|| add.call(black_box(&args)).unwrap())
         });
-        let mut mix = lib.function("mix").unwrap();
-        use CType::*;
-        mix.set_argtypes(&[Int, Double, Float, LongLong, Char, Double])
-            .unwrap()
-            .set_restype(Double)
-            .unwrap();
-        let margs = [
-            Value::Int(1),
-            Value::Float(2.5),
-            Value::Float(0.5),
-            Value::Int(10),
-            Value::Int(2),
-            Value::Float(0.25),
-        ];
+        let typed = add.typed::<(i32, i32), i32>().unwrap();
+        g.bench_function(format!("add_int_int/{kind}_typed"), |bn| {
+            bn.iter(|| typed.call(black_box((2, 3))).unwrap())
+        });
+        let mix = common::mix(&lib);
+        let margs = common::mix_args();
         g.bench_function(format!("mixed_six/{kind}"), |bn| {
             bn.iter(|| mix.call(black_box(&margs)).unwrap())
+        });
+        let typed = mix.typed::<(i32, f64, f32, i64, i8, f64), f64>().unwrap();
+        g.bench_function(format!("mixed_six/{kind}_typed"), |bn| {
+            bn.iter(|| typed.call(black_box((1, 2.5, 0.5, 10, 2, 0.25))).unwrap())
         });
     }
     // The wasm floor: a raw TypedFunc call of the same export, on a plain wasmtime engine.

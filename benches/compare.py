@@ -70,26 +70,35 @@ def main():
     py = ctypes_times()
     rows = [("scalar", "void_f_void"), ("scalar", "add_int_int"), ("scalar", "mixed_six"),
             ("data", "strlen_100_bytes"), ("data", "upper_4KiB_round_trip"), ("data", "sum_1M_ints")]
-    fmt = "{:<24} {:>10} {:>10} {:>10} {:>12} {:>12} {:>12} {:>10} {:>10}"
-    print(fmt.format("call (median ns)", "ctypes", "native", "wasm", "wasm floor", "libffi floor", "direct call",
-                     "ctypes/nat", "ctypes/wasm"))
+    fmt = "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}"
+    print(fmt.format("call (median ns)", "ctypes", "native", "nat typed", "wasm", "wasm typed", "wasm floor",
+                     "libffi", "direct", "ctypes/nat", "ctypes/wasm"))
     for group, name in rows:
         get = lambda suffix: crit.get(f"{group}/{name}/{suffix}")
         nat, wasm = get("native"), get("wasm")
-        wfloor = get("wasm_floor_typedfunc")
-        ffi, direct = get("native_floor_libffi"), get("native_floor_direct")
         c = py.get(name)
         cell = lambda v: "-" if v is None else (f"{v:.1f}" if v < 1e5 else f"{v/1e6:.2f}ms")
         ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.1f}x"
-        print(fmt.format(name, cell(c), cell(nat), cell(wasm), cell(wfloor), cell(ffi), cell(direct),
-                         ratio(c, nat), ratio(c, wasm)))
-    for name in ("add_int_int", "void_f_void"):
-        w, f = crit.get(f"scalar/{name}/wasm"), crit.get(f"scalar/{name}/wasm_floor_typedfunc")
-        if w and f:
-            print(f"{name}: wasm backend / raw TypedFunc = {w / f:.2f}x")
-    n, l = crit.get("scalar/add_int_int/native"), crit.get("scalar/add_int_int/native_floor_libffi")
-    if n and l:
-        print(f"add_int_int: native backend / raw libffi = {n / l:.2f}x")
+        print(fmt.format(name, cell(c), cell(nat), cell(get("native_typed")), cell(wasm), cell(get("wasm_typed")),
+                         cell(get("wasm_floor_typedfunc")), cell(get("native_floor_libffi")),
+                         cell(get("native_floor_direct")), ratio(c, nat), ratio(c, wasm)))
+    print()
+    for name in ("void_f_void", "add_int_int"):
+        f = crit.get(f"scalar/{name}/wasm_floor_typedfunc")
+        for suffix in ("wasm", "wasm_typed"):
+            w = crit.get(f"scalar/{name}/{suffix}")
+            if w and f:
+                print(f"{name}: {suffix} / raw TypedFunc = {w / f:.2f}x  (target 1.3x)")
+    l, d = crit.get("scalar/add_int_int/native_floor_libffi"), crit.get("scalar/add_int_int/native_floor_direct")
+    for suffix in ("native", "native_typed"):
+        n = crit.get(f"scalar/add_int_int/{suffix}")
+        if n and l and d:
+            print(f"add_int_int: {suffix} / raw libffi = {n / l:.2f}x (target 1x), / direct call = {n / d:.1f}x")
+    c = py.get("add_int_int")
+    for suffix in ("native", "wasm"):
+        v = crit.get(f"scalar/add_int_int/{suffix}")
+        if c and v:
+            print(f"add_int_int: ctypes / {suffix} = {c / v:.1f}x  (target 10x)")
     u = crit.get("scalar/add_int_int/wasm_func_call")
     if u:
         print(f"add_int_int: untyped Func::call = {u:.1f} ns")

@@ -48,6 +48,7 @@ pub mod sandbox;
 pub mod simple;
 pub mod structure;
 pub mod toolchain;
+pub mod typed;
 pub mod types;
 pub mod value;
 
@@ -69,5 +70,6 @@ pub use sandbox::Sandbox;
 pub use simple::CValue;
 pub use structure::{Field, Layout, StructType};
 pub use toolchain::{Built, Toolchain};
+pub use typed::{Params, Results, Scalar, TypedFunction};
 pub use types::{Type, POINTER};
 pub use value::{bytes_repr, mask_int, LibId, Pointer, Value};

@@ -19,6 +19,7 @@ use crate::backend::{self, Backend, BackendKind, LibraryInfo, Output, Passing, P
 use crate::cstruct::StructValue;
 use crate::ctype::{CType, DataModel, Repr};
 use crate::error::{Error, Result};
+use crate::typed::{check_signature, Params, Results, TypedFunction};
 use crate::types::Type;
 use crate::value::{int_from_bits, mask_int, LibId, Pointer, Value};
 
@@ -46,9 +47,9 @@ struct ScalarCall {
 #[derive(Clone, Copy)]
 enum Num {
     /// A signed integer: sign-extend from the low `64 - shift` bits.
-    Signed(u32),
-    /// An unsigned integer: keep the bits of the mask.
-    Unsigned(u64),
+    Signed(u8),
+    /// An unsigned integer: keep the low `64 - shift` bits.
+    Unsigned(u8),
     /// `c_bool`: any non-zero value is 1.
     Bool,
     F32,
@@ -60,9 +61,8 @@ enum Num {
 impl Num {
     fn of(r: Repr) -> Num {
         match r {
-            Repr::Int(n) => Num::Signed(64 - 8 * n as u32),
-            Repr::UInt(8) => Num::Unsigned(u64::MAX),
-            Repr::UInt(n) => Num::Unsigned((1u64 << (8 * n as u32)) - 1),
+            Repr::Int(n) => Num::Signed(64 - 8 * n),
+            Repr::UInt(n) => Num::Unsigned(64 - 8 * n),
             Repr::Bool => Num::Bool,
             Repr::F32 => Num::F32,
             Repr::F64 => Num::F64,
@@ -77,7 +77,7 @@ impl Num {
             (Num::F64, Value::Float(x)) => x.to_bits(),
             (Num::F32, Value::Float(x)) => (*x as f32).to_bits() as u64,
             (Num::Signed(shift), Value::Int(i)) => (((*i as u64) << shift) as i64 >> shift) as u64,
-            (Num::Unsigned(mask), Value::Int(i)) => *i as u64 & mask,
+            (Num::Unsigned(shift), Value::Int(i)) => *i as u64 & (u64::MAX >> shift),
             (Num::Bool, Value::Int(i)) => (*i != 0) as u64,
             _ => return None,
         })
@@ -111,6 +111,7 @@ pub(crate) struct LibInner {
 
 impl LibInner {
     /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.
+    #[inline]
     pub(crate) fn backend(&self) -> Result<std::cell::RefMut<'_, Box<dyn Backend>>> {
         self.backend.try_borrow_mut().map_err(|_| {
             Error::Runtime(format!(
@@ -218,7 +219,7 @@ impl CDLL {
             argtypes: None,
             restype: Type::Simple(CType::Int),
             proto: std::cell::Cell::new(None),
-            scalar: std::cell::Cell::new(None),
+            scalar: std::cell::OnceCell::new(),
             inferred: RefCell::new(None),
         })
     }
@@ -339,7 +340,7 @@ pub struct Function {
     restype: Type,
     proto: std::cell::Cell<Option<ProtoId>>,
     /// Set once the declared prototype is prepared, when it qualifies for the fast path.
-    scalar: std::cell::Cell<Option<ScalarCall>>,
+    scalar: std::cell::OnceCell<ScalarCall>,
     inferred: RefCell<Option<(Vec<Repr>, ProtoId)>>,
 }
 
@@ -406,6 +407,44 @@ impl Function {
         Ok(self)
     }
 
+    /// wasmtime's `Func::typed`, for C: checks the declared argtypes and restype against the
+    /// Rust signature `fn(P) -> R` and prepares the prototype now. The types must be numbers
+    /// (integers, `c_char`, `c_bool`, `c_float`, `c_double`) whose representation in this
+    /// library's data model is the Rust type's: `c_int` is `i32`, `c_long` is `i32` in wasm
+    /// and `i64` natively, `c_ubyte` is `u8`. Pointers and structures stay with [`call`].
+    ///
+    /// [`call`]: Function::call
+    pub fn typed<P: Params, R: Results>(&self) -> Result<TypedFunction<P, R>> {
+        let types = self.argtypes.as_deref().ok_or_else(|| {
+            Error::TypeError(format!("{}: set argtypes before typed()", self.name))
+        })?;
+        let number = |t: &Type, what: &str, void_ok: bool| match t {
+            Type::Simple(CType::Void) if void_ok => Ok(CType::Void),
+            Type::Simple(c)
+                if !matches!(c, CType::CharP | CType::WCharP | CType::VoidP | CType::Void) =>
+            {
+                Ok(*c)
+            }
+            other => Err(Error::TypeError(format!(
+                "{}: the {what} is {other:?}, not a number; call() takes it",
+                self.name
+            ))),
+        };
+        let mut args = Vec::with_capacity(types.len());
+        for (i, t) in types.iter().enumerate() {
+            args.push(number(t, &format!("argument {}", i + 1), false)?);
+        }
+        let ret = number(&self.restype, "result", true)?;
+        check_signature::<P, R>(&self.name, self.lib.model, &args, ret)?;
+        let mut backend = self.lib.backend()?;
+        let proto = self.declared_proto(&mut **backend, types)?;
+        Ok(TypedFunction::new(
+            self.lib.clone(),
+            self.name.clone(),
+            proto,
+        ))
+    }
+
     /// How the declared prototype is called, once a call has prepared it: natively `libffi`
     /// or a register shim such as `shim(2 int, 1 float) -> float`, in wasm `call_unchecked`.
     /// `None` before the first call or without argtypes.
@@ -419,7 +458,7 @@ impl Function {
     fn invalidate(&mut self) {
         *self.inferred.get_mut() = None;
         self.proto.set(None);
-        self.scalar.set(None);
+        self.scalar = std::cell::OnceCell::new();
     }
 
     /// The prototype for exactly the declared argtypes, prepared on first use.
@@ -431,7 +470,9 @@ impl Function {
         let args: Vec<Passing> = types.iter().map(|t| passing(t, m)).collect();
         let p = b.prepare(&self.name, &args, &passing(&self.restype, m), None)?;
         self.proto.set(Some(p));
-        self.scalar.set(self.scalar_call(p, types));
+        if let Some(s) = self.scalar_call(p, types) {
+            let _ = self.scalar.set(s);
+        }
         Ok(p)
     }
 
@@ -494,7 +535,7 @@ impl Function {
         let raw = b.call_scalar(s.proto, slots).map_err(|e| *e)?;
         Ok(match s.ret {
             Num::Signed(shift) => Value::Int(((raw << shift) as i64 >> shift) as i128),
-            Num::Unsigned(mask) => Value::Int((raw & mask) as i128),
+            Num::Unsigned(shift) => Value::Int((raw & (u64::MAX >> shift)) as i128),
             Num::Bool => Value::Bool(raw as u8 != 0),
             Num::F32 => Value::Float(f32::from_bits(raw as u32) as f64),
             Num::F64 => Value::Float(f64::from_bits(raw)),
@@ -512,8 +553,8 @@ impl Function {
     pub fn call(&self, args: &[Value]) -> Result<Value> {
         if let Some(s) = self.scalar.get() {
             let mut slots = [0u64; SCALAR_MAX];
-            if Self::scalar_slots(&s, args, &mut slots) {
-                return self.call_scalar(&s, &slots[..s.n]);
+            if Self::scalar_slots(s, args, &mut slots) {
+                return self.call_scalar(s, &slots[..s.n]);
             }
         }
         let lib = &*self.lib;

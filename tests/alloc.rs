@@ -49,24 +49,14 @@ fn scalar_calls_do_not_allocate() {
             .unwrap()
             .set_restype(CType::Int)
             .unwrap();
-        let mut mix = lib.function("mix").unwrap();
-        use CType::*;
-        mix.set_argtypes(&[Int, Double, Float, LongLong, Char, Double])
-            .unwrap()
-            .set_restype(Double)
-            .unwrap();
+        let mix = common::mix(&lib);
         let add_args = [Value::Int(2), Value::Int(3)];
-        let mix_args = [
-            Value::Int(1),
-            Value::Float(2.5),
-            Value::Float(0.5),
-            Value::Int(10),
-            Value::Int(2),
-            Value::Float(0.25),
-        ];
+        let mix_args = common::mix_args();
         // The first calls prepare the prototypes.
         assert_eq!(add.call(&add_args).unwrap(), Value::Int(5));
         assert_eq!(mix.call(&mix_args).unwrap(), Value::Float(16.25));
+        let typed_add = add.typed::<(i32, i32), i32>().unwrap();
+        let typed_mix = mix.typed::<(i32, f64, f32, i64, i8, f64), f64>().unwrap();
         ALLOCATIONS.store(0, Ordering::SeqCst);
         COUNTING.with(|c| c.set(true));
         let mut sum = 0;
@@ -75,14 +65,16 @@ fn scalar_calls_do_not_allocate() {
                 sum += v;
             }
             let _ = mix.call(&mix_args);
+            sum += typed_add.call((2, 3)).unwrap_or(0) as i128;
+            let _ = typed_mix.call((1, 2.5, 0.5, 10, 2, 0.25));
         }
         COUNTING.with(|c| c.set(false));
         let n = ALLOCATIONS.load(Ordering::SeqCst);
-        assert_eq!(sum, 5000);
+        assert_eq!(sum, 10000);
         assert_eq!(
             n,
             0,
-            "{} backend: {n} heap allocations in 2000 scalar calls",
+            "{} backend: {n} heap allocations in 4000 scalar calls",
             lib.backend()
         );
     }

@@ -558,6 +558,7 @@ impl WasmLibrary {
     }
 
     /// Gives the next entry into the guest its full budget: the deadline and the fuel.
+    #[inline]
     fn arm(&mut self) {
         self.store.set_epoch_deadline(self.deadline_ticks);
         if let Some(fuel) = self.sandbox.fuel {
@@ -907,10 +908,12 @@ impl Backend for WasmLibrary {
         // Only the slots the call uses are written: no clearing of a large array per call.
         let mut slots = [MaybeUninit::<ValRaw>::uninit(); SCALAR_SLOTS];
         slots[0].write(ValRaw::i64(0));
-        for ((slot, plan), &bits) in slots.iter_mut().zip(&p.params).zip(args) {
-            if let ArgPlan::Slot(_, ty) = *plan {
-                slot.write(ty.to_raw(bits));
-            }
+        // A scalar prototype's parameter k is argument k's slot (checked in `prepare`).
+        // ValRaw holds its value little-endian from the first byte, so the 64-bit slot, whose
+        // low bits are the value at its own width (an i32, or an f32's bits), reads as the
+        // parameter's type without a per-type conversion.
+        for (slot, &bits) in slots.iter_mut().zip(args) {
+            slot.write(ValRaw::u64(bits));
         }
         let n = p.params.len().max(1);
         let (func, result) = (p.func, p.result);
@@ -926,8 +929,10 @@ impl Backend for WasmLibrary {
                 self.store.data_mut().callback_error.take().unwrap_or(e),
             ));
         }
-        if let Some(e) = self.store.data_mut().callback_error.take() {
-            return Err(Box::new(e));
+        if self.store.data().callback_error.is_some() {
+            if let Some(e) = self.store.data_mut().callback_error.take() {
+                return Err(Box::new(e));
+            }
         }
         Ok(match result {
             // SAFETY: slot 0 was initialised above and holds the result after the call.

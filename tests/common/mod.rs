@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use wasmctypes::{BackendKind, Built, LoadOptions, Toolchain, CDLL};
+use wasmctypes::{BackendKind, Built, CType, Function, LoadOptions, Toolchain, Value, CDLL};
 
 /// The repository's `guest-c/NAME.c`.
 pub fn source(name: &str) -> PathBuf {
@@ -53,5 +53,28 @@ pub fn both_captured(name: &str) -> [CDLL; 2] {
     [
         open_with(name, BackendKind::Wasm, opts()),
         open_with(name, BackendKind::Native, opts()),
+    ]
+}
+
+/// testlib's `double mix(int, double, float, long long, char, double)` with its prototype set.
+pub fn mix(lib: &CDLL) -> Function {
+    use CType::*;
+    let mut mix = lib.function("mix").unwrap();
+    mix.set_argtypes(&[Int, Double, Float, LongLong, Char, Double])
+        .unwrap()
+        .set_restype(Double)
+        .unwrap();
+    mix
+}
+
+/// Arguments for [`mix`]: it returns 16.25 for them.
+pub fn mix_args() -> [Value; 6] {
+    [
+        Value::Int(1),
+        Value::Float(2.5),
+        Value::Float(0.5),
+        Value::Int(10),
+        Value::Int(2),
+        Value::Float(0.25),
     ]
 }

@@ -1,0 +1,251 @@
+//! `TypedFunction`: a function whose prototype is checked once against Rust types, then
+//! called with plain Rust values, like wasmtime's `TypedFunc` over a `Func`.
+//!
+//! ctypes has only the dynamic call ([`Function::call`] here). A Rust caller that knows the
+//! signature can skip [`Value`](crate::Value) altogether: `typed` checks the declared
+//! argtypes and restype against the Rust types once, and each call then moves raw slots only.
+//!
+//! ```no_run
+//! use wasmctypes::{BackendKind, CType, CDLL};
+//! let lib = CDLL::open("target/guest/testlib.wasm", BackendKind::Wasm)?;
+//! let mut add = lib.function("add")?;
+//! add.set_argtypes(&[CType::Int, CType::Int])?;
+//! let add = add.typed::<(i32, i32), i32>()?;
+//! assert_eq!(add.call((2, 3))?, 5);
+//! # Ok::<(), wasmctypes::Error>(())
+//! ```
+
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use crate::backend::{Backend, ProtoId};
+use crate::ctype::{CType, DataModel, Repr};
+use crate::error::{Error, Result};
+use crate::library::LibInner;
+
+/// A Rust type that is one C scalar: its representation, and its raw 64-bit slot (integers
+/// sign- or zero-extended, an `f32` in the low half).
+pub trait Scalar: Copy {
+    /// The C representation this Rust type stands for.
+    const REPR: Repr;
+    /// The raw slot for this value.
+    fn to_slot(self) -> u64;
+    /// The value from a raw result slot (only the low bits of the type's width count).
+    fn from_slot(raw: u64) -> Self;
+}
+
+macro_rules! int_scalar {
+    ($($t:ty => $repr:expr),* $(,)?) => {$(
+        impl Scalar for $t {
+            const REPR: Repr = $repr;
+            fn to_slot(self) -> u64 {
+                // Sign-extends signed types and zero-extends unsigned ones, to 64 bits.
+                self as i64 as u64
+            }
+            fn from_slot(raw: u64) -> Self {
+                raw as $t
+            }
+        }
+    )*};
+}
+
+int_scalar! {
+    i8 => Repr::Int(1), u8 => Repr::UInt(1), i16 => Repr::Int(2), u16 => Repr::UInt(2),
+    i32 => Repr::Int(4), u32 => Repr::UInt(4), i64 => Repr::Int(8), u64 => Repr::UInt(8),
+}
+
+impl Scalar for bool {
+    const REPR: Repr = Repr::Bool;
+    fn to_slot(self) -> u64 {
+        self as u64
+    }
+    fn from_slot(raw: u64) -> Self {
+        raw as u8 != 0
+    }
+}
+
+impl Scalar for f32 {
+    const REPR: Repr = Repr::F32;
+    fn to_slot(self) -> u64 {
+        self.to_bits() as u64
+    }
+    fn from_slot(raw: u64) -> Self {
+        f32::from_bits(raw as u32)
+    }
+}
+
+impl Scalar for f64 {
+    const REPR: Repr = Repr::F64;
+    fn to_slot(self) -> u64 {
+        self.to_bits()
+    }
+    fn from_slot(raw: u64) -> Self {
+        f64::from_bits(raw)
+    }
+}
+
+/// The parameters of a typed function: a tuple of [`Scalar`]s, up to eight.
+pub trait Params: Copy {
+    /// How many.
+    const COUNT: usize;
+    /// The representation of parameter `i`.
+    fn repr(i: usize) -> Repr;
+    /// Writes one slot per parameter into `slots[..COUNT]`.
+    fn write(self, slots: &mut [u64; MAX_PARAMS]);
+}
+
+/// The most parameters a [`TypedFunction`] takes.
+pub const MAX_PARAMS: usize = 8;
+
+macro_rules! params {
+    ($(($($name:ident $index:tt),*)),* $(,)?) => {$(
+        impl<$($name: Scalar),*> Params for ($($name,)*) {
+            const COUNT: usize = 0 $(+ { let _ = $index; 1 })*;
+            fn repr(i: usize) -> Repr {
+                let reprs: [Repr; 0 $(+ { let _ = $index; 1 })*] = [$($name::REPR),*];
+                reprs[i]
+            }
+            #[allow(unused_variables)]
+            fn write(self, slots: &mut [u64; MAX_PARAMS]) {
+                $(slots[$index] = self.$index.to_slot();)*
+            }
+        }
+    )*};
+}
+
+params! {
+    (),
+    (A 0),
+    (A 0, B 1),
+    (A 0, B 1, C 2),
+    (A 0, B 1, C 2, D 3),
+    (A 0, B 1, C 2, D 3, E 4),
+    (A 0, B 1, C 2, D 3, E 4, F 5),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7),
+}
+
+/// The result of a typed function: a [`Scalar`], or `()` for void.
+pub trait Results: Sized {
+    /// The representation, `Repr::Void` for `()`.
+    const REPR: Repr;
+    /// The value from the raw result slot.
+    fn from_slot(raw: u64) -> Self;
+}
+
+impl<T: Scalar> Results for T {
+    const REPR: Repr = T::REPR;
+    fn from_slot(raw: u64) -> Self {
+        T::from_slot(raw)
+    }
+}
+
+impl Results for () {
+    const REPR: Repr = Repr::Void;
+    fn from_slot(_: u64) -> Self {}
+}
+
+/// A function checked against the Rust signature `fn(P) -> R`: wasmtime's `TypedFunc`, for
+/// C. Made by [`Function::typed`](crate::Function::typed); calls go straight to the
+/// backend's scalar path with no [`Value`](crate::Value) conversion and no allocation.
+pub struct TypedFunction<P, R> {
+    lib: Rc<LibInner>,
+    name: String,
+    proto: ProtoId,
+    _signature: PhantomData<fn(P) -> R>,
+}
+
+impl<P: Params, R: Results> TypedFunction<P, R> {
+    /// Wraps a prepared scalar prototype whose representations were checked against `P` and
+    /// `R` by the caller.
+    pub(crate) fn new(lib: Rc<LibInner>, name: String, proto: ProtoId) -> Self {
+        TypedFunction {
+            lib,
+            name,
+            proto,
+            _signature: PhantomData,
+        }
+    }
+
+    /// The symbol name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls the function. Errors are those of [`Function::call`](crate::Function::call):
+    /// a guest trap, a callback's error, a busy library; with `use_errno`, errno is swapped
+    /// around the call as there.
+    pub fn call(&self, params: P) -> Result<R> {
+        let mut slots = [0u64; MAX_PARAMS];
+        params.write(&mut slots);
+        let lib = &*self.lib;
+        let mut backend = lib.backend()?;
+        let b: &mut dyn Backend = &mut **backend;
+        if let Some((addr, private)) = &lib.errno {
+            b.write(*addr, &private.get().to_le_bytes())?;
+            let outcome = b.call_scalar(self.proto, &slots[..P::COUNT]);
+            let mut now = [0u8; 4];
+            b.read(*addr, &mut now)?;
+            private.set(i32::from_le_bytes(now));
+            return Ok(R::from_slot(outcome.map_err(|e| *e)?));
+        }
+        match b.call_scalar(self.proto, &slots[..P::COUNT]) {
+            Ok(raw) => Ok(R::from_slot(raw)),
+            Err(e) => Err(*e),
+        }
+    }
+}
+
+/// The Rust type that stands for a representation.
+fn rust_name(r: Repr) -> &'static str {
+    match r {
+        Repr::Bool => "bool",
+        Repr::Int(1) => "i8",
+        Repr::Int(2) => "i16",
+        Repr::Int(4) => "i32",
+        Repr::Int(_) => "i64",
+        Repr::UInt(1) => "u8",
+        Repr::UInt(2) => "u16",
+        Repr::UInt(4) => "u32",
+        Repr::UInt(_) => "u64",
+        Repr::F32 => "f32",
+        Repr::F64 => "f64",
+        Repr::Void => "()",
+    }
+}
+
+/// Checks the declared types, in data model `m`, against `P` and `R`: the error names the
+/// first parameter (or the result) that does not match and the Rust type it needs.
+pub(crate) fn check_signature<P: Params, R: Results>(
+    name: &str,
+    m: DataModel,
+    args: &[CType],
+    ret: CType,
+) -> Result<()> {
+    if args.len() != P::COUNT {
+        return Err(Error::TypeError(format!(
+            "{name} declares {} argument{}, the Rust signature has {}",
+            args.len(),
+            if args.len() == 1 { "" } else { "s" },
+            P::COUNT
+        )));
+    }
+    for (i, &declared) in args.iter().enumerate() {
+        if m.repr(declared) != P::repr(i) {
+            return Err(Error::TypeError(format!(
+                "{name}: argument {} is {declared}, which is {} in {m}; the Rust type is {}",
+                i + 1,
+                rust_name(m.repr(declared)),
+                rust_name(P::repr(i))
+            )));
+        }
+    }
+    if m.repr(ret) != R::REPR {
+        return Err(Error::TypeError(format!(
+            "{name}: the result is {ret}, which is {} in {m}; the Rust type is {}",
+            rust_name(m.repr(ret)),
+            rust_name(R::REPR)
+        )));
+    }
+    Ok(())
+}
