@@ -54,6 +54,8 @@ enum Num {
     Bool,
     F32,
     F64,
+    /// No result.
+    Void,
     /// Anything else (results only): converted by [`convert_result`].
     Other,
 }
@@ -66,7 +68,7 @@ impl Num {
             Repr::Bool => Num::Bool,
             Repr::F32 => Num::F32,
             Repr::F64 => Num::F64,
-            Repr::Void => Num::Other,
+            Repr::Void => Num::Void,
         }
     }
 
@@ -498,7 +500,6 @@ impl Function {
         }
         let ret = match restype {
             CType::Char | CType::WChar | CType::CharP | CType::WCharP | CType::VoidP => Num::Other,
-            CType::Void => Num::Other,
             t => Num::of(m.repr(t)),
         };
         Some(ScalarCall {
@@ -528,6 +529,7 @@ impl Function {
     }
 
     /// The fast path of [`Function::call`], with the arguments already in their slots.
+    #[inline]
     fn call_scalar(&self, s: &ScalarCall, slots: &[u64]) -> Result<Value> {
         let lib = &*self.lib;
         let mut backend = lib.backend()?;
@@ -539,6 +541,7 @@ impl Function {
             Num::Bool => Value::Bool(raw as u8 != 0),
             Num::F32 => Value::Float(f32::from_bits(raw as u32) as f64),
             Num::F64 => Value::Float(f64::from_bits(raw)),
+            Num::Void => Value::None,
             Num::Other => return convert_result(b, lib.model, s.restype, raw),
         })
     }
@@ -550,6 +553,7 @@ impl Function {
     /// structure passed by value. The result is converted from the restype: `c_char_p` reads
     /// the string, `c_void_p` gives the address (None for NULL), `POINTER(T)` a
     /// [`Value::Pointer`], a structure a [`Value::Struct`] copied out, integers are masked.
+    #[inline]
     pub fn call(&self, args: &[Value]) -> Result<Value> {
         if let Some(s) = self.scalar.get() {
             let mut slots = [0u64; SCALAR_MAX];
@@ -557,6 +561,14 @@ impl Function {
                 return self.call_scalar(s, &slots[..s.n]);
             }
         }
+        self.call_general(args)
+    }
+
+    /// Every call the scalar fast path does not take: inferred prototypes, pointers, strings,
+    /// structures, variadic arguments, errno, and arguments that need ctypes' conversions or
+    /// are rejected by them. Kept out of line so the fast path stays small.
+    #[inline(never)]
+    fn call_general(&self, args: &[Value]) -> Result<Value> {
         let lib = &*self.lib;
         let declared = self.argtypes.as_deref().unwrap_or(&[]);
         if self.argtypes.is_some() && args.len() < declared.len() {
