@@ -109,6 +109,21 @@ pub(crate) struct LibInner {
     pub(crate) backend: RefCell<Box<dyn Backend>>,
     /// With `use_errno`: where the library's errno lives, and the private copy.
     pub(crate) errno: Option<(u64, std::cell::Cell<i32>)>,
+    /// A block of the library's memory (0 until first needed) that holds one call's
+    /// temporaries (copied strings, structures by value) instead of a malloc and free each.
+    scratch: std::cell::Cell<u64>,
+}
+
+/// Size of a library's scratch block for call temporaries; larger ones get their own malloc.
+const SCRATCH: usize = 4096;
+
+impl Drop for LibInner {
+    fn drop(&mut self) {
+        let scratch = self.scratch.get();
+        if scratch != 0 {
+            let _ = self.backend.get_mut().free(scratch);
+        }
+    }
 }
 
 impl LibInner {
@@ -177,6 +192,7 @@ impl CDLL {
                 model: backend.data_model(),
                 backend: RefCell::new(backend),
                 errno,
+                scratch: std::cell::Cell::new(0),
             }),
         })
     }
@@ -236,7 +252,10 @@ impl CDLL {
     /// (a timeout in the middle of `malloc`, say). Prepared functions stay valid; buffers,
     /// arrays and callbacks made before must not be used again. Natively a TypeError.
     pub fn reset(&self) -> Result<()> {
-        self.inner.backend()?.reset()
+        self.inner.backend()?.reset()?;
+        // The scratch block belonged to the old instance's memory.
+        self.inner.scratch.set(0);
+        Ok(())
     }
 
     /// Moves a wasm guest's virtual clocks forward (they stand still otherwise).
@@ -358,6 +377,8 @@ struct Converted {
     reprs: [Repr; MAX_ARGS],
     temps: [u64; MAX_ARGS + 1],
     ntemps: usize,
+    /// Bytes of the library's scratch block this call has used.
+    scratch_used: usize,
 }
 
 fn passing(t: &Type, m: DataModel) -> Passing {
@@ -598,6 +619,7 @@ impl Function {
             reprs: [Repr::Void; MAX_ARGS],
             temps: [0; MAX_ARGS + 1],
             ntemps: 0,
+            scratch_used: 0,
         };
         let result = self.call_converted(b, args, declared, &mut cv);
         for &t in &cv.temps[..cv.ntemps] {
@@ -709,20 +731,39 @@ fn wrong_type(position: usize, expected: CType, got: &Value) -> Error {
     )
 }
 
-/// Copies bytes into the library's memory for the duration of a call.
-fn temporary(b: &mut dyn Backend, data: &[u8], cv: &mut Converted) -> Result<u64> {
-    let addr = b.malloc(data.len())?;
-    cv.temps[cv.ntemps] = addr;
-    cv.ntemps += 1;
+/// Copies `data` and then `nul` zero bytes into the library's memory for the duration of a
+/// call: into the library's scratch block while it has room (16-byte aligned), otherwise into
+/// a block of its own that is freed after the call. As with ctypes' temporaries, C must not
+/// keep the pointer past the call.
+fn temporary(
+    b: &mut dyn Backend,
+    lib: &LibInner,
+    data: &[u8],
+    nul: usize,
+    cv: &mut Converted,
+) -> Result<u64> {
+    let size = data.len() + nul;
+    let start = cv.scratch_used.next_multiple_of(16);
+    let addr = if start + size <= SCRATCH {
+        let base = match lib.scratch.get() {
+            0 => {
+                let base = b.malloc(SCRATCH)?;
+                lib.scratch.set(base);
+                base
+            }
+            base => base,
+        };
+        cv.scratch_used = start + size;
+        base + start as u64
+    } else {
+        let addr = b.malloc(size)?;
+        cv.temps[cv.ntemps] = addr;
+        cv.ntemps += 1;
+        addr
+    };
     b.write(addr, data)?;
+    b.write(addr + data.len() as u64, &[0; 4][..nul])?;
     Ok(addr)
-}
-
-fn nul_terminated(b: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(b.len() + 1);
-    v.extend_from_slice(b);
-    v.push(0);
-    v
 }
 
 /// Converts one argument to its raw slot, following ctypes' rules for `declared` (or its
@@ -785,7 +826,7 @@ fn convert_arg(
                     ))
                 }
             };
-            return Ok((pointer, temporary(b, &bytes, cv)?));
+            return Ok((pointer, temporary(b, lib, &bytes, 0, cv)?));
         }
     };
     if let Value::Typed(t, inner) = v {
@@ -807,8 +848,8 @@ fn convert_arg(
             }
             Value::Bool(x) => (m.repr(CType::Int), *x as u64),
             Value::None => (pointer, 0),
-            Value::Bytes(bytes) => (pointer, temporary(b, &nul_terminated(bytes), cv)?),
-            Value::Str(s) => (pointer, temporary(b, &crate::memory::encode_wide(s), cv)?),
+            Value::Bytes(bytes) => (pointer, temporary(b, lib, bytes, 1, cv)?),
+            Value::Str(s) => (pointer, temporary(b, lib, &crate::memory::encode_wide(s), 0, cv)?),
             Value::Pointer(p) => (pointer, own_pointer(p)?),
             Value::Float(_) | Value::Struct(_) | Value::List(_) | Value::Typed(..) => {
                 return Err(Error::arg(
@@ -846,8 +887,10 @@ fn convert_arg(
             Value::None => 0,
             Value::Int(i) => address(*i),
             Value::Pointer(p) => own_pointer(p)?,
-            Value::Bytes(bytes) if t != CType::WCharP => temporary(b, &nul_terminated(bytes), cv)?,
-            Value::Str(s) if t != CType::CharP => temporary(b, &crate::memory::encode_wide(s), cv)?,
+            Value::Bytes(bytes) if t != CType::WCharP => temporary(b, lib, bytes, 1, cv)?,
+            Value::Str(s) if t != CType::CharP => {
+                temporary(b, lib, &crate::memory::encode_wide(s), 0, cv)?
+            }
             other => return Err(wrong_type(position, t, other)),
         },
         CType::Char => match v {

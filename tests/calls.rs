@@ -371,3 +371,58 @@ fn too_few_arguments_is_an_argument_error() {
         );
     }
 }
+
+#[test]
+fn string_temporaries_of_any_size_and_number_are_copied_in_and_reclaimed() {
+    for lib in both("testlib") {
+        let kind = lib.backend();
+        let mut len = lib.function("str_len").unwrap();
+        len.set_argtypes(&[CType::CharP]).unwrap();
+        // Small strings go through the library's scratch block, long ones get their own block.
+        for n in [0usize, 1, 100, 4095, 4096, 10_000, 100_000] {
+            let s = Value::Bytes(vec![b'x'; n]);
+            assert_eq!(
+                len.call(&[s]).unwrap(),
+                int(n as i128),
+                "{n} bytes on {kind}"
+            );
+        }
+        // Many calls do not grow the sandbox's memory.
+        let before = lib.info().unwrap().memory;
+        for i in 0..20_000 {
+            let s = Value::Bytes(vec![b'y'; 1 + i % 300]);
+            assert_eq!(len.call(&[s]).unwrap(), int(1 + (i % 300) as i128));
+        }
+        if kind == BackendKind::Wasm {
+            assert_eq!(lib.info().unwrap().memory, before);
+        }
+    }
+    // Several temporaries in one call each keep their own bytes.
+    for lib in both("variadic") {
+        let mut format = lib.function("myformat").unwrap();
+        format
+            .set_argtypes(&[CType::CharP, CType::Int, CType::CharP])
+            .unwrap();
+        let buf = wasmctypes::create_string_buffer(&lib, 64).unwrap();
+        format
+            .call(&[
+                (&buf).into(),
+                64.into(),
+                b"%s+%s".into(),
+                b"left".into(),
+                Value::Bytes(vec![b'r'; 5]),
+            ])
+            .unwrap();
+        assert_eq!(buf.value().unwrap(), b"left+rrrrr", "{}", lib.backend());
+    }
+    // After reset() the scratch block of the old instance is not reused.
+    let lib = common::open("testlib", BackendKind::Wasm);
+    let mut len = lib.function("str_len").unwrap();
+    len.set_argtypes(&[CType::CharP]).unwrap();
+    assert_eq!(len.call(&[b"abc".into()]).unwrap(), int(3));
+    lib.reset().unwrap();
+    // The new instance's first block lands where the old scratch block was.
+    let keep = wasmctypes::create_string_buffer(&lib, b"keep me").unwrap();
+    assert_eq!(len.call(&[b"abcdef".into()]).unwrap(), int(6));
+    assert_eq!(keep.value().unwrap(), b"keep me");
+}

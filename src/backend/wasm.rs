@@ -590,13 +590,17 @@ impl WasmLibrary {
     }
 
     fn check_range(&self, addr: u64, len: usize) -> Result<std::ops::Range<usize>> {
-        let size = self.memory.data_size(&self.store) as u64;
-        match addr.checked_add(len as u64) {
-            Some(end) if end <= size => Ok(addr as usize..end as usize),
-            _ => Err(Error::OutOfBounds(format!(
-                "pointer 0x{addr:x} (+{len} bytes) is outside guest memory of {size} bytes"
-            ))),
-        }
+        range_in(self.memory.data_size(&self.store), addr, len)
+    }
+}
+
+/// The range `addr..addr + len` of a guest memory of `size` bytes, or the out-of-bounds error.
+fn range_in(size: usize, addr: u64, len: usize) -> Result<std::ops::Range<usize>> {
+    match addr.checked_add(len as u64) {
+        Some(end) if end <= size as u64 => Ok(addr as usize..end as usize),
+        _ => Err(Error::OutOfBounds(format!(
+            "pointer 0x{addr:x} (+{len} bytes) is outside guest memory of {size} bytes"
+        ))),
     }
 }
 
@@ -973,14 +977,15 @@ impl Backend for WasmLibrary {
     }
 
     fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
-        let range = self.check_range(addr, out.len())?;
-        out.copy_from_slice(&self.memory.data(&self.store)[range]);
+        let mem = self.memory.data(&self.store);
+        out.copy_from_slice(&mem[range_in(mem.len(), addr, out.len())?]);
         Ok(())
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
-        let range = self.check_range(addr, data.len())?;
-        self.memory.data_mut(&mut self.store)[range].copy_from_slice(data);
+        let mem = self.memory.data_mut(&mut self.store);
+        let range = range_in(mem.len(), addr, data.len())?;
+        mem[range].copy_from_slice(data);
         Ok(())
     }
 
