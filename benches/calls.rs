@@ -93,6 +93,35 @@ fn scalar(c: &mut Criterion) {
         g.bench_function("void_f_void/wasm_floor_typedfunc", |bn| {
             bn.iter(|| noop.call(&mut store, ()).unwrap())
         });
+        // The same floor on an engine configured as the sandbox's (epoch interruption on, for
+        // the per-call timeout), with the deadline armed before each call as the sandbox does:
+        // the part of the gap that is the timeout machinery, not wasmctypes.
+        {
+            let mut config = wasmtime::Config::new();
+            config.epoch_interruption(true);
+            let engine = wasmtime::Engine::new(&config).unwrap();
+            let module = wasmtime::Module::from_file(&engine, &b.wasm).unwrap();
+            let mut linker: wasmtime::Linker<wasmtime_wasi::p1::WasiP1Ctx> =
+                wasmtime::Linker::new(&engine);
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| s).unwrap();
+            let mut store =
+                wasmtime::Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
+            store.set_epoch_deadline(1 << 40);
+            let inst = linker.instantiate(&mut store, &module).unwrap();
+            let init = inst
+                .get_typed_func::<(), ()>(&mut store, "_initialize")
+                .unwrap();
+            init.call(&mut store, ()).unwrap();
+            let add = inst
+                .get_typed_func::<(i32, i32), i32>(&mut store, "add")
+                .unwrap();
+            g.bench_function("add_int_int/wasm_floor_typedfunc_epoch", |bn| {
+                bn.iter(|| {
+                    store.set_epoch_deadline(3000);
+                    add.call(&mut store, black_box((2, 3))).unwrap()
+                })
+            });
+        }
         let untyped = inst.get_func(&mut store, "add").unwrap();
         let mut out = [wasmtime::Val::I32(0)];
         g.bench_function("add_int_int/wasm_func_call", |bn| {

@@ -83,6 +83,9 @@ def main():
                          cell(get("wasm_floor_typedfunc")), cell(get("native_floor_libffi")),
                          cell(get("native_floor_direct")), ratio(c, nat), ratio(c, wasm)))
     print()
+    e = crit.get("scalar/add_int_int/wasm_floor_typedfunc_epoch")
+    if e:
+        print(f"add_int_int: raw TypedFunc on an epoch-interruption engine, deadline armed per call = {e:.1f} ns")
     for name in ("void_f_void", "add_int_int"):
         f = crit.get(f"scalar/{name}/wasm_floor_typedfunc")
         for suffix in ("wasm", "wasm_typed"):
