@@ -292,6 +292,49 @@ fn read_all(fd: &OwnedFd) -> Vec<u8> {
     out
 }
 
+/// Runs `f` in a forked child with its stdout and stderr discarded, and says how the child
+/// ended: `Ok(())` if `f` returned, otherwise the signal or `exit(n)` that ended it. `diff LIB
+/// SYMBOL` uses it to try a native call before making it in this process.
+pub fn survives_in_child(f: impl FnOnce()) -> std::result::Result<(), Outcome> {
+    let marker = match memfd() {
+        Ok(fd) => fd,
+        Err(e) => return Err(Outcome::Failed(e.to_string())),
+    };
+    // SAFETY: the child runs `f`, writes one byte and leaves with _exit; it never returns
+    // into the parent's code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Outcome::Failed(format!(
+            "fork: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if pid == 0 {
+        // SAFETY: in the child: plain fd operations, then _exit.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+        }
+        f();
+        // SAFETY: as above; the marker tells a return from a C exit(0).
+        unsafe {
+            libc::write(marker.as_raw_fd(), b"r".as_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFSIGNALED(status) {
+        Err(Outcome::Signal(libc::WTERMSIG(status)))
+    } else if read_all(&marker) == b"r" {
+        Ok(())
+    } else {
+        Err(Outcome::Exit(libc::WEXITSTATUS(status)))
+    }
+}
+
 /// Runs one native call in a forked child, so that a crash is an outcome, not the end of the
 /// runner. Without `isolate`, it runs in this process, as ctypes would.
 pub fn native_run(path: &Path, name: &str, restype: CType, isolate: bool) -> Run {

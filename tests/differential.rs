@@ -112,3 +112,31 @@ fn the_cli_prints_the_table_and_exits_by_the_unexplained_count() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+#[test]
+fn a_single_symbol_diff_reports_a_native_crash_instead_of_dying() {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/guest-c/divergence/corpus.c");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+            .arg("diff")
+            .arg(corpus)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for flags in [&[][..], &["--isolate"][..]] {
+        let o = run(&[&["test_null_read"][..], flags].concat());
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(text.contains("signal SIGSEGV"), "{text}");
+    }
+    // A call that returns is made in-process for the report, with or without isolation.
+    for flags in [&[][..], &["--no-isolate"][..]] {
+        let o = run(&[&["test_add"][..], flags].concat());
+        assert_eq!(o.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("same on both backends"));
+    }
+    // Without isolation the crash takes the process down, as in ctypes.
+    let o = run(&["test_null_read", "--no-isolate"]);
+    assert_eq!(o.status.code(), None, "killed by a signal");
+}

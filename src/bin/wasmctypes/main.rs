@@ -56,8 +56,12 @@ enum Command {
     Diff {
         #[command(flatten)]
         call: CallArgs,
-        /// Run native code in-process, as ctypes does, instead of in a forked child.
-        #[arg(long)]
+        /// Try native code in a forked child first, so that a crash is reported, not fatal
+        /// (the default).
+        #[arg(long, overrides_with = "no_isolate")]
+        isolate: bool,
+        /// Run native code in-process only, as ctypes does.
+        #[arg(long, overrides_with = "isolate")]
         no_isolate: bool,
     },
     /// List a library's exports, memory, table and data model.
@@ -254,9 +258,27 @@ fn same(a: &Result<CallReport, Error>, b: &Result<CallReport, Error>) -> bool {
     }
 }
 
-fn cmd_diff(call: &CallArgs) -> ExitCode {
-    let results: Vec<Result<CallReport, Error>> =
-        BackendKind::ALL.iter().map(|k| run_one(call, *k)).collect();
+/// `diff LIB SYMBOL`. With `isolate`, the native call is first made in a forked child: if that
+/// child dies (a signal, or C's `exit`), the native side reports how, and this process never
+/// makes the call; if it returns, the call is made again here for the report. (A native
+/// function with effects outside the process therefore runs twice; `--no-isolate` runs it
+/// once, in-process.)
+fn cmd_diff(call: &CallArgs, isolate: bool) -> ExitCode {
+    let native = || -> Result<CallReport, Error> {
+        if isolate {
+            let tried = wasmctypes::differential::survives_in_child(|| {
+                let _ = run_one(call, BackendKind::Native);
+            });
+            if let Err(ended) = tried {
+                return Err(Error::Runtime(format!(
+                    "native call ended in {} (seen in an isolated child process)",
+                    ended.text()
+                )));
+            }
+        }
+        run_one(call, BackendKind::Native)
+    };
+    let results: Vec<Result<CallReport, Error>> = vec![run_one(call, BackendKind::Wasm), native()];
     let (w, n) = (&results[0], &results[1]);
     let agree = same(w, n);
     let code = match (w, n) {
@@ -573,8 +595,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Command::Call { call, backend } => cmd_call(call, *backend),
-        Command::Diff { call, no_isolate } => match &call.symbol {
-            Some(_) => cmd_diff(call),
+        Command::Diff {
+            call, no_isolate, ..
+        } => match &call.symbol {
+            Some(_) => cmd_diff(call, !*no_isolate),
             None => cmd_diff_all(call, !*no_isolate),
         },
         Command::Inspect {
