@@ -399,10 +399,13 @@ impl Backend for NativeLibrary {
         proto: ProtoId,
         args: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
-        let raw = if self.capture {
-            self.call(proto, args, 0).map_err(Box::new)?
-        } else {
-            self.raw_call(&self.protos[proto.0], args, 0)
+        let p = &self.protos[proto.0];
+        let raw = match (&p.shim, self.capture) {
+            // SAFETY: as in `raw_call`: the plan is this prototype's own, with one slot per
+            // argument.
+            (Some(shim), false) => unsafe { shim.call(p.code, args) },
+            (None, false) => self.raw_call(p, args, 0),
+            (_, true) => self.call(proto, args, 0).map_err(Box::new)?,
         };
         if self.callback_error.borrow().is_some() {
             if let Some(e) = self.take_callback_error() {

@@ -25,7 +25,11 @@ pub const MAX_FLOAT: usize = 8;
 
 /// Calls `code` with `ints[..ni]` and `floats[..nf]` (the shim's own counts) and returns rax
 /// (integer class) or xmm0's bits (float class).
-type Shim = unsafe fn(code: *const c_void, ints: &[u64; MAX_INT], floats: &[u64; MAX_FLOAT]) -> u64;
+type Shim = unsafe fn(code: *const c_void, ints: &[u64; SLOTS], floats: &[u64; SLOTS]) -> u64;
+
+/// Slots per class in a call's register image: a power of two at least [`MAX_INT`] and
+/// [`MAX_FLOAT`], so that filling it needs a mask, not a bounds check or a division.
+const SLOTS: usize = 8;
 
 macro_rules! as_type {
     ($_index:tt, $t:ty) => {
@@ -62,7 +66,7 @@ impl ResultBits for f64 {
 
 macro_rules! shim {
     ($ret:ident, [$($i:tt)*], [$($f:tt)*]) => {{
-        unsafe fn shim(code: *const c_void, ints: &[u64; MAX_INT], floats: &[u64; MAX_FLOAT]) -> u64 {
+        unsafe fn shim(code: *const c_void, ints: &[u64; SLOTS], floats: &[u64; SLOTS]) -> u64 {
             let _ = (ints, floats);
             // SAFETY: the caller promises `code` is a function whose register arguments are
             // exactly these classes in this order, with its result in this class's register
@@ -159,16 +163,17 @@ impl ShimPlan {
     /// # Safety
     /// `code` must be a non-variadic function whose arguments have exactly the classes this
     /// plan was made for, in order, and `args` must hold one slot per argument.
+    #[inline]
     pub unsafe fn call(&self, code: *const c_void, args: &[u64]) -> u64 {
-        let mut ints = [0u64; MAX_INT];
-        let mut floats = [0u64; MAX_FLOAT];
+        let mut ints = [0u64; SLOTS];
+        let mut floats = [0u64; SLOTS];
         let (mut ni, mut nf) = (0, 0);
         for (i, &a) in args.iter().enumerate() {
             if self.floats & (1 << i) != 0 {
-                floats[nf % MAX_FLOAT] = a;
+                floats[nf & (SLOTS - 1)] = a;
                 nf += 1;
             } else {
-                ints[ni % MAX_INT] = a;
+                ints[ni & (SLOTS - 1)] = a;
                 ni += 1;
             }
         }
