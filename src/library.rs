@@ -73,7 +73,7 @@ impl Num {
     }
 
     /// The slot for `v`, or `None` if `v` is not a plain number of this kind.
-    #[inline]
+    #[inline(always)]
     fn slot(self, v: &Value) -> Option<u64> {
         Some(match (self, v) {
             (Num::F64, Value::Float(x)) => x.to_bits(),
@@ -535,7 +535,7 @@ impl Function {
     /// Converts the arguments for the fast path into `slots`; false when they are not plain
     /// numbers of the declared kinds, and the general path must convert (or reject) them.
     /// Each conversion is the general path's own for that pair of type and value.
-    #[inline]
+    #[inline(always)]
     fn scalar_slots(s: &ScalarCall, args: &[Value], slots: &mut [u64; SCALAR_MAX]) -> bool {
         if args.len() != s.n {
             return false;
@@ -550,7 +550,7 @@ impl Function {
     }
 
     /// The fast path of [`Function::call`], with the arguments already in their slots.
-    #[inline]
+    #[inline(always)]
     fn call_scalar(&self, s: &ScalarCall, slots: &[u64]) -> Result<Value> {
         let lib = &*self.lib;
         let mut backend = lib.backend()?;
@@ -574,7 +574,7 @@ impl Function {
     /// structure passed by value. The result is converted from the restype: `c_char_p` reads
     /// the string, `c_void_p` gives the address (None for NULL), `POINTER(T)` a
     /// [`Value::Pointer`], a structure a [`Value::Struct`] copied out, integers are masked.
-    #[inline]
+    #[inline(always)]
     pub fn call(&self, args: &[Value]) -> Result<Value> {
         if let Some(s) = self.scalar.get() {
             let mut slots = [0u64; SCALAR_MAX];
