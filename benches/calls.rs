@@ -190,6 +190,13 @@ fn data(c: &mut Criterion) {
                 black_box(buf.raw().unwrap())
             })
         });
+        // The round trip's two copies on their own.
+        g.bench_function(format!("buffer_write_4KiB/{kind}"), |bn| {
+            bn.iter(|| buf.set_raw(black_box(&page)).unwrap())
+        });
+        g.bench_function(format!("buffer_read_4KiB/{kind}"), |bn| {
+            bn.iter(|| black_box(buf.raw().unwrap()))
+        });
         let slib = open(&sum, kind);
         let items: Vec<Value> = (0..1_000_000).map(|i| Value::Int(i % 7)).collect();
         let arr = Array::from_values(&slib, CType::Int, &items).unwrap();
