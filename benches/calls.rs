@@ -32,6 +32,28 @@ fn open(b: &Built, kind: BackendKind) -> CDLL {
     CDLL::open(path, kind).unwrap()
 }
 
+/// A plain wasmtime instance of `wasm` with WASI preview1 and `_initialize` run: what a user of
+/// wasmtime alone would call. The store's epoch deadline is far off.
+fn raw_instance(
+    engine: &wasmtime::Engine,
+    wasm: &std::path::Path,
+) -> (
+    wasmtime::Store<wasmtime_wasi::p1::WasiP1Ctx>,
+    wasmtime::Instance,
+) {
+    let module = wasmtime::Module::from_file(engine, wasm).unwrap();
+    let mut linker = wasmtime::Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| s).unwrap();
+    let mut store = wasmtime::Store::new(engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
+    store.set_epoch_deadline(1 << 40);
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let init = inst
+        .get_typed_func::<(), ()>(&mut store, "_initialize")
+        .unwrap();
+    init.call(&mut store, ()).unwrap();
+    (store, inst)
+}
+
 fn scalar(c: &mut Criterion) {
     let b = guest("testlib");
     let mut g = c.benchmark_group("scalar");
@@ -72,17 +94,7 @@ fn scalar(c: &mut Criterion) {
     // The wasm floor: a raw TypedFunc call of the same export, on a plain wasmtime engine.
     {
         let engine = wasmtime::Engine::default();
-        let module = wasmtime::Module::from_file(&engine, &b.wasm).unwrap();
-        let mut linker: wasmtime::Linker<wasmtime_wasi::p1::WasiP1Ctx> =
-            wasmtime::Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| s).unwrap();
-        let mut store =
-            wasmtime::Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
-        let inst = linker.instantiate(&mut store, &module).unwrap();
-        let init = inst
-            .get_typed_func::<(), ()>(&mut store, "_initialize")
-            .unwrap();
-        init.call(&mut store, ()).unwrap();
+        let (mut store, inst) = raw_instance(&engine, &b.wasm);
         let add = inst
             .get_typed_func::<(i32, i32), i32>(&mut store, "add")
             .unwrap();
@@ -100,18 +112,7 @@ fn scalar(c: &mut Criterion) {
             let mut config = wasmtime::Config::new();
             config.epoch_interruption(true);
             let engine = wasmtime::Engine::new(&config).unwrap();
-            let module = wasmtime::Module::from_file(&engine, &b.wasm).unwrap();
-            let mut linker: wasmtime::Linker<wasmtime_wasi::p1::WasiP1Ctx> =
-                wasmtime::Linker::new(&engine);
-            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| s).unwrap();
-            let mut store =
-                wasmtime::Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
-            store.set_epoch_deadline(1 << 40);
-            let inst = linker.instantiate(&mut store, &module).unwrap();
-            let init = inst
-                .get_typed_func::<(), ()>(&mut store, "_initialize")
-                .unwrap();
-            init.call(&mut store, ()).unwrap();
+            let (mut store, inst) = raw_instance(&engine, &b.wasm);
             let add = inst
                 .get_typed_func::<(i32, i32), i32>(&mut store, "add")
                 .unwrap();

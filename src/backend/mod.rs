@@ -178,18 +178,12 @@ pub trait Backend {
     /// Calls a prepared prototype whose arguments and result are all scalars and which is not
     /// variadic: the hot path, with no temporaries and no structure result. A callback's error
     /// during the call is the call's error. The error is boxed so that the result comes back
-    /// in registers. The default goes through [`Backend::call`].
+    /// in registers.
     fn call_scalar(
         &mut self,
         proto: ProtoId,
         args: &[u64],
-    ) -> std::result::Result<u64, Box<crate::error::Error>> {
-        let outcome = self.call(proto, args, 0);
-        match self.take_callback_error() {
-            Some(e) => Err(Box::new(e)),
-            None => outcome.map_err(Box::new),
-        }
-    }
+    ) -> std::result::Result<u64, Box<crate::error::Error>>;
 
     /// How a prepared prototype is called: natively `libffi` or a register shim such as
     /// `shim(2 int, 1 float) -> float`; in wasm `call_unchecked` over the export.

@@ -252,13 +252,21 @@ impl NativeLibrary {
         }
     }
 
+    /// Calls the prototype through its register shim if it has one, otherwise through libffi.
+    #[inline]
     fn raw_call(&self, p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
-        if let Some(shim) = &p.shim {
+        match &p.shim {
             // SAFETY: the plan was made from this prototype's own argument classes, and
             // `args` holds one slot per argument; that `code` has the prototype is the
             // caller's promise, as in ctypes.
-            return unsafe { shim.call(p.code, args) };
+            Some(shim) => unsafe { shim.call(p.code, args) },
+            None => Self::ffi_call(p, args, ret_addr),
         }
+    }
+
+    /// The libffi call, for every prototype without a shim.
+    #[inline(never)]
+    fn ffi_call(p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
         let mut values = [std::ptr::null_mut::<c_void>(); MAX_ARGS];
         for (i, (v, a)) in values.iter_mut().zip(args).enumerate() {
             *v = if p.struct_args & (1 << i) != 0 {
@@ -399,13 +407,10 @@ impl Backend for NativeLibrary {
         proto: ProtoId,
         args: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
-        let p = &self.protos[proto.0];
-        let raw = match (&p.shim, self.capture) {
-            // SAFETY: as in `raw_call`: the plan is this prototype's own, with one slot per
-            // argument.
-            (Some(shim), false) => unsafe { shim.call(p.code, args) },
-            (None, false) => self.raw_call(p, args, 0),
-            (_, true) => self.call(proto, args, 0).map_err(Box::new)?,
+        let raw = if self.capture {
+            self.call(proto, args, 0).map_err(Box::new)?
+        } else {
+            self.raw_call(&self.protos[proto.0], args, 0)
         };
         if self.callback_error.borrow().is_some() {
             if let Some(e) = self.take_callback_error() {
