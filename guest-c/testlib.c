@@ -58,3 +58,4 @@ int get_an_integer(void) { return an_integer; }
 int *int_array(void) { static int a[3] = { 1, 2, 3 }; return a; }
 int *null_int_pointer(void) { return 0; }
 void noop(void) {}
+int shout(int n) { printf("%d\n", n); return n * 2; }
