@@ -441,14 +441,10 @@ impl Function {
         let types = self.argtypes.as_deref().ok_or_else(|| {
             Error::TypeError(format!("{}: set argtypes before typed()", self.name))
         })?;
-        let number = |t: &Type, what: &str, void_ok: bool| match t {
-            Type::Simple(CType::Void) if void_ok => Ok(CType::Void),
-            Type::Simple(c)
-                if !matches!(c, CType::CharP | CType::WCharP | CType::VoidP | CType::Void) =>
-            {
-                Ok(*c)
-            }
-            other => Err(Error::TypeError(format!(
+        let number = |t: &Type, what: &str, void_ok: bool| match (t, number_type(t)) {
+            (Type::Simple(CType::Void), _) if void_ok => Ok(CType::Void),
+            (_, Some(c)) => Ok(c),
+            (other, None) => Err(Error::TypeError(format!(
                 "{}: the {what} is {other:?}, not a number; call() takes it",
                 self.name
             ))),
@@ -504,10 +500,11 @@ impl Function {
     /// fundamental type, and errno is not swapped around calls.
     fn scalar_call(&self, proto: ProtoId, types: &[Type]) -> Option<ScalarCall> {
         let m = self.lib.model;
-        let number = |t: &Type| match t {
-            Type::Simple(CType::WChar | CType::CharP | CType::WCharP | CType::VoidP) => None,
-            Type::Simple(t) => Some(Num::of(m.repr(*t))),
-            _ => None,
+        // c_wchar stays on the general path: it takes a one-character str, not an int.
+        let number = |t: &Type| {
+            number_type(t)
+                .filter(|c| *c != CType::WChar)
+                .map(|c| Num::of(m.repr(c)))
         };
         let Type::Simple(restype) = self.restype else {
             return None;
@@ -706,6 +703,15 @@ impl Function {
             }
             Type::Array(..) => Err(Error::TypeError("a function cannot return an array".into())),
         }
+    }
+}
+
+/// The fundamental type of `t` if it is a number: any simple type but the pointers and void.
+fn number_type(t: &Type) -> Option<CType> {
+    match t {
+        Type::Simple(CType::CharP | CType::WCharP | CType::VoidP | CType::Void) => None,
+        Type::Simple(c) => Some(*c),
+        _ => None,
     }
 }
 
