@@ -252,6 +252,32 @@ impl NativeLibrary {
         }
     }
 
+    /// [`Backend::call_scalar`] with output captured: the general call, which redirects the
+    /// file descriptors around it. Out of line, so that the plain path keeps a small frame.
+    #[cold]
+    #[inline(never)]
+    fn call_scalar_captured(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        let raw = self.call(proto, args, 0).map_err(Box::new)?;
+        if self.callback_error.borrow().is_some() {
+            return Err(self.callback_failure());
+        }
+        Ok(raw)
+    }
+
+    /// The error a callback returned during the last call, as the call's error.
+    #[cold]
+    #[inline(never)]
+    fn callback_failure(&mut self) -> Box<Error> {
+        Box::new(
+            self.take_callback_error()
+                .unwrap_or_else(|| Error::Runtime("a callback failed without an error".into())),
+        )
+    }
+
     /// Calls the prototype through its register shim if it has one, otherwise through libffi.
     #[inline]
     fn raw_call(&self, p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
@@ -407,15 +433,12 @@ impl Backend for NativeLibrary {
         proto: ProtoId,
         args: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
-        let raw = if self.capture {
-            self.call(proto, args, 0).map_err(Box::new)?
-        } else {
-            self.raw_call(&self.protos[proto.0], args, 0)
-        };
+        if self.capture {
+            return self.call_scalar_captured(proto, args);
+        }
+        let raw = self.raw_call(&self.protos[proto.0], args, 0);
         if self.callback_error.borrow().is_some() {
-            if let Some(e) = self.take_callback_error() {
-                return Err(Box::new(e));
-            }
+            return Err(self.callback_failure());
         }
         Ok(raw)
     }

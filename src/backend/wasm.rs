@@ -589,6 +589,35 @@ impl WasmLibrary {
         trap_error(err)
     }
 
+    /// [`Backend::call_scalar`] for a prototype that is not scalar: the general call. Out of
+    /// line, so that the scalar path keeps a small frame.
+    #[cold]
+    #[inline(never)]
+    fn call_scalar_general(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        let outcome = self.call(proto, args, 0);
+        match self.take_callback_error() {
+            Some(e) => Err(Box::new(e)),
+            None => outcome.map_err(Box::new),
+        }
+    }
+
+    /// The error of a scalar call that trapped or whose callback failed: the callback's error
+    /// comes first, since the trap (if any) is only how it stopped the guest.
+    #[cold]
+    #[inline(never)]
+    fn scalar_failure(&mut self, outcome: wasmtime::Result<()>) -> Box<Error> {
+        let trap = outcome.err().map(|e| self.fail(e));
+        let callback = self.store.data_mut().callback_error.take();
+        Box::new(match (callback, trap) {
+            (Some(e), _) | (None, Some(e)) => e,
+            (None, None) => Error::Runtime("a scalar call failed without an error".into()),
+        })
+    }
+
     fn check_range(&self, addr: u64, len: usize) -> Result<std::ops::Range<usize>> {
         range_in(self.memory.data_size(&self.store), addr, len)
     }
@@ -903,11 +932,7 @@ impl Backend for WasmLibrary {
     ) -> std::result::Result<u64, Box<Error>> {
         let p = &self.protos[proto.0];
         if !p.scalar || p.params.len() != args.len() {
-            let outcome = self.call(proto, args, 0);
-            return match self.take_callback_error() {
-                Some(e) => Err(Box::new(e)),
-                None => outcome.map_err(Box::new),
-            };
+            return self.call_scalar_general(proto, args);
         }
         // Only the slots the call uses are written: no clearing of a large array per call.
         let mut slots = [MaybeUninit::<ValRaw>::uninit(); SCALAR_SLOTS];
@@ -927,16 +952,8 @@ impl Backend for WasmLibrary {
         // parameter of `func` (checked against its signature in `prepare`) and has room for
         // its one result; `func` belongs to `self.store`.
         let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
-        if let Err(e) = outcome {
-            let e = self.fail(e);
-            return Err(Box::new(
-                self.store.data_mut().callback_error.take().unwrap_or(e),
-            ));
-        }
-        if self.store.data().callback_error.is_some() {
-            if let Some(e) = self.store.data_mut().callback_error.take() {
-                return Err(Box::new(e));
-            }
+        if outcome.is_err() || self.store.data().callback_error.is_some() {
+            return Err(self.scalar_failure(outcome));
         }
         Ok(match result {
             // SAFETY: slot 0 was initialised above and holds the result after the call.
