@@ -10,3 +10,8 @@ double apply_d(double (*f)(double), double x) { return f(x); }
 int sum_with(int (*f)(int), int n) { int s = 0; for (int i = 0; i < n; i++) s += f(i); return s; }
 /* Calls f once per element with a pointer into the caller's array. */
 void each_ptr(int *values, int n, void (*f)(int *)) { for (int i = 0; i < n; i++) f(&values[i]); }
+/* A callback kept by the library and called later from a function of plain ints: the call
+   that runs it takes the scalar fast path. */
+static int (*kept)(int);
+void keep(int (*f)(int)) { kept = f; }
+int call_kept(int x) { return kept(x); }

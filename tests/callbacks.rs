@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use common::both;
-use wasmctypes::{Array, CType, Callback, Error, Value, CFUNCTYPE};
+use wasmctypes::{Array, CType, Callback, Error, Value, CDLL, CFUNCTYPE};
 
 fn int(v: &Value) -> i128 {
     v.as_int().expect("an int")
@@ -115,18 +115,24 @@ fn callbacks_take_and_return_ints_and_doubles() {
     }
 }
 
+/// An `int (*)(int)` callback that returns its argument, and fails with a ValueError at 3.
+fn fails_at_3(lib: &CDLL) -> Callback {
+    let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
+    Callback::new(lib, &proto, |_, a| {
+        if int(&a[0]) == 3 {
+            Err(Error::ValueError("three is not allowed".into()))
+        } else {
+            Ok(a[0].clone())
+        }
+    })
+    .unwrap()
+}
+
 #[test]
 fn a_failing_callback_fails_the_call_and_the_library_stays_usable() {
     for lib in both("callbacks") {
         let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
-        let fails_at_3 = Callback::new(&lib, &proto, |_, a| {
-            if int(&a[0]) == 3 {
-                Err(Error::ValueError("three is not allowed".into()))
-            } else {
-                Ok(a[0].clone())
-            }
-        })
-        .unwrap();
+        let fails_at_3 = fails_at_3(&lib);
         let mut sum = lib.function("sum_with").unwrap();
         sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
         let e = sum.call(&[(&fails_at_3).into(), 10.into()]).unwrap_err();
@@ -166,6 +172,37 @@ fn dropped_callbacks_release_their_table_slot() {
         assert_eq!(
             sum.call(&[(&again).into(), 3.into()]).unwrap(),
             Value::Int(30)
+        );
+    }
+}
+
+#[test]
+fn a_failing_callback_fails_a_fast_path_call_and_a_typed_call() {
+    for lib in both("callbacks") {
+        let fails_at_3 = fails_at_3(&lib);
+        let mut keep = lib.function("keep").unwrap();
+        keep.set_argtypes(&[CType::VoidP])
+            .unwrap()
+            .set_restype(CType::Void)
+            .unwrap();
+        keep.call(&[(&fails_at_3).into()]).unwrap();
+        let mut call_kept = lib.function("call_kept").unwrap();
+        call_kept.set_argtypes(&[CType::Int]).unwrap();
+        let typed = call_kept.typed::<(i32,), i32>().unwrap();
+        for _ in 0..2 {
+            let e = call_kept.call(&[3.into()]).unwrap_err();
+            assert_eq!(e.kind(), "ValueError", "{}: {e}", lib.backend());
+            assert!(e.to_string().contains("three is not allowed"), "{e}");
+            assert_eq!(call_kept.call(&[4.into()]).unwrap(), Value::Int(4));
+            let e = typed.call((3,)).unwrap_err();
+            assert_eq!(e.kind(), "ValueError", "{}: {e}", lib.backend());
+            assert_eq!(typed.call((5,)).unwrap(), 5);
+        }
+        assert!(
+            call_kept.call_path().is_some_and(|p| !p.contains("libffi")),
+            "{}: {:?}",
+            lib.backend(),
+            call_kept.call_path()
         );
     }
 }
