@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,17 @@ pub(crate) fn engine(key: EngineKey) -> Result<Engine> {
     Ok(engine)
 }
 
+/// Rounds of the ticker: bumped after every engine's epoch has advanced once.
+static ROUNDS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of completed ticker rounds. While it stays the same, no engine's epoch has
+/// advanced by more than one (the round in flight): a deadline set at some epoch can be kept,
+/// rather than set again, at the cost of at most one tick (see `WasmLibrary::arm`).
+#[inline]
+pub(crate) fn ticker_rounds() -> u64 {
+    ROUNDS.load(Ordering::Acquire)
+}
+
 /// Advances every engine's epoch each [`TICK`], from one background thread.
 fn start_ticker() {
     static STARTED: OnceLock<()> = OnceLock::new();
@@ -80,6 +92,7 @@ fn start_ticker() {
                 for e in all {
                     e.increment_epoch();
                 }
+                ROUNDS.fetch_add(1, Ordering::Release);
             });
     });
 }
