@@ -137,6 +137,46 @@ impl Drop for LibInner {
 }
 
 impl LibInner {
+    /// The scalar call of both fast paths ([`Function::call`]'s and
+    /// [`TypedFunction::call`](crate::TypedFunction::call)): the arguments already in their
+    /// slots, the raw result slot back, the error boxed so that the result comes back in
+    /// registers. The busy library and `use_errno` are out of line.
+    #[inline(always)]
+    pub(crate) fn call_scalar(
+        &self,
+        proto: ProtoId,
+        slots: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        if self.errno.is_none() {
+            if let Ok(mut backend) = self.backend.try_borrow_mut() {
+                return backend.call_scalar(proto, slots);
+            }
+        }
+        self.call_scalar_slow(proto, slots)
+    }
+
+    /// [`LibInner::call_scalar`] for a busy library or one with `use_errno`: errno is swapped
+    /// with the private copy around the call.
+    #[cold]
+    #[inline(never)]
+    fn call_scalar_slow(
+        &self,
+        proto: ProtoId,
+        slots: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        let mut backend = self.backend().map_err(Box::new)?;
+        let b: &mut dyn Backend = &mut **backend;
+        let Some((addr, private)) = &self.errno else {
+            return b.call_scalar(proto, slots);
+        };
+        b.write(*addr, &private.get().to_le_bytes())?;
+        let outcome = b.call_scalar(proto, slots);
+        let mut now = [0u8; 4];
+        b.read(*addr, &mut now)?;
+        private.set(i32::from_le_bytes(now));
+        outcome
+    }
+
     /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.
     #[inline]
     pub(crate) fn backend(&self) -> Result<std::cell::RefMut<'_, Box<dyn Backend>>> {
@@ -558,16 +598,6 @@ impl Function {
         true
     }
 
-    /// The fast path of [`Function::call`], with the arguments already in their slots: the
-    /// raw result slot, or the error boxed so that the result comes back in registers.
-    #[inline(always)]
-    fn call_scalar(&self, s: &ScalarCall, slots: &[u64]) -> std::result::Result<u64, Box<Error>> {
-        match self.lib.backend() {
-            Ok(mut backend) => backend.call_scalar(s.proto, slots),
-            Err(e) => Err(Box::new(e)),
-        }
-    }
-
     /// Calls the function: ctypes' `f(*args)`.
     ///
     /// Each argument is converted to its declared type (or inferred, without argtypes); bytes
@@ -580,7 +610,7 @@ impl Function {
         if let Some(s) = self.scalar.get() {
             let mut slots = [0u64; SCALAR_MAX];
             if Self::scalar_slots(s, args, &mut slots) {
-                return match self.call_scalar(s, &slots[..s.n]) {
+                return match self.lib.call_scalar(s.proto, &slots[..s.n]) {
                     Ok(raw) => Ok(s.ret.value(raw)),
                     Err(e) => Err(*e),
                 };

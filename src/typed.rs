@@ -18,7 +18,7 @@
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use crate::backend::{Backend, ProtoId};
+use crate::backend::ProtoId;
 use crate::ctype::{CType, DataModel, Repr};
 use crate::error::{Error, Result};
 use crate::library::LibInner;
@@ -175,21 +175,11 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
     /// Calls the function. Errors are those of [`Function::call`](crate::Function::call):
     /// a guest trap, a callback's error, a busy library; with `use_errno`, errno is swapped
     /// around the call as there.
+    #[inline]
     pub fn call(&self, params: P) -> Result<R> {
         let mut slots = [0u64; MAX_PARAMS];
         params.write(&mut slots);
-        let lib = &*self.lib;
-        let mut backend = lib.backend()?;
-        let b: &mut dyn Backend = &mut **backend;
-        if let Some((addr, private)) = &lib.errno {
-            b.write(*addr, &private.get().to_le_bytes())?;
-            let outcome = b.call_scalar(self.proto, &slots[..P::COUNT]);
-            let mut now = [0u8; 4];
-            b.read(*addr, &mut now)?;
-            private.set(i32::from_le_bytes(now));
-            return Ok(R::from_slot(outcome.map_err(|e| *e)?));
-        }
-        match b.call_scalar(self.proto, &slots[..P::COUNT]) {
+        match self.lib.call_scalar(self.proto, &slots[..P::COUNT]) {
             Ok(raw) => Ok(R::from_slot(raw)),
             Err(e) => Err(*e),
         }
