@@ -12,16 +12,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 /// The integration tests' helpers, for the same prototypes and arguments.
 #[path = "../tests/common/mod.rs"]
 mod common;
-use wasmctypes::{create_string_buffer, Array, BackendKind, Built, CType, Toolchain, Value, CDLL};
-
-fn guest(name: &str) -> Built {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("guest-c")
-        .join(format!("{name}.c"));
-    Toolchain::find()
-        .and_then(|t| t.build_cached(&src))
-        .expect("guest toolchain")
-}
+mod support;
+use support::raw_instance;
+use wasmctypes::{create_string_buffer, Array, BackendKind, Built, CType, Value, CDLL};
 
 fn open(b: &Built, kind: BackendKind) -> CDLL {
     let path = if kind == BackendKind::Wasm {
@@ -32,30 +25,8 @@ fn open(b: &Built, kind: BackendKind) -> CDLL {
     CDLL::open(path, kind).unwrap()
 }
 
-/// A plain wasmtime instance of `wasm` with WASI preview1 and `_initialize` run: what a user of
-/// wasmtime alone would call. The store's epoch deadline is far off.
-fn raw_instance(
-    engine: &wasmtime::Engine,
-    wasm: &std::path::Path,
-) -> (
-    wasmtime::Store<wasmtime_wasi::p1::WasiP1Ctx>,
-    wasmtime::Instance,
-) {
-    let module = wasmtime::Module::from_file(engine, wasm).unwrap();
-    let mut linker = wasmtime::Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| s).unwrap();
-    let mut store = wasmtime::Store::new(engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
-    store.set_epoch_deadline(1 << 40);
-    let inst = linker.instantiate(&mut store, &module).unwrap();
-    let init = inst
-        .get_typed_func::<(), ()>(&mut store, "_initialize")
-        .unwrap();
-    init.call(&mut store, ()).unwrap();
-    (store, inst)
-}
-
 fn scalar(c: &mut Criterion) {
-    let b = guest("testlib");
+    let b = common::built("testlib");
     let mut g = c.benchmark_group("scalar");
     for kind in BackendKind::ALL {
         let lib = open(&b, kind);
@@ -139,17 +110,11 @@ fn scalar(c: &mut Criterion) {
     }
     // The native floors: a raw libffi Cif call, and a direct call through a function pointer.
     {
-        let lib = unsafe { libloading::Library::new(&b.native) }.unwrap();
-        let add: libloading::Symbol<unsafe extern "C" fn(i32, i32) -> i32> =
-            unsafe { lib.get(b"add") }.unwrap();
-        let add_fn = *add;
+        let (_lib, add_fn) = support::native_add(&b.native);
         g.bench_function("add_int_int/native_floor_direct", |bn| {
             bn.iter(|| unsafe { add_fn(black_box(2), black_box(3)) })
         });
-        let cif = libffi::middle::Cif::new(
-            [libffi::middle::Type::i32(), libffi::middle::Type::i32()],
-            libffi::middle::Type::i32(),
-        );
+        let cif = support::add_cif();
         let code = libffi::middle::CodePtr(add_fn as *mut _);
         g.bench_function("add_int_int/native_floor_libffi", |bn| {
             bn.iter(|| {
@@ -164,9 +129,9 @@ fn scalar(c: &mut Criterion) {
 }
 
 fn data(c: &mut Criterion) {
-    let testlib = guest("testlib");
-    let upper = guest("upper");
-    let sum = guest("sum");
+    let testlib = common::built("testlib");
+    let upper = common::built("upper");
+    let sum = common::built("sum");
     let mut g = c.benchmark_group("data");
     for kind in BackendKind::ALL {
         let lib = open(&testlib, kind);
@@ -211,7 +176,7 @@ fn data(c: &mut Criterion) {
 }
 
 fn loading(c: &mut Criterion) {
-    let b = guest("greeting");
+    let b = common::built("greeting");
     let bytes = std::fs::read(&b.wasm).unwrap();
     let mut g = c.benchmark_group("loading");
     g.sample_size(20).measurement_time(Duration::from_secs(5));
