@@ -11,6 +11,7 @@
 //! ```
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -585,17 +586,19 @@ impl Function {
     /// numbers of the declared kinds, and the general path must convert (or reject) them.
     /// Each conversion is the general path's own for that pair of type and value.
     #[inline(always)]
-    fn scalar_slots(s: &ScalarCall, args: &[Value], slots: &mut [u64; SCALAR_MAX]) -> bool {
+    fn scalar_slots<'s>(
+        s: &ScalarCall,
+        args: &[Value],
+        slots: &'s mut [MaybeUninit<u64>; SCALAR_MAX],
+    ) -> Option<&'s [u64]> {
         if args.len() != s.n {
-            return false;
+            return None;
         }
         for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
-            match num.slot(v) {
-                Some(bits) => *slot = bits,
-                None => return false,
-            }
+            slot.write(num.slot(v)?);
         }
-        true
+        // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
+        Some(unsafe { &*(&slots[..s.n] as *const [MaybeUninit<u64>] as *const [u64]) })
     }
 
     /// Calls the function: ctypes' `f(*args)`.
@@ -608,9 +611,10 @@ impl Function {
     #[inline(always)]
     pub fn call(&self, args: &[Value]) -> Result<Value> {
         if let Some(s) = self.scalar.get() {
-            let mut slots = [0u64; SCALAR_MAX];
-            if Self::scalar_slots(s, args, &mut slots) {
-                return match self.lib.call_scalar(s.proto, &slots[..s.n]) {
+            // Only the slots the call uses are written: no clearing of the array per call.
+            let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
+            if let Some(slots) = Self::scalar_slots(s, args, &mut slots) {
+                return match self.lib.call_scalar(s.proto, slots) {
                     Ok(raw) => Ok(s.ret.value(raw)),
                     Err(e) => Err(*e),
                 };
