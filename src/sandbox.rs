@@ -70,7 +70,8 @@ pub struct Sandbox {
     /// A fuel budget per call (deterministic: the same call always uses the same fuel), or
     /// `None` for unmetered execution.
     pub fuel: Option<u64>,
-    /// A wall-clock deadline per call, or `None` for none at all.
+    /// A wall-clock deadline per call, or `None` for none at all. It is kept in 10 ms ticks
+    /// of the engine's epoch, so a call that runs on is stopped within one tick of it.
     pub timeout: Option<Duration>,
     /// The most native stack wasm code may use, in bytes.
     pub max_stack: usize,
