@@ -7,7 +7,7 @@
 mod common;
 
 use common::both_captured as both;
-use wasmctypes::{CType, Value};
+use wasmctypes::{BackendKind, CType, Value};
 
 #[test]
 fn stdout_and_stderr_are_captured_per_call() {
@@ -55,5 +55,29 @@ fn stdout_and_stderr_are_captured_per_call() {
         // An untyped float is an ArgumentError, as in ctypes.
         let e = printf.call(&[b"%f\n".into(), 2.5.into()]).unwrap_err();
         assert_eq!(e.kind(), "ArgumentError");
+    }
+    typed_and_fast_path_calls_are_captured_and_survive_reset();
+}
+
+/// Part of the single test above: the scalar fast path and the typed call capture too.
+fn typed_and_fast_path_calls_are_captured_and_survive_reset() {
+    for lib in both("testlib") {
+        let kind = lib.backend();
+        let mut shout = lib.function("shout").unwrap();
+        shout.set_argtypes(&[CType::Int]).unwrap();
+        // The first dynamic call prepares; the second takes the fast path; then the typed one.
+        for _ in 0..2 {
+            assert_eq!(shout.call(&[Value::Int(7)]).unwrap(), Value::Int(14));
+            assert_eq!(lib.take_output().stdout, b"7\n", "{kind}");
+        }
+        let typed = shout.typed::<(i32,), i32>().unwrap();
+        assert_eq!(typed.call((8,)).unwrap(), 16);
+        assert_eq!(lib.take_output().stdout, b"8\n", "{kind}");
+        if kind == BackendKind::Wasm {
+            lib.reset().unwrap();
+            assert_eq!(typed.call((9,)).unwrap(), 18);
+            assert_eq!(shout.call(&[Value::Int(10)]).unwrap(), Value::Int(20));
+            assert_eq!(lib.take_output().stdout, b"9\n10\n");
+        }
     }
 }

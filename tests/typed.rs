@@ -139,26 +139,3 @@ fn typed_calls_swap_errno_with_use_errno() {
         assert_eq!(lib.get_errno().unwrap(), 34, "{kind}");
     }
 }
-
-#[test]
-fn typed_and_fast_path_calls_capture_output_and_survive_reset() {
-    for lib in common::both_captured("testlib") {
-        let kind = lib.backend();
-        let mut shout = lib.function("shout").unwrap();
-        shout.set_argtypes(&[CType::Int]).unwrap();
-        // The first dynamic call prepares; the second takes the fast path; then the typed one.
-        for _ in 0..2 {
-            assert_eq!(shout.call(&[Value::Int(7)]).unwrap(), Value::Int(14));
-            assert_eq!(lib.take_output().stdout, b"7\n", "{kind}");
-        }
-        let typed = shout.typed::<(i32,), i32>().unwrap();
-        assert_eq!(typed.call((8,)).unwrap(), 16);
-        assert_eq!(lib.take_output().stdout, b"8\n", "{kind}");
-        if kind == BackendKind::Wasm {
-            lib.reset().unwrap();
-            assert_eq!(typed.call((9,)).unwrap(), 18);
-            assert_eq!(shout.call(&[Value::Int(10)]).unwrap(), Value::Int(20));
-            assert_eq!(lib.take_output().stdout, b"9\n10\n");
-        }
-    }
-}
