@@ -103,7 +103,7 @@ def main():
             target = None if "+" in row["name"] else 1.3 if "/wasm" in row["name"] else 1.0
             note = f"  (target {target}x)" if target else ""
             print(f"interleaved {row['name']} / {row['floor']} = {row['ratio_to_floor']:.2f}x"
-                  f"  ({row['ns_per_call_median']:.1f} ns){note}")
+                  f", minimums {row['ratio_of_minimums']:.2f}x  ({row['ns_per_call_median']:.1f} ns){note}")
     d = next((r for r in ratios if r["name"] == "add/native_floor_direct"), None)
     for row in ratios:
         if d and row["name"] in ("add/native", "add/native_typed"):
