@@ -206,3 +206,35 @@ fn a_failing_callback_fails_a_fast_path_call_and_a_typed_call() {
         );
     }
 }
+
+#[test]
+fn a_callback_that_calls_its_own_library_gets_a_clear_error() {
+    for lib in both("callbacks") {
+        let kind = lib.backend();
+        let mut inner = lib.function("call_kept").unwrap();
+        inner.set_argtypes(&[CType::Int]).unwrap();
+        let typed_inner = inner.typed::<(i32,), i32>().unwrap();
+        let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
+        let mut sum = lib.function("sum_with").unwrap();
+        sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        // The library is in a call while its callback runs: calling into it again, by the
+        // dynamic or the typed path, is an error the callback can return, not a panic.
+        let dynamic = Callback::new(&lib, &proto, move |_, a| inner.call(a)).unwrap();
+        let typed = Callback::new(&lib, &proto, move |_, a| {
+            typed_inner.call((int(&a[0]) as i32,)).map(Value::from)
+        })
+        .unwrap();
+        for cb in [&dynamic, &typed] {
+            let e = sum.call(&[cb.into(), 2.into()]).unwrap_err();
+            assert_eq!(e.kind(), "RuntimeError", "{kind}: {e}");
+            assert!(e.to_string().contains("busy"), "{kind}: {e}");
+        }
+        // The library stays usable.
+        let identity = Callback::new(&lib, &proto, |_, a| Ok(a[0].clone())).unwrap();
+        assert_eq!(
+            sum.call(&[(&identity).into(), 4.into()]).unwrap(),
+            Value::Int(6),
+            "{kind}"
+        );
+    }
+}
