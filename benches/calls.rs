@@ -8,13 +8,15 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use libffi::middle::arg;
 
 /// The integration tests' helpers, for the same prototypes and arguments.
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod support;
 use support::raw_instance;
-use wasmctypes::{create_string_buffer, Array, BackendKind, Built, CType, Value, CDLL};
+use wasmctypes::backend::engine::sandbox_config;
+use wasmctypes::{create_string_buffer, Array, BackendKind, Built, CType, Sandbox, Value, CDLL};
 
 fn open(b: &Built, kind: BackendKind) -> CDLL {
     let path = if kind == BackendKind::Wasm {
@@ -23,6 +25,18 @@ fn open(b: &Built, kind: BackendKind) -> CDLL {
         &b.native
     };
     CDLL::open(path, kind).unwrap()
+}
+
+/// The engines of the wasm floors: a default one, and one with the sandbox's configuration.
+fn floor_engines() -> [(&'static str, wasmtime::Engine); 2] {
+    let sandboxed = sandbox_config(&Sandbox::default());
+    [
+        ("wasm_floor_typedfunc", wasmtime::Engine::default()),
+        (
+            "wasm_floor_sandbox",
+            wasmtime::Engine::new(&sandboxed).unwrap(),
+        ),
+    ]
 }
 
 fn scalar(c: &mut Criterion) {
@@ -62,38 +76,35 @@ fn scalar(c: &mut Criterion) {
             bn.iter(|| typed.call(black_box((1, 2.5, 0.5, 10, 2, 0.25))).unwrap())
         });
     }
-    // The wasm floor: a raw TypedFunc call of the same export, on a plain wasmtime engine.
-    {
-        let engine = wasmtime::Engine::default();
-        let (mut store, inst) = raw_instance(&engine, &b.wasm);
+    // The wasm floors: a raw TypedFunc call of the same export, on a plain wasmtime engine (the
+    // floor the targets are set against), and on an engine with the sandbox's configuration
+    // (epoch interruption, NaN canonicalisation): the part of the gap that is what the
+    // sandbox's guarantees cost the guest code, not wasmctypes.
+    for (name, engine) in &floor_engines() {
+        let (mut store, inst) = raw_instance(engine, &b.wasm);
         let add = inst
             .get_typed_func::<(i32, i32), i32>(&mut store, "add")
             .unwrap();
-        g.bench_function("add_int_int/wasm_floor_typedfunc", |bn| {
+        g.bench_function(format!("add_int_int/{name}"), |bn| {
             bn.iter(|| add.call(&mut store, black_box((2, 3))).unwrap())
         });
         let noop = inst.get_typed_func::<(), ()>(&mut store, "noop").unwrap();
-        g.bench_function("void_f_void/wasm_floor_typedfunc", |bn| {
+        g.bench_function(format!("void_f_void/{name}"), |bn| {
             bn.iter(|| noop.call(&mut store, ()).unwrap())
         });
-        // The same floor on an engine configured as the sandbox's (epoch interruption on, for
-        // the per-call timeout), with the deadline armed before each call as the sandbox does:
-        // the part of the gap that is the timeout machinery, not wasmctypes.
-        {
-            let mut config = wasmtime::Config::new();
-            config.epoch_interruption(true);
-            let engine = wasmtime::Engine::new(&config).unwrap();
-            let (mut store, inst) = raw_instance(&engine, &b.wasm);
-            let add = inst
-                .get_typed_func::<(i32, i32), i32>(&mut store, "add")
-                .unwrap();
-            g.bench_function("add_int_int/wasm_floor_typedfunc_epoch", |bn| {
-                bn.iter(|| {
-                    store.set_epoch_deadline(3000);
-                    add.call(&mut store, black_box((2, 3))).unwrap()
-                })
-            });
-        }
+        let mix = inst
+            .get_typed_func::<support::WasmMix, f64>(&mut store, "mix")
+            .unwrap();
+        g.bench_function(format!("mixed_six/{name}"), |bn| {
+            bn.iter(|| {
+                mix.call(&mut store, black_box((1, 2.5, 0.5, 10, 2, 0.25)))
+                    .unwrap()
+            })
+        });
+    }
+    {
+        let engine = wasmtime::Engine::default();
+        let (mut store, inst) = raw_instance(&engine, &b.wasm);
         let untyped = inst.get_func(&mut store, "add").unwrap();
         let mut out = [wasmtime::Val::I32(0)];
         g.bench_function("add_int_int/wasm_func_call", |bn| {
@@ -110,18 +121,42 @@ fn scalar(c: &mut Criterion) {
     }
     // The native floors: a raw libffi Cif call, and a direct call through a function pointer.
     {
-        let (_lib, add_fn) = support::native_add(&b.native);
+        let so = support::open_so(&b.native);
+        let noop: unsafe extern "C" fn() = support::native_fn(&so, "noop");
+        g.bench_function("void_f_void/native_floor_direct", |bn| {
+            bn.iter(|| unsafe { black_box(noop)() })
+        });
+        let cif = support::noop_cif();
+        let code = support::code(noop);
+        g.bench_function("void_f_void/native_floor_libffi", |bn| {
+            bn.iter(|| unsafe { cif.call::<()>(code, &[]) })
+        });
+        let add: unsafe extern "C" fn(i32, i32) -> i32 = support::native_fn(&so, "add");
         g.bench_function("add_int_int/native_floor_direct", |bn| {
-            bn.iter(|| unsafe { add_fn(black_box(2), black_box(3)) })
+            bn.iter(|| unsafe { add(black_box(2), black_box(3)) })
         });
         let cif = support::add_cif();
-        let code = libffi::middle::CodePtr(add_fn as *mut _);
+        let code = support::code(add);
         g.bench_function("add_int_int/native_floor_libffi", |bn| {
             bn.iter(|| {
                 let (x, y) = (black_box(2i32), black_box(3i32));
-                unsafe {
-                    cif.call::<i32>(code, &[libffi::middle::arg(&x), libffi::middle::arg(&y)])
-                }
+                unsafe { cif.call::<i32>(code, &[arg(&x), arg(&y)]) }
+            })
+        });
+        let mix: support::MixFn = support::native_fn(&so, "mix");
+        g.bench_function("mixed_six/native_floor_direct", |bn| {
+            bn.iter(|| {
+                let (a, b, c, d, e, f) = black_box((1, 2.5, 0.5, 10, 2, 0.25));
+                unsafe { mix(a, b, c, d, e, f) }
+            })
+        });
+        let cif = support::mix_cif();
+        let code = support::code(mix);
+        g.bench_function("mixed_six/native_floor_libffi", |bn| {
+            bn.iter(|| {
+                let (a, b, c, d, e, f) = black_box((1i32, 2.5f64, 0.5f32, 10i64, 2i8, 0.25f64));
+                let args = [arg(&a), arg(&b), arg(&c), arg(&d), arg(&e), arg(&f)];
+                unsafe { cif.call::<f64>(code, &args) }
             })
         });
     }
@@ -172,7 +207,99 @@ fn data(c: &mut Criterion) {
             bn.iter(|| f.call(black_box(&args)).unwrap())
         });
     }
+    data_floors(&mut g, &testlib, &upper);
     g.finish();
+}
+
+/// The string and buffer rows' floors, each with the same copies as the call it stands under:
+/// the 100 bytes and a NUL copied in before `str_len`; the 4,095 bytes copied in before
+/// `upper` and the 4,096-byte buffer copied out after it. In wasm they go to and from a block
+/// of the raw instance's memory, natively to and from a host buffer.
+fn data_floors(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    testlib: &Built,
+    upper: &Built,
+) {
+    let mut text = [b'a'; 101];
+    text[100] = 0;
+    let page = [b'q'; 4095];
+    let mut back = vec![0u8; 4096];
+    for (name, engine) in &floor_engines() {
+        let (mut store, inst) = raw_instance(engine, &testlib.wasm);
+        let (memory, addr) = support::raw_block(&mut store, &inst, 101);
+        let strlen = inst
+            .get_typed_func::<i32, i32>(&mut store, "str_len")
+            .unwrap();
+        g.bench_function(format!("strlen_100_bytes/{name}"), |bn| {
+            bn.iter(|| {
+                memory
+                    .write(&mut store, addr as usize, black_box(&text))
+                    .unwrap();
+                strlen.call(&mut store, addr).unwrap()
+            })
+        });
+        let (mut store, inst) = raw_instance(engine, &upper.wasm);
+        let (memory, addr) = support::raw_block(&mut store, &inst, 4096);
+        let up = inst
+            .get_typed_func::<(i32, i32), ()>(&mut store, "upper")
+            .unwrap();
+        g.bench_function(format!("upper_4KiB_round_trip/{name}"), |bn| {
+            bn.iter(|| {
+                memory
+                    .write(&mut store, addr as usize, black_box(&page))
+                    .unwrap();
+                up.call(&mut store, (addr, 4095)).unwrap();
+                memory.read(&store, addr as usize, &mut back).unwrap();
+                black_box(&back);
+            })
+        });
+    }
+    let so = support::open_so(&testlib.native);
+    let strlen: unsafe extern "C" fn(*const u8) -> i32 = support::native_fn(&so, "str_len");
+    let cif = libffi::middle::Cif::new(
+        [libffi::middle::Type::pointer()],
+        libffi::middle::Type::i32(),
+    );
+    let code = support::code(strlen);
+    let mut s = [0u8; 101];
+    g.bench_function("strlen_100_bytes/native_floor_direct", |bn| {
+        bn.iter(|| {
+            s.copy_from_slice(black_box(&text));
+            unsafe { strlen(black_box(s.as_ptr())) }
+        })
+    });
+    g.bench_function("strlen_100_bytes/native_floor_libffi", |bn| {
+        bn.iter(|| {
+            s.copy_from_slice(black_box(&text));
+            let p = black_box(s.as_ptr());
+            unsafe { cif.call::<i32>(code, &[arg(&p)]) }
+        })
+    });
+    let so = support::open_so(&upper.native);
+    let up: unsafe extern "C" fn(*mut u8, i32) = support::native_fn(&so, "upper");
+    let cif = libffi::middle::Cif::new(
+        [libffi::middle::Type::pointer(), libffi::middle::Type::i32()],
+        libffi::middle::Type::void(),
+    );
+    let code = support::code(up);
+    let mut buf = vec![0u8; 4096];
+    g.bench_function("upper_4KiB_round_trip/native_floor_direct", |bn| {
+        bn.iter(|| {
+            buf[..4095].copy_from_slice(black_box(&page));
+            unsafe { up(black_box(buf.as_mut_ptr()), 4095) };
+            back.copy_from_slice(&buf);
+            black_box(&back);
+        })
+    });
+    g.bench_function("upper_4KiB_round_trip/native_floor_libffi", |bn| {
+        bn.iter(|| {
+            buf[..4095].copy_from_slice(black_box(&page));
+            let (p, n) = (black_box(buf.as_mut_ptr()), 4095i32);
+            unsafe { cif.call::<()>(code, &[arg(&p), arg(&n)]) };
+            back.copy_from_slice(&buf);
+            black_box(&back);
+        })
+    });
 }
 
 fn loading(c: &mut Criterion) {

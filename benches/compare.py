@@ -4,9 +4,9 @@
 Run from the repository root:  python3 benches/compare.py
 It runs `cargo bench --bench calls` (criterion), then times CPython's ctypes on the same .so
 for the same calls (argtypes and restype set, timeit-style: best-of-repeats median), in the
-same run on the same machine, and prints one table with ratios. The scalar calls' ratios to
-their floors come from `cargo bench --bench ratios`, which times them interleaved, so that a
-burst of load on a shared machine does not land on a call and miss its floor.
+same run on the same machine, and prints one table with ratios. The calls' ratios to their
+floors come from `cargo bench --bench ratios`, which times them interleaved, so that a burst
+of load on a shared machine does not land on a call and miss its floor.
 """
 import ctypes
 import glob
@@ -74,6 +74,21 @@ def ctypes_times():
     }
 
 
+SCALAR = ("add", "void", "mix")
+
+
+def target(name, floor):
+    """The target of issue 7 for a row's ratio to a floor, if it has one."""
+    group, call = name.split("/")
+    if group not in SCALAR or "+" in call or "floor" in call:
+        return None
+    if floor.endswith("/wasm_floor_typedfunc"):
+        return 1.3
+    if floor.endswith("/native_floor_libffi"):
+        return 1.0
+    return None
+
+
 def main():
     build()
     crit = criterion()
@@ -81,9 +96,9 @@ def main():
     py = ctypes_times()
     rows = [("scalar", "void_f_void"), ("scalar", "add_int_int"), ("scalar", "mixed_six"),
             ("data", "strlen_100_bytes"), ("data", "upper_4KiB_round_trip"), ("data", "sum_1M_ints")]
-    fmt = "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}"
+    fmt = "{:<22} {:>9} {:>8} {:>9} {:>8} {:>10} {:>10} {:>9} {:>8} {:>8} {:>10} {:>11}"
     print(fmt.format("call (median ns)", "ctypes", "native", "nat typed", "wasm", "wasm typed", "wasm floor",
-                     "libffi", "direct", "ctypes/nat", "ctypes/wasm"))
+                     "sbx floor", "libffi", "direct", "ctypes/nat", "ctypes/wasm"))
     for group, name in rows:
         get = lambda suffix: crit.get(f"{group}/{name}/{suffix}")
         nat, wasm = get("native"), get("wasm")
@@ -91,39 +106,37 @@ def main():
         cell = lambda v: "-" if v is None else (f"{v:.1f}" if v < 1e5 else f"{v/1e6:.2f}ms")
         ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.1f}x"
         print(fmt.format(name, cell(c), cell(nat), cell(get("native_typed")), cell(wasm), cell(get("wasm_typed")),
-                         cell(get("wasm_floor_typedfunc")), cell(get("native_floor_libffi")),
-                         cell(get("native_floor_direct")), ratio(c, nat), ratio(c, wasm)))
+                         cell(get("wasm_floor_typedfunc")), cell(get("wasm_floor_sandbox")),
+                         cell(get("native_floor_libffi")), cell(get("native_floor_direct")),
+                         ratio(c, nat), ratio(c, wasm)))
     print()
-    e = crit.get("scalar/add_int_int/wasm_floor_typedfunc_epoch")
-    if e:
-        print(f"add_int_int: raw TypedFunc on an epoch-interruption engine, deadline armed per call = {e:.1f} ns")
-    for row in ratios:
-        if row["ratio_to_floor"] is not None:
-            # The targets of issue 7: wasm at most 1.3x TypedFunc, native at most a libffi call.
-            target = None if "+" in row["name"] else 1.3 if "/wasm" in row["name"] else 1.0
-            note = f"  (target {target}x)" if target else ""
-            print(f"interleaved {row['name']} / {row['floor']} = {row['ratio_to_floor']:.2f}x"
-                  f", minimums {row['ratio_of_minimums']:.2f}x  ({row['ns_per_call_median']:.1f} ns){note}")
-    d = next((r for r in ratios if r["name"] == "add/native_floor_direct"), None)
-    for row in ratios:
-        if d and row["name"] in ("add/native", "add/native_typed"):
-            print(f"interleaved {row['name']} / add/native_floor_direct = "
-                  f"{row['ns_per_call_median'] / d['ns_per_call_median']:.1f}x")
-    c = py.get("add_int_int")
-    for suffix in ("native", "wasm"):
-        v = crit.get(f"scalar/add_int_int/{suffix}")
-        if c and v:
-            print(f"add_int_int: ctypes / {suffix} = {c / v:.1f}x  (target 10x)")
+    print("wasm floor: raw TypedFunc, default engine; sbx floor: the same on the sandbox's configuration")
+    for group, name in rows[:3]:
+        c = py.get(name)
+        for suffix in ("native", "wasm"):
+            v = crit.get(f"{group}/{name}/{suffix}")
+            if c and v:
+                print(f"{name}: ctypes / {suffix} = {c / v:.1f}x  (target 10x)")
     u = crit.get("scalar/add_int_int/wasm_func_call")
     if u:
         print(f"add_int_int: untyped Func::call = {u:.1f} ns")
     s_w, s_n = crit.get("data/sum_1M_ints/wasm"), crit.get("data/sum_1M_ints/native")
     if s_w and s_n:
-        print(f"sum_1M_ints: wasm / native = {s_w / s_n:.2f}x")
+        print(f"sum_1M_ints: wasm / native = {s_w / s_n:.2f}x  (target at most 1.5x)")
     for k in ("cold_compile", "cached_load_deserialize", "open_from_cache_plus_instantiate"):
         v = crit.get(f"loading/{k}")
         if v:
             print(f"loading {k}: {v / 1e6:.3f} ms")
+    if ratios:
+        print()
+        print("interleaved (cargo bench --bench ratios): median per-round ratio, ratio of minimums")
+    for row in ratios:
+        parts = []
+        for r in row["ratios"]:
+            t = target(row["name"], r["floor"])
+            mark = "" if t is None else f" [target {t}x: {'met' if r['ratio'] <= t else 'MISSED'}]"
+            parts.append(f"{r['ratio']:.2f}x {r['floor']} (min {r['ratio_of_minimums']:.2f}x){mark}")
+        print(f"{row['name']:<28} {row['ns_per_call_median']:9.1f} ns  " + "  ".join(parts))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-//! The scalar calls' ratios to their floors, measured interleaved.
+//! Every call's ratios to its floors, measured interleaved.
 //!
 //! Each round times a short block of every call in turn, and a call's ratio is taken within
 //! each round, then the median over the rounds is reported. On a noisy machine a burst of
@@ -11,45 +11,71 @@
 //! block of each call is the least disturbed figure, so the ratio of the two minimums is
 //! printed as well.
 //!
+//! The floors:
+//! - wasm: a raw `TypedFunc` call of the same export on a default wasmtime engine (the floor
+//!   the targets are set against), and the same call on an engine with the sandbox's own
+//!   configuration ([`sandbox_config`]: epoch interruption, NaN canonicalisation). The second
+//!   splits a call's cost into what the sandbox's guarantees cost the guest code and what
+//!   wasmctypes adds.
+//! - native: a raw libffi `Cif` call (the target) and a direct call through a function pointer.
+//!
+//! The string and buffer floors make the same copies as the call: the 100 bytes and a NUL in
+//! before `str_len`; 4,095 bytes in before `upper` and the 4,096-byte buffer out after it (to
+//! and from a block of the instance's memory in wasm, a host buffer natively).
+//!
 //! `cargo bench --bench ratios` prints one row per call: the median and minimum ns/call over
-//! the rounds, the median per-round ratio to the floor, and the ratio of the minimums.
+//! the rounds, and for each floor the median per-round ratio and the ratio of the minimums.
 //! `-- --json` prints one JSON object per row instead.
 
 use std::hint::black_box;
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
-use wasmctypes::{BackendKind, CType, Value};
+use libffi::middle::{arg, Cif, Type};
+use wasmctypes::backend::engine::sandbox_config;
+use wasmctypes::{
+    create_string_buffer, BackendKind, CType, Function, Sandbox, StringBuffer, TypedFunction, Value,
+};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod support;
 
-/// Calls per block: long enough to dwarf reading the clock, short enough (~0.1 ms) that a
-/// burst of load covers a whole round.
-const BLOCK: u32 = 4_000;
+/// Calls per block of a scalar row: long enough to dwarf reading the clock, short enough
+/// (~0.1 ms) that a burst of load covers a whole round.
+const SCALAR: u32 = 4_000;
+/// Calls per block of the string row, for about the same time.
+const STRING: u32 = 1_000;
+/// Calls per block of the 4 KiB buffer row.
+const BUFFER: u32 = 8;
 /// Rounds of every call.
 const ROUNDS: usize = 500;
 
-/// One row: its name, the row it is compared to, and a timed block of its call.
+/// One row: its name, the rows it is compared to, and a timed block of its call.
 struct Row<'a> {
     name: &'static str,
-    floor: Option<usize>,
+    floors: &'static [&'static str],
     block: Box<dyn FnMut() -> f64 + 'a>,
 }
 
-/// A row whose block calls `call` directly (inlined), so that no per-call indirection is
-/// added to what is measured.
-fn row<'a>(name: &'static str, floor: Option<usize>, mut call: impl FnMut() + 'a) -> Row<'a> {
+/// A row whose block makes `calls` calls of `call` directly (inlined), so that no per-call
+/// indirection is added to what is measured.
+fn row<'a>(
+    name: &'static str,
+    floors: &'static [&'static str],
+    calls: u32,
+    mut call: impl FnMut() + 'a,
+) -> Row<'a> {
     Row {
         name,
-        floor,
+        floors,
         block: Box::new(move || {
             let start = Instant::now();
-            for _ in 0..BLOCK {
+            for _ in 0..calls {
                 call();
             }
-            start.elapsed().as_nanos() as f64 / f64::from(BLOCK)
+            start.elapsed().as_nanos() as f64 / f64::from(calls)
         }),
     }
 }
@@ -59,79 +85,347 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+type RawStore = wasmtime::Store<wasmtime_wasi::p1::WasiP1Ctx>;
+
+/// A typed function of a raw instance of `wasm` on `engine`, with its store and instance.
+fn raw_func<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+    engine: &wasmtime::Engine,
+    wasm: &Path,
+    name: &str,
+) -> (RawStore, wasmtime::Instance, wasmtime::TypedFunc<P, R>) {
+    let (mut store, inst) = support::raw_instance(engine, wasm);
+    let f = inst.get_typed_func::<P, R>(&mut store, name).unwrap();
+    (store, inst, f)
+}
+
+/// The floor row of a scalar call of one wasm export on one engine.
+fn wasm_floor<'a, P, R>(
+    name: &'static str,
+    floors: &'static [&'static str],
+    engine: &wasmtime::Engine,
+    wasm: &Path,
+    export: &str,
+    params: P,
+) -> Row<'a>
+where
+    P: wasmtime::WasmParams + Copy + 'a,
+    R: wasmtime::WasmResults + 'a,
+{
+    let (mut store, _, f) = raw_func::<P, R>(engine, wasm, export);
+    row(name, floors, SCALAR, move || {
+        black_box(f.call(&mut store, black_box(params)).unwrap());
+    })
+}
+
+/// The floor row of `str_len` on one engine: the string copied in, then the call.
+fn strlen_floor<'a>(
+    name: &'static str,
+    floors: &'static [&'static str],
+    engine: &wasmtime::Engine,
+    wasm: &Path,
+) -> Row<'a> {
+    let (mut store, inst, f) = raw_func::<i32, i32>(engine, wasm, "str_len");
+    let (memory, addr) = support::raw_block(&mut store, &inst, 101);
+    row(name, floors, STRING, move || {
+        memory
+            .write(&mut store, addr as usize, black_box(&TEXT))
+            .unwrap();
+        black_box(f.call(&mut store, addr).unwrap());
+    })
+}
+
+/// The floor row of `upper` on one engine: the page copied in, the call, the buffer out.
+fn upper_floor<'a>(
+    name: &'static str,
+    floors: &'static [&'static str],
+    engine: &wasmtime::Engine,
+    wasm: &Path,
+) -> Row<'a> {
+    let (mut store, inst, f) = raw_func::<(i32, i32), ()>(engine, wasm, "upper");
+    let (memory, addr) = support::raw_block(&mut store, &inst, 4096);
+    let mut back = vec![0u8; 4096];
+    row(name, floors, BUFFER, move || {
+        memory
+            .write(&mut store, addr as usize, black_box(&PAGE))
+            .unwrap();
+        f.call(&mut store, (addr, 4095)).unwrap();
+        memory.read(&store, addr as usize, &mut back).unwrap();
+        black_box(&back);
+    })
+}
+
+/// The string argument: 100 bytes and the NUL.
+const TEXT: [u8; 101] = {
+    let mut t = [b'a'; 101];
+    t[100] = 0;
+    t
+};
+/// What the buffer round trip writes into the 4 KiB buffer.
+const PAGE: [u8; 4095] = [b'q'; 4095];
+
+/// What one backend's rows call.
+struct Lib {
+    add: Function,
+    add_typed: TypedFunction<(i32, i32), i32>,
+    noop: Function,
+    noop_typed: TypedFunction<(), ()>,
+    mix: Function,
+    mix_typed: TypedFunction<(i32, f64, f32, i64, i8, f64), f64>,
+    strlen: Function,
+    upper: Function,
+    buf: StringBuffer,
+}
+
+impl Lib {
+    fn open(kind: BackendKind) -> Lib {
+        let lib = common::open("testlib", kind);
+        let ulib = common::open("upper", kind);
+        let mut add = lib.function("add").unwrap();
+        add.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+        let mut noop = lib.function("noop").unwrap();
+        noop.set_argtypes::<CType>(&[]).unwrap();
+        noop.set_restype(CType::Void).unwrap();
+        let mix = common::mix(&lib);
+        let mut strlen = lib.function("str_len").unwrap();
+        strlen.set_argtypes(&[CType::CharP]).unwrap();
+        let mut upper = ulib.function("upper").unwrap();
+        upper.set_argtypes(&[CType::CharP, CType::Int]).unwrap();
+        upper.set_restype(CType::Void).unwrap();
+        Lib {
+            add_typed: add.typed().unwrap(),
+            noop_typed: noop.typed().unwrap(),
+            mix_typed: mix.typed().unwrap(),
+            buf: create_string_buffer(&ulib, 4096).unwrap(),
+            add,
+            noop,
+            mix,
+            strlen,
+            upper,
+        }
+    }
+}
+
+/// The floors of each wasm row: the issue's, then the sandbox's configuration.
+macro_rules! wasm_floors {
+    ($f:literal) => {
+        &[
+            concat!($f, "/wasm_floor_typedfunc"),
+            concat!($f, "/wasm_floor_sandbox"),
+        ]
+    };
+}
+/// The floors of each native row: libffi, then a direct call.
+macro_rules! native_floors {
+    ($f:literal) => {
+        &[
+            concat!($f, "/native_floor_libffi"),
+            concat!($f, "/native_floor_direct"),
+        ]
+    };
+}
+
 fn main() {
     let b = common::built("testlib");
+    let ub = common::built("upper");
+    let plain = wasmtime::Engine::default();
+    let sandboxed = wasmtime::Engine::new(&sandbox_config(&Sandbox::default())).unwrap();
 
-    // Two plain instances, so that each floor owns its store as a user of wasmtime would.
-    let engine = wasmtime::Engine::default();
-    let (mut add_store, inst) = support::raw_instance(&engine, &b.wasm);
-    let raw_add = inst
-        .get_typed_func::<(i32, i32), i32>(&mut add_store, "add")
-        .unwrap();
-    let (mut noop_store, inst) = support::raw_instance(&engine, &b.wasm);
-    let raw_noop = inst
-        .get_typed_func::<(), ()>(&mut noop_store, "noop")
-        .unwrap();
-    let (_so, add_fn) = support::native_add(&b.native);
-    let cif = support::add_cif();
-    let code = libffi::middle::CodePtr(add_fn as *mut _);
+    let so = support::open_so(&b.native);
+    let add_fn: unsafe extern "C" fn(i32, i32) -> i32 = support::native_fn(&so, "add");
+    let noop_fn: unsafe extern "C" fn() = support::native_fn(&so, "noop");
+    let mix_fn: support::MixFn = support::native_fn(&so, "mix");
+    let strlen_fn: unsafe extern "C" fn(*const u8) -> i32 = support::native_fn(&so, "str_len");
+    let uso = support::open_so(&ub.native);
+    let upper_fn: unsafe extern "C" fn(*mut u8, i32) = support::native_fn(&uso, "upper");
+    let (add_cif, noop_cif, mix_cif) =
+        (support::add_cif(), support::noop_cif(), support::mix_cif());
+    let strlen_cif = Cif::new([Type::pointer()], Type::i32());
+    let upper_cif = Cif::new([Type::pointer(), Type::i32()], Type::void());
+    let (mut cstr, mut cstr2) = ([0u8; 101], [0u8; 101]);
+    let (mut host, mut host2) = (vec![0u8; 4096], vec![0u8; 4096]);
+    let (mut back, mut back2) = (vec![0u8; 4096], vec![0u8; 4096]);
 
-    let wasm = common::open("testlib", BackendKind::Wasm);
-    let native = common::open("testlib", BackendKind::Native);
-    let mut wadd = wasm.function("add").unwrap();
-    wadd.set_argtypes(&[CType::Int, CType::Int]).unwrap();
-    let wadd_typed = wadd.typed::<(i32, i32), i32>().unwrap();
-    let mut wnoop = wasm.function("noop").unwrap();
-    wnoop.set_argtypes::<CType>(&[]).unwrap();
-    wnoop.set_restype(CType::Void).unwrap();
-    let wnoop_typed = wnoop.typed::<(), ()>().unwrap();
-    let mut nadd = native.function("add").unwrap();
-    nadd.set_argtypes(&[CType::Int, CType::Int]).unwrap();
-    let nadd_typed = nadd.typed::<(i32, i32), i32>().unwrap();
+    let (w, n) = (Lib::open(BackendKind::Wasm), Lib::open(BackendKind::Native));
     let args = [Value::Int(2), Value::Int(3)];
+    let mix_args = common::mix_args();
+    let mix_tuple = (1, 2.5, 0.5, 10, 2, 0.25);
+    let text = [Value::Bytes(TEXT[..100].to_vec())];
+    let (w_up, n_up) = (
+        [Value::from(&w.buf), Value::Int(4095)],
+        [Value::from(&n.buf), Value::Int(4095)],
+    );
+    let wasm_mix = (1, 2.5, 0.5, 10, 2, 0.25);
 
     let mut rows = vec![
-        row("add/wasm_floor_typedfunc", None, move || {
-            black_box(raw_add.call(&mut add_store, black_box((2, 3))).unwrap());
+        wasm_floor::<_, i32>(
+            "add/wasm_floor_typedfunc",
+            &[],
+            &plain,
+            &b.wasm,
+            "add",
+            (2, 3),
+        ),
+        wasm_floor::<_, i32>(
+            "add/wasm_floor_sandbox",
+            &["add/wasm_floor_typedfunc"],
+            &sandboxed,
+            &b.wasm,
+            "add",
+            (2, 3),
+        ),
+        row("add/wasm", wasm_floors!("add"), SCALAR, || {
+            black_box(w.add.call(black_box(&args)).unwrap());
         }),
-        row("add/wasm", Some(0), || {
-            black_box(wadd.call(black_box(&args)).unwrap());
-        }),
-        row("add/wasm_typed", Some(0), || {
-            black_box(wadd_typed.call(black_box((2, 3))).unwrap());
+        row("add/wasm_typed", wasm_floors!("add"), SCALAR, || {
+            black_box(w.add_typed.call(black_box((2, 3))).unwrap());
         }),
         // The typed call plus making and dropping the `Value` the dynamic call returns: the
         // part of the dynamic call's extra cost that is the result's type, not the call.
-        row("add/wasm_typed+Value", Some(0), || {
+        row("add/wasm_typed+Value", wasm_floors!("add"), SCALAR, || {
             black_box(Value::Int(
-                wadd_typed.call(black_box((2, 3))).unwrap() as i128
+                w.add_typed.call(black_box((2, 3))).unwrap() as i128
             ));
         }),
-        row("void/wasm_floor_typedfunc", None, move || {
-            raw_noop.call(&mut noop_store, ()).unwrap();
+        wasm_floor::<_, ()>(
+            "void/wasm_floor_typedfunc",
+            &[],
+            &plain,
+            &b.wasm,
+            "noop",
+            (),
+        ),
+        wasm_floor::<_, ()>(
+            "void/wasm_floor_sandbox",
+            &["void/wasm_floor_typedfunc"],
+            &sandboxed,
+            &b.wasm,
+            "noop",
+            (),
+        ),
+        row("void/wasm", wasm_floors!("void"), SCALAR, || {
+            black_box(w.noop.call(black_box(&[])).unwrap());
         }),
-        row("void/wasm", Some(4), || {
-            black_box(wnoop.call(black_box(&[])).unwrap());
+        row("void/wasm_typed", wasm_floors!("void"), SCALAR, || {
+            w.noop_typed.call(()).unwrap();
         }),
-        row("void/wasm_typed", Some(4), || {
-            wnoop_typed.call(()).unwrap();
+        wasm_floor::<support::WasmMix, f64>(
+            "mix/wasm_floor_typedfunc",
+            &[],
+            &plain,
+            &b.wasm,
+            "mix",
+            wasm_mix,
+        ),
+        wasm_floor::<support::WasmMix, f64>(
+            "mix/wasm_floor_sandbox",
+            &["mix/wasm_floor_typedfunc"],
+            &sandboxed,
+            &b.wasm,
+            "mix",
+            wasm_mix,
+        ),
+        row("mix/wasm", wasm_floors!("mix"), SCALAR, || {
+            black_box(w.mix.call(black_box(&mix_args)).unwrap());
         }),
-        row("add/native_floor_libffi", None, || {
+        row("mix/wasm_typed", wasm_floors!("mix"), SCALAR, || {
+            black_box(w.mix_typed.call(black_box(mix_tuple)).unwrap());
+        }),
+        strlen_floor("strlen/wasm_floor_typedfunc", &[], &plain, &b.wasm),
+        strlen_floor(
+            "strlen/wasm_floor_sandbox",
+            &["strlen/wasm_floor_typedfunc"],
+            &sandboxed,
+            &b.wasm,
+        ),
+        row("strlen/wasm", wasm_floors!("strlen"), STRING, || {
+            black_box(w.strlen.call(black_box(&text)).unwrap());
+        }),
+        upper_floor("upper/wasm_floor_typedfunc", &[], &plain, &ub.wasm),
+        upper_floor(
+            "upper/wasm_floor_sandbox",
+            &["upper/wasm_floor_typedfunc"],
+            &sandboxed,
+            &ub.wasm,
+        ),
+        row("upper/wasm", wasm_floors!("upper"), BUFFER, || {
+            w.buf.set_raw(black_box(&PAGE)).unwrap();
+            w.upper.call(&w_up).unwrap();
+            black_box(w.buf.raw().unwrap());
+        }),
+        row("add/native_floor_libffi", &[], SCALAR, || {
             let (x, y) = (black_box(2i32), black_box(3i32));
-            let args = [libffi::middle::arg(&x), libffi::middle::arg(&y)];
-            black_box(unsafe { cif.call::<i32>(code, &args) });
+            let code = support::code(add_fn);
+            black_box(unsafe { add_cif.call::<i32>(code, &[arg(&x), arg(&y)]) });
         }),
-        row("add/native", Some(7), || {
-            black_box(nadd.call(black_box(&args)).unwrap());
-        }),
-        row("add/native_typed", Some(7), || {
-            black_box(nadd_typed.call(black_box((2, 3))).unwrap());
-        }),
-        row("add/native_floor_direct", None, || {
+        row("add/native_floor_direct", &[], SCALAR, || {
             black_box(unsafe { add_fn(black_box(2), black_box(3)) });
         }),
+        row("add/native", native_floors!("add"), SCALAR, || {
+            black_box(n.add.call(black_box(&args)).unwrap());
+        }),
+        row("add/native_typed", native_floors!("add"), SCALAR, || {
+            black_box(n.add_typed.call(black_box((2, 3))).unwrap());
+        }),
+        row("void/native_floor_libffi", &[], SCALAR, || unsafe {
+            noop_cif.call::<()>(support::code(black_box(noop_fn)), &[]);
+        }),
+        row("void/native_floor_direct", &[], SCALAR, || unsafe {
+            black_box(noop_fn)();
+        }),
+        row("void/native", native_floors!("void"), SCALAR, || {
+            black_box(n.noop.call(black_box(&[])).unwrap());
+        }),
+        row("void/native_typed", native_floors!("void"), SCALAR, || {
+            n.noop_typed.call(()).unwrap();
+        }),
+        row("mix/native_floor_libffi", &[], SCALAR, || {
+            let (a, b, c, d, e, f) = black_box((1i32, 2.5f64, 0.5f32, 10i64, 2i8, 0.25f64));
+            let args = [arg(&a), arg(&b), arg(&c), arg(&d), arg(&e), arg(&f)];
+            black_box(unsafe { mix_cif.call::<f64>(support::code(mix_fn), &args) });
+        }),
+        row("mix/native_floor_direct", &[], SCALAR, || {
+            let (a, b, c, d, e, f) = black_box((1, 2.5, 0.5, 10, 2, 0.25));
+            black_box(unsafe { mix_fn(a, b, c, d, e, f) });
+        }),
+        row("mix/native", native_floors!("mix"), SCALAR, || {
+            black_box(n.mix.call(black_box(&mix_args)).unwrap());
+        }),
+        row("mix/native_typed", native_floors!("mix"), SCALAR, || {
+            black_box(n.mix_typed.call(black_box(mix_tuple)).unwrap());
+        }),
+        row("strlen/native_floor_libffi", &[], STRING, || {
+            cstr.copy_from_slice(black_box(&TEXT));
+            let p = black_box(cstr.as_ptr());
+            let code = support::code(strlen_fn);
+            black_box(unsafe { strlen_cif.call::<i32>(code, &[arg(&p)]) });
+        }),
+        row("strlen/native_floor_direct", &[], STRING, || {
+            cstr2.copy_from_slice(black_box(&TEXT));
+            black_box(unsafe { strlen_fn(black_box(cstr2.as_ptr())) });
+        }),
+        row("strlen/native", native_floors!("strlen"), STRING, || {
+            black_box(n.strlen.call(black_box(&text)).unwrap());
+        }),
+        row("upper/native_floor_libffi", &[], BUFFER, || {
+            host[..4095].copy_from_slice(black_box(&PAGE));
+            let (p, len) = (black_box(host.as_mut_ptr()), 4095i32);
+            let code = support::code(upper_fn);
+            unsafe { upper_cif.call::<()>(code, &[arg(&p), arg(&len)]) };
+            back.copy_from_slice(&host);
+            black_box(&back);
+        }),
+        row("upper/native_floor_direct", &[], BUFFER, || {
+            host2[..4095].copy_from_slice(black_box(&PAGE));
+            unsafe { upper_fn(black_box(host2.as_mut_ptr()), 4095) };
+            back2.copy_from_slice(&host2);
+            black_box(&back2);
+        }),
+        row("upper/native", native_floors!("upper"), BUFFER, || {
+            n.buf.set_raw(black_box(&PAGE)).unwrap();
+            n.upper.call(&n_up).unwrap();
+            black_box(n.buf.raw().unwrap());
+        }),
     ];
-
     let mut times = vec![Vec::with_capacity(ROUNDS); rows.len()];
     for r in rows.iter_mut() {
         (r.block)();
@@ -141,38 +435,49 @@ fn main() {
             t.push((r.block)());
         }
     }
+    report(&rows, &times, std::env::args().any(|a| a == "--json"));
+}
 
-    let json = std::env::args().any(|a| a == "--json");
+/// One line per row: its times, and its ratios to each of its floors.
+fn report(rows: &[Row], times: &[Vec<f64>], json: bool) {
+    let index = |name: &str| {
+        rows.iter()
+            .position(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    let min_of = |t: &[f64]| t.iter().copied().fold(f64::INFINITY, f64::min);
     let mut out = std::io::stdout().lock();
-    for (r, t) in rows.iter().zip(&times) {
-        let ratio = r.floor.map(|f| {
-            let mut per_round: Vec<f64> = t.iter().zip(&times[f]).map(|(a, b)| a / b).collect();
-            median(&mut per_round)
-        });
-        let mut sorted = t.clone();
-        let med = median(&mut sorted);
-        let min = sorted[0];
-        let floor_min = |f: usize| times[f].iter().copied().fold(f64::INFINITY, f64::min);
-        let ratio_of_minimums = r.floor.map(|f| min / floor_min(f));
+    for (r, t) in rows.iter().zip(times) {
+        let med = median(&mut t.clone());
+        let min = min_of(t);
+        let ratios: Vec<(&str, f64, f64)> = r
+            .floors
+            .iter()
+            .map(|&f| {
+                let ft = &times[index(f)];
+                let mut per_round: Vec<f64> = t.iter().zip(ft).map(|(a, b)| a / b).collect();
+                (f, median(&mut per_round), min / min_of(ft))
+            })
+            .collect();
         let line = if json {
             serde_json::json!({
                 "name": r.name,
                 "ns_per_call_median": med,
                 "ns_per_call_min": min,
-                "ratio_to_floor": ratio,
-                "ratio_of_minimums": ratio_of_minimums,
-                "floor": r.floor.map(|f| rows[f].name),
+                "ratios": ratios.iter().map(|(f, x, m)| serde_json::json!({
+                    "floor": f, "ratio": x, "ratio_of_minimums": m,
+                })).collect::<Vec<_>>(),
             })
             .to_string()
         } else {
-            let vs = r
-                .floor
-                .zip(ratio.zip(ratio_of_minimums))
-                .map(|(f, (x, m))| format!("{x:5.2}x {} (minimums {m:.2}x)", rows[f].name))
-                .unwrap_or_default();
+            let vs: Vec<String> = ratios
+                .iter()
+                .map(|(f, x, m)| format!("{x:5.2}x {f} (min {m:.2}x)"))
+                .collect();
             format!(
-                "{:26} median {med:6.1} ns   min {min:6.1} ns   {vs}",
-                r.name
+                "{:28} median {med:8.1} ns  min {min:8.1} ns  {}",
+                r.name,
+                vs.join("  ")
             )
         };
         // A closed pipe (`| head`) ends the output, not the process with a panic.

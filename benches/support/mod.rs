@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use libffi::middle::{Cif, CodePtr, Type};
+
 /// A plain wasmtime instance of `wasm` with WASI preview1 and `_initialize` run: what a user of
 /// wasmtime alone would call. The store's epoch deadline is far off.
 pub fn raw_instance(
@@ -25,17 +27,72 @@ pub fn raw_instance(
     (store, inst)
 }
 
+/// A block of `size` bytes of a raw instance's memory from its own `malloc`, and the memory:
+/// where a user of wasmtime alone would put a string or buffer argument.
+pub fn raw_block(
+    store: &mut wasmtime::Store<wasmtime_wasi::p1::WasiP1Ctx>,
+    inst: &wasmtime::Instance,
+    size: i32,
+) -> (wasmtime::Memory, i32) {
+    let malloc = inst
+        .get_typed_func::<i32, i32>(&mut *store, "malloc")
+        .unwrap();
+    let addr = malloc.call(&mut *store, size).unwrap();
+    assert_ne!(addr, 0, "guest malloc failed");
+    (inst.get_memory(&mut *store, "memory").unwrap(), addr)
+}
+
+/// The native build of a library, opened by libloading alone.
+pub fn open_so(so: &Path) -> libloading::Library {
+    unsafe { libloading::Library::new(so) }.unwrap()
+}
+
+/// The function `name` of `lib` as the function pointer type `F` (an `unsafe extern "C" fn`).
+/// `F` must be the function's C prototype.
+pub fn native_fn<F: Copy>(lib: &libloading::Library, name: &str) -> F {
+    *unsafe { lib.get::<F>(name.as_bytes()) }.unwrap()
+}
+
 /// `add(int, int)` of the native build: the library (keep it alive) and the function pointer.
 pub fn native_add(so: &Path) -> (libloading::Library, unsafe extern "C" fn(i32, i32) -> i32) {
-    let lib = unsafe { libloading::Library::new(so) }.unwrap();
-    let add = *unsafe { lib.get::<unsafe extern "C" fn(i32, i32) -> i32>(b"add") }.unwrap();
+    let lib = open_so(so);
+    let add = native_fn(&lib, "add");
     (lib, add)
 }
 
+/// The code pointer libffi calls for a function pointer.
+pub fn code<F: Copy>(f: F) -> CodePtr {
+    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*mut ()>());
+    // SAFETY: `F` is a function pointer type (checked to be pointer-sized above).
+    CodePtr(unsafe { std::mem::transmute_copy::<F, *mut std::ffi::c_void>(&f) })
+}
+
 /// A libffi `Cif` for `int(int, int)`.
-pub fn add_cif() -> libffi::middle::Cif {
-    libffi::middle::Cif::new(
-        [libffi::middle::Type::i32(), libffi::middle::Type::i32()],
-        libffi::middle::Type::i32(),
+pub fn add_cif() -> Cif {
+    Cif::new([Type::i32(), Type::i32()], Type::i32())
+}
+
+/// A libffi `Cif` for `void(void)`.
+pub fn noop_cif() -> Cif {
+    Cif::new([], Type::void())
+}
+
+/// A libffi `Cif` for `double(int, double, float, long long, char, double)`.
+pub fn mix_cif() -> Cif {
+    Cif::new(
+        [
+            Type::i32(),
+            Type::f64(),
+            Type::f32(),
+            Type::i64(),
+            Type::i8(),
+            Type::f64(),
+        ],
+        Type::f64(),
     )
 }
+
+/// testlib's `mix` natively.
+pub type MixFn = unsafe extern "C" fn(i32, f64, f32, i64, i8, f64) -> f64;
+/// testlib's `mix` as a wasm export: a `char` travels as an i32.
+pub type WasmMix = (i32, f64, f32, i64, i32, f64);

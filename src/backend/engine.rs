@@ -33,6 +33,25 @@ pub(crate) struct EngineKey {
 }
 
 impl EngineKey {
+    /// The key of a sandbox's engine.
+    pub(crate) fn of(sandbox: &crate::sandbox::Sandbox) -> EngineKey {
+        EngineKey {
+            fuel: sandbox.fuel.is_some(),
+            max_stack: sandbox.max_stack,
+        }
+    }
+
+    fn config(&self) -> Config {
+        let mut config = Config::new();
+        config.cranelift_nan_canonicalization(true);
+        config.relaxed_simd_deterministic(true);
+        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
+        config.epoch_interruption(true);
+        config.consume_fuel(self.fuel);
+        config.max_wasm_stack(self.max_stack);
+        config
+    }
+
     fn text(&self) -> String {
         format!(
             "fuel={} stack={} nan-canon=1 relaxed-det=1 epoch=1",
@@ -52,18 +71,19 @@ pub(crate) fn engine(key: EngineKey) -> Result<Engine> {
     if let Some(e) = all.get(&key) {
         return Ok(e.clone());
     }
-    let mut config = Config::new();
-    config.cranelift_nan_canonicalization(true);
-    config.relaxed_simd_deterministic(true);
-    config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
-    config.epoch_interruption(true);
-    config.consume_fuel(key.fuel);
-    config.max_wasm_stack(key.max_stack);
-    let engine = Engine::new(&config)
+    let engine = Engine::new(&key.config())
         .map_err(|e| Error::Runtime(format!("cannot configure wasmtime: {e}")))?;
     all.insert(key, engine.clone());
     start_ticker();
     Ok(engine)
+}
+
+/// The wasmtime configuration a library loaded with `sandbox` is compiled and run with: NaN
+/// canonicalisation, deterministic relaxed SIMD, epoch interruption, and fuel metering and the
+/// stack limit as the sandbox asks. For comparisons with wasmtime alone, such as the benches'
+/// floors on the sandbox's own configuration.
+pub fn sandbox_config(sandbox: &crate::sandbox::Sandbox) -> Config {
+    EngineKey::of(sandbox).config()
 }
 
 /// Rounds of the ticker: bumped after every engine's epoch has advanced once.

@@ -396,10 +396,7 @@ impl WasmLibrary {
             ));
         }
         let sandbox = options.sandbox.clone();
-        let key = EngineKey {
-            fuel: sandbox.fuel.is_some(),
-            max_stack: sandbox.max_stack,
-        };
+        let key = EngineKey::of(&sandbox);
         let loaded = engine::load(path, &bytes, key, true)?;
         let capture = options.capture_output.unwrap_or(true);
         let stdout = Capture::new(CAPTURE_LIMIT);
