@@ -4,8 +4,10 @@
 //! Fields are read and written by name with ctypes' conversions; bitfields are masked to their
 //! width and sign-extended when their type is signed.
 
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
+use crate::boxed::Boxed;
 use crate::ctype::{CType, DataModel, Repr};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
@@ -17,11 +19,25 @@ use crate::value::Value;
 /// A structure's bytes held by the host, laid out for one data model: what a function that
 /// returns a structure by value gives back (RLBox would call it copied-out), and what can be
 /// passed by value.
+///
+/// Its fields are dropped by one out-of-line call (see [`Boxed`]), so that a [`Value`] holding
+/// one does not make every `Value`'s drop glue save registers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructValue {
-    ty: Rc<StructType>,
+    ty: ManuallyDrop<Rc<StructType>>,
     model: DataModel,
-    bytes: Vec<u8>,
+    bytes: ManuallyDrop<Vec<u8>>,
+}
+
+impl Drop for StructValue {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: the fields are dropped here only, once, and never used afterwards.
+        unsafe {
+            ManuallyDrop::drop(&mut self.ty);
+            ManuallyDrop::drop(&mut self.bytes);
+        }
+    }
 }
 
 fn field_index(ty: &StructType, name: &str) -> Result<usize> {
@@ -38,16 +54,16 @@ pub(crate) fn read_value(t: &Type, m: DataModel, bytes: &[u8]) -> Value {
         Type::Pointer(_) => decode(CType::VoidP, m.repr(CType::VoidP), bytes),
         Type::Array(elem, n) => {
             let size = elem.sizeof(m);
-            Value::List(
+            Value::List(Boxed::new(
                 (0..*n)
                     .map(|i| read_value(elem, m, &bytes[i * size..(i + 1) * size]))
                     .collect(),
-            )
+            ))
         }
         Type::Struct(s) => Value::Struct(StructValue {
-            ty: s.clone(),
+            ty: ManuallyDrop::new(s.clone()),
             model: m,
-            bytes: bytes.to_vec(),
+            bytes: ManuallyDrop::new(bytes.to_vec()),
         }),
     }
 }
@@ -74,7 +90,7 @@ pub(crate) fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -
                 write_value(elem, m, &mut bytes[i * size..(i + 1) * size], item)?;
             }
         }
-        (Type::Struct(s), Value::Struct(sv)) if Rc::ptr_eq(s, &sv.ty) || **s == *sv.ty => {
+        (Type::Struct(s), Value::Struct(sv)) if Rc::ptr_eq(s, &sv.ty) || **s == **sv.ty => {
             bytes.copy_from_slice(&sv.bytes);
         }
         _ => {
@@ -92,9 +108,9 @@ impl StructValue {
     /// A zeroed instance (`T()` with no arguments), laid out for `model`.
     pub fn new(ty: &Rc<StructType>, model: DataModel) -> StructValue {
         StructValue {
-            ty: ty.clone(),
+            ty: ManuallyDrop::new(ty.clone()),
             model,
-            bytes: vec![0; ty.layout(model).size],
+            bytes: ManuallyDrop::new(vec![0; ty.layout(model).size]),
         }
     }
 
@@ -125,9 +141,9 @@ impl StructValue {
             )));
         }
         Ok(StructValue {
-            ty: ty.clone(),
+            ty: ManuallyDrop::new(ty.clone()),
             model,
-            bytes: bytes[..size].to_vec(),
+            bytes: ManuallyDrop::new(bytes[..size].to_vec()),
         })
     }
 
@@ -251,7 +267,7 @@ impl CStruct {
         Ok(CStruct {
             lib: lib.clone(),
             addr: block.addr,
-            ty: v.ty.clone(),
+            ty: Rc::clone(&v.ty),
             owner: Some(block),
         })
     }

@@ -33,6 +33,7 @@
 pub mod array;
 pub mod backend;
 pub mod bench;
+pub mod boxed;
 pub mod buffer;
 pub mod callback;
 pub mod cstruct;
@@ -54,6 +55,7 @@ pub mod value;
 
 pub use array::Array;
 pub use backend::{BackendKind, Output};
+pub use boxed::Boxed;
 pub use buffer::{
     create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,
 };

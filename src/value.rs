@@ -50,10 +50,10 @@ pub enum Value {
     /// A structure held by the host (passed or returned by value).
     Struct(crate::cstruct::StructValue),
     /// A Python list: an array field of a structure.
-    List(Vec<Value>),
+    List(crate::boxed::Boxed<Vec<Value>>),
     /// A ctypes instance passed as an argument, such as `c_double(2.5)`: the value carries its
     /// type, which is how variadic arguments get theirs.
-    Typed(crate::ctype::CType, Box<Value>),
+    Typed(crate::ctype::CType, crate::boxed::Boxed<Value>),
 }
 
 impl Value {
@@ -85,7 +85,7 @@ impl Value {
 
     /// `T(v)` as an argument: a value that carries its C type (`c_double(2.5)`).
     pub fn typed(t: crate::ctype::CType, v: impl Into<Value>) -> Value {
-        Value::Typed(t, Box::new(v.into()))
+        Value::Typed(t, crate::boxed::Boxed::new(v.into()))
     }
 }
 

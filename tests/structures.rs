@@ -281,7 +281,7 @@ fn packed_nested_and_array_fields_read_what_c_wrote() {
         let a1 = filled(&lib, &get("A1"), "A1_fill");
         assert_eq!(
             a1.get("vals").unwrap(),
-            Value::List(vec![Value::Int(10), Value::Int(11), Value::Int(12)])
+            Value::List(vec![Value::Int(10), Value::Int(11), Value::Int(12)].into())
         );
         assert_eq!(a1.get("s").unwrap(), Value::Int(7));
         assert_eq!(a1.get("nope").unwrap_err().kind(), "AttributeError");
