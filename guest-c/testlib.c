@@ -26,6 +26,8 @@ double mix(int a, double b, float c, long long d, char e, double f) {
 }
 double scale(double x, int times) { return x * times; }
 int str_len(const char *s) { return (int)strlen(s); }
+/* Both strings intact and apart: their lengths, as strlen(a) * 10000 + strlen(b). */
+int two_lengths(const char *a, const char *b) { return (int)(strlen(a) * 10000 + strlen(b)); }
 const char *hello(void) { return "hello from C"; }
 const char *null_string(void) { return NULL; }
 void *null_pointer(void) { return NULL; }

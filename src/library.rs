@@ -31,15 +31,19 @@ pub const MAX_ARGS: usize = 24;
 /// The most arguments a call on the scalar fast path may have (see [`Function::call`]).
 const SCALAR_MAX: usize = 14;
 
-/// A prepared prototype whose arguments and result are all numbers (or a void result): calls
-/// of it need no temporaries, no structure copies, no pointer checks and no reads of library
-/// memory, so they take [`Backend::call_scalar`] with the arguments converted inline.
+/// A prepared prototype whose arguments are numbers or addresses and whose result is a number
+/// (or void): calls of it need no structure copies and no reads of library memory, so they
+/// take [`Backend::call_scalar`]. Numbers, pointers, addresses and None are converted inline
+/// ([`Function::call`]); bytes for a `c_char_p` or `c_void_p` are copied into the library's
+/// scratch block first ([`Function::call_scalar_copying`]).
 #[derive(Clone, Copy)]
 struct ScalarCall {
     proto: ProtoId,
     n: usize,
     args: [Num; SCALAR_MAX],
     ret: Num,
+    /// Some argument may be bytes, which are copied in.
+    copies: bool,
 }
 
 /// A number's conversion between a Python value and a raw 64-bit slot, in 64-bit arithmetic:
@@ -54,6 +58,13 @@ enum Num {
     Bool,
     F32,
     F64,
+    /// An address (`c_void_p`, `c_char_p`, `POINTER(T)`, an array): None is NULL, an int is
+    /// an address masked to the low `64 - shift` bits, a pointer must be into this library.
+    /// With `bytes`, bytes are copied in and their address passed (`c_char_p`, `c_void_p`).
+    Address {
+        shift: u8,
+        bytes: bool,
+    },
     /// No result (and the filler of unused argument entries).
     Void,
 }
@@ -70,15 +81,19 @@ impl Num {
         }
     }
 
-    /// The slot for `v`, or `None` if `v` is not a plain number of this kind.
+    /// The slot for `v` in a call into library `lib`, or `None` if `v` is not a plain number
+    /// or address of this kind (bytes are copied by the caller, not here).
     #[inline(always)]
-    fn slot(self, v: &Value) -> Option<u64> {
+    fn slot(self, v: &Value, lib: LibId) -> Option<u64> {
         Some(match (self, v) {
             (Num::F64, Value::Float(x)) => x.to_bits(),
             (Num::F32, Value::Float(x)) => (*x as f32).to_bits() as u64,
             (Num::Signed(shift), Value::Int(i)) => (((*i as u64) << shift) as i64 >> shift) as u64,
             (Num::Unsigned(shift), Value::Int(i)) => *i as u64 & (u64::MAX >> shift),
             (Num::Bool, Value::Int(i)) => (*i != 0) as u64,
+            (Num::Address { .. }, Value::Pointer(p)) if p.lib == lib => p.addr,
+            (Num::Address { .. }, Value::None) => 0,
+            (Num::Address { shift, .. }, Value::Int(i)) => *i as u64 & (u64::MAX >> shift),
             _ => return None,
         })
     }
@@ -92,6 +107,8 @@ impl Num {
             Num::Bool => Value::Bool(raw as u8 != 0),
             Num::F32 => Value::Float(f32::from_bits(raw as u32) as f64),
             Num::F64 => Value::Float(f64::from_bits(raw)),
+            // Not a result kind (see `scalar_call`); the address as an int.
+            Num::Address { shift, .. } => Value::Int((raw & (u64::MAX >> shift)) as i128),
             Num::Void => Value::None,
         }
     }
@@ -423,13 +440,59 @@ impl std::fmt::Debug for Function {
 }
 
 /// A call's converted arguments: raw slots, their representations, and temporaries to free.
+/// Only the entries in use are written: filling the arrays up front (about 600 bytes) cost
+/// a quarter of a general call's own time.
 struct Converted {
-    slots: [u64; MAX_ARGS],
-    reprs: [Repr; MAX_ARGS],
-    temps: [u64; MAX_ARGS + 1],
+    /// `slots[..len]` and `reprs[..len]` are written.
+    slots: [MaybeUninit<u64>; MAX_ARGS],
+    reprs: [MaybeUninit<Repr>; MAX_ARGS],
+    len: usize,
+    /// `temps[..ntemps]` are written.
+    temps: [MaybeUninit<u64>; MAX_ARGS + 1],
     ntemps: usize,
     /// Bytes of the library's scratch block this call has used.
     scratch_used: usize,
+}
+
+impl Converted {
+    fn new() -> Converted {
+        Converted {
+            slots: [MaybeUninit::uninit(); MAX_ARGS],
+            reprs: [MaybeUninit::uninit(); MAX_ARGS],
+            len: 0,
+            temps: [MaybeUninit::uninit(); MAX_ARGS + 1],
+            ntemps: 0,
+            scratch_used: 0,
+        }
+    }
+
+    /// Appends the next argument. At most [`MAX_ARGS`] (checked by the caller).
+    fn push(&mut self, repr: Repr, bits: u64) {
+        self.slots[self.len].write(bits);
+        self.reprs[self.len].write(repr);
+        self.len += 1;
+    }
+
+    fn slots(&self) -> &[u64] {
+        // SAFETY: `push` wrote `slots[..len]`.
+        unsafe { &*(&self.slots[..self.len] as *const [MaybeUninit<u64>] as *const [u64]) }
+    }
+
+    fn reprs(&self) -> &[Repr] {
+        // SAFETY: `push` wrote `reprs[..len]`.
+        unsafe { &*(&self.reprs[..self.len] as *const [MaybeUninit<Repr>] as *const [Repr]) }
+    }
+
+    /// Records a block to free after the call: one per argument at most, plus the result.
+    fn add_temp(&mut self, addr: u64) {
+        self.temps[self.ntemps].write(addr);
+        self.ntemps += 1;
+    }
+
+    fn temps(&self) -> &[u64] {
+        // SAFETY: `add_temp` wrote `temps[..ntemps]`.
+        unsafe { &*(&self.temps[..self.ntemps] as *const [MaybeUninit<u64>] as *const [u64]) }
+    }
 }
 
 fn passing(t: &Type, m: DataModel) -> Passing {
@@ -547,16 +610,27 @@ impl Function {
     }
 
     /// The fast-path plan for the declared prototype `proto`, if every argument is a number
-    /// (an integer type, `c_char`, `c_bool`, `c_float` or `c_double`), the result is a number
-    /// or void, and errno is not swapped around calls. Results that make objects (`c_char`
-    /// as bytes, `c_char_p`, `c_void_p`'s None for NULL) take the general path.
+    /// (an integer type, `c_char`, `c_bool`, `c_float` or `c_double`) or an address
+    /// (`c_void_p`, `c_char_p`, `POINTER(T)`, an array), the result is a number or void, and
+    /// errno is not swapped around calls. Results that make objects (`c_char` as bytes,
+    /// `c_char_p`, `c_void_p`'s None for NULL) take the general path, and so do `c_wchar`
+    /// and `c_wchar_p` arguments (a str, encoded per call) and structures.
     fn scalar_call(&self, proto: ProtoId, types: &[Type]) -> Option<ScalarCall> {
         let m = self.lib.model;
-        // c_wchar stays on the general path: it takes a one-character str, not an int.
-        let number = |t: &Type| {
-            number_type(t)
+        let shift = match m.repr(CType::VoidP) {
+            Repr::UInt(n) => 64 - 8 * n,
+            _ => return None,
+        };
+        let number = |t: &Type| match t {
+            Type::Simple(CType::CharP | CType::VoidP) => Some(Num::Address { shift, bytes: true }),
+            Type::Pointer(_) | Type::Array(..) => Some(Num::Address {
+                shift,
+                bytes: false,
+            }),
+            // c_wchar takes a one-character str, not an int.
+            _ => number_type(t)
                 .filter(|c| *c != CType::WChar)
-                .map(|c| Num::of(m.repr(c)))
+                .map(|c| Num::of(m.repr(c))),
         };
         let Type::Simple(restype) = self.restype else {
             return None;
@@ -574,11 +648,15 @@ impl Function {
             }
             t => Num::of(m.repr(t)),
         };
+        let copies = args
+            .iter()
+            .any(|a| matches!(a, Num::Address { bytes: true, .. }));
         Some(ScalarCall {
             proto,
             n: types.len(),
             args,
             ret,
+            copies,
         })
     }
 
@@ -588,6 +666,7 @@ impl Function {
     #[inline(always)]
     fn scalar_slots<'s>(
         s: &ScalarCall,
+        lib: LibId,
         args: &[Value],
         slots: &'s mut [MaybeUninit<u64>; SCALAR_MAX],
     ) -> Option<&'s [u64]> {
@@ -595,7 +674,7 @@ impl Function {
             return None;
         }
         for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
-            slot.write(num.slot(v)?);
+            slot.write(num.slot(v, lib)?);
         }
         // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
         Some(unsafe { &*(&slots[..s.n] as *const [MaybeUninit<u64>] as *const [u64]) })
@@ -613,7 +692,7 @@ impl Function {
         if let Some(s) = self.scalar.get() {
             // Only the slots the call uses are written: no clearing of the array per call.
             let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
-            if let Some(slots) = Self::scalar_slots(s, args, &mut slots) {
+            if let Some(slots) = Self::scalar_slots(s, self.lib.id, args, &mut slots) {
                 return match self.lib.call_scalar(s.proto, slots) {
                     Ok(raw) => Ok(s.ret.value(raw)),
                     Err(e) => Err(*e),
@@ -641,6 +720,11 @@ impl Function {
     /// are rejected by them. Kept out of line so the fast path stays small.
     #[inline(never)]
     fn call_general(&self, args: &[Value]) -> Result<Value> {
+        if let Some(s) = self.scalar.get().filter(|s| s.copies) {
+            if let Some(outcome) = self.call_scalar_copying(s, args) {
+                return outcome;
+            }
+        }
         let lib = &*self.lib;
         let declared = self.argtypes.as_deref().unwrap_or(&[]);
         if self.argtypes.is_some() && args.len() < declared.len() {
@@ -665,18 +749,51 @@ impl Function {
         }
         let mut backend = lib.backend()?;
         let b: &mut dyn Backend = &mut **backend;
-        let mut cv = Converted {
-            slots: [0; MAX_ARGS],
-            reprs: [Repr::Void; MAX_ARGS],
-            temps: [0; MAX_ARGS + 1],
-            ntemps: 0,
-            scratch_used: 0,
-        };
+        let mut cv = Converted::new();
         let result = self.call_converted(b, args, declared, &mut cv);
-        for &t in &cv.temps[..cv.ntemps] {
+        for &t in cv.temps() {
             let _ = b.free(t);
         }
         result
+    }
+
+    /// The scalar call of a prototype with bytes among its arguments (`c_char_p`, `c_void_p`):
+    /// each is copied into the library's memory as the general path does (into the scratch
+    /// block while it has room), and the call is [`Backend::call_scalar`]'s. `None` when an
+    /// argument needs the general path's conversions or errors, or the library is busy.
+    fn call_scalar_copying(&self, s: &ScalarCall, args: &[Value]) -> Option<Result<Value>> {
+        if args.len() != s.n {
+            return None;
+        }
+        let lib = &*self.lib;
+        let mut backend = lib.backend.try_borrow_mut().ok()?;
+        let b: &mut dyn Backend = &mut **backend;
+        let mut cv = Converted::new();
+        let outcome = (|| {
+            let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
+            for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
+                let bits = match (num, v) {
+                    (Num::Address { bytes: true, .. }, Value::Bytes(data)) => {
+                        match temporary(b, lib, data, 1, &mut cv) {
+                            Ok(addr) => addr,
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
+                    _ => num.slot(v, lib.id)?,
+                };
+                slot.write(bits);
+            }
+            // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
+            let slots = unsafe { &*(&slots[..s.n] as *const [MaybeUninit<u64>] as *const [u64]) };
+            Some(match b.call_scalar(s.proto, slots) {
+                Ok(raw) => Ok(s.ret.value(raw)),
+                Err(e) => Err(*e),
+            })
+        })();
+        for &t in cv.temps() {
+            let _ = b.free(t);
+        }
+        outcome
     }
 
     fn call_converted(
@@ -694,8 +811,7 @@ impl Function {
             if variadic_from.is_some_and(|f| i >= f) {
                 (repr, bits) = promote(repr, bits);
             }
-            cv.slots[i] = bits;
-            cv.reprs[i] = repr;
+            cv.push(repr, bits);
         }
         let proto = match &self.argtypes {
             Some(types) if n == types.len() => self.declared_proto(b, types)?,
@@ -703,16 +819,16 @@ impl Function {
                 let fixed = self.argtypes.as_ref().map(|d| d.len());
                 let mut cache = self.inferred.borrow_mut();
                 match &*cache {
-                    Some((reprs, p)) if reprs[..] == cv.reprs[..n] => *p,
+                    Some((reprs, p)) if reprs[..] == *cv.reprs() => *p,
                     _ => {
                         let args: Vec<Passing> = (0..n)
                             .map(|i| match declared.get(i) {
                                 Some(t) => passing(t, m),
-                                None => Passing::Scalar(cv.reprs[i]),
+                                None => Passing::Scalar(cv.reprs()[i]),
                             })
                             .collect();
                         let p = b.prepare(&self.name, &args, &passing(&self.restype, m), fixed)?;
-                        *cache = Some((cv.reprs[..n].to_vec(), p));
+                        *cache = Some((cv.reprs().to_vec(), p));
                         p
                     }
                 }
@@ -723,8 +839,7 @@ impl Function {
                 // Room for the result; libffi may store whole registers, so at least 16 bytes.
                 let size = s.layout(m).size.max(16);
                 let addr = b.malloc(size)?;
-                cv.temps[cv.ntemps] = addr;
-                cv.ntemps += 1;
+                cv.add_temp(addr);
                 addr
             }
             _ => 0,
@@ -733,7 +848,7 @@ impl Function {
         if let Some((addr, private)) = &self.lib.errno {
             b.write(*addr, &private.get().to_le_bytes())?;
         }
-        let outcome = b.call(proto, &cv.slots[..n], ret_addr);
+        let outcome = b.call(proto, cv.slots(), ret_addr);
         if let Some((addr, private)) = &self.lib.errno {
             let mut now = [0u8; 4];
             b.read(*addr, &mut now)?;
@@ -817,12 +932,10 @@ fn temporary(
         base + start as u64
     } else {
         let addr = b.malloc(size)?;
-        cv.temps[cv.ntemps] = addr;
-        cv.ntemps += 1;
+        cv.add_temp(addr);
         addr
     };
-    b.write(addr, data)?;
-    b.write(addr + data.len() as u64, &[0; 4][..nul])?;
+    b.write_terminated(addr, data, nul)?;
     Ok(addr)
 }
 

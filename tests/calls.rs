@@ -426,3 +426,60 @@ fn string_temporaries_of_any_size_and_number_are_copied_in_and_reclaimed() {
     assert_eq!(len.call(&[b"abcdef".into()]).unwrap(), int(6));
     assert_eq!(keep.value().unwrap(), b"keep me");
 }
+
+#[test]
+fn bytes_arguments_are_copied_for_each_call() {
+    use CType::*;
+    for lib in both("testlib") {
+        let k = lib.backend();
+        // lib.two_lengths.argtypes = [c_char_p, c_char_p]; lib.two_lengths(b"abc", b"hello")
+        // is 30005 in ctypes: each string gets its own NUL-terminated copy.
+        let two = |a: Value, b: Value| call(&lib, "two_lengths", &[CharP, CharP], Int, &[a, b]);
+        let bytes = |n: usize, c: u8| Value::Bytes(vec![c; n]);
+        assert_eq!(
+            two(bytes(3, b'a'), bytes(5, b'h')).unwrap(),
+            int(30005),
+            "{k}"
+        );
+        // Larger than the library's 4 KiB scratch block: a block of its own, freed after.
+        for _ in 0..200 {
+            assert_eq!(
+                two(bytes(5000, b'x'), bytes(10, b'y')).unwrap(),
+                int(50_000_010),
+                "{k}"
+            );
+        }
+        // The second argument is wrong after the first was copied: ctypes raises
+        // "ArgumentError: argument 2: TypeError: wrong type", and the library stays usable.
+        let e = two(bytes(3, b'a'), Value::Float(1.0)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ArgumentError {
+                    position: Some(2),
+                    ..
+                }
+            ),
+            "{k}: {e}"
+        );
+        assert_eq!(
+            two(bytes(1, b'a'), bytes(1, b'b')).unwrap(),
+            int(10001),
+            "{k}"
+        );
+        // A c_void_p takes bytes too (is_null(b"x") is 0 in ctypes), and None is NULL.
+        assert_eq!(
+            call(&lib, "is_null", &[VoidP], Int, &[bytes(1, b'x')]).unwrap(),
+            int(0)
+        );
+        assert_eq!(
+            call(&lib, "is_null", &[VoidP], Int, &[Value::None]).unwrap(),
+            int(1)
+        );
+        // An int is an address: is_null(0) is 1.
+        assert_eq!(
+            call(&lib, "is_null", &[VoidP], Int, &[int(0)]).unwrap(),
+            int(1)
+        );
+    }
+}

@@ -205,6 +205,13 @@ pub trait Backend {
     /// Copies `data` into the library's memory at `addr`, with the same checks as `read`.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()>;
 
+    /// Copies `data` and then `nul` zero bytes (at most 4) to `addr`: a C string's copy-in,
+    /// with the same checks as `write`.
+    fn write_terminated(&mut self, addr: u64, data: &[u8], nul: usize) -> Result<()> {
+        self.write(addr, data)?;
+        self.write(addr + data.len() as u64, &[0; 4][..nul])
+    }
+
     /// The number of `width`-byte units before the first all-zero unit at `addr` (`strlen` for
     /// width 1, `wcslen` for width 4). The wasm backend errors if no terminator lies inside
     /// memory.

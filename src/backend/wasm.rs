@@ -916,7 +916,8 @@ impl Backend for WasmLibrary {
                 format!("too many arguments (at most {MAX_ARGS})"),
             ));
         }
-        let mut slots = [ValRaw::i32(0); MAX_ARGS];
+        // Only the slots the call uses are written (see `call_with`).
+        let mut slots = [MaybeUninit::<ValRaw>::uninit(); MAX_ARGS];
         let va_buffer = if p.va_size > 0 {
             let (varargs, va_size) = (p.varargs.clone(), p.va_size);
             let addr = self.malloc(va_size)?;
@@ -1025,6 +1026,16 @@ impl Backend for WasmLibrary {
         let mem = self.memory.data_mut(&mut self.store);
         let range = range_in(mem.len(), addr, data.len())?;
         mem[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn write_terminated(&mut self, addr: u64, data: &[u8], nul: usize) -> Result<()> {
+        // One look-up of the memory and one bounds check for the string and its terminator.
+        let mem = self.memory.data_mut(&mut self.store);
+        let range = range_in(mem.len(), addr, data.len() + nul.min(4))?;
+        let (text, zeros) = mem[range].split_at_mut(data.len());
+        text.copy_from_slice(data);
+        zeros.fill(0);
         Ok(())
     }
 
@@ -1222,13 +1233,15 @@ impl WasmLibrary {
         args: &[u64],
         ret_addr: u64,
         va_buffer: u64,
-        slots: &mut [ValRaw; MAX_ARGS],
+        slots: &mut [MaybeUninit<ValRaw>; MAX_ARGS],
         n: usize,
     ) -> Result<u64> {
         let p = &self.protos[proto.0];
         let mem = self.memory.data(&self.store);
+        // Slot 0 holds the result, also when there are no parameters.
+        slots[0].write(ValRaw::i64(0));
         for (slot, plan) in slots.iter_mut().zip(&p.params) {
-            *slot = match *plan {
+            let value = match *plan {
                 ArgPlan::Slot(i, ty) => ty.to_raw(args[i]),
                 ArgPlan::RetAddr => ValRaw::i32(ret_addr as i32),
                 ArgPlan::VaBuffer => ValRaw::i32(va_buffer as i32),
@@ -1244,22 +1257,26 @@ impl WasmLibrary {
                     ty.to_raw(u64::from_le_bytes(b))
                 }
             };
+            slot.write(value);
         }
         let func = p.func;
         let result = p.result;
-        // SAFETY: `slots[..n]` holds one value of the right type for every parameter of
-        // `func` (checked against `func`'s own signature in `prepare`), and has room for its
-        // result; `func` belongs to `self.store`.
-        let outcome =
-            unsafe { func.call_unchecked(&mut self.store, &mut slots[..n] as *mut [ValRaw]) };
+        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n);
+        // SAFETY: `slots[..n]` is initialised (slot 0 above, one per parameter in the loop,
+        // and `n` is the parameter count or 1), holds one value of the right type for every
+        // parameter of `func` (checked against `func`'s own signature in `prepare`), and has
+        // room for its result; `func` belongs to `self.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
         if let Err(e) = outcome {
             return Err(self.fail(e));
         }
+        // SAFETY: slot 0 was initialised above and holds the result after the call.
+        let ret = unsafe { slots[0].assume_init() };
         match result {
             RetPlan::None => Ok(0),
-            RetPlan::Slot(s) => Ok(s.bits_of(slots[0])),
+            RetPlan::Slot(s) => Ok(s.bits_of(ret)),
             RetPlan::Store(s, size) => {
-                let bits = s.bits_of(slots[0]).to_le_bytes();
+                let bits = s.bits_of(ret).to_le_bytes();
                 self.write(ret_addr, &bits[..size])?;
                 Ok(0)
             }
