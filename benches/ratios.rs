@@ -35,7 +35,8 @@ use std::time::Instant;
 use libffi::middle::{arg, Cif, Type};
 use wasmctypes::backend::engine::sandbox_config;
 use wasmctypes::{
-    create_string_buffer, BackendKind, CType, Function, Sandbox, StringBuffer, TypedFunction, Value,
+    create_string_buffer, BackendKind, CType, Function, LoadOptions, Sandbox, StringBuffer,
+    TypedFunction, Value,
 };
 
 #[path = "../tests/common/mod.rs"]
@@ -246,6 +247,15 @@ fn main() {
     let (mut back, mut back2) = (vec![0u8; 4096], vec![0u8; 4096]);
 
     let (w, n) = (Lib::open(BackendKind::Wasm), Lib::open(BackendKind::Native));
+    // The same library in a sandbox without NaN canonicalisation: the cost of that guarantee.
+    let raw_nans = {
+        let mut options = LoadOptions::default();
+        options.sandbox.canonical_nans = false;
+        common::mix(&common::open_with("testlib", BackendKind::Wasm, options))
+    };
+    let raw_nans_typed = raw_nans
+        .typed::<(i32, f64, f32, i64, i8, f64), f64>()
+        .unwrap();
     let args = [Value::Int(2), Value::Int(3)];
     let mix_args = common::mix_args();
     let mix_tuple = (1, 2.5, 0.5, 10, 2, 0.25);
@@ -330,6 +340,17 @@ fn main() {
         row("mix/wasm_typed", wasm_floors!("mix"), SCALAR, || {
             black_box(w.mix_typed.call(black_box(mix_tuple)).unwrap());
         }),
+        row("mix/wasm_nans_off", wasm_floors!("mix"), SCALAR, || {
+            black_box(raw_nans.call(black_box(&mix_args)).unwrap());
+        }),
+        row(
+            "mix/wasm_typed_nans_off",
+            wasm_floors!("mix"),
+            SCALAR,
+            || {
+                black_box(raw_nans_typed.call(black_box(mix_tuple)).unwrap());
+            },
+        ),
         strlen_floor("strlen/wasm_floor_typedfunc", &[], &plain, &b.wasm),
         strlen_floor(
             "strlen/wasm_floor_sandbox",

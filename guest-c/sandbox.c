@@ -50,3 +50,12 @@ int write_file(const char *path, const char *text) {
 
 const char *get_env(const char *name) { return getenv(name); }
 long long seconds_now(void) { return (long long)time(NULL); }
+
+/* The bits of 0.0 / 0.0 computed at run time: canonical in the sandbox unless turned off. */
+unsigned long long nan_bits(void) {
+    volatile double zero = 0.0;
+    double nan = zero / zero;
+    unsigned long long bits;
+    memcpy(&bits, &nan, sizeof bits);
+    return bits;
+}

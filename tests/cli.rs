@@ -439,4 +439,17 @@ fn sandbox_flags_grant_env_and_directories() {
         "--real-clock",
     ]);
     assert_ne!(stdout(&b), stdout(&a));
+    // 0.0 / 0.0 has the canonical NaN's bits, unless the flag gives the host CPU's.
+    let nan = |extra: &[&str]| {
+        let mut args = vec!["call", src, "nan_bits", "--restype", "c_ulonglong"];
+        args.extend_from_slice(extra);
+        stdout(&run(&args))
+    };
+    assert_eq!(nan(&[]), format!("-> {}\n", 0x7ff8_0000_0000_0000u64));
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(
+            nan(&["--no-canonical-nans"]),
+            format!("-> {}\n", 0xfff8_0000_0000_0000u64)
+        );
+    }
 }

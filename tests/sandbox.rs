@@ -379,3 +379,27 @@ fn many_libraries_are_isolated_and_reset_restores_the_initial_state() {
         .reset()
         .is_err());
 }
+
+fn nan_bits(lib: &CDLL) -> Value {
+    let mut f = lib.function("nan_bits").unwrap();
+    f.set_argtypes::<CType>(&[]).unwrap();
+    f.set_restype(CType::ULongLong).unwrap();
+    f.call(&[]).unwrap()
+}
+
+#[test]
+fn nans_are_canonical_unless_the_sandbox_turns_it_off() {
+    // By default every machine gives the guest's 0.0 / 0.0 the same bits.
+    let canonical = nan_bits(&common::open("sandbox", BackendKind::Wasm));
+    assert_eq!(canonical, Value::Int(0x7ff8_0000_0000_0000));
+    // Turned off, the guest's NaN is the host CPU's, as the native build computes it
+    // (0xfff8000000000000 on x86-64).
+    let mut options = LoadOptions::default();
+    options.sandbox.canonical_nans = false;
+    let host = nan_bits(&common::open("sandbox", BackendKind::Native));
+    let raw = nan_bits(&open_with("sandbox", BackendKind::Wasm, options));
+    assert_eq!(raw, host);
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(raw, Value::Int(0xfff8_0000_0000_0000));
+    }
+}

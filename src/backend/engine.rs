@@ -2,9 +2,9 @@
 //! memory and on disk.
 //!
 //! One engine exists per configuration that changes compiled code (fuel metering, the stack
-//! limit). Every engine has NaN canonicalisation and deterministic relaxed SIMD on, so the
-//! same inputs give the same bits on every machine, and epoch interruption on, so a call can
-//! be stopped at its deadline. A compiled module is cached on disk under
+//! limit, NaN canonicalisation). Every engine has deterministic relaxed SIMD on and, unless
+//! the sandbox turns it off, NaN canonicalisation, so the same inputs give the same bits on
+//! every machine; and epoch interruption on, so a call can be stopped at its deadline. A compiled module is cached on disk under
 //! [`crate::toolchain::cache_dir`], keyed by the module's content hash and the engine
 //! configuration: a cache hit skips Cranelift. Instantiation is pre-linked (`InstancePre`).
 
@@ -30,6 +30,8 @@ pub(crate) struct EngineKey {
     pub(crate) fuel: bool,
     /// `max_wasm_stack`, in bytes.
     pub(crate) max_stack: usize,
+    /// NaN canonicalisation compiled in.
+    pub(crate) canonical_nans: bool,
 }
 
 impl EngineKey {
@@ -38,12 +40,13 @@ impl EngineKey {
         EngineKey {
             fuel: sandbox.fuel.is_some(),
             max_stack: sandbox.max_stack,
+            canonical_nans: sandbox.canonical_nans,
         }
     }
 
     fn config(&self) -> Config {
         let mut config = Config::new();
-        config.cranelift_nan_canonicalization(true);
+        config.cranelift_nan_canonicalization(self.canonical_nans);
         config.relaxed_simd_deterministic(true);
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
         config.epoch_interruption(true);
@@ -54,8 +57,8 @@ impl EngineKey {
 
     fn text(&self) -> String {
         format!(
-            "fuel={} stack={} nan-canon=1 relaxed-det=1 epoch=1",
-            self.fuel, self.max_stack
+            "fuel={} stack={} nan-canon={} relaxed-det=1 epoch=1",
+            self.fuel, self.max_stack, self.canonical_nans as u8
         )
     }
 }
@@ -78,9 +81,9 @@ pub(crate) fn engine(key: EngineKey) -> Result<Engine> {
     Ok(engine)
 }
 
-/// The wasmtime configuration a library loaded with `sandbox` is compiled and run with: NaN
-/// canonicalisation, deterministic relaxed SIMD, epoch interruption, and fuel metering and the
-/// stack limit as the sandbox asks. For comparisons with wasmtime alone, such as the benches'
+/// The wasmtime configuration a library loaded with `sandbox` is compiled and run with:
+/// deterministic relaxed SIMD, epoch interruption, and NaN canonicalisation, fuel metering and
+/// the stack limit as the sandbox asks. For comparisons with wasmtime alone, such as the benches'
 /// floors on the sandbox's own configuration.
 pub fn sandbox_config(sandbox: &crate::sandbox::Sandbox) -> Config {
     EngineKey::of(sandbox).config()

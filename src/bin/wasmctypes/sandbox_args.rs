@@ -30,6 +30,10 @@ pub struct SandboxArgs {
     /// The seed of the guest's deterministic random stream. Default 0.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Let NaNs have the host CPU's bits instead of one canonical pattern: faster float code,
+    /// no longer the same bits on every machine.
+    #[arg(long)]
+    pub no_canonical_nans: bool,
 }
 
 impl SandboxArgs {
@@ -67,6 +71,7 @@ impl SandboxArgs {
         if let Some(seed) = self.seed {
             s.seed = seed;
         }
+        s.canonical_nans = !self.no_canonical_nans;
         Ok(o)
     }
 }
