@@ -58,13 +58,12 @@ enum Num {
     Bool,
     F32,
     F64,
-    /// An address (`c_void_p`, `c_char_p`, `POINTER(T)`, an array): None is NULL, an int is
-    /// an address masked to the low `64 - shift` bits, a pointer must be into this library.
-    /// With `bytes`, bytes are copied in and their address passed (`c_char_p`, `c_void_p`).
-    Address {
-        shift: u8,
-        bytes: bool,
-    },
+    /// An address (`POINTER(T)`, an array): None is NULL, an int is an address masked to the
+    /// low `64 - shift` bits, a pointer must be into this library.
+    Address(u8),
+    /// An address that may also be given as bytes (`c_char_p`, `c_void_p`), which are copied
+    /// in and their address passed.
+    AddressOrBytes(u8),
     /// No result (and the filler of unused argument entries).
     Void,
 }
@@ -91,9 +90,11 @@ impl Num {
             (Num::Signed(shift), Value::Int(i)) => (((*i as u64) << shift) as i64 >> shift) as u64,
             (Num::Unsigned(shift), Value::Int(i)) => *i as u64 & (u64::MAX >> shift),
             (Num::Bool, Value::Int(i)) => (*i != 0) as u64,
-            (Num::Address { .. }, Value::Pointer(p)) if p.lib == lib => p.addr,
-            (Num::Address { .. }, Value::None) => 0,
-            (Num::Address { shift, .. }, Value::Int(i)) => *i as u64 & (u64::MAX >> shift),
+            (Num::Address(_) | Num::AddressOrBytes(_), Value::Pointer(p)) if p.lib == lib => p.addr,
+            (Num::Address(_) | Num::AddressOrBytes(_), Value::None) => 0,
+            (Num::Address(shift) | Num::AddressOrBytes(shift), Value::Int(i)) => {
+                *i as u64 & (u64::MAX >> shift)
+            }
             _ => return None,
         })
     }
@@ -108,7 +109,9 @@ impl Num {
             Num::F32 => Value::Float(f32::from_bits(raw as u32) as f64),
             Num::F64 => Value::Float(f64::from_bits(raw)),
             // Not a result kind (see `scalar_call`); the address as an int.
-            Num::Address { shift, .. } => Value::Int((raw & (u64::MAX >> shift)) as i128),
+            Num::Address(shift) | Num::AddressOrBytes(shift) => {
+                Value::Int((raw & (u64::MAX >> shift)) as i128)
+            }
             Num::Void => Value::None,
         }
     }
@@ -171,6 +174,22 @@ impl LibInner {
             }
         }
         self.call_scalar_slow(proto, slots)
+    }
+
+    /// A wasm `TypedFunc` call ([`TypedFunction::call`](crate::TypedFunction::call)'s in
+    /// wasm); `None` when it cannot be made here (a busy library, `use_errno`, a library reset
+    /// since the `TypedFunc` was made) and the scalar path must.
+    #[inline(always)]
+    pub(crate) fn call_wasm_typed<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+        &self,
+        typed: &crate::backend::wasm::WasmTyped<P, R>,
+        params: P,
+    ) -> Option<std::result::Result<R, Box<Error>>> {
+        if self.errno.is_some() {
+            return None;
+        }
+        let mut backend = self.backend.try_borrow_mut().ok()?;
+        backend.as_wasm()?.call_typed(typed, params)
     }
 
     /// [`LibInner::call_scalar`] for a busy library or one with `use_errno`: errno is swapped
@@ -571,10 +590,14 @@ impl Function {
         check_signature::<P, R>(&self.name, self.lib.model, &args, ret)?;
         let mut backend = self.lib.backend()?;
         let proto = self.declared_proto(&mut **backend, types)?;
+        let wasm = backend
+            .as_wasm()
+            .and_then(|w| w.typed_func::<P::Wasm, R::Wasm>(proto));
         Ok(TypedFunction::new(
             self.lib.clone(),
             self.name.clone(),
             proto,
+            wasm,
         ))
     }
 
@@ -622,11 +645,8 @@ impl Function {
             _ => return None,
         };
         let number = |t: &Type| match t {
-            Type::Simple(CType::CharP | CType::VoidP) => Some(Num::Address { shift, bytes: true }),
-            Type::Pointer(_) | Type::Array(..) => Some(Num::Address {
-                shift,
-                bytes: false,
-            }),
+            Type::Simple(CType::CharP | CType::VoidP) => Some(Num::AddressOrBytes(shift)),
+            Type::Pointer(_) | Type::Array(..) => Some(Num::Address(shift)),
             // c_wchar takes a one-character str, not an int.
             _ => number_type(t)
                 .filter(|c| *c != CType::WChar)
@@ -648,9 +668,7 @@ impl Function {
             }
             t => Num::of(m.repr(t)),
         };
-        let copies = args
-            .iter()
-            .any(|a| matches!(a, Num::Address { bytes: true, .. }));
+        let copies = args.iter().any(|a| matches!(a, Num::AddressOrBytes(_)));
         Some(ScalarCall {
             proto,
             n: types.len(),
@@ -773,7 +791,7 @@ impl Function {
             let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
             for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
                 let bits = match (num, v) {
-                    (Num::Address { bytes: true, .. }, Value::Bytes(data)) => {
+                    (Num::AddressOrBytes(_), Value::Bytes(data)) => {
                         match temporary(b, lib, data, 1, &mut cv) {
                             Ok(addr) => addr,
                             Err(e) => return Some(Err(e)),

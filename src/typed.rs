@@ -18,6 +18,7 @@
 use std::marker::PhantomData;
 use std::rc::Rc;
 
+use crate::backend::wasm::WasmTyped;
 use crate::backend::ProtoId;
 use crate::ctype::{CType, DataModel, Repr};
 use crate::error::{Error, Result};
@@ -28,16 +29,24 @@ use crate::library::LibInner;
 pub trait Scalar: Copy {
     /// The C representation this Rust type stands for.
     const REPR: Repr;
+    /// The wasm value type that carries it in wasm32's C ABI: `i32` for every integer of at
+    /// most 32 bits and `bool`, `i64`, `f32`, `f64`.
+    type Wasm: wasmtime::WasmTy;
     /// The raw slot for this value.
     fn to_slot(self) -> u64;
     /// The value from a raw result slot (only the low bits of the type's width count).
     fn from_slot(raw: u64) -> Self;
+    /// The wasm value: the low bits of the slot, at the wasm type's width.
+    fn to_wasm(self) -> Self::Wasm;
+    /// The value from a wasm result (only the low bits of the type's width count).
+    fn from_wasm(w: Self::Wasm) -> Self;
 }
 
 macro_rules! int_scalar {
-    ($($t:ty => $repr:expr),* $(,)?) => {$(
+    ($($t:ty => $repr:expr, $wasm:ty);* $(;)?) => {$(
         impl Scalar for $t {
             const REPR: Repr = $repr;
+            type Wasm = $wasm;
             fn to_slot(self) -> u64 {
                 // Sign-extends signed types and zero-extends unsigned ones, to 64 bits.
                 self as i64 as u64
@@ -45,42 +54,70 @@ macro_rules! int_scalar {
             fn from_slot(raw: u64) -> Self {
                 raw as $t
             }
+            fn to_wasm(self) -> $wasm {
+                self.to_slot() as $wasm
+            }
+            fn from_wasm(w: $wasm) -> Self {
+                w as $t
+            }
         }
     )*};
 }
 
 int_scalar! {
-    i8 => Repr::Int(1), u8 => Repr::UInt(1), i16 => Repr::Int(2), u16 => Repr::UInt(2),
-    i32 => Repr::Int(4), u32 => Repr::UInt(4), i64 => Repr::Int(8), u64 => Repr::UInt(8),
+    i8 => Repr::Int(1), i32; u8 => Repr::UInt(1), i32; i16 => Repr::Int(2), i32;
+    u16 => Repr::UInt(2), i32; i32 => Repr::Int(4), i32; u32 => Repr::UInt(4), i32;
+    i64 => Repr::Int(8), i64; u64 => Repr::UInt(8), i64;
 }
 
 impl Scalar for bool {
     const REPR: Repr = Repr::Bool;
+    type Wasm = i32;
     fn to_slot(self) -> u64 {
         self as u64
     }
     fn from_slot(raw: u64) -> Self {
         raw as u8 != 0
     }
+    fn to_wasm(self) -> i32 {
+        self as i32
+    }
+    fn from_wasm(w: i32) -> Self {
+        w as u8 != 0
+    }
 }
 
 impl Scalar for f32 {
     const REPR: Repr = Repr::F32;
+    type Wasm = f32;
     fn to_slot(self) -> u64 {
         self.to_bits() as u64
     }
     fn from_slot(raw: u64) -> Self {
         f32::from_bits(raw as u32)
     }
+    fn to_wasm(self) -> f32 {
+        self
+    }
+    fn from_wasm(w: f32) -> Self {
+        w
+    }
 }
 
 impl Scalar for f64 {
     const REPR: Repr = Repr::F64;
+    type Wasm = f64;
     fn to_slot(self) -> u64 {
         self.to_bits()
     }
     fn from_slot(raw: u64) -> Self {
         f64::from_bits(raw)
+    }
+    fn to_wasm(self) -> f64 {
+        self
+    }
+    fn from_wasm(w: f64) -> Self {
+        w
     }
 }
 
@@ -88,10 +125,14 @@ impl Scalar for f64 {
 pub trait Params: Copy {
     /// How many.
     const COUNT: usize;
+    /// The wasm parameters: the tuple of each one's [`Scalar::Wasm`].
+    type Wasm: wasmtime::WasmParams;
     /// The representation of parameter `i`.
     fn repr(i: usize) -> Repr;
     /// Writes one slot per parameter into `slots[..COUNT]`.
     fn write(self, slots: &mut [u64; MAX_PARAMS]);
+    /// The wasm parameters.
+    fn to_wasm(self) -> Self::Wasm;
 }
 
 /// The most parameters a [`TypedFunction`] takes.
@@ -101,6 +142,7 @@ macro_rules! params {
     ($(($($name:ident $index:tt),*)),* $(,)?) => {$(
         impl<$($name: Scalar),*> Params for ($($name,)*) {
             const COUNT: usize = 0 $(+ { let _ = $index; 1 })*;
+            type Wasm = ($($name::Wasm,)*);
             fn repr(i: usize) -> Repr {
                 let reprs: [Repr; 0 $(+ { let _ = $index; 1 })*] = [$($name::REPR),*];
                 reprs[i]
@@ -108,6 +150,10 @@ macro_rules! params {
             #[allow(unused_variables)]
             fn write(self, slots: &mut [u64; MAX_PARAMS]) {
                 $(slots[$index] = self.$index.to_slot();)*
+            }
+            #[allow(clippy::unused_unit)]
+            fn to_wasm(self) -> Self::Wasm {
+                ($(self.$index.to_wasm(),)*)
             }
         }
     )*};
@@ -129,40 +175,59 @@ params! {
 pub trait Results: Sized {
     /// The representation, `Repr::Void` for `()`.
     const REPR: Repr;
+    /// The wasm result: [`Scalar::Wasm`], or `()`.
+    type Wasm: wasmtime::WasmResults;
     /// The value from the raw result slot.
     fn from_slot(raw: u64) -> Self;
+    /// The value from the wasm result.
+    fn from_wasm(w: Self::Wasm) -> Self;
 }
 
 impl<T: Scalar> Results for T {
     const REPR: Repr = T::REPR;
+    type Wasm = T::Wasm;
     fn from_slot(raw: u64) -> Self {
         T::from_slot(raw)
+    }
+    fn from_wasm(w: T::Wasm) -> Self {
+        T::from_wasm(w)
     }
 }
 
 impl Results for () {
     const REPR: Repr = Repr::Void;
+    type Wasm = ();
     fn from_slot(_: u64) -> Self {}
+    fn from_wasm(_: ()) -> Self {}
 }
 
 /// A function checked against the Rust signature `fn(P) -> R`: wasmtime's `TypedFunc`, for
 /// C. Made by [`Function::typed`](crate::Function::typed); calls go straight to the
 /// backend's scalar path with no [`Value`](crate::Value) conversion and no allocation.
-pub struct TypedFunction<P, R> {
+pub struct TypedFunction<P: Params, R: Results> {
     lib: Rc<LibInner>,
     name: String,
     proto: ProtoId,
+    /// In wasm, the export as wasmtime's own `TypedFunc`, for the instance it was made for
+    /// (see [`WasmLibrary::typed_func`]).
+    wasm: Option<WasmTyped<P::Wasm, R::Wasm>>,
     _signature: PhantomData<fn(P) -> R>,
 }
 
 impl<P: Params, R: Results> TypedFunction<P, R> {
     /// Wraps a prepared scalar prototype whose representations were checked against `P` and
-    /// `R` by the caller.
-    pub(crate) fn new(lib: Rc<LibInner>, name: String, proto: ProtoId) -> Self {
+    /// `R` by the caller; in wasm, `wasm` is the export as a `TypedFunc`.
+    pub(crate) fn new(
+        lib: Rc<LibInner>,
+        name: String,
+        proto: ProtoId,
+        wasm: Option<WasmTyped<P::Wasm, R::Wasm>>,
+    ) -> Self {
         TypedFunction {
             lib,
             name,
             proto,
+            wasm,
             _signature: PhantomData,
         }
     }
@@ -177,6 +242,15 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
     /// around the call as there.
     #[inline]
     pub fn call(&self, params: P) -> Result<R> {
+        // In wasm, wasmtime's own typed call: no slots to fill and no prototype to look up.
+        if let Some(typed) = &self.wasm {
+            if let Some(outcome) = self.lib.call_wasm_typed(typed, params.to_wasm()) {
+                return match outcome {
+                    Ok(r) => Ok(R::from_wasm(r)),
+                    Err(e) => Err(*e),
+                };
+            }
+        }
         let mut slots = [0u64; MAX_PARAMS];
         params.write(&mut slots);
         match self.lib.call_scalar(self.proto, &slots[..P::COUNT]) {

@@ -247,6 +247,12 @@ pub trait Backend {
     /// guest's exported `errno` in wasm, this thread's `errno` natively.
     fn errno_location(&mut self) -> Result<u64>;
 
+    /// The wasm backend itself, for calls that need its concrete type (wasmtime's typed
+    /// calls); `None` natively.
+    fn as_wasm(&mut self) -> Option<&mut wasm::WasmLibrary> {
+        None
+    }
+
     /// Re-instantiates the library from scratch (wasm); natively a TypeError.
     fn reset(&mut self) -> Result<()> {
         Err(crate::error::Error::TypeError(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{
     ExternType, Func, Global, Instance, Memory, Store, Trap, TypedFunc, Val, ValRaw, ValType,
-    WasmBacktrace,
+    WasmBacktrace, WasmParams, WasmResults,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
@@ -207,6 +207,12 @@ impl Slot {
     }
 }
 
+/// A scalar export as wasmtime's `TypedFunc`, and the instance generation it belongs to.
+pub(crate) struct WasmTyped<P, R> {
+    generation: u64,
+    func: TypedFunc<P, R>,
+}
+
 /// Parameters a scalar call keeps in its stack slots (the library's fast path uses up to 14).
 const SCALAR_SLOTS: usize = 16;
 
@@ -324,6 +330,9 @@ pub struct WasmLibrary {
     /// The ticker round at which the deadline was last set (`u64::MAX` for not since the
     /// store was made): see [`WasmLibrary::arm`].
     armed_round: u64,
+    /// Bumped by every [`WasmLibrary::reset`]: the store, and every `TypedFunc` of the old
+    /// one, is replaced.
+    generation: u64,
     protos: Vec<WasmProto>,
     /// Table slots released by dropped callbacks, reused before the table grows.
     free_slots: Vec<u64>,
@@ -425,6 +434,7 @@ impl WasmLibrary {
             stack_pointer: parts.stack_pointer,
             deadline_ticks,
             armed_round: u64::MAX,
+            generation: 0,
             protos: Vec::new(),
             free_slots: Vec::new(),
             slot_ids: std::collections::HashMap::new(),
@@ -546,6 +556,7 @@ impl WasmLibrary {
         self.fflush = parts.fflush;
         self.stack_pointer = parts.stack_pointer;
         self.armed_round = u64::MAX;
+        self.generation += 1;
         self.free_slots.clear();
         self.slot_ids.clear();
         let _ = self.stdout.drain();
@@ -557,6 +568,39 @@ impl WasmLibrary {
                 .ok_or_else(|| Error::Runtime(format!("{} vanished after reset", p.name)))?;
         }
         Ok(())
+    }
+
+    /// The scalar prototype `proto` as wasmtime's `TypedFunc<P, R>`, if its export has exactly
+    /// that wasm signature: what [`TypedFunction`](crate::TypedFunction) calls in wasm.
+    pub(crate) fn typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        proto: ProtoId,
+    ) -> Option<WasmTyped<P, R>> {
+        let p = self.protos.get(proto.0).filter(|p| p.scalar)?;
+        let func = p.func.typed::<P, R>(&self.store).ok()?;
+        Some(WasmTyped {
+            generation: self.generation,
+            func,
+        })
+    }
+
+    /// Calls a `TypedFunc` made by [`WasmLibrary::typed_func`], as the scalar path calls its
+    /// export: the deadline armed, a trap or a callback's error turned into the call's error.
+    /// `None` if the library was reset since, and the `TypedFunc` belongs to the old store.
+    #[inline]
+    pub(crate) fn call_typed<P: WasmParams, R: WasmResults>(
+        &mut self,
+        typed: &WasmTyped<P, R>,
+        params: P,
+    ) -> Option<std::result::Result<R, Box<Error>>> {
+        if typed.generation != self.generation {
+            return None;
+        }
+        self.arm();
+        Some(match typed.func.call(&mut self.store, params) {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.scalar_failure(Err(e))),
+        })
     }
 
     /// Gives the next entry into the guest its full budget: the deadline and the fuel.
@@ -1176,6 +1220,10 @@ impl Backend for WasmLibrary {
 
     fn reset(&mut self) -> Result<()> {
         WasmLibrary::reset(self)
+    }
+
+    fn as_wasm(&mut self) -> Option<&mut WasmLibrary> {
+        Some(self)
     }
 
     fn advance_clock(&mut self, by: std::time::Duration) -> Result<()> {
