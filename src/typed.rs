@@ -242,15 +242,26 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
     /// around the call as there.
     #[inline]
     pub fn call(&self, params: P) -> Result<R> {
-        // In wasm, wasmtime's own typed call: no slots to fill and no prototype to look up.
         if let Some(typed) = &self.wasm {
-            if let Some(outcome) = self.lib.call_wasm_typed(typed, params.to_wasm()) {
-                return match outcome {
-                    Ok(r) => Ok(R::from_wasm(r)),
-                    Err(e) => Err(*e),
-                };
-            }
+            return self.call_wasm(typed, params);
         }
+        self.call_slots(params)
+    }
+
+    /// In wasm, wasmtime's own typed call: no slots to fill and no prototype to look up. Out
+    /// of line, so that [`TypedFunction::call`] stays small enough to inline natively.
+    #[inline(never)]
+    fn call_wasm(&self, typed: &WasmTyped<P::Wasm, R::Wasm>, params: P) -> Result<R> {
+        match self.lib.call_wasm_typed(typed, params.to_wasm()) {
+            Some(Ok(r)) => Ok(R::from_wasm(r)),
+            Some(Err(e)) => Err(*e),
+            None => self.call_slots(params),
+        }
+    }
+
+    /// The call through the backend's scalar path, with raw slots.
+    #[inline(always)]
+    fn call_slots(&self, params: P) -> Result<R> {
         let mut slots = [0u64; MAX_PARAMS];
         params.write(&mut slots);
         match self.lib.call_scalar(self.proto, &slots[..P::COUNT]) {
