@@ -458,6 +458,16 @@ impl std::fmt::Debug for Function {
     }
 }
 
+/// `part`, all of whose elements were written.
+///
+/// # Safety
+/// Every element of `part` is initialised.
+unsafe fn assume_init<T>(part: &[MaybeUninit<T>]) -> &[T] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the caller promises every element is
+    // initialised.
+    unsafe { &*(part as *const [MaybeUninit<T>] as *const [T]) }
+}
+
 /// A call's converted arguments: raw slots, their representations, and temporaries to free.
 /// Only the entries in use are written: filling the arrays up front (about 600 bytes) cost
 /// a quarter of a general call's own time.
@@ -494,12 +504,12 @@ impl Converted {
 
     fn slots(&self) -> &[u64] {
         // SAFETY: `push` wrote `slots[..len]`.
-        unsafe { &*(&self.slots[..self.len] as *const [MaybeUninit<u64>] as *const [u64]) }
+        unsafe { assume_init(&self.slots[..self.len]) }
     }
 
     fn reprs(&self) -> &[Repr] {
         // SAFETY: `push` wrote `reprs[..len]`.
-        unsafe { &*(&self.reprs[..self.len] as *const [MaybeUninit<Repr>] as *const [Repr]) }
+        unsafe { assume_init(&self.reprs[..self.len]) }
     }
 
     /// Records a block to free after the call: one per argument at most, plus the result.
@@ -510,7 +520,7 @@ impl Converted {
 
     fn temps(&self) -> &[u64] {
         // SAFETY: `add_temp` wrote `temps[..ntemps]`.
-        unsafe { &*(&self.temps[..self.ntemps] as *const [MaybeUninit<u64>] as *const [u64]) }
+        unsafe { assume_init(&self.temps[..self.ntemps]) }
     }
 }
 
@@ -695,7 +705,7 @@ impl Function {
             slot.write(num.slot(v, lib)?);
         }
         // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
-        Some(unsafe { &*(&slots[..s.n] as *const [MaybeUninit<u64>] as *const [u64]) })
+        Some(unsafe { assume_init(&slots[..s.n]) })
     }
 
     /// Calls the function: ctypes' `f(*args)`.
@@ -802,7 +812,7 @@ impl Function {
                 slot.write(bits);
             }
             // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
-            let slots = unsafe { &*(&slots[..s.n] as *const [MaybeUninit<u64>] as *const [u64]) };
+            let slots = unsafe { assume_init(&slots[..s.n]) };
             Some(match b.call_scalar(s.proto, slots) {
                 Ok(raw) => Ok(s.ret.value(raw)),
                 Err(e) => Err(*e),
