@@ -225,11 +225,8 @@ fn data_floors(
     let page = [b'q'; 4095];
     let mut back = vec![0u8; 4096];
     for (name, engine) in &floor_engines() {
-        let (mut store, inst) = raw_instance(engine, &testlib.wasm);
-        let (memory, addr) = support::raw_block(&mut store, &inst, 101);
-        let strlen = inst
-            .get_typed_func::<i32, i32>(&mut store, "str_len")
-            .unwrap();
+        let (mut store, strlen, memory, addr) =
+            support::raw_func_with_block::<i32, i32>(engine, &testlib.wasm, "str_len", 101);
         g.bench_function(format!("strlen_100_bytes/{name}"), |bn| {
             bn.iter(|| {
                 memory
@@ -238,11 +235,8 @@ fn data_floors(
                 strlen.call(&mut store, addr).unwrap()
             })
         });
-        let (mut store, inst) = raw_instance(engine, &upper.wasm);
-        let (memory, addr) = support::raw_block(&mut store, &inst, 4096);
-        let up = inst
-            .get_typed_func::<(i32, i32), ()>(&mut store, "upper")
-            .unwrap();
+        let (mut store, up, memory, addr) =
+            support::raw_func_with_block::<(i32, i32), ()>(engine, &upper.wasm, "upper", 4096);
         g.bench_function(format!("upper_4KiB_round_trip/{name}"), |bn| {
             bn.iter(|| {
                 memory

@@ -125,8 +125,8 @@ fn strlen_floor<'a>(
     engine: &wasmtime::Engine,
     wasm: &Path,
 ) -> Row<'a> {
-    let (mut store, inst, f) = raw_func::<i32, i32>(engine, wasm, "str_len");
-    let (memory, addr) = support::raw_block(&mut store, &inst, 101);
+    let (mut store, f, memory, addr) =
+        support::raw_func_with_block::<i32, i32>(engine, wasm, "str_len", 101);
     row(name, floors, STRING, move || {
         memory
             .write(&mut store, addr as usize, black_box(&TEXT))
@@ -142,8 +142,8 @@ fn upper_floor<'a>(
     engine: &wasmtime::Engine,
     wasm: &Path,
 ) -> Row<'a> {
-    let (mut store, inst, f) = raw_func::<(i32, i32), ()>(engine, wasm, "upper");
-    let (memory, addr) = support::raw_block(&mut store, &inst, 4096);
+    let (mut store, f, memory, addr) =
+        support::raw_func_with_block::<(i32, i32), ()>(engine, wasm, "upper", 4096);
     let mut back = vec![0u8; 4096];
     row(name, floors, BUFFER, move || {
         memory

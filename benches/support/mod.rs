@@ -42,6 +42,25 @@ pub fn raw_block(
     (inst.get_memory(&mut *store, "memory").unwrap(), addr)
 }
 
+/// A raw instance's export `name` as a `TypedFunc<P, R>`, with a block of `size` bytes of its
+/// memory from [`raw_block`]: the setup of the string and buffer floors.
+pub fn raw_func_with_block<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+    engine: &wasmtime::Engine,
+    wasm: &Path,
+    name: &str,
+    size: i32,
+) -> (
+    wasmtime::Store<wasmtime_wasi::p1::WasiP1Ctx>,
+    wasmtime::TypedFunc<P, R>,
+    wasmtime::Memory,
+    i32,
+) {
+    let (mut store, inst) = raw_instance(engine, wasm);
+    let (memory, addr) = raw_block(&mut store, &inst, size);
+    let f = inst.get_typed_func::<P, R>(&mut store, name).unwrap();
+    (store, f, memory, addr)
+}
+
 /// The native build of a library, opened by libloading alone.
 pub fn open_so(so: &Path) -> libloading::Library {
     unsafe { libloading::Library::new(so) }.unwrap()
