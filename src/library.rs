@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::backend::{self, Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId};
+use crate::backend::{
+    wasm, AnyBackend, Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId,
+};
 use crate::cstruct::StructValue;
 use crate::ctype::{CType, DataModel, Repr};
 use crate::error::{Error, Result};
@@ -33,10 +35,11 @@ const SCALAR_MAX: usize = 14;
 
 /// A prepared prototype whose arguments are numbers or addresses and whose result is a number
 /// (or void): calls of it need no structure copies and no reads of library memory, so they
-/// take [`Backend::call_scalar`]. Numbers, pointers, addresses and None are converted inline
-/// ([`Function::call`]); bytes for a `c_char_p` or `c_void_p` are copied into the library's
-/// scratch block first ([`Function::call_scalar_copying`]).
-#[derive(Clone, Copy)]
+/// take the backend's scalar call. Numbers, pointers, addresses and None are converted inline
+/// straight into the backend's own slots ([`LibInner::call_values`]); bytes for a `c_char_p`
+/// or `c_void_p` are copied into the library's scratch block first
+/// ([`Function::call_scalar_copying`]).
+#[derive(Clone)]
 struct ScalarCall {
     proto: ProtoId,
     n: usize,
@@ -44,6 +47,8 @@ struct ScalarCall {
     ret: Num,
     /// Some argument may be bytes, which are copied in.
     copies: bool,
+    /// In wasm, the export of the current instance, kept by the first call.
+    wasm: std::cell::Cell<Option<wasm::ScalarFunc>>,
 }
 
 /// A number's conversion between a Python value and a raw 64-bit slot, in 64-bit arithmetic:
@@ -137,7 +142,7 @@ pub(crate) struct LibInner {
     pub(crate) path: PathBuf,
     pub(crate) kind: BackendKind,
     pub(crate) model: DataModel,
-    pub(crate) backend: RefCell<Box<dyn Backend>>,
+    pub(crate) backend: RefCell<AnyBackend>,
     /// With `use_errno`: where the library's errno lives, and the private copy.
     pub(crate) errno: Option<(u64, std::cell::Cell<i32>)>,
     /// A block of the library's memory (0 until first needed) that holds one call's
@@ -170,10 +175,50 @@ impl LibInner {
     ) -> std::result::Result<u64, Box<Error>> {
         if self.errno.is_none() {
             if let Ok(mut backend) = self.backend.try_borrow_mut() {
-                return backend.call_scalar(proto, slots);
+                return match &mut *backend {
+                    AnyBackend::Wasm(w) => w.call_scalar(proto, slots),
+                    AnyBackend::Native(n) => n.call_scalar_inline(proto, slots),
+                };
             }
         }
         self.call_scalar_slow(proto, slots)
+    }
+
+    /// [`Function::call`]'s fast path: the arguments converted by the plan `s` straight into
+    /// the backend's own argument slots, the call, the result converted. `None` (before any
+    /// call) when an argument is not a plain number or address of its declared kind, the
+    /// library is busy, or the wasm prototype is not scalar: the general path then converts,
+    /// rejects or reports them.
+    #[inline(always)]
+    fn call_values(&self, s: &ScalarCall, args: &[Value]) -> Option<Result<Value>> {
+        // A plan is only made without `use_errno` (see `Function::scalar_call`).
+        if args.len() != s.n {
+            return None;
+        }
+        let lib = self.id;
+        let mut backend = self.backend.try_borrow_mut().ok()?;
+        let outcome = match &mut *backend {
+            AnyBackend::Wasm(w) => {
+                let func = w.cached_scalar_func(&s.wasm, s.proto, s.n)?;
+                let mut slots = [MaybeUninit::uninit(); wasm::SCALAR_SLOTS];
+                for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
+                    slot.write(wasmtime::ValRaw::u64(num.slot(v, lib)?));
+                }
+                // SAFETY: the loop wrote one slot per argument (`args.len() == s.n`), each
+                // the argument's bits at its declared type's width (`ScalarCall`), which is
+                // the prototype's parameter type (`scalar_func`).
+                unsafe { w.call_slots(func, &mut slots, s.n) }
+            }
+            AnyBackend::Native(n) => {
+                let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
+                let slots = Function::scalar_slots(s, lib, args, &mut slots)?;
+                n.call_scalar_inline(s.proto, slots)
+            }
+        };
+        Some(match outcome {
+            Ok(raw) => Ok(s.ret.value(raw)),
+            Err(e) => Err(*e),
+        })
     }
 
     /// A wasm `TypedFunc` call ([`TypedFunction::call`](crate::TypedFunction::call)'s in
@@ -216,7 +261,7 @@ impl LibInner {
 
     /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.
     #[inline]
-    pub(crate) fn backend(&self) -> Result<std::cell::RefMut<'_, Box<dyn Backend>>> {
+    pub(crate) fn backend(&self) -> Result<std::cell::RefMut<'_, AnyBackend>> {
         self.backend.try_borrow_mut().map_err(|_| {
             Error::Runtime(format!(
                 "{}: library is busy in another call (re-entrant use)",
@@ -261,7 +306,7 @@ impl CDLL {
     ) -> Result<CDLL> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let path = path.as_ref();
-        let mut backend = backend::open(kind, path, options)?;
+        let mut backend = AnyBackend::open(kind, path, options)?;
         let errno = if options.use_errno {
             Some((backend.errno_location()?, std::cell::Cell::new(0)))
         } else {
@@ -685,6 +730,7 @@ impl Function {
             args,
             ret,
             copies,
+            wasm: std::cell::Cell::new(None),
         })
     }
 
@@ -718,13 +764,8 @@ impl Function {
     #[inline(always)]
     pub fn call(&self, args: &[Value]) -> Result<Value> {
         if let Some(s) = self.scalar.get() {
-            // Only the slots the call uses are written: no clearing of the array per call.
-            let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
-            if let Some(slots) = Self::scalar_slots(s, self.lib.id, args, &mut slots) {
-                return match self.lib.call_scalar(s.proto, slots) {
-                    Ok(raw) => Ok(s.ret.value(raw)),
-                    Err(e) => Err(*e),
-                };
+            if let Some(outcome) = self.lib.call_values(s, args) {
+                return outcome;
             }
         }
         // The general path writes its result through a pointer rather than into this

@@ -1,7 +1,7 @@
 //! `TypedFunction`: a function whose prototype is checked once against Rust types, then
 //! called with plain Rust values, like wasmtime's `TypedFunc` over a `Func`.
 //!
-//! ctypes has only the dynamic call ([`Function::call`] here). A Rust caller that knows the
+//! ctypes has only the dynamic call ([`Function::call`](crate::Function::call) here). A Rust caller that knows the
 //! signature can skip [`Value`](crate::Value) altogether: `typed` checks the declared
 //! argtypes and restype against the Rust types once, and each call then moves raw slots only.
 //!
@@ -209,7 +209,7 @@ pub struct TypedFunction<P: Params, R: Results> {
     name: String,
     proto: ProtoId,
     /// In wasm, the export as wasmtime's own `TypedFunc`, for the instance it was made for
-    /// (see [`WasmLibrary::typed_func`]).
+    /// (see [`WasmLibrary::typed_func`](crate::backend::wasm::WasmLibrary::typed_func)).
     wasm: Option<WasmTyped<P::Wasm, R::Wasm>>,
     _signature: PhantomData<fn(P) -> R>,
 }

@@ -178,7 +178,8 @@ pub trait Backend {
     /// Calls a prepared prototype whose arguments and result are all scalars and which is not
     /// variadic: the hot path, with no temporaries and no structure result. A callback's error
     /// during the call is the call's error. The error is boxed so that the result comes back
-    /// in registers.
+    /// in registers. The result is the raw slot: its low bits at the result's width hold the
+    /// result; the rest (and the whole slot for void) are unspecified.
     fn call_scalar(
         &mut self,
         proto: ProtoId,
@@ -247,12 +248,6 @@ pub trait Backend {
     /// guest's exported `errno` in wasm, this thread's `errno` natively.
     fn errno_location(&mut self) -> Result<u64>;
 
-    /// The wasm backend itself, for calls that need its concrete type (wasmtime's typed
-    /// calls); `None` natively.
-    fn as_wasm(&mut self) -> Option<&mut wasm::WasmLibrary> {
-        None
-    }
-
     /// Re-instantiates the library from scratch (wasm); natively a TypeError.
     fn reset(&mut self) -> Result<()> {
         Err(crate::error::Error::TypeError(
@@ -274,14 +269,59 @@ pub trait Backend {
     }
 }
 
-/// Opens `path` with the backend `kind`.
-pub fn open(
-    kind: BackendKind,
-    path: &Path,
-    options: &crate::LoadOptions,
-) -> Result<Box<dyn Backend>> {
-    Ok(match kind {
-        BackendKind::Wasm => Box::new(wasm::WasmLibrary::open(path, options)?),
-        BackendKind::Native => Box::new(native::NativeLibrary::open(path, options)?),
-    })
+/// A loaded library on the backend chosen at run time. The hot calls match on it and call the
+/// backend's own code directly (inlined, no virtual call); everything else goes through the
+/// [`Backend`] trait it derefs to.
+pub enum AnyBackend {
+    /// Sandboxed in wasmtime.
+    Wasm(Box<wasm::WasmLibrary>),
+    /// Loaded with dlopen, called with libffi or a register shim.
+    Native(Box<native::NativeLibrary>),
+}
+
+impl AnyBackend {
+    /// Opens `path` with the backend `kind`.
+    pub fn open(
+        kind: BackendKind,
+        path: &Path,
+        options: &crate::LoadOptions,
+    ) -> Result<AnyBackend> {
+        Ok(match kind {
+            BackendKind::Wasm => {
+                AnyBackend::Wasm(Box::new(wasm::WasmLibrary::open(path, options)?))
+            }
+            BackendKind::Native => {
+                AnyBackend::Native(Box::new(native::NativeLibrary::open(path, options)?))
+            }
+        })
+    }
+
+    /// The wasm backend itself, for calls that need its concrete type (wasmtime's typed
+    /// calls); `None` natively.
+    #[inline(always)]
+    pub fn as_wasm(&mut self) -> Option<&mut wasm::WasmLibrary> {
+        match self {
+            AnyBackend::Wasm(w) => Some(w),
+            AnyBackend::Native(_) => None,
+        }
+    }
+}
+
+impl std::ops::Deref for AnyBackend {
+    type Target = dyn Backend;
+    fn deref(&self) -> &(dyn Backend + 'static) {
+        match self {
+            AnyBackend::Wasm(w) => &**w,
+            AnyBackend::Native(n) => &**n,
+        }
+    }
+}
+
+impl std::ops::DerefMut for AnyBackend {
+    fn deref_mut(&mut self) -> &mut (dyn Backend + 'static) {
+        match self {
+            AnyBackend::Wasm(w) => &mut **w,
+            AnyBackend::Native(n) => &mut **n,
+        }
+    }
 }

@@ -290,6 +290,24 @@ impl NativeLibrary {
         }
     }
 
+    /// [`Backend::call_scalar`], inlined into [`Function::call`](crate::Function::call)'s and
+    /// [`TypedFunction::call`](crate::TypedFunction::call)'s fast paths.
+    #[inline(always)]
+    pub(crate) fn call_scalar_inline(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        if self.capture {
+            return self.call_scalar_captured(proto, args);
+        }
+        let raw = self.raw_call(&self.protos[proto.0], args, 0);
+        if self.callback_error.borrow().is_some() {
+            return Err(self.callback_failure());
+        }
+        Ok(raw)
+    }
+
     /// The libffi call, for every prototype without a shim.
     #[inline(never)]
     fn ffi_call(p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
@@ -433,14 +451,7 @@ impl Backend for NativeLibrary {
         proto: ProtoId,
         args: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
-        if self.capture {
-            return self.call_scalar_captured(proto, args);
-        }
-        let raw = self.raw_call(&self.protos[proto.0], args, 0);
-        if self.callback_error.borrow().is_some() {
-            return Err(self.callback_failure());
-        }
-        Ok(raw)
+        self.call_scalar_inline(proto, args)
     }
 
     fn describe_call(&self, proto: ProtoId) -> String {

@@ -6,6 +6,7 @@
 //! A trap becomes [`Error::Trap`] and leaves the library usable: the guest's shadow stack pointer
 //! is put back where it was before the call.
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 
@@ -207,6 +208,14 @@ impl Slot {
     }
 }
 
+/// A scalar prototype's export, and the instance generation it belongs to: what
+/// [`WasmLibrary::cached_scalar_func`] keeps.
+#[derive(Clone, Copy)]
+pub(crate) struct ScalarFunc {
+    generation: u64,
+    func: Func,
+}
+
 /// A scalar export as wasmtime's `TypedFunc`, and the instance generation it belongs to.
 pub(crate) struct WasmTyped<P, R> {
     generation: u64,
@@ -214,7 +223,7 @@ pub(crate) struct WasmTyped<P, R> {
 }
 
 /// Parameters a scalar call keeps in its stack slots (the library's fast path uses up to 14).
-const SCALAR_SLOTS: usize = 16;
+pub(crate) const SCALAR_SLOTS: usize = 16;
 
 /// A prepared call: the resolved export and its slot types.
 struct WasmProto {
@@ -653,6 +662,80 @@ impl WasmLibrary {
         trap_error(err)
     }
 
+    /// The export of a prepared scalar prototype of `n` arguments, for
+    /// [`WasmLibrary::call_slots`]; `None` if the prototype is not scalar or takes another
+    /// number of arguments.
+    #[inline(always)]
+    pub(crate) fn scalar_func(&self, proto: ProtoId, n: usize) -> Option<Func> {
+        let p = self.protos.get(proto.0)?;
+        (p.scalar && p.params.len() == n).then_some(p.func)
+    }
+
+    /// [`WasmLibrary::scalar_func`] through `cache`, which keeps the export of the current
+    /// instance: a call after the first reads it without looking the prototype up.
+    #[inline(always)]
+    pub(crate) fn cached_scalar_func(
+        &self,
+        cache: &Cell<Option<ScalarFunc>>,
+        proto: ProtoId,
+        n: usize,
+    ) -> Option<Func> {
+        match cache.get() {
+            Some(c) if c.generation == self.generation => Some(c.func),
+            _ => self.fill_scalar_func(cache, proto, n),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fill_scalar_func(
+        &self,
+        cache: &Cell<Option<ScalarFunc>>,
+        proto: ProtoId,
+        n: usize,
+    ) -> Option<Func> {
+        let func = self.scalar_func(proto, n)?;
+        cache.set(Some(ScalarFunc {
+            generation: self.generation,
+            func,
+        }));
+        Some(func)
+    }
+
+    /// Calls `func` (from [`WasmLibrary::scalar_func`] for `n` arguments) with its arguments
+    /// already in wasmtime's raw slots `slots[..n]`: [`Backend::call_scalar`] without the
+    /// intermediate array, for [`Function::call`](crate::Function::call)'s fast path. The
+    /// result is the raw slot: its low bits at the result's width hold the result, the rest
+    /// (and the whole slot for void) are unspecified.
+    ///
+    /// # Safety
+    /// `slots[..n]` is initialised with one value of the right type for each parameter.
+    #[inline(always)]
+    pub(crate) unsafe fn call_slots(
+        &mut self,
+        func: Func,
+        slots: &mut [MaybeUninit<ValRaw>; SCALAR_SLOTS],
+        n: usize,
+    ) -> std::result::Result<u64, Box<Error>> {
+        if n == 0 {
+            slots[0].write(ValRaw::i64(0));
+        }
+        self.arm();
+        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n.max(1));
+        // SAFETY: `slots[..n]` holds one value of the right type for every parameter of `func`
+        // (the caller's promise; the prototype was checked against the signature in
+        // `prepare`), slot 0 is initialised and has room for its one result, and `func`
+        // belongs to `self.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
+        // A failing callback returns an error from its host function, which stops the guest:
+        // a call that returned normally had no failing callback.
+        if outcome.is_err() {
+            return Err(self.scalar_failure(outcome));
+        }
+        // SAFETY: slot 0 was initialised above and holds the result after the call.
+        Ok(unsafe { slots[0].assume_init() }.get_u64())
+    }
+
     /// [`Backend::call_scalar`] for a prototype that is not scalar: the general call. Out of
     /// line, so that the scalar path keeps a small frame.
     #[cold]
@@ -995,38 +1078,18 @@ impl Backend for WasmLibrary {
         proto: ProtoId,
         args: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
-        let p = &self.protos[proto.0];
-        if !p.scalar || p.params.len() != args.len() {
+        let Some(func) = self.scalar_func(proto, args.len()) else {
             return self.call_scalar_general(proto, args);
-        }
-        // Only the slots the call uses are written: no clearing of a large array per call.
+        };
         let mut slots = [MaybeUninit::<ValRaw>::uninit(); SCALAR_SLOTS];
-        slots[0].write(ValRaw::i64(0));
-        // A scalar prototype's parameter k is argument k's slot (checked in `prepare`).
         // ValRaw holds its value little-endian from the first byte, so the 64-bit slot, whose
         // low bits are the value at its own width (an i32, or an f32's bits), reads as the
         // parameter's type without a per-type conversion.
         for (slot, &bits) in slots.iter_mut().zip(args) {
             slot.write(ValRaw::u64(bits));
         }
-        let n = p.params.len().max(1);
-        let (func, result) = (p.func, p.result);
-        self.arm();
-        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n);
-        // SAFETY: `slots[..n]` is initialised, holds one value of the right type for every
-        // parameter of `func` (checked against its signature in `prepare`) and has room for
-        // its one result; `func` belongs to `self.store`.
-        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
-        // A failing callback returns an error from its host function, which stops the guest:
-        // a call that returned normally had no failing callback.
-        if outcome.is_err() {
-            return Err(self.scalar_failure(outcome));
-        }
-        Ok(match result {
-            // SAFETY: slot 0 was initialised above and holds the result after the call.
-            RetPlan::Slot(s) => s.bits_of(unsafe { slots[0].assume_init() }),
-            RetPlan::None | RetPlan::Store(..) => 0,
-        })
+        // SAFETY: `slots[..args.len()]` is written, one slot per parameter (`scalar_func`).
+        unsafe { self.call_slots(func, &mut slots, args.len()) }
     }
 
     fn describe_call(&self, proto: ProtoId) -> String {
@@ -1220,10 +1283,6 @@ impl Backend for WasmLibrary {
 
     fn reset(&mut self) -> Result<()> {
         WasmLibrary::reset(self)
-    }
-
-    fn as_wasm(&mut self) -> Option<&mut WasmLibrary> {
-        Some(self)
     }
 
     fn advance_clock(&mut self, by: std::time::Duration) -> Result<()> {
