@@ -773,27 +773,41 @@ impl Function {
         // a memory location that escapes, so the fast path's `Value` would be stored there
         // field by field and then copied out with 16-byte loads: a store-forwarding stall
         // that cost about 8 ns per call (`void f(void)` natively: 20 ns with it, 12 without).
-        let mut out = Ok(Value::None);
+        let mut out = MaybeUninit::uninit();
         self.call_general_into(args, &mut out);
-        out
+        // SAFETY: `call_general_into` always writes `out`.
+        unsafe { out.assume_init() }
     }
 
-    /// [`Function::call_general`] into `out` (see [`Function::call`] for why).
+    /// [`Function::call_general`] written into `out` (see [`Function::call`] for why). The
+    /// general path is inlined here so that its results are written into `out` directly: a
+    /// copy of a returned `Result<Value>` reads it back in 16-byte pieces just after it was
+    /// written in 8-byte ones, another store-forwarding stall (about 5 ns per `strlen` call).
     #[inline(never)]
-    fn call_general_into(&self, args: &[Value], out: &mut Result<Value>) {
-        *out = self.call_general(args);
+    fn call_general_into(&self, args: &[Value], out: &mut MaybeUninit<Result<Value>>) {
+        if let Some(s) = self.scalar.get().filter(|s| s.copies) {
+            // Each outcome is written where it is made, not merged into one `Result` first.
+            match self.call_scalar_copying(s, args) {
+                Some(Ok(raw)) => {
+                    out.write(Ok(s.ret.value(raw)));
+                    return;
+                }
+                Some(Err(e)) => {
+                    out.write(Err(*e));
+                    return;
+                }
+                None => {}
+            }
+        }
+        out.write(self.call_general(args));
     }
 
     /// Every call the scalar fast path does not take: inferred prototypes, pointers, strings,
     /// structures, variadic arguments, errno, and arguments that need ctypes' conversions or
-    /// are rejected by them. Kept out of line so the fast path stays small.
-    #[inline(never)]
+    /// are rejected by them. Inlined into [`Function::call_general_into`], its one caller,
+    /// which is out of line so that the fast path stays small.
+    #[inline(always)]
     fn call_general(&self, args: &[Value]) -> Result<Value> {
-        if let Some(s) = self.scalar.get().filter(|s| s.copies) {
-            if let Some(outcome) = self.call_scalar_copying(s, args) {
-                return outcome;
-            }
-        }
         let lib = &*self.lib;
         let declared = self.argtypes.as_deref().unwrap_or(&[]);
         if self.argtypes.is_some() && args.len() < declared.len() {
@@ -830,7 +844,11 @@ impl Function {
     /// each is copied into the library's memory as the general path does (into the scratch
     /// block while it has room), and the call is [`Backend::call_scalar`]'s. `None` when an
     /// argument needs the general path's conversions or errors, or the library is busy.
-    fn call_scalar_copying(&self, s: &ScalarCall, args: &[Value]) -> Option<Result<Value>> {
+    fn call_scalar_copying(
+        &self,
+        s: &ScalarCall,
+        args: &[Value],
+    ) -> Option<std::result::Result<u64, Box<Error>>> {
         if args.len() != s.n {
             return None;
         }
@@ -845,7 +863,7 @@ impl Function {
                     (Num::AddressOrBytes(_), Value::Bytes(data)) => {
                         match temporary(b, lib, data, 1, &mut cv) {
                             Ok(addr) => addr,
-                            Err(e) => return Some(Err(e)),
+                            Err(e) => return Some(Err(Box::new(e))),
                         }
                     }
                     _ => num.slot(v, lib.id)?,
@@ -854,10 +872,7 @@ impl Function {
             }
             // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
             let slots = unsafe { assume_init(&slots[..s.n]) };
-            Some(match b.call_scalar(s.proto, slots) {
-                Ok(raw) => Ok(s.ret.value(raw)),
-                Err(e) => Err(*e),
-            })
+            Some(b.call_scalar(s.proto, slots))
         })();
         for &t in cv.temps() {
             let _ = b.free(t);

@@ -1142,7 +1142,11 @@ impl Backend for WasmLibrary {
         let range = range_in(mem.len(), addr, data.len() + nul.min(4))?;
         let (text, zeros) = mem[range].split_at_mut(data.len());
         text.copy_from_slice(data);
-        zeros.fill(0);
+        // A C string's one NUL as a store, not a call of memset for one byte.
+        match zeros {
+            [nul] => *nul = 0,
+            _ => zeros.fill(0),
+        }
         Ok(())
     }
 
