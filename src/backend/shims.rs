@@ -17,15 +17,21 @@
 //! architectures) stays with libffi.
 
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 
 /// Integer/pointer arguments passed in registers.
 pub const MAX_INT: usize = 6;
 /// Float arguments passed in registers.
 pub const MAX_FLOAT: usize = 8;
 
-/// Calls `code` with `ints[..ni]` and `floats[..nf]` (the shim's own counts) and returns rax
-/// (integer class) or xmm0's bits (float class).
-type Shim = unsafe fn(code: *const c_void, ints: &[u64; SLOTS], floats: &[u64; SLOTS]) -> u64;
+/// Calls `code` with `ints[..ni]` and `floats[..nf]` (the shim's own counts, which must be
+/// initialised; the rest are not read) and returns rax (integer class) or xmm0's bits (float
+/// class).
+type Shim = unsafe fn(code: *const c_void, ints: &Image, floats: &Image) -> u64;
+
+/// One class's register image: only the slots of that class's arguments are written, so a
+/// call clears no array.
+type Image = [MaybeUninit<u64>; SLOTS];
 
 /// Slots per class in a call's register image: a power of two at least [`MAX_INT`] and
 /// [`MAX_FLOAT`], so that filling it needs a mask, not a bounds check or a division.
@@ -66,15 +72,15 @@ impl ResultBits for f64 {
 
 macro_rules! shim {
     ($ret:ident, [$($i:tt)*], [$($f:tt)*]) => {{
-        unsafe fn shim(code: *const c_void, ints: &[u64; SLOTS], floats: &[u64; SLOTS]) -> u64 {
+        unsafe fn shim(code: *const c_void, ints: &Image, floats: &Image) -> u64 {
             let _ = (ints, floats);
             // SAFETY: the caller promises `code` is a function whose register arguments are
             // exactly these classes in this order, with its result in this class's register
-            // (or none).
+            // (or none), and that the slots read here (this shim's counts) are initialised.
             unsafe {
                 let f: unsafe extern "C" fn($(as_type!($i, u64),)* $(as_type!($f, f64),)*) -> result_type!($ret) =
                     std::mem::transmute(code);
-                f($(ints[$i],)* $(f64::from_bits(floats[$f]),)*).bits()
+                f($(ints[$i].assume_init(),)* $(f64::from_bits(floats[$f].assume_init()),)*).bits()
             }
         }
         shim as Shim
@@ -165,19 +171,25 @@ impl ShimPlan {
     /// plan was made for, in order, and `args` must hold one slot per argument.
     #[inline]
     pub unsafe fn call(&self, code: *const c_void, args: &[u64]) -> u64 {
-        let mut ints = [0u64; SLOTS];
-        let mut floats = [0u64; SLOTS];
+        let mut ints: Image = [MaybeUninit::uninit(); SLOTS];
+        let mut floats: Image = [MaybeUninit::uninit(); SLOTS];
         let (mut ni, mut nf) = (0, 0);
         for (i, &a) in args.iter().enumerate() {
             if self.floats & (1 << i) != 0 {
-                floats[nf & (SLOTS - 1)] = a;
+                floats[nf & (SLOTS - 1)].write(a);
                 nf += 1;
             } else {
-                ints[ni & (SLOTS - 1)] = a;
+                ints[ni & (SLOTS - 1)].write(a);
                 ni += 1;
             }
         }
-        // SAFETY: the plan's shim has this signature's register classes (the caller's promise).
+        debug_assert_eq!(
+            (ni, nf),
+            (self.ints_count as usize, self.floats_count as usize)
+        );
+        // SAFETY: the plan's shim has this signature's register classes (the caller's promise),
+        // and with one slot per argument the loop wrote exactly the shim's `ni` integer and
+        // `nf` float slots.
         unsafe { (self.shim)(code, &ints, &floats) }
     }
 
