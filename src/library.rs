@@ -773,6 +773,7 @@ impl Function {
         // a memory location that escapes, so the fast path's `Value` would be stored there
         // field by field and then copied out with 16-byte loads: a store-forwarding stall
         // that cost about 8 ns per call (`void f(void)` natively: 20 ns with it, 12 without).
+        //
         // The read is volatile so that it stays on this path. A plain read can be hoisted
         // above the branch: the fast path's `Value` leaves bytes undefined (an `Int` has no
         // use for the bytes of a `Bytes`), and the compiler then fills them from `out`, whose
