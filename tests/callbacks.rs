@@ -217,14 +217,26 @@ fn a_callback_that_calls_its_own_library_gets_a_clear_error() {
         let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
         let mut sum = lib.function("sum_with").unwrap();
         sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        // A function already called once outside a callback takes the scalar fast path,
+        // which must find the library busy too. (`sum_with(NULL, 0)` calls nothing.)
+        let mut prepared = lib.function("sum_with").unwrap();
+        prepared.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        assert_eq!(
+            prepared.call(&[Value::None, 0.into()]).unwrap(),
+            Value::Int(0)
+        );
         // The library is in a call while its callback runs: calling into it again, by the
         // dynamic or the typed path, is an error the callback can return, not a panic.
         let dynamic = Callback::new(&lib, &proto, move |_, a| inner.call(a)).unwrap();
+        let fast = Callback::new(&lib, &proto, move |_, _| {
+            prepared.call(&[Value::None, 0.into()])
+        })
+        .unwrap();
         let typed = Callback::new(&lib, &proto, move |_, a| {
             typed_inner.call((int(&a[0]) as i32,)).map(Value::from)
         })
         .unwrap();
-        for cb in [&dynamic, &typed] {
+        for cb in [&dynamic, &fast, &typed] {
             let e = sum.call(&[cb.into(), 2.into()]).unwrap_err();
             assert_eq!(e.kind(), "RuntimeError", "{kind}: {e}");
             assert!(e.to_string().contains("busy"), "{kind}: {e}");
