@@ -208,19 +208,20 @@ impl Slot {
     }
 }
 
-/// A scalar prototype's export, and the instance generation it belongs to: what
-/// [`WasmLibrary::cached_scalar_func`] keeps.
+/// Something that belongs to one store (an export, a `TypedFunc`), kept outside the library
+/// with the instance generation it was made for: [`WasmLibrary::current`] gives it back only
+/// while that instance is live (a `reset()` replaces the store).
 #[derive(Clone, Copy)]
-pub(crate) struct ScalarFunc {
+pub(crate) struct OfInstance<F> {
     generation: u64,
-    func: Func,
+    func: F,
 }
 
-/// A scalar export as wasmtime's `TypedFunc`, and the instance generation it belongs to.
-pub(crate) struct WasmTyped<P, R> {
-    generation: u64,
-    func: TypedFunc<P, R>,
-}
+/// A scalar prototype's export, as [`WasmLibrary::cached_scalar_func`] keeps it.
+pub(crate) type ScalarFunc = OfInstance<Func>;
+
+/// A scalar export as wasmtime's `TypedFunc`, as [`WasmLibrary::typed_func`] makes it.
+pub(crate) type WasmTyped<P, R> = OfInstance<TypedFunc<P, R>>;
 
 /// Parameters a scalar call keeps in its stack slots (the library's fast path uses up to 14).
 pub(crate) const SCALAR_SLOTS: usize = 16;
@@ -586,11 +587,21 @@ impl WasmLibrary {
         proto: ProtoId,
     ) -> Option<WasmTyped<P, R>> {
         let p = self.protos.get(proto.0).filter(|p| p.scalar)?;
-        let func = p.func.typed::<P, R>(&self.store).ok()?;
-        Some(WasmTyped {
+        Some(self.of_instance(p.func.typed::<P, R>(&self.store).ok()?))
+    }
+
+    /// `func`, stamped with the current instance's generation.
+    fn of_instance<F>(&self, func: F) -> OfInstance<F> {
+        OfInstance {
             generation: self.generation,
             func,
-        })
+        }
+    }
+
+    /// What `kept` holds, if it was made for the current instance.
+    #[inline(always)]
+    fn current<'k, F>(&self, kept: &'k OfInstance<F>) -> Option<&'k F> {
+        (kept.generation == self.generation).then_some(&kept.func)
     }
 
     /// Calls a `TypedFunc` made by [`WasmLibrary::typed_func`], as the scalar path calls its
@@ -602,11 +613,9 @@ impl WasmLibrary {
         typed: &WasmTyped<P, R>,
         params: P,
     ) -> Option<std::result::Result<R, Box<Error>>> {
-        if typed.generation != self.generation {
-            return None;
-        }
+        let func = self.current(typed)?;
         self.arm();
-        Some(match typed.func.call(&mut self.store, params) {
+        Some(match func.call(&mut self.store, params) {
             Ok(r) => Ok(r),
             Err(e) => Err(self.scalar_failure(Err(e))),
         })
@@ -680,9 +689,9 @@ impl WasmLibrary {
         proto: ProtoId,
         n: usize,
     ) -> Option<Func> {
-        match cache.get() {
-            Some(c) if c.generation == self.generation => Some(c.func),
-            _ => self.fill_scalar_func(cache, proto, n),
+        match cache.get().as_ref().and_then(|c| self.current(c)) {
+            Some(func) => Some(*func),
+            None => self.fill_scalar_func(cache, proto, n),
         }
     }
 
@@ -695,10 +704,7 @@ impl WasmLibrary {
         n: usize,
     ) -> Option<Func> {
         let func = self.scalar_func(proto, n)?;
-        cache.set(Some(ScalarFunc {
-            generation: self.generation,
-            func,
-        }));
+        cache.set(Some(self.of_instance(func)));
         Some(func)
     }
 
