@@ -16,7 +16,9 @@
 //!   the targets are set against), and the same call on an engine with the sandbox's own
 //!   configuration ([`sandbox_config`]: epoch interruption, NaN canonicalisation). The second
 //!   splits a call's cost into what the sandbox's guarantees cost the guest code and what
-//!   wasmctypes adds.
+//!   wasmctypes adds. The scalar rows also have wasmtime's untyped call of the same export,
+//!   `Func::call_unchecked` with raw slots (compared to the `TypedFunc` floor): the call the
+//!   dynamic path makes, so that its cost is not mistaken for wasmctypes'.
 //! - native: a raw libffi `Cif` call (the target) and a direct call through a function pointer.
 //!
 //! The string and buffer floors make the same copies as the call: the 100 bytes and a NUL in
@@ -38,6 +40,7 @@ use wasmctypes::{
     create_string_buffer, BackendKind, CType, Function, LoadOptions, Sandbox, StringBuffer,
     TypedFunction, Value,
 };
+use wasmtime::ValRaw;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -115,6 +118,28 @@ where
     let (mut store, _, f) = raw_func::<P, R>(engine, wasm, export);
     row(name, floors, SCALAR, move || {
         black_box(f.call(&mut store, black_box(params)).unwrap());
+    })
+}
+
+/// The floor row of a scalar call of one wasm export through `Func::call_unchecked` with its
+/// parameters in raw slots, as the dynamic call makes it (the "or an equivalent" of a
+/// `TypedFunc` call): what the dynamic call costs beyond wasmtime's own untyped call.
+fn wasm_unchecked_floor<'a, const N: usize>(
+    name: &'static str,
+    floors: &'static [&'static str],
+    engine: &wasmtime::Engine,
+    wasm: &Path,
+    export: &str,
+    params: [wasmtime::ValRaw; N],
+) -> Row<'a> {
+    let (mut store, inst) = support::raw_instance(engine, wasm);
+    let f = inst.get_func(&mut store, export).unwrap();
+    row(name, floors, SCALAR, move || {
+        let mut slots = black_box(params);
+        // SAFETY: `slots` holds one value of each parameter's type and has room for the one
+        // result, and `f` belongs to `store`.
+        unsafe { f.call_unchecked(&mut store, &mut slots as *mut [wasmtime::ValRaw]) }.unwrap();
+        black_box(&slots);
     })
 }
 
@@ -283,6 +308,14 @@ fn main() {
             "add",
             (2, 3),
         ),
+        wasm_unchecked_floor(
+            "add/wasm_floor_unchecked",
+            &["add/wasm_floor_typedfunc"],
+            &plain,
+            &b.wasm,
+            "add",
+            [ValRaw::i32(2), ValRaw::i32(3)],
+        ),
         row("add/wasm", wasm_floors!("add"), SCALAR, || {
             black_box(w.add.call(black_box(&args)).unwrap());
         }),
@@ -312,6 +345,14 @@ fn main() {
             "noop",
             (),
         ),
+        wasm_unchecked_floor(
+            "void/wasm_floor_unchecked",
+            &["void/wasm_floor_typedfunc"],
+            &plain,
+            &b.wasm,
+            "noop",
+            [ValRaw::i64(0)],
+        ),
         row("void/wasm", wasm_floors!("void"), SCALAR, || {
             black_box(w.noop.call(black_box(&[])).unwrap());
         }),
@@ -333,6 +374,21 @@ fn main() {
             &b.wasm,
             "mix",
             wasm_mix,
+        ),
+        wasm_unchecked_floor(
+            "mix/wasm_floor_unchecked",
+            &["mix/wasm_floor_typedfunc"],
+            &plain,
+            &b.wasm,
+            "mix",
+            [
+                ValRaw::i32(1),
+                ValRaw::f64(2.5f64.to_bits()),
+                ValRaw::f32(0.5f32.to_bits()),
+                ValRaw::i64(10),
+                ValRaw::i32(2),
+                ValRaw::f64(0.25f64.to_bits()),
+            ],
         ),
         row("mix/wasm", wasm_floors!("mix"), SCALAR, || {
             black_box(w.mix.call(black_box(&mix_args)).unwrap());
