@@ -130,7 +130,7 @@ fn wasm_unchecked_floor<'a, const N: usize>(
     engine: &wasmtime::Engine,
     wasm: &Path,
     export: &str,
-    params: [wasmtime::ValRaw; N],
+    params: [ValRaw; N],
 ) -> Row<'a> {
     let (mut store, inst) = support::raw_instance(engine, wasm);
     let f = inst.get_func(&mut store, export).unwrap();
@@ -138,7 +138,7 @@ fn wasm_unchecked_floor<'a, const N: usize>(
         let mut slots = black_box(params);
         // SAFETY: `slots` holds one value of each parameter's type and has room for the one
         // result, and `f` belongs to `store`.
-        unsafe { f.call_unchecked(&mut store, &mut slots as *mut [wasmtime::ValRaw]) }.unwrap();
+        unsafe { f.call_unchecked(&mut store, &mut slots as *mut [ValRaw]) }.unwrap();
         black_box(&slots);
     })
 }
