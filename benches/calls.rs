@@ -15,7 +15,7 @@ use libffi::middle::arg;
 mod common;
 mod support;
 use support::raw_instance;
-use wasmctypes::backend::engine::sandbox_config;
+use wasmctypes::bench_support::sandbox_config;
 use wasmctypes::{create_string_buffer, Array, BackendKind, Built, CType, Sandbox, Value, CDLL};
 
 fn open(b: &Built, kind: BackendKind) -> CDLL {

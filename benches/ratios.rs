@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use libffi::middle::{arg, Cif, Type};
-use wasmctypes::backend::engine::sandbox_config;
+use wasmctypes::bench_support::sandbox_config;
 use wasmctypes::{
     create_string_buffer, BackendKind, CType, Function, LoadOptions, Sandbox, StringBuffer,
     TypedFunction, Value,

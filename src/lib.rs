@@ -30,48 +30,40 @@
 
 #![warn(missing_docs)]
 
-pub mod array;
-pub mod backend;
-pub mod bench;
-pub mod boxed;
-pub mod buffer;
-pub mod callback;
-pub mod cstruct;
-pub mod ctype;
-pub mod differential;
-pub mod error;
-pub mod invoke;
-pub mod library;
-pub mod locate;
-pub mod memory;
-pub mod pointer;
-pub mod sandbox;
-pub mod simple;
-pub mod structure;
-pub mod toolchain;
-pub mod typed;
-pub mod types;
-pub mod value;
+mod backend;
+mod cache;
+mod data;
+mod error;
+mod library;
+pub mod tools;
+mod types;
+mod value;
 
-pub use array::Array;
-pub use backend::{BackendKind, Output};
-pub use boxed::Boxed;
-pub use buffer::{
+pub use backend::sandbox;
+pub use backend::wasm::engine::LoadSource;
+pub use backend::{BackendKind, CallbackFn, Export, LibraryInfo, LoadOptions, Memory, Output};
+pub use data::array::Array;
+pub use data::buffer::{
     create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,
 };
-pub use callback::{CFuncType, Callback, Memory, CFUNCTYPE};
-pub use cstruct::{CStruct, StructValue};
-pub use ctype::{CType, DataModel, Repr};
+pub use data::cstruct::CStruct;
+pub use data::memory::{byref, memmove, memset, string_at, wstring_at, CData};
+pub use data::pointer::{cast, pointer, Ptr};
+pub use data::simple::CValue;
 pub use error::{Error, Result, TrapKind};
-pub use invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};
-pub use library::{Function, LoadOptions, CDLL};
-pub use locate::locate;
-pub use memory::{byref, memmove, memset, string_at, wstring_at, CData};
-pub use pointer::{cast, pointer, Ptr};
+pub use library::callback::{CFuncType, Callback, CFUNCTYPE};
+pub use library::typed::{Params, Results, Scalar, TypedFunction};
+pub use library::{Function, CDLL};
 pub use sandbox::Sandbox;
-pub use simple::CValue;
-pub use structure::{Field, Layout, StructType};
-pub use toolchain::{Built, Toolchain};
-pub use typed::{Params, Results, Scalar, TypedFunction};
-pub use types::{Type, POINTER};
-pub use value::{bytes_repr, mask_int, LibId, Pointer, Value};
+pub use tools::invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};
+pub use tools::locate::locate;
+pub use tools::toolchain::{Built, Toolchain};
+pub use types::{CType, DataModel, Field, Layout, Repr, StructType, Type, POINTER};
+pub use value::{bytes_repr, mask_int, Boxed, LibId, Pointer, StructValue, Value};
+
+/// The engine configuration a sandbox runs on, for benchmarks that measure wasmtime's own
+/// floor on the same settings. Not part of the stable API.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::backend::wasm::engine::sandbox_config;
+}

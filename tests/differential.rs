@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::built;
-use wasmctypes::differential::{run_all, Outcome};
+use wasmctypes::tools::differential::{run_all, Outcome};
 use wasmctypes::TrapKind;
 
 #[test]

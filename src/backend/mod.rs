@@ -9,18 +9,21 @@
 //! (already masked to their C width), an `f64` is its bit pattern, and an `f32`'s bits sit in
 //! the low 32 bits.
 
-pub mod capture;
-pub mod engine;
+mod callback;
 pub mod native;
-pub mod shims;
+mod options;
+pub mod sandbox;
 pub mod wasm;
+
+pub use callback::{CallbackFn, Memory};
+pub use options::{LoadOptions, MAX_ARGS};
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::ctype::{DataModel, Repr};
 use crate::error::Result;
+use crate::types::{DataModel, Repr};
 
 /// Which backend runs a library. Chosen at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -88,17 +91,7 @@ pub enum Passing {
     Scalar(Repr),
     /// A structure by value. Its raw slot holds the address of its bytes in the library's
     /// memory; for a result, the address where the backend stores it.
-    Struct(std::rc::Rc<crate::structure::StructType>),
-}
-
-impl Passing {
-    /// The scalar representation, if this is a scalar.
-    pub fn repr(&self) -> Option<Repr> {
-        match self {
-            Passing::Scalar(r) => Some(*r),
-            Passing::Struct(_) => None,
-        }
-    }
+    Struct(std::rc::Rc<crate::types::StructType>),
 }
 
 /// A prototype prepared by a backend; an index into that backend's table of prototypes.
@@ -233,9 +226,9 @@ pub trait Backend {
     /// Makes a C function pointer that calls `f` with arguments of these types.
     fn make_callback(
         &mut self,
-        args: &[crate::ctype::CType],
-        ret: crate::ctype::CType,
-        f: std::rc::Rc<crate::callback::CallbackFn>,
+        args: &[crate::types::CType],
+        ret: crate::types::CType,
+        f: std::rc::Rc<crate::backend::CallbackFn>,
     ) -> Result<u64>;
 
     /// Releases a function pointer from [`Backend::make_callback`].
@@ -264,7 +257,7 @@ pub trait Backend {
     }
 
     /// Where the module came from and how long loading took (wasm only).
-    fn load_stats(&self) -> Option<(engine::LoadSource, std::time::Duration)> {
+    fn load_stats(&self) -> Option<(wasm::engine::LoadSource, std::time::Duration)> {
         None
     }
 }
@@ -284,7 +277,7 @@ impl AnyBackend {
     pub fn open(
         kind: BackendKind,
         path: &Path,
-        options: &crate::LoadOptions,
+        options: &crate::backend::LoadOptions,
     ) -> Result<AnyBackend> {
         Ok(match kind {
             BackendKind::Wasm => {

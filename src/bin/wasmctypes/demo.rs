@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::sandbox_args::SandboxArgs;
 
-use wasmctypes::invoke::BufferSpec;
+use wasmctypes::tools::invoke::BufferSpec;
 use wasmctypes::{
     invoke, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, Value, CDLL,
 };
@@ -22,7 +22,7 @@ fn guest_dir() -> PathBuf {
 }
 
 fn load(name: &str, kind: BackendKind, options: &LoadOptions) -> Result<CDLL, Error> {
-    let path = Path::new(wasmctypes::locate::DEFAULT_GUEST_DIR).join(kind.file_name(name));
+    let path = Path::new(wasmctypes::tools::locate::DEFAULT_GUEST_DIR).join(kind.file_name(name));
     CDLL::open_with(path, kind, options)
 }
 
@@ -119,7 +119,7 @@ pub fn run(sandbox: &SandboxArgs) -> ExitCode {
         }
     };
     let dir = guest_dir();
-    let out = Path::new(wasmctypes::locate::DEFAULT_GUEST_DIR);
+    let out = Path::new(wasmctypes::tools::locate::DEFAULT_GUEST_DIR);
     let tc = match Toolchain::find() {
         Ok(t) => t,
         Err(e) => {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use wasmctypes::invoke::{error_json, parse_restype};
+use wasmctypes::tools::invoke::{error_json, parse_restype};
 use wasmctypes::{
     invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, PreparedCall,
     Toolchain, CDLL,
@@ -37,7 +37,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Output directory.
-        #[arg(long, default_value = wasmctypes::locate::DEFAULT_GUEST_DIR)]
+        #[arg(long, default_value = wasmctypes::tools::locate::DEFAULT_GUEST_DIR)]
         out: PathBuf,
     },
     /// Call one function and print its output and result.
@@ -266,7 +266,7 @@ fn same(a: &Result<CallReport, Error>, b: &Result<CallReport, Error>) -> bool {
 fn cmd_diff(call: &CallArgs, isolate: bool) -> ExitCode {
     let native = || -> Result<CallReport, Error> {
         if isolate {
-            let tried = wasmctypes::differential::survives_in_child(|| {
+            let tried = wasmctypes::tools::differential::survives_in_child(|| {
                 let _ = run_one(call, BackendKind::Native);
             });
             if let Err(ended) = tried {
@@ -378,10 +378,10 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
             .exports
             .iter()
             .map(|e| match e {
-                wasmctypes::backend::Export::Function { name, signature } => {
+                wasmctypes::Export::Function { name, signature } => {
                     json!({"kind": "function", "name": name, "signature": signature})
                 }
-                wasmctypes::backend::Export::Data { name, addr, size } => {
+                wasmctypes::Export::Data { name, addr, size } => {
                     json!({"kind": "data", "name": name, "address": addr, "size": size})
                 }
             })
@@ -425,7 +425,7 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
     println!("{}", data_model_line());
     println!("functions:");
     for e in &info.exports {
-        if let wasmctypes::backend::Export::Function { name, signature } = e {
+        if let wasmctypes::Export::Function { name, signature } = e {
             match signature {
                 Some(s) => println!("  {name} {s}"),
                 None => println!("  {name}"),
@@ -434,7 +434,7 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
     }
     println!("data:");
     for e in &info.exports {
-        if let wasmctypes::backend::Export::Data { name, addr, size } = e {
+        if let wasmctypes::Export::Data { name, addr, size } = e {
             match size {
                 Some(s) => println!("  {name} at 0x{addr:x} ({s} bytes)"),
                 None => println!("  {name} at 0x{addr:x}"),
@@ -476,7 +476,8 @@ fn cmd_bench(
         )?;
         let prepared =
             PreparedCall::new(&lib, call.symbol.as_deref().unwrap_or(""), &specs, restype)?;
-        let t = wasmctypes::bench::timeit(iterations, repeats, || prepared.call().map(|_| ()))?;
+        let t =
+            wasmctypes::tools::bench::timeit(iterations, repeats, || prepared.call().map(|_| ()))?;
         let _ = lib.take_output();
         Ok(t)
     });
@@ -518,7 +519,7 @@ fn cmd_bench(
 fn cmd_diff_all(call: &CallArgs, isolate: bool) -> ExitCode {
     let report = locate(&call.lib, BackendKind::Wasm, &call.lib_dirs).and_then(|w| {
         let n = locate(&call.lib, BackendKind::Native, &call.lib_dirs)?;
-        wasmctypes::differential::run_all(&w, &n, isolate)
+        wasmctypes::tools::differential::run_all(&w, &n, isolate)
     });
     match report {
         Ok(r) => {

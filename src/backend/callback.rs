@@ -1,0 +1,48 @@
+//! What a callback receives while C is running: a view of the library's memory, and the
+//! converted arguments.
+
+use crate::error::{Error, Result};
+use crate::types::{CType, DataModel};
+use crate::value::{decode, encode, Value};
+
+/// A view of a library's memory, given to a callback while C is running.
+pub trait Memory {
+    /// Copies bytes out (bounds-checked in wasm).
+    fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<()>;
+    /// Copies bytes in (bounds-checked in wasm).
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()>;
+    /// The library's data model.
+    fn data_model(&self) -> DataModel;
+}
+
+impl dyn Memory + '_ {
+    /// `len` bytes at `addr`.
+    pub fn read(&mut self, addr: u64, len: usize) -> Result<Vec<u8>> {
+        if addr == 0 && len > 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let mut out = vec![0; len];
+        self.read_into(addr, &mut out)?;
+        Ok(out)
+    }
+
+    /// The value of type `t` at `addr` (`cast(addr, POINTER(t))[0]`).
+    pub fn get(&mut self, addr: u64, t: CType) -> Result<Value> {
+        let r = self.data_model().repr(t);
+        let raw = self.read(addr, r.size())?;
+        Ok(decode(t, r, &raw))
+    }
+
+    /// Stores `v` as type `t` at `addr`.
+    pub fn set(&mut self, addr: u64, t: CType, v: &Value) -> Result<()> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let r = self.data_model().repr(t);
+        let bits = encode(t, r, v)?;
+        self.write(addr, &bits.to_le_bytes()[..r.size()])
+    }
+}
+
+/// What a callback runs: the converted arguments in, the result out.
+pub type CallbackFn = dyn Fn(&mut dyn Memory, &[Value]) -> Result<Value>;

@@ -1,0 +1,20 @@
+//! How a library is loaded, and the limits every call path shares.
+
+use super::sandbox::Sandbox;
+
+/// How to load a library.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Capture the library's stdout and stderr (drained with [`CDLL::take_output`]) instead of
+    /// passing them through. Default: captured in wasm, passed through natively (as ctypes).
+    pub capture_output: Option<bool>,
+    /// ctypes' `use_errno=True`: around every call, the library's `errno` is swapped with a
+    /// private copy that [`CDLL::get_errno`] and [`CDLL::set_errno`] read and write.
+    pub use_errno: bool,
+    /// The wasm sandbox's limits and grants (ignored natively).
+    pub sandbox: Sandbox,
+}
+
+/// The most arguments one call may have. The call path keeps its slots in fixed arrays of this
+/// size on the stack (no heap allocation); larger limits make every call pay to clear them.
+pub const MAX_ARGS: usize = 24;

@@ -1,0 +1,242 @@
+//! clang's wasm32 C ABI: how each C argument and result of a prototype becomes wasm
+//! parameters and a wasm result (structures by value, `sret`, variadic buffers).
+
+use wasmtime::Func;
+
+use super::{func_signature, signature_text, Slot, WasmLibrary, SCALAR_SLOTS};
+use crate::backend::{Passing, ProtoId};
+use crate::error::{Error, Result};
+use crate::types::Repr;
+
+/// Where a wasm parameter's value comes from.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum ArgPlan {
+    /// Argument `index`'s raw slot, as this wasm type.
+    Slot(usize, Slot),
+    /// Argument `index` is a single-scalar structure: load `size` bytes from the address in
+    /// its slot and pass them as this wasm type.
+    Load(usize, Slot, usize),
+    /// The hidden pointer to the result structure (`sret`), passed first.
+    RetAddr,
+    /// The pointer to the buffer of variadic arguments, passed last.
+    VaBuffer,
+}
+
+/// What happens to the wasm result.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum RetPlan {
+    /// No result.
+    None,
+    /// The raw result slot.
+    Slot(Slot),
+    /// A single-scalar structure returned as a scalar: store `size` bytes at `ret_addr`.
+    Store(Slot, usize),
+}
+
+/// How clang's wasm32 C ABI passes a structure: a structure whose only non-empty member is
+/// one scalar (possibly nested, or an array of one) travels as that scalar; an empty one is
+/// dropped; any other goes indirectly (an argument as a pointer to a caller-made copy, a
+/// result through a hidden pointer passed first).
+pub(super) enum StructAbi {
+    Empty,
+    Scalar(Slot, usize),
+    Indirect,
+}
+
+/// `Some(Some(r))`: the type is, for the ABI, the single scalar `r`; `Some(None)`: empty;
+/// `None`: an aggregate.
+pub(super) fn single_scalar(t: &crate::types::Type) -> Option<Option<Repr>> {
+    use crate::types::Type as T;
+    let m = crate::types::DataModel::ILP32;
+    match t {
+        T::Simple(_) | T::Pointer(_) => Some(t.call_repr(m)),
+        T::Array(elem, 1) => single_scalar(elem),
+        T::Array(_, 0) => Some(None),
+        T::Array(..) => None,
+        T::Struct(s) => {
+            let mut found = None;
+            for f in s.fields() {
+                if f.bits.is_some() {
+                    return None;
+                }
+                match single_scalar(&f.ty)? {
+                    None => continue,
+                    Some(r) if found.is_none() => found = Some(r),
+                    Some(_) => return None,
+                }
+            }
+            match found {
+                Some(r) if r.size() == t.sizeof(m) => Some(Some(r)),
+                Some(_) => None,
+                None if t.sizeof(m) == 0 => Some(None),
+                None => None,
+            }
+        }
+    }
+}
+
+pub(super) fn struct_abi(s: &std::rc::Rc<crate::types::StructType>) -> StructAbi {
+    let t = crate::types::Type::Struct(s.clone());
+    match single_scalar(&t) {
+        Some(None) => StructAbi::Empty,
+        Some(Some(r)) => match Slot::of_repr(r) {
+            Some(slot) => StructAbi::Scalar(slot, r.size()),
+            None => StructAbi::Indirect,
+        },
+        None => StructAbi::Indirect,
+    }
+}
+
+impl WasmLibrary {
+    /// See [`Backend::prepare`].
+    pub(super) fn prepare_proto(
+        &mut self,
+        symbol: &str,
+        args: &[Passing],
+        ret: &Passing,
+        fixed: Option<usize>,
+    ) -> Result<ProtoId> {
+        let func = self
+            .instance
+            .get_func(&mut self.store, symbol)
+            .ok_or_else(|| Error::AttributeError {
+                library: self.library_name(),
+                symbol: symbol.to_string(),
+            })?;
+        let ty = func.ty(&self.store);
+        let actual: Vec<Slot> = ty
+            .params()
+            .map(|t| Slot::of_valtype(&t))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::TypeError(format!(
+                    "{symbol} has a wasm signature C cannot call: {}",
+                    func_signature(&ty)
+                ))
+            })?;
+        let results: Vec<Slot> = ty.results().filter_map(|t| Slot::of_valtype(&t)).collect();
+        if results.len() > 1 {
+            return Err(Error::TypeError(format!(
+                "{symbol} returns several values in wasm: {}",
+                func_signature(&ty)
+            )));
+        }
+        // The wasm signature the C prototype lowers to, per clang's wasm32 ABI.
+        let mut params = Vec::with_capacity(args.len() + 1);
+        let result = match ret {
+            Passing::Scalar(Repr::Void) => RetPlan::None,
+            Passing::Scalar(r) => RetPlan::Slot(Slot::of_repr(*r).unwrap_or(Slot::I32)),
+            Passing::Struct(s) => match struct_abi(s) {
+                StructAbi::Empty => RetPlan::None,
+                StructAbi::Scalar(slot, size) => RetPlan::Store(slot, size),
+                StructAbi::Indirect => {
+                    params.push(ArgPlan::RetAddr);
+                    RetPlan::None
+                }
+            },
+        };
+        let nfixed = fixed.unwrap_or(args.len()).min(args.len());
+        for (i, a) in args[..nfixed].iter().enumerate() {
+            match a {
+                Passing::Scalar(r) => {
+                    params.push(ArgPlan::Slot(i, Slot::of_repr(*r).unwrap_or(Slot::I32)))
+                }
+                Passing::Struct(s) => match struct_abi(s) {
+                    StructAbi::Empty => {}
+                    StructAbi::Scalar(slot, size) => params.push(ArgPlan::Load(i, slot, size)),
+                    StructAbi::Indirect => params.push(ArgPlan::Slot(i, Slot::I32)),
+                },
+            }
+        }
+        // clang's wasm32 varargs: each promoted argument at its own alignment in a buffer in
+        // linear memory, whose address is passed as one last i32.
+        let mut varargs = Vec::new();
+        let mut va_size = 0usize;
+        if fixed.is_some() {
+            for (i, a) in args.iter().enumerate().skip(nfixed) {
+                let Passing::Scalar(r) = a else {
+                    return Err(Error::TypeError(
+                        "a structure cannot be a variadic argument".into(),
+                    ));
+                };
+                let slot = Slot::of_repr(*r).unwrap_or(Slot::I32);
+                let size = match slot {
+                    Slot::I32 | Slot::F32 => 4,
+                    Slot::I64 | Slot::F64 => 8,
+                };
+                va_size = va_size.div_ceil(size) * size;
+                varargs.push((i, slot, va_size));
+                va_size += size;
+            }
+            params.push(ArgPlan::VaBuffer);
+        }
+        let lowered: Vec<Slot> = params
+            .iter()
+            .map(|p| match p {
+                ArgPlan::Slot(_, s) | ArgPlan::Load(_, s, _) => *s,
+                ArgPlan::RetAddr | ArgPlan::VaBuffer => Slot::I32,
+            })
+            .collect();
+        let lowered_ret = match result {
+            RetPlan::None => None,
+            RetPlan::Slot(s) | RetPlan::Store(s, _) => Some(s),
+        };
+        let sret = params.iter().any(|p| matches!(p, ArgPlan::RetAddr)) as usize;
+        if lowered.len() != actual.len() && lowered_ret == results.first().copied() {
+            let want = actual.len().saturating_sub(sret);
+            return Err(Error::ArgumentError {
+                position: None,
+                message: format!(
+                    "this function takes {want} argument{} ({} given): {symbol} is {} in wasm",
+                    if want == 1 { "" } else { "s" },
+                    args.len(),
+                    func_signature(&ty)
+                ),
+            });
+        }
+        if lowered != actual || lowered_ret != results.first().copied() {
+            return Err(Error::TypeError(format!(
+                "the prototype {} does not match {symbol}'s wasm signature {}{}",
+                signature_text(&lowered, lowered_ret),
+                func_signature(&ty),
+                if results.is_empty() && lowered_ret.is_some() {
+                    " (set restype to None/void)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let scalar = va_size == 0
+            && params.len() <= SCALAR_SLOTS
+            && params
+                .iter()
+                .enumerate()
+                .all(|(k, p)| matches!(p, ArgPlan::Slot(i, _) if *i == k))
+            && !matches!(result, RetPlan::Store(..));
+        self.protos.push(WasmProto {
+            name: symbol.to_string(),
+            func,
+            params,
+            result,
+            varargs,
+            va_size,
+            scalar,
+        });
+        Ok(ProtoId(self.protos.len() - 1))
+    }
+}
+/// A prepared call: the resolved export and its slot types.
+pub(super) struct WasmProto {
+    pub(super) name: String,
+    pub(super) func: Func,
+    /// One entry per wasm parameter.
+    pub(super) params: Vec<ArgPlan>,
+    pub(super) result: RetPlan,
+    /// Variadic arguments: (argument index, wasm type, offset in the buffer).
+    pub(super) varargs: Vec<(usize, Slot, usize)>,
+    /// Size of the variadic argument buffer.
+    pub(super) va_size: usize,
+    /// Every parameter is argument i's own slot and the result is a slot or nothing: the
+    /// prototype can take [`Backend::call_scalar`]'s short path.
+    pub(super) scalar: bool,
+}

@@ -1,0 +1,160 @@
+//! Callbacks in wasm: a host function placed in the guest's indirect function table, which
+//! calls the closure with the arguments converted and the guest's memory to read and write.
+
+use wasmtime::{Func, Memory, Val, ValType};
+
+use super::{bits_val, range_in, val_bits, valtype, GuestState, Slot, WasmLibrary};
+use crate::error::{Error, Result};
+
+/// A callback's closure and prototype.
+#[derive(Clone)]
+pub(super) struct WasmCallback {
+    pub(super) f: std::rc::Rc<crate::backend::CallbackFn>,
+    pub(super) args: Vec<crate::types::CType>,
+    pub(super) ret: crate::types::CType,
+}
+
+// SAFETY: WASI's linker wants the store data to be `Send`. A `WasmCallback` lives only in the
+// data of a store owned by a `WasmLibrary`, which lives only inside a `CDLL`; `CDLL` holds an
+// `Rc` and so is neither `Send` nor `Sync`. The store, and every `Rc` in it, therefore stays on
+// the thread that created it.
+unsafe impl Send for WasmCallback {}
+
+/// The guest's memory as a callback sees it, through the calling context.
+pub(super) struct CallerMemory<'a, 'b> {
+    pub(super) caller: &'a mut wasmtime::Caller<'b, GuestState>,
+    pub(super) memory: Option<Memory>,
+}
+
+impl crate::backend::Memory for CallerMemory<'_, '_> {
+    fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
+        let data = self.memory.map(|m| m.data(&*self.caller)).unwrap_or(&[]);
+        let range = range_in(data.len(), addr, out.len())?;
+        out.copy_from_slice(&data[range]);
+        Ok(())
+    }
+    fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<()> {
+        let Some(mem) = self.memory else {
+            return Err(Error::OutOfBounds("the guest has no memory".into()));
+        };
+        let data = mem.data_mut(&mut *self.caller);
+        let range = range_in(data.len(), addr, bytes.len())?;
+        data[range].copy_from_slice(bytes);
+        Ok(())
+    }
+    fn data_model(&self) -> crate::types::DataModel {
+        crate::types::DataModel::ILP32
+    }
+}
+
+/// Runs a callback for the guest: converts, calls the closure (catching a panic), and turns
+/// its error into a trap that stops the guest, keeping the error for the call to report.
+pub(super) fn run_callback(
+    mut caller: wasmtime::Caller<'_, GuestState>,
+    id: usize,
+    params: &[Val],
+    results: &mut [Val],
+) -> wasmtime::Result<()> {
+    let Some(cb) = caller.data().callbacks.get(id).cloned().flatten() else {
+        return Err(wasmtime::Error::msg("a released callback was called"));
+    };
+    let m = crate::types::DataModel::ILP32;
+    let raw: Vec<u64> = params.iter().map(val_bits).collect();
+    let args = crate::value::callback_args(&cb.args, m, &raw);
+    let memory = caller.get_export("memory").and_then(|e| e.into_memory());
+    let outcome = {
+        let mut mem = CallerMemory {
+            caller: &mut caller,
+            memory,
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (cb.f)(&mut mem, &args)))
+            .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
+            .and_then(|v| crate::value::callback_result(cb.ret, m, &v))
+    };
+    match outcome {
+        Ok(bits) => {
+            if let (Some(slot), Some(out)) = (Slot::of_repr(m.repr(cb.ret)), results.first_mut()) {
+                *out = bits_val(slot, bits);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let msg = format!("callback failed: {e}");
+            caller.data_mut().callback_error = Some(e);
+            Err(wasmtime::Error::msg(msg))
+        }
+    }
+}
+
+impl WasmLibrary {
+    /// See [`Backend::make_callback`].
+    pub(super) fn add_callback(
+        &mut self,
+        args: &[crate::types::CType],
+        ret: crate::types::CType,
+        f: std::rc::Rc<crate::backend::CallbackFn>,
+    ) -> Result<u64> {
+        let m = crate::types::DataModel::ILP32;
+        let table = self.table()?;
+        let params: Vec<ValType> = args
+            .iter()
+            .filter_map(|t| Slot::of_repr(m.repr(*t)))
+            .map(valtype)
+            .collect();
+        let results: Vec<ValType> = Slot::of_repr(m.repr(ret))
+            .map(valtype)
+            .into_iter()
+            .collect();
+        let ty = wasmtime::FuncType::new(&self.loaded.engine, params, results);
+        let cb = WasmCallback {
+            f,
+            args: args.to_vec(),
+            ret,
+        };
+        let callbacks = &mut self.store.data_mut().callbacks;
+        let id = match callbacks.iter().position(Option::is_none) {
+            Some(free) => {
+                callbacks[free] = Some(cb);
+                free
+            }
+            None => {
+                callbacks.push(Some(cb));
+                callbacks.len() - 1
+            }
+        };
+        let func = Func::new(&mut self.store, ty, move |caller, params, results| {
+            run_callback(caller, id, params, results)
+        });
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                table
+                    .set(&mut self.store, slot, wasmtime::Ref::Func(Some(func)))
+                    .map_err(|e| {
+                        Error::Runtime(format!("cannot place the callback in the table: {e}"))
+                    })?;
+                slot
+            }
+            None => table
+                .grow(&mut self.store, 1, wasmtime::Ref::Func(Some(func)))
+                .map_err(|e| Error::Runtime(format!("cannot grow the function table: {e}")))?,
+        };
+        self.slot_ids.insert(slot, id);
+        Ok(slot)
+    }
+}
+
+impl WasmLibrary {
+    /// See [`Backend::free_callback`].
+    pub(super) fn remove_callback(&mut self, ptr: u64) {
+        let Some(id) = self.slot_ids.remove(&ptr) else {
+            return;
+        };
+        if let Ok(table) = self.table() {
+            let _ = table.set(&mut self.store, ptr, wasmtime::Ref::Func(None));
+        }
+        if let Some(entry) = self.store.data_mut().callbacks.get_mut(id) {
+            *entry = None;
+        }
+        self.free_slots.push(ptr);
+    }
+}

@@ -1,0 +1,58 @@
+//! What a guest's store holds: its WASI context (nothing of the host unless the sandbox
+//! grants it), its limits and the host's callbacks.
+
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::{Capture, Limiter, SeededRandom, VirtualClock, WasmCallback};
+use crate::backend::sandbox::Sandbox;
+use crate::error::{Error, Result};
+
+/// Per-store state: the guest's WASI context, its limits and the host's callbacks.
+pub(crate) struct GuestState {
+    pub(crate) wasi: WasiP1Ctx,
+    pub(super) limits: Limiter,
+    /// Callbacks by id; a host function in the table finds its closure here.
+    pub(super) callbacks: Vec<Option<WasmCallback>>,
+    /// The error the last failing callback returned.
+    pub(super) callback_error: Option<Error>,
+}
+
+/// The guest's WASI context: nothing of the host unless the sandbox grants it.
+pub(super) fn wasi_context(
+    sandbox: &Sandbox,
+    clock: &VirtualClock,
+    capture: Option<(&Capture, &Capture)>,
+) -> Result<WasiP1Ctx> {
+    let mut wasi = WasiCtxBuilder::new();
+    match capture {
+        Some((out, err)) => {
+            wasi.stdout(out.clone()).stderr(err.clone());
+        }
+        None => {
+            wasi.inherit_stdout().inherit_stderr();
+        }
+    }
+    if !sandbox.real_clock {
+        wasi.wall_clock(clock.clone())
+            .monotonic_clock(clock.clone());
+    }
+    if !sandbox.real_random {
+        wasi.secure_random(SeededRandom::new(sandbox.seed))
+            .insecure_random(SeededRandom::new(sandbox.seed ^ 0x5eed))
+            .insecure_random_seed(sandbox.seed as u128);
+    }
+    for (k, v) in &sandbox.env {
+        wasi.env(k, v);
+    }
+    for d in &sandbox.dirs {
+        let perms = if d.read_only {
+            wasmtime_wasi::FsPerms::ReadOnly
+        } else {
+            wasmtime_wasi::FsPerms::ReadWrite
+        };
+        wasi.preopened_dir(&d.host, &d.guest, perms)
+            .map_err(|e| Error::os(&d.host, format!("cannot grant the directory: {e}")))?;
+    }
+    Ok(wasi.build_p1())
+}

@@ -1,0 +1,591 @@
+//! The sandboxed backend: a wasm32-wasi reactor module on wasmtime, with WASI preview1 from
+//! `wasmtime_wasi::p1`.
+//!
+//! Every pointer is an offset into the guest's linear memory. Every host-side read or write is
+//! bounds-checked against the memory's current size, so it stays correct after `memory.grow`.
+//! A trap becomes [`Error::Trap`] and leaves the library usable: the guest's shadow stack pointer
+//! is put back where it was before the call.
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+use std::path::PathBuf;
+
+use wasmtime::{
+    ExternType, Func, Global, Instance, Memory, Store, TypedFunc, Val, ValRaw, WasmParams,
+    WasmResults,
+};
+
+mod abi;
+mod bounds;
+mod callback;
+pub mod capture;
+mod clock;
+pub mod engine;
+mod guest;
+mod inspect;
+mod instance;
+mod limiter;
+mod random;
+mod slot;
+mod trap;
+
+use crate::backend::sandbox::Sandbox;
+use crate::backend::{Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId};
+use crate::error::{Error, Result};
+use abi::{ArgPlan, RetPlan, WasmProto};
+use bounds::range_in;
+use callback::WasmCallback;
+use capture::Capture;
+use clock::VirtualClock;
+use engine::{EngineKey, LoadSource, Loaded};
+use guest::wasi_context;
+pub(crate) use guest::GuestState;
+pub(crate) use limiter::LimitExceeded;
+use limiter::Limiter;
+use random::SeededRandom;
+use slot::{bits_val, func_signature, signature_text, val_bits, valtype, Slot};
+pub(crate) use trap::trap_error;
+
+/// The most arguments a call may have (ctypes allows 1024; C code in practice uses far fewer).
+pub const MAX_ARGS: usize = crate::backend::MAX_ARGS;
+
+/// The most bytes of stdout or stderr kept between two takes; the rest is dropped.
+pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Something that belongs to one store (an export, a `TypedFunc`), kept outside the library
+/// with the instance generation it was made for: [`WasmLibrary::current`] gives it back only
+/// while that instance is live (a `reset()` replaces the store).
+#[derive(Clone, Copy)]
+pub(crate) struct OfInstance<F> {
+    generation: u64,
+    func: F,
+}
+
+/// A scalar prototype's export, as [`WasmLibrary::cached_scalar_func`] keeps it.
+pub(crate) type ScalarFunc = OfInstance<Func>;
+
+/// A scalar export as wasmtime's `TypedFunc`, as [`WasmLibrary::typed_func`] makes it.
+pub(crate) type WasmTyped<P, R> = OfInstance<TypedFunc<P, R>>;
+
+/// Parameters a scalar call keeps in its stack slots (the library's fast path uses up to 14).
+pub(crate) const SCALAR_SLOTS: usize = 16;
+
+/// A library loaded into its own wasmtime store.
+pub struct WasmLibrary {
+    path: PathBuf,
+    loaded: Loaded,
+    sandbox: Sandbox,
+    clock: VirtualClock,
+    store: Store<GuestState>,
+    instance: Instance,
+    memory: Memory,
+    malloc: TypedFunc<u32, u32>,
+    free: TypedFunc<u32, ()>,
+    fflush: Option<TypedFunc<u32, i32>>,
+    /// The `__stack_pointer` global and its value between calls, restored after a trap.
+    stack_pointer: Option<(Global, Val)>,
+    /// Ticks before a call's deadline (`u64::MAX / 2` for none).
+    deadline_ticks: u64,
+    /// The ticker round at which the deadline was last set (`u64::MAX` for not since the
+    /// store was made): see [`WasmLibrary::arm`].
+    armed_round: u64,
+    /// Bumped by every [`WasmLibrary::reset`]: the store, and every `TypedFunc` of the old
+    /// one, is replaced.
+    generation: u64,
+    protos: Vec<WasmProto>,
+    /// Table slots released by dropped callbacks, reused before the table grows.
+    free_slots: Vec<u64>,
+    /// Table slot -> callback id.
+    slot_ids: std::collections::HashMap<u64, usize>,
+    stdout: Capture,
+    stderr: Capture,
+    capture: bool,
+}
+
+impl WasmLibrary {
+    /// The scalar prototype `proto` as wasmtime's `TypedFunc<P, R>`, if its export has exactly
+    /// that wasm signature: what [`TypedFunction`](crate::TypedFunction) calls in wasm.
+    pub(crate) fn typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        proto: ProtoId,
+    ) -> Option<WasmTyped<P, R>> {
+        let p = self.protos.get(proto.0).filter(|p| p.scalar)?;
+        Some(self.of_instance(p.func.typed::<P, R>(&self.store).ok()?))
+    }
+
+    /// `func`, stamped with the current instance's generation.
+    fn of_instance<F>(&self, func: F) -> OfInstance<F> {
+        OfInstance {
+            generation: self.generation,
+            func,
+        }
+    }
+
+    /// What `kept` holds, if it was made for the current instance.
+    #[inline(always)]
+    fn current<'k, F>(&self, kept: &'k OfInstance<F>) -> Option<&'k F> {
+        (kept.generation == self.generation).then_some(&kept.func)
+    }
+
+    /// Calls a `TypedFunc` made by [`WasmLibrary::typed_func`], as the scalar path calls its
+    /// export: the deadline armed, a trap or a callback's error turned into the call's error.
+    /// `None` if the library was reset since, and the `TypedFunc` belongs to the old store.
+    #[inline]
+    pub(crate) fn call_typed<P: WasmParams, R: WasmResults>(
+        &mut self,
+        typed: &WasmTyped<P, R>,
+        params: P,
+    ) -> Option<std::result::Result<R, Box<Error>>> {
+        let func = self.current(typed)?;
+        self.arm();
+        Some(match func.call(&mut self.store, params) {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.scalar_failure(Err(e))),
+        })
+    }
+
+    /// Gives the next entry into the guest its full budget: the deadline and the fuel.
+    ///
+    /// The deadline is set again only when the ticker has finished a round since it was last
+    /// set. Within one round an engine's epoch moves by at most one, so a deadline set one
+    /// tick further out than the timeout leaves every call between `deadline_ticks - 1` and
+    /// `deadline_ticks + 1` ticks: the same lower bound as setting it on every call, whose
+    /// first tick may also come at once. Setting it costs a call into wasmtime and a load of
+    /// the engine's epoch, about 2 ns of a 35 ns call; the check costs one load.
+    #[inline]
+    fn arm(&mut self) {
+        let round = engine::ticker_rounds();
+        if round != self.armed_round {
+            self.rearm(round);
+        }
+        if let Some(fuel) = self.sandbox.fuel {
+            let _ = self.store.set_fuel(fuel);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rearm(&mut self, round: u64) {
+        self.store
+            .set_epoch_deadline(self.deadline_ticks.saturating_add(1));
+        self.armed_round = round;
+    }
+
+    /// Moves the guest's virtual clocks forward.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Where the module came from and how long loading took.
+    pub fn load_stats(&self) -> (LoadSource, std::time::Duration) {
+        (self.loaded.source, self.loaded.elapsed)
+    }
+
+    fn library_name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The export of a prepared scalar prototype of `n` arguments, for
+    /// [`WasmLibrary::call_slots`]; `None` if the prototype is not scalar or takes another
+    /// number of arguments.
+    #[inline(always)]
+    pub(crate) fn scalar_func(&self, proto: ProtoId, n: usize) -> Option<Func> {
+        let p = self.protos.get(proto.0)?;
+        (p.scalar && p.params.len() == n).then_some(p.func)
+    }
+
+    /// [`WasmLibrary::scalar_func`] through `cache`, which keeps the export of the current
+    /// instance: a call after the first reads it without looking the prototype up.
+    #[inline(always)]
+    pub(crate) fn cached_scalar_func(
+        &self,
+        cache: &Cell<Option<ScalarFunc>>,
+        proto: ProtoId,
+        n: usize,
+    ) -> Option<Func> {
+        match cache.get().as_ref().and_then(|c| self.current(c)) {
+            Some(func) => Some(*func),
+            None => self.fill_scalar_func(cache, proto, n),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fill_scalar_func(
+        &self,
+        cache: &Cell<Option<ScalarFunc>>,
+        proto: ProtoId,
+        n: usize,
+    ) -> Option<Func> {
+        let func = self.scalar_func(proto, n)?;
+        cache.set(Some(self.of_instance(func)));
+        Some(func)
+    }
+
+    /// Calls `func` (from [`WasmLibrary::scalar_func`] for `n` arguments) with its arguments
+    /// already in wasmtime's raw slots `slots[..n]`: [`Backend::call_scalar`] without the
+    /// intermediate array, for [`Function::call`](crate::Function::call)'s fast path. The
+    /// result is the raw slot: its low bits at the result's width hold the result, the rest
+    /// (and the whole slot for void) are unspecified.
+    ///
+    /// # Safety
+    /// `slots[..n]` is initialised with one value of the right type for each parameter.
+    #[inline(always)]
+    pub(crate) unsafe fn call_slots(
+        &mut self,
+        func: Func,
+        slots: &mut [MaybeUninit<ValRaw>; SCALAR_SLOTS],
+        n: usize,
+    ) -> std::result::Result<u64, Box<Error>> {
+        if n == 0 {
+            slots[0].write(ValRaw::i64(0));
+        }
+        self.arm();
+        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n.max(1));
+        // SAFETY: `slots[..n]` holds one value of the right type for every parameter of `func`
+        // (the caller's promise; the prototype was checked against the signature in
+        // `prepare`), slot 0 is initialised and has room for its one result, and `func`
+        // belongs to `self.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
+        // A failing callback returns an error from its host function, which stops the guest:
+        // a call that returned normally had no failing callback.
+        if outcome.is_err() {
+            return Err(self.scalar_failure(outcome));
+        }
+        // SAFETY: slot 0 was initialised above and holds the result after the call.
+        Ok(unsafe { slots[0].assume_init() }.get_u64())
+    }
+
+    /// [`Backend::call_scalar`] for a prototype that is not scalar: the general call. Out of
+    /// line, so that the scalar path keeps a small frame.
+    #[cold]
+    #[inline(never)]
+    fn call_scalar_general(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        let outcome = self.call(proto, args, 0);
+        match self.take_callback_error() {
+            Some(e) => Err(Box::new(e)),
+            None => outcome.map_err(Box::new),
+        }
+    }
+}
+
+impl Backend for WasmLibrary {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Wasm
+    }
+
+    fn has_function(&self, name: &str) -> bool {
+        matches!(
+            self.instance.module(&self.store).get_export(name),
+            Some(ExternType::Func(_))
+        )
+    }
+
+    fn prepare(
+        &mut self,
+        symbol: &str,
+        args: &[Passing],
+        ret: &Passing,
+        fixed: Option<usize>,
+    ) -> Result<ProtoId> {
+        self.prepare_proto(symbol, args, ret, fixed)
+    }
+
+    fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
+        let p = &self.protos[proto.0];
+        let n = p
+            .params
+            .len()
+            .max(!matches!(p.result, RetPlan::None) as usize);
+        if n > MAX_ARGS {
+            return Err(Error::arg(
+                MAX_ARGS + 1,
+                format!("too many arguments (at most {MAX_ARGS})"),
+            ));
+        }
+        // Only the slots the call uses are written (see `call_with`).
+        let mut slots = [MaybeUninit::<ValRaw>::uninit(); MAX_ARGS];
+        let va_buffer = if p.va_size > 0 {
+            let (varargs, va_size) = (p.varargs.clone(), p.va_size);
+            let addr = self.malloc(va_size)?;
+            let mut buf = vec![0u8; va_size];
+            for (i, slot, offset) in varargs {
+                let size = if matches!(slot, Slot::I32 | Slot::F32) {
+                    4
+                } else {
+                    8
+                };
+                buf[offset..offset + size].copy_from_slice(&args[i].to_le_bytes()[..size]);
+            }
+            if let Err(e) = self.write(addr, &buf) {
+                let _ = self.free(addr);
+                return Err(e);
+            }
+            addr
+        } else {
+            0
+        };
+        self.arm();
+        let outcome = self.call_with(proto, args, ret_addr, va_buffer, &mut slots, n);
+        if va_buffer != 0 {
+            let _ = self.free(va_buffer);
+        }
+        outcome
+    }
+
+    fn call_scalar(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+    ) -> std::result::Result<u64, Box<Error>> {
+        let Some(func) = self.scalar_func(proto, args.len()) else {
+            return self.call_scalar_general(proto, args);
+        };
+        let mut slots = [MaybeUninit::<ValRaw>::uninit(); SCALAR_SLOTS];
+        // ValRaw holds its value little-endian from the first byte, so the 64-bit slot, whose
+        // low bits are the value at its own width (an i32, or an f32's bits), reads as the
+        // parameter's type without a per-type conversion.
+        for (slot, &bits) in slots.iter_mut().zip(args) {
+            slot.write(ValRaw::u64(bits));
+        }
+        // SAFETY: `slots[..args.len()]` is written, one slot per parameter (`scalar_func`).
+        unsafe { self.call_slots(func, &mut slots, args.len()) }
+    }
+
+    fn describe_call(&self, proto: ProtoId) -> String {
+        match self.protos.get(proto.0) {
+            Some(p) if p.scalar => "call_unchecked (scalar slots)".into(),
+            Some(_) => "call_unchecked".into(),
+            None => "unprepared".into(),
+        }
+    }
+
+    fn malloc(&mut self, size: usize) -> Result<u64> {
+        let size32 = u32::try_from(size).map_err(|_| {
+            Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest"))
+        })?;
+        self.arm();
+        match self.malloc.call(&mut self.store, size32) {
+            Ok(0) => Err(Error::ValueError(format!(
+                "guest malloc({size}) returned NULL: out of memory"
+            ))),
+            Ok(addr) => Ok(addr as u64),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn free(&mut self, addr: u64) -> Result<()> {
+        let addr = u32::try_from(addr)
+            .map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
+        self.arm();
+        self.free
+            .call(&mut self.store, addr)
+            .map_err(|e| self.fail(e))
+    }
+
+    fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
+        let mem = self.memory.data(&self.store);
+        out.copy_from_slice(&mem[range_in(mem.len(), addr, out.len())?]);
+        Ok(())
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        let mem = self.memory.data_mut(&mut self.store);
+        let range = range_in(mem.len(), addr, data.len())?;
+        mem[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn write_terminated(&mut self, addr: u64, data: &[u8], nul: usize) -> Result<()> {
+        // One look-up of the memory and one bounds check for the string and its terminator.
+        let mem = self.memory.data_mut(&mut self.store);
+        let range = range_in(mem.len(), addr, data.len() + nul.min(4))?;
+        let (text, zeros) = mem[range].split_at_mut(data.len());
+        text.copy_from_slice(data);
+        // A C string's one NUL as a store, not a call of memset for one byte.
+        match zeros {
+            [nul] => *nul = 0,
+            _ => zeros.fill(0),
+        }
+        Ok(())
+    }
+
+    fn strlen(&mut self, addr: u64, width: usize) -> Result<usize> {
+        let start = self.check_range(addr, 0)?.start;
+        let mem = &self.memory.data(&self.store)[start..];
+        mem.chunks_exact(width)
+            .position(|unit| unit.iter().all(|b| *b == 0))
+            .ok_or_else(|| {
+                Error::OutOfBounds(format!(
+                    "string at 0x{addr:x} runs past the end of guest memory without a terminator"
+                ))
+            })
+    }
+
+    fn set_capture(&mut self, capture: bool) {
+        // Capture is fixed when the WASI context is built; the CLI asks before opening.
+        let _ = capture;
+    }
+
+    fn take_output(&mut self) -> Output {
+        self.arm();
+        if let Some(fflush) = self.fflush.clone() {
+            if fflush.call(&mut self.store, 0).is_err() {
+                if let Some((global, value)) = &self.stack_pointer {
+                    let _ = global.set(&mut self.store, *value);
+                }
+            }
+        }
+        if !self.capture {
+            return Output::default();
+        }
+        let (mut stdout, dropped_out) = self.stdout.drain();
+        let (mut stderr, dropped_err) = self.stderr.drain();
+        for (buf, dropped) in [(&mut stdout, dropped_out), (&mut stderr, dropped_err)] {
+            if dropped > 0 {
+                buf.extend_from_slice(
+                    format!("\n[wasmctypes: {dropped} more bytes dropped]\n").as_bytes(),
+                );
+            }
+        }
+        Output { stdout, stderr }
+    }
+
+    fn data_address(&mut self, name: &str) -> Result<u64> {
+        match self
+            .instance
+            .get_global(&mut self.store, name)
+            .map(|g| g.get(&mut self.store))
+        {
+            Some(Val::I32(addr)) if name != "__stack_pointer" => Ok(addr as u32 as u64),
+            _ => Err(Error::AttributeError {
+                library: self.library_name(),
+                symbol: name.to_string(),
+            }),
+        }
+    }
+
+    fn make_callback(
+        &mut self,
+        args: &[crate::types::CType],
+        ret: crate::types::CType,
+        f: std::rc::Rc<crate::backend::CallbackFn>,
+    ) -> Result<u64> {
+        self.add_callback(args, ret, f)
+    }
+
+    fn free_callback(&mut self, ptr: u64) {
+        self.remove_callback(ptr)
+    }
+
+    fn errno_location(&mut self) -> Result<u64> {
+        self.data_address("errno").map_err(|_| {
+            Error::AttributeError {
+                library: self.library_name(),
+                symbol: "errno (build the module with -Wl,--export-if-defined=errno, as wasmctypes build does)".into(),
+            }
+        })
+    }
+
+    fn take_callback_error(&mut self) -> Option<Error> {
+        self.store.data_mut().callback_error.take()
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        WasmLibrary::reset(self)
+    }
+
+    fn advance_clock(&mut self, by: std::time::Duration) -> Result<()> {
+        WasmLibrary::advance_clock(self, by);
+        Ok(())
+    }
+
+    fn load_stats(&self) -> Option<(LoadSource, std::time::Duration)> {
+        Some(WasmLibrary::load_stats(self))
+    }
+
+    fn info(&mut self) -> LibraryInfo {
+        self.library_info()
+    }
+}
+
+impl WasmLibrary {
+    /// The call itself, once the variadic buffer (if any) is in place.
+    fn call_with(
+        &mut self,
+        proto: ProtoId,
+        args: &[u64],
+        ret_addr: u64,
+        va_buffer: u64,
+        slots: &mut [MaybeUninit<ValRaw>; MAX_ARGS],
+        n: usize,
+    ) -> Result<u64> {
+        let p = &self.protos[proto.0];
+        let mem = self.memory.data(&self.store);
+        // Slot 0 holds the result, also when there are no parameters.
+        slots[0].write(ValRaw::i64(0));
+        for (slot, plan) in slots.iter_mut().zip(&p.params) {
+            let value = match *plan {
+                ArgPlan::Slot(i, ty) => ty.to_raw(args[i]),
+                ArgPlan::RetAddr => ValRaw::i32(ret_addr as i32),
+                ArgPlan::VaBuffer => ValRaw::i32(va_buffer as i32),
+                ArgPlan::Load(i, ty, size) => {
+                    let start = args[i] as usize;
+                    let bytes = mem.get(start..start + size).ok_or_else(|| {
+                        Error::OutOfBounds(format!(
+                            "structure argument at 0x{start:x} is outside guest memory"
+                        ))
+                    })?;
+                    let mut b = [0u8; 8];
+                    b[..size].copy_from_slice(bytes);
+                    ty.to_raw(u64::from_le_bytes(b))
+                }
+            };
+            slot.write(value);
+        }
+        let func = p.func;
+        let result = p.result;
+        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n);
+        // SAFETY: `slots[..n]` is initialised (slot 0 above, one per parameter in the loop,
+        // and `n` is the parameter count or 1), holds one value of the right type for every
+        // parameter of `func` (checked against `func`'s own signature in `prepare`), and has
+        // room for its result; `func` belongs to `self.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
+        if let Err(e) = outcome {
+            return Err(self.fail(e));
+        }
+        // SAFETY: slot 0 was initialised above and holds the result after the call.
+        let ret = unsafe { slots[0].assume_init() };
+        match result {
+            RetPlan::None => Ok(0),
+            RetPlan::Slot(s) => Ok(s.bits_of(ret)),
+            RetPlan::Store(s, size) => {
+                let bits = s.bits_of(ret).to_le_bytes();
+                self.write(ret_addr, &bits[..size])?;
+                Ok(0)
+            }
+        }
+    }
+
+    fn table(&mut self) -> Result<wasmtime::Table> {
+        self.instance
+            .get_table(&mut self.store, "__indirect_function_table")
+            .ok_or_else(|| {
+                Error::TypeError(
+                    "the module exports no function table: build it with -Wl,--export-table".into(),
+                )
+            })
+    }
+}
+
+impl Drop for WasmLibrary {
+    fn drop(&mut self) {
+        if !self.capture {
+            let _ = self.take_output();
+        }
+    }
+}

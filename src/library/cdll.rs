@@ -1,0 +1,227 @@
+//! `CDLL`: a loaded library.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::function::Function;
+use super::inner::LibInner;
+
+use crate::backend::{AnyBackend, Backend, BackendKind, LibraryInfo, LoadOptions, Output};
+use crate::error::{Error, Result};
+use crate::types::{CType, DataModel, Type};
+use crate::value::LibId;
+
+/// A loaded C library: ctypes' `CDLL`. Cloning gives another handle on the same library.
+#[derive(Clone)]
+pub struct CDLL {
+    pub(crate) inner: Rc<LibInner>,
+}
+
+impl std::fmt::Debug for CDLL {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "<CDLL '{}' ({}), id {}>",
+            self.inner.path.display(),
+            self.inner.kind,
+            self.inner.id
+        )
+    }
+}
+
+impl CDLL {
+    /// Loads `path` with the given backend: a `.wasm` reactor module for [`BackendKind::Wasm`],
+    /// a shared object for [`BackendKind::Native`]. ctypes: `CDLL(path)`.
+    ///
+    /// A missing file, or one that is not a module / shared object, is [`Error::OsError`].
+    pub fn open(path: impl AsRef<Path>, kind: BackendKind) -> Result<CDLL> {
+        CDLL::open_with(path, kind, &LoadOptions::default())
+    }
+
+    /// Loads `path` with explicit [`LoadOptions`].
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        kind: BackendKind,
+        options: &LoadOptions,
+    ) -> Result<CDLL> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let path = path.as_ref();
+        let mut backend = AnyBackend::open(kind, path, options)?;
+        let errno = if options.use_errno {
+            Some((backend.errno_location()?, std::cell::Cell::new(0)))
+        } else {
+            None
+        };
+        Ok(CDLL {
+            inner: Rc::new(LibInner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                path: path.to_path_buf(),
+                kind,
+                model: backend.data_model(),
+                backend: RefCell::new(backend),
+                errno,
+                scratch: std::cell::Cell::new(0),
+            }),
+        })
+    }
+
+    /// Which backend runs this library.
+    pub fn backend(&self) -> BackendKind {
+        self.inner.kind
+    }
+
+    /// The data model of the library's target (ILP32 in wasm, LP64 natively on x86_64).
+    pub fn data_model(&self) -> DataModel {
+        self.inner.model
+    }
+
+    /// `ctypes.sizeof(t)` for this library's target.
+    pub fn sizeof(&self, t: CType) -> usize {
+        self.inner.model.sizeof(t)
+    }
+
+    /// The file this library was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// A unique id, carried by every pointer into this library's memory.
+    pub fn id(&self) -> LibId {
+        self.inner.id
+    }
+
+    /// Looks up a function: ctypes' `lib.name` / `lib["name"]`. Its restype is `c_int` and its
+    /// argtypes are unset, as in ctypes. A missing symbol is [`Error::AttributeError`].
+    pub fn function(&self, name: &str) -> Result<Function> {
+        if !self.inner.backend()?.has_function(name) {
+            return Err(Error::AttributeError {
+                library: self.inner.path.display().to_string(),
+                symbol: name.to_string(),
+            });
+        }
+        Ok(Function {
+            lib: self.inner.clone(),
+            name: name.to_string(),
+            argtypes: None,
+            restype: Type::Simple(CType::Int),
+            proto: std::cell::Cell::new(None),
+            scalar: std::cell::OnceCell::new(),
+            inferred: RefCell::new(None),
+        })
+    }
+
+    /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).
+    pub fn data_address(&self, name: &str) -> Result<u64> {
+        self.inner.backend()?.data_address(name)
+    }
+
+    /// Re-instantiates a wasm library from its (cached) module: memory, globals and table are
+    /// as after loading. Use it after a trap that may have left the guest's state broken
+    /// (a timeout in the middle of `malloc`, say). Prepared functions stay valid; buffers,
+    /// arrays and callbacks made before must not be used again. Natively a TypeError.
+    pub fn reset(&self) -> Result<()> {
+        self.inner.backend()?.reset()?;
+        // The scratch block belonged to the old instance's memory.
+        self.inner.scratch.set(0);
+        Ok(())
+    }
+
+    /// Moves a wasm guest's virtual clocks forward (they stand still otherwise).
+    pub fn advance_clock(&self, by: std::time::Duration) -> Result<()> {
+        self.inner.backend()?.advance_clock(by)
+    }
+
+    /// Where a wasm module came from (compiled, disk cache, memory cache) and how long
+    /// loading took; `None` natively.
+    pub fn load_stats(
+        &self,
+    ) -> Option<(
+        crate::backend::wasm::engine::LoadSource,
+        std::time::Duration,
+    )> {
+        self.inner.backend().ok()?.load_stats()
+    }
+
+    /// `ctypes.get_errno()`: the private copy of errno, as the last call left it. Needs
+    /// [`LoadOptions::use_errno`] (TypeError otherwise).
+    pub fn get_errno(&self) -> Result<i32> {
+        match &self.inner.errno {
+            Some((_, private)) => Ok(private.get()),
+            None => Err(Error::TypeError(
+                "the library was not loaded with use_errno".into(),
+            )),
+        }
+    }
+
+    /// `ctypes.set_errno(value)`: sets the private copy that the next call starts with, and
+    /// returns the old one.
+    pub fn set_errno(&self, value: i32) -> Result<i32> {
+        match &self.inner.errno {
+            Some((_, private)) => Ok(private.replace(value)),
+            None => Err(Error::TypeError(
+                "the library was not loaded with use_errno".into(),
+            )),
+        }
+    }
+
+    /// What the library wrote to stdout and stderr since the last take (when captured).
+    pub fn take_output(&self) -> Output {
+        match self.inner.backend() {
+            Ok(mut b) => b.take_output(),
+            Err(_) => Output::default(),
+        }
+    }
+
+    /// Switches output capture on or off (native; wasm decides at load time).
+    pub fn set_capture_output(&self, capture: bool) -> Result<()> {
+        self.inner.backend()?.set_capture(capture);
+        Ok(())
+    }
+
+    /// Exports, memory and table, as `inspect` shows them.
+    pub fn info(&self) -> Result<LibraryInfo> {
+        Ok(self.inner.backend()?.info())
+    }
+
+    /// Reads `len` bytes of the library's memory at `addr` (`ctypes.string_at(addr, len)`).
+    /// Bounds-checked in wasm.
+    pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0; len];
+        self.inner.backend()?.read(addr, &mut out)?;
+        Ok(out)
+    }
+
+    /// Writes bytes into the library's memory at `addr`. Bounds-checked in wasm.
+    pub fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
+        self.inner.backend()?.write(addr, data)
+    }
+
+    /// `ctypes.string_at(addr)`: the NUL-terminated bytes at `addr`. NULL is a ValueError.
+    pub fn string_at(&self, addr: u64) -> Result<Vec<u8>> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let mut b = self.inner.backend()?;
+        read_string(&mut **b, addr)
+    }
+}
+
+pub(super) fn read_string(b: &mut dyn Backend, addr: u64) -> Result<Vec<u8>> {
+    let n = b.strlen(addr, 1)?;
+    let mut out = vec![0; n];
+    b.read(addr, &mut out)?;
+    Ok(out)
+}
+
+pub(crate) fn read_wstring(b: &mut dyn Backend, addr: u64) -> Result<String> {
+    let n = b.strlen(addr, 4)?;
+    let mut raw = vec![0; n * 4];
+    b.read(addr, &mut raw)?;
+    Ok(crate::value::decode_wide(&raw))
+}

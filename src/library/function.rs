@@ -1,0 +1,164 @@
+//! `Function`: a function of a library with its prototype, ctypes' `_FuncPtr`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::fast_path::ScalarCall;
+use super::inner::LibInner;
+
+use crate::backend::{Backend, Passing, ProtoId};
+use crate::error::{Error, Result};
+use crate::library::typed::{check_signature, Params, Results, TypedFunction};
+use crate::types::{CType, DataModel, Repr, Type};
+
+/// A function of a library with its prototype: ctypes' `_FuncPtr`.
+///
+/// The prototype is prepared once, on the first call after argtypes or restype were set (a
+/// libffi CIF natively, a resolved and type-checked export in wasm); later calls reuse it.
+/// Without argtypes, the prototype is inferred from the arguments as ctypes does (int →
+/// `c_int`, bytes → `c_char_p`, str → `c_wchar_p`, None → NULL) and prepared once per distinct
+/// inferred signature. Arguments beyond the declared argtypes make the call variadic.
+pub struct Function {
+    pub(super) lib: Rc<LibInner>,
+    pub(super) name: String,
+    pub(super) argtypes: Option<Vec<Type>>,
+    pub(super) restype: Type,
+    pub(super) proto: std::cell::Cell<Option<ProtoId>>,
+    /// Set once the declared prototype is prepared, when it qualifies for the fast path.
+    pub(super) scalar: std::cell::OnceCell<ScalarCall>,
+    pub(super) inferred: RefCell<Option<(Vec<Repr>, ProtoId)>>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<CFunction {} of {}>", self.name, self.lib.name)
+    }
+}
+
+pub(super) fn passing(t: &Type, m: DataModel) -> Passing {
+    match t {
+        Type::Struct(s) => Passing::Struct(s.clone()),
+        other => Passing::Scalar(other.call_repr(m).unwrap_or(Repr::Void)),
+    }
+}
+
+/// The fundamental type of `t` if it is a number: any simple type but the pointers and void.
+pub(super) fn number_type(t: &Type) -> Option<CType> {
+    match t {
+        Type::Simple(CType::CharP | CType::WCharP | CType::VoidP | CType::Void) => None,
+        Type::Simple(c) => Some(*c),
+        _ => None,
+    }
+}
+
+impl Function {
+    /// The symbol name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The declared argument types, if set.
+    pub fn argtypes(&self) -> Option<&[Type]> {
+        self.argtypes.as_deref()
+    }
+
+    /// The declared result type (`c_int` unless set).
+    pub fn restype(&self) -> &Type {
+        &self.restype
+    }
+
+    /// `f.argtypes = [...]`: declares the argument types (fundamental types, `POINTER(T)`,
+    /// structures by value).
+    pub fn set_argtypes<T: Into<Type> + Clone>(&mut self, types: &[T]) -> Result<&mut Self> {
+        let types: Vec<Type> = types.iter().cloned().map(Into::into).collect();
+        if let Some(i) = types.iter().position(|t| *t == Type::Simple(CType::Void)) {
+            return Err(Error::TypeError(format!(
+                "argtypes item {}: None/void is not an argument type",
+                i + 1
+            )));
+        }
+        self.argtypes = Some(types);
+        self.invalidate();
+        Ok(self)
+    }
+
+    /// `f.restype = t`: declares the result type (`CType::Void` for `None`).
+    pub fn set_restype(&mut self, t: impl Into<Type>) -> Result<&mut Self> {
+        let t = t.into();
+        if let Type::Array(..) = t {
+            return Err(Error::TypeError("a function cannot return an array".into()));
+        }
+        self.restype = t;
+        self.invalidate();
+        Ok(self)
+    }
+
+    /// wasmtime's `Func::typed`, for C: checks the declared argtypes and restype against the
+    /// Rust signature `fn(P) -> R` and prepares the prototype now. The types must be numbers
+    /// (integers, `c_char`, `c_bool`, `c_float`, `c_double`) whose representation in this
+    /// library's data model is the Rust type's: `c_int` is `i32`, `c_long` is `i32` in wasm
+    /// and `i64` natively, `c_ubyte` is `u8`. Pointers and structures stay with [`call`].
+    ///
+    /// [`call`]: Function::call
+    pub fn typed<P: Params, R: Results>(&self) -> Result<TypedFunction<P, R>> {
+        let types = self.argtypes.as_deref().ok_or_else(|| {
+            Error::TypeError(format!("{}: set argtypes before typed()", self.name))
+        })?;
+        let number = |t: &Type, what: &str, void_ok: bool| match (t, number_type(t)) {
+            (Type::Simple(CType::Void), _) if void_ok => Ok(CType::Void),
+            (_, Some(c)) => Ok(c),
+            (other, None) => Err(Error::TypeError(format!(
+                "{}: the {what} is {other:?}, not a number; call() takes it",
+                self.name
+            ))),
+        };
+        let mut args = Vec::with_capacity(types.len());
+        for (i, t) in types.iter().enumerate() {
+            args.push(number(t, &format!("argument {}", i + 1), false)?);
+        }
+        let ret = number(&self.restype, "result", true)?;
+        check_signature::<P, R>(&self.name, self.lib.model, &args, ret)?;
+        let mut backend = self.lib.backend()?;
+        let proto = self.declared_proto(&mut **backend, types)?;
+        let wasm = backend
+            .as_wasm()
+            .and_then(|w| w.typed_func::<P::Wasm, R::Wasm>(proto));
+        Ok(TypedFunction::new(
+            self.lib.clone(),
+            self.name.clone(),
+            proto,
+            wasm,
+        ))
+    }
+
+    /// How the declared prototype is called, once a call has prepared it: natively `libffi`
+    /// or a register shim such as `shim(2 int, 1 float) -> float`, in wasm `call_unchecked`.
+    /// `None` before the first call or without argtypes.
+    pub fn call_path(&self) -> Option<String> {
+        let p = self.proto.get()?;
+        let b = self.lib.backend().ok()?;
+        Some(b.describe_call(p))
+    }
+
+    /// Forgets the prepared prototypes; the next call prepares again, once.
+    pub(super) fn invalidate(&mut self) {
+        *self.inferred.get_mut() = None;
+        self.proto.set(None);
+        self.scalar = std::cell::OnceCell::new();
+    }
+
+    /// The prototype for exactly the declared argtypes, prepared on first use.
+    pub(super) fn declared_proto(&self, b: &mut dyn Backend, types: &[Type]) -> Result<ProtoId> {
+        if let Some(p) = self.proto.get() {
+            return Ok(p);
+        }
+        let m = self.lib.model;
+        let args: Vec<Passing> = types.iter().map(|t| passing(t, m)).collect();
+        let p = b.prepare(&self.name, &args, &passing(&self.restype, m), None)?;
+        self.proto.set(Some(p));
+        if let Some(s) = self.scalar_call(p, types) {
+            let _ = self.scalar.set(s);
+        }
+        Ok(p)
+    }
+}

@@ -1,0 +1,326 @@
+//! `TypedFunction`: a function whose prototype is checked once against Rust types, then
+//! called with plain Rust values, like wasmtime's `TypedFunc` over a `Func`.
+//!
+//! ctypes has only the dynamic call ([`Function::call`](crate::Function::call) here). A Rust caller that knows the
+//! signature can skip [`Value`](crate::Value) altogether: `typed` checks the declared
+//! argtypes and restype against the Rust types once, and each call then moves raw slots only.
+//!
+//! ```no_run
+//! use wasmctypes::{BackendKind, CType, CDLL};
+//! let lib = CDLL::open("target/guest/testlib.wasm", BackendKind::Wasm)?;
+//! let mut add = lib.function("add")?;
+//! add.set_argtypes(&[CType::Int, CType::Int])?;
+//! let add = add.typed::<(i32, i32), i32>()?;
+//! assert_eq!(add.call((2, 3))?, 5);
+//! # Ok::<(), wasmctypes::Error>(())
+//! ```
+
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use crate::backend::wasm::WasmTyped;
+use crate::backend::ProtoId;
+use crate::error::{Error, Result};
+use crate::library::LibInner;
+use crate::types::{CType, DataModel, Repr};
+
+/// A Rust type that is one C scalar: its representation, and its raw 64-bit slot (integers
+/// sign- or zero-extended, an `f32` in the low half).
+pub trait Scalar: Copy {
+    /// The C representation this Rust type stands for.
+    const REPR: Repr;
+    /// The wasm value type that carries it in wasm32's C ABI: `i32` for every integer of at
+    /// most 32 bits and `bool`, `i64`, `f32`, `f64`.
+    type Wasm: wasmtime::WasmTy;
+    /// The raw slot for this value.
+    fn to_slot(self) -> u64;
+    /// The value from a raw result slot (only the low bits of the type's width count).
+    fn from_slot(raw: u64) -> Self;
+    /// The wasm value: the low bits of the slot, at the wasm type's width.
+    fn to_wasm(self) -> Self::Wasm;
+    /// The value from a wasm result (only the low bits of the type's width count).
+    fn from_wasm(w: Self::Wasm) -> Self;
+}
+
+macro_rules! int_scalar {
+    ($($t:ty => $repr:expr, $wasm:ty);* $(;)?) => {$(
+        impl Scalar for $t {
+            const REPR: Repr = $repr;
+            type Wasm = $wasm;
+            fn to_slot(self) -> u64 {
+                // Sign-extends signed types and zero-extends unsigned ones, to 64 bits.
+                self as i64 as u64
+            }
+            fn from_slot(raw: u64) -> Self {
+                raw as $t
+            }
+            fn to_wasm(self) -> $wasm {
+                self.to_slot() as $wasm
+            }
+            fn from_wasm(w: $wasm) -> Self {
+                w as $t
+            }
+        }
+    )*};
+}
+
+int_scalar! {
+    i8 => Repr::Int(1), i32; u8 => Repr::UInt(1), i32; i16 => Repr::Int(2), i32;
+    u16 => Repr::UInt(2), i32; i32 => Repr::Int(4), i32; u32 => Repr::UInt(4), i32;
+    i64 => Repr::Int(8), i64; u64 => Repr::UInt(8), i64;
+}
+
+impl Scalar for bool {
+    const REPR: Repr = Repr::Bool;
+    type Wasm = i32;
+    fn to_slot(self) -> u64 {
+        self as u64
+    }
+    fn from_slot(raw: u64) -> Self {
+        raw as u8 != 0
+    }
+    fn to_wasm(self) -> i32 {
+        self as i32
+    }
+    fn from_wasm(w: i32) -> Self {
+        w as u8 != 0
+    }
+}
+
+impl Scalar for f32 {
+    const REPR: Repr = Repr::F32;
+    type Wasm = f32;
+    fn to_slot(self) -> u64 {
+        self.to_bits() as u64
+    }
+    fn from_slot(raw: u64) -> Self {
+        f32::from_bits(raw as u32)
+    }
+    fn to_wasm(self) -> f32 {
+        self
+    }
+    fn from_wasm(w: f32) -> Self {
+        w
+    }
+}
+
+impl Scalar for f64 {
+    const REPR: Repr = Repr::F64;
+    type Wasm = f64;
+    fn to_slot(self) -> u64 {
+        self.to_bits()
+    }
+    fn from_slot(raw: u64) -> Self {
+        f64::from_bits(raw)
+    }
+    fn to_wasm(self) -> f64 {
+        self
+    }
+    fn from_wasm(w: f64) -> Self {
+        w
+    }
+}
+
+/// The parameters of a typed function: a tuple of [`Scalar`]s, up to eight.
+pub trait Params: Copy {
+    /// How many.
+    const COUNT: usize;
+    /// The wasm parameters: the tuple of each one's [`Scalar::Wasm`].
+    type Wasm: wasmtime::WasmParams;
+    /// The representation of parameter `i`.
+    fn repr(i: usize) -> Repr;
+    /// Writes one slot per parameter into `slots[..COUNT]`.
+    fn write(self, slots: &mut [u64; MAX_PARAMS]);
+    /// The wasm parameters.
+    fn to_wasm(self) -> Self::Wasm;
+}
+
+/// The most parameters a [`TypedFunction`] takes.
+pub const MAX_PARAMS: usize = 8;
+
+macro_rules! params {
+    ($(($($name:ident $index:tt),*)),* $(,)?) => {$(
+        impl<$($name: Scalar),*> Params for ($($name,)*) {
+            const COUNT: usize = 0 $(+ { let _ = $index; 1 })*;
+            type Wasm = ($($name::Wasm,)*);
+            fn repr(i: usize) -> Repr {
+                let reprs: [Repr; 0 $(+ { let _ = $index; 1 })*] = [$($name::REPR),*];
+                reprs[i]
+            }
+            #[allow(unused_variables)]
+            fn write(self, slots: &mut [u64; MAX_PARAMS]) {
+                $(slots[$index] = self.$index.to_slot();)*
+            }
+            #[allow(clippy::unused_unit)]
+            fn to_wasm(self) -> Self::Wasm {
+                ($(self.$index.to_wasm(),)*)
+            }
+        }
+    )*};
+}
+
+params! {
+    (),
+    (A 0),
+    (A 0, B 1),
+    (A 0, B 1, C 2),
+    (A 0, B 1, C 2, D 3),
+    (A 0, B 1, C 2, D 3, E 4),
+    (A 0, B 1, C 2, D 3, E 4, F 5),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7),
+}
+
+/// The result of a typed function: a [`Scalar`], or `()` for void.
+pub trait Results: Sized {
+    /// The representation, `Repr::Void` for `()`.
+    const REPR: Repr;
+    /// The wasm result: [`Scalar::Wasm`], or `()`.
+    type Wasm: wasmtime::WasmResults;
+    /// The value from the raw result slot.
+    fn from_slot(raw: u64) -> Self;
+    /// The value from the wasm result.
+    fn from_wasm(w: Self::Wasm) -> Self;
+}
+
+impl<T: Scalar> Results for T {
+    const REPR: Repr = T::REPR;
+    type Wasm = T::Wasm;
+    fn from_slot(raw: u64) -> Self {
+        T::from_slot(raw)
+    }
+    fn from_wasm(w: T::Wasm) -> Self {
+        T::from_wasm(w)
+    }
+}
+
+impl Results for () {
+    const REPR: Repr = Repr::Void;
+    type Wasm = ();
+    fn from_slot(_: u64) -> Self {}
+    fn from_wasm(_: ()) -> Self {}
+}
+
+/// A function checked against the Rust signature `fn(P) -> R`: wasmtime's `TypedFunc`, for
+/// C. Made by [`Function::typed`](crate::Function::typed); calls go straight to the
+/// backend's scalar path with no [`Value`](crate::Value) conversion and no allocation.
+pub struct TypedFunction<P: Params, R: Results> {
+    lib: Rc<LibInner>,
+    name: String,
+    proto: ProtoId,
+    /// In wasm, the export as wasmtime's own `TypedFunc`, for the instance it was made for
+    /// (see [`WasmLibrary::typed_func`](crate::backend::wasm::WasmLibrary::typed_func)).
+    wasm: Option<WasmTyped<P::Wasm, R::Wasm>>,
+    _signature: PhantomData<fn(P) -> R>,
+}
+
+impl<P: Params, R: Results> TypedFunction<P, R> {
+    /// Wraps a prepared scalar prototype whose representations were checked against `P` and
+    /// `R` by the caller; in wasm, `wasm` is the export as a `TypedFunc`.
+    pub(crate) fn new(
+        lib: Rc<LibInner>,
+        name: String,
+        proto: ProtoId,
+        wasm: Option<WasmTyped<P::Wasm, R::Wasm>>,
+    ) -> Self {
+        TypedFunction {
+            lib,
+            name,
+            proto,
+            wasm,
+            _signature: PhantomData,
+        }
+    }
+
+    /// The symbol name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls the function. Errors are those of [`Function::call`](crate::Function::call):
+    /// a guest trap, a callback's error, a busy library; with `use_errno`, errno is swapped
+    /// around the call as there.
+    #[inline]
+    pub fn call(&self, params: P) -> Result<R> {
+        if let Some(typed) = &self.wasm {
+            return self.call_wasm(typed, params);
+        }
+        self.call_slots(params)
+    }
+
+    /// In wasm, wasmtime's own typed call: no slots to fill and no prototype to look up. Out
+    /// of line, so that [`TypedFunction::call`] stays small enough to inline natively.
+    #[inline(never)]
+    fn call_wasm(&self, typed: &WasmTyped<P::Wasm, R::Wasm>, params: P) -> Result<R> {
+        match self.lib.call_wasm_typed(typed, params.to_wasm()) {
+            Some(Ok(r)) => Ok(R::from_wasm(r)),
+            Some(Err(e)) => Err(*e),
+            None => self.call_slots(params),
+        }
+    }
+
+    /// The call through the backend's scalar path, with raw slots.
+    #[inline(always)]
+    fn call_slots(&self, params: P) -> Result<R> {
+        let mut slots = [0u64; MAX_PARAMS];
+        params.write(&mut slots);
+        match self.lib.call_scalar(self.proto, &slots[..P::COUNT]) {
+            Ok(raw) => Ok(R::from_slot(raw)),
+            Err(e) => Err(*e),
+        }
+    }
+}
+
+/// The Rust type that stands for a representation.
+fn rust_name(r: Repr) -> &'static str {
+    match r {
+        Repr::Bool => "bool",
+        Repr::Int(1) => "i8",
+        Repr::Int(2) => "i16",
+        Repr::Int(4) => "i32",
+        Repr::Int(_) => "i64",
+        Repr::UInt(1) => "u8",
+        Repr::UInt(2) => "u16",
+        Repr::UInt(4) => "u32",
+        Repr::UInt(_) => "u64",
+        Repr::F32 => "f32",
+        Repr::F64 => "f64",
+        Repr::Void => "()",
+    }
+}
+
+/// Checks the declared types, in data model `m`, against `P` and `R`: the error names the
+/// first parameter (or the result) that does not match and the Rust type it needs.
+pub(crate) fn check_signature<P: Params, R: Results>(
+    name: &str,
+    m: DataModel,
+    args: &[CType],
+    ret: CType,
+) -> Result<()> {
+    if args.len() != P::COUNT {
+        return Err(Error::TypeError(format!(
+            "{name} declares {} argument{}, the Rust signature has {}",
+            args.len(),
+            if args.len() == 1 { "" } else { "s" },
+            P::COUNT
+        )));
+    }
+    for (i, &declared) in args.iter().enumerate() {
+        if m.repr(declared) != P::repr(i) {
+            return Err(Error::TypeError(format!(
+                "{name}: argument {} is {declared}, which is {} in {m}; the Rust type is {}",
+                i + 1,
+                rust_name(m.repr(declared)),
+                rust_name(P::repr(i))
+            )));
+        }
+    }
+    if m.repr(ret) != R::REPR {
+        return Err(Error::TypeError(format!(
+            "{name}: the result is {ret}, which is {} in {m}; the Rust type is {}",
+            rust_name(m.repr(ret)),
+            rust_name(R::REPR)
+        )));
+    }
+    Ok(())
+}

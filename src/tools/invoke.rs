@@ -1,0 +1,484 @@
+//! One call described as text, as the CLI takes it, and its report.
+//!
+//! An argument is written `TYPE:VALUE` (`c_int:5`, `c_double:2.5`, `c_char_p:World`),
+//! `TYPE[]:1,2,3` (an array in the library's memory, passed as a pointer to its first element),
+//! `buf:TEXT` (`create_string_buffer(b"TEXT")`), `buf:N` (N zero bytes), `null`, or untyped:
+//! an integer is a `c_int` and other text is a `c_char_p`. TEXT takes Python's byte-string
+//! escapes. A float without a type is an error, as in ctypes.
+//!
+//! ```
+//! use wasmctypes::{ArgSpec, CType, Value};
+//! assert_eq!(ArgSpec::parse("c_int:5").unwrap(), ArgSpec::Scalar(CType::Int, Value::Int(5)));
+//! assert_eq!(ArgSpec::parse("7").unwrap(), ArgSpec::Scalar(CType::Int, Value::Int(7)));
+//! assert!(ArgSpec::parse("2.5").is_err());
+//! ```
+
+use serde_json::{json, Value as Json};
+
+use crate::backend::BackendKind;
+use crate::data::array::Array;
+use crate::data::buffer::{
+    create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,
+};
+use crate::error::{Error, Result};
+use crate::library::{Function, CDLL};
+use crate::types::{CType, DataModel};
+use crate::value::{bytes_repr, unescape_bytes, Value};
+
+/// One argument as typed on the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgSpec {
+    /// `TYPE:VALUE`, or an untyped integer (`c_int`) or text (`c_char_p`).
+    Scalar(CType, Value),
+    /// `TYPE[]:1,2,3`.
+    Array(CType, Vec<Value>),
+    /// `buf:TEXT` (bytes plus NUL) or `buf:N` (N zero bytes).
+    Buffer(BufferSpec),
+    /// `wbuf:TEXT` (`create_unicode_buffer("TEXT")`) or `wbuf:N` (N zero characters).
+    WideBuffer(WideSpec),
+    /// `null`.
+    Null,
+}
+
+/// How a `wbuf:` argument is initialised.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WideSpec {
+    /// `wbuf:TEXT`.
+    Text(String),
+    /// `wbuf:N`.
+    Size(usize),
+}
+
+/// How a `buf:` argument is initialised.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BufferSpec {
+    /// `buf:TEXT`.
+    Text(Vec<u8>),
+    /// `buf:N`.
+    Size(usize),
+}
+
+fn parse_int(text: &str) -> Option<i128> {
+    let t = text.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let v = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        i128::from_str_radix(hex, 16).ok()?
+    } else if !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit()) {
+        body.parse::<i128>().ok()?
+    } else {
+        return None;
+    };
+    Some(if neg { -v } else { v })
+}
+
+fn looks_like_float(text: &str) -> bool {
+    text.parse::<f64>().is_ok()
+        && parse_int(text).is_none()
+        && text.chars().any(|c| c.is_ascii_digit())
+}
+
+fn parse_value(t: CType, text: &str) -> Result<Value> {
+    let bad = |what: &str| Error::TypeError(format!("{t}: cannot convert {text:?}: {what}"));
+    Ok(match t {
+        CType::Float | CType::Double => Value::Float(
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| bad("expected a number"))?,
+        ),
+        CType::CharP => Value::Bytes(unescape_bytes(text).map_err(|e| bad(&e))?),
+        CType::WCharP => Value::Str(
+            String::from_utf8_lossy(&unescape_bytes(text).map_err(|e| bad(&e))?).into_owned(),
+        ),
+        CType::VoidP if matches!(text, "null" | "None" | "NULL") => Value::None,
+        CType::Bool => match text {
+            "True" | "true" => Value::Bool(true),
+            "False" | "false" => Value::Bool(false),
+            _ => Value::Int(
+                parse_int(text).ok_or_else(|| bad("expected True, False or an integer"))?,
+            ),
+        },
+        CType::Char => match parse_int(text) {
+            Some(i) if text.len() > 1 => Value::Int(i),
+            _ => {
+                let b = unescape_bytes(text).map_err(|e| bad(&e))?;
+                if b.len() != 1 {
+                    return Err(bad("expected one character"));
+                }
+                Value::Bytes(b)
+            }
+        },
+        CType::WChar => Value::Str(text.to_string()),
+        CType::Void => return Err(Error::TypeError("void is not an argument type".into())),
+        _ => {
+            if looks_like_float(text) {
+                return Err(bad("int expected instead of float"));
+            }
+            Value::Int(parse_int(text).ok_or_else(|| bad("expected an integer"))?)
+        }
+    })
+}
+
+impl ArgSpec {
+    /// Parses one command-line argument. See the module docs for the grammar.
+    pub fn parse(text: &str) -> Result<ArgSpec> {
+        if text == "null" {
+            return Ok(ArgSpec::Null);
+        }
+        if let Some((prefix, rest)) = text.split_once(':') {
+            if prefix == "buf" {
+                return Ok(ArgSpec::Buffer(match parse_int(rest) {
+                    Some(n) if n >= 0 => BufferSpec::Size(n as usize),
+                    _ => BufferSpec::Text(unescape_bytes(rest).map_err(Error::TypeError)?),
+                }));
+            }
+            if prefix == "wbuf" {
+                return Ok(ArgSpec::WideBuffer(match parse_int(rest) {
+                    Some(n) if n >= 0 => WideSpec::Size(n as usize),
+                    _ => WideSpec::Text(
+                        String::from_utf8_lossy(&unescape_bytes(rest).map_err(Error::TypeError)?)
+                            .into_owned(),
+                    ),
+                }));
+            }
+            if let Some(elem) = prefix.strip_suffix("[]") {
+                let t = CType::from_name(elem)
+                    .filter(|t| *t != CType::Void)
+                    .ok_or_else(|| {
+                        Error::TypeError(format!("unknown array element type {elem:?}"))
+                    })?;
+                let items = if rest.is_empty() {
+                    Vec::new()
+                } else {
+                    rest.split(',')
+                        .map(|s| parse_value(t, s.trim()))
+                        .collect::<Result<_>>()?
+                };
+                return Ok(ArgSpec::Array(t, items));
+            }
+            if let Some(t) = CType::from_name(prefix) {
+                return Ok(ArgSpec::Scalar(t, parse_value(t, rest)?));
+            }
+            if prefix.starts_with("c_") {
+                return Err(Error::TypeError(format!("unknown type {prefix:?}")));
+            }
+        }
+        if let Some(i) = parse_int(text) {
+            return Ok(ArgSpec::Scalar(CType::Int, Value::Int(i)));
+        }
+        if looks_like_float(text) {
+            return Err(Error::ArgumentError {
+                position: None,
+                message: format!(
+                    "TypeError: Don't know how to convert {text}: a float needs a type, e.g. c_double:{text}"
+                ),
+            });
+        }
+        Ok(ArgSpec::Scalar(
+            CType::CharP,
+            Value::Bytes(unescape_bytes(text).map_err(Error::TypeError)?),
+        ))
+    }
+
+    /// The argtype this argument declares for the call.
+    pub fn argtype(&self) -> CType {
+        match self {
+            ArgSpec::Scalar(t, _) => *t,
+            ArgSpec::Array(..) | ArgSpec::Null => CType::VoidP,
+            ArgSpec::Buffer(_) => CType::CharP,
+            ArgSpec::WideBuffer(_) => CType::WCharP,
+        }
+    }
+
+    /// A short type label for reports: `c_int`, `c_int[]`, `buf`, `null`.
+    pub fn label(&self) -> String {
+        match self {
+            ArgSpec::Scalar(t, _) => t.name().to_string(),
+            ArgSpec::Array(t, _) => format!("{t}[]"),
+            ArgSpec::Buffer(_) => "buf".into(),
+            ArgSpec::WideBuffer(_) => "wbuf".into(),
+            ArgSpec::Null => "null".into(),
+        }
+    }
+}
+
+/// Parses a restype name (`c_int`, `c_char_p`, `void`/`None`).
+pub fn parse_restype(name: &str) -> Result<CType> {
+    CType::from_name(name).ok_or_else(|| Error::TypeError(format!("unknown restype {name:?}")))
+}
+
+/// An argument's state after the call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgReport {
+    /// A scalar, as passed.
+    Scalar(CType, Value),
+    /// An array's elements after the call.
+    Array(CType, Vec<Value>),
+    /// A buffer's `.raw` and `.value` after the call.
+    Buffer {
+        /// `.raw`.
+        raw: Vec<u8>,
+        /// `.value`.
+        value: Vec<u8>,
+    },
+    /// A wide buffer's `.value` after the call.
+    WideBuffer(String),
+    /// NULL.
+    Null,
+}
+
+/// What one call did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallReport {
+    /// The backend that ran it.
+    pub backend: BackendKind,
+    /// The data model of that backend.
+    pub model: DataModel,
+    /// The function called.
+    pub symbol: String,
+    /// The restype used.
+    pub restype: CType,
+    /// The converted result.
+    pub ret: Value,
+    /// What the library wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// What the library wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// Every argument after the call.
+    pub args: Vec<ArgReport>,
+}
+
+enum Live {
+    Scalar(CType, Value),
+    Array(CType, Array),
+    Buffer(StringBuffer),
+    Wide(WideBuffer),
+    Null,
+}
+
+/// A call whose arguments are materialised in the library (arrays and buffers allocated,
+/// prototype declared), ready to be made once or many times.
+pub struct PreparedCall {
+    lib: CDLL,
+    function: Function,
+    live: Vec<Live>,
+    values: Vec<Value>,
+    restype: CType,
+}
+
+impl PreparedCall {
+    /// Looks up `symbol`, declares argtypes from the argument specs and the restype, and
+    /// allocates every array and buffer argument in the library's memory.
+    pub fn new(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Result<PreparedCall> {
+        let mut function = lib.function(symbol)?;
+        let argtypes: Vec<CType> = args.iter().map(ArgSpec::argtype).collect();
+        function.set_argtypes(&argtypes)?;
+        function.set_restype(restype)?;
+        let live: Vec<Live> = args
+            .iter()
+            .map(|a| {
+                Ok(match a {
+                    ArgSpec::Scalar(t, v) => Live::Scalar(*t, v.clone()),
+                    ArgSpec::Array(t, items) => {
+                        Live::Array(*t, Array::from_values(lib, *t, items)?)
+                    }
+                    ArgSpec::Buffer(BufferSpec::Text(b)) => {
+                        Live::Buffer(create_string_buffer(lib, BufferInit::Bytes(b))?)
+                    }
+                    ArgSpec::Buffer(BufferSpec::Size(n)) => {
+                        Live::Buffer(create_string_buffer(lib, *n)?)
+                    }
+                    ArgSpec::WideBuffer(WideSpec::Text(t)) => {
+                        Live::Wide(create_unicode_buffer(lib, WideInit::Text(t))?)
+                    }
+                    ArgSpec::WideBuffer(WideSpec::Size(n)) => {
+                        Live::Wide(create_unicode_buffer(lib, WideInit::Size(*n))?)
+                    }
+                    ArgSpec::Null => Live::Null,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let values = live
+            .iter()
+            .map(|l| match l {
+                Live::Scalar(_, v) => v.clone(),
+                Live::Array(_, a) => a.into(),
+                Live::Buffer(b) => b.into(),
+                Live::Wide(b) => b.into(),
+                Live::Null => Value::None,
+            })
+            .collect();
+        Ok(PreparedCall {
+            lib: lib.clone(),
+            function,
+            live,
+            values,
+            restype,
+        })
+    }
+
+    /// Makes the call once. Inline, so that a caller that drops the result (`wasmctypes
+    /// bench`) takes it from registers: returned through memory, the `Value` written in
+    /// 8-byte pieces was read back in 16-byte ones, a store-forwarding stall of about 10 ns
+    /// per call.
+    #[inline]
+    pub fn call(&self) -> Result<Value> {
+        self.function.call(&self.values)
+    }
+
+    /// Makes the call once and reports the result, the output, and every array and buffer.
+    pub fn run(&self) -> Result<CallReport> {
+        let _ = self.lib.take_output();
+        let outcome = self.call();
+        let output = self.lib.take_output();
+        let ret = outcome?;
+        let args = self
+            .live
+            .iter()
+            .map(|l| {
+                Ok(match l {
+                    Live::Scalar(t, v) => ArgReport::Scalar(*t, v.clone()),
+                    Live::Array(t, a) => ArgReport::Array(*t, a.to_vec()?),
+                    Live::Buffer(b) => ArgReport::Buffer {
+                        raw: b.raw()?,
+                        value: b.value()?,
+                    },
+                    Live::Wide(b) => ArgReport::WideBuffer(b.value()?),
+                    Live::Null => ArgReport::Null,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(CallReport {
+            backend: self.lib.backend(),
+            model: self.lib.data_model(),
+            symbol: self.function.name().to_string(),
+            restype: self.restype,
+            ret,
+            stdout: output.stdout,
+            stderr: output.stderr,
+            args,
+        })
+    }
+}
+
+/// Calls `symbol` in `lib` with these arguments and restype, and reports the result, the
+/// output, and every array and buffer after the call.
+pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Result<CallReport> {
+    PreparedCall::new(lib, symbol, args, restype)?.run()
+}
+
+/// A value as JSON: numbers as numbers, None as null, bytes and str as their Python repr.
+pub fn value_json(v: &Value) -> Json {
+    match v {
+        Value::None => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => {
+            if let Ok(x) = i64::try_from(*i) {
+                json!(x)
+            } else if let Ok(x) = u64::try_from(*i) {
+                json!(x)
+            } else {
+                json!(i.to_string())
+            }
+        }
+        Value::Float(x) => serde_json::Number::from_f64(*x)
+            .map(Json::Number)
+            .unwrap_or_else(|| json!(v.to_string())),
+        Value::Pointer(p) => json!(p.addr),
+        other => json!(other.to_string()),
+    }
+}
+
+impl ArgReport {
+    /// The JSON form: `{"type", "value"}`, or `{"type", "raw", "value"}` for a buffer.
+    pub fn to_json(&self) -> Json {
+        match self {
+            ArgReport::Scalar(t, v) => json!({"type": t.name(), "value": value_json(v)}),
+            ArgReport::Array(t, items) => {
+                json!({"type": format!("{t}[]"), "value": items.iter().map(value_json).collect::<Vec<_>>()})
+            }
+            ArgReport::Buffer { raw, value } => {
+                json!({"type": "buf", "raw": bytes_repr(raw), "value": bytes_repr(value)})
+            }
+            ArgReport::WideBuffer(v) => json!({"type": "wbuf", "value": crate::value::str_repr(v)}),
+            ArgReport::Null => json!({"type": "null", "value": null}),
+        }
+    }
+
+    /// One line of text for arrays and buffers (`None` for scalars).
+    pub fn text(&self) -> Option<String> {
+        match self {
+            ArgReport::Array(t, items) => Some(format!(
+                "{t}[]: [{}]",
+                items
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            ArgReport::Buffer { raw, value } => Some(format!(
+                "buf: raw={} value={}",
+                bytes_repr(raw),
+                bytes_repr(value)
+            )),
+            ArgReport::WideBuffer(v) => Some(format!("wbuf: value={}", crate::value::str_repr(v))),
+            _ => None,
+        }
+    }
+}
+
+impl CallReport {
+    /// Whether another backend's report of the same call agrees: same result, same output,
+    /// same arguments after the call.
+    pub fn agrees_with(&self, other: &CallReport) -> bool {
+        self.ret == other.ret
+            && self.stdout == other.stdout
+            && self.stderr == other.stderr
+            && self.args == other.args
+    }
+
+    /// `{"backend", "symbol", "return", "stdout", "stderr", "args"}`.
+    pub fn to_json(&self) -> Json {
+        json!({
+            "backend": self.backend.name(),
+            "symbol": self.symbol,
+            "return": value_json(&self.ret),
+            "stdout": String::from_utf8_lossy(&self.stdout),
+            "stderr": String::from_utf8_lossy(&self.stderr),
+            "args": self.args.iter().map(ArgReport::to_json).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The text form: `-> VALUE`, then one line per array or buffer argument.
+    pub fn result_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!("-> {}", self.ret_text())];
+        for (i, a) in self.args.iter().enumerate() {
+            if let Some(t) = a.text() {
+                lines.push(format!("arg {} {t}", i + 1));
+            }
+        }
+        lines
+    }
+
+    /// The return value as text; pointers also name the backend (`0x10a30 (wasm)`).
+    pub fn ret_text(&self) -> String {
+        match (&self.ret, self.restype) {
+            (Value::Int(addr), CType::VoidP) => format!("0x{addr:x} ({} address)", self.backend),
+            (Value::None, CType::VoidP) => format!("None (NULL, {} address)", self.backend),
+            (v, _) => v.to_string(),
+        }
+    }
+}
+
+/// The JSON object of a failed call: `{"backend", "symbol", "error": {"kind", "message"}}`.
+pub fn error_json(backend: BackendKind, symbol: &str, e: &Error) -> Json {
+    let mut err = json!({"kind": e.kind(), "message": e.message()});
+    if let Error::Trap { backtrace, .. } = e {
+        if !backtrace.is_empty() {
+            err["backtrace"] = json!(backtrace.lines().map(str::trim).collect::<Vec<_>>());
+        }
+    }
+    json!({"backend": backend.name(), "symbol": symbol, "error": err})
+}

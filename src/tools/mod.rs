@@ -1,0 +1,8 @@
+//! What the CLI is made of, as a library: building guests, finding them, calling a symbol
+//! from text arguments, comparing backends, and timing calls.
+
+pub mod bench;
+pub mod differential;
+pub mod invoke;
+pub mod locate;
+pub mod toolchain;

@@ -1,0 +1,226 @@
+//! Building C into a wasm32-wasi reactor module and a host shared object.
+//!
+//! Each source is compiled twice: `NAME.wasm` with clang for wasm32-wasi (a reactor that
+//! exports its functions and data, `malloc`, `free`, its memory and a growable function table),
+//! and `libNAME.so` with the host C compiler (`-O2 -fPIC -shared`).
+//!
+//! The wasm compiler is found in this order: `$WASI_SDK_PATH` (a wasi-sdk install), `$CC_WASM`,
+//! then Debian's `clang-16` with `lld-16` and `wasi-libc`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::cache::cache_dir;
+use crate::error::{Error, Result};
+
+/// The Debian packages that provide the guest toolchain.
+pub const DEBIAN_PACKAGES: &str = "clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32";
+
+/// Flags that make a loadable reactor which exports what the runtime needs.
+pub const WASM_FLAGS: &[&str] = &[
+    "--target=wasm32-wasi",
+    "-O2",
+    "-mexec-model=reactor",
+    "-fvisibility=default",
+    "-Wl,--export-dynamic",
+    "-Wl,--export=malloc",
+    "-Wl,--export=free",
+    "-Wl,--export-table",
+    "-Wl,--growable-table",
+    // Flushed before output is taken, so buffered stdio is never lost.
+    "-Wl,--export=fflush",
+    // Restored after a trap, so the next call starts with a clean shadow stack.
+    "-Wl,--export=__stack_pointer",
+    "-Wl,--export-if-defined=errno",
+    // The shadow stack sits below the data: overflowing it runs off address 0 and traps,
+    // instead of silently overwriting globals.
+    "-Wl,--stack-first",
+];
+
+/// Flags for the host shared object.
+pub const HOST_FLAGS: &[&str] = &["-O2", "-fPIC", "-shared"];
+
+/// The two files built from one source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Built {
+    /// `NAME.wasm`.
+    pub wasm: PathBuf,
+    /// `libNAME.so`.
+    pub native: PathBuf,
+}
+
+/// A located pair of compilers.
+#[derive(Clone, Debug)]
+pub struct Toolchain {
+    wasm_cc: PathBuf,
+    wasm_extra: Vec<String>,
+    host_cc: PathBuf,
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+impl Toolchain {
+    /// Finds the compilers, or says exactly what to install.
+    pub fn find() -> Result<Toolchain> {
+        let host_cc = std::env::var_os("CC")
+            .map(PathBuf::from)
+            .or_else(|| on_path("cc"))
+            .or_else(|| on_path("gcc"))
+            .or_else(|| on_path("clang-16"))
+            .ok_or_else(|| {
+                Error::Toolchain(
+                    "no host C compiler found: install gcc (apt-get install gcc) or set CC".into(),
+                )
+            })?;
+        if let Some(sdk) = std::env::var_os("WASI_SDK_PATH") {
+            let sdk = PathBuf::from(sdk);
+            let cc = sdk.join("bin").join("clang");
+            if !cc.is_file() {
+                return Err(Error::Toolchain(format!(
+                    "WASI_SDK_PATH is set but {} does not exist",
+                    cc.display()
+                )));
+            }
+            let sysroot = sdk.join("share").join("wasi-sysroot");
+            return Ok(Toolchain {
+                wasm_cc: cc,
+                wasm_extra: vec![format!("--sysroot={}", sysroot.display())],
+                host_cc,
+            });
+        }
+        if let Some(cc) = std::env::var_os("CC_WASM") {
+            return Ok(Toolchain {
+                wasm_cc: PathBuf::from(cc),
+                wasm_extra: Vec::new(),
+                host_cc,
+            });
+        }
+        let missing = || {
+            Error::Toolchain(format!(
+                "no wasm32-wasi C toolchain found: install the Debian packages {DEBIAN_PACKAGES} \
+                 (apt-get install {DEBIAN_PACKAGES}), or set WASI_SDK_PATH or CC_WASM"
+            ))
+        };
+        let cc = on_path("clang-16").ok_or_else(missing)?;
+        if on_path("wasm-ld-16").is_none() && on_path("wasm-ld").is_none() {
+            return Err(missing());
+        }
+        if !Path::new("/usr/include/wasm32-wasi").is_dir()
+            && !Path::new("/usr/share/wasi-sysroot").is_dir()
+        {
+            return Err(missing());
+        }
+        Ok(Toolchain {
+            wasm_cc: cc,
+            wasm_extra: Vec::new(),
+            host_cc,
+        })
+    }
+
+    /// A string that changes whenever the compilers or flags change; part of the cache key.
+    pub fn identity(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.wasm_cc.display(),
+            self.wasm_extra.join(" "),
+            WASM_FLAGS.join(" "),
+            self.host_cc.display(),
+            HOST_FLAGS.join(" ")
+        )
+    }
+
+    fn run(&self, cc: &Path, args: &[String], source: &Path) -> Result<()> {
+        let out = Command::new(cc)
+            .args(args)
+            .output()
+            .map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", cc.display())))?;
+        if !out.status.success() {
+            let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stdout));
+            return Err(Error::Compile {
+                file: source.to_path_buf(),
+                output: text.trim_end().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Compiles `source` into `out_dir/NAME.wasm` and `out_dir/libNAME.so`.
+    pub fn build(&self, source: &Path, out_dir: &Path) -> Result<Built> {
+        if !source.is_file() {
+            return Err(Error::os(source, "No such file or directory"));
+        }
+        let name = source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::os(source, "not a C file name"))?;
+        std::fs::create_dir_all(out_dir).map_err(|e| Error::os(out_dir, e))?;
+        let built = Built {
+            wasm: out_dir.join(format!("{name}.wasm")),
+            native: out_dir.join(format!("lib{name}.so")),
+        };
+        let src = source.display().to_string();
+        let mut wasm_args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
+        wasm_args.extend(self.wasm_extra.iter().cloned());
+        wasm_args.extend(["-o".into(), built.wasm.display().to_string(), src.clone()]);
+        self.run(&self.wasm_cc, &wasm_args, source)?;
+        let mut host_args: Vec<String> = HOST_FLAGS.iter().map(|s| s.to_string()).collect();
+        host_args.extend(["-o".into(), built.native.display().to_string(), src]);
+        self.run(&self.host_cc, &host_args, source)?;
+        Ok(built)
+    }
+
+    /// Builds `source` into a cache directory keyed by the source's content hash and the
+    /// toolchain identity; a second call with the same content returns at once.
+    pub fn build_cached(&self, source: &Path) -> Result<Built> {
+        let content = std::fs::read(source).map_err(|e| Error::os(source, e))?;
+        let mut h = Sha256::new();
+        h.update(self.identity().as_bytes());
+        h.update([0]);
+        h.update(&content);
+        let key: String = h
+            .finalize()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let name = source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = cache_dir().join("c").join(format!("{name}-{key}"));
+        let built = Built {
+            wasm: dir.join(format!("{name}.wasm")),
+            native: dir.join(format!("lib{name}.so")),
+        };
+        if built.wasm.is_file() && built.native.is_file() {
+            return Ok(built);
+        }
+        // Build beside the final place, then rename: concurrent builders never see half a file.
+        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.with_extension(format!("tmp{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let result = self.build(source, &tmp);
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if std::fs::rename(&tmp, &dir).is_err() {
+            // Another process won the race; its result is the same.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        if built.wasm.is_file() && built.native.is_file() {
+            Ok(built)
+        } else {
+            Err(Error::os(&dir, "build cache entry is incomplete"))
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The one conversion table: how each C type is stored as raw bits and bytes, masked, read
+//! back, promoted and handed to a callback, as ctypes' `cfield.c` setters and getters do.
+//!
+//! Calls, memory reads and writes, structures, arrays, callbacks and typed calls all convert
+//! through these functions, so a rule of ctypes lives in one place.
+
+use std::mem::ManuallyDrop;
+use std::rc::Rc;
+
+use super::{Boxed, StructValue, Value};
+use crate::error::{Error, Result};
+use crate::types::{CType, DataModel, Repr, Type};
+
+/// Masks an integer to a C integer representation, as ctypes does on assignment and on call:
+/// the low bits are kept and read back signed or unsigned. `c_bool` reads any non-zero as 1.
+pub fn mask_int(v: i128, repr: Repr) -> i128 {
+    match repr {
+        Repr::Bool => (v != 0) as i128,
+        Repr::Int(n) => {
+            let shift = 128 - 8 * n as u32;
+            (v << shift) >> shift
+        }
+        Repr::UInt(n) => {
+            let bits = 8 * n as u32;
+            v & ((1i128 << bits) - 1)
+        }
+        Repr::F32 | Repr::F64 | Repr::Void => v,
+    }
+}
+
+/// Reads raw call bits (as a backend returns them in a 64-bit slot) as an integer of `repr`.
+pub fn int_from_bits(bits: u64, repr: Repr) -> i128 {
+    mask_int(bits as i128, repr)
+}
+
+/// UTF-32LE bytes to a string (invalid code points become U+FFFD).
+pub(crate) fn decode_wide(raw: &[u8]) -> String {
+    raw.chunks_exact(4)
+        .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{fffd}'))
+        .collect()
+}
+
+/// A string to NUL-terminated UTF-32LE bytes, as `wchar_t` is on both targets.
+pub(crate) fn encode_wide(s: &str) -> Vec<u8> {
+    s.chars()
+        .chain(std::iter::once('\0'))
+        .flat_map(|c| (c as u32).to_le_bytes())
+        .collect()
+}
+
+/// Stores a value of a fundamental type as raw little-endian bits, masked as ctypes does.
+pub(crate) fn encode(t: CType, r: Repr, v: &Value) -> Result<u64> {
+    let wrong = || Error::TypeError(format!("wrong type: expected {t}, got {}", v.py_type()));
+    Ok(match (r, v) {
+        (Repr::F32, Value::Float(x)) => (*x as f32).to_bits() as u64,
+        (Repr::F32, _) => (v.as_int().ok_or_else(wrong)? as f32).to_bits() as u64,
+        (Repr::F64, Value::Float(x)) => x.to_bits(),
+        (Repr::F64, _) => (v.as_int().ok_or_else(wrong)? as f64).to_bits(),
+        (_, Value::Bytes(b)) if t == CType::Char && b.len() == 1 => b[0] as u64,
+        (_, Value::Str(s)) if t == CType::WChar && s.chars().count() == 1 => {
+            s.chars().next().unwrap_or('\0') as u64
+        }
+        (_, Value::None) if t.is_pointer() => 0,
+        (_, Value::Pointer(p)) if t.is_pointer() => p.addr,
+        _ => mask_int(v.as_int().ok_or_else(wrong)?, r) as u64,
+    })
+}
+
+/// Reads a value of a fundamental type from raw little-endian bytes.
+pub(crate) fn decode(t: CType, r: Repr, raw: &[u8]) -> Value {
+    let mut b = [0u8; 8];
+    b[..raw.len()].copy_from_slice(raw);
+    let bits = u64::from_le_bytes(b);
+    match t {
+        CType::Float => Value::Float(f32::from_bits(bits as u32) as f64),
+        CType::Double => Value::Float(f64::from_bits(bits)),
+        CType::Bool => Value::Bool(bits != 0),
+        CType::Char => Value::Bytes(vec![bits as u8]),
+        CType::WChar => Value::Str(
+            char::from_u32(bits as u32)
+                .unwrap_or('\u{fffd}')
+                .to_string(),
+        ),
+        _ => Value::Int(mask_int(bits as i128, r)),
+    }
+}
+
+/// Reads a value of type `t` from `bytes` (exactly its size).
+pub(crate) fn read_value(t: &Type, m: DataModel, bytes: &[u8]) -> Value {
+    match t {
+        Type::Simple(c) => decode(*c, m.repr(*c), bytes),
+        Type::Pointer(_) => decode(CType::VoidP, m.repr(CType::VoidP), bytes),
+        Type::Array(elem, n) => {
+            let size = elem.sizeof(m);
+            Value::List(Boxed::new(
+                (0..*n)
+                    .map(|i| read_value(elem, m, &bytes[i * size..(i + 1) * size]))
+                    .collect(),
+            ))
+        }
+        Type::Struct(s) => Value::Struct(StructValue {
+            ty: ManuallyDrop::new(s.clone()),
+            model: m,
+            bytes: ManuallyDrop::new(bytes.to_vec()),
+        }),
+    }
+}
+
+/// Writes `v` as type `t` into `bytes` (exactly its size), masked as ctypes does.
+pub(crate) fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -> Result<()> {
+    match (t, v) {
+        (Type::Simple(c), _) => {
+            let r = m.repr(*c);
+            let bits = encode(*c, r, v)?;
+            bytes.copy_from_slice(&bits.to_le_bytes()[..r.size()]);
+        }
+        (Type::Pointer(_), _) => {
+            let r = m.repr(CType::VoidP);
+            let bits = encode(CType::VoidP, r, v)?;
+            bytes.copy_from_slice(&bits.to_le_bytes()[..r.size()]);
+        }
+        (Type::Array(elem, n), Value::List(items)) => {
+            if items.len() > *n {
+                return Err(Error::IndexError("too many initializers".into()));
+            }
+            let size = elem.sizeof(m);
+            for (i, item) in items.iter().enumerate() {
+                write_value(elem, m, &mut bytes[i * size..(i + 1) * size], item)?;
+            }
+        }
+        (Type::Struct(s), Value::Struct(sv)) if Rc::ptr_eq(s, &sv.ty) || **s == **sv.ty => {
+            bytes.copy_from_slice(&sv.bytes);
+        }
+        _ => {
+            return Err(Error::TypeError(format!(
+                "expected {}, got {}",
+                t.name(),
+                v.py_type()
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// Converts the raw arguments of a callback to values (pointers as integer addresses).
+pub(crate) fn callback_args(types: &[CType], m: DataModel, raw: &[u64]) -> Vec<Value> {
+    types
+        .iter()
+        .zip(raw)
+        .map(|(t, bits)| match t {
+            CType::Float => Value::Float(f32::from_bits(*bits as u32) as f64),
+            CType::Double => Value::Float(f64::from_bits(*bits)),
+            CType::Bool => Value::Bool(*bits as u8 != 0),
+            CType::CharP | CType::WCharP | CType::VoidP if *bits == 0 => Value::None,
+            other => Value::Int(int_from_bits(*bits, m.repr(*other))),
+        })
+        .collect()
+}
+
+/// Converts a callback's result to raw bits of `t`.
+pub(crate) fn callback_result(t: CType, m: DataModel, v: &Value) -> Result<u64> {
+    if t == CType::Void {
+        return Ok(0);
+    }
+    let r = m.repr(t);
+    if let (Repr::F32 | Repr::F64, Value::Int(i)) = (r, v) {
+        return encode(t, r, &Value::Float(*i as f64));
+    }
+    encode(t, r, v)
+        .map_err(|e| Error::TypeError(format!("callback returned a bad value for {t}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_like_ctypes() {
+        assert_eq!(mask_int((1 << 32) + 5, Repr::Int(4)), 5);
+        assert_eq!(mask_int(-1, Repr::UInt(1)), 255);
+        assert_eq!(mask_int(255, Repr::Int(1)), -1);
+        assert_eq!(mask_int(1 << 31, Repr::Int(4)), -(1 << 31));
+        assert_eq!(mask_int(-1, Repr::UInt(8)), u64::MAX as i128);
+        assert_eq!(mask_int(7, Repr::Bool), 1);
+    }
+}
