@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use libffi::middle::arg;
 
 /// The integration tests' helpers, for the same prototypes and arguments.
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 mod support;
 use support::raw_instance;

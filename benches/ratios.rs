@@ -42,7 +42,7 @@ use wasmctypes::{
 };
 use wasmtime::ValRaw;
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 mod support;
 

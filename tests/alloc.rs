@@ -2,6 +2,7 @@
 //! is prepared; nor does a string argument, copied into the library's scratch block. Checked with a counting global allocator that counts the calling thread only:
 //! the engine's epoch ticker and compiler threads are not the call path.
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -4,6 +4,7 @@
 //! holds a single test: nothing else (such as the test harness reporting another test) writes
 //! to those descriptors while a call is captured.
 
+#[path = "it/common.rs"]
 mod common;
 
 use common::both_captured as both;

@@ -1,11 +1,9 @@
 //! The differential runner over guest-c/divergence/corpus.c: native crashes are outcomes, and
 //! every difference gets the class its evidence shows.
 
-mod common;
-
 use std::process::Command;
 
-use common::built;
+use crate::common::built;
 use wasmctypes::tools::differential::{run_all, Outcome};
 use wasmctypes::TrapKind;
 

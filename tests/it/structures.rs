@@ -1,11 +1,9 @@
 //! Structures, unions and bitfields: layouts identical to what the C compiler reports on each
 //! target, fields read and written on both sides, and structures passed and returned by value.
 
-mod common;
-
 use std::rc::Rc;
 
-use common::both;
+use crate::common::both;
 use wasmctypes::{
     CData, CStruct, CType, Field, StructType, StructValue, Type, Value, CDLL, POINTER,
 };

@@ -1,8 +1,6 @@
 //! The seed examples and create_string_buffer, on both backends, with ctypes' answers.
 
-mod common;
-
-use common::both;
+use crate::common::both;
 use wasmctypes::{create_string_buffer, Array, BufferInit, CType, Value};
 
 #[test]

@@ -1,8 +1,6 @@
 //! Exported data: ctypes' `T.in_dll(lib, name)`, on both backends.
 
-mod common;
-
-use common::both;
+use crate::common::both;
 use wasmctypes::{CType, CValue, Value};
 
 #[test]

@@ -1,9 +1,7 @@
 //! errno (ctypes' use_errno, get_errno, set_errno) and unloading and reloading a library, on
 //! both backends.
 
-mod common;
-
-use common::{built, open_with};
+use crate::common::{built, open_with};
 use wasmctypes::{BackendKind, CType, CValue, LoadOptions, Value, CDLL};
 
 fn with_errno(kind: BackendKind) -> CDLL {
@@ -43,7 +41,7 @@ fn errno_set_by_c_is_read_by_the_host_and_the_reverse() {
         let read = lib.function("read_errno").unwrap();
         assert_eq!(read.call(&[]).unwrap(), Value::Int(7), "{kind}");
         // Without use_errno there is no private copy.
-        let plain = common::open("variadic", kind);
+        let plain = crate::common::open("variadic", kind);
         assert_eq!(plain.get_errno().unwrap_err().kind(), "TypeError");
     }
 }

@@ -3,8 +3,6 @@
 //! classes interleaved and of mixed widths. Each is called through `CDLL` (which must pick the
 //! shim), through a raw libffi CIF on the same symbol, and in wasm; all three must agree.
 
-mod common;
-
 use std::ffi::c_void;
 
 use libffi::middle::{Arg, Cif, CodePtr, Type as FfiType};

@@ -1,9 +1,7 @@
 //! The memory side of ctypes: instances, c_char_p, buffers, arrays, pointers and raw memory,
 //! on both backends with ctypes' answers.
 
-mod common;
-
-use common::{both, open};
+use crate::common::{both, open};
 use wasmctypes::{
     byref, cast, create_string_buffer, create_unicode_buffer, memmove, memset, pointer, string_at,
     wstring_at, Array, BackendKind, CData, CType, CValue, Ptr, Value, WideInit,

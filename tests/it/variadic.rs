@@ -1,9 +1,7 @@
 //! Variadic calls, as ctypes makes them: the fixed arguments are declared in argtypes, the rest
 //! are converted by their own types and promoted as C promotes them.
 
-mod common;
-
-use common::both;
+use crate::common::both;
 use wasmctypes::{create_string_buffer, CType, Value};
 
 #[test]

@@ -1,11 +1,9 @@
 //! The sandbox's promises, under hostile guests: limits, traps as typed errors with a location,
 //! no ambient authority, determinism, fast reloading. These are promises of the wasm backend.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{built, open_with, source};
+use crate::common::{built, open_with, source};
 use wasmctypes::sandbox::DirGrant;
 use wasmctypes::{BackendKind, CType, CValue, Error, LoadOptions, Sandbox, TrapKind, Value, CDLL};
 
@@ -198,7 +196,7 @@ fn report(lib: &CDLL) -> Vec<u8> {
 
 #[test]
 fn the_same_calls_give_byte_identical_output_run_after_run() {
-    let first = report(&common::open("sandbox", BackendKind::Wasm));
+    let first = report(&crate::common::open("sandbox", BackendKind::Wasm));
     let text = String::from_utf8_lossy(&first).into_owned();
     assert!(
         text.starts_with("wall 946684800.000000000 mono 0.000000000"),
@@ -209,7 +207,10 @@ fn the_same_calls_give_byte_identical_output_run_after_run() {
         "NaN is canonical: {text}"
     );
     for _ in 0..49 {
-        assert_eq!(report(&common::open("sandbox", BackendKind::Wasm)), first);
+        assert_eq!(
+            report(&crate::common::open("sandbox", BackendKind::Wasm)),
+            first
+        );
     }
     // Another seed, another stream; the clock moves only when told to.
     let seeded = open_with(
@@ -224,7 +225,7 @@ fn the_same_calls_give_byte_identical_output_run_after_run() {
         },
     );
     assert_ne!(report(&seeded), first);
-    let lib = common::open("sandbox", BackendKind::Wasm);
+    let lib = crate::common::open("sandbox", BackendKind::Wasm);
     let now = lib.function("seconds_now").unwrap();
     let mut now = now;
     now.set_restype(CType::LongLong).unwrap();
@@ -261,7 +262,7 @@ fn first_byte(lib: &CDLL, path: &str) -> i128 {
 
 #[test]
 fn no_ambient_authority_until_granted() {
-    let lib = common::open("sandbox", BackendKind::Wasm);
+    let lib = crate::common::open("sandbox", BackendKind::Wasm);
     assert!(
         first_byte(&lib, "/etc/passwd") < 0,
         "no filesystem by default"
@@ -390,13 +391,13 @@ fn nan_bits(lib: &CDLL) -> Value {
 #[test]
 fn nans_are_canonical_unless_the_sandbox_turns_it_off() {
     // By default every machine gives the guest's 0.0 / 0.0 the same bits.
-    let canonical = nan_bits(&common::open("sandbox", BackendKind::Wasm));
+    let canonical = nan_bits(&crate::common::open("sandbox", BackendKind::Wasm));
     assert_eq!(canonical, Value::Int(0x7ff8_0000_0000_0000));
     // Turned off, the guest's NaN is the host CPU's, as the native build computes it
     // (0xfff8000000000000 on x86-64).
     let mut options = LoadOptions::default();
     options.sandbox.canonical_nans = false;
-    let host = nan_bits(&common::open("sandbox", BackendKind::Native));
+    let host = nan_bits(&crate::common::open("sandbox", BackendKind::Native));
     let raw = nan_bits(&open_with("sandbox", BackendKind::Wasm, options));
     assert_eq!(raw, host);
     if cfg!(target_arch = "x86_64") {

@@ -1,8 +1,6 @@
 //! Calls and conversions: every rule on both backends, against the answer CPython's ctypes gives.
 
-mod common;
-
-use common::both;
+use crate::common::both;
 use wasmctypes::{BackendKind, CType, Error, Value, CDLL};
 
 fn call(
@@ -416,7 +414,7 @@ fn string_temporaries_of_any_size_and_number_are_copied_in_and_reclaimed() {
         assert_eq!(buf.value().unwrap(), b"left+rrrrr", "{}", lib.backend());
     }
     // After reset() the scratch block of the old instance is not reused.
-    let lib = common::open("testlib", BackendKind::Wasm);
+    let lib = crate::common::open("testlib", BackendKind::Wasm);
     let mut len = lib.function("str_len").unwrap();
     len.set_argtypes(&[CType::CharP]).unwrap();
     assert_eq!(len.call(&[b"abc".into()]).unwrap(), int(3));

@@ -1,9 +1,7 @@
 //! Bad input gets a typed error named after the ctypes exception, never a panic, and the
 //! library stays usable afterwards.
 
-mod common;
-
-use common::{both, open};
+use crate::common::{both, open};
 use wasmctypes::{BackendKind, CType, Error, TrapKind, Value, CDLL};
 
 #[test]
@@ -28,7 +26,7 @@ fn a_file_of_the_wrong_kind_is_an_os_error() {
         assert!(e.to_string().contains("junk.bin"), "{e}");
     }
     // Each backend refuses the other's file.
-    let built = common::built("testlib");
+    let built = crate::common::built("testlib");
     assert_eq!(
         CDLL::open(&built.native, BackendKind::Wasm)
             .unwrap_err()

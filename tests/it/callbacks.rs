@@ -1,11 +1,9 @@
 //! Callbacks (CFUNCTYPE): C calls Rust closures through function pointers, on both backends.
 
-mod common;
-
 use std::cell::Cell;
 use std::rc::Rc;
 
-use common::both;
+use crate::common::both;
 use wasmctypes::{Array, CType, Callback, Error, Value, CDLL, CFUNCTYPE};
 
 fn int(v: &Value) -> i128 {
@@ -152,7 +150,7 @@ fn a_failing_callback_fails_the_call_and_the_library_stays_usable() {
 
 #[test]
 fn dropped_callbacks_release_their_table_slot() {
-    let lib = common::open("callbacks", wasmctypes::BackendKind::Wasm);
+    let lib = crate::common::open("callbacks", wasmctypes::BackendKind::Wasm);
     let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
     let first = Callback::new(&lib, &proto, |_, a| Ok(a[0].clone())).unwrap();
     let slot = first.address();

@@ -1,9 +1,7 @@
 //! `Function::typed`: the signature checked once against Rust types, then calls with plain
 //! Rust values. Same answers as the dynamic call on both backends; mismatches are TypeErrors.
 
-mod common;
-
-use common::{both, open_with};
+use crate::common::{both, open_with};
 use wasmctypes::{BackendKind, CType, Error, LoadOptions, Value};
 
 #[test]
@@ -21,9 +19,9 @@ fn typed_calls_agree_with_dynamic_calls() {
             Value::Int(5)
         );
 
-        let mix = common::mix(&lib);
+        let mix = crate::common::mix(&lib);
         let typed = mix.typed::<(i32, f64, f32, i64, i8, f64), f64>().unwrap();
-        let dynamic = mix.call(&common::mix_args()).unwrap();
+        let dynamic = mix.call(&crate::common::mix_args()).unwrap();
         assert_eq!(
             Value::Float(typed.call((1, 2.5, 0.5, 10, 2, 0.25)).unwrap()),
             dynamic
@@ -112,7 +110,7 @@ fn mismatched_signatures_are_type_errors() {
 
 #[test]
 fn a_trap_in_a_typed_call_is_an_error_and_the_library_stays_usable() {
-    let lib = common::open("testlib", BackendKind::Wasm);
+    let lib = crate::common::open("testlib", BackendKind::Wasm);
     let mut div = lib.function("divide").unwrap();
     div.set_argtypes(&[CType::Int, CType::Int]).unwrap();
     let div = div.typed::<(i32, i32), i32>().unwrap();
