@@ -7,16 +7,25 @@
 
 use std::cell::RefCell;
 use std::ffi::c_void;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use libffi::middle::{Cif, Type};
+use libffi::middle::Cif;
 
+mod callback;
+mod ffi;
+mod host_memory;
 pub mod shims;
+mod stdio;
+
+pub(crate) use stdio::memfd;
+
+use callback::NativeCallback;
+use ffi::{ffi_passing, ffi_type};
+use host_memory::HostMemory;
 
 use crate::backend::LoadOptions;
-use crate::backend::{Backend, BackendKind, Export, LibraryInfo, Output, ProtoId};
+use crate::backend::{Backend, BackendKind, Export, LibraryInfo, Memory, Output, ProtoId};
 use crate::error::{Error, Result};
 use crate::types::{CType, Repr};
 use shims::ShimPlan;
@@ -25,7 +34,7 @@ use shims::ShimPlan;
 pub const MAX_ARGS: usize = crate::backend::MAX_ARGS;
 
 /// A prepared call: the function's address and its CIF.
-struct NativeProto {
+pub(super) struct NativeProto {
     code: *const c_void,
     cif: Cif,
     nargs: usize,
@@ -48,144 +57,6 @@ pub struct NativeLibrary {
     callbacks: std::collections::HashMap<u64, NativeCallback>,
     /// The error the last failing callback returned.
     callback_error: Rc<RefCell<Option<Error>>>,
-}
-
-/// A libffi closure and what it needs to stay valid.
-struct NativeCallback {
-    closure: *mut libffi::low::ffi_closure,
-    // Boxed: the closure points at the CIF and the state, so they must not move.
-    _cif: Box<Cif>,
-    _state: Box<CallbackState>,
-}
-
-/// What the trampoline needs: the closure, the prototype, and where to leave an error.
-struct CallbackState {
-    f: Rc<crate::backend::CallbackFn>,
-    args: Vec<CType>,
-    ret: CType,
-    error: Rc<RefCell<Option<Error>>>,
-}
-
-/// Host memory as a callback sees it: raw, as in ctypes, except that NULL is refused.
-struct HostMemory;
-
-impl crate::backend::Memory for HostMemory {
-    fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
-        if addr == 0 && !out.is_empty() {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        // SAFETY: raw host memory, as ctypes reads it: the callback promises it is valid.
-        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), out.len()) };
-        Ok(())
-    }
-    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
-        if addr == 0 && !data.is_empty() {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        // SAFETY: as `read_into`.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
-        Ok(())
-    }
-    fn data_model(&self) -> crate::types::DataModel {
-        crate::types::DataModel::host()
-    }
-}
-
-/// The C entry point of every native callback. It must not unwind into C: a panic or an error
-/// is kept for the call to report, and C gets a zero result.
-unsafe extern "C" fn trampoline(
-    _cif: &libffi::low::ffi_cif,
-    result: &mut u64,
-    args: *const *const c_void,
-    state: &CallbackState,
-) {
-    let m = crate::types::DataModel::host();
-    let mut raw = [0u64; MAX_ARGS];
-    for (i, (slot, t)) in raw.iter_mut().zip(&state.args).enumerate() {
-        let size = m.sizeof(*t);
-        let mut b = [0u8; 8];
-        // SAFETY: libffi passes one pointer per argument of the CIF, each to a value of the
-        // argument's type, whose size is `size`.
-        unsafe { std::ptr::copy_nonoverlapping(*args.add(i) as *const u8, b.as_mut_ptr(), size) };
-        *slot = u64::from_le_bytes(b);
-    }
-    let values = crate::value::callback_args(&state.args, m, &raw[..state.args.len()]);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        (state.f)(&mut HostMemory, &values)
-    }))
-    .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
-    .and_then(|v| crate::value::callback_result(state.ret, m, &v));
-    *result = match outcome {
-        Ok(bits) => bits,
-        Err(e) => {
-            let mut slot = state.error.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(e);
-            }
-            0
-        }
-    };
-}
-
-fn ffi_type(r: Repr) -> Type {
-    match r {
-        Repr::Bool | Repr::UInt(1) => Type::u8(),
-        Repr::Int(1) => Type::i8(),
-        Repr::Int(2) => Type::i16(),
-        Repr::UInt(2) => Type::u16(),
-        Repr::Int(4) => Type::i32(),
-        Repr::UInt(4) => Type::u32(),
-        Repr::Int(_) => Type::i64(),
-        Repr::UInt(_) => Type::u64(),
-        Repr::F32 => Type::f32(),
-        Repr::F64 => Type::f64(),
-        Repr::Void => Type::void(),
-    }
-}
-
-/// The libffi type of a C type laid out in the host data model. Structures with bitfields or
-/// `_pack_` cannot be described to libffi, so they cannot travel by value.
-fn ffi_of(t: &crate::types::Type) -> Result<Type> {
-    use crate::types::Type as T;
-    let m = crate::types::DataModel::host();
-    Ok(match t {
-        T::Simple(_) | T::Pointer(_) => ffi_type(t.call_repr(m).unwrap_or(Repr::Void)),
-        // libffi has no array type: an array inside a structure is its elements in a row.
-        T::Array(..) => {
-            return Err(Error::TypeError(
-                "an array cannot be passed by value".into(),
-            ))
-        }
-        T::Struct(s) => ffi_struct(s)?,
-    })
-}
-
-fn ffi_struct(s: &crate::types::StructType) -> Result<Type> {
-    use crate::types::Type as T;
-    if !s.is_plain() || s.is_union() {
-        return Err(Error::TypeError(format!(
-            "{} has bitfields, _pack_ or is a union: libffi cannot pass it by value",
-            s.name()
-        )));
-    }
-    let mut elems = Vec::new();
-    for f in s.fields() {
-        match &f.ty {
-            T::Array(elem, n) => {
-                let e = ffi_of(elem)?;
-                elems.extend(std::iter::repeat_n(e, *n));
-            }
-            other => elems.push(ffi_of(other)?),
-        }
-    }
-    Ok(Type::structure(elems))
-}
-
-fn ffi_passing(p: &crate::backend::Passing) -> Result<Type> {
-    match p {
-        crate::backend::Passing::Scalar(r) => Ok(ffi_type(*r)),
-        crate::backend::Passing::Struct(s) => ffi_struct(s),
-    }
 }
 
 /// The shim for a non-variadic prototype of scalars, if the registers hold all its arguments.
@@ -309,88 +180,6 @@ impl NativeLibrary {
         }
         Ok(raw)
     }
-
-    /// The libffi call, for every prototype without a shim.
-    #[inline(never)]
-    fn ffi_call(p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
-        let mut values = [std::ptr::null_mut::<c_void>(); MAX_ARGS];
-        for (i, (v, a)) in values.iter_mut().zip(args).enumerate() {
-            *v = if p.struct_args & (1 << i) != 0 {
-                *a as *mut c_void
-            } else {
-                a as *const u64 as *mut c_void
-            };
-        }
-        // Room for any scalar return, widened to ffi_arg by libffi.
-        let mut ret = [0u64; 2];
-        let rvalue = if p.struct_ret {
-            ret_addr as *mut c_void
-        } else {
-            ret.as_mut_ptr() as *mut c_void
-        };
-        // SAFETY: `values` points at one 8-byte slot per scalar argument of the CIF (on this
-        // little-endian target the low bytes of each slot are the argument's value at its own
-        // width), or at a structure's bytes; a structure result goes to `ret_addr`, which the
-        // caller sized for it. `code` is the symbol's address; that it has the declared prototype is the
-        // caller's promise, as in ctypes.
-        unsafe {
-            let code: unsafe extern "C" fn() = std::mem::transmute(p.code);
-            libffi::raw::ffi_call(p.cif.as_raw_ptr(), Some(code), rvalue, values.as_mut_ptr());
-        }
-        ret[0]
-    }
-
-    /// Runs `f` with fd 1 and fd 2 redirected into memory files, flushing C stdio on both
-    /// sides, and keeps what was written.
-    fn captured<R>(&mut self, f: impl FnOnce(&Self) -> R) -> Result<R> {
-        fn memfd(name: &std::ffi::CStr) -> Result<OwnedFd> {
-            // SAFETY: plain syscall; the returned fd is owned by the OwnedFd.
-            let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-            if fd < 0 {
-                return Err(Error::Runtime(format!(
-                    "memfd_create: {}",
-                    std::io::Error::last_os_error()
-                )));
-            }
-            // SAFETY: fd is a fresh, valid descriptor.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        }
-        // fd 1 and fd 2 belong to the whole process: one captured call at a time.
-        static FDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = FDS.lock().unwrap_or_else(|e| e.into_inner());
-        let out = memfd(c"wasmctypes-stdout")?;
-        let err = memfd(c"wasmctypes-stderr")?;
-        // SAFETY: dup/dup2/fflush on valid descriptors; the saved ones are restored below.
-        let result = unsafe {
-            libc::fflush(std::ptr::null_mut());
-            let saved_out = libc::dup(1);
-            let saved_err = libc::dup(2);
-            libc::dup2(out.as_raw_fd(), 1);
-            libc::dup2(err.as_raw_fd(), 2);
-            let r = f(self);
-            libc::fflush(std::ptr::null_mut());
-            if saved_out >= 0 {
-                libc::dup2(saved_out, 1);
-                libc::close(saved_out);
-            }
-            if saved_err >= 0 {
-                libc::dup2(saved_err, 2);
-                libc::close(saved_err);
-            }
-            r
-        };
-        for (fd, buf) in [
-            (&out, &mut self.output.stdout),
-            (&err, &mut self.output.stderr),
-        ] {
-            let mut file =
-                std::fs::File::from(fd.try_clone().map_err(|e| Error::Runtime(e.to_string()))?);
-            use std::io::{Read, Seek};
-            let _ = file.seek(std::io::SeekFrom::Start(0));
-            let _ = file.read_to_end(buf);
-        }
-        Ok(result)
-    }
 }
 
 impl Backend for NativeLibrary {
@@ -482,21 +271,11 @@ impl Backend for NativeLibrary {
     }
 
     fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
-        if addr == 0 && !out.is_empty() {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        // SAFETY: raw host memory, as ctypes reads it: the caller promises it is valid.
-        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), out.len()) };
-        Ok(())
+        HostMemory.read_into(addr, out)
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
-        if addr == 0 && !data.is_empty() {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        // SAFETY: raw host memory, as ctypes writes it: the caller promises it is valid.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
-        Ok(())
+        Memory::write(&mut HostMemory, addr, data)
     }
 
     fn strlen(&mut self, addr: u64, width: usize) -> Result<usize> {
@@ -534,59 +313,11 @@ impl Backend for NativeLibrary {
         ret: CType,
         f: Rc<crate::backend::CallbackFn>,
     ) -> Result<u64> {
-        let m = crate::types::DataModel::host();
-        if args.len() > MAX_ARGS {
-            return Err(Error::TypeError(format!(
-                "a callback takes at most {MAX_ARGS} arguments"
-            )));
-        }
-        let cif = Box::new(Cif::new(
-            args.iter().map(|t| ffi_type(m.repr(*t))),
-            ffi_type(m.repr(ret)),
-        ));
-        let state = Box::new(CallbackState {
-            f,
-            args: args.to_vec(),
-            ret,
-            error: self.callback_error.clone(),
-        });
-        let (closure, code) = libffi::low::try_closure_alloc()
-            .ok_or_else(|| Error::Runtime("ffi_closure_alloc failed".into()))?;
-        // SAFETY: the closure, the CIF and the state are kept together in `self.callbacks`
-        // until `free_callback` (or drop) frees the closure first; the CIF and the state are
-        // boxed, so the pointers given to libffi stay valid.
-        let prepared = unsafe {
-            libffi::low::prep_closure::<CallbackState, u64>(
-                closure,
-                cif.as_raw_ptr(),
-                trampoline,
-                &*state,
-                code,
-            )
-        };
-        if prepared.is_err() {
-            // SAFETY: allocated above and not yet handed out.
-            unsafe { libffi::low::closure_free(closure) };
-            return Err(Error::Runtime("ffi_prep_closure failed".into()));
-        }
-        let addr = code.as_ptr() as u64;
-        self.callbacks.insert(
-            addr,
-            NativeCallback {
-                closure,
-                _cif: cif,
-                _state: state,
-            },
-        );
-        Ok(addr)
+        self.add_callback(args, ret, f)
     }
 
     fn free_callback(&mut self, ptr: u64) {
-        if let Some(cb) = self.callbacks.remove(&ptr) {
-            // SAFETY: allocated by `make_callback`; C may no longer call it (the Callback that
-            // handed it out is gone).
-            unsafe { libffi::low::closure_free(cb.closure) };
-        }
+        self.remove_callback(ptr)
     }
 
     fn errno_location(&mut self) -> Result<u64> {

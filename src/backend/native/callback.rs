@@ -1,0 +1,131 @@
+//! Callbacks natively: a libffi closure, real executable code with a host address, whose
+//! trampoline converts the arguments and calls the closure.
+
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::rc::Rc;
+
+use libffi::middle::Cif;
+
+use super::{ffi_type, HostMemory, NativeLibrary, MAX_ARGS};
+use crate::error::{Error, Result};
+use crate::types::CType;
+
+/// A libffi closure and what it needs to stay valid.
+pub(super) struct NativeCallback {
+    pub(super) closure: *mut libffi::low::ffi_closure,
+    // Boxed: the closure points at the CIF and the state, so they must not move.
+    pub(super) _cif: Box<Cif>,
+    pub(super) _state: Box<CallbackState>,
+}
+
+/// What the trampoline needs: the closure, the prototype, and where to leave an error.
+pub(super) struct CallbackState {
+    pub(super) f: Rc<crate::backend::CallbackFn>,
+    pub(super) args: Vec<CType>,
+    pub(super) ret: CType,
+    pub(super) error: Rc<RefCell<Option<Error>>>,
+}
+
+/// The C entry point of every native callback. It must not unwind into C: a panic or an error
+/// is kept for the call to report, and C gets a zero result.
+pub(super) unsafe extern "C" fn trampoline(
+    _cif: &libffi::low::ffi_cif,
+    result: &mut u64,
+    args: *const *const c_void,
+    state: &CallbackState,
+) {
+    let m = crate::types::DataModel::host();
+    let mut raw = [0u64; MAX_ARGS];
+    for (i, (slot, t)) in raw.iter_mut().zip(&state.args).enumerate() {
+        let size = m.sizeof(*t);
+        let mut b = [0u8; 8];
+        // SAFETY: libffi passes one pointer per argument of the CIF, each to a value of the
+        // argument's type, whose size is `size`.
+        unsafe { std::ptr::copy_nonoverlapping(*args.add(i) as *const u8, b.as_mut_ptr(), size) };
+        *slot = u64::from_le_bytes(b);
+    }
+    let values = crate::value::callback_args(&state.args, m, &raw[..state.args.len()]);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        (state.f)(&mut HostMemory, &values)
+    }))
+    .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
+    .and_then(|v| crate::value::callback_result(state.ret, m, &v));
+    *result = match outcome {
+        Ok(bits) => bits,
+        Err(e) => {
+            let mut slot = state.error.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(e);
+            }
+            0
+        }
+    };
+}
+
+impl NativeLibrary {
+    /// See [`Backend::make_callback`].
+    pub(super) fn add_callback(
+        &mut self,
+        args: &[CType],
+        ret: CType,
+        f: Rc<crate::backend::CallbackFn>,
+    ) -> Result<u64> {
+        let m = crate::types::DataModel::host();
+        if args.len() > MAX_ARGS {
+            return Err(Error::TypeError(format!(
+                "a callback takes at most {MAX_ARGS} arguments"
+            )));
+        }
+        let cif = Box::new(Cif::new(
+            args.iter().map(|t| ffi_type(m.repr(*t))),
+            ffi_type(m.repr(ret)),
+        ));
+        let state = Box::new(CallbackState {
+            f,
+            args: args.to_vec(),
+            ret,
+            error: self.callback_error.clone(),
+        });
+        let (closure, code) = libffi::low::try_closure_alloc()
+            .ok_or_else(|| Error::Runtime("ffi_closure_alloc failed".into()))?;
+        // SAFETY: the closure, the CIF and the state are kept together in `self.callbacks`
+        // until `free_callback` (or drop) frees the closure first; the CIF and the state are
+        // boxed, so the pointers given to libffi stay valid.
+        let prepared = unsafe {
+            libffi::low::prep_closure::<CallbackState, u64>(
+                closure,
+                cif.as_raw_ptr(),
+                trampoline,
+                &*state,
+                code,
+            )
+        };
+        if prepared.is_err() {
+            // SAFETY: allocated above and not yet handed out.
+            unsafe { libffi::low::closure_free(closure) };
+            return Err(Error::Runtime("ffi_prep_closure failed".into()));
+        }
+        let addr = code.as_ptr() as u64;
+        self.callbacks.insert(
+            addr,
+            NativeCallback {
+                closure,
+                _cif: cif,
+                _state: state,
+            },
+        );
+        Ok(addr)
+    }
+}
+
+impl NativeLibrary {
+    /// See [`Backend::free_callback`].
+    pub(super) fn remove_callback(&mut self, ptr: u64) {
+        if let Some(cb) = self.callbacks.remove(&ptr) {
+            // SAFETY: allocated by `make_callback`; C may no longer call it (the Callback that
+            // handed it out is gone).
+            unsafe { libffi::low::closure_free(cb.closure) };
+        }
+    }
+}

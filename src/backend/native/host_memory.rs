@@ -1,0 +1,28 @@
+//! Host memory, read and written raw as ctypes does, except that NULL is refused.
+
+use crate::error::{Error, Result};
+
+/// Host memory as a callback sees it: raw, as in ctypes, except that NULL is refused.
+pub(super) struct HostMemory;
+
+impl crate::backend::Memory for HostMemory {
+    fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
+        if addr == 0 && !out.is_empty() {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        // SAFETY: raw host memory, as ctypes reads it: the callback promises it is valid.
+        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        if addr == 0 && !data.is_empty() {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        // SAFETY: as `read_into`.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
+        Ok(())
+    }
+    fn data_model(&self) -> crate::types::DataModel {
+        crate::types::DataModel::host()
+    }
+}

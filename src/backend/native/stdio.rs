@@ -1,0 +1,63 @@
+//! Output capture natively: fd 1 and 2 redirected into memory files around a call, and
+//! restored after it.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::NativeLibrary;
+use crate::error::{Error, Result};
+
+impl NativeLibrary {
+    /// Runs `f` with fd 1 and fd 2 redirected into memory files, flushing C stdio on both
+    /// sides, and keeps what was written.
+    pub(super) fn captured<R>(&mut self, f: impl FnOnce(&Self) -> R) -> Result<R> {
+        // fd 1 and fd 2 belong to the whole process: one captured call at a time.
+        static FDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = FDS.lock().unwrap_or_else(|e| e.into_inner());
+        let out = memfd(c"wasmctypes-stdout")?;
+        let err = memfd(c"wasmctypes-stderr")?;
+        // SAFETY: dup/dup2/fflush on valid descriptors; the saved ones are restored below.
+        let result = unsafe {
+            libc::fflush(std::ptr::null_mut());
+            let saved_out = libc::dup(1);
+            let saved_err = libc::dup(2);
+            libc::dup2(out.as_raw_fd(), 1);
+            libc::dup2(err.as_raw_fd(), 2);
+            let r = f(self);
+            libc::fflush(std::ptr::null_mut());
+            if saved_out >= 0 {
+                libc::dup2(saved_out, 1);
+                libc::close(saved_out);
+            }
+            if saved_err >= 0 {
+                libc::dup2(saved_err, 2);
+                libc::close(saved_err);
+            }
+            r
+        };
+        for (fd, buf) in [
+            (&out, &mut self.output.stdout),
+            (&err, &mut self.output.stderr),
+        ] {
+            let mut file =
+                std::fs::File::from(fd.try_clone().map_err(|e| Error::Runtime(e.to_string()))?);
+            use std::io::{Read, Seek};
+            let _ = file.seek(std::io::SeekFrom::Start(0));
+            let _ = file.read_to_end(buf);
+        }
+        Ok(result)
+    }
+}
+
+/// A new anonymous in-memory file (`memfd_create`, close-on-exec) named `name`.
+pub(crate) fn memfd(name: &std::ffi::CStr) -> Result<OwnedFd> {
+    // SAFETY: plain syscall; the returned fd is owned by the OwnedFd.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::Runtime(format!(
+            "memfd_create: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: fd is a fresh, valid descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
