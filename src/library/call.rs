@@ -211,16 +211,9 @@ impl Function {
             }
             _ => 0,
         };
-        // use_errno: the call runs with the private errno, which then takes what C left.
-        if let Some((addr, private)) = &self.lib.errno {
-            b.write(*addr, &private.get().to_le_bytes())?;
-        }
-        let outcome = b.call(proto, cv.slots(), ret_addr);
-        if let Some((addr, private)) = &self.lib.errno {
-            let mut now = [0u8; 4];
-            b.read(*addr, &mut now)?;
-            private.set(i32::from_le_bytes(now));
-        }
+        let outcome = self
+            .lib
+            .with_private_errno(b, |b| b.call(proto, cv.slots(), ret_addr))?;
         // A callback's own error is the call's error, on both backends.
         if let Some(e) = b.take_callback_error() {
             return Err(e);

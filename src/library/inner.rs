@@ -125,16 +125,25 @@ impl LibInner {
         slots: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
         let mut backend = self.backend().map_err(Box::new)?;
-        let b: &mut dyn Backend = &mut **backend;
+        self.with_private_errno(&mut **backend, |b| b.call_scalar(proto, slots))?
+    }
+
+    /// ctypes' `use_errno`: runs `call` with the library's errno set to the private copy,
+    /// which then takes what C left there. Without `use_errno` it only runs `call`.
+    pub(super) fn with_private_errno<T>(
+        &self,
+        b: &mut dyn Backend,
+        call: impl FnOnce(&mut dyn Backend) -> T,
+    ) -> Result<T> {
         let Some((addr, private)) = &self.errno else {
-            return b.call_scalar(proto, slots);
+            return Ok(call(b));
         };
         b.write(*addr, &private.get().to_le_bytes())?;
-        let outcome = b.call_scalar(proto, slots);
+        let outcome = call(b);
         let mut now = [0u8; 4];
         b.read(*addr, &mut now)?;
         private.set(i32::from_le_bytes(now));
-        outcome
+        Ok(outcome)
     }
 
     /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.

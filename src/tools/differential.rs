@@ -17,11 +17,12 @@
 //! A test may declare its class with an exported string `expect_test_NAME = "data-model"`; a
 //! declared class that does not match the evidence is a failure.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use serde_json::json;
 
+use crate::backend::native::memfd;
 use crate::backend::sandbox::Sandbox;
 use crate::backend::BackendKind;
 use crate::backend::LoadOptions;
@@ -269,19 +270,6 @@ fn failed(e: Error) -> Run {
     }
 }
 
-fn memfd() -> Result<OwnedFd> {
-    // SAFETY: plain syscall; the fd is owned by the OwnedFd.
-    let fd = unsafe { libc::memfd_create(c"wasmctypes-isolate".as_ptr(), 0) };
-    if fd < 0 {
-        return Err(Error::Runtime(format!(
-            "memfd_create: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // SAFETY: fresh valid descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 fn read_all(fd: &OwnedFd) -> Vec<u8> {
     use std::io::{Read, Seek};
     let mut out = Vec::new();
@@ -297,7 +285,7 @@ fn read_all(fd: &OwnedFd) -> Vec<u8> {
 /// ended: `Ok(())` if `f` returned, otherwise the signal or `exit(n)` that ended it. `diff LIB
 /// SYMBOL` uses it to try a native call before making it in this process.
 pub fn survives_in_child(f: impl FnOnce()) -> std::result::Result<(), Outcome> {
-    let marker = match memfd() {
+    let marker = match memfd(c"wasmctypes-isolate") {
         Ok(fd) => fd,
         Err(e) => return Err(Outcome::Failed(e.to_string())),
     };
@@ -369,7 +357,11 @@ pub fn native_run(path: &Path, name: &str, restype: CType, isolate: bool) -> Run
             stderr: out.stderr,
         };
     }
-    let (out, err, res) = match (memfd(), memfd(), memfd()) {
+    let (out, err, res) = match (
+        memfd(c"wasmctypes-isolate"),
+        memfd(c"wasmctypes-isolate"),
+        memfd(c"wasmctypes-isolate"),
+    ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         _ => return failed(Error::Runtime("memfd_create failed".into())),
     };

@@ -97,13 +97,14 @@ impl WasmLibrary {
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
         let func = self
+            .live
             .instance
-            .get_func(&mut self.store, symbol)
+            .get_func(&mut self.live.store, symbol)
             .ok_or_else(|| Error::AttributeError {
                 library: self.library_name(),
                 symbol: symbol.to_string(),
             })?;
-        let ty = func.ty(&self.store);
+        let ty = func.ty(&self.live.store);
         let actual: Vec<Slot> = ty
             .params()
             .map(|t| Slot::of_valtype(&t))

@@ -15,6 +15,6 @@ pub(super) fn range_in(size: usize, addr: u64, len: usize) -> Result<std::ops::R
 
 impl WasmLibrary {
     pub(super) fn check_range(&self, addr: u64, len: usize) -> Result<std::ops::Range<usize>> {
-        range_in(self.memory.data_size(&self.store), addr, len)
+        range_in(self.live.memory.data_size(&self.live.store), addr, len)
     }
 }

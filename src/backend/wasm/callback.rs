@@ -111,7 +111,7 @@ impl WasmLibrary {
             args: args.to_vec(),
             ret,
         };
-        let callbacks = &mut self.store.data_mut().callbacks;
+        let callbacks = &mut self.live.store.data_mut().callbacks;
         let id = match callbacks.iter().position(Option::is_none) {
             Some(free) => {
                 callbacks[free] = Some(cb);
@@ -122,20 +122,20 @@ impl WasmLibrary {
                 callbacks.len() - 1
             }
         };
-        let func = Func::new(&mut self.store, ty, move |caller, params, results| {
+        let func = Func::new(&mut self.live.store, ty, move |caller, params, results| {
             run_callback(caller, id, params, results)
         });
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 table
-                    .set(&mut self.store, slot, wasmtime::Ref::Func(Some(func)))
+                    .set(&mut self.live.store, slot, wasmtime::Ref::Func(Some(func)))
                     .map_err(|e| {
                         Error::Runtime(format!("cannot place the callback in the table: {e}"))
                     })?;
                 slot
             }
             None => table
-                .grow(&mut self.store, 1, wasmtime::Ref::Func(Some(func)))
+                .grow(&mut self.live.store, 1, wasmtime::Ref::Func(Some(func)))
                 .map_err(|e| Error::Runtime(format!("cannot grow the function table: {e}")))?,
         };
         self.slot_ids.insert(slot, id);
@@ -150,9 +150,9 @@ impl WasmLibrary {
             return;
         };
         if let Ok(table) = self.table() {
-            let _ = table.set(&mut self.store, ptr, wasmtime::Ref::Func(None));
+            let _ = table.set(&mut self.live.store, ptr, wasmtime::Ref::Func(None));
         }
-        if let Some(entry) = self.store.data_mut().callbacks.get_mut(id) {
+        if let Some(entry) = self.live.store.data_mut().callbacks.get_mut(id) {
             *entry = None;
         }
         self.free_slots.push(ptr);

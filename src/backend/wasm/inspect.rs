@@ -8,7 +8,7 @@ use crate::backend::{Backend, Export, LibraryInfo};
 
 impl WasmLibrary {
     pub(super) fn library_info(&mut self) -> LibraryInfo {
-        let module = self.instance.module(&self.store).clone();
+        let module = self.live.instance.module(&self.live.store).clone();
         let mut exports = Vec::new();
         for export in module.exports() {
             match export.ty() {
@@ -28,15 +28,16 @@ impl WasmLibrary {
                 _ => {}
             }
         }
-        let mem_ty = self.memory.ty(&self.store);
+        let mem_ty = self.live.memory.ty(&self.live.store);
         let memory = Some((
-            self.memory.data_size(&self.store) as u64,
+            self.live.memory.data_size(&self.live.store) as u64,
             mem_ty.maximum().map(|p| p * 65536),
         ));
         let table = self
+            .live
             .instance
-            .get_table(&mut self.store, "__indirect_function_table")
-            .map(|t| (t.size(&self.store), t.ty(&self.store).maximum()));
+            .get_table(&mut self.live.store, "__indirect_function_table")
+            .map(|t| (t.size(&self.live.store), t.ty(&self.live.store).maximum()));
         LibraryInfo {
             exports,
             memory,

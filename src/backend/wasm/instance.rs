@@ -14,14 +14,16 @@ use crate::backend::sandbox::Sandbox;
 use crate::backend::LoadOptions;
 use crate::error::{Error, Result, TrapKind};
 
-/// A fresh instance and the exports the runtime uses.
-pub(super) struct Parts {
+/// The live instance, in its own store, and the exports the runtime uses: all of it made
+/// anew by [`WasmLibrary::reset`].
+pub(super) struct Live {
     pub(super) store: Store<GuestState>,
     pub(super) instance: Instance,
     pub(super) memory: Memory,
     pub(super) malloc: TypedFunc<u32, u32>,
     pub(super) free: TypedFunc<u32, ()>,
     pub(super) fflush: Option<TypedFunc<u32, i32>>,
+    /// The `__stack_pointer` global and its value between calls, restored after a trap.
     pub(super) stack_pointer: Option<(Global, Val)>,
 }
 
@@ -57,13 +59,7 @@ impl WasmLibrary {
             loaded,
             sandbox,
             clock,
-            store: parts.store,
-            instance: parts.instance,
-            memory: parts.memory,
-            malloc: parts.malloc,
-            free: parts.free,
-            fflush: parts.fflush,
-            stack_pointer: parts.stack_pointer,
+            live: parts,
             deadline_ticks,
             armed_round: u64::MAX,
             generation: 0,
@@ -83,7 +79,7 @@ impl WasmLibrary {
         clock: &VirtualClock,
         capture: Option<(&Capture, &Capture)>,
         deadline_ticks: u64,
-    ) -> Result<Parts> {
+    ) -> Result<Live> {
         let mut store = Store::new(
             &loaded.engine,
             GuestState {
@@ -156,7 +152,7 @@ impl WasmLibrary {
             let v = g.get(&mut store);
             (g, v)
         });
-        Ok(Parts {
+        Ok(Live {
             store,
             instance,
             memory,
@@ -180,13 +176,7 @@ impl WasmLibrary {
             capture,
             self.deadline_ticks,
         )?;
-        self.store = parts.store;
-        self.instance = parts.instance;
-        self.memory = parts.memory;
-        self.malloc = parts.malloc;
-        self.free = parts.free;
-        self.fflush = parts.fflush;
-        self.stack_pointer = parts.stack_pointer;
+        self.live = parts;
         self.armed_round = u64::MAX;
         self.generation += 1;
         self.free_slots.clear();
@@ -195,8 +185,9 @@ impl WasmLibrary {
         let _ = self.stderr.drain();
         for p in &mut self.protos {
             p.func = self
+                .live
                 .instance
-                .get_func(&mut self.store, &p.name)
+                .get_func(&mut self.live.store, &p.name)
                 .ok_or_else(|| Error::Runtime(format!("{} vanished after reset", p.name)))?;
         }
         Ok(())

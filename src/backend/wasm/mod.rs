@@ -10,10 +10,7 @@ use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
-use wasmtime::{
-    ExternType, Func, Global, Instance, Memory, Store, TypedFunc, Val, ValRaw, WasmParams,
-    WasmResults,
-};
+use wasmtime::{ExternType, Func, TypedFunc, Val, ValRaw, WasmParams, WasmResults};
 
 mod abi;
 mod bounds;
@@ -40,6 +37,7 @@ use clock::VirtualClock;
 use engine::{EngineKey, LoadSource, Loaded};
 use guest::wasi_context;
 pub(crate) use guest::GuestState;
+use instance::Live;
 pub(crate) use limiter::LimitExceeded;
 use limiter::Limiter;
 use random::SeededRandom;
@@ -76,14 +74,7 @@ pub struct WasmLibrary {
     loaded: Loaded,
     sandbox: Sandbox,
     clock: VirtualClock,
-    store: Store<GuestState>,
-    instance: Instance,
-    memory: Memory,
-    malloc: TypedFunc<u32, u32>,
-    free: TypedFunc<u32, ()>,
-    fflush: Option<TypedFunc<u32, i32>>,
-    /// The `__stack_pointer` global and its value between calls, restored after a trap.
-    stack_pointer: Option<(Global, Val)>,
+    live: Live,
     /// Ticks before a call's deadline (`u64::MAX / 2` for none).
     deadline_ticks: u64,
     /// The ticker round at which the deadline was last set (`u64::MAX` for not since the
@@ -110,7 +101,7 @@ impl WasmLibrary {
         proto: ProtoId,
     ) -> Option<WasmTyped<P, R>> {
         let p = self.protos.get(proto.0).filter(|p| p.scalar)?;
-        Some(self.of_instance(p.func.typed::<P, R>(&self.store).ok()?))
+        Some(self.of_instance(p.func.typed::<P, R>(&self.live.store).ok()?))
     }
 
     /// `func`, stamped with the current instance's generation.
@@ -138,7 +129,7 @@ impl WasmLibrary {
     ) -> Option<std::result::Result<R, Box<Error>>> {
         let func = self.current(typed)?;
         self.arm();
-        Some(match func.call(&mut self.store, params) {
+        Some(match func.call(&mut self.live.store, params) {
             Ok(r) => Ok(r),
             Err(e) => Err(self.scalar_failure(Err(e))),
         })
@@ -159,14 +150,15 @@ impl WasmLibrary {
             self.rearm(round);
         }
         if let Some(fuel) = self.sandbox.fuel {
-            let _ = self.store.set_fuel(fuel);
+            let _ = self.live.store.set_fuel(fuel);
         }
     }
 
     #[cold]
     #[inline(never)]
     fn rearm(&mut self, round: u64) {
-        self.store
+        self.live
+            .store
             .set_epoch_deadline(self.deadline_ticks.saturating_add(1));
         self.armed_round = round;
     }
@@ -245,8 +237,8 @@ impl WasmLibrary {
         // SAFETY: `slots[..n]` holds one value of the right type for every parameter of `func`
         // (the caller's promise; the prototype was checked against the signature in
         // `prepare`), slot 0 is initialised and has room for its one result, and `func`
-        // belongs to `self.store`.
-        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
+        // belongs to `self.live.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.live.store, raw) };
         // A failing callback returns an error from its host function, which stops the guest:
         // a call that returned normally had no failing callback.
         if outcome.is_err() {
@@ -280,7 +272,7 @@ impl Backend for WasmLibrary {
 
     fn has_function(&self, name: &str) -> bool {
         matches!(
-            self.instance.module(&self.store).get_export(name),
+            self.live.instance.module(&self.live.store).get_export(name),
             Some(ExternType::Func(_))
         )
     }
@@ -369,7 +361,7 @@ impl Backend for WasmLibrary {
             Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest"))
         })?;
         self.arm();
-        match self.malloc.call(&mut self.store, size32) {
+        match self.live.malloc.call(&mut self.live.store, size32) {
             Ok(0) => Err(Error::ValueError(format!(
                 "guest malloc({size}) returned NULL: out of memory"
             ))),
@@ -382,19 +374,20 @@ impl Backend for WasmLibrary {
         let addr = u32::try_from(addr)
             .map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
         self.arm();
-        self.free
-            .call(&mut self.store, addr)
+        self.live
+            .free
+            .call(&mut self.live.store, addr)
             .map_err(|e| self.fail(e))
     }
 
     fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
-        let mem = self.memory.data(&self.store);
+        let mem = self.live.memory.data(&self.live.store);
         out.copy_from_slice(&mem[range_in(mem.len(), addr, out.len())?]);
         Ok(())
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
-        let mem = self.memory.data_mut(&mut self.store);
+        let mem = self.live.memory.data_mut(&mut self.live.store);
         let range = range_in(mem.len(), addr, data.len())?;
         mem[range].copy_from_slice(data);
         Ok(())
@@ -402,7 +395,7 @@ impl Backend for WasmLibrary {
 
     fn write_terminated(&mut self, addr: u64, data: &[u8], nul: usize) -> Result<()> {
         // One look-up of the memory and one bounds check for the string and its terminator.
-        let mem = self.memory.data_mut(&mut self.store);
+        let mem = self.live.memory.data_mut(&mut self.live.store);
         let range = range_in(mem.len(), addr, data.len() + nul.min(4))?;
         let (text, zeros) = mem[range].split_at_mut(data.len());
         text.copy_from_slice(data);
@@ -416,7 +409,7 @@ impl Backend for WasmLibrary {
 
     fn strlen(&mut self, addr: u64, width: usize) -> Result<usize> {
         let start = self.check_range(addr, 0)?.start;
-        let mem = &self.memory.data(&self.store)[start..];
+        let mem = &self.live.memory.data(&self.live.store)[start..];
         mem.chunks_exact(width)
             .position(|unit| unit.iter().all(|b| *b == 0))
             .ok_or_else(|| {
@@ -433,10 +426,10 @@ impl Backend for WasmLibrary {
 
     fn take_output(&mut self) -> Output {
         self.arm();
-        if let Some(fflush) = self.fflush.clone() {
-            if fflush.call(&mut self.store, 0).is_err() {
-                if let Some((global, value)) = &self.stack_pointer {
-                    let _ = global.set(&mut self.store, *value);
+        if let Some(fflush) = self.live.fflush.clone() {
+            if fflush.call(&mut self.live.store, 0).is_err() {
+                if let Some((global, value)) = &self.live.stack_pointer {
+                    let _ = global.set(&mut self.live.store, *value);
                 }
             }
         }
@@ -457,9 +450,10 @@ impl Backend for WasmLibrary {
 
     fn data_address(&mut self, name: &str) -> Result<u64> {
         match self
+            .live
             .instance
-            .get_global(&mut self.store, name)
-            .map(|g| g.get(&mut self.store))
+            .get_global(&mut self.live.store, name)
+            .map(|g| g.get(&mut self.live.store))
         {
             Some(Val::I32(addr)) if name != "__stack_pointer" => Ok(addr as u32 as u64),
             _ => Err(Error::AttributeError {
@@ -492,7 +486,7 @@ impl Backend for WasmLibrary {
     }
 
     fn take_callback_error(&mut self) -> Option<Error> {
-        self.store.data_mut().callback_error.take()
+        self.live.store.data_mut().callback_error.take()
     }
 
     fn reset(&mut self) -> Result<()> {
@@ -525,7 +519,7 @@ impl WasmLibrary {
         n: usize,
     ) -> Result<u64> {
         let p = &self.protos[proto.0];
-        let mem = self.memory.data(&self.store);
+        let mem = self.live.memory.data(&self.live.store);
         // Slot 0 holds the result, also when there are no parameters.
         slots[0].write(ValRaw::i64(0));
         for (slot, plan) in slots.iter_mut().zip(&p.params) {
@@ -553,8 +547,8 @@ impl WasmLibrary {
         // SAFETY: `slots[..n]` is initialised (slot 0 above, one per parameter in the loop,
         // and `n` is the parameter count or 1), holds one value of the right type for every
         // parameter of `func` (checked against `func`'s own signature in `prepare`), and has
-        // room for its result; `func` belongs to `self.store`.
-        let outcome = unsafe { func.call_unchecked(&mut self.store, raw) };
+        // room for its result; `func` belongs to `self.live.store`.
+        let outcome = unsafe { func.call_unchecked(&mut self.live.store, raw) };
         if let Err(e) = outcome {
             return Err(self.fail(e));
         }
@@ -572,8 +566,9 @@ impl WasmLibrary {
     }
 
     fn table(&mut self) -> Result<wasmtime::Table> {
-        self.instance
-            .get_table(&mut self.store, "__indirect_function_table")
+        self.live
+            .instance
+            .get_table(&mut self.live.store, "__indirect_function_table")
             .ok_or_else(|| {
                 Error::TypeError(
                     "the module exports no function table: build it with -Wl,--export-table".into(),

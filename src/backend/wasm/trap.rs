@@ -92,8 +92,8 @@ impl WasmLibrary {
     /// Turns a failed guest call into an error and puts the shadow stack back, so that the
     /// next call starts from a clean stack.
     pub(super) fn fail(&mut self, err: wasmtime::Error) -> Error {
-        if let Some((global, value)) = &self.stack_pointer {
-            let _ = global.set(&mut self.store, *value);
+        if let Some((global, value)) = &self.live.stack_pointer {
+            let _ = global.set(&mut self.live.store, *value);
         }
         trap_error(err)
     }
@@ -104,7 +104,7 @@ impl WasmLibrary {
     #[inline(never)]
     pub(super) fn scalar_failure(&mut self, outcome: wasmtime::Result<()>) -> Box<Error> {
         let trap = outcome.err().map(|e| self.fail(e));
-        let callback = self.store.data_mut().callback_error.take();
+        let callback = self.live.store.data_mut().callback_error.take();
         Box::new(match (callback, trap) {
             (Some(e), _) | (None, Some(e)) => e,
             (None, None) => Error::Runtime("a scalar call failed without an error".into()),
