@@ -24,7 +24,7 @@ fn open(b: &Built, kind: BackendKind) -> CDLL {
     } else {
         &b.native
     };
-    CDLL::open(path, kind).unwrap()
+    crate::common::load(path, kind).unwrap()
 }
 
 /// The engines of the wasm floors: a default one, and one with the sandbox's configuration.
@@ -307,7 +307,7 @@ fn loading(c: &mut Criterion) {
     });
     let cache = std::env::temp_dir().join("wasmctypes-bench-cache");
     std::env::set_var("WASMCTYPES_CACHE_DIR", &cache);
-    let _ = CDLL::open(&b.wasm, BackendKind::Wasm).unwrap();
+    let _ = CDLL::open_wasm(&b.wasm).unwrap();
     let serialized = wasmtime::Module::from_binary(&engine, &bytes)
         .unwrap()
         .serialize()
@@ -318,7 +318,7 @@ fn loading(c: &mut Criterion) {
         })
     });
     g.bench_function("open_from_cache_plus_instantiate", |bn| {
-        bn.iter(|| CDLL::open(&b.wasm, BackendKind::Wasm).unwrap())
+        bn.iter(|| CDLL::open_wasm(&b.wasm).unwrap())
     });
     g.finish();
 }

@@ -17,7 +17,8 @@
 //!
 //! let built = Toolchain::find()?.build_cached("guest-c/upper.c".as_ref())?;
 //! for (kind, path) in [(BackendKind::Wasm, &built.wasm), (BackendKind::Native, &built.native)] {
-//!     let lib = CDLL::open(path, kind)?;
+//!     // SAFETY: upper.c is the project's own seed example; natively it runs in this process.
+//!     let lib = unsafe { CDLL::open(path, kind)? };
 //!     let mut upper = lib.function("upper")?;
 //!     upper.set_argtypes(&[CType::CharP, CType::Int])?.set_restype(CType::Void)?;
 //!     let buf = create_string_buffer(&lib, b"abc123")?;

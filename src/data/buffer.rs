@@ -1,8 +1,8 @@
 //! String buffers: `create_string_buffer` and `create_unicode_buffer`.
 //!
 //! ```no_run
-//! use wasmctypes::{create_string_buffer, BackendKind, CDLL};
-//! let lib = CDLL::open("target/guest/upper.wasm", BackendKind::Wasm)?;
+//! use wasmctypes::{create_string_buffer, CDLL};
+//! let lib = CDLL::open_wasm("target/guest/upper.wasm")?;
 //! let buf = create_string_buffer(&lib, b"abcde")?;   // create_string_buffer(b"abcde")
 //! assert_eq!(buf.len(), 6);
 //! assert_eq!(buf.raw()?, b"abcde\0");

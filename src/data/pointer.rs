@@ -5,8 +5,8 @@
 //! NULL is falsy, and dereferencing it is a ValueError on both backends, never a crash.
 //!
 //! ```no_run
-//! use wasmctypes::{cast, Array, BackendKind, CType, Value, CDLL};
-//! let lib = CDLL::open("target/guest/sum.wasm", BackendKind::Wasm)?;
+//! use wasmctypes::{cast, Array, CType, Value, CDLL};
+//! let lib = CDLL::open_wasm("target/guest/sum.wasm")?;
 //! let a = Array::from_values(&lib, CType::Int, &[1.into(), 258.into()])?;
 //! let p = cast(&a, CType::Int);                   // cast(a, POINTER(c_int))
 //! assert_eq!(p.get(1)?, Value::Int(258));

@@ -5,8 +5,8 @@
 //! fresh copy and leaves the old memory alone.
 //!
 //! ```no_run
-//! use wasmctypes::{BackendKind, CType, CValue, Value, CDLL};
-//! let lib = CDLL::open("target/guest/sum.wasm", BackendKind::Wasm)?;
+//! use wasmctypes::{CType, CValue, Value, CDLL};
+//! let lib = CDLL::open_wasm("target/guest/sum.wasm")?;
 //! let i = CValue::new(&lib, CType::Int, 42)?;      // i = c_int(42)
 //! i.set_value(-99)?;                                 // i.value = -99
 //! assert_eq!(i.value()?, Value::Int(-99));

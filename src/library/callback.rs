@@ -12,8 +12,8 @@
 //! natively continues with a zero result, after which the call reports the error.
 //!
 //! ```no_run
-//! use wasmctypes::{BackendKind, CType, Callback, Value, CDLL, CFUNCTYPE};
-//! let lib = CDLL::open("target/guest/callbacks.wasm", BackendKind::Wasm)?;
+//! use wasmctypes::{CType, Callback, Value, CDLL, CFUNCTYPE};
+//! let lib = CDLL::open_wasm("target/guest/callbacks.wasm")?;
 //! let cmp = CFUNCTYPE(CType::Int, &[CType::VoidP, CType::VoidP]);
 //! let by_value = Callback::new(&lib, &cmp, |mem, args| {
 //!     let (a, b) = (mem.get(args[0].as_int().unwrap() as u64, CType::Int)?, mem.get(args[1].as_int().unwrap() as u64, CType::Int)?);

@@ -32,16 +32,45 @@ impl std::fmt::Debug for CDLL {
 }
 
 impl CDLL {
-    /// Loads `path` with the given backend: a `.wasm` reactor module for [`BackendKind::Wasm`],
-    /// a shared object for [`BackendKind::Native`]. ctypes: `CDLL(path)`.
+    /// Loads the wasm module at `path` into a sandbox of its own: ctypes' `CDLL(path)`, with
+    /// the C code unable to reach anything of this process but what the call passes it.
     ///
-    /// A missing file, or one that is not a module / shared object, is [`Error::OsError`].
-    pub fn open(path: impl AsRef<Path>, kind: BackendKind) -> Result<CDLL> {
-        CDLL::open_with(path, kind, &LoadOptions::default())
+    /// A missing file, or one that is not a wasm module, is [`Error::OsError`].
+    pub fn open_wasm(path: impl AsRef<Path>) -> Result<CDLL> {
+        CDLL::open_wasm_with(path, &LoadOptions::default())
     }
 
-    /// Loads `path` with explicit [`LoadOptions`].
-    pub fn open_with(
+    /// [`CDLL::open_wasm`] with explicit [`LoadOptions`] (the sandbox's limits and grants).
+    pub fn open_wasm_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<CDLL> {
+        // SAFETY: the wasm backend runs the library inside wasmtime; nothing of it runs in
+        // this process's address space, and every access to its memory is bounds-checked.
+        unsafe { CDLL::open_with(path, BackendKind::Wasm, options) }
+    }
+
+    /// Loads `path` with the backend chosen at run time: a `.wasm` module for
+    /// [`BackendKind::Wasm`] (as [`CDLL::open_wasm`]), a shared object for
+    /// [`BackendKind::Native`] (dlopen, as ctypes' `CDLL(path)`).
+    ///
+    /// A missing file, or one that is not a module / shared object, is [`Error::OsError`].
+    ///
+    /// # Safety
+    /// With [`BackendKind::Native`] the library is native code in this process, as with
+    /// ctypes: its initialisers run now, and its functions run with this process's memory
+    /// and rights. The caller promises, as for `libloading::Library::new`, that loading it
+    /// and calling it as declared (argtypes, restype) is sound, and that every address given
+    /// to or read from this library's handle (a pointer argument or result, `read`, `write`,
+    /// `string_at`, `memmove`, `from_address`, a callback's `Memory`) is valid for that
+    /// access. With [`BackendKind::Wasm`] there is nothing to promise.
+    pub unsafe fn open(path: impl AsRef<Path>, kind: BackendKind) -> Result<CDLL> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { CDLL::open_with(path, kind, &LoadOptions::default()) }
+    }
+
+    /// [`CDLL::open`] with explicit [`LoadOptions`].
+    ///
+    /// # Safety
+    /// As for [`CDLL::open`].
+    pub unsafe fn open_with(
         path: impl AsRef<Path>,
         kind: BackendKind,
         options: &LoadOptions,

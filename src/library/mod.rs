@@ -1,8 +1,8 @@
 //! `CDLL`: a loaded library, its functions, and the call path.
 //!
 //! ```no_run
-//! use wasmctypes::{BackendKind, CDLL, CType, Value};
-//! let lib = CDLL::open("target/guest/sum.wasm", BackendKind::Wasm)?;
+//! use wasmctypes::{CDLL, CType, Value};
+//! let lib = CDLL::open_wasm("target/guest/sum.wasm")?;
 //! let mut add = lib.function("add")?;           // ctypes: lib.add
 //! add.set_argtypes(&[CType::Int, CType::Int])?; // add.argtypes = [c_int, c_int]
 //! add.set_restype(CType::Int)?;                 // add.restype = c_int (the default)

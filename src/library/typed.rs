@@ -6,8 +6,8 @@
 //! argtypes and restype against the Rust types once, and each call then moves raw slots only.
 //!
 //! ```no_run
-//! use wasmctypes::{BackendKind, CType, CDLL};
-//! let lib = CDLL::open("target/guest/testlib.wasm", BackendKind::Wasm)?;
+//! use wasmctypes::{CType, CDLL};
+//! let lib = CDLL::open_wasm("target/guest/testlib.wasm")?;
 //! let mut add = lib.function("add")?;
 //! add.set_argtypes(&[CType::Int, CType::Int])?;
 //! let add = add.typed::<(i32, i32), i32>()?;

@@ -231,7 +231,7 @@ fn wasm_run(path: &Path, name: &str, restype: CType, sandbox: Sandbox) -> Run {
         sandbox,
         ..LoadOptions::default()
     };
-    let lib = match CDLL::open_with(path, BackendKind::Wasm, &opts) {
+    let lib = match CDLL::open_wasm_with(path, &opts) {
         Ok(l) => l,
         Err(e) => return failed(e),
     };
@@ -284,7 +284,12 @@ fn read_all(fd: &OwnedFd) -> Vec<u8> {
 /// Runs `f` in a forked child with its stdout and stderr discarded, and says how the child
 /// ended: `Ok(())` if `f` returned, otherwise the signal or `exit(n)` that ended it. `diff LIB
 /// SYMBOL` uses it to try a native call before making it in this process.
-pub fn survives_in_child(f: impl FnOnce()) -> std::result::Result<(), Outcome> {
+///
+/// # Safety
+/// `f` runs in a child forked from this process, which may have other threads (wasmtime's):
+/// it must not need a lock that another thread could have held at the fork, and it must be
+/// sound to run (a native call, see [`CDLL::open`]).
+pub unsafe fn survives_in_child(f: impl FnOnce()) -> std::result::Result<(), Outcome> {
     let marker = match memfd(c"wasmctypes-isolate") {
         Ok(fd) => fd,
         Err(e) => return Err(Outcome::Failed(e.to_string())),
@@ -326,9 +331,14 @@ pub fn survives_in_child(f: impl FnOnce()) -> std::result::Result<(), Outcome> {
 
 /// Runs one native call in a forked child, so that a crash is an outcome, not the end of the
 /// runner. Without `isolate`, it runs in this process, as ctypes would.
-pub fn native_run(path: &Path, name: &str, restype: CType, isolate: bool) -> Run {
+///
+/// # Safety
+/// The library at `path` runs natively (see [`CDLL::open`]): loading it and calling `name`
+/// with no arguments must be sound, also in this process when `isolate` is false.
+pub unsafe fn native_run(path: &Path, name: &str, restype: CType, isolate: bool) -> Run {
     let call = || -> Result<Value> {
-        let lib = CDLL::open(path, BackendKind::Native)?;
+        // SAFETY: the caller's promise (this function's own).
+        let lib = unsafe { CDLL::open(path, BackendKind::Native)? };
         let mut f = lib.function(name)?;
         f.set_restype(restype)?;
         f.call(&[])
@@ -338,7 +348,8 @@ pub fn native_run(path: &Path, name: &str, restype: CType, isolate: bool) -> Run
             capture_output: Some(true),
             ..LoadOptions::default()
         };
-        let lib = CDLL::open_with(path, BackendKind::Native, &opts);
+        // SAFETY: the caller's promise (this function's own).
+        let lib = unsafe { CDLL::open_with(path, BackendKind::Native, &opts) };
         let outcome = lib
             .as_ref()
             .map_err(|e| Error::Runtime(e.to_string()))
@@ -498,8 +509,13 @@ fn declared(lib: &CDLL, name: &str) -> Option<String> {
 }
 
 /// Runs every exported `test_*` function that takes no arguments, on both backends.
-pub fn run_all(wasm_path: &Path, native_path: &Path, isolate: bool) -> Result<Report> {
-    let lib = CDLL::open(wasm_path, BackendKind::Wasm)?;
+///
+/// # Safety
+/// The library at `native_path` runs natively (see [`CDLL::open`]): loading it and calling
+/// each of its `test_*` functions with no arguments must be sound, also in this process
+/// when `isolate` is false.
+pub unsafe fn run_all(wasm_path: &Path, native_path: &Path, isolate: bool) -> Result<Report> {
+    let lib = CDLL::open_wasm(wasm_path)?;
     let info = lib.info()?;
     let mut tests = Vec::new();
     for e in &info.exports {

@@ -33,7 +33,23 @@ pub fn open_with(name: &str, kind: BackendKind, options: LoadOptions) -> CDLL {
         BackendKind::Wasm => b.wasm,
         BackendKind::Native => b.native,
     };
-    CDLL::open_with(path, kind, &options).unwrap_or_else(|e| panic!("opening {name} ({kind}): {e}"))
+    load_with(path, kind, &options).unwrap_or_else(|e| panic!("opening {name} ({kind}): {e}"))
+}
+
+/// `CDLL::open(path, kind)` for the tests' own libraries.
+pub fn load(path: impl AsRef<std::path::Path>, kind: BackendKind) -> wasmctypes::Result<CDLL> {
+    load_with(path, kind, &LoadOptions::default())
+}
+
+/// `CDLL::open_with(path, kind, options)` for the tests' own libraries.
+pub fn load_with(
+    path: impl AsRef<std::path::Path>,
+    kind: BackendKind,
+    options: &LoadOptions,
+) -> wasmctypes::Result<CDLL> {
+    // SAFETY: the tests load only this project's own C (guest-c/ and files they write), built
+    // by the project's toolchain, and call it as its source declares.
+    unsafe { CDLL::open_with(path, kind, options) }
 }
 
 /// The library on both backends, sandbox first.

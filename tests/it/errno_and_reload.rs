@@ -53,14 +53,14 @@ fn a_library_can_be_dropped_and_reloaded() {
         (BackendKind::Wasm, &b.wasm),
         (BackendKind::Native, &b.native),
     ] {
-        let lib = CDLL::open(path, kind).unwrap();
+        let lib = crate::common::load(path, kind).unwrap();
         let bump = lib.function("bump").unwrap();
         assert_eq!(bump.call(&[]).unwrap(), Value::Int(101));
         assert_eq!(bump.call(&[]).unwrap(), Value::Int(102));
         drop(bump);
         drop(lib);
         // Unloaded: a fresh load starts from the initial data again.
-        let again = CDLL::open(path, kind).unwrap();
+        let again = crate::common::load(path, kind).unwrap();
         assert_eq!(
             CValue::in_dll(&again, CType::Int, "counter")
                 .unwrap()

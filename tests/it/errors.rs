@@ -8,7 +8,7 @@ use wasmctypes::{BackendKind, CType, Error, TrapKind, Value, CDLL};
 fn a_missing_file_is_an_os_error_with_the_path() {
     for kind in BackendKind::ALL {
         let path = format!("/nonexistent/{}", kind.file_name("nothing"));
-        let e = CDLL::open(&path, kind).unwrap_err();
+        let e = crate::common::load(&path, kind).unwrap_err();
         assert_eq!(e.kind(), "OSError");
         assert!(e.to_string().contains(&path), "{e}");
     }
@@ -21,20 +21,18 @@ fn a_file_of_the_wrong_kind_is_an_os_error() {
     let junk = dir.join("junk.bin");
     std::fs::write(&junk, b"this is not a library").unwrap();
     for kind in BackendKind::ALL {
-        let e = CDLL::open(&junk, kind).unwrap_err();
+        let e = crate::common::load(&junk, kind).unwrap_err();
         assert_eq!(e.kind(), "OSError", "{kind}: {e}");
         assert!(e.to_string().contains("junk.bin"), "{e}");
     }
     // Each backend refuses the other's file.
     let built = crate::common::built("testlib");
     assert_eq!(
-        CDLL::open(&built.native, BackendKind::Wasm)
-            .unwrap_err()
-            .kind(),
+        CDLL::open_wasm(&built.native).unwrap_err().kind(),
         "OSError"
     );
     assert_eq!(
-        CDLL::open(&built.wasm, BackendKind::Native)
+        crate::common::load(&built.wasm, BackendKind::Native)
             .unwrap_err()
             .kind(),
         "OSError"
@@ -42,10 +40,7 @@ fn a_file_of_the_wrong_kind_is_an_os_error() {
     // A wasm header with a broken body.
     let broken = dir.join("broken.wasm");
     std::fs::write(&broken, b"\0asm\x01\0\0\0\x99garbage").unwrap();
-    assert_eq!(
-        CDLL::open(&broken, BackendKind::Wasm).unwrap_err().kind(),
-        "OSError"
-    );
+    assert_eq!(CDLL::open_wasm(&broken).unwrap_err().kind(), "OSError");
 }
 
 #[test]

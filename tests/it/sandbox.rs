@@ -11,9 +11,8 @@ fn hostile(name: &str, sandbox: Sandbox) -> CDLL {
     let b = wasmctypes::Toolchain::find()
         .and_then(|t| t.build_cached(&source(&format!("hostile/{name}"))))
         .unwrap_or_else(|e| panic!("building {name}: {e}"));
-    CDLL::open_with(
+    CDLL::open_wasm_with(
         &b.wasm,
-        BackendKind::Wasm,
         &LoadOptions {
             sandbox,
             ..LoadOptions::default()
@@ -334,9 +333,7 @@ fn no_ambient_authority_until_granted() {
 #[test]
 fn many_libraries_are_isolated_and_reset_restores_the_initial_state() {
     let b = built("testlib");
-    let libs: Vec<CDLL> = (0..20)
-        .map(|_| CDLL::open(&b.wasm, BackendKind::Wasm).unwrap())
-        .collect();
+    let libs: Vec<CDLL> = (0..20).map(|_| CDLL::open_wasm(&b.wasm).unwrap()).collect();
     for (i, lib) in libs.iter().enumerate() {
         CValue::in_dll(lib, CType::Int, "an_integer")
             .unwrap()
@@ -375,7 +372,7 @@ fn many_libraries_are_isolated_and_reset_restores_the_initial_state() {
     // A second load of the same module comes from a cache, not from Cranelift.
     let (source, _) = libs[1].load_stats().unwrap();
     assert_ne!(source.name(), "compiled");
-    assert!(CDLL::open(&b.native, BackendKind::Native)
+    assert!(crate::common::load(&b.native, BackendKind::Native)
         .unwrap()
         .reset()
         .is_err());

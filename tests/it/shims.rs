@@ -163,8 +163,8 @@ fn every_shim_agrees_with_libffi_and_with_wasm() {
     let built = Toolchain::find()
         .and_then(|t| t.build_cached(&path))
         .unwrap();
-    let native = CDLL::open(&built.native, BackendKind::Native).unwrap();
-    let wasm = CDLL::open(&built.wasm, BackendKind::Wasm).unwrap();
+    let native = crate::common::load(&built.native, BackendKind::Native).unwrap();
+    let wasm = CDLL::open_wasm(&built.wasm).unwrap();
     let raw = unsafe { libloading::Library::new(&built.native) }.unwrap();
     let mut shims_used = std::collections::BTreeSet::new();
     for case in &cases {
@@ -209,7 +209,7 @@ fn signatures_past_the_registers_stay_with_libffi() {
         (&built.native, BackendKind::Native),
         (&built.wasm, BackendKind::Wasm),
     ] {
-        let lib = CDLL::open(file, kind).unwrap();
+        let lib = crate::common::load(file, kind).unwrap();
         let mut f = lib.function("seven").unwrap();
         f.set_argtypes(&[CType::LongLong; 7]).unwrap();
         f.set_restype(CType::LongLong).unwrap();

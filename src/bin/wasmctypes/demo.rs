@@ -23,7 +23,8 @@ fn guest_dir() -> PathBuf {
 
 fn load(name: &str, kind: BackendKind, options: &LoadOptions) -> Result<CDLL, Error> {
     let path = Path::new(wasmctypes::tools::locate::DEFAULT_GUEST_DIR).join(kind.file_name(name));
-    CDLL::open_with(path, kind, options)
+    // SAFETY: the seed examples are this project's own C, built by `./run demo`.
+    unsafe { CDLL::open_with(path, kind, options) }
 }
 
 fn show(r: &Result<CallReport, Error>) -> String {

@@ -141,7 +141,9 @@ fn open_with(
     options: &LoadOptions,
 ) -> Result<CDLL, Error> {
     let path = locate(spec, kind, lib_dirs)?;
-    CDLL::open_with(path, kind, options)
+    // SAFETY: running a library natively is what the user asked for with `--backend native`
+    // (or `diff`): the CLI is ctypes' `CDLL(path)`, and the user vouches for the library.
+    unsafe { CDLL::open_with(path, kind, options) }
 }
 
 fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
@@ -264,9 +266,13 @@ fn same(a: &Result<CallReport, Error>, b: &Result<CallReport, Error>) -> bool {
 fn cmd_diff(call: &CallArgs, isolate: bool) -> ExitCode {
     let native = || -> Result<CallReport, Error> {
         if isolate {
-            let tried = wasmctypes::tools::differential::survives_in_child(|| {
-                let _ = run_one(call, BackendKind::Native);
-            });
+            // SAFETY: the user asked for this native call (`diff`); the child only loads the
+            // library and makes the call.
+            let tried = unsafe {
+                wasmctypes::tools::differential::survives_in_child(|| {
+                    let _ = run_one(call, BackendKind::Native);
+                })
+            };
             if let Err(ended) = tried {
                 return Err(Error::Runtime(format!(
                     "native call ended in {} (seen in an isolated child process)",
@@ -517,7 +523,9 @@ fn cmd_bench(
 fn cmd_diff_all(call: &CallArgs, isolate: bool) -> ExitCode {
     let report = locate(&call.lib, BackendKind::Wasm, &call.lib_dirs).and_then(|w| {
         let n = locate(&call.lib, BackendKind::Native, &call.lib_dirs)?;
-        wasmctypes::tools::differential::run_all(&w, &n, isolate)
+        // SAFETY: `diff LIB` runs LIB's tests natively at the user's request (in a forked
+        // child unless `--no-isolate`).
+        unsafe { wasmctypes::tools::differential::run_all(&w, &n, isolate) }
     });
     match report {
         Ok(r) => {
