@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// Where built guests and compiled modules are cached: `$WASMCTYPES_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/wasmctypes`, else `~/.cache/wasmctypes`.
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("WASMCTYPES_CACHE_DIR") {
         return PathBuf::from(d);
     }

@@ -29,7 +29,7 @@
 //! # Ok::<(), wasmctypes::Error>(())
 //! ```
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, clippy::undocumented_unsafe_blocks)]
 
 mod backend;
 mod cache;

@@ -10,13 +10,14 @@
 //! the low 32 bits.
 
 mod callback;
-pub mod native;
+pub(crate) mod native;
 mod options;
 pub mod sandbox;
-pub mod wasm;
+pub(crate) mod wasm;
 
 pub use callback::{CallbackFn, Memory};
-pub use options::{LoadOptions, MAX_ARGS};
+pub use options::LoadOptions;
+pub(crate) use options::MAX_ARGS;
 
 use std::fmt;
 use std::path::Path;
@@ -86,7 +87,7 @@ impl FromStr for BackendKind {
 
 /// How one argument, or the result, crosses a call.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Passing {
+pub(crate) enum Passing {
     /// A scalar in a raw slot.
     Scalar(Repr),
     /// A structure by value. Its raw slot holds the address of its bytes in the library's
@@ -96,7 +97,7 @@ pub enum Passing {
 
 /// A prototype prepared by a backend; an index into that backend's table of prototypes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProtoId(pub(crate) usize);
+pub(crate) struct ProtoId(pub(crate) usize);
 
 /// What the library wrote to stdout and stderr during the calls since the last take.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -140,7 +141,7 @@ pub struct LibraryInfo {
 }
 
 /// A loaded library: one backend's view of it. See the module docs for raw slots.
-pub trait Backend {
+pub(crate) trait Backend {
     /// Which backend this is.
     fn kind(&self) -> BackendKind;
 
@@ -265,7 +266,7 @@ pub trait Backend {
 /// A loaded library on the backend chosen at run time. The hot calls match on it and call the
 /// backend's own code directly (inlined, no virtual call); everything else goes through the
 /// [`Backend`] trait it derefs to.
-pub enum AnyBackend {
+pub(crate) enum AnyBackend {
     /// Sandboxed in wasmtime.
     Wasm(Box<wasm::WasmLibrary>),
     /// Loaded with dlopen, called with libffi or a register shim.
@@ -274,7 +275,7 @@ pub enum AnyBackend {
 
 impl AnyBackend {
     /// Opens `path` with the backend `kind`.
-    pub fn open(
+    pub(crate) fn open(
         kind: BackendKind,
         path: &Path,
         options: &crate::backend::LoadOptions,
@@ -292,7 +293,7 @@ impl AnyBackend {
     /// The wasm backend itself, for calls that need its concrete type (wasmtime's typed
     /// calls); `None` natively.
     #[inline(always)]
-    pub fn as_wasm(&mut self) -> Option<&mut wasm::WasmLibrary> {
+    pub(crate) fn as_wasm(&mut self) -> Option<&mut wasm::WasmLibrary> {
         match self {
             AnyBackend::Wasm(w) => Some(w),
             AnyBackend::Native(_) => None,

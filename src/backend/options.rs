@@ -17,4 +17,4 @@ pub struct LoadOptions {
 
 /// The most arguments one call may have. The call path keeps its slots in fixed arrays of this
 /// size on the stack (no heap allocation); larger limits make every call pay to clear them.
-pub const MAX_ARGS: usize = 24;
+pub(crate) const MAX_ARGS: usize = 24;

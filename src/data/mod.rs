@@ -3,9 +3,9 @@
 //! `create_string_buffer`, structure instances), and the functions over raw memory
 //! (`string_at`, `memmove`, ...).
 
-pub mod array;
-pub mod buffer;
-pub mod cstruct;
-pub mod memory;
-pub mod pointer;
-pub mod simple;
+pub(crate) mod array;
+pub(crate) mod buffer;
+pub(crate) mod cstruct;
+pub(crate) mod memory;
+pub(crate) mod pointer;
+pub(crate) mod simple;

@@ -11,13 +11,13 @@
 //! ```
 
 mod call;
-pub mod callback;
+pub(crate) mod callback;
 mod cdll;
 mod convert;
 mod fast_path;
 mod function;
 mod inner;
-pub mod typed;
+pub(crate) mod typed;
 
 pub(crate) use cdll::read_wstring;
 pub use cdll::CDLL;

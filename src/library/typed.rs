@@ -24,29 +24,56 @@ use crate::error::{Error, Result};
 use crate::library::LibInner;
 use crate::types::{CType, DataModel, Repr};
 
+/// The wasm side of the typed traits, sealed: no public item names a wasmtime type, so a
+/// wasmtime release never changes this crate's API, and no type outside this crate can be a
+/// [`Scalar`], [`Params`] or [`Results`].
+mod sealed {
+    /// How a [`Scalar`](super::Scalar) travels in wasm32's C ABI.
+    pub trait WasmScalar: Copy {
+        /// The wasm value type that carries it: `i32` for every integer of at most 32 bits
+        /// and `bool`, `i64`, `f32`, `f64`.
+        type Wasm: wasmtime::WasmTy;
+        /// The wasm value: the low bits of the slot, at the wasm type's width.
+        fn to_wasm(self) -> Self::Wasm;
+        /// The value from a wasm result (only the low bits of the type's width count).
+        fn from_wasm(w: Self::Wasm) -> Self;
+    }
+
+    /// How [`Params`](super::Params) travel in wasm.
+    pub trait WasmParams: Copy {
+        /// The tuple of each parameter's wasm type.
+        type Wasm: wasmtime::WasmParams;
+        /// The wasm parameters.
+        fn to_wasm(self) -> Self::Wasm;
+    }
+
+    /// How [`Results`](super::Results) travel in wasm.
+    pub trait WasmResults: Sized {
+        /// The wasm result, or `()`.
+        type Wasm: wasmtime::WasmResults;
+        /// The value from the wasm result.
+        fn from_wasm(w: Self::Wasm) -> Self;
+    }
+}
+
+use sealed::{WasmParams, WasmResults, WasmScalar};
+
 /// A Rust type that is one C scalar: its representation, and its raw 64-bit slot (integers
-/// sign- or zero-extended, an `f32` in the low half).
-pub trait Scalar: Copy {
+/// sign- or zero-extended, an `f32` in the low half). Implemented for `i8` to `u64`, `bool`,
+/// `f32` and `f64`; sealed.
+pub trait Scalar: Copy + WasmScalar {
     /// The C representation this Rust type stands for.
     const REPR: Repr;
-    /// The wasm value type that carries it in wasm32's C ABI: `i32` for every integer of at
-    /// most 32 bits and `bool`, `i64`, `f32`, `f64`.
-    type Wasm: wasmtime::WasmTy;
     /// The raw slot for this value.
     fn to_slot(self) -> u64;
     /// The value from a raw result slot (only the low bits of the type's width count).
     fn from_slot(raw: u64) -> Self;
-    /// The wasm value: the low bits of the slot, at the wasm type's width.
-    fn to_wasm(self) -> Self::Wasm;
-    /// The value from a wasm result (only the low bits of the type's width count).
-    fn from_wasm(w: Self::Wasm) -> Self;
 }
 
 macro_rules! int_scalar {
     ($($t:ty => $repr:expr, $wasm:ty);* $(;)?) => {$(
         impl Scalar for $t {
             const REPR: Repr = $repr;
-            type Wasm = $wasm;
             fn to_slot(self) -> u64 {
                 // Sign-extends signed types and zero-extends unsigned ones, to 64 bits.
                 self as i64 as u64
@@ -54,6 +81,10 @@ macro_rules! int_scalar {
             fn from_slot(raw: u64) -> Self {
                 raw as $t
             }
+        }
+
+        impl WasmScalar for $t {
+            type Wasm = $wasm;
             fn to_wasm(self) -> $wasm {
                 self.to_slot() as $wasm
             }
@@ -70,15 +101,8 @@ int_scalar! {
     i64 => Repr::Int(8), i64; u64 => Repr::UInt(8), i64;
 }
 
-impl Scalar for bool {
-    const REPR: Repr = Repr::Bool;
+impl WasmScalar for bool {
     type Wasm = i32;
-    fn to_slot(self) -> u64 {
-        self as u64
-    }
-    fn from_slot(raw: u64) -> Self {
-        raw as u8 != 0
-    }
     fn to_wasm(self) -> i32 {
         self as i32
     }
@@ -87,15 +111,18 @@ impl Scalar for bool {
     }
 }
 
-impl Scalar for f32 {
-    const REPR: Repr = Repr::F32;
-    type Wasm = f32;
+impl Scalar for bool {
+    const REPR: Repr = Repr::Bool;
     fn to_slot(self) -> u64 {
-        self.to_bits() as u64
+        self as u64
     }
     fn from_slot(raw: u64) -> Self {
-        f32::from_bits(raw as u32)
+        raw as u8 != 0
     }
+}
+
+impl WasmScalar for f32 {
+    type Wasm = f32;
     fn to_wasm(self) -> f32 {
         self
     }
@@ -104,15 +131,18 @@ impl Scalar for f32 {
     }
 }
 
-impl Scalar for f64 {
-    const REPR: Repr = Repr::F64;
-    type Wasm = f64;
+impl Scalar for f32 {
+    const REPR: Repr = Repr::F32;
     fn to_slot(self) -> u64 {
-        self.to_bits()
+        self.to_bits() as u64
     }
     fn from_slot(raw: u64) -> Self {
-        f64::from_bits(raw)
+        f32::from_bits(raw as u32)
     }
+}
+
+impl WasmScalar for f64 {
+    type Wasm = f64;
     fn to_wasm(self) -> f64 {
         self
     }
@@ -121,28 +151,33 @@ impl Scalar for f64 {
     }
 }
 
-/// The parameters of a typed function: a tuple of [`Scalar`]s, up to eight.
-pub trait Params: Copy {
+impl Scalar for f64 {
+    const REPR: Repr = Repr::F64;
+    fn to_slot(self) -> u64 {
+        self.to_bits()
+    }
+    fn from_slot(raw: u64) -> Self {
+        f64::from_bits(raw)
+    }
+}
+
+/// The parameters of a typed function: a tuple of [`Scalar`]s, up to eight; sealed.
+pub trait Params: Copy + WasmParams {
     /// How many.
     const COUNT: usize;
-    /// The wasm parameters: the tuple of each one's [`Scalar::Wasm`].
-    type Wasm: wasmtime::WasmParams;
     /// The representation of parameter `i`.
     fn repr(i: usize) -> Repr;
     /// Writes one slot per parameter into `slots[..COUNT]`.
     fn write(self, slots: &mut [u64; MAX_PARAMS]);
-    /// The wasm parameters.
-    fn to_wasm(self) -> Self::Wasm;
 }
 
 /// The most parameters a [`TypedFunction`] takes.
-pub const MAX_PARAMS: usize = 8;
+pub(crate) const MAX_PARAMS: usize = 8;
 
 macro_rules! params {
     ($(($($name:ident $index:tt),*)),* $(,)?) => {$(
         impl<$($name: Scalar),*> Params for ($($name,)*) {
             const COUNT: usize = 0 $(+ { let _ = $index; 1 })*;
-            type Wasm = ($($name::Wasm,)*);
             fn repr(i: usize) -> Repr {
                 let reprs: [Repr; 0 $(+ { let _ = $index; 1 })*] = [$($name::REPR),*];
                 reprs[i]
@@ -151,6 +186,10 @@ macro_rules! params {
             fn write(self, slots: &mut [u64; MAX_PARAMS]) {
                 $(slots[$index] = self.$index.to_slot();)*
             }
+        }
+
+        impl<$($name: Scalar),*> WasmParams for ($($name,)*) {
+            type Wasm = ($(<$name as WasmScalar>::Wasm,)*);
             #[allow(clippy::unused_unit)]
             fn to_wasm(self) -> Self::Wasm {
                 ($(self.$index.to_wasm(),)*)
@@ -171,33 +210,35 @@ params! {
     (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7),
 }
 
-/// The result of a typed function: a [`Scalar`], or `()` for void.
-pub trait Results: Sized {
+/// The result of a typed function: a [`Scalar`], or `()` for void; sealed.
+pub trait Results: Sized + WasmResults {
     /// The representation, `Repr::Void` for `()`.
     const REPR: Repr;
-    /// The wasm result: [`Scalar::Wasm`], or `()`.
-    type Wasm: wasmtime::WasmResults;
     /// The value from the raw result slot.
     fn from_slot(raw: u64) -> Self;
-    /// The value from the wasm result.
-    fn from_wasm(w: Self::Wasm) -> Self;
 }
 
 impl<T: Scalar> Results for T {
     const REPR: Repr = T::REPR;
-    type Wasm = T::Wasm;
     fn from_slot(raw: u64) -> Self {
         T::from_slot(raw)
     }
-    fn from_wasm(w: T::Wasm) -> Self {
-        T::from_wasm(w)
+}
+
+impl<T: Scalar> WasmResults for T {
+    type Wasm = <T as WasmScalar>::Wasm;
+    fn from_wasm(w: Self::Wasm) -> Self {
+        <T as WasmScalar>::from_wasm(w)
     }
 }
 
 impl Results for () {
     const REPR: Repr = Repr::Void;
-    type Wasm = ();
     fn from_slot(_: u64) -> Self {}
+}
+
+impl WasmResults for () {
+    type Wasm = ();
     fn from_wasm(_: ()) -> Self {}
 }
 

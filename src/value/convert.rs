@@ -29,7 +29,7 @@ pub fn mask_int(v: i128, repr: Repr) -> i128 {
 }
 
 /// Reads raw call bits (as a backend returns them in a 64-bit slot) as an integer of `repr`.
-pub fn int_from_bits(bits: u64, repr: Repr) -> i128 {
+pub(crate) fn int_from_bits(bits: u64, repr: Repr) -> i128 {
     mask_int(bits as i128, repr)
 }
 

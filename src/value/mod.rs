@@ -18,12 +18,14 @@ mod repr;
 mod struct_value;
 
 pub use boxed::Boxed;
+pub(crate) use convert::int_from_bits;
+pub use convert::mask_int;
 pub(crate) use convert::{
     callback_args, callback_result, decode, decode_wide, encode, encode_wide, read_value,
     write_value,
 };
-pub use convert::{int_from_bits, mask_int};
-pub use repr::{bytes_repr, str_repr, unescape_bytes};
+pub use repr::bytes_repr;
+pub(crate) use repr::{str_repr, unescape_bytes};
 pub use struct_value::StructValue;
 
 /// Identifies one loaded library; pointers into its memory carry it so that a buffer of one

@@ -34,7 +34,7 @@ pub fn bytes_repr(b: &[u8]) -> String {
 }
 
 /// Python's `repr()` of a `str`.
-pub fn str_repr(text: &str) -> String {
+pub(crate) fn str_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
@@ -63,7 +63,7 @@ pub fn str_repr(text: &str) -> String {
 }
 
 /// Python's `repr()` of a float: `2.5`, `1e+100`, `nan`, `inf`.
-pub fn float_repr(f: f64) -> String {
+pub(super) fn float_repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }
@@ -120,7 +120,7 @@ impl fmt::Display for Value {
 
 /// Parses Python byte-string escapes (`\x00`, `\n`, `\t`, `\r`, `\\`, `\'`, `\"`, `\0`) in
 /// command-line text.
-pub fn unescape_bytes(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn unescape_bytes(text: &str) -> Result<Vec<u8>, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -15,7 +15,7 @@ use libffi::middle::Cif;
 mod callback;
 mod ffi;
 mod host_memory;
-pub mod shims;
+pub(crate) mod shims;
 mod stdio;
 
 pub(crate) use stdio::memfd;
@@ -31,7 +31,7 @@ use crate::types::{CType, Repr};
 use shims::ShimPlan;
 
 /// The most arguments a call may have.
-pub const MAX_ARGS: usize = crate::backend::MAX_ARGS;
+pub(crate) const MAX_ARGS: usize = crate::backend::MAX_ARGS;
 
 /// A prepared call: the function's address and its CIF.
 pub(super) struct NativeProto {
@@ -47,7 +47,7 @@ pub(super) struct NativeProto {
 }
 
 /// A shared object loaded into this process.
-pub struct NativeLibrary {
+pub(crate) struct NativeLibrary {
     path: PathBuf,
     lib: libloading::Library,
     protos: Vec<NativeProto>,
@@ -81,7 +81,7 @@ fn shim_plan(
 
 impl NativeLibrary {
     /// dlopens `path` (`RTLD_NOW | RTLD_LOCAL`, as ctypes' default mode).
-    pub fn open(path: &Path, options: &LoadOptions) -> Result<NativeLibrary> {
+    pub(crate) fn open(path: &Path, options: &LoadOptions) -> Result<NativeLibrary> {
         if !path.exists() {
             return Err(Error::os(path, "No such file or directory"));
         }

@@ -20,9 +20,9 @@ use std::ffi::c_void;
 use std::mem::MaybeUninit;
 
 /// Integer/pointer arguments passed in registers.
-pub const MAX_INT: usize = 6;
+pub(crate) const MAX_INT: usize = 6;
 /// Float arguments passed in registers.
-pub const MAX_FLOAT: usize = 8;
+pub(crate) const MAX_FLOAT: usize = 8;
 
 /// Calls `code` with `ints[..ni]` and `floats[..nf]` (the shim's own counts, which must be
 /// initialised; the rest are not read) and returns rax (integer class) or xmm0's bits (float
@@ -124,7 +124,7 @@ static FLOAT_RESULT: [[Shim; MAX_FLOAT + 1]; MAX_INT + 1] = table!(Float);
 
 /// How one prototype is called through a shim.
 #[derive(Clone, Copy)]
-pub struct ShimPlan {
+pub(crate) struct ShimPlan {
     shim: Shim,
     /// Bit i set: argument i is a float (its slot holds f32 or f64 bits).
     floats: u32,
@@ -137,7 +137,7 @@ impl ShimPlan {
     /// The plan for these argument classes (`true` = float) and result class, or `None` if
     /// the signature needs the stack (more than six integers or eight floats) or this is not
     /// x86-64 System V.
-    pub fn new(float_args: &[bool], float_result: bool) -> Option<ShimPlan> {
+    pub(crate) fn new(float_args: &[bool], float_result: bool) -> Option<ShimPlan> {
         if !cfg!(all(target_arch = "x86_64", unix)) || float_args.len() > 32 {
             return None;
         }
@@ -170,7 +170,7 @@ impl ShimPlan {
     /// `code` must be a non-variadic function whose arguments have exactly the classes this
     /// plan was made for, in order, and `args` must hold one slot per argument.
     #[inline]
-    pub unsafe fn call(&self, code: *const c_void, args: &[u64]) -> u64 {
+    pub(crate) unsafe fn call(&self, code: *const c_void, args: &[u64]) -> u64 {
         let mut ints: Image = [MaybeUninit::uninit(); SLOTS];
         let mut floats: Image = [MaybeUninit::uninit(); SLOTS];
         let (mut ni, mut nf) = (0, 0);
@@ -194,7 +194,7 @@ impl ShimPlan {
     }
 
     /// What `describe` shows: `shim(2 int, 1 float) -> float`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "shim({} int, {} float) -> {}",
             self.ints_count,

@@ -15,10 +15,21 @@ pub(super) struct WasmCallback {
 }
 
 // SAFETY: WASI's linker wants the store data to be `Send`. A `WasmCallback` lives only in the
-// data of a store owned by a `WasmLibrary`, which lives only inside a `CDLL`; `CDLL` holds an
-// `Rc` and so is neither `Send` nor `Sync`. The store, and every `Rc` in it, therefore stays on
-// the thread that created it.
+// data of a store, which lives only in a `WasmLibrary` (it is never moved out). A
+// `WasmLibrary` is not `Send` (its `_thread` marker; the assertion below proves it), so the
+// store, and every `Rc` in it, stays on the thread that created it.
 unsafe impl Send for WasmCallback {}
+
+// A compile-time proof that `WasmLibrary` is not `Send`: if it were, both impls of
+// `AmbiguousIfSend` would apply and the path below would be ambiguous, which does not compile.
+const _: () = {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    let _ = <WasmLibrary as AmbiguousIfSend<_>>::some_item;
+};
 
 /// The guest's memory as a callback sees it, through the calling context.
 pub(super) struct CallerMemory<'a, 'b> {

@@ -20,14 +20,14 @@ struct Sink {
 
 /// A cloneable handle on one captured stream; all clones write to the same buffer.
 #[derive(Clone, Debug)]
-pub struct Capture {
+pub(crate) struct Capture {
     sink: Arc<Mutex<Sink>>,
     limit: usize,
 }
 
 impl Capture {
     /// A sink that keeps at most `limit` bytes between two drains.
-    pub fn new(limit: usize) -> Capture {
+    pub(crate) fn new(limit: usize) -> Capture {
         Capture {
             sink: Arc::default(),
             limit,
@@ -43,7 +43,7 @@ impl Capture {
     }
 
     /// Takes what was kept since the last drain, and how many bytes were dropped past the limit.
-    pub fn drain(&self) -> (Vec<u8>, u64) {
+    pub(crate) fn drain(&self) -> (Vec<u8>, u64) {
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         let kept = std::mem::take(&mut sink.kept);
         let dropped = std::mem::take(&mut sink.dropped);

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The virtual time the guest's clocks show: starts at 2000-01-01T00:00:00Z (wall) and 0
 /// (monotonic), and moves only by [`VirtualClock::advance`].
 #[derive(Clone, Debug, Default)]
-pub struct VirtualClock {
+pub(super) struct VirtualClock {
     nanos: Arc<AtomicU64>,
 }
 
@@ -16,7 +16,7 @@ const VIRTUAL_EPOCH: u64 = 946_684_800;
 
 impl VirtualClock {
     /// Moves the guest's clocks forward.
-    pub fn advance(&self, by: Duration) {
+    pub(super) fn advance(&self, by: Duration) {
         self.nanos
             .fetch_add(by.as_nanos() as u64, Ordering::Relaxed);
     }

@@ -30,7 +30,7 @@ pub(super) struct Live {
 impl WasmLibrary {
     /// Loads a reactor module (from the module cache when it can), instantiates it under the
     /// sandbox of `options`, and runs its `_initialize` once.
-    pub fn open(path: &Path, options: &LoadOptions) -> Result<WasmLibrary> {
+    pub(crate) fn open(path: &Path, options: &LoadOptions) -> Result<WasmLibrary> {
         let bytes = std::fs::read(path).map_err(|e| Error::os(path, e))?;
         if !bytes.starts_with(b"\0asm") {
             return Err(Error::os(
@@ -55,6 +55,7 @@ impl WasmLibrary {
             deadline_ticks,
         )?;
         Ok(WasmLibrary {
+            _thread: std::marker::PhantomData,
             path: path.to_path_buf(),
             loaded,
             sandbox,
@@ -166,7 +167,7 @@ impl WasmLibrary {
     /// Throws the instance away and makes a fresh one from the same (cached) module: the
     /// library's memory, globals and table are as after loading. Prepared prototypes stay
     /// valid; callbacks and memory objects made before are gone.
-    pub fn reset(&mut self) -> Result<()> {
+    pub(crate) fn reset(&mut self) -> Result<()> {
         let capture = self.capture.then_some((&self.stdout, &self.stderr));
         let parts = WasmLibrary::instantiate(
             &self.path,

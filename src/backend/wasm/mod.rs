@@ -15,9 +15,9 @@ use wasmtime::{ExternType, Func, TypedFunc, Val, ValRaw, WasmParams, WasmResults
 mod abi;
 mod bounds;
 mod callback;
-pub mod capture;
+pub(crate) mod capture;
 mod clock;
-pub mod engine;
+pub(crate) mod engine;
 mod guest;
 mod inspect;
 mod instance;
@@ -45,10 +45,10 @@ use slot::{bits_val, func_signature, signature_text, val_bits, valtype, Slot};
 pub(crate) use trap::trap_error;
 
 /// The most arguments a call may have (ctypes allows 1024; C code in practice uses far fewer).
-pub const MAX_ARGS: usize = crate::backend::MAX_ARGS;
+pub(crate) const MAX_ARGS: usize = crate::backend::MAX_ARGS;
 
 /// The most bytes of stdout or stderr kept between two takes; the rest is dropped.
-pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+pub(crate) const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Something that belongs to one store (an export, a `TypedFunc`), kept outside the library
 /// with the instance generation it was made for: [`WasmLibrary::current`] gives it back only
@@ -69,7 +69,9 @@ pub(crate) type WasmTyped<P, R> = OfInstance<TypedFunc<P, R>>;
 pub(crate) const SCALAR_SLOTS: usize = 16;
 
 /// A library loaded into its own wasmtime store.
-pub struct WasmLibrary {
+pub(crate) struct WasmLibrary {
+    /// Keeps a `WasmLibrary` on its thread (not `Send`): its store holds the callbacks' `Rc`s.
+    _thread: std::marker::PhantomData<*const ()>,
     path: PathBuf,
     loaded: Loaded,
     sandbox: Sandbox,
@@ -164,12 +166,12 @@ impl WasmLibrary {
     }
 
     /// Moves the guest's virtual clocks forward.
-    pub fn advance_clock(&self, by: std::time::Duration) {
+    pub(crate) fn advance_clock(&self, by: std::time::Duration) {
         self.clock.advance(by);
     }
 
     /// Where the module came from and how long loading took.
-    pub fn load_stats(&self) -> (LoadSource, std::time::Duration) {
+    pub(crate) fn load_stats(&self) -> (LoadSource, std::time::Duration) {
         (self.loaded.source, self.loaded.elapsed)
     }
 

@@ -4,13 +4,13 @@ use std::convert::Infallible;
 
 /// A deterministic random stream (SplitMix64) from a seed: what `random_get` returns.
 #[derive(Clone, Debug)]
-pub struct SeededRandom {
+pub(super) struct SeededRandom {
     state: u64,
 }
 
 impl SeededRandom {
     /// The stream of `seed`.
-    pub fn new(seed: u64) -> SeededRandom {
+    pub(super) fn new(seed: u64) -> SeededRandom {
         SeededRandom { state: seed }
     }
 
