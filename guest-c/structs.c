@@ -72,3 +72,10 @@ double unwrap_double(Wrapped w) { return w.value; }
 typedef struct { char tag; long count; const char *name; } Record;
 long record_count(Record r) { return r.count + r.tag; }
 Record make_record(long count) { Record r = { 'r', count, "record" }; return r; }
+/* Character arrays as members: ctypes reads `c_char * n` as bytes and `c_wchar * n` as str. */
+#include <string.h>
+#include <wchar.h>
+typedef struct { int id; char name[5]; wchar_t tag[4]; } Named;
+/* 1 when the host stored id 5, name "hello" (no room left for a NUL) and tag L"wxy". */
+int Named_check(const Named *p) { return p->id == 5 && memcmp(p->name, "hello", 5) == 0 && wcscmp(p->tag, L"wxy") == 0; }
+void Named_fill(Named *p) { p->id = 7; memcpy(p->name, "ab\0cd", 5); wcscpy(p->tag, L"zz"); }

@@ -2,6 +2,8 @@
 //! `GetResult`): how a Python value becomes a raw argument slot for a declared or inferred
 //! type, and how a raw result slot becomes a Python value.
 
+use std::rc::Rc;
+
 use super::call::{temporary, wrong_type, Converted};
 use super::cdll::{read_string, read_wstring};
 use super::inner::LibInner;
@@ -52,7 +54,12 @@ pub(super) fn convert_arg(
         Some(Type::Struct(s)) => {
             // By value: the bytes are copied into the library's memory for the call.
             let bytes = match v {
-                Value::Struct(sv) if sv.ty().name() == s.name() && sv.model() == m => {
+                // The same structure type: the same object, or one equal in name, fields and
+                // packing (so the same layout). A different structure that only shares the
+                // name is rejected, as ctypes rejects an instance of another class.
+                Value::Struct(sv)
+                    if sv.model() == m && (Rc::ptr_eq(sv.ty(), s) || sv.ty() == s) =>
+                {
                     sv.bytes().to_vec()
                 }
                 Value::Pointer(p) => {
@@ -61,14 +68,17 @@ pub(super) fn convert_arg(
                     bytes
                 }
                 other => {
+                    let given = match other {
+                        Value::Struct(sv) => sv.ty().name(),
+                        other => other.py_type(),
+                    };
                     return Err(Error::arg(
                         position,
                         format!(
-                            "TypeError: expected {} instance, got {}",
-                            s.name(),
-                            other.py_type()
+                            "TypeError: expected {} instance instead of {given}",
+                            s.name()
                         ),
-                    ))
+                    ));
                 }
             };
             return Ok((pointer, temporary(b, lib, &bytes, 0, cv)?));

@@ -90,6 +90,16 @@ pub(crate) fn read_value(t: &Type, m: DataModel, bytes: &[u8]) -> Value {
     match t {
         Type::Simple(c) => decode(*c, m.repr(*c), bytes),
         Type::Pointer(_) => decode(CType::VoidP, m.repr(CType::VoidP), bytes),
+        // ctypes reads a `c_char * n` member as bytes and a `c_wchar * n` member as str, up
+        // to the first NUL (its `.value`).
+        Type::Array(elem, _) if **elem == Type::Simple(CType::Char) => {
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            Value::Bytes(bytes[..end].to_vec())
+        }
+        Type::Array(elem, _) if **elem == Type::Simple(CType::WChar) => {
+            let text = decode_wide(bytes);
+            Value::Str(text.split('\0').next().unwrap_or_default().to_string())
+        }
         Type::Array(elem, n) => {
             let size = elem.sizeof(m);
             Value::List(Boxed::new(
@@ -118,6 +128,31 @@ pub(crate) fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -
             let r = m.repr(CType::VoidP);
             let bits = encode(CType::VoidP, r, v)?;
             bytes.copy_from_slice(&bits.to_le_bytes()[..r.size()]);
+        }
+        // `c_char * n` takes bytes and `c_wchar * n` a str, as ctypes' setters do: at most n
+        // units, NUL-terminated when there is room.
+        (Type::Array(elem, n), Value::Bytes(data)) if **elem == Type::Simple(CType::Char) => {
+            if data.len() > *n {
+                return Err(Error::ValueError(format!(
+                    "bytes too long ({}, maximum length {n})",
+                    data.len()
+                )));
+            }
+            bytes[..data.len()].copy_from_slice(data);
+            if data.len() < *n {
+                bytes[data.len()] = 0;
+            }
+        }
+        (Type::Array(elem, n), Value::Str(text)) if **elem == Type::Simple(CType::WChar) => {
+            let count = text.chars().count();
+            if count > *n {
+                return Err(Error::ValueError(format!(
+                    "string too long ({count}, maximum length {n})"
+                )));
+            }
+            let wide = encode_wide(text);
+            let len = (4 * (count + 1)).min(bytes.len());
+            bytes[..len].copy_from_slice(&wide[..len]);
         }
         (Type::Array(elem, n), Value::List(items)) => {
             if items.len() > *n {

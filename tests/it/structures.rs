@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use crate::common::both;
 use wasmctypes::{
-    CData, CStruct, CType, Field, StructType, StructValue, Type, Value, CDLL, POINTER,
+    CData, CStruct, CType, Error, Field, StructType, StructValue, Type, Value, CDLL, POINTER,
 };
 
 fn s1() -> Rc<StructType> {
@@ -286,6 +286,54 @@ fn packed_nested_and_array_fields_read_what_c_wrote() {
     }
 }
 
+/// ctypes: a `c_char * 5` member reads as bytes and a `c_wchar * 4` member as str, up to the
+/// first NUL; both take bytes / str, also in the constructor (`Named(5, b"hello", "wxy")`);
+/// too long is `ValueError: bytes too long (7, maximum length 5)`.
+#[test]
+fn character_array_members_are_bytes_and_str() {
+    let named = StructType::structure(
+        "Named",
+        vec![
+            Field::new("id", CType::Int),
+            Field::new("name", Type::array(CType::Char, 5)),
+            Field::new("tag", Type::array(CType::WChar, 4)),
+        ],
+    );
+    for lib in both("structs") {
+        let n = CStruct::new(&lib, &named, &[5.into(), b"hello".into(), "wxy".into()]).unwrap();
+        let check = lib.function("Named_check").unwrap();
+        assert_eq!(
+            check.call(&[(&n).into()]).unwrap(),
+            Value::Int(1),
+            "{}",
+            lib.backend()
+        );
+        assert_eq!(n.get("name").unwrap(), Value::Bytes(b"hello".to_vec()));
+        assert_eq!(n.get("tag").unwrap(), Value::Str("wxy".into()));
+        let mut fill = lib.function("Named_fill").unwrap();
+        fill.set_restype(CType::Void).unwrap();
+        fill.call(&[(&n).into()]).unwrap();
+        assert_eq!(n.get("name").unwrap(), Value::Bytes(b"ab".to_vec()));
+        assert_eq!(n.get("tag").unwrap(), Value::Str("zz".into()));
+        n.set("name", b"xyz".as_slice()).unwrap();
+        assert_eq!(n.get("name").unwrap(), Value::Bytes(b"xyz".to_vec()));
+        let e = n.set("name", b"toolong".as_slice()).unwrap_err();
+        assert_eq!(e.kind(), "ValueError", "{}", lib.backend());
+        assert_eq!(e.message(), "bytes too long (7, maximum length 5)");
+        let e = n.set("tag", "abcde").unwrap_err();
+        assert_eq!(e.message(), "string too long (5, maximum length 4)");
+        // A host copy reads the same way.
+        let copy = StructValue::from_values(
+            &named,
+            lib.data_model(),
+            &[5.into(), b"hello".into(), "wxy".into()],
+        )
+        .unwrap();
+        assert_eq!(copy.get("name").unwrap(), Value::Bytes(b"hello".to_vec()));
+        assert_eq!(copy.get("tag").unwrap(), Value::Str("wxy".into()));
+    }
+}
+
 #[test]
 fn a_union_shares_its_bytes() {
     let all = layouts();
@@ -315,6 +363,43 @@ fn rect() -> Rc<StructType> {
             Field::new("lowerright", point()),
         ],
     )
+}
+
+/// ctypes: `PointInRectByValue(rc, OtherPOINT(1, 2))` raises `ArgumentError: argument 2:
+/// TypeError: expected POINT instance instead of POINT` when `OtherPOINT` is another class
+/// that only shares the name; the bytes of a smaller structure must never reach C.
+#[test]
+fn a_structure_by_value_must_be_of_the_declared_type_not_only_its_name() {
+    for lib in both("structs") {
+        let m = lib.data_model();
+        let impostor = StructType::structure(
+            "POINT",
+            vec![Field::new("x", CType::Short), Field::new("y", CType::Short)],
+        );
+        let r = StructValue::new(&rect(), m);
+        let mut g = lib.function("PointInRectByValue").unwrap();
+        g.set_argtypes(&[Type::from(rect()), point().into()])
+            .unwrap();
+        let fake = StructValue::from_values(&impostor, m, &[1.into(), 2.into()]).unwrap();
+        match g.call(&[r.clone().into(), fake.into()]) {
+            Err(Error::ArgumentError { position, message }) => {
+                assert_eq!(position, Some(2), "{}", lib.backend());
+                assert_eq!(
+                    message,
+                    "TypeError: expected POINT instance instead of POINT",
+                    "{}",
+                    lib.backend()
+                );
+            }
+            other => panic!(
+                "{}: expected an ArgumentError, got {other:?}",
+                lib.backend()
+            ),
+        }
+        // An equal definition made separately is the same type, as the layout is the same.
+        let same = StructValue::from_values(&point(), m, &[0.into(), 0.into()]).unwrap();
+        assert_eq!(g.call(&[r.into(), same.into()]).unwrap(), Value::Int(1));
+    }
 }
 
 #[test]
