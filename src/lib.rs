@@ -42,7 +42,9 @@ mod value;
 
 pub use backend::sandbox;
 pub use backend::wasm::engine::LoadSource;
-pub use backend::{BackendKind, CallbackFn, Export, LibraryInfo, LoadOptions, Memory, Output};
+pub use backend::{
+    BackendKind, CallbackFn, Export, LibraryInfo, LoadOptions, Memory, Output, Signature, WasmType,
+};
 pub use data::array::Array;
 pub use data::buffer::{
     create_string_buffer, create_unicode_buffer, BufferInit, StringBuffer, WideBuffer, WideInit,

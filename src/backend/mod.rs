@@ -13,11 +13,13 @@ mod callback;
 pub(crate) mod native;
 mod options;
 pub mod sandbox;
+mod signature;
 pub(crate) mod wasm;
 
 pub use callback::{CallbackFn, Memory};
 pub use options::LoadOptions;
 pub(crate) use options::MAX_ARGS;
+pub use signature::{Signature, WasmType};
 
 use std::fmt;
 use std::path::Path;
@@ -111,12 +113,12 @@ pub struct Output {
 /// An exported symbol, as `inspect` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Export {
-    /// A function; `signature` is the wasm signature, e.g. `(i32, i32) -> i32`, when known.
+    /// A function, with its wasm signature when known.
     Function {
         /// The symbol.
         name: String,
         /// Its wasm type, or `None` natively (a shared object does not record it).
-        signature: Option<String>,
+        signature: Option<Signature>,
     },
     /// A data object at an address.
     Data {

@@ -20,16 +20,14 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::backend::native::memfd;
 use crate::backend::sandbox::Sandbox;
 use crate::backend::BackendKind;
-use crate::backend::LoadOptions;
+use crate::backend::{LoadOptions, Signature, WasmType};
 use crate::error::{Error, Result, TrapKind};
 use crate::library::CDLL;
 use crate::types::CType;
-use crate::value::{bytes_repr, Value};
+use crate::value::Value;
 
 /// How one backend's run of a test ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,30 +44,7 @@ pub enum Outcome {
     Failed(String),
 }
 
-impl Outcome {
-    /// One short line: `returned 5`, `trap MemoryOutOfBounds`, `signal SIGSEGV`, `exit 3`.
-    pub fn text(&self) -> String {
-        match self {
-            Outcome::Returned(v) => format!("returned {v}"),
-            Outcome::Trapped(k, _) => format!("trap {k}"),
-            Outcome::Signal(s) => format!("signal {}", signal_name(*s)),
-            Outcome::Exit(n) => format!("exit {n}"),
-            Outcome::Failed(m) => format!("failed: {m}"),
-        }
-    }
-}
-
-fn signal_name(s: i32) -> String {
-    match s {
-        libc::SIGSEGV => "SIGSEGV".into(),
-        libc::SIGBUS => "SIGBUS".into(),
-        libc::SIGABRT => "SIGABRT".into(),
-        libc::SIGFPE => "SIGFPE".into(),
-        libc::SIGILL => "SIGILL".into(),
-        libc::SIGTRAP => "SIGTRAP".into(),
-        other => format!("signal {other}"),
-    }
-}
+impl Outcome {}
 
 /// One backend's run: its outcome and what it printed.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,91 +111,19 @@ impl Report {
             .filter(|t| (t.class == Some("unexplained") && t.expected.is_none()) || t.mismatched())
             .count()
     }
-
-    /// The human table.
-    pub fn table(&self) -> String {
-        let w = self
-            .tests
-            .iter()
-            .map(|t| t.name.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let cell = |r: &Run| {
-            let mut s = r.outcome.text();
-            if !r.stdout.is_empty() {
-                s.push_str(&format!(" {}", bytes_repr(&r.stdout)));
-            }
-            s
-        };
-        let ww = self
-            .tests
-            .iter()
-            .map(|t| cell(&t.wasm).len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let wn = self
-            .tests
-            .iter()
-            .map(|t| cell(&t.native).len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let mut out = format!(
-            "{:<w$}  {:<ww$}  {:<wn$}  verdict\n",
-            "test", "wasm", "native"
-        );
-        for t in &self.tests {
-            let mut verdict = t.verdict().to_string();
-            if t.mismatched() {
-                verdict.push_str(&format!(
-                    " (declared {}: MISMATCH)",
-                    t.expected.as_deref().unwrap_or("")
-                ));
-            }
-            out.push_str(&format!(
-                "{:<w$}  {:<ww$}  {:<wn$}  {verdict}\n",
-                t.name,
-                cell(&t.wasm),
-                cell(&t.native)
-            ));
-        }
-        out.push_str(&format!(
-            "{} tests: {} same, {} differ, {} unexplained\n",
-            self.tests.len(),
-            self.same(),
-            self.differ(),
-            self.unexplained()
-        ));
-        out
-    }
-
-    /// One JSON object per test, then the summary.
-    pub fn json_lines(&self) -> Vec<serde_json::Value> {
-        let run = |r: &Run| json!({"outcome": r.outcome.text(), "stdout": String::from_utf8_lossy(&r.stdout), "stderr": String::from_utf8_lossy(&r.stderr)});
-        let mut lines: Vec<serde_json::Value> = self
-            .tests
-            .iter()
-            .map(|t| json!({"test": t.name, "wasm": run(&t.wasm), "native": run(&t.native), "verdict": t.verdict(), "expected": t.expected, "mismatch": t.mismatched()}))
-            .collect();
-        lines.push(json!({"summary": {"same": self.same(), "differ": self.differ(), "unexplained": self.unexplained()}}));
-        lines
-    }
 }
 
 /// The restype of a zero-argument test, from its wasm signature.
-fn restype_of(signature: &str) -> Option<CType> {
-    let (params, ret) = signature.split_once(" -> ")?;
-    if params != "()" {
+fn restype_of(signature: &Signature) -> Option<CType> {
+    if !signature.params.is_empty() {
         return None;
     }
-    Some(match ret {
-        "()" => CType::Void,
-        "i32" => CType::Int,
-        "i64" => CType::LongLong,
-        "f32" => CType::Float,
-        "f64" => CType::Double,
+    Some(match signature.results.as_slice() {
+        [] => CType::Void,
+        [WasmType::I32] => CType::Int,
+        [WasmType::I64] => CType::LongLong,
+        [WasmType::F32] => CType::Float,
+        [WasmType::F64] => CType::Double,
         _ => return None,
     })
 }
@@ -391,51 +294,24 @@ pub unsafe fn native_run(path: &Path, name: &str, restype: CType, isolate: bool)
             libc::dup2(out.as_raw_fd(), 1);
             libc::dup2(err.as_raw_fd(), 2);
         }
-        let text = match call() {
-            Ok(Value::Float(x)) => format!("float {:016x}", x.to_bits()),
-            Ok(v) => format!(
-                "ok {}",
-                serde_json::to_string(&crate::tools::invoke::value_json(&v)).unwrap_or_default()
-            ),
-            Err(e) => format!("err {e}"),
-        };
+        let message = ChildResult::of(call()).encode();
         // SAFETY: flush C stdio, write the result, leave without running destructors.
         unsafe {
             libc::fflush(std::ptr::null_mut());
-            libc::write(res.as_raw_fd(), text.as_ptr().cast(), text.len());
+            libc::write(res.as_raw_fd(), message.as_ptr().cast(), message.len());
             libc::_exit(0);
         }
     }
     let mut status = 0;
     // SAFETY: waiting for our own child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    let result = String::from_utf8_lossy(&read_all(&res)).into_owned();
+    let result = ChildResult::decode(&read_all(&res));
     let outcome = if libc::WIFSIGNALED(status) {
         Outcome::Signal(libc::WTERMSIG(status))
-    } else if let Some(bits) = result.strip_prefix("float ") {
-        Outcome::Returned(Value::Float(f64::from_bits(
-            u64::from_str_radix(bits, 16).unwrap_or(0),
-        )))
-    } else if let Some(json) = result.strip_prefix("ok ") {
-        let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-        Outcome::Returned(match (restype, v) {
-            (CType::Void, _) => Value::None,
-            (CType::Float | CType::Double, serde_json::Value::Number(n)) => {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
-            (CType::Float | CType::Double, serde_json::Value::String(s)) => {
-                Value::Float(s.parse().unwrap_or(f64::NAN))
-            }
-            (_, serde_json::Value::Number(n)) => Value::Int(
-                n.as_i64()
-                    .map(i128::from)
-                    .or(n.as_u64().map(i128::from))
-                    .unwrap_or(0),
-            ),
-            (_, other) => Value::Str(other.to_string()),
-        })
-    } else if let Some(e) = result.strip_prefix("err ") {
-        Outcome::Failed(e.to_string())
+    } else if let Some(ChildResult::Returned(v)) = result {
+        Outcome::Returned(v)
+    } else if let Some(ChildResult::Failed(e)) = result {
+        Outcome::Failed(e)
     } else {
         Outcome::Exit(libc::WEXITSTATUS(status))
     };
@@ -559,4 +435,91 @@ pub unsafe fn run_all(wasm_path: &Path, native_path: &Path, isolate: bool) -> Re
         });
     }
     Ok(Report { tests })
+}
+
+/// What an isolated child sends back through its pipe, in a binary form: a tag byte, then the
+/// value's own bits (an integer as 16 little-endian bytes, a float as its 8 bytes), or the
+/// error's text. Nothing is parsed from printed text.
+#[derive(Debug, PartialEq)]
+enum ChildResult {
+    /// The call returned this value (None, an integer or a float: a test's result types).
+    Returned(Value),
+    /// The call failed with this error text.
+    Failed(String),
+}
+
+impl ChildResult {
+    fn of(outcome: Result<Value>) -> ChildResult {
+        match outcome {
+            Ok(v) => ChildResult::Returned(v),
+            Err(e) => ChildResult::Failed(e.to_string()),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(17);
+        match self {
+            ChildResult::Returned(Value::Int(i)) => {
+                out.push(b'i');
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            ChildResult::Returned(Value::Float(x)) => {
+                out.push(b'f');
+                out.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            ChildResult::Returned(Value::Bool(b)) => out.extend_from_slice(&[b'b', *b as u8]),
+            ChildResult::Returned(_) => out.push(b'n'),
+            ChildResult::Failed(e) => {
+                out.push(b'e');
+                out.extend_from_slice(e.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// `None` when the child wrote nothing (it ended before the call returned) or something
+    /// this encoding never makes.
+    fn decode(bytes: &[u8]) -> Option<ChildResult> {
+        let (&tag, rest) = bytes.split_first()?;
+        Some(match tag {
+            b'i' => ChildResult::Returned(Value::Int(i128::from_le_bytes(rest.try_into().ok()?))),
+            b'f' => ChildResult::Returned(Value::Float(f64::from_bits(u64::from_le_bytes(
+                rest.try_into().ok()?,
+            )))),
+            b'b' => ChildResult::Returned(Value::Bool(*rest.first()? != 0)),
+            b'n' if rest.is_empty() => ChildResult::Returned(Value::None),
+            b'e' => ChildResult::Failed(String::from_utf8_lossy(rest).into_owned()),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_result_survives_the_pipe_bit_for_bit() {
+        for r in [
+            ChildResult::Returned(Value::Int(-(1 << 100))),
+            ChildResult::Returned(Value::Int(u64::MAX as i128)),
+            ChildResult::Returned(Value::Float(f64::from_bits(0x7ff8_0000_dead_beef))),
+            ChildResult::Returned(Value::Float(-0.0)),
+            ChildResult::Returned(Value::Bool(true)),
+            ChildResult::Returned(Value::None),
+            ChildResult::Failed("ValueError: NULL pointer access".into()),
+        ] {
+            let back = ChildResult::decode(&r.encode()).unwrap();
+            match (&r, &back) {
+                (
+                    ChildResult::Returned(Value::Float(a)),
+                    ChildResult::Returned(Value::Float(b)),
+                ) => assert_eq!(a.to_bits(), b.to_bits()),
+                _ => assert_eq!(r, back),
+            }
+        }
+        assert_eq!(ChildResult::decode(b""), None);
+        assert_eq!(ChildResult::decode(b"i\x01"), None);
+        assert_eq!(ChildResult::decode(b"?"), None);
+    }
 }

@@ -13,8 +13,6 @@
 //! assert!(ArgSpec::parse("2.5").is_err());
 //! ```
 
-use serde_json::{json, Value as Json};
-
 use crate::backend::BackendKind;
 use crate::data::array::Array;
 use crate::data::buffer::{
@@ -23,7 +21,7 @@ use crate::data::buffer::{
 use crate::error::{Error, Result};
 use crate::library::{Function, CDLL};
 use crate::types::{CType, DataModel};
-use crate::value::{bytes_repr, unescape_bytes, Value};
+use crate::value::{unescape_bytes, Value};
 
 /// One argument as typed on the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -369,66 +367,6 @@ pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Res
     PreparedCall::new(lib, symbol, args, restype)?.run()
 }
 
-/// A value as JSON: numbers as numbers, None as null, bytes and str as their Python repr.
-pub fn value_json(v: &Value) -> Json {
-    match v {
-        Value::None => Json::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => {
-            if let Ok(x) = i64::try_from(*i) {
-                json!(x)
-            } else if let Ok(x) = u64::try_from(*i) {
-                json!(x)
-            } else {
-                json!(i.to_string())
-            }
-        }
-        Value::Float(x) => serde_json::Number::from_f64(*x)
-            .map(Json::Number)
-            .unwrap_or_else(|| json!(v.to_string())),
-        Value::Pointer(p) => json!(p.addr),
-        other => json!(other.to_string()),
-    }
-}
-
-impl ArgReport {
-    /// The JSON form: `{"type", "value"}`, or `{"type", "raw", "value"}` for a buffer.
-    pub fn to_json(&self) -> Json {
-        match self {
-            ArgReport::Scalar(t, v) => json!({"type": t.name(), "value": value_json(v)}),
-            ArgReport::Array(t, items) => {
-                json!({"type": format!("{t}[]"), "value": items.iter().map(value_json).collect::<Vec<_>>()})
-            }
-            ArgReport::Buffer { raw, value } => {
-                json!({"type": "buf", "raw": bytes_repr(raw), "value": bytes_repr(value)})
-            }
-            ArgReport::WideBuffer(v) => json!({"type": "wbuf", "value": crate::value::str_repr(v)}),
-            ArgReport::Null => json!({"type": "null", "value": null}),
-        }
-    }
-
-    /// One line of text for arrays and buffers (`None` for scalars).
-    pub fn text(&self) -> Option<String> {
-        match self {
-            ArgReport::Array(t, items) => Some(format!(
-                "{t}[]: [{}]",
-                items
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            ArgReport::Buffer { raw, value } => Some(format!(
-                "buf: raw={} value={}",
-                bytes_repr(raw),
-                bytes_repr(value)
-            )),
-            ArgReport::WideBuffer(v) => Some(format!("wbuf: value={}", crate::value::str_repr(v))),
-            _ => None,
-        }
-    }
-}
-
 impl CallReport {
     /// Whether another backend's report of the same call agrees: same result, same output,
     /// same arguments after the call.
@@ -438,47 +376,4 @@ impl CallReport {
             && self.stderr == other.stderr
             && self.args == other.args
     }
-
-    /// `{"backend", "symbol", "return", "stdout", "stderr", "args"}`.
-    pub fn to_json(&self) -> Json {
-        json!({
-            "backend": self.backend.name(),
-            "symbol": self.symbol,
-            "return": value_json(&self.ret),
-            "stdout": String::from_utf8_lossy(&self.stdout),
-            "stderr": String::from_utf8_lossy(&self.stderr),
-            "args": self.args.iter().map(ArgReport::to_json).collect::<Vec<_>>(),
-        })
-    }
-
-    /// The text form: `-> VALUE`, then one line per array or buffer argument.
-    pub fn result_lines(&self) -> Vec<String> {
-        let mut lines = vec![format!("-> {}", self.ret_text())];
-        for (i, a) in self.args.iter().enumerate() {
-            if let Some(t) = a.text() {
-                lines.push(format!("arg {} {t}", i + 1));
-            }
-        }
-        lines
-    }
-
-    /// The return value as text; pointers also name the backend (`0x10a30 (wasm)`).
-    pub fn ret_text(&self) -> String {
-        match (&self.ret, self.restype) {
-            (Value::Int(addr), CType::VoidP) => format!("0x{addr:x} ({} address)", self.backend),
-            (Value::None, CType::VoidP) => format!("None (NULL, {} address)", self.backend),
-            (v, _) => v.to_string(),
-        }
-    }
-}
-
-/// The JSON object of a failed call: `{"backend", "symbol", "error": {"kind", "message"}}`.
-pub fn error_json(backend: BackendKind, symbol: &str, e: &Error) -> Json {
-    let mut err = json!({"kind": e.kind(), "message": e.message()});
-    if let Error::Trap { backtrace, .. } = e {
-        if !backtrace.is_empty() {
-            err["backtrace"] = json!(backtrace.lines().map(str::trim).collect::<Vec<_>>());
-        }
-    }
-    json!({"backend": backend.name(), "symbol": symbol, "error": err})
 }

@@ -5,4 +5,5 @@ pub mod bench;
 pub mod differential;
 pub mod invoke;
 pub mod locate;
+pub mod print;
 pub mod toolchain;

@@ -3,7 +3,7 @@
 
 use wasmtime::Func;
 
-use super::{func_signature, signature_text, Slot, WasmLibrary, SCALAR_SLOTS};
+use super::{func_signature, slots_signature, Slot, WasmLibrary, SCALAR_SLOTS};
 use crate::backend::{Passing, ProtoId};
 use crate::error::{Error, Result};
 use crate::types::Repr;
@@ -198,7 +198,7 @@ impl WasmLibrary {
         if lowered != actual || lowered_ret != results.first().copied() {
             return Err(Error::TypeError(format!(
                 "the prototype {} does not match {symbol}'s wasm signature {}{}",
-                signature_text(&lowered, lowered_ret),
+                slots_signature(&lowered, lowered_ret),
                 func_signature(&ty),
                 if results.is_empty() && lowered_ret.is_some() {
                     " (set restype to None/void)"

@@ -2,6 +2,7 @@
 
 use wasmtime::{Val, ValRaw, ValType};
 
+use crate::backend::{Signature, WasmType};
 use crate::types::Repr;
 
 pub(super) fn val_bits(v: &Val) -> u64 {
@@ -42,6 +43,16 @@ pub(super) enum Slot {
 }
 
 impl Slot {
+    /// The wasm type this slot carries.
+    pub(super) fn wasm_type(self) -> WasmType {
+        match self {
+            Slot::I32 => WasmType::I32,
+            Slot::I64 => WasmType::I64,
+            Slot::F32 => WasmType::F32,
+            Slot::F64 => WasmType::F64,
+        }
+    }
+
     pub(super) fn of_repr(r: Repr) -> Option<Slot> {
         match r {
             Repr::Bool | Repr::Int(1 | 2 | 4) | Repr::UInt(1 | 2 | 4) => Some(Slot::I32),
@@ -81,24 +92,19 @@ impl Slot {
     }
 }
 
-pub(super) fn signature_text(params: &[Slot], result: Option<Slot>) -> String {
-    let p: Vec<String> = params
-        .iter()
-        .map(|s| format!("{s:?}").to_lowercase())
-        .collect();
-    let r = result
-        .map(|s| format!("{s:?}").to_lowercase())
-        .unwrap_or_else(|| "()".into());
-    format!("({}) -> {}", p.join(", "), r)
+/// The wasm signature of lowered parameter and result slots.
+pub(super) fn slots_signature(params: &[Slot], result: Option<Slot>) -> Signature {
+    Signature {
+        params: params.iter().map(|s| s.wasm_type()).collect(),
+        results: result.iter().map(|s| s.wasm_type()).collect(),
+    }
 }
 
-pub(super) fn func_signature(ty: &wasmtime::FuncType) -> String {
-    let p: Vec<String> = ty.params().map(|t| t.to_string()).collect();
-    let r: Vec<String> = ty.results().map(|t| t.to_string()).collect();
-    let r = match r.len() {
-        0 => "()".to_string(),
-        1 => r[0].clone(),
-        _ => format!("({})", r.join(", ")),
-    };
-    format!("({}) -> {}", p.join(", "), r)
+/// The signature of a wasmtime function type.
+pub(super) fn func_signature(ty: &wasmtime::FuncType) -> Signature {
+    let of = |t: ValType| Slot::of_valtype(&t).map_or(WasmType::Other, Slot::wasm_type);
+    Signature {
+        params: ty.params().map(of).collect(),
+        results: ty.results().map(of).collect(),
+    }
 }

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use wasmctypes::tools::invoke::{error_json, parse_restype};
+use wasmctypes::tools::invoke::parse_restype;
+use wasmctypes::tools::print;
 use wasmctypes::{
     invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, PreparedCall,
     Toolchain, CDLL,
@@ -174,17 +175,20 @@ fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
     invoke(&lib, call.symbol.as_deref().unwrap_or(""), &specs, restype)
 }
 
-fn print_error(e: &Error) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {}", e.to_string().lines().next().unwrap_or(""));
-    if let Error::Trap { backtrace, .. } = e {
-        for line in backtrace.lines() {
-            let _ = writeln!(err, "{line}");
-        }
+/// Prints an error on stderr as one line (with a trap's backtrace).
+fn eprint_error(e: &Error) {
+    eprint!("{}", print::error_text(e));
+}
+
+/// Reports a failed command: the JSON object on stdout with `--json`, the text on stderr
+/// otherwise; exit status 2.
+fn fail(json: bool, kind: BackendKind, symbol: Option<&str>, e: &Error) -> ExitCode {
+    if json {
+        println!("{}", print::error_json(kind, symbol.unwrap_or(""), e));
+    } else {
+        eprint_error(e);
     }
-    if let Error::Compile { output, .. } = e {
-        let _ = writeln!(err, "{output}");
-    }
+    ExitCode::from(2)
 }
 
 fn cmd_call(call: &CallArgs, kind: BackendKind) -> ExitCode {
@@ -202,52 +206,7 @@ fn cmd_call(call: &CallArgs, kind: BackendKind) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            if call.json {
-                println!(
-                    "{}",
-                    error_json(kind, call.symbol.as_deref().unwrap_or(""), &e)
-                );
-            } else {
-                print_error(&e);
-            }
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// `c_long`, `c_void_p` and `c_size_t` sizes in both data models, one line.
-fn data_model_line() -> String {
-    let w = BackendKind::Wasm.data_model();
-    let n = BackendKind::Native.data_model();
-    format!(
-        "data model: c_long and pointers are {} bytes sandboxed ({}) and {} bytes native ({})",
-        w.sizeof(CType::Long),
-        w,
-        n.sizeof(CType::Long),
-        n
-    )
-}
-
-fn outcome_cells(r: &Result<CallReport, Error>) -> Vec<(String, String)> {
-    match r {
-        Ok(rep) => {
-            let mut rows = vec![
-                ("stdout".to_string(), wasmctypes::bytes_repr(&rep.stdout)),
-                ("stderr".to_string(), wasmctypes::bytes_repr(&rep.stderr)),
-                ("return".to_string(), rep.ret.to_string()),
-            ];
-            for (i, a) in rep.args.iter().enumerate() {
-                if let Some(t) = a.text() {
-                    rows.push((format!("arg {}", i + 1), t));
-                }
-            }
-            rows
-        }
-        Err(e) => vec![(
-            "error".to_string(),
-            format!("{}: {}", e.kind(), e.message()),
-        )],
+        Err(e) => fail(call.json, kind, call.symbol.as_deref(), &e),
     }
 }
 
@@ -291,64 +250,13 @@ fn cmd_diff(call: &CallArgs, isolate: bool) -> ExitCode {
         (Err(_), Err(_)) => 2,
     };
     if call.json {
-        let side = |k: BackendKind, r: &Result<CallReport, Error>| match r {
-            Ok(rep) => rep.to_json(),
-            Err(e) => error_json(k, call.symbol.as_deref().unwrap_or(""), e),
-        };
-        let sizes = |k: BackendKind| {
-            let m = k.data_model();
-            json!({"model": format!("{m:?}"), "c_long": m.sizeof(CType::Long), "c_void_p": m.sizeof(CType::VoidP), "c_size_t": m.sizeof(CType::SizeT)})
-        };
         println!(
             "{}",
-            json!({
-                "symbol": call.symbol,
-                "same": agree,
-                "wasm": side(BackendKind::Wasm, w),
-                "native": side(BackendKind::Native, n),
-                "data_model": {"wasm": sizes(BackendKind::Wasm), "native": sizes(BackendKind::Native)},
-            })
+            print::diff_json(call.symbol.as_deref().unwrap_or(""), agree, w, n)
         );
-        return ExitCode::from(code);
+    } else {
+        print!("{}", print::diff_text(w, n, code));
     }
-    let cw = outcome_cells(w);
-    let cn = outcome_cells(n);
-    let mut keys: Vec<String> = cw.iter().map(|(k, _)| k.clone()).collect();
-    for (k, _) in &cn {
-        if !keys.contains(k) {
-            keys.push(k.clone());
-        }
-    }
-    let get = |cells: &[(String, String)], k: &str| {
-        cells
-            .iter()
-            .find(|(c, _)| c == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let head_w = format!("wasm, {}", BackendKind::Wasm.data_model());
-    let head_n = format!("native, {}", BackendKind::Native.data_model());
-    let width = keys
-        .iter()
-        .map(|k| get(&cw, k).len())
-        .chain([head_w.len()])
-        .max()
-        .unwrap_or(10);
-    println!("{:<8}  {:<width$}  {}", "", head_w, head_n);
-    for k in &keys {
-        let (a, b) = (get(&cw, k), get(&cn, k));
-        let mark = if a == b { "" } else { "   <- differs" };
-        println!("{k:<8}  {a:<width$}  {b}{mark}");
-    }
-    println!(
-        "verdict: {}",
-        match code {
-            0 => "same on both backends",
-            1 => "the backends differ",
-            _ => "error on both backends",
-        }
-    );
-    println!("{}", data_model_line());
     ExitCode::from(code)
 }
 
@@ -356,109 +264,12 @@ fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool
     let result = open(lib, kind, lib_dirs).and_then(|l| Ok((l.info()?, l)));
     let (info, l) = match result {
         Ok(x) => x,
-        Err(e) => {
-            if as_json {
-                println!("{}", error_json(kind, "", &e));
-            } else {
-                print_error(&e);
-            }
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(as_json, kind, None, &e),
     };
-    let m = l.data_model();
-    let sizes: Vec<(CType, usize)> = [
-        CType::Int,
-        CType::Long,
-        CType::LongLong,
-        CType::SizeT,
-        CType::VoidP,
-        CType::WChar,
-    ]
-    .iter()
-    .map(|t| (*t, m.sizeof(*t)))
-    .collect();
     if as_json {
-        let exports: Vec<_> = info
-            .exports
-            .iter()
-            .map(|e| match e {
-                wasmctypes::Export::Function { name, signature } => {
-                    json!({"kind": "function", "name": name, "signature": signature})
-                }
-                wasmctypes::Export::Data { name, addr, size } => {
-                    json!({"kind": "data", "name": name, "address": addr, "size": size})
-                }
-            })
-            .collect();
-        let sizes: serde_json::Map<String, serde_json::Value> = sizes
-            .iter()
-            .map(|(t, s)| (t.name().to_string(), json!(s)))
-            .collect();
-        println!(
-            "{}",
-            json!({
-                "path": l.path().display().to_string(),
-                "backend": kind.name(),
-                "data_model": format!("{m:?}"),
-                "sizes": sizes,
-                "exports": exports,
-                "memory": info.memory.map(|(s, max)| json!({"bytes": s, "max_bytes": max})),
-                "table": info.table.map(|(s, max)| json!({"size": s, "max": max})),
-                "load": l.load_stats().map(|(src, t)| json!({"source": src.name(), "ms": t.as_secs_f64() * 1000.0})),
-            })
-        );
-        return ExitCode::SUCCESS;
-    }
-    println!("{} ({} backend)", l.path().display(), kind);
-    println!("data model: {m}");
-    if let Some((src, t)) = l.load_stats() {
-        println!(
-            "loaded from {} in {:.2} ms",
-            src.name(),
-            t.as_secs_f64() * 1000.0
-        );
-    }
-    println!(
-        "  {}",
-        sizes
-            .iter()
-            .map(|(t, s)| format!("sizeof({t})={s}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-    );
-    println!("{}", data_model_line());
-    println!("functions:");
-    for e in &info.exports {
-        if let wasmctypes::Export::Function { name, signature } = e {
-            match signature {
-                Some(s) => println!("  {name} {s}"),
-                None => println!("  {name}"),
-            }
-        }
-    }
-    println!("data:");
-    for e in &info.exports {
-        if let wasmctypes::Export::Data { name, addr, size } = e {
-            match size {
-                Some(s) => println!("  {name} at 0x{addr:x} ({s} bytes)"),
-                None => println!("  {name} at 0x{addr:x}"),
-            }
-        }
-    }
-    if let Some((bytes, max)) = info.memory {
-        let max = max
-            .map(|m| format!("{m} bytes"))
-            .unwrap_or_else(|| "unbounded".into());
-        println!(
-            "memory: {bytes} bytes ({} pages of 64 KiB), maximum {max}",
-            bytes / 65536
-        );
-    }
-    if let Some((size, max)) = info.table {
-        let max = max
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| "growable, no maximum".into());
-        println!("table: __indirect_function_table, {size} entries, maximum {max}");
+        println!("{}", print::inspect_json(&l, &info));
+    } else {
+        print!("{}", print::inspect_text(&l, &info));
     }
     ExitCode::SUCCESS
 }
@@ -505,17 +316,7 @@ fn cmd_bench(
             t.ns_per_call_median,
             t.ns_per_call_min
         ),
-        Err(e) => {
-            if call.json {
-                println!(
-                    "{}",
-                    error_json(kind, call.symbol.as_deref().unwrap_or(""), &e)
-                );
-            } else {
-                print_error(&e);
-            }
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(call.json, kind, call.symbol.as_deref(), &e),
     }
     ExitCode::SUCCESS
 }
@@ -543,7 +344,7 @@ fn cmd_diff_all(call: &CallArgs, isolate: bool) -> ExitCode {
             }
         }
         Err(e) => {
-            print_error(&e);
+            eprint_error(&e);
             ExitCode::from(2)
         }
     }
@@ -553,7 +354,7 @@ fn cmd_build(files: &[PathBuf], out: &std::path::Path) -> ExitCode {
     let tc = match Toolchain::find() {
         Ok(t) => t,
         Err(e) => {
-            print_error(&e);
+            eprint_error(&e);
             return ExitCode::from(2);
         }
     };
@@ -567,7 +368,7 @@ fn cmd_build(files: &[PathBuf], out: &std::path::Path) -> ExitCode {
                 b.native.display()
             ),
             Err(e) => {
-                print_error(&e);
+                eprint_error(&e);
                 code = ExitCode::from(2);
             }
         }
@@ -595,7 +396,7 @@ fn main() -> ExitCode {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
         Command::Build { files, out } => cmd_build(files, out),
         Command::Call { call, .. } | Command::Bench { call, .. } if call.symbol.is_none() => {
-            print_error(&Error::ArgumentError {
+            eprint_error(&Error::ArgumentError {
                 position: None,
                 message: "a SYMBOL to call is required".into(),
             });
