@@ -94,18 +94,33 @@ pub enum Error {
         /// The symbol asked for.
         symbol: String,
     },
-    /// An argument does not convert to its declared type, or the argument count is wrong.
-    /// ctypes: `ctypes.ArgumentError` (`argument 2: TypeError: ...`) or `TypeError`.
-    #[error("ArgumentError: {}{message}", position.map(|p| format!("argument {p}: ")).unwrap_or_default())]
+    /// An argument does not convert to its declared type. ctypes: `ctypes.ArgumentError`,
+    /// which names the argument and holds the exception the conversion raised
+    /// (`argument 2: TypeError: ...`).
+    #[error("ArgumentError: {}{cause}", position.map(|p| format!("argument {p}: ")).unwrap_or_default())]
     ArgumentError {
-        /// 1-based position of the argument, as ctypes counts; `None` for a count mismatch.
+        /// 1-based position of the argument, as ctypes counts; `None` when no one argument is
+        /// at fault.
         position: Option<usize>,
-        /// What was expected and what was given.
-        message: String,
+        /// What the conversion raised: a [`Error::WrongType`], `TypeError`, `ValueError` or
+        /// `OverflowError`.
+        cause: Box<Error>,
+    },
+    /// A value of one type where another is needed. ctypes: `TypeError: expected c_int
+    /// instance instead of float`.
+    #[error("TypeError: expected {expected} instance instead of {got}")]
+    WrongType {
+        /// The C type (or ctypes class) that was needed.
+        expected: String,
+        /// The Python type of what was given.
+        got: String,
     },
     /// A value of the wrong type. ctypes: `TypeError`.
     #[error("TypeError: {0}")]
     TypeError(String),
+    /// An integer too large for any C type. ctypes: `OverflowError`.
+    #[error("OverflowError: {0}")]
+    OverflowError(String),
     /// A value of the right type but out of range: a string too long for its buffer, NULL
     /// dereferenced. ctypes: `ValueError`.
     #[error("ValueError: {0}")]
@@ -151,7 +166,8 @@ impl Error {
             Error::OsError { .. } => "OSError",
             Error::AttributeError { .. } => "AttributeError",
             Error::ArgumentError { .. } => "ArgumentError",
-            Error::TypeError(_) => "TypeError",
+            Error::WrongType { .. } | Error::TypeError(_) => "TypeError",
+            Error::OverflowError(_) => "OverflowError",
             Error::ValueError(_) => "ValueError",
             Error::IndexError(_) => "IndexError",
             Error::OutOfBounds(_) => "OutOfBounds",
@@ -165,13 +181,28 @@ impl Error {
     /// The message without the kind prefix and without a backtrace: one line.
     pub fn message(&self) -> String {
         match self {
+            Error::OsError { path, message } => format!("{}: {message}", path.display()),
+            Error::AttributeError { library, symbol } => {
+                format!("{library}: undefined symbol: {symbol}")
+            }
+            Error::ArgumentError { position, cause } => format!(
+                "{}{cause}",
+                position
+                    .map(|p| format!("argument {p}: "))
+                    .unwrap_or_default()
+            ),
+            Error::WrongType { expected, got } => {
+                format!("expected {expected} instance instead of {got}")
+            }
+            Error::TypeError(m)
+            | Error::OverflowError(m)
+            | Error::ValueError(m)
+            | Error::IndexError(m)
+            | Error::OutOfBounds(m)
+            | Error::Toolchain(m)
+            | Error::Runtime(m) => m.clone(),
             Error::Trap { message, .. } => message.clone(),
             Error::Compile { file, output } => format!("{}: {}", file.display(), output.trim()),
-            other => {
-                let text = other.to_string();
-                let prefix = format!("{}: ", other.kind());
-                text.strip_prefix(&prefix).unwrap_or(&text).to_string()
-            }
         }
     }
 
@@ -182,10 +213,19 @@ impl Error {
         }
     }
 
-    pub(crate) fn arg(position: usize, message: impl Into<String>) -> Error {
+    /// ctypes' `ArgumentError` for argument `position` (1-based), raised by `cause`.
+    pub(crate) fn arg(position: usize, cause: Error) -> Error {
         Error::ArgumentError {
             position: Some(position),
-            message: message.into(),
+            cause: Box::new(cause),
+        }
+    }
+
+    /// `expected` needed, a value of Python type `got` given.
+    pub(crate) fn wrong_type(expected: impl fmt::Display, got: impl Into<String>) -> Error {
+        Error::WrongType {
+            expected: expected.to_string(),
+            got: got.into(),
         }
     }
 }

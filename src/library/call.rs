@@ -134,24 +134,19 @@ impl Function {
         let lib = &*self.lib;
         let declared = self.argtypes.as_deref().unwrap_or(&[]);
         if self.argtypes.is_some() && args.len() < declared.len() {
-            return Err(Error::ArgumentError {
-                position: None,
-                message: format!(
-                    "this function takes at least {} argument{} ({} given)",
-                    declared.len(),
-                    if declared.len() == 1 { "" } else { "s" },
-                    args.len()
-                ),
-            });
+            // ctypes raises a plain TypeError for a count that does not match.
+            return Err(Error::TypeError(format!(
+                "this function takes at least {} argument{} ({} given)",
+                declared.len(),
+                if declared.len() == 1 { "" } else { "s" },
+                args.len()
+            )));
         }
         if args.len() > MAX_ARGS {
-            return Err(Error::ArgumentError {
-                position: None,
-                message: format!(
-                    "too many arguments ({} given, at most {MAX_ARGS})",
-                    args.len()
-                ),
-            });
+            return Err(Error::TypeError(format!(
+                "too many arguments ({} given, at most {MAX_ARGS})",
+                args.len()
+            )));
         }
         let mut backend = lib.backend()?;
         let b: &mut dyn Backend = &mut **backend;
@@ -247,13 +242,7 @@ pub(super) fn promote(repr: Repr, bits: u64) -> (Repr, u64) {
 }
 
 pub(super) fn wrong_type(position: usize, expected: CType, got: &Value) -> Error {
-    Error::arg(
-        position,
-        format!(
-            "TypeError: wrong type: expected {expected}, got {}",
-            got.py_type()
-        ),
-    )
+    Error::arg(position, Error::wrong_type(expected, got.py_type()))
 }
 
 /// Copies `data` and then `nul` zero bytes into the library's memory for the duration of a

@@ -29,10 +29,10 @@ pub(super) fn convert_arg(
         if p.lib != lib.id {
             return Err(Error::arg(
                 position,
-                format!(
-                    "ValueError: pointer 0x{:x} belongs to another library's memory (library id {}), not {} (id {})",
+                Error::ValueError(format!(
+                    "pointer 0x{:x} belongs to another library's memory (library id {}), not {} (id {})",
                     p.addr, p.lib, lib.name, lib.id
-                ),
+                )),
             ));
         }
         Ok(p.addr)
@@ -72,13 +72,7 @@ pub(super) fn convert_arg(
                         Value::Struct(sv) => sv.ty().name(),
                         other => other.py_type(),
                     };
-                    return Err(Error::arg(
-                        position,
-                        format!(
-                            "TypeError: expected {} instance instead of {given}",
-                            s.name()
-                        ),
-                    ));
+                    return Err(Error::arg(position, Error::wrong_type(s.name(), given)));
                 }
             };
             return Ok((pointer, temporary(b, lib, &bytes, 0, cv)?));
@@ -96,7 +90,10 @@ pub(super) fn convert_arg(
         return Ok(match v {
             Value::Int(i) => {
                 if *i < i64::MIN as i128 || *i > u64::MAX as i128 {
-                    return Err(Error::arg(position, "OverflowError: int too long to convert"));
+                    return Err(Error::arg(
+                        position,
+                        Error::OverflowError("int too long to convert".into()),
+                    ));
                 }
                 let r = m.repr(CType::Int);
                 (r, mask_int(*i, r) as u64)
@@ -104,15 +101,18 @@ pub(super) fn convert_arg(
             Value::Bool(x) => (m.repr(CType::Int), *x as u64),
             Value::None => (pointer, 0),
             Value::Bytes(bytes) => (pointer, temporary(b, lib, bytes, 1, cv)?),
-            Value::Str(s) => (pointer, temporary(b, lib, &crate::value::encode_wide(s), 0, cv)?),
+            Value::Str(s) => (
+                pointer,
+                temporary(b, lib, &crate::value::encode_wide(s), 0, cv)?,
+            ),
             Value::Pointer(p) => (pointer, own_pointer(p)?),
             Value::Float(_) | Value::Struct(_) | Value::List(_) | Value::Typed(..) => {
                 return Err(Error::arg(
                     position,
-                    format!(
-                        "TypeError: Don't know how to convert parameter {position} (a {} needs argtypes)",
+                    Error::TypeError(format!(
+                        "Don't know how to convert parameter {position} (a {} needs argtypes)",
                         v.py_type()
-                    ),
+                    )),
                 ))
             }
         });
@@ -122,7 +122,7 @@ pub(super) fn convert_arg(
         CType::Void => {
             return Err(Error::arg(
                 position,
-                "TypeError: void is not an argument type",
+                Error::TypeError("void is not an argument type".into()),
             ))
         }
         CType::Float | CType::Double => {
@@ -154,10 +154,10 @@ pub(super) fn convert_arg(
             other => {
                 return Err(Error::arg(
                     position,
-                    format!(
-                        "TypeError: one character bytes, bytearray or integer expected, got {}",
+                    Error::TypeError(format!(
+                        "one character bytes, bytearray or integer expected, got {}",
                         other.py_type()
-                    ),
+                    )),
                 ))
             }
         },
@@ -166,10 +166,10 @@ pub(super) fn convert_arg(
             other => {
                 return Err(Error::arg(
                     position,
-                    format!(
-                        "TypeError: unicode string of length 1 expected, got {}",
+                    Error::TypeError(format!(
+                        "unicode string of length 1 expected, got {}",
                         other.py_type()
-                    ),
+                    )),
                 ))
             }
         },

@@ -169,9 +169,9 @@ impl ArgSpec {
         if looks_like_float(text) {
             return Err(Error::ArgumentError {
                 position: None,
-                message: format!(
-                    "TypeError: Don't know how to convert {text}: a float needs a type, e.g. c_double:{text}"
-                ),
+                cause: Box::new(Error::TypeError(format!(
+                    "Don't know how to convert {text}: a float needs a type, e.g. c_double:{text}"
+                ))),
             });
         }
         Ok(ArgSpec::Scalar(

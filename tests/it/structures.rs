@@ -381,21 +381,20 @@ fn a_structure_by_value_must_be_of_the_declared_type_not_only_its_name() {
         g.set_argtypes(&[Type::from(rect()), point().into()])
             .unwrap();
         let fake = StructValue::from_values(&impostor, m, &[1.into(), 2.into()]).unwrap();
-        match g.call(&[r.clone().into(), fake.into()]) {
-            Err(Error::ArgumentError { position, message }) => {
-                assert_eq!(position, Some(2), "{}", lib.backend());
-                assert_eq!(
-                    message,
-                    "TypeError: expected POINT instance instead of POINT",
-                    "{}",
-                    lib.backend()
-                );
-            }
-            other => panic!(
-                "{}: expected an ArgumentError, got {other:?}",
-                lib.backend()
-            ),
-        }
+        let e = g.call(&[r.clone().into(), fake.into()]).unwrap_err();
+        let Error::ArgumentError { position, cause } = &e else {
+            panic!("{}: expected an ArgumentError, got {e:?}", lib.backend())
+        };
+        assert_eq!(*position, Some(2), "{}", lib.backend());
+        assert!(
+            matches!(&**cause, Error::WrongType { expected, got } if expected == "POINT" && got == "POINT"),
+            "{}: {e}",
+            lib.backend()
+        );
+        assert_eq!(
+            e.to_string(),
+            "ArgumentError: argument 2: TypeError: expected POINT instance instead of POINT"
+        );
         // An equal definition made separately is the same type, as the layout is the same.
         let same = StructValue::from_values(&point(), m, &[0.into(), 0.into()]).unwrap();
         assert_eq!(g.call(&[r.into(), same.into()]).unwrap(), Value::Int(1));

@@ -200,10 +200,9 @@ impl Backend for NativeLibrary {
     ) -> Result<ProtoId> {
         let code = self.symbol(symbol)?;
         if args.len() > MAX_ARGS {
-            return Err(Error::arg(
-                MAX_ARGS + 1,
-                format!("too many arguments (at most {MAX_ARGS})"),
-            ));
+            return Err(Error::TypeError(format!(
+                "too many arguments (at most {MAX_ARGS})"
+            )));
         }
         let types = args.iter().map(ffi_passing).collect::<Result<Vec<_>>>()?;
         let ret_type = ffi_passing(ret)?;

@@ -185,15 +185,12 @@ impl WasmLibrary {
         let sret = params.iter().any(|p| matches!(p, ArgPlan::RetAddr)) as usize;
         if lowered.len() != actual.len() && lowered_ret == results.first().copied() {
             let want = actual.len().saturating_sub(sret);
-            return Err(Error::ArgumentError {
-                position: None,
-                message: format!(
-                    "this function takes {want} argument{} ({} given): {symbol} is {} in wasm",
-                    if want == 1 { "" } else { "s" },
-                    args.len(),
-                    func_signature(&ty)
-                ),
-            });
+            return Err(Error::TypeError(format!(
+                "this function takes {want} argument{} ({} given): {symbol} is {} in wasm",
+                if want == 1 { "" } else { "s" },
+                args.len(),
+                func_signature(&ty)
+            )));
         }
         if lowered != actual || lowered_ret != results.first().copied() {
             return Err(Error::TypeError(format!(

@@ -296,10 +296,9 @@ impl Backend for WasmLibrary {
             .len()
             .max(!matches!(p.result, RetPlan::None) as usize);
         if n > MAX_ARGS {
-            return Err(Error::arg(
-                MAX_ARGS + 1,
-                format!("too many arguments (at most {MAX_ARGS})"),
-            ));
+            return Err(Error::TypeError(format!(
+                "too many arguments (at most {MAX_ARGS})"
+            )));
         }
         // Only the slots the call uses are written (see `call_with`).
         let mut slots = [MaybeUninit::<ValRaw>::uninit(); MAX_ARGS];

@@ -151,13 +151,13 @@ fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
     let mut specs = Vec::new();
     for (i, a) in call.args.iter().enumerate() {
         specs.push(ArgSpec::parse(a).map_err(|e| match e {
-            Error::ArgumentError { message, .. } => Error::ArgumentError {
+            Error::ArgumentError { cause, .. } => Error::ArgumentError {
                 position: Some(i + 1),
-                message,
+                cause,
             },
             other => Error::ArgumentError {
                 position: Some(i + 1),
-                message: other.to_string(),
+                cause: Box::new(other),
             },
         })?);
     }
@@ -396,10 +396,7 @@ fn main() -> ExitCode {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
         Command::Build { files, out } => cmd_build(files, out),
         Command::Call { call, .. } | Command::Bench { call, .. } if call.symbol.is_none() => {
-            eprint_error(&Error::ArgumentError {
-                position: None,
-                message: "a SYMBOL to call is required".into(),
-            });
+            eprint_error(&Error::TypeError("a SYMBOL to call is required".into()));
             ExitCode::from(2)
         }
         Command::Call { call, backend } => cmd_call(call, *backend),
