@@ -15,3 +15,6 @@ void each_ptr(int *values, int n, void (*f)(int *)) { for (int i = 0; i < n; i++
 static int (*kept)(int);
 void keep(int (*f)(int)) { kept = f; }
 int call_kept(int x) { return kept(x); }
+/* A callback with char, bool and float arguments: ctypes hands them to Python as bytes, bool
+   and float. */
+int classify(int (*f)(char, _Bool, float), char c) { return f(c, c == 'y', 1.5f); }

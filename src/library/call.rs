@@ -12,7 +12,7 @@ use super::inner::{LibInner, SCRATCH};
 use crate::backend::{Backend, Passing, MAX_ARGS};
 use crate::error::{Error, Result};
 use crate::types::{CType, Repr, Type};
-use crate::value::{int_from_bits, Pointer, StructValue, Value};
+use crate::value::{int_from_bits, promote, Pointer, StructValue, Value};
 
 /// A call's converted arguments: raw slots, their representations, and temporaries to free.
 /// Only the entries in use are written: filling the arrays up front (about 600 bytes) cost
@@ -229,18 +229,6 @@ impl Function {
         }
     }
 }
-/// C's default argument promotions, applied to variadic arguments: integers narrower than
-/// `int` become `int`, `float` becomes `double`.
-pub(super) fn promote(repr: Repr, bits: u64) -> (Repr, u64) {
-    match repr {
-        Repr::Bool | Repr::Int(1 | 2) | Repr::UInt(1 | 2) => {
-            (Repr::Int(4), int_from_bits(bits, repr) as u64)
-        }
-        Repr::F32 => (Repr::F64, (f32::from_bits(bits as u32) as f64).to_bits()),
-        other => (other, bits),
-    }
-}
-
 pub(super) fn wrong_type(position: usize, expected: CType, got: &Value) -> Error {
     Error::arg(position, Error::wrong_type(expected, got.py_type()))
 }

@@ -11,7 +11,7 @@ use super::inner::LibInner;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::types::{CType, DataModel, Repr, Type};
-use crate::value::{int_from_bits, mask_int, Pointer, Value};
+use crate::value::{from_bits, int_from_bits, mask_int, Pointer, Value};
 
 /// Converts one argument to its raw slot, following ctypes' rules for `declared` (or its
 /// inference rules when there is no declared type).
@@ -200,12 +200,7 @@ pub(crate) fn convert_result(
 ) -> Result<Value> {
     let r = m.repr(restype);
     Ok(match restype {
-        CType::Void => Value::None,
-        CType::Bool => Value::Bool(raw as u8 != 0),
-        CType::Char => Value::Bytes(vec![raw as u8]),
-        CType::WChar => Value::Str(char::from_u32(raw as u32).unwrap_or('\u{fffd}').to_string()),
-        CType::Float => Value::Float(f32::from_bits(raw as u32) as f64),
-        CType::Double => Value::Float(f64::from_bits(raw)),
+        // ctypes reads a char * result as the string (None for NULL), a void * as its address.
         CType::CharP | CType::WCharP | CType::VoidP => {
             let addr = int_from_bits(raw, r) as u64;
             if addr == 0 {
@@ -218,6 +213,6 @@ pub(crate) fn convert_result(
                 Value::Int(addr as i128)
             }
         }
-        _ => Value::Int(int_from_bits(raw, r)),
+        other => from_bits(other, r, raw),
     })
 }

@@ -70,18 +70,37 @@ pub(crate) fn encode(t: CType, r: Repr, v: &Value) -> Result<u64> {
 pub(crate) fn decode(t: CType, r: Repr, raw: &[u8]) -> Value {
     let mut b = [0u8; 8];
     b[..raw.len()].copy_from_slice(raw);
-    let bits = u64::from_le_bytes(b);
+    from_bits(t, r, u64::from_le_bytes(b))
+}
+
+/// ctypes' getter of a fundamental type from its raw bits (a call's result slot, a callback's
+/// argument, or the bytes in memory): only the low bits of `r`'s width count. Pointers are
+/// their address as an integer; the caller decides what a `c_char_p` reads as.
+pub(crate) fn from_bits(t: CType, r: Repr, bits: u64) -> Value {
     match t {
+        CType::Void => Value::None,
         CType::Float => Value::Float(f32::from_bits(bits as u32) as f64),
         CType::Double => Value::Float(f64::from_bits(bits)),
-        CType::Bool => Value::Bool(bits != 0),
+        CType::Bool => Value::Bool(bits as u8 != 0),
         CType::Char => Value::Bytes(vec![bits as u8]),
         CType::WChar => Value::Str(
             char::from_u32(bits as u32)
                 .unwrap_or('\u{fffd}')
                 .to_string(),
         ),
-        _ => Value::Int(mask_int(bits as i128, r)),
+        _ => Value::Int(int_from_bits(bits, r)),
+    }
+}
+
+/// C's default argument promotions, applied to variadic arguments: integers narrower than
+/// `int` become `int`, `float` becomes `double`.
+pub(crate) fn promote(repr: Repr, bits: u64) -> (Repr, u64) {
+    match repr {
+        Repr::Bool | Repr::Int(1 | 2) | Repr::UInt(1 | 2) => {
+            (Repr::Int(4), int_from_bits(bits, repr) as u64)
+        }
+        Repr::F32 => (Repr::F64, (f32::from_bits(bits as u32) as f64).to_bits()),
+        other => (other, bits),
     }
 }
 
@@ -182,12 +201,9 @@ pub(crate) fn callback_args(types: &[CType], m: DataModel, raw: &[u64]) -> Vec<V
     types
         .iter()
         .zip(raw)
-        .map(|(t, bits)| match t {
-            CType::Float => Value::Float(f32::from_bits(*bits as u32) as f64),
-            CType::Double => Value::Float(f64::from_bits(*bits)),
-            CType::Bool => Value::Bool(*bits as u8 != 0),
-            CType::CharP | CType::WCharP | CType::VoidP if *bits == 0 => Value::None,
-            other => Value::Int(int_from_bits(*bits, m.repr(*other))),
+        .map(|(&t, &bits)| match t {
+            CType::CharP | CType::WCharP | CType::VoidP if bits == 0 => Value::None,
+            t => from_bits(t, m.repr(t), bits),
         })
         .collect()
 }

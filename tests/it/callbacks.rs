@@ -43,6 +43,41 @@ fn qsort_sorts_with_a_comparator_callback() {
     }
 }
 
+/// ctypes: a callback declared `CFUNCTYPE(c_int, c_char, c_bool, c_float)` receives
+/// `b'y'`, `True` and `1.5`: the same getters as a result or a structure field.
+#[test]
+fn callback_arguments_convert_as_ctypes_getters_do() {
+    for lib in both("callbacks") {
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let record = seen.clone();
+        let cb = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Int, &[CType::Char, CType::Bool, CType::Float]),
+            move |_, args| {
+                record.borrow_mut().push(args.to_vec());
+                Ok(Value::Int(7))
+            },
+        )
+        .unwrap();
+        let mut classify = lib.function("classify").unwrap();
+        classify.set_argtypes(&[CType::VoidP, CType::Char]).unwrap();
+        assert_eq!(
+            classify.call(&[(&cb).into(), b"y".into()]).unwrap(),
+            Value::Int(7)
+        );
+        assert_eq!(
+            seen.borrow()[0],
+            vec![
+                Value::Bytes(b"y".to_vec()),
+                Value::Bool(true),
+                Value::Float(1.5)
+            ],
+            "{}",
+            lib.backend()
+        );
+    }
+}
+
 #[test]
 fn callbacks_take_and_return_ints_and_doubles() {
     for lib in both("callbacks") {
