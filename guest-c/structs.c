@@ -79,3 +79,17 @@ typedef struct { int id; char name[5]; wchar_t tag[4]; } Named;
 /* 1 when the host stored id 5, name "hello" (no room left for a NUL) and tag L"wxy". */
 int Named_check(const Named *p) { return p->id == 5 && memcmp(p->name, "hello", 5) == 0 && wcscmp(p->tag, L"wxy") == 0; }
 void Named_fill(Named *p) { p->id = 7; memcpy(p->name, "ab\0cd", 5); wcscpy(p->tag, L"zz"); }
+/* String pointers as members and elements: ctypes stores bytes by copying them and reads a
+   char * member back as bytes. */
+typedef struct { int id; const char *name; } Person;
+size_t person_name_len(const Person *p) { return p->name ? strlen(p->name) + (size_t)p->id : 0; }
+size_t total_len(const char **v, int n) { size_t s = 0; for (int i = 0; i < n; i++) s += v[i] ? strlen(v[i]) : 100; return s; }
+/* Exported data of compound types, for in_dll. */
+POINT a_point = { 3, 4 };
+int some_ints[4] = { 10, 20, 30, 40 };
+int a_point_sum(void) { return a_point.x + a_point.y; }
+int some_int(int i) { return some_ints[i]; }
+/* Members seen through views, and pointers to structures. */
+int rect_right(const RECT *r) { return r->lowerright.x; }
+int A1_val(const struct A1 *p, int i) { return p->vals[i]; }
+POINT *points(void) { static POINT p[3] = { { 1, 2 }, { 3, 4 }, { 5, 6 } }; return p; }

@@ -3,7 +3,9 @@
 use std::ops::Range;
 use std::rc::Rc;
 
-use crate::data::memory::{Block, CData};
+use std::cell::RefCell;
+
+use crate::data::memory::{load_pointee, store_pointee, Block, CData};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
 use crate::types::Type;
@@ -15,7 +17,14 @@ use crate::value::{read_value, write_value};
 /// types, pointers, structures, nested arrays).
 #[derive(Debug)]
 pub struct Array {
-    block: Rc<Block>,
+    lib: CDLL,
+    addr: u64,
+    /// The block the host allocated for it; `None` for a view of memory it does not own (an
+    /// exported global, an array member of a structure, an address C returned).
+    owner: Option<Rc<Block>>,
+    /// Copies of the bytes and strings stored into `c_char_p` / `c_wchar_p` elements, alive as
+    /// long as the array (ctypes' `_objects`).
+    kept: RefCell<Vec<Rc<Block>>>,
     elem: Type,
     /// The element size in the library's data model.
     size: usize,
@@ -34,12 +43,60 @@ impl Array {
         let size = elem.sizeof(model);
         let block = Block::alloc(lib, size * len)?;
         Ok(Array {
-            block,
+            lib: lib.clone(),
+            addr: block.addr,
+            owner: Some(block),
+            kept: RefCell::new(Vec::new()),
             elem,
             size,
             model,
             len,
         })
+    }
+
+    /// `(elem * len).from_address(addr)`: a view of an array the host does not own (one that
+    /// C returned a pointer to, or a member of a structure).
+    pub fn from_address(lib: &CDLL, elem: impl Into<Type>, len: usize, addr: u64) -> Array {
+        let elem = elem.into();
+        let model = lib.data_model();
+        Array {
+            lib: lib.clone(),
+            addr,
+            owner: None,
+            kept: RefCell::new(Vec::new()),
+            size: elem.sizeof(model),
+            elem,
+            model,
+            len,
+        }
+    }
+
+    /// `(elem * len).in_dll(lib, name)`: the library's exported array `name`, read and written
+    /// in place. A missing symbol is an AttributeError.
+    pub fn in_dll(lib: &CDLL, elem: impl Into<Type>, len: usize, name: &str) -> Result<Array> {
+        Ok(Array::from_address(lib, elem, len, lib.data_address(name)?))
+    }
+
+    /// A view of the elements from `owner`'s memory at `addr`, keeping `owner` alive.
+    pub(crate) fn view_in(
+        lib: &CDLL,
+        elem: Type,
+        len: usize,
+        addr: u64,
+        owner: Option<Rc<Block>>,
+    ) -> Array {
+        Array {
+            owner,
+            ..Array::from_address(lib, elem, len, addr)
+        }
+    }
+
+    fn read(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
+        self.lib.read(self.addr + offset as u64, len)
+    }
+
+    fn write(&self, offset: usize, data: &[u8]) -> Result<()> {
+        self.lib.write(self.addr + offset as u64, data)
     }
 
     /// `(elem * len(items))(*items)`.
@@ -73,19 +130,36 @@ impl Array {
         Ok(())
     }
 
-    /// `a[i]`. Out of range is an IndexError. A structure element is copied out.
+    /// `a[i]`. Out of range is an IndexError. A structure element is copied out; a
+    /// `c_char_p` element reads as its bytes (None for NULL), as in ctypes.
     pub fn get(&self, i: usize) -> Result<Value> {
         self.check(i)?;
-        let raw = self.block.read(i * self.size, self.size)?;
-        Ok(read_value(&self.elem, self.model, &raw))
+        let raw = self.read(i * self.size, self.size)?;
+        self.pointee(read_value(&self.elem, self.model, &raw))
     }
 
-    /// `a[i] = v`, masked to the element type. Out of range is an IndexError.
-    pub fn set(&self, i: usize, v: &Value) -> Result<()> {
+    /// `a[i] = v`, masked to the element type. Out of range is an IndexError. Bytes stored
+    /// into a `c_char_p` element (a str into `c_wchar_p`) are copied into the library's memory
+    /// and kept alive by the array.
+    pub fn set(&self, i: usize, v: impl Into<Value>) -> Result<()> {
         self.check(i)?;
+        let mut v = v.into();
+        if let Type::Simple(t) = self.elem {
+            let (stored, block) = store_pointee(&self.lib, t, v)?;
+            v = stored;
+            self.kept.borrow_mut().extend(block);
+        }
         let mut raw = vec![0; self.size];
-        write_value(&self.elem, self.model, &mut raw, v)?;
-        self.block.write(i * self.size, &raw)
+        write_value(&self.elem, self.model, &mut raw, &v)?;
+        self.write(i * self.size, &raw)
+    }
+
+    /// A string pointer element as ctypes reads it.
+    fn pointee(&self, v: Value) -> Result<Value> {
+        match self.elem {
+            Type::Simple(t) => load_pointee(&self.lib, t, v),
+            _ => Ok(v),
+        }
     }
 
     /// `list(a)`.
@@ -103,16 +177,13 @@ impl Array {
                 range.start, range.end, self.len
             )));
         }
-        let raw = self
-            .block
-            .read(range.start * self.size, self.size * range.len())?;
+        let raw = self.read(range.start * self.size, self.size * range.len())?;
         if self.size == 0 {
             return Ok(vec![read_value(&self.elem, self.model, &[]); range.len()]);
         }
-        Ok(raw
-            .chunks_exact(self.size)
-            .map(|c| read_value(&self.elem, self.model, c))
-            .collect())
+        raw.chunks_exact(self.size)
+            .map(|c| self.pointee(read_value(&self.elem, self.model, c)))
+            .collect()
     }
 
     /// `a[range] = values`: the lengths must match, as in ctypes (ValueError otherwise).
@@ -142,19 +213,32 @@ impl Array {
         data: &[u8],
     ) -> Result<Array> {
         let a = Array::new(lib, elem, len)?;
-        let need = a.block.size;
+        let need = a.size * a.len;
         if data.len() < need {
             return Err(Error::ValueError(format!(
                 "Buffer size too small ({} instead of at least {need} bytes)",
                 data.len()
             )));
         }
-        a.block.write(0, &data[..need])?;
+        a.write(0, &data[..need])?;
         Ok(a)
     }
 }
 
-crate::data::memory::cdata_in_block!(Array);
+impl CData for Array {
+    fn library(&self) -> CDLL {
+        self.lib.clone()
+    }
+    fn addressof(&self) -> u64 {
+        self.addr
+    }
+    fn size(&self) -> usize {
+        self.size * self.len
+    }
+    fn owner(&self) -> Option<Rc<Block>> {
+        self.owner.clone()
+    }
+}
 
 impl From<&Array> for Value {
     fn from(a: &Array) -> Value {

@@ -6,11 +6,14 @@
 
 use std::rc::Rc;
 
-use crate::data::memory::{Block, CData};
+use std::cell::RefCell;
+
+use crate::data::array::Array;
+use crate::data::memory::{load_pointee, store_pointee, Block, CData};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
-use crate::types::StructType;
-use crate::value::{StructValue, Value};
+use crate::types::{StructType, Type};
+use crate::value::{field_index, StructValue, Value};
 
 /// A structure instance in a library's memory: what C sees at `addressof(s)`.
 pub struct CStruct {
@@ -18,6 +21,9 @@ pub struct CStruct {
     addr: u64,
     ty: Rc<StructType>,
     owner: Option<Rc<Block>>,
+    /// Copies of the bytes and strings stored into `c_char_p` / `c_wchar_p` fields, alive as
+    /// long as the instance (ctypes' `_objects`).
+    kept: RefCell<Vec<Rc<Block>>>,
 }
 
 impl std::fmt::Debug for CStruct {
@@ -33,10 +39,70 @@ impl std::fmt::Debug for CStruct {
 }
 
 impl CStruct {
-    /// `T(*values)` in `lib`'s memory.
+    /// `T(*values)` in `lib`'s memory. Bytes for a `c_char_p` field (a str for `c_wchar_p`)
+    /// are copied into the library's memory and kept alive by the instance, as in ctypes.
     pub fn new(lib: &CDLL, ty: &Rc<StructType>, values: &[Value]) -> Result<CStruct> {
-        let v = StructValue::from_values(ty, lib.data_model(), values)?;
-        CStruct::from_value(lib, &v)
+        let mut kept = Vec::new();
+        let mut stored = Vec::with_capacity(values.len());
+        for (field, v) in ty.fields().iter().zip(values) {
+            match field.ty {
+                Type::Simple(t) => {
+                    let (v, block) = store_pointee(lib, t, v.clone())?;
+                    stored.push(v);
+                    kept.extend(block);
+                }
+                _ => stored.push(v.clone()),
+            }
+        }
+        stored.extend(values.iter().skip(stored.len()).cloned());
+        let v = StructValue::from_values(ty, lib.data_model(), &stored)?;
+        let s = CStruct::from_value(lib, &v)?;
+        s.kept.borrow_mut().extend(kept);
+        Ok(s)
+    }
+
+    /// `T.in_dll(lib, name)`: the library's exported structure `name`, read and written in
+    /// place. A missing symbol is an AttributeError.
+    pub fn in_dll(lib: &CDLL, ty: &Rc<StructType>, name: &str) -> Result<CStruct> {
+        Ok(CStruct::from_address(lib, ty, lib.data_address(name)?))
+    }
+
+    /// `POINTER(T)`'s `p.contents`: the structure a pointer value (a call's `POINTER(T)`
+    /// result, an address) points at, as a view. NULL is a ValueError.
+    pub fn from_pointer(lib: &CDLL, ty: &Rc<StructType>, p: &Value) -> Result<CStruct> {
+        let addr = match p {
+            Value::Pointer(ptr) if ptr.lib == lib.id() => ptr.addr,
+            Value::Pointer(_) => {
+                return Err(Error::ValueError(
+                    "the pointer belongs to another library".into(),
+                ))
+            }
+            Value::Int(a) => *a as u64,
+            Value::None => 0,
+            other => {
+                return Err(Error::wrong_type(
+                    format!("LP_{}", ty.name()),
+                    other.py_type(),
+                ))
+            }
+        };
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        Ok(CStruct::from_address(lib, ty, addr))
+    }
+
+    /// `p[i]` for a pointer to this structure: the `i`-th structure from this one, as a view
+    /// that keeps this one's memory alive.
+    pub fn index(&self, i: isize) -> CStruct {
+        let size = self.size() as i64;
+        CStruct {
+            lib: self.lib.clone(),
+            addr: self.addr.wrapping_add_signed(i as i64 * size),
+            ty: self.ty.clone(),
+            owner: self.owner.clone(),
+            kept: RefCell::new(Vec::new()),
+        }
     }
 
     /// A copy of a host-side value in `lib`'s memory. Its data model must be the library's.
@@ -55,6 +121,7 @@ impl CStruct {
             addr: block.addr,
             ty: Rc::clone(&v.ty),
             owner: Some(block),
+            kept: RefCell::new(Vec::new()),
         })
     }
 
@@ -66,6 +133,7 @@ impl CStruct {
             addr,
             ty: ty.clone(),
             owner: None,
+            kept: RefCell::new(Vec::new()),
         }
     }
 
@@ -83,16 +151,79 @@ impl CStruct {
         StructValue::from_bytes(&self.ty, self.lib.data_model(), &bytes)
     }
 
-    /// `s.name`.
+    /// `s.name`. A `c_char_p` field reads as the bytes it points at (None for NULL); a
+    /// structure or array field is copied out (see [`CStruct::member`] and
+    /// [`CStruct::member_array`] for views that write through).
     pub fn get(&self, name: &str) -> Result<Value> {
-        self.value()?.get(name)
+        let v = self.value()?.get(name)?;
+        match self.field_type(name)? {
+            Type::Simple(t) => load_pointee(&self.lib, t, v),
+            _ => Ok(v),
+        }
     }
 
-    /// `s.name = v`.
+    /// `s.name = v`. Bytes stored into a `c_char_p` field (a str into `c_wchar_p`) are
+    /// copied into the library's memory and kept alive by this instance.
     pub fn set(&self, name: &str, v: impl Into<Value>) -> Result<()> {
+        let mut v = v.into();
+        if let Type::Simple(t) = self.field_type(name)? {
+            let (stored, block) = store_pointee(&self.lib, t, v)?;
+            v = stored;
+            self.kept.borrow_mut().extend(block);
+        }
         let mut copy = self.value()?;
-        copy.set(name, &v.into())?;
+        copy.set(name, v)?;
         self.lib.write(self.addr, &copy.bytes)
+    }
+
+    /// `s.name` for a structure field, as ctypes gives it: a view of the member inside this
+    /// structure, so `s.inner.b = 9` (`s.member("inner")?.set("b", 9)`) writes through.
+    pub fn member(&self, name: &str) -> Result<CStruct> {
+        let (ty, offset) = self.member_at(name)?;
+        let Type::Struct(inner) = ty else {
+            return Err(Error::TypeError(format!(
+                "{}.{name} is {}, not a structure",
+                self.ty.name(),
+                ty.name()
+            )));
+        };
+        Ok(CStruct {
+            lib: self.lib.clone(),
+            addr: self.addr + offset as u64,
+            ty: inner,
+            owner: self.owner.clone(),
+            kept: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// `s.name` for an array field: a view of the member's elements inside this structure.
+    pub fn member_array(&self, name: &str) -> Result<Array> {
+        let (ty, offset) = self.member_at(name)?;
+        let Type::Array(elem, len) = ty else {
+            return Err(Error::TypeError(format!(
+                "{}.{name} is {}, not an array",
+                self.ty.name(),
+                ty.name()
+            )));
+        };
+        Ok(Array::view_in(
+            &self.lib,
+            (*elem).clone(),
+            len,
+            self.addr + offset as u64,
+            self.owner.clone(),
+        ))
+    }
+
+    fn field_type(&self, name: &str) -> Result<Type> {
+        Ok(self.member_at(name)?.0)
+    }
+
+    /// The type and byte offset of field `name`; AttributeError if there is none.
+    fn member_at(&self, name: &str) -> Result<(Type, usize)> {
+        let i = field_index(&self.ty, name)?;
+        let offset = self.ty.layout(self.lib.data_model()).fields[i].offset;
+        Ok((self.ty.fields()[i].ty.clone(), offset))
     }
 }
 

@@ -15,7 +15,8 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::library::{read_wstring, LibInner, CDLL};
-use crate::value::{decode_wide, Pointer, Value};
+use crate::types::CType;
+use crate::value::{decode_wide, encode_wide, Pointer, Value};
 
 /// A block of a library's memory that the host owns and frees, with the library's own `free`,
 /// when the last object using it is dropped. Opaque: objects share it to keep memory alive.
@@ -172,4 +173,40 @@ pub fn memset(lib: &CDLL, dst: u64, c: i32, count: usize) -> Result<u64> {
     }
     lib.write(dst, &vec![c as u8; count])?;
     Ok(dst)
+}
+
+/// ctypes' getter of a string pointer in memory: a `c_char_p` reads as the bytes it points at
+/// and a `c_wchar_p` as the text, NULL as None; a `c_void_p` is its address (None for NULL).
+/// Any other type's value is returned as it is.
+pub(crate) fn load_pointee(lib: &CDLL, t: CType, v: Value) -> Result<Value> {
+    Ok(match (t, &v) {
+        (CType::CharP | CType::WCharP | CType::VoidP, Value::Int(0)) => Value::None,
+        (CType::CharP, Value::Int(a)) => Value::Bytes(lib.string_at(*a as u64)?),
+        (CType::WCharP, Value::Int(a)) => Value::Str(wstring_at(lib, *a as u64, None)?),
+        _ => v,
+    })
+}
+
+/// ctypes' setter of a string pointer: bytes for a `c_char_p` (or `c_void_p`) and a str for a
+/// `c_wchar_p` are copied, NUL-terminated, into fresh memory of the library. The value to store
+/// becomes that address, and the block must live as long as the object stored into (ctypes
+/// keeps it in the object's `_objects`). Any other value is returned as it is.
+pub(crate) fn store_pointee(lib: &CDLL, t: CType, v: Value) -> Result<(Value, Option<Rc<Block>>)> {
+    let block = match (t, &v) {
+        (CType::CharP | CType::VoidP, Value::Bytes(b)) => {
+            let mut data = Vec::with_capacity(b.len() + 1);
+            data.extend_from_slice(b);
+            data.push(0);
+            Block::with_bytes(lib, &data)?
+        }
+        (CType::WCharP, Value::Str(s)) => Block::with_bytes(lib, &encode_wide(s))?,
+        (CType::CharP, Value::Str(_)) | (CType::WCharP, Value::Bytes(_)) => {
+            return Err(Error::TypeError(format!(
+                "{t} cannot hold a {} value",
+                v.py_type()
+            )))
+        }
+        _ => return Ok((v, None)),
+    };
+    Ok((Value::Int(block.addr as i128), Some(block)))
 }

@@ -18,7 +18,9 @@
 use std::cmp::Ordering;
 use std::rc::Rc;
 
-use crate::data::memory::{Block, CData};
+use std::cell::RefCell;
+
+use crate::data::memory::{load_pointee, store_pointee, Block, CData};
 use crate::data::simple::CValue;
 use crate::error::{Error, Result};
 use crate::library::CDLL;
@@ -34,6 +36,8 @@ pub struct Ptr {
     target: CType,
     /// Keeps the pointed-to object alive when the pointer was made from one.
     _owner: Option<Rc<Block>>,
+    /// Copies of the bytes stored through the pointer into `c_char_p` slots.
+    kept: Rc<RefCell<Vec<Rc<Block>>>>,
 }
 
 impl std::fmt::Debug for Ptr {
@@ -55,6 +59,7 @@ pub fn pointer(obj: &CValue) -> Ptr {
         addr: obj.addressof(),
         target: obj.ctype(),
         _owner: obj.owner(),
+        kept: Rc::default(),
     }
 }
 
@@ -65,6 +70,7 @@ pub fn cast(obj: &dyn CData, target: CType) -> Ptr {
         addr: obj.addressof(),
         target,
         _owner: obj.owner(),
+        kept: Rc::default(),
     }
 }
 
@@ -82,6 +88,7 @@ impl Ptr {
             addr,
             target,
             _owner: None,
+            kept: Rc::default(),
         }
     }
 
@@ -159,20 +166,24 @@ impl Ptr {
         Ok(CValue::from_address(&self.lib, self.target, addr))
     }
 
-    /// `p[i]`: reads at `address + i * sizeof(T)`.
+    /// `p[i]`: reads at `address + i * sizeof(T)`; a `c_char_p` target reads as its bytes.
     pub fn get(&self, i: isize) -> Result<Value> {
         let addr = self.element(i)?;
         let repr = self.lib.data_model().repr(self.target);
         let raw = self.lib.read(addr, repr.size())?;
-        Ok(decode(self.target, repr, &raw))
+        load_pointee(&self.lib, self.target, decode(self.target, repr, &raw))
     }
 
-    /// `p[i] = v`: writes at `address + i * sizeof(T)`, masked to `T`.
+    /// `p[i] = v`: writes at `address + i * sizeof(T)`, masked to `T`. Bytes stored through a
+    /// `POINTER(c_char_p)` are copied into the library's memory and kept alive by the pointer.
     pub fn set(&self, i: isize, v: impl Into<Value>) -> Result<()> {
         let addr = self.element(i)?;
         let repr = self.lib.data_model().repr(self.target);
-        let bits = encode(self.target, repr, &v.into())?;
-        self.lib.write(addr, &bits.to_le_bytes()[..repr.size()])
+        let (v, block) = store_pointee(&self.lib, self.target, v.into())?;
+        let bits = encode(self.target, repr, &v)?;
+        self.lib.write(addr, &bits.to_le_bytes()[..repr.size()])?;
+        self.kept.borrow_mut().extend(block);
+        Ok(())
     }
 
     /// The pointer as an argument.

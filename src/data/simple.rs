@@ -16,12 +16,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::data::memory::{Block, CData};
+use crate::data::memory::{load_pointee, store_pointee, Block, CData};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
 use crate::types::{CType, Repr};
 use crate::value::Value;
-use crate::value::{decode, encode, encode_wide};
+use crate::value::{decode, encode};
 
 /// An instance of a fundamental type in a library's memory.
 pub struct CValue {
@@ -124,41 +124,14 @@ impl CValue {
     /// text, for `c_void_p` the address (None for NULL).
     pub fn value(&self) -> Result<Value> {
         let raw = self.lib.read(self.addr, self.repr.size())?;
-        let v = decode(self.ty, self.repr, &raw);
-        Ok(match (self.ty, &v) {
-            (CType::CharP | CType::WCharP | CType::VoidP, Value::Int(0)) => Value::None,
-            (CType::CharP, Value::Int(a)) => Value::Bytes(self.lib.string_at(*a as u64)?),
-            (CType::WCharP, Value::Int(a)) => {
-                Value::Str(crate::data::memory::wstring_at(&self.lib, *a as u64, None)?)
-            }
-            _ => v,
-        })
+        load_pointee(&self.lib, self.ty, decode(self.ty, self.repr, &raw))
     }
 
     /// `.value = v`, masked to the type. Bytes for a `c_char_p` (str for `c_wchar_p`) are
     /// copied into fresh memory and the pointer is repointed; the old memory is not touched.
     pub fn set_value(&self, v: impl Into<Value>) -> Result<()> {
-        let v = v.into();
-        let fresh = match (self.ty, &v) {
-            (CType::CharP | CType::VoidP, Value::Bytes(b)) => {
-                let mut data = b.clone();
-                data.push(0);
-                Some(Block::with_bytes(&self.lib, &data)?)
-            }
-            (CType::WCharP, Value::Str(s)) => Some(Block::with_bytes(&self.lib, &encode_wide(s))?),
-            (CType::CharP, Value::Str(_)) | (CType::WCharP, Value::Bytes(_)) => {
-                return Err(Error::TypeError(format!(
-                    "{} cannot hold a {} value",
-                    self.ty,
-                    v.py_type()
-                )))
-            }
-            _ => None,
-        };
-        let bits = match &fresh {
-            Some(block) => block.addr,
-            None => encode(self.ty, self.repr, &v)?,
-        };
+        let (v, fresh) = store_pointee(&self.lib, self.ty, v.into())?;
+        let bits = encode(self.ty, self.repr, &v)?;
         self.lib
             .write(self.addr, &bits.to_le_bytes()[..self.repr.size()])?;
         if let Some(block) = fresh {

@@ -26,6 +26,7 @@ pub(crate) use convert::{
 };
 pub use repr::bytes_repr;
 pub(crate) use repr::{str_repr, unescape_bytes};
+pub(crate) use struct_value::field_index;
 pub use struct_value::StructValue;
 
 /// Identifies one loaded library; pointers into its memory carry it so that a buffer of one
@@ -95,9 +96,82 @@ impl Value {
         }
     }
 
+    /// The value as a float: a `float`, or an `int` as Python's `float(i)` would make it.
+    pub fn as_float(&self) -> Option<f64> {
+        match self {
+            Value::Float(x) => Some(*x),
+            Value::Int(i) => Some(*i as f64),
+            Value::Bool(b) => Some(*b as u8 as f64),
+            Value::Typed(_, v) => v.as_float(),
+            _ => None,
+        }
+    }
+
+    /// The value as a bool, if it is one (`c_bool`'s getter).
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::Typed(_, v) => v.as_bool(),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a `bytes` value (a `c_char_p` or `c_char` result, a `c_char * n` member).
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            Value::Typed(_, v) => v.as_bytes(),
+            _ => None,
+        }
+    }
+
+    /// The text of a `str` value (a `c_wchar_p` or `c_wchar` result, a `c_wchar * n` member).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Typed(_, v) => v.as_str(),
+            _ => None,
+        }
+    }
+
+    /// The pointer, if this is one into a library's memory.
+    pub fn as_pointer(&self) -> Option<Pointer> {
+        match self {
+            Value::Pointer(p) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// The structure, if this is one held by value.
+    pub fn as_struct(&self) -> Option<&StructValue> {
+        match self {
+            Value::Struct(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The items of a list (an array member or an array's contents).
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// Whether this is Python's `None`.
+    pub fn is_none(&self) -> bool {
+        matches!(self, Value::None)
+    }
+
     /// `T(v)` as an argument: a value that carries its C type (`c_double(2.5)`).
     pub fn typed(t: crate::types::CType, v: impl Into<Value>) -> Value {
         Value::Typed(t, crate::value::Boxed::new(v.into()))
+    }
+}
+
+impl From<&Value> for Value {
+    fn from(v: &Value) -> Value {
+        v.clone()
     }
 }
 

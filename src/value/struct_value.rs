@@ -119,7 +119,8 @@ impl StructValue {
     }
 
     /// `s.name = v`, masked to the field's type (and bit width).
-    pub fn set(&mut self, name: &str, v: &Value) -> Result<()> {
+    pub fn set(&mut self, name: &str, v: impl Into<Value>) -> Result<()> {
+        let v = &v.into();
         let i = field_index(&self.ty, name)?;
         let field = self.ty.fields()[i].clone();
         let fl = self.ty.layout(self.model).fields[i].clone();

@@ -59,7 +59,7 @@ fn an_int_array_is_summed_through_a_pointer() {
         let f = lib.function("our_function").unwrap();
         assert_eq!(f.call(&[3.into(), (&arr).into()]).unwrap(), Value::Int(6));
         assert_eq!(arr.len(), 3);
-        arr.set(1, &Value::Int((1 << 32) + 40)).unwrap();
+        arr.set(1, Value::Int((1 << 32) + 40)).unwrap();
         assert_eq!(arr.get(1).unwrap(), Value::Int(40));
         assert_eq!(arr.get(3).unwrap_err().kind(), "IndexError");
         assert_eq!(f.call(&[3.into(), (&arr).into()]).unwrap(), Value::Int(44));

@@ -94,7 +94,7 @@ fn arrays_index_slice_write_and_iterate() {
             [1, 2, 3, 40, 50].map(Value::Int).to_vec()
         );
         assert_eq!(a.get(5).unwrap_err().kind(), "IndexError");
-        assert_eq!(a.set(9, &0.into()).unwrap_err().kind(), "IndexError");
+        assert_eq!(a.set(9, 0).unwrap_err().kind(), "IndexError");
         assert_eq!(a.slice(4..6).unwrap_err().kind(), "IndexError");
         assert_eq!(
             a.set_slice(4, &[1.into(), 2.into()]).unwrap_err().kind(),

@@ -5,7 +5,8 @@ use std::rc::Rc;
 
 use crate::common::both;
 use wasmctypes::{
-    CData, CStruct, CType, Error, Field, StructType, StructValue, Type, Value, CDLL, POINTER,
+    cast, Array, CData, CStruct, CType, Error, Field, StructType, StructValue, Type, Value, CDLL,
+    POINTER,
 };
 
 fn s1() -> Rc<StructType> {
@@ -558,6 +559,150 @@ fn arrays_of_structures_and_pointers_to_them() {
             Value::Int(1),
             "{}",
             lib.backend()
+        );
+    }
+}
+
+fn person() -> Rc<StructType> {
+    StructType::structure(
+        "Person",
+        vec![
+            Field::new("id", CType::Int),
+            Field::new("name", CType::CharP),
+        ],
+    )
+}
+
+/// ctypes: `Person(2, b"ada")` copies the bytes and keeps them alive; `p.name` reads
+/// `b'ada'` (None for NULL); `(c_char_p * 4)(b"a", b"bc", None, b"def")` works the same way
+/// for elements, and so does `POINTER(c_char_p)`'s `p[i]`.
+#[test]
+fn char_p_members_and_elements_are_bytes() {
+    for lib in both("structs") {
+        let k = lib.backend();
+        let p = CStruct::new(&lib, &person(), &[2.into(), b"ada".into()]).unwrap();
+        assert_eq!(p.get("name").unwrap(), Value::Bytes(b"ada".to_vec()), "{k}");
+        let len = lib.function("person_name_len").unwrap();
+        assert_eq!(len.call(&[(&p).into()]).unwrap(), Value::Int(5), "{k}");
+        p.set("name", b"grace".as_slice()).unwrap();
+        assert_eq!(p.get("name").unwrap(), Value::Bytes(b"grace".to_vec()));
+        assert_eq!(len.call(&[(&p).into()]).unwrap(), Value::Int(7), "{k}");
+        p.set("name", Value::None).unwrap();
+        assert_eq!(p.get("name").unwrap(), Value::None);
+        assert_eq!(len.call(&[(&p).into()]).unwrap(), Value::Int(0));
+        assert_eq!(p.set("name", "text").unwrap_err().kind(), "TypeError");
+
+        let a = Array::from_values(
+            &lib,
+            CType::CharP,
+            &[b"a".into(), b"bc".into(), Value::None, b"def".into()],
+        )
+        .unwrap();
+        assert_eq!(a.get(1).unwrap(), Value::Bytes(b"bc".to_vec()), "{k}");
+        assert_eq!(a.get(2).unwrap(), Value::None);
+        let total = lib.function("total_len").unwrap();
+        assert_eq!(
+            total.call(&[(&a).into(), 4.into()]).unwrap(),
+            Value::Int(1 + 2 + 100 + 3),
+            "{k}"
+        );
+        let ptr = cast(&a, CType::CharP);
+        assert_eq!(ptr.get(3).unwrap(), Value::Bytes(b"def".to_vec()));
+        ptr.set(0, b"wxyz".as_slice()).unwrap();
+        assert_eq!(a.get(0).unwrap(), Value::Bytes(b"wxyz".to_vec()));
+        assert_eq!(
+            total.call(&[(&a).into(), 4.into()]).unwrap(),
+            Value::Int(4 + 2 + 100 + 3)
+        );
+    }
+}
+
+/// ctypes: `POINT.in_dll(lib, "a_point")` and `(c_int * 4).in_dll(lib, "some_ints")` are the
+/// library's own globals, read and written in place.
+#[test]
+fn structures_and_arrays_in_dll() {
+    for lib in both("structs") {
+        let k = lib.backend();
+        let pt = CStruct::in_dll(&lib, &point(), "a_point").unwrap();
+        assert_eq!(pt.get("y").unwrap(), Value::Int(4), "{k}");
+        pt.set("x", 30).unwrap();
+        let sum = lib.function("a_point_sum").unwrap();
+        assert_eq!(sum.call(&[]).unwrap(), Value::Int(34), "{k}");
+        let ints = Array::in_dll(&lib, CType::Int, 4, "some_ints").unwrap();
+        assert_eq!(ints.get(3).unwrap(), Value::Int(40), "{k}");
+        ints.set(2, -3).unwrap();
+        let some = lib.function("some_int").unwrap();
+        assert_eq!(some.call(&[2.into()]).unwrap(), Value::Int(-3), "{k}");
+        assert_eq!(
+            CStruct::in_dll(&lib, &point(), "no_such_global")
+                .unwrap_err()
+                .kind(),
+            "AttributeError"
+        );
+    }
+}
+
+/// ctypes: `r.lowerright.x = 9` writes into `r` (a member is a view, not a copy), and so does
+/// `a1.vals[1] = 99`.
+#[test]
+fn nested_members_are_views_that_write_through() {
+    let all = layouts();
+    let a1_ty = all.iter().find(|(n, _)| *n == "A1").unwrap().1.clone();
+    for lib in both("structs") {
+        let k = lib.backend();
+        let r = CStruct::new(&lib, &rect(), &[]).unwrap();
+        r.member("lowerright").unwrap().set("x", 9).unwrap();
+        let right = lib.function("rect_right").unwrap();
+        assert_eq!(right.call(&[(&r).into()]).unwrap(), Value::Int(9), "{k}");
+        assert_eq!(
+            r.get("lowerright")
+                .unwrap()
+                .as_struct()
+                .unwrap()
+                .get("x")
+                .unwrap(),
+            Value::Int(9)
+        );
+        let a1 = CStruct::new(&lib, &a1_ty, &[]).unwrap();
+        a1.member_array("vals").unwrap().set(1, 99).unwrap();
+        let val = lib.function("A1_val").unwrap();
+        assert_eq!(
+            val.call(&[(&a1).into(), 1.into()]).unwrap(),
+            Value::Int(99),
+            "{k}"
+        );
+        assert_eq!(r.member("upperleft").unwrap().size(), 8);
+        assert_eq!(r.member_array("upperleft").unwrap_err().kind(), "TypeError");
+    }
+}
+
+/// ctypes: with `restype = POINTER(POINT)`, `p.contents.x` and `p[2].x` read the structures C
+/// points at.
+#[test]
+fn pointers_to_structures_give_views() {
+    for lib in both("structs") {
+        let k = lib.backend();
+        let pt = point();
+        let mut points = lib.function("points").unwrap();
+        points.set_restype(POINTER(pt.clone())).unwrap();
+        let p = points.call(&[]).unwrap();
+        let first = CStruct::from_pointer(&lib, &pt, &p).unwrap();
+        assert_eq!(first.get("y").unwrap(), Value::Int(2), "{k}");
+        assert_eq!(first.index(2).get("x").unwrap(), Value::Int(5), "{k}");
+        first.index(1).set("y", 40).unwrap();
+        assert_eq!(
+            CStruct::from_pointer(&lib, &pt, &p)
+                .unwrap()
+                .index(1)
+                .get("y")
+                .unwrap(),
+            Value::Int(40)
+        );
+        assert_eq!(
+            CStruct::from_pointer(&lib, &pt, &Value::None)
+                .unwrap_err()
+                .kind(),
+            "ValueError"
         );
     }
 }
