@@ -93,3 +93,11 @@ int some_int(int i) { return some_ints[i]; }
 int rect_right(const RECT *r) { return r->lowerright.x; }
 int A1_val(const struct A1 *p, int i) { return p->vals[i]; }
 POINT *points(void) { static POINT p[3] = { { 1, 2 }, { 3, 4 }, { 5, 6 } }; return p; }
+/* Structures with bitfields by value: natively libffi gets them as storage units. The first
+   is one INTEGER eightbyte (bits and a float share it), the second an SSE and an INTEGER one. */
+struct BF { unsigned a : 3; int b : 10; float f; };
+int bf_sum(struct BF s) { return (int)s.a + s.b + (int)(s.f * 2); }
+struct BF make_bf(int a, int b) { struct BF s = { (unsigned)a, b, 2.5f }; return s; }
+struct BF2 { double d; unsigned x : 4; unsigned y : 4; };
+double bf2_sum(struct BF2 s) { return s.d + s.x + s.y; }
+struct BF2 make_bf2(double d) { struct BF2 s = { d, 3, 5 }; return s; }

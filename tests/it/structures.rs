@@ -706,3 +706,70 @@ fn pointers_to_structures_give_views() {
         );
     }
 }
+
+/// ctypes passes and returns structures with bitfields by value on every platform; natively
+/// they reach libffi as storage units that the System V ABI classifies as the compiler does.
+#[test]
+fn structures_with_bitfields_pass_and_return_by_value() {
+    let bf = StructType::structure(
+        "BF",
+        vec![
+            Field::bits("a", CType::UInt, 3),
+            Field::bits("b", CType::Int, 10),
+            Field::new("f", CType::Float),
+        ],
+    );
+    let bf2 = StructType::structure(
+        "BF2",
+        vec![
+            Field::new("d", CType::Double),
+            Field::bits("x", CType::UInt, 4),
+            Field::bits("y", CType::UInt, 4),
+        ],
+    );
+    for lib in both("structs") {
+        let (k, m) = (lib.backend(), lib.data_model());
+        let mut sum = lib.function("bf_sum").unwrap();
+        sum.set_argtypes(&[Type::from(bf.clone())]).unwrap();
+        let v = StructValue::from_values(&bf, m, &[5.into(), (-100).into(), 1.5.into()]).unwrap();
+        assert_eq!(
+            sum.call(&[v.into()]).unwrap(),
+            Value::Int(5 - 100 + 3),
+            "{k}"
+        );
+        let mut make = lib.function("make_bf").unwrap();
+        make.set_argtypes(&[CType::Int, CType::Int])
+            .unwrap()
+            .set_restype(bf.clone())
+            .unwrap();
+        let made = make.call(&[6.into(), (-7).into()]).unwrap();
+        let made = made.as_struct().unwrap();
+        assert_eq!(made.get("a").unwrap(), Value::Int(6), "{k}");
+        assert_eq!(made.get("b").unwrap(), Value::Int(-7), "{k}");
+        assert_eq!(made.get("f").unwrap(), Value::Float(2.5), "{k}");
+        let mut sum2 = lib.function("bf2_sum").unwrap();
+        sum2.set_argtypes(&[Type::from(bf2.clone())])
+            .unwrap()
+            .set_restype(CType::Double)
+            .unwrap();
+        let v2 = StructValue::from_values(&bf2, m, &[0.25.into(), 9.into(), 15.into()]).unwrap();
+        assert_eq!(sum2.call(&[v2.into()]).unwrap(), Value::Float(24.25), "{k}");
+        let mut make2 = lib.function("make_bf2").unwrap();
+        make2
+            .set_argtypes(&[CType::Double])
+            .unwrap()
+            .set_restype(bf2.clone())
+            .unwrap();
+        let made2 = make2.call(&[1.5.into()]).unwrap();
+        let made2 = made2.as_struct().unwrap();
+        assert_eq!(
+            (
+                made2.get("d").unwrap(),
+                made2.get("x").unwrap(),
+                made2.get("y").unwrap()
+            ),
+            (Value::Float(1.5), Value::Int(3), Value::Int(5)),
+            "{k}"
+        );
+    }
+}

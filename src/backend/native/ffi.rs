@@ -43,11 +43,14 @@ pub(super) fn ffi_of(t: &crate::types::Type) -> Result<Type> {
 
 pub(super) fn ffi_struct(s: &crate::types::StructType) -> Result<Type> {
     use crate::types::Type as T;
-    if !s.is_plain() || s.is_union() {
+    if s.pack().is_some() || s.is_union() {
         return Err(Error::TypeError(format!(
-            "{} has bitfields, _pack_ or is a union: libffi cannot pass it by value",
+            "{} has _pack_ or is a union: libffi cannot pass it by value",
             s.name()
         )));
+    }
+    if !s.is_plain() {
+        return ffi_storage_units(s);
     }
     let mut elems = Vec::new();
     for f in s.fields() {
@@ -60,6 +63,99 @@ pub(super) fn ffi_struct(s: &crate::types::StructType) -> Result<Type> {
         }
     }
     Ok(Type::structure(elems))
+}
+
+/// What a byte of a structure holds, for the System V classification.
+#[derive(Clone, Copy, PartialEq)]
+enum ByteClass {
+    Padding,
+    Integer,
+    Float,
+}
+
+/// Marks the bytes of `t` at `offset` in `classes`: floats as `Float`, everything else that
+/// holds data as `Integer`.
+fn mark(
+    t: &crate::types::Type,
+    offset: usize,
+    m: crate::types::DataModel,
+    classes: &mut [ByteClass],
+) {
+    use crate::types::Type as T;
+    match t {
+        T::Array(elem, n) => {
+            let size = elem.sizeof(m);
+            for i in 0..*n {
+                mark(elem, offset + i * size, m, classes);
+            }
+        }
+        T::Struct(s) => mark_struct(s, offset, m, classes),
+        simple => {
+            let class = match simple.call_repr(m) {
+                Some(Repr::F32 | Repr::F64) => ByteClass::Float,
+                _ => ByteClass::Integer,
+            };
+            for c in &mut classes[offset..offset + simple.sizeof(m)] {
+                *c = class;
+            }
+        }
+    }
+}
+
+/// [`mark`] for the fields of a structure at `offset`.
+fn mark_struct(
+    s: &crate::types::StructType,
+    offset: usize,
+    m: crate::types::DataModel,
+    classes: &mut [ByteClass],
+) {
+    let layout = s.layout(m);
+    for (f, fl) in s.fields().iter().zip(&layout.fields) {
+        let at = offset + fl.offset;
+        match fl.bitfield {
+            // Only the bytes that hold the bits: the storage unit may overlap other fields.
+            Some((_, 0)) => {}
+            Some((bit, width)) => {
+                let (first, last) = ((bit / 8) as usize, ((bit + width - 1) / 8) as usize);
+                for c in &mut classes[at + first..=at + last] {
+                    *c = ByteClass::Integer;
+                }
+            }
+            None => mark(&f.ty, at, m, classes),
+        }
+    }
+}
+
+/// A structure with bitfields, described to libffi by its storage units, as CPython's ctypes
+/// does: the structure is cut into pieces of its own alignment, each an integer of that size,
+/// or a float or double where the piece holds only float data. The pieces tile the structure
+/// exactly (its size is a multiple of its alignment), so libffi's layout has the same size and
+/// alignment, and each eightbyte gets the System V class that the C compiler gives it.
+fn ffi_storage_units(s: &crate::types::StructType) -> Result<Type> {
+    let m = crate::types::DataModel::host();
+    let layout = s.layout(m);
+    let (size, align) = (layout.size, layout.align);
+    if !matches!(align, 1 | 2 | 4 | 8) {
+        return Err(Error::TypeError(format!(
+            "{} is aligned to {align} bytes: libffi cannot pass it by value",
+            s.name()
+        )));
+    }
+    let mut classes = vec![ByteClass::Padding; size];
+    mark_struct(s, 0, m, &mut classes);
+    let pieces = classes.chunks(align).map(|piece| {
+        let floats =
+            piece.iter().all(|c| *c != ByteClass::Integer) && piece.contains(&ByteClass::Float);
+        match (floats, align) {
+            (true, 8) => Type::f64(),
+            (true, 4) => Type::f32(),
+            (_, 8) => Type::u64(),
+            (_, 4) => Type::u32(),
+            (_, 2) => Type::u16(),
+            _ => Type::u8(),
+        }
+    });
+    Ok(Type::structure(pieces.collect::<Vec<_>>()))
 }
 
 pub(super) fn ffi_passing(p: &crate::backend::Passing) -> Result<Type> {
