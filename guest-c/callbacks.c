@@ -18,3 +18,11 @@ int call_kept(int x) { return kept(x); }
 /* A callback with char, bool and float arguments: ctypes hands them to Python as bytes, bool
    and float. */
 int classify(int (*f)(char, _Bool, float), char c) { return f(c, c == 'y', 1.5f); }
+/* Function pointers as values: returned, stored in a structure, passed to a callback. */
+typedef int (*binop)(int, int);
+static int c_add(int a, int b) { return a + b; }
+static int c_mul(int a, int b) { return a * b; }
+binop pick(int which) { return which ? c_mul : c_add; }
+struct Ops { binop op; int bias; };
+int run_ops(const struct Ops *o, int a, int b) { return o->op(a, b) + o->bias; }
+int call_with(int (*cb)(binop, int), int x) { return cb(c_mul, x); }

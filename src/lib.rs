@@ -54,15 +54,17 @@ pub use data::memory::{byref, memmove, memset, string_at, wstring_at, CData};
 pub use data::pointer::{cast, pointer, Ptr};
 pub use data::simple::CValue;
 pub use error::{Error, Result, TrapKind};
-pub use library::callback::{CFuncType, Callback, CFUNCTYPE};
+pub use library::callback::Callback;
 pub use library::typed::{Params, Results, Scalar, TypedFunction};
 pub use library::{Function, CDLL};
 pub use sandbox::Sandbox;
 pub use tools::invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};
 pub use tools::locate::locate;
 pub use tools::toolchain::{Built, Toolchain};
-pub use types::{CType, DataModel, Field, Layout, Repr, StructType, Type, POINTER};
-pub use value::{bytes_repr, mask_int, Boxed, LibId, Pointer, StructValue, Value};
+pub use types::{
+    CFuncType, CType, DataModel, Field, Layout, Repr, StructType, Type, CFUNCTYPE, POINTER,
+};
+pub use value::{bytes_repr, mask_int, Boxed, FuncPtr, LibId, Pointer, StructValue, Value};
 
 /// The engine configuration a sandbox runs on, for benchmarks that measure wasmtime's own
 /// floor on the same settings. Not part of the stable API.

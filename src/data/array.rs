@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use std::cell::RefCell;
 
-use crate::data::memory::{load_pointee, store_pointee, Block, CData};
+use crate::data::memory::{load_member, store_member, Block, CData};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
 use crate::types::Type;
@@ -143,12 +143,8 @@ impl Array {
     /// and kept alive by the array.
     pub fn set(&self, i: usize, v: impl Into<Value>) -> Result<()> {
         self.check(i)?;
-        let mut v = v.into();
-        if let Type::Simple(t) = self.elem {
-            let (stored, block) = store_pointee(&self.lib, t, v)?;
-            v = stored;
-            self.kept.borrow_mut().extend(block);
-        }
+        let (v, block) = store_member(&self.lib, &self.elem, v.into())?;
+        self.kept.borrow_mut().extend(block);
         let mut raw = vec![0; self.size];
         write_value(&self.elem, self.model, &mut raw, &v)?;
         self.write(i * self.size, &raw)
@@ -156,10 +152,7 @@ impl Array {
 
     /// A string pointer element as ctypes reads it.
     fn pointee(&self, v: Value) -> Result<Value> {
-        match self.elem {
-            Type::Simple(t) => load_pointee(&self.lib, t, v),
-            _ => Ok(v),
-        }
+        load_member(&self.lib, &self.elem, v)
     }
 
     /// `list(a)`.

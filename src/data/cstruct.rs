@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::cell::RefCell;
 
 use crate::data::array::Array;
-use crate::data::memory::{load_pointee, store_pointee, Block, CData};
+use crate::data::memory::{load_member, store_member, Block, CData};
 use crate::error::{Error, Result};
 use crate::library::CDLL;
 use crate::types::{StructType, Type};
@@ -45,14 +45,9 @@ impl CStruct {
         let mut kept = Vec::new();
         let mut stored = Vec::with_capacity(values.len());
         for (field, v) in ty.fields().iter().zip(values) {
-            match field.ty {
-                Type::Simple(t) => {
-                    let (v, block) = store_pointee(lib, t, v.clone())?;
-                    stored.push(v);
-                    kept.extend(block);
-                }
-                _ => stored.push(v.clone()),
-            }
+            let (v, block) = store_member(lib, &field.ty, v.clone())?;
+            stored.push(v);
+            kept.extend(block);
         }
         stored.extend(values.iter().skip(stored.len()).cloned());
         let v = StructValue::from_values(ty, lib.data_model(), &stored)?;
@@ -156,21 +151,14 @@ impl CStruct {
     /// [`CStruct::member_array`] for views that write through).
     pub fn get(&self, name: &str) -> Result<Value> {
         let v = self.value()?.get(name)?;
-        match self.field_type(name)? {
-            Type::Simple(t) => load_pointee(&self.lib, t, v),
-            _ => Ok(v),
-        }
+        load_member(&self.lib, &self.field_type(name)?, v)
     }
 
     /// `s.name = v`. Bytes stored into a `c_char_p` field (a str into `c_wchar_p`) are
     /// copied into the library's memory and kept alive by this instance.
     pub fn set(&self, name: &str, v: impl Into<Value>) -> Result<()> {
-        let mut v = v.into();
-        if let Type::Simple(t) = self.field_type(name)? {
-            let (stored, block) = store_pointee(&self.lib, t, v)?;
-            v = stored;
-            self.kept.borrow_mut().extend(block);
-        }
+        let (v, block) = store_member(&self.lib, &self.field_type(name)?, v.into())?;
+        self.kept.borrow_mut().extend(block);
         let mut copy = self.value()?;
         copy.set(name, v)?;
         self.lib.write(self.addr, &copy.bytes)

@@ -15,8 +15,8 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::library::{read_wstring, LibInner, CDLL};
-use crate::types::CType;
-use crate::value::{decode_wide, encode_wide, Pointer, Value};
+use crate::types::{CType, Type};
+use crate::value::{decode_wide, encode_wide, Boxed, FuncPtr, Pointer, Value};
 
 /// A block of a library's memory that the host owns and frees, with the library's own `free`,
 /// when the last object using it is dropped. Opaque: objects share it to keep memory alive.
@@ -209,4 +209,32 @@ pub(crate) fn store_pointee(lib: &CDLL, t: CType, v: Value) -> Result<(Value, Op
         _ => return Ok((v, None)),
     };
     Ok((Value::Int(block.addr as i128), Some(block)))
+}
+
+/// ctypes' getter of a member or element of type `t` in `lib`'s memory: string pointers as
+/// [`load_pointee`] reads them, a function pointer as a `CFunctionType` instance.
+pub(crate) fn load_member(lib: &CDLL, t: &Type, v: Value) -> Result<Value> {
+    match (t, v) {
+        (Type::Simple(c), v) => load_pointee(lib, *c, v),
+        (Type::Function(proto), Value::Int(addr)) => Ok(Value::Function(Boxed::new(FuncPtr {
+            proto: proto.clone(),
+            ptr: Pointer {
+                lib: lib.id(),
+                addr: addr as u64,
+            },
+        }))),
+        (_, v) => Ok(v),
+    }
+}
+
+/// ctypes' setter of a member or element of type `t`: string pointers as [`store_pointee`]
+/// stores them; a function pointer must be one of this library.
+pub(crate) fn store_member(lib: &CDLL, t: &Type, v: Value) -> Result<(Value, Option<Rc<Block>>)> {
+    match (t, &v) {
+        (Type::Simple(c), _) => store_pointee(lib, *c, v),
+        (Type::Function(_), Value::Function(fp)) if fp.ptr.lib != lib.id() => Err(
+            Error::ValueError("the function pointer belongs to another library".into()),
+        ),
+        _ => Ok((v, None)),
+    }
 }

@@ -12,7 +12,7 @@ use super::inner::{LibInner, SCRATCH};
 use crate::backend::{Backend, Passing, MAX_ARGS};
 use crate::error::{Error, Result};
 use crate::types::{CType, Repr, Type};
-use crate::value::{int_from_bits, promote, Pointer, StructValue, Value};
+use crate::value::{int_from_bits, promote, Boxed, FuncPtr, Pointer, StructValue, Value};
 
 /// A call's converted arguments: raw slots, their representations, and temporaries to free.
 /// Only the entries in use are written: filling the arrays up front (about 600 bytes) cost
@@ -225,6 +225,13 @@ impl Function {
                 b.read(ret_addr, &mut bytes)?;
                 Ok(Value::Struct(StructValue::from_bytes(s, m, &bytes)?))
             }
+            Type::Function(proto) => Ok(Value::Function(Boxed::new(FuncPtr {
+                proto: proto.clone(),
+                ptr: Pointer {
+                    lib: self.lib.id,
+                    addr: int_from_bits(raw, m.repr(CType::VoidP)) as u64,
+                },
+            }))),
             Type::Array(..) => Err(Error::TypeError("a function cannot return an array".into())),
         }
     }

@@ -24,34 +24,17 @@
 
 use std::rc::Rc;
 
-use crate::backend::Memory;
+use crate::backend::{CallbackFn, Memory};
 use crate::error::{Error, Result};
 use crate::library::{LibInner, CDLL};
-use crate::types::CType;
-use crate::value::{Pointer, Value};
-
-/// A callback prototype: ctypes' `CFUNCTYPE(restype, *argtypes)`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CFuncType {
-    /// The result type (`CType::Void` for none).
-    pub restype: CType,
-    /// The argument types.
-    pub argtypes: Vec<CType>,
-}
-
-/// `CFUNCTYPE(restype, *argtypes)`.
-#[allow(non_snake_case)]
-pub fn CFUNCTYPE(restype: CType, argtypes: &[CType]) -> CFuncType {
-    CFuncType {
-        restype,
-        argtypes: argtypes.to_vec(),
-    }
-}
+use crate::types::{CFuncType, Type};
+use crate::value::{Boxed, FuncPtr, Pointer, Value};
 
 /// A C function pointer that calls a Rust closure, valid while this object lives.
 pub struct Callback {
     lib: Rc<LibInner>,
     ptr: u64,
+    proto: Rc<CFuncType>,
 }
 
 impl std::fmt::Debug for Callback {
@@ -61,28 +44,73 @@ impl std::fmt::Debug for Callback {
 }
 
 impl Callback {
-    /// `proto(f)`: makes `f` callable from C in `lib`.
+    /// `proto(f)`: makes `f` callable from C in `lib`. Arguments and the result are
+    /// fundamental types, pointers (addresses) or function pointers (`CFunctionType`
+    /// instances); a structure or array is a TypeError, as is a void argument.
     pub fn new(
         lib: &CDLL,
         proto: &CFuncType,
         f: impl Fn(&mut dyn Memory, &[Value]) -> Result<Value> + 'static,
     ) -> Result<Callback> {
-        if proto.argtypes.contains(&CType::Void) {
-            return Err(Error::TypeError("void is not an argument type".into()));
+        let mut args = Vec::with_capacity(proto.argtypes.len());
+        for t in &proto.argtypes {
+            args.push(CFuncType::passing(t, false).ok_or_else(|| {
+                Error::TypeError(format!(
+                    "a callback cannot take {} as an argument",
+                    t.name()
+                ))
+            })?);
         }
-        let ptr = lib
-            .inner
-            .backend()?
-            .make_callback(&proto.argtypes, proto.restype, Rc::new(f))?;
+        let ret = CFuncType::passing(&proto.restype, true).ok_or_else(|| {
+            Error::TypeError(format!("a callback cannot return {}", proto.restype.name()))
+        })?;
+        let id = lib.id();
+        let function_args: Vec<(usize, Rc<CFuncType>)> = proto
+            .argtypes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| match t {
+                Type::Function(p) => Some((i, p.clone())),
+                _ => None,
+            })
+            .collect();
+        let run: Rc<CallbackFn> = if function_args.is_empty() {
+            Rc::new(f)
+        } else {
+            // A function pointer argument reaches the closure as a `CFunctionType` instance.
+            Rc::new(move |mem: &mut dyn Memory, values: &[Value]| {
+                let mut values = values.to_vec();
+                for (i, p) in &function_args {
+                    if let Some(Value::Int(addr)) = values.get(*i) {
+                        let ptr = Pointer {
+                            lib: id,
+                            addr: *addr as u64,
+                        };
+                        values[*i] = Value::Function(Boxed::new(FuncPtr {
+                            proto: p.clone(),
+                            ptr,
+                        }));
+                    }
+                }
+                f(mem, &values)
+            })
+        };
+        let ptr = lib.inner.backend()?.make_callback(&args, ret, run)?;
         Ok(Callback {
             lib: lib.inner.clone(),
             ptr,
+            proto: Rc::new(proto.clone()),
         })
     }
 
     /// The function pointer C sees: a table index in wasm, a code address natively.
     pub fn address(&self) -> u64 {
         self.ptr
+    }
+
+    /// Its prototype.
+    pub fn proto(&self) -> &CFuncType {
+        &self.proto
     }
 }
 
@@ -95,10 +123,15 @@ impl Drop for Callback {
 }
 
 impl From<&Callback> for Value {
+    /// The callback as an argument: a `CFunctionType` instance, which fits argtypes of its
+    /// own prototype and `c_void_p`.
     fn from(c: &Callback) -> Value {
-        Value::Pointer(Pointer {
-            lib: c.lib.id,
-            addr: c.ptr,
-        })
+        Value::Function(Boxed::new(FuncPtr {
+            proto: c.proto.clone(),
+            ptr: Pointer {
+                lib: c.lib.id,
+                addr: c.ptr,
+            },
+        }))
     }
 }

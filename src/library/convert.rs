@@ -51,6 +51,17 @@ pub(super) fn convert_arg(
             };
             return Ok((pointer, bits));
         }
+        Some(Type::Function(proto)) => {
+            // CFUNCTYPE(...): only an instance of the same prototype, as ctypes checks it
+            // (not None, not an int).
+            return match v {
+                Value::Function(fp) if fp.proto == *proto => Ok((pointer, own_pointer(&fp.ptr)?)),
+                other => Err(Error::arg(
+                    position,
+                    Error::wrong_type("CFunctionType", other.py_type()),
+                )),
+            };
+        }
         Some(Type::Struct(s)) => {
             // By value: the bytes are copied into the library's memory for the call.
             let bytes = match v {
@@ -106,6 +117,7 @@ pub(super) fn convert_arg(
                 temporary(b, lib, &crate::value::encode_wide(s), 0, cv)?,
             ),
             Value::Pointer(p) => (pointer, own_pointer(p)?),
+            Value::Function(fp) => (pointer, own_pointer(&fp.ptr)?),
             Value::Float(_) | Value::Struct(_) | Value::List(_) | Value::Typed(..) => {
                 return Err(Error::arg(
                     position,
@@ -142,6 +154,8 @@ pub(super) fn convert_arg(
             Value::None => 0,
             Value::Int(i) => address(*i),
             Value::Pointer(p) => own_pointer(p)?,
+            // ctypes' c_void_p takes a function pointer too.
+            Value::Function(fp) if t == CType::VoidP => own_pointer(&fp.ptr)?,
             Value::Bytes(bytes) if t != CType::WCharP => temporary(b, lib, bytes, 1, cv)?,
             Value::Str(s) if t != CType::CharP => {
                 temporary(b, lib, &crate::value::encode_wide(s), 0, cv)?
@@ -181,7 +195,7 @@ pub(super) fn convert_arg(
             Value::Bytes(x) => (!x.is_empty()) as u64,
             Value::Str(x) => (!x.is_empty()) as u64,
             Value::List(x) => (!x.is_empty()) as u64,
-            Value::Pointer(_) | Value::Struct(_) | Value::Typed(..) => 1,
+            Value::Pointer(_) | Value::Struct(_) | Value::Typed(..) | Value::Function(_) => 1,
         },
         _ => match v.as_int() {
             Some(i) => mask_int(i, r) as u64,

@@ -14,7 +14,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::types::StructType;
-use crate::types::{CType, DataModel, Repr};
+use crate::types::{CFuncType, CType, DataModel, Repr};
 
 /// A C type.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +27,20 @@ pub enum Type {
     Array(Rc<Type>, usize),
     /// A structure or union.
     Struct(Rc<StructType>),
+    /// A function pointer: `CFUNCTYPE(restype, *argtypes)`.
+    Function(Rc<CFuncType>),
+}
+
+impl From<CFuncType> for Type {
+    fn from(f: CFuncType) -> Type {
+        Type::Function(Rc::new(f))
+    }
+}
+
+impl From<&CFuncType> for Type {
+    fn from(f: &CFuncType) -> Type {
+        Type::Function(Rc::new(f.clone()))
+    }
 }
 
 /// ctypes' `POINTER(T)`: the type of a pointer to `T`.
@@ -72,6 +86,7 @@ impl Type {
             Type::Pointer(t) => format!("LP_{}", t.name()),
             Type::Array(t, n) => format!("{}_Array_{n}", t.name()),
             Type::Struct(s) => s.name().to_string(),
+            Type::Function(_) => "CFunctionType".to_string(),
         }
     }
 
@@ -79,7 +94,7 @@ impl Type {
     pub fn sizeof(&self, m: DataModel) -> usize {
         match self {
             Type::Simple(t) => m.sizeof(*t),
-            Type::Pointer(_) => m.pointer_size(),
+            Type::Pointer(_) | Type::Function(_) => m.pointer_size(),
             Type::Array(t, n) => t.sizeof(m) * n,
             Type::Struct(s) => s.layout(m).size,
         }
@@ -89,7 +104,7 @@ impl Type {
     pub fn alignment(&self, m: DataModel) -> usize {
         match self {
             Type::Simple(t) => m.alignment(*t),
-            Type::Pointer(_) => m.pointer_size(),
+            Type::Pointer(_) | Type::Function(_) => m.pointer_size(),
             Type::Array(t, _) => t.alignment(m),
             Type::Struct(s) => s.layout(m).align,
         }
@@ -100,7 +115,7 @@ impl Type {
     pub fn call_repr(&self, m: DataModel) -> Option<Repr> {
         match self {
             Type::Simple(t) => Some(m.repr(*t)),
-            Type::Pointer(_) | Type::Array(..) => Some(m.repr(CType::VoidP)),
+            Type::Pointer(_) | Type::Array(..) | Type::Function(_) => Some(m.repr(CType::VoidP)),
             Type::Struct(_) => None,
         }
     }
@@ -117,7 +132,7 @@ impl Type {
     pub fn is_pointer(&self) -> bool {
         match self {
             Type::Simple(t) => t.is_pointer(),
-            Type::Pointer(_) | Type::Array(..) => true,
+            Type::Pointer(_) | Type::Array(..) | Type::Function(_) => true,
             Type::Struct(_) => false,
         }
     }

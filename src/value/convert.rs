@@ -62,6 +62,7 @@ pub(crate) fn encode(t: CType, r: Repr, v: &Value) -> Result<u64> {
         }
         (_, Value::None) if t.is_pointer() => 0,
         (_, Value::Pointer(p)) if t.is_pointer() => p.addr,
+        (_, Value::Function(fp)) if t == CType::VoidP => fp.ptr.addr,
         _ => mask_int(v.as_int().ok_or_else(wrong)?, r) as u64,
     })
 }
@@ -108,7 +109,9 @@ pub(crate) fn promote(repr: Repr, bits: u64) -> (Repr, u64) {
 pub(crate) fn read_value(t: &Type, m: DataModel, bytes: &[u8]) -> Value {
     match t {
         Type::Simple(c) => decode(*c, m.repr(*c), bytes),
-        Type::Pointer(_) => decode(CType::VoidP, m.repr(CType::VoidP), bytes),
+        // A function pointer member is its address here; the memory objects, which know the
+        // library, make it a `CFunctionType` instance.
+        Type::Pointer(_) | Type::Function(_) => decode(CType::VoidP, m.repr(CType::VoidP), bytes),
         // ctypes reads a `c_char * n` member as bytes and a `c_wchar * n` member as str, up
         // to the first NUL (its `.value`).
         Type::Array(elem, _) if **elem == Type::Simple(CType::Char) => {
@@ -147,6 +150,14 @@ pub(crate) fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -
             let r = m.repr(CType::VoidP);
             let bits = encode(CType::VoidP, r, v)?;
             bytes.copy_from_slice(&bits.to_le_bytes()[..r.size()]);
+        }
+        // Only an instance of the same prototype fits a function pointer, as in ctypes.
+        (Type::Function(proto), Value::Function(fp)) if *fp.proto == **proto => {
+            let r = m.repr(CType::VoidP);
+            bytes.copy_from_slice(&fp.ptr.addr.to_le_bytes()[..r.size()]);
+        }
+        (Type::Function(_), other) => {
+            return Err(Error::wrong_type("CFunctionType", other.py_type()));
         }
         // `c_char * n` takes bytes and `c_wchar * n` a str, as ctypes' setters do: at most n
         // units, NUL-terminated when there is room.

@@ -67,6 +67,18 @@ pub enum Value {
     /// A ctypes instance passed as an argument, such as `c_double(2.5)`: the value carries its
     /// type, which is how variadic arguments get theirs.
     Typed(crate::types::CType, crate::value::Boxed<Value>),
+    /// An instance of a function pointer type (`CFUNCTYPE(...)`): a callback, or a function
+    /// pointer that C returned or stored.
+    Function(crate::value::Boxed<FuncPtr>),
+}
+
+/// A function pointer with its prototype: what ctypes calls a `CFunctionType` instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FuncPtr {
+    /// Its type.
+    pub proto: std::rc::Rc<crate::types::CFuncType>,
+    /// Where C calls it: a table index in wasm, a code address natively.
+    pub ptr: Pointer,
 }
 
 impl Value {
@@ -83,6 +95,7 @@ impl Value {
             Value::Struct(_) => "Structure",
             Value::List(_) => "list",
             Value::Typed(t, _) => t.name(),
+            Value::Function(_) => "CFunctionType",
         }
     }
 
@@ -138,6 +151,14 @@ impl Value {
     pub fn as_pointer(&self) -> Option<Pointer> {
         match self {
             Value::Pointer(p) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// The function pointer, if this is a `CFUNCTYPE` instance.
+    pub fn as_function(&self) -> Option<&FuncPtr> {
+        match self {
+            Value::Function(f) => Some(f),
             _ => None,
         }
     }

@@ -107,6 +107,7 @@ impl fmt::Display for Value {
                 f.write_str(")")
             }
             Value::Typed(t, v) => write!(f, "{t}({v})"),
+            Value::Function(fp) => write!(f, "<CFunctionType 0x{:x}>", fp.ptr.addr),
             Value::List(items) => {
                 f.write_str("[")?;
                 for (i, v) in items.iter().enumerate() {

@@ -4,7 +4,10 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::common::both;
-use wasmctypes::{Array, CType, Callback, Error, Value, CDLL, CFUNCTYPE};
+use wasmctypes::{
+    Array, CFuncType, CStruct, CType, Callback, Error, Field, StructType, Type, Value, CDLL,
+    CFUNCTYPE,
+};
 
 fn int(v: &Value) -> i128 {
     v.as_int().expect("an int")
@@ -281,5 +284,113 @@ fn a_callback_that_calls_its_own_library_gets_a_clear_error() {
             Value::Int(6),
             "{kind}"
         );
+    }
+}
+
+fn binop() -> CFuncType {
+    CFUNCTYPE(CType::Int, &[CType::Int, CType::Int])
+}
+
+/// ctypes: with `apply.argtypes = [BINOP, c_int, c_int]` only a `BINOP` instance fits the
+/// first argument ("expected CFunctionType instance instead of int"); `pick.restype = BINOP`
+/// gives one back, which C can then call.
+#[test]
+fn function_pointer_types_in_argtypes_and_restype() {
+    for lib in both("callbacks") {
+        let k = lib.backend();
+        let mut apply = lib.function("apply").unwrap();
+        apply
+            .set_argtypes(&[Type::from(binop()), CType::Int.into(), CType::Int.into()])
+            .unwrap();
+        let add = Callback::new(&lib, &binop(), |_, a| {
+            Ok(Value::Int(int(&a[0]) + int(&a[1])))
+        })
+        .unwrap();
+        assert_eq!(
+            apply.call(&[(&add).into(), 40.into(), 2.into()]).unwrap(),
+            Value::Int(42),
+            "{k}"
+        );
+        let other = Callback::new(&lib, &CFUNCTYPE(CType::Int, &[CType::Int]), |_, a| {
+            Ok(a[0].clone())
+        })
+        .unwrap();
+        for (bad, got) in [
+            (Value::from(&other), "CFunctionType"),
+            (Value::Int(5), "int"),
+            (Value::None, "NoneType"),
+        ] {
+            let e = apply.call(&[bad, 1.into(), 2.into()]).unwrap_err();
+            assert!(
+                matches!(&e, Error::ArgumentError { position: Some(1), cause }
+                    if matches!(&**cause, Error::WrongType { expected, got: g } if expected == "CFunctionType" && g == got)),
+                "{k}: {e}"
+            );
+        }
+        let mut pick = lib.function("pick").unwrap();
+        pick.set_argtypes(&[CType::Int])
+            .unwrap()
+            .set_restype(binop())
+            .unwrap();
+        let mul = pick.call(&[1.into()]).unwrap();
+        assert_eq!(mul.as_function().unwrap().proto.as_ref(), &binop(), "{k}");
+        assert_eq!(
+            apply.call(&[mul, 6.into(), 7.into()]).unwrap(),
+            Value::Int(42),
+            "{k}"
+        );
+    }
+}
+
+/// ctypes: a `BINOP` member of a structure holds a `BINOP` instance, reads back as one, and
+/// refuses anything else; a callback declared to take a `BINOP` gets a `CFunctionType`
+/// instance.
+#[test]
+fn function_pointer_members_and_callback_arguments() {
+    let ops = StructType::structure(
+        "Ops",
+        vec![Field::new("op", binop()), Field::new("bias", CType::Int)],
+    );
+    for lib in both("callbacks") {
+        let k = lib.backend();
+        let add = Callback::new(&lib, &binop(), |_, a| {
+            Ok(Value::Int(int(&a[0]) + int(&a[1])))
+        })
+        .unwrap();
+        let o = CStruct::new(&lib, &ops, &[(&add).into(), 100.into()]).unwrap();
+        let run = lib.function("run_ops").unwrap();
+        assert_eq!(
+            run.call(&[(&o).into(), 2.into(), 3.into()]).unwrap(),
+            Value::Int(105),
+            "{k}"
+        );
+        assert_eq!(
+            o.get("op").unwrap().as_function().unwrap().ptr.addr,
+            add.address()
+        );
+        let e = o.set("op", 5).unwrap_err();
+        assert!(
+            matches!(&e, Error::WrongType { expected, got } if expected == "CFunctionType" && got == "int"),
+            "{k}: {e}"
+        );
+        let seen = std::rc::Rc::new(std::cell::Cell::new(false));
+        let flag = seen.clone();
+        let takes = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Int, &[Type::from(binop()), CType::Int.into()]),
+            move |_, a| {
+                let f = a[0].as_function().expect("a CFunctionType instance");
+                flag.set(*f.proto == binop() && f.ptr.addr != 0);
+                Ok(a[1].clone())
+            },
+        )
+        .unwrap();
+        let call_with = lib.function("call_with").unwrap();
+        assert_eq!(
+            call_with.call(&[(&takes).into(), 9.into()]).unwrap(),
+            Value::Int(9),
+            "{k}"
+        );
+        assert!(seen.get(), "{k}");
     }
 }

@@ -30,7 +30,9 @@ pub(super) fn ffi_of(t: &crate::types::Type) -> Result<Type> {
     use crate::types::Type as T;
     let m = crate::types::DataModel::host();
     Ok(match t {
-        T::Simple(_) | T::Pointer(_) => ffi_type(t.call_repr(m).unwrap_or(Repr::Void)),
+        T::Simple(_) | T::Pointer(_) | T::Function(_) => {
+            ffi_type(t.call_repr(m).unwrap_or(Repr::Void))
+        }
         // libffi has no array type: an array inside a structure is its elements in a row.
         T::Array(..) => {
             return Err(Error::TypeError(

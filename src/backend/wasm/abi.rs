@@ -49,7 +49,7 @@ pub(super) fn single_scalar(t: &crate::types::Type) -> Option<Option<Repr>> {
     use crate::types::Type as T;
     let m = crate::types::DataModel::ILP32;
     match t {
-        T::Simple(_) | T::Pointer(_) => Some(t.call_repr(m)),
+        T::Simple(_) | T::Pointer(_) | T::Function(_) => Some(t.call_repr(m)),
         T::Array(elem, 1) => single_scalar(elem),
         T::Array(_, 0) => Some(None),
         T::Array(..) => None,
