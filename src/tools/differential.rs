@@ -44,8 +44,6 @@ pub enum Outcome {
     Failed(String),
 }
 
-impl Outcome {}
-
 /// One backend's run: its outcome and what it printed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
@@ -497,6 +495,76 @@ impl ChildResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(outcome: Outcome) -> Run {
+        Run {
+            outcome,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
+    fn returned(v: impl Into<Value>) -> Run {
+        run(Outcome::Returned(v.into()))
+    }
+
+    /// The class a difference gets, from its evidence alone (the rerun is the same wasm run
+    /// unless the test says otherwise).
+    fn class_of(wasm: Run, native: Run) -> &'static str {
+        let again = wasm.clone();
+        classify(&wasm, &native, move || again)
+    }
+
+    #[test]
+    fn differences_are_classified_by_their_evidence() {
+        let trap = |k| run(Outcome::Trapped(k, String::new()));
+        assert_eq!(
+            class_of(
+                trap(TrapKind::MemoryOutOfBounds),
+                run(Outcome::Signal(libc::SIGSEGV))
+            ),
+            "sandbox-caught"
+        );
+        assert_eq!(
+            class_of(trap(TrapKind::Unreachable), returned(1)),
+            "sandbox-caught"
+        );
+        // A trap the sandbox adds no safety with (a division by zero) is not "caught".
+        assert_eq!(
+            class_of(
+                trap(TrapKind::IntegerDivisionByZero),
+                run(Outcome::Signal(libc::SIGFPE))
+            ),
+            "unexplained"
+        );
+        assert_eq!(
+            class_of(returned(0), run(Outcome::Signal(libc::SIGSEGV))),
+            "native-caught"
+        );
+        assert_eq!(
+            class_of(returned(0), run(Outcome::Signal(libc::SIGABRT))),
+            "native-caught"
+        );
+        // 32-bit truncation, sign, and a sizeof(long) inside: the data model.
+        assert_eq!(
+            class_of(returned(-2147483648i64), returned(2147483648i64)),
+            "data-model"
+        );
+        assert_eq!(
+            class_of(returned(4294967295i64), returned(-1)),
+            "data-model"
+        );
+        assert_eq!(class_of(returned(20), returned(40)), "data-model");
+        assert_eq!(class_of(returned(3), returned(5)), "unexplained");
+        // Floats that differ only in a NaN's payload or sign.
+        let nan = f64::from_bits(0x7ff8_0000_0000_0000);
+        let negative_nan = f64::from_bits(0xfff8_0000_0000_0000);
+        assert_eq!(class_of(returned(nan), returned(negative_nan)), "float");
+        assert_eq!(class_of(returned(1.0), returned(2.0)), "unexplained");
+        // The rerun with the real clock and randomness differs: the environment.
+        let (w, n) = (returned(946), returned(1795));
+        assert_eq!(classify(&w, &n, || returned(1795)), "environment");
+    }
 
     #[test]
     fn a_child_result_survives_the_pipe_bit_for_bit() {

@@ -377,3 +377,74 @@ impl CallReport {
             && self.args == other.args
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> ArgSpec {
+        ArgSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn parses_the_cli_argument_grammar() {
+        assert_eq!(parse("c_int:5"), ArgSpec::Scalar(CType::Int, Value::Int(5)));
+        assert_eq!(
+            parse("c_double:2.5"),
+            ArgSpec::Scalar(CType::Double, Value::Float(2.5))
+        );
+        assert_eq!(parse("7"), ArgSpec::Scalar(CType::Int, Value::Int(7)));
+        assert_eq!(parse("-0x10"), ArgSpec::Scalar(CType::Int, Value::Int(-16)));
+        assert_eq!(
+            parse("World"),
+            ArgSpec::Scalar(CType::CharP, Value::Bytes(b"World".to_vec()))
+        );
+        assert_eq!(
+            parse("c_char_p:a\\x00b"),
+            ArgSpec::Scalar(CType::CharP, Value::Bytes(b"a\0b".to_vec()))
+        );
+        assert_eq!(
+            parse("c_int[]:1, 2,3"),
+            ArgSpec::Array(
+                CType::Int,
+                vec![Value::Int(1), Value::Int(2), Value::Int(3)]
+            )
+        );
+        assert_eq!(parse("c_int[]:"), ArgSpec::Array(CType::Int, vec![]));
+        assert_eq!(parse("buf:16"), ArgSpec::Buffer(BufferSpec::Size(16)));
+        assert_eq!(
+            parse("buf:abc"),
+            ArgSpec::Buffer(BufferSpec::Text(b"abc".to_vec()))
+        );
+        assert_eq!(parse("wbuf:4"), ArgSpec::WideBuffer(WideSpec::Size(4)));
+        assert_eq!(
+            parse("wbuf:hé"),
+            ArgSpec::WideBuffer(WideSpec::Text("hé".into()))
+        );
+        assert_eq!(parse("null"), ArgSpec::Null);
+        assert_eq!(parse("null").argtype(), CType::VoidP);
+        assert_eq!(parse("buf:3").label(), "buf");
+        assert_eq!(parse("c_long[]:1").label(), "c_long[]");
+    }
+
+    #[test]
+    fn rejects_what_ctypes_would_not_convert() {
+        // A float needs its type, as a ctypes argument without argtypes does.
+        assert!(matches!(
+            ArgSpec::parse("2.5"),
+            Err(Error::ArgumentError { position: None, cause }) if matches!(*cause, Error::TypeError(_))
+        ));
+        for bad in [
+            "c_nope:1",
+            "c_void[]:1",
+            "c_int:x",
+            "c_int[]:1,x",
+            "buf:\\x4",
+        ] {
+            assert!(ArgSpec::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_restype("void").unwrap(), CType::Void);
+        assert_eq!(parse_restype("c_char_p").unwrap(), CType::CharP);
+        assert_eq!(parse_restype("int").unwrap_err().kind(), "TypeError");
+    }
+}

@@ -245,4 +245,141 @@ mod tests {
         assert_eq!(mask_int(-1, Repr::UInt(8)), u64::MAX as i128);
         assert_eq!(mask_int(7, Repr::Bool), 1);
     }
+
+    /// Every fundamental type in both data models: what a setter stores, the getter reads
+    /// back, masked as ctypes masks it.
+    #[test]
+    fn every_setter_and_getter_round_trip_in_both_models() {
+        use CType::*;
+        for m in [DataModel::ILP32, DataModel::LP64] {
+            for (t, given, read) in [
+                (Int, Value::Int((1 << 32) + 5), Value::Int(5)),
+                (UInt, Value::Int(-1), Value::Int(u32::MAX as i128)),
+                (Byte, Value::Int(200), Value::Int(-56)),
+                (UByte, Value::Int(-1), Value::Int(255)),
+                (Short, Value::Int(40000), Value::Int(40000 - 65536)),
+                (LongLong, Value::Int(-2), Value::Int(-2)),
+                (ULongLong, Value::Int(-1), Value::Int(u64::MAX as i128)),
+                (Bool, Value::Int(7), Value::Bool(true)),
+                (Bool, Value::Bool(false), Value::Bool(false)),
+                (Float, Value::Float(0.1), Value::Float(0.1f32 as f64)),
+                (Float, Value::Int(3), Value::Float(3.0)),
+                (Double, Value::Float(-2.5), Value::Float(-2.5)),
+                (
+                    Char,
+                    Value::Bytes(b"x".to_vec()),
+                    Value::Bytes(b"x".to_vec()),
+                ),
+                (Char, Value::Int(65), Value::Bytes(b"A".to_vec())),
+                (WChar, Value::Str("é".into()), Value::Str("é".into())),
+                (VoidP, Value::None, Value::Int(0)),
+            ] {
+                let r = m.repr(t);
+                let bits = encode(t, r, &given).unwrap_or_else(|e| panic!("{t} {given}: {e}"));
+                let bytes = bits.to_le_bytes();
+                assert_eq!(decode(t, r, &bytes[..r.size()]), read, "{t} in {m}");
+                assert_eq!(from_bits(t, r, bits), read, "{t} in {m}");
+            }
+            // c_long and pointers follow the data model.
+            let long = m.repr(Long);
+            let kept = encode(Long, long, &Value::Int((1 << 32) + 7)).unwrap();
+            let expect = if m == DataModel::ILP32 {
+                7
+            } else {
+                (1 << 32) + 7
+            };
+            assert_eq!(from_bits(Long, long, kept), Value::Int(expect));
+        }
+        // Wrong types are TypeErrors, not silent conversions.
+        let r = DataModel::LP64.repr(Int);
+        assert_eq!(
+            encode(Int, r, &Value::Float(1.5)).unwrap_err().kind(),
+            "TypeError"
+        );
+        assert_eq!(
+            encode(Int, r, &Value::Bytes(b"1".to_vec()))
+                .unwrap_err()
+                .kind(),
+            "TypeError"
+        );
+        assert_eq!(
+            encode(
+                Char,
+                DataModel::LP64.repr(Char),
+                &Value::Bytes(b"ab".to_vec())
+            )
+            .unwrap_err()
+            .kind(),
+            "TypeError"
+        );
+    }
+
+    #[test]
+    fn variadic_promotion_and_callback_results_follow_c() {
+        assert_eq!(promote(Repr::Int(1), 0xff), (Repr::Int(4), u64::MAX));
+        assert_eq!(promote(Repr::UInt(2), 0xffff), (Repr::Int(4), 0xffff));
+        assert_eq!(
+            promote(Repr::F32, 1.5f32.to_bits() as u64),
+            (Repr::F64, 1.5f64.to_bits())
+        );
+        assert_eq!(promote(Repr::Int(8), 5), (Repr::Int(8), 5));
+        let m = DataModel::ILP32;
+        // A callback declared to return a double may return an int, as in Python.
+        assert_eq!(
+            callback_result(CType::Double, m, &Value::Int(2)).unwrap(),
+            2.0f64.to_bits()
+        );
+        assert_eq!(callback_result(CType::Void, m, &Value::Int(2)).unwrap(), 0);
+        assert_eq!(
+            callback_result(CType::Int, m, &Value::Str("x".into()))
+                .unwrap_err()
+                .kind(),
+            "TypeError"
+        );
+        assert_eq!(
+            callback_args(
+                &[CType::CharP, CType::Char, CType::Int],
+                m,
+                &[0, 0x41, u64::MAX]
+            ),
+            vec![Value::None, Value::Bytes(b"A".to_vec()), Value::Int(-1)]
+        );
+    }
+
+    #[test]
+    fn char_and_wchar_arrays_are_bytes_and_str() {
+        let m = DataModel::LP64;
+        let chars = Type::array(CType::Char, 4);
+        let mut bytes = [0xffu8; 4];
+        write_value(&chars, m, &mut bytes, &Value::Bytes(b"ab".to_vec())).unwrap();
+        assert_eq!(&bytes, b"ab\0\xff");
+        assert_eq!(read_value(&chars, m, &bytes), Value::Bytes(b"ab".to_vec()));
+        write_value(&chars, m, &mut bytes, &Value::Bytes(b"abcd".to_vec())).unwrap();
+        assert_eq!(
+            read_value(&chars, m, &bytes),
+            Value::Bytes(b"abcd".to_vec())
+        );
+        let e = write_value(&chars, m, &mut bytes, &Value::Bytes(b"abcde".to_vec())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ValueError: bytes too long (5, maximum length 4)"
+        );
+        let wide = Type::array(CType::WChar, 3);
+        let mut raw = [0u8; 12];
+        write_value(&wide, m, &mut raw, &Value::Str("hé".into())).unwrap();
+        assert_eq!(read_value(&wide, m, &raw), Value::Str("hé".into()));
+        let ints = Type::array(CType::Int, 2);
+        let mut raw = [0u8; 8];
+        write_value(
+            &ints,
+            m,
+            &mut raw,
+            &Value::List(vec![Value::Int(1), Value::Int(-1)].into()),
+        )
+        .unwrap();
+        assert_eq!(
+            read_value(&ints, m, &raw),
+            Value::List(vec![Value::Int(1), Value::Int(-1)].into())
+        );
+    }
 }

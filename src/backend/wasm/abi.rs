@@ -238,3 +238,71 @@ pub(super) struct WasmProto {
     /// prototype can take [`Backend::call_scalar`]'s short path.
     pub(super) scalar: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{CType, Field, StructType, Type};
+
+    fn abi(fields: Vec<Field>) -> StructAbi {
+        struct_abi(&StructType::structure("S", fields))
+    }
+
+    /// clang's wasm32 C ABI for structures by value: one scalar member (however nested)
+    /// travels as that scalar, an empty structure not at all, anything else indirectly.
+    #[test]
+    fn lowers_structures_as_clang_does() {
+        let f = |name, t: Type| Field::new(name, t);
+        assert!(matches!(
+            abi(vec![f("d", CType::Double.into())]),
+            StructAbi::Scalar(Slot::F64, 8)
+        ));
+        assert!(matches!(
+            abi(vec![f("c", CType::Char.into())]),
+            StructAbi::Scalar(Slot::I32, 1)
+        ));
+        assert!(matches!(
+            abi(vec![f("x", CType::LongLong.into())]),
+            StructAbi::Scalar(Slot::I64, 8)
+        ));
+        assert!(matches!(
+            abi(vec![f("p", crate::types::POINTER(CType::Int))]),
+            StructAbi::Scalar(Slot::I32, 4)
+        ));
+        let inner = StructType::structure("In", vec![f("v", CType::Float.into())]);
+        assert!(matches!(
+            abi(vec![
+                f("inner", inner.into()),
+                f("none", Type::array(CType::Int, 0))
+            ]),
+            StructAbi::Scalar(Slot::F32, 4)
+        ));
+        assert!(matches!(
+            abi(vec![f("one", Type::array(CType::Short, 1))]),
+            StructAbi::Scalar(Slot::I32, 2)
+        ));
+        assert!(matches!(abi(vec![]), StructAbi::Empty));
+        assert!(matches!(
+            abi(vec![f("e", Type::array(CType::Int, 0))]),
+            StructAbi::Empty
+        ));
+        assert!(matches!(
+            abi(vec![f("x", CType::Int.into()), f("y", CType::Int.into())]),
+            StructAbi::Indirect
+        ));
+        assert!(matches!(
+            abi(vec![f("two", Type::array(CType::Int, 2))]),
+            StructAbi::Indirect
+        ));
+        // Packing that leaves the one scalar whole keeps it a scalar; a bitfield never is.
+        let padded = StructType::packed("P", vec![f("c", CType::Char.into())], 1);
+        assert!(matches!(
+            struct_abi(&padded),
+            StructAbi::Scalar(Slot::I32, 1)
+        ));
+        assert!(matches!(
+            abi(vec![Field::bits("b", CType::Int, 3)]),
+            StructAbi::Indirect
+        ));
+    }
+}
