@@ -5,11 +5,11 @@ use super::sandbox::Sandbox;
 /// How to load a library.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
-    /// Capture the library's stdout and stderr (drained with [`CDLL::take_output`]) instead of
+    /// Capture the library's stdout and stderr (drained with [`CDLL::take_output`](crate::CDLL::take_output)) instead of
     /// passing them through. Default: captured in wasm, passed through natively (as ctypes).
     pub capture_output: Option<bool>,
     /// ctypes' `use_errno=True`: around every call, the library's `errno` is swapped with a
-    /// private copy that [`CDLL::get_errno`] and [`CDLL::set_errno`] read and write.
+    /// private copy that [`CDLL::get_errno`](crate::CDLL::get_errno) and [`CDLL::set_errno`](crate::CDLL::set_errno) read and write.
     pub use_errno: bool,
     /// The wasm sandbox's limits and grants (ignored natively).
     pub sandbox: Sandbox,

@@ -460,3 +460,19 @@ fn inspect_sizes(m: DataModel) -> Vec<(CType, usize)> {
     .map(|t| (*t, m.sizeof(*t)))
     .collect()
 }
+
+/// A call's outcome on one line, as `./run demo` shows each backend's: the output, the result
+/// and each array or buffer argument, or the error.
+pub fn call_summary(r: &Result<CallReport, Error>) -> String {
+    match r {
+        Ok(rep) => {
+            let mut parts = Vec::new();
+            if !rep.stdout.is_empty() {
+                parts.push(format!("stdout {}", bytes_repr(&rep.stdout)));
+            }
+            parts.extend(rep.result_lines());
+            parts.join("; ")
+        }
+        Err(e) => format!("error {}: {}", e.kind(), e.message()),
+    }
+}

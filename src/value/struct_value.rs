@@ -12,7 +12,7 @@ use crate::types::{CType, DataModel, Repr, StructType};
 /// returns a structure by value gives back (RLBox would call it copied-out), and what can be
 /// passed by value.
 ///
-/// Its fields are dropped by one out-of-line call (see [`Boxed`]), so that a [`Value`] holding
+/// Its fields are dropped by one out-of-line call (see [`Boxed`](crate::Boxed)), so that a [`Value`] holding
 /// one does not make every `Value`'s drop glue save registers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructValue {

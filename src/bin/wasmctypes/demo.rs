@@ -6,9 +6,7 @@ use std::process::ExitCode;
 use crate::sandbox_args::SandboxArgs;
 
 use wasmctypes::tools::invoke::BufferSpec;
-use wasmctypes::{
-    invoke, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, Toolchain, Value, CDLL,
-};
+use wasmctypes::{invoke, ArgSpec, BackendKind, CType, Error, LoadOptions, Toolchain, Value, CDLL};
 
 const SEEDS: &[&str] = &["greeting", "sum", "upper", "dupstr"];
 
@@ -25,20 +23,6 @@ fn load(name: &str, kind: BackendKind, options: &LoadOptions) -> Result<CDLL, Er
     let path = Path::new(wasmctypes::tools::locate::DEFAULT_GUEST_DIR).join(kind.file_name(name));
     // SAFETY: the seed examples are this project's own C, built by `./run demo`.
     unsafe { CDLL::open_with(path, kind, options) }
-}
-
-fn show(r: &Result<CallReport, Error>) -> String {
-    match r {
-        Ok(rep) => {
-            let mut parts = Vec::new();
-            if !rep.stdout.is_empty() {
-                parts.push(format!("stdout {}", wasmctypes::bytes_repr(&rep.stdout)));
-            }
-            parts.extend(rep.result_lines());
-            parts.join("; ")
-        }
-        Err(e) => format!("error {}: {}", e.kind(), e.message()),
-    }
 }
 
 /// Prints whether the backends agreed, and passes the answer on.
@@ -75,7 +59,11 @@ fn example(
         .map(|k| load(lib, *k, opts).and_then(|l| invoke(&l, symbol, args, restype)))
         .collect();
     for (k, r) in BackendKind::ALL.iter().zip(&results) {
-        println!("  {:<7} {}", k.name(), show(r));
+        println!(
+            "  {:<7} {}",
+            k.name(),
+            wasmctypes::tools::print::call_summary(r)
+        );
     }
     verdict(matches!((&results[0], &results[1]), (Ok(a), Ok(b)) if a.agrees_with(b)))
 }
