@@ -12,7 +12,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::cache_dir;
+use crate::cache::{cache_dir, private_dir, seal, unseal};
 use crate::error::{Error, Result};
 
 /// The Debian packages that provide the guest toolchain.
@@ -178,15 +178,18 @@ impl Toolchain {
     }
 
     /// Builds `source` into a cache directory keyed by the source's content hash and the
-    /// toolchain identity; a second call with the same content returns at once.
+    /// toolchain identity; a second call with the same content returns at once. The entry is
+    /// sealed (see [`crate::cache`]): outputs that do not hash to what was built, or an entry
+    /// made from another source, are built again, never loaded. Without a trusted cache the
+    /// outputs go to a fresh private directory of this process.
     pub fn build_cached(&self, source: &Path) -> Result<Built> {
         let content = std::fs::read(source).map_err(|e| Error::os(source, e))?;
         let mut h = Sha256::new();
         h.update(self.identity().as_bytes());
         h.update([0]);
         h.update(&content);
-        let key: String = h
-            .finalize()
+        let made_from: [u8; 32] = h.finalize().into();
+        let key: String = made_from
             .iter()
             .take(12)
             .map(|b| format!("{b:02x}"))
@@ -195,32 +198,91 @@ impl Toolchain {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let dir = cache_dir().join("c").join(format!("{name}-{key}"));
+        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(cache) = cache_dir().and_then(|root| private_dir(&root.join("c"))) else {
+            let dir = std::env::temp_dir()
+                .join(format!("wasmctypes-build-{}-{n}-{key}", std::process::id()));
+            make_private_dir(&dir)?;
+            return self.build_sealed(source, &dir, &made_from);
+        };
+        let dir = cache.join(format!("{name}-{key}"));
         let built = Built {
             wasm: dir.join(format!("{name}.wasm")),
             native: dir.join(format!("lib{name}.so")),
         };
-        if built.wasm.is_file() && built.native.is_file() {
+        if verified(&dir, &built, &made_from) {
             return Ok(built);
         }
-        // Build beside the final place, then rename: concurrent builders never see half a file.
-        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Build beside the final place, then rename: concurrent builders never see half an
+        // entry. A stale or tampered entry is moved out of the way first.
         let tmp = dir.with_extension(format!("tmp{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
-        let result = self.build(source, &tmp);
-        if let Err(e) = result {
+        make_private_dir(&tmp)?;
+        if let Err(e) = self.build_sealed(source, &tmp, &made_from) {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e);
+        }
+        if dir.exists() && !verified(&dir, &built, &made_from) {
+            let _ = std::fs::remove_dir_all(&dir);
         }
         if std::fs::rename(&tmp, &dir).is_err() {
             // Another process won the race; its result is the same.
             let _ = std::fs::remove_dir_all(&tmp);
         }
-        if built.wasm.is_file() && built.native.is_file() {
+        if verified(&dir, &built, &made_from) {
             Ok(built)
         } else {
             Err(Error::os(&dir, "build cache entry is incomplete"))
         }
     }
+
+    /// [`Toolchain::build`] into the private directory `dir`, outputs made `0600` (the module)
+    /// and `0700` (the shared object), with the seal of what they hash to.
+    fn build_sealed(&self, source: &Path, dir: &Path, made_from: &[u8; 32]) -> Result<Built> {
+        let built = self.build(source, dir)?;
+        let mut manifest = Vec::with_capacity(64);
+        for (file, mode) in [(&built.wasm, 0o600), (&built.native, 0o700)] {
+            std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .map_err(|e| Error::os(file, e))?;
+            manifest
+                .extend_from_slice(&file_hash(file).ok_or_else(|| Error::os(file, "unreadable"))?);
+        }
+        crate::cache::write_private(&dir.join(SEAL), &seal(made_from, &manifest), 0o600)
+            .map_err(|e| Error::os(dir, e))?;
+        Ok(built)
+    }
+}
+
+/// The file in a build cache entry that records what its outputs hash to.
+const SEAL: &str = "outputs.sealed";
+
+fn file_hash(path: &Path) -> Option<[u8; 32]> {
+    Some(Sha256::digest(std::fs::read(path).ok()?).into())
+}
+
+/// Whether the entry in `dir` was built from `made_from` and its outputs are what was built.
+fn verified(dir: &Path, built: &Built, made_from: &[u8; 32]) -> bool {
+    let Ok(entry) = std::fs::read(dir.join(SEAL)) else {
+        return false;
+    };
+    let Some(manifest) = unseal(&entry, made_from) else {
+        return false;
+    };
+    let mut expected = manifest.chunks_exact(32);
+    [&built.wasm, &built.native].iter().all(
+        |file| matches!((expected.next(), file_hash(file)), (Some(want), Some(got)) if want == got),
+    )
+}
+
+/// Creates `dir` with mode `0700` (its parents as usual).
+fn make_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::os(parent, e))?;
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::os(dir, e))
 }

@@ -5,6 +5,7 @@
 //! `tests/output.rs` redirects the process's fd 1 and 2 around native calls.
 
 mod buffers;
+mod cache;
 mod callbacks;
 mod calls;
 mod cli;

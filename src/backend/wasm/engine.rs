@@ -186,36 +186,37 @@ pub(crate) fn load(
             });
         }
     }
+    // What an entry is made from: this crate's version, the engine configuration and the
+    // module. The entry's seal records it, so another module's artifact is never run.
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(key.text().as_bytes());
     h.update(hash);
-    let name: String = h
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let dir = crate::cache::cache_dir().join("modules");
-    let file = dir.join(format!("{name}.cwasm"));
-    // SAFETY: the file is one this crate wrote from a module it compiled with the same engine
-    // configuration (both are in the key); wasmtime also checks the engine's compatibility.
-    let cached = file
-        .is_file()
-        .then(|| unsafe { Module::deserialize_file(&engine, &file) }.ok())
-        .flatten();
-    let (module, source) = match cached {
+    let source: [u8; 32] = h.finalize().into();
+    let name: String = source.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let file = crate::cache::cache_dir()
+        .and_then(|root| crate::cache::private_dir(&root.join("modules")))
+        .map(|dir| dir.join(format!("{name}.cwasm")));
+    let cached = file.as_ref().and_then(|file| {
+        let entry = std::fs::read(file).ok()?;
+        let artifact = crate::cache::unseal(&entry, &source)?;
+        // SAFETY: the artifact is whole (its hash is checked) and was written, in a directory
+        // only this user can write, from this very module compiled with this engine
+        // configuration (both are in `source`, which the seal records); wasmtime checks the
+        // engine's compatibility as well.
+        unsafe { Module::deserialize(&engine, artifact) }.ok()
+    });
+    let (module, source_kind) = match cached {
         Some(m) => (m, LoadSource::DiskCache),
         None => {
             let m = Module::from_binary(&engine, bytes)
                 .map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
-            if let Ok(serialized) = m.serialize() {
-                let _ = std::fs::create_dir_all(&dir);
-                let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
-                if std::fs::write(&tmp, serialized).is_ok() && std::fs::rename(&tmp, &file).is_err()
-                {
-                    let _ = std::fs::remove_file(&tmp);
-                }
+            if let (Some(file), Ok(serialized)) = (&file, m.serialize()) {
+                let _ = crate::cache::write_private(
+                    file,
+                    &crate::cache::seal(&source, &serialized),
+                    0o600,
+                );
             }
             (m, LoadSource::Compiled)
         }
@@ -232,7 +233,7 @@ pub(crate) fn load(
     Ok(Loaded {
         engine,
         pre,
-        source,
+        source: source_kind,
         elapsed: start.elapsed(),
     })
 }
