@@ -141,6 +141,9 @@ pub enum Error {
         message: String,
         /// The wasm backtrace with function names, one frame per line (may be empty).
         backtrace: String,
+        /// For [`TrapKind::GuestExit`]: the exit status, as the same exit gives natively (its
+        /// low byte: `exit(-1)` is 255).
+        status: Option<i32>,
     },
     /// No guest toolchain was found, or it failed to run.
     #[error("ToolchainError: {0}")]

@@ -146,15 +146,9 @@ fn wasm_run(path: &Path, name: &str, restype: CType, sandbox: Sandbox) -> Run {
             Ok(v) => Outcome::Returned(v),
             Err(Error::Trap {
                 kind: TrapKind::GuestExit,
-                message,
+                status: Some(status),
                 ..
-            }) => Outcome::Exit(
-                message
-                    .trim_start_matches("guest called exit(")
-                    .trim_end_matches(')')
-                    .parse()
-                    .unwrap_or(-1),
-            ),
+            }) => Outcome::Exit(status),
             Err(Error::Trap { kind, message, .. }) => Outcome::Trapped(kind, message),
             Err(e) => Outcome::Failed(e.to_string()),
         },

@@ -21,7 +21,7 @@ use crate::data::buffer::{
 use crate::error::{Error, Result};
 use crate::library::{Function, CDLL};
 use crate::types::{CType, DataModel};
-use crate::value::{unescape_bytes, Value};
+use crate::value::{encode, from_bits, unescape_bytes, Value};
 
 /// One argument as typed on the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +78,16 @@ fn looks_like_float(text: &str) -> bool {
         && text.chars().any(|c| c.is_ascii_digit())
 }
 
+/// A size as Python checks one: `create_string_buffer(2**64 + 16)` is an OverflowError, never
+/// a 16-byte buffer.
+fn index_size(n: i128) -> Result<usize> {
+    usize::try_from(n).map_err(|_| {
+        Error::OverflowError(format!(
+            "cannot fit 'int' into an index-sized integer ({n})"
+        ))
+    })
+}
+
 fn parse_value(t: CType, text: &str) -> Result<Value> {
     let bad = |what: &str| Error::TypeError(format!("{t}: cannot convert {text:?}: {what}"));
     Ok(match t {
@@ -128,13 +138,13 @@ impl ArgSpec {
         if let Some((prefix, rest)) = text.split_once(':') {
             if prefix == "buf" {
                 return Ok(ArgSpec::Buffer(match parse_int(rest) {
-                    Some(n) if n >= 0 => BufferSpec::Size(n as usize),
+                    Some(n) if n >= 0 => BufferSpec::Size(index_size(n)?),
                     _ => BufferSpec::Text(unescape_bytes(rest).map_err(Error::TypeError)?),
                 }));
             }
             if prefix == "wbuf" {
                 return Ok(ArgSpec::WideBuffer(match parse_int(rest) {
-                    Some(n) if n >= 0 => WideSpec::Size(n as usize),
+                    Some(n) if n >= 0 => WideSpec::Size(index_size(n)?),
                     _ => WideSpec::Text(
                         String::from_utf8_lossy(&unescape_bytes(rest).map_err(Error::TypeError)?)
                             .into_owned(),
@@ -278,7 +288,7 @@ impl PreparedCall {
             .iter()
             .map(|a| {
                 Ok(match a {
-                    ArgSpec::Scalar(t, v) => Live::Scalar(*t, v.clone()),
+                    ArgSpec::Scalar(t, v) => Live::Scalar(*t, as_ctypes_keeps(lib, *t, v)?),
                     ArgSpec::Array(t, items) => {
                         Live::Array(*t, Array::from_values(lib, *t, items)?)
                     }
@@ -359,6 +369,17 @@ impl PreparedCall {
             args,
         })
     }
+}
+
+/// A number as the C type keeps it (`c_bool(2).value` is True, `c_int(2**32)` is 0 and
+/// `c_long(2**32 + 7)` is 7 in wasm32), which is what is passed and reported. Pointers and
+/// strings stay as given.
+fn as_ctypes_keeps(lib: &CDLL, t: CType, v: &Value) -> Result<Value> {
+    if t.is_pointer() || matches!(v, Value::Bytes(_) | Value::Str(_)) {
+        return Ok(v.clone());
+    }
+    let r = lib.data_model().repr(t);
+    Ok(from_bits(t, r, encode(t, r, v)?))
 }
 
 /// Calls `symbol` in `lib` with these arguments and restype, and reports the result, the

@@ -133,16 +133,23 @@ impl Outcome {
     }
 }
 
+/// A signal's name (`SIGSEGV`), or its number when it has no common name.
 fn signal_name(s: i32) -> String {
-    match s {
-        libc::SIGSEGV => "SIGSEGV".into(),
-        libc::SIGBUS => "SIGBUS".into(),
-        libc::SIGABRT => "SIGABRT".into(),
-        libc::SIGFPE => "SIGFPE".into(),
-        libc::SIGILL => "SIGILL".into(),
-        libc::SIGTRAP => "SIGTRAP".into(),
-        other => format!("signal {other}"),
-    }
+    let name = match s {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGPIPE => "SIGPIPE",
+        other => return other.to_string(),
+    };
+    name.to_string()
 }
 
 impl Report {
@@ -151,7 +158,7 @@ impl Report {
         let w = self
             .tests
             .iter()
-            .map(|t| t.name.len())
+            .map(|t| shorten(&t.name).chars().count())
             .max()
             .unwrap_or(4)
             .max(4);
@@ -160,19 +167,19 @@ impl Report {
             if !r.stdout.is_empty() {
                 s.push_str(&format!(" {}", bytes_repr(&r.stdout)));
             }
-            s
+            shorten(&s)
         };
         let ww = self
             .tests
             .iter()
-            .map(|t| cell(&t.wasm).len())
+            .map(|t| cell(&t.wasm).chars().count())
             .max()
             .unwrap_or(4)
             .max(4);
         let wn = self
             .tests
             .iter()
-            .map(|t| cell(&t.native).len())
+            .map(|t| cell(&t.native).chars().count())
             .max()
             .unwrap_or(6)
             .max(6);
@@ -190,7 +197,7 @@ impl Report {
             }
             out.push_str(&format!(
                 "{:<w$}  {:<ww$}  {:<wn$}  {verdict}\n",
-                t.name,
+                shorten(&t.name),
                 cell(&t.wasm),
                 cell(&t.native)
             ));
@@ -318,14 +325,16 @@ pub fn diff_text(w: &Result<CallReport, Error>, n: &Result<CallReport, Error>, c
     let head_n = format!("native, {}", BackendKind::Native.data_model());
     let width = keys
         .iter()
-        .map(|k| get(&cw, k).len())
+        .map(|k| shorten(&get(&cw, k)).chars().count())
         .chain([head_w.len()])
         .max()
         .unwrap_or(10);
     let _ = writeln!(out, "{:<8}  {:<width$}  {}", "", head_w, head_n);
     for k in &keys {
         let (a, b) = (get(&cw, k), get(&cn, k));
+        // Whether they differ is decided on the whole values, not the shortened cells.
         let mark = if a == b { "" } else { "   <- differs" };
+        let (a, b) = (shorten(&a), shorten(&b));
         let _ = writeln!(out, "{k:<8}  {a:<width$}  {b}{mark}");
     }
     let _ = writeln!(
@@ -474,5 +483,70 @@ pub fn call_summary(r: &Result<CallReport, Error>) -> String {
             parts.join("; ")
         }
         Err(e) => format!("error {}: {}", e.kind(), e.message()),
+    }
+}
+
+/// The most characters a cell of a text table shows; `--json` keeps everything.
+const MAX_CELL: usize = 120;
+
+/// `text` cut to [`MAX_CELL`] characters, saying how many were cut: a 70,000-byte stdout is
+/// one readable cell, not a table too wide to print.
+fn shorten(text: &str) -> String {
+    let total = text.chars().count();
+    if total <= MAX_CELL {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(MAX_CELL).collect();
+    format!("{kept}... ({} more characters)", total - MAX_CELL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_cell_is_shortened_and_says_by_how_much() {
+        let long = "x".repeat(70_000);
+        let cell = shorten(&long);
+        assert!(cell.starts_with(&"x".repeat(MAX_CELL)));
+        assert!(cell.ends_with(&format!("... ({} more characters)", 70_000 - MAX_CELL)));
+        assert_eq!(shorten("returned 5"), "returned 5");
+        // Characters, not bytes: a multi-byte cell is not cut inside a character.
+        assert_eq!(shorten(&"é".repeat(MAX_CELL)), "é".repeat(MAX_CELL));
+    }
+
+    #[test]
+    fn a_signal_is_named_once() {
+        assert_eq!(Outcome::Signal(libc::SIGKILL).text(), "signal SIGKILL");
+        assert_eq!(Outcome::Signal(libc::SIGSEGV).text(), "signal SIGSEGV");
+        assert_eq!(Outcome::Signal(63).text(), "signal 63");
+    }
+
+    #[test]
+    fn a_report_with_a_huge_output_prints_as_a_table() {
+        let huge = Run {
+            outcome: Outcome::Returned(Value::Int(0)),
+            stdout: vec![b'a'; 70_000],
+            stderr: Vec::new(),
+        };
+        let report = Report {
+            tests: vec![crate::tools::differential::TestResult {
+                name: "test_flood".into(),
+                wasm: huge.clone(),
+                native: huge,
+                class: None,
+                expected: None,
+            }],
+        };
+        let table = report.table();
+        assert!(table.contains("more characters"), "{table}");
+        assert!(table.len() < 1000, "{} bytes", table.len());
+        assert_eq!(
+            report.json_lines()[0]["wasm"]["stdout"]
+                .as_str()
+                .unwrap()
+                .len(),
+            70_000
+        );
     }
 }

@@ -453,3 +453,62 @@ fn sandbox_flags_grant_env_and_directories() {
         );
     }
 }
+
+/// `--json` holds for every error, usage errors included; sizes and numbers never wrap.
+#[test]
+fn every_error_follows_json_and_numbers_never_wrap() {
+    let json = |o: &Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {} / {}", stdout(o), stderr(o)))
+    };
+    for (args, kind) in [
+        (&["diff", "/nonexistent.so", "--json"][..], "OSError"),
+        (&["call", "sum", "--json"][..], "TypeError"),
+        (&["call", "--json"][..], "UsageError"),
+        (
+            &["bench", "sum", "add", "--repeats", "0", "--json"][..],
+            "UsageError",
+        ),
+        (
+            &[
+                "call",
+                "sum",
+                "add",
+                "buf:18446744073709551632",
+                "1",
+                "--json",
+            ][..],
+            "ArgumentError",
+        ),
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(json(&o)["error"]["kind"], kind, "{args:?}");
+    }
+    let o = run(&[
+        "call",
+        "sum",
+        "add",
+        "buf:18446744073709551632",
+        "1",
+        "--json",
+    ]);
+    assert!(json(&o)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("OverflowError"));
+    // ctypes: c_bool(2).value is True, c_int(2**32).value is 0.
+    for o in on_both(&[
+        "call",
+        "testlib",
+        "add",
+        "c_bool:2",
+        "c_int:4294967296",
+        "--json",
+    ]) {
+        let v = json(&o);
+        assert_eq!(v["args"][0]["value"], true);
+        assert_eq!(v["args"][1]["value"], 0);
+        assert_eq!(v["return"], 1);
+    }
+}

@@ -29,6 +29,7 @@ fn trap(lib: &CDLL, symbol: &str, args: &[Value], restype: CType) -> (TrapKind, 
             kind,
             message,
             backtrace,
+            ..
         }) => {
             assert!(
                 backtrace.contains(symbol),
@@ -164,6 +165,24 @@ fn exit_in_library_code_is_an_error_not_the_end_of_the_host() {
     assert_eq!(message, "guest called exit(3)");
     lib.reset().unwrap();
     still_ok(&lib);
+    // Statuses WASI refuses are exits too, with the status natively seen (its low byte).
+    for (symbol, status) in [
+        ("exit_minus_one", 255),
+        ("quick_exit_255", 255),
+        ("raw_exit_200", 200),
+    ] {
+        let mut f = lib.function(symbol).unwrap();
+        f.set_restype(CType::Void).unwrap();
+        assert!(
+            matches!(f.call(&[]), Err(Error::Trap { kind: TrapKind::GuestExit, status: Some(s), .. }) if s == status),
+            "{symbol}"
+        );
+        lib.reset().unwrap();
+        let (kind, message) = trap(&lib, symbol, &[], CType::Void);
+        assert_eq!(kind, TrapKind::GuestExit, "{symbol}");
+        assert_eq!(message, format!("guest called exit({status})"), "{symbol}");
+        lib.reset().unwrap();
+    }
 }
 
 #[test]

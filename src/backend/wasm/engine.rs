@@ -224,6 +224,19 @@ pub(crate) fn load(
     let mut linker: Linker<GuestState> = Linker::new(&engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut GuestState| &mut s.wasi)
         .map_err(|e| Error::Runtime(format!("cannot link WASI: {e}")))?;
+    // WASI's own proc_exit refuses statuses past 125 with a generic trap, which hides a C
+    // `exit(-1)` or `_exit(200)`. Any status ends the call as `GuestExit`, with the low byte
+    // that the same exit gives natively.
+    linker.allow_shadowing(true);
+    linker
+        .func_wrap(
+            "wasi_snapshot_preview1",
+            "proc_exit",
+            |status: i32| -> wasmtime::Result<()> {
+                Err(wasmtime_wasi::I32Exit(status & 0xff).into())
+            },
+        )
+        .map_err(|e| Error::Runtime(format!("cannot link proc_exit: {e}")))?;
     let pre = linker
         .instantiate_pre(&module)
         .map_err(|e| Error::os(path, format!("cannot link the module: {e:#}")))?;

@@ -110,6 +110,7 @@ impl WasmLibrary {
                     kind: TrapKind::MemoryLimit,
                     message: format!("cannot instantiate {}: {message}", path.display()),
                     backtrace: String::new(),
+                    status: None,
                 },
                 other => Error::os(path, format!("cannot instantiate: {}", other.message())),
             })?;
@@ -141,10 +142,12 @@ impl WasmLibrary {
                     kind,
                     message,
                     backtrace,
+                    status,
                 } if kind != TrapKind::Other => Error::Trap {
                     kind,
                     message: format!("_initialize failed: {message}"),
                     backtrace,
+                    status,
                 },
                 other => Error::os(path, format!("_initialize failed: {other}")),
             })?;

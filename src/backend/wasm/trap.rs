@@ -36,6 +36,7 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
             kind: TrapKind::GuestExit,
             message: format!("guest called exit({})", exit.0),
             backtrace: backtrace_text(&err),
+            status: Some(exit.0),
         };
     }
     if let Some(limit) = err.downcast_ref::<LimitExceeded>() {
@@ -43,6 +44,7 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
             kind: TrapKind::MemoryLimit,
             message: limit.0.clone(),
             backtrace: backtrace_text(&err),
+            status: None,
         };
     }
     let backtrace = backtrace_text(&err);
@@ -53,12 +55,14 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
                 kind: TrapKind::Other,
                 message: inner.to_string(),
                 backtrace,
+                status: None,
             };
         }
         return Error::Trap {
             kind: TrapKind::Other,
             message: format!("{}", err.root_cause()),
             backtrace,
+            status: None,
         };
     };
     let kind = match trap {
@@ -85,6 +89,7 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
         kind,
         message,
         backtrace,
+        status: None,
     }
 }
 

@@ -92,11 +92,11 @@ enum Command {
         #[arg(long, env = "WASMCTYPES_BACKEND", default_value = "wasm")]
         backend: BackendKind,
         /// Calls per repeat (default: chosen so that one repeat takes at least 0.2 s).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         iterations: Option<u64>,
-        /// Number of timed repeats after the warm-up.
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
+        /// Number of timed repeats after the warm-up (at least 1).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        repeats: u64,
     },
 }
 
@@ -343,10 +343,7 @@ fn cmd_diff_all(call: &CallArgs, isolate: bool) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Err(e) => {
-            eprint_error(&e);
-            ExitCode::from(2)
-        }
+        Err(e) => fail(call.json, BackendKind::Wasm, None, &e),
     }
 }
 
@@ -392,12 +389,27 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| "unknown".into());
         eprintln!("error: internal error: {msg}");
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A usage error is reported like any other, as JSON when `--json` was asked for;
+        // `--help` and `--version` print as clap prints them.
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            let message = e.kind().to_string();
+            println!(
+                "{}",
+                serde_json::json!({"error": {"kind": "UsageError", "message": message, "usage": e.to_string().trim()}})
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
         Command::Build { files, out } => cmd_build(files, out),
-        Command::Call { call, .. } | Command::Bench { call, .. } if call.symbol.is_none() => {
-            eprint_error(&Error::TypeError("a SYMBOL to call is required".into()));
-            ExitCode::from(2)
+        Command::Call { call, backend } | Command::Bench { call, backend, .. }
+            if call.symbol.is_none() =>
+        {
+            let e = Error::TypeError("a SYMBOL to call is required".into());
+            fail(call.json, *backend, None, &e)
         }
         Command::Call { call, backend } => cmd_call(call, *backend),
         Command::Diff {
@@ -418,7 +430,7 @@ fn main() -> ExitCode {
             backend,
             iterations,
             repeats,
-        } => cmd_bench(call, *backend, *iterations, *repeats),
+        } => cmd_bench(call, *backend, *iterations, *repeats as usize),
     }));
     run.unwrap_or(ExitCode::from(2))
 }
