@@ -58,6 +58,31 @@ fn stdout_and_stderr_are_captured_per_call() {
         assert_eq!(e.kind(), "ArgumentError");
     }
     typed_and_fast_path_calls_are_captured_and_survive_reset();
+    a_flood_of_output_stays_bounded_on_both_backends();
+}
+
+/// Part of the single test above: 100 MB written to stdout keep 16 MiB and a note of how much
+/// was dropped, natively as in wasm.
+fn a_flood_of_output_stays_bounded_on_both_backends() {
+    for lib in both("hostile/flood") {
+        let mut flood = lib.function("flood").unwrap();
+        flood.set_restype(CType::Void).unwrap();
+        let _ = lib.take_output();
+        flood.call(&[]).unwrap();
+        let out = lib.take_output().stdout;
+        assert!(
+            out.len() <= (16 << 20) + 100,
+            "{}: kept {} bytes",
+            lib.backend(),
+            out.len()
+        );
+        let tail = String::from_utf8_lossy(&out[out.len() - 80..]).into_owned();
+        assert!(
+            tail.contains("more bytes dropped"),
+            "{}: {tail}",
+            lib.backend()
+        );
+    }
 }
 
 /// Part of the single test above: the scalar fast path and the typed call capture too.

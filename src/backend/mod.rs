@@ -101,6 +101,17 @@ pub(crate) enum Passing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ProtoId(pub(crate) usize);
 
+/// The most bytes of stdout or stderr kept between two takes, on both backends; the rest is
+/// counted and dropped, so output cannot exhaust host memory.
+pub(crate) const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Appends the note that says how many bytes past [`CAPTURE_LIMIT`] were dropped.
+pub(crate) fn note_dropped(buf: &mut Vec<u8>, dropped: u64) {
+    if dropped > 0 {
+        buf.extend_from_slice(format!("\n[wasmctypes: {dropped} more bytes dropped]\n").as_bytes());
+    }
+}
+
 /// What the library wrote to stdout and stderr during the calls since the last take.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Output {

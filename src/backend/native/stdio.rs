@@ -4,6 +4,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::NativeLibrary;
+use crate::backend::{note_dropped, CAPTURE_LIMIT};
 use crate::error::{Error, Result};
 
 impl NativeLibrary {
@@ -34,15 +35,20 @@ impl NativeLibrary {
             }
             r
         };
+        // Kept up to CAPTURE_LIMIT between two takes, as in wasm; the rest is only counted.
         for (fd, buf) in [
             (&out, &mut self.output.stdout),
             (&err, &mut self.output.stderr),
         ] {
-            let mut file =
+            let file =
                 std::fs::File::from(fd.try_clone().map_err(|e| Error::Runtime(e.to_string()))?);
             use std::io::{Read, Seek};
+            let mut file = file;
             let _ = file.seek(std::io::SeekFrom::Start(0));
-            let _ = file.read_to_end(buf);
+            let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let room = CAPTURE_LIMIT.saturating_sub(buf.len()) as u64;
+            let _ = file.take(room).read_to_end(buf);
+            note_dropped(buf, total.saturating_sub(room));
         }
         Ok(result)
     }

@@ -27,7 +27,7 @@ mod slot;
 mod trap;
 
 use crate::backend::sandbox::Sandbox;
-use crate::backend::{Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId};
+use crate::backend::{note_dropped, Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId};
 use crate::error::{Error, Result};
 use abi::{ArgPlan, RetPlan, WasmProto};
 use bounds::range_in;
@@ -47,8 +47,7 @@ pub(crate) use trap::trap_error;
 /// The most arguments a call may have (ctypes allows 1024; C code in practice uses far fewer).
 pub(crate) const MAX_ARGS: usize = crate::backend::MAX_ARGS;
 
-/// The most bytes of stdout or stderr kept between two takes; the rest is dropped.
-pub(crate) const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+pub(crate) use crate::backend::CAPTURE_LIMIT;
 
 /// Something that belongs to one store (an export, a `TypedFunc`), kept outside the library
 /// with the instance generation it was made for: [`WasmLibrary::current`] gives it back only
@@ -439,13 +438,8 @@ impl Backend for WasmLibrary {
         }
         let (mut stdout, dropped_out) = self.stdout.drain();
         let (mut stderr, dropped_err) = self.stderr.drain();
-        for (buf, dropped) in [(&mut stdout, dropped_out), (&mut stderr, dropped_err)] {
-            if dropped > 0 {
-                buf.extend_from_slice(
-                    format!("\n[wasmctypes: {dropped} more bytes dropped]\n").as_bytes(),
-                );
-            }
-        }
+        note_dropped(&mut stdout, dropped_out);
+        note_dropped(&mut stderr, dropped_err);
         Output { stdout, stderr }
     }
 
