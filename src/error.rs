@@ -125,6 +125,9 @@ pub enum Error {
     /// dereferenced. ctypes: `ValueError`.
     #[error("ValueError: {0}")]
     ValueError(String),
+    /// The host could not allocate memory for a copy. Python: `MemoryError`. Never an abort.
+    #[error("MemoryError: {0}")]
+    MemoryError(String),
     /// An index outside an array. ctypes: `IndexError`.
     #[error("IndexError: {0}")]
     IndexError(String),
@@ -173,6 +176,7 @@ impl Error {
             Error::OverflowError(_) => "OverflowError",
             Error::ValueError(_) => "ValueError",
             Error::IndexError(_) => "IndexError",
+            Error::MemoryError(_) => "MemoryError",
             Error::OutOfBounds(_) => "OutOfBounds",
             Error::Trap { kind, .. } => kind.name(),
             Error::Toolchain(_) => "ToolchainError",
@@ -201,6 +205,7 @@ impl Error {
             | Error::OverflowError(m)
             | Error::ValueError(m)
             | Error::IndexError(m)
+            | Error::MemoryError(m)
             | Error::OutOfBounds(m)
             | Error::Toolchain(m)
             | Error::Runtime(m) => m.clone(),
@@ -231,4 +236,15 @@ impl Error {
             got: got.into(),
         }
     }
+}
+
+/// `len` zero bytes on the host heap, or a `MemoryError` when the allocator cannot give them:
+/// sizes that come from outside (a buffer's length, a string C did not terminate) must never
+/// abort the process.
+pub(crate) fn zeroed(len: usize) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| Error::MemoryError(format!("cannot allocate {len} bytes on the host")))?;
+    v.resize(len, 0);
+    Ok(v)
 }

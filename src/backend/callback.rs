@@ -21,7 +21,7 @@ impl dyn Memory + '_ {
         if addr == 0 && len > 0 {
             return Err(Error::ValueError("NULL pointer access".into()));
         }
-        let mut out = vec![0; len];
+        let mut out = crate::error::zeroed(len)?;
         self.read_into(addr, &mut out)?;
         Ok(out)
     }

@@ -45,7 +45,14 @@ impl Block {
             addr,
             size,
         };
-        block.write(0, &vec![0; size])?;
+        // Zeroed in pieces: a buffer of N bytes never costs N bytes of host memory here.
+        let zeros = [0u8; 64 * 1024];
+        let mut done = 0;
+        while done < size {
+            let n = zeros.len().min(size - done);
+            block.write(done, &zeros[..n])?;
+            done += n;
+        }
         Ok(Rc::new(block))
     }
 
@@ -57,7 +64,7 @@ impl Block {
     }
 
     pub(crate) fn read(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
-        let mut out = vec![0; len];
+        let mut out = crate::error::zeroed(len)?;
         self.lib
             .backend()?
             .read(self.addr + offset as u64, &mut out)?;

@@ -221,7 +221,7 @@ impl CDLL {
     /// Reads `len` bytes of the library's memory at `addr` (`ctypes.string_at(addr, len)`).
     /// Bounds-checked in wasm.
     pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>> {
-        let mut out = vec![0; len];
+        let mut out = crate::error::zeroed(len)?;
         self.inner.backend()?.read(addr, &mut out)?;
         Ok(out)
     }
@@ -243,14 +243,14 @@ impl CDLL {
 
 pub(super) fn read_string(b: &mut dyn Backend, addr: u64) -> Result<Vec<u8>> {
     let n = b.strlen(addr, 1)?;
-    let mut out = vec![0; n];
+    let mut out = crate::error::zeroed(n)?;
     b.read(addr, &mut out)?;
     Ok(out)
 }
 
 pub(crate) fn read_wstring(b: &mut dyn Backend, addr: u64) -> Result<String> {
     let n = b.strlen(addr, 4)?;
-    let mut raw = vec![0; n * 4];
+    let mut raw = crate::error::zeroed(n.saturating_mul(4))?;
     b.read(addr, &mut raw)?;
     Ok(crate::value::decode_wide(&raw))
 }

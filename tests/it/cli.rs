@@ -512,3 +512,26 @@ fn every_error_follows_json_and_numbers_never_wrap() {
         assert_eq!(v["return"], 1);
     }
 }
+
+/// A host allocation that fails is a MemoryError and exit 2, never an abort with a Rust
+/// backtrace: natively a 2.5 GB buffer fits the C heap, but not its host copy, under a 4 GB
+/// address-space limit.
+#[test]
+fn a_failed_host_allocation_is_a_memory_error_not_an_abort() {
+    let lib = guest_dir().join("libsum.so");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_wasmctypes"))
+        .args(["call", lib.to_str().unwrap(), "add", "buf:2500000000", "1"])
+        .args(["--backend", "native"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: MemoryError:"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked") && !stderr(&o).contains("memory allocation of"));
+}
