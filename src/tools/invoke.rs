@@ -338,7 +338,8 @@ impl PreparedCall {
 
     /// Makes the call once and reports the result, the output, and every array and buffer.
     pub fn run(&self) -> Result<CallReport> {
-        let _ = self.lib.take_output();
+        // What is pending (a library initialiser's output, on the first run) belongs to the
+        // report: ctypes would have shown it before the call's own.
         let outcome = self.call();
         let output = self.lib.take_output();
         let ret = outcome?;

@@ -535,3 +535,20 @@ fn a_failed_host_allocation_is_a_memory_error_not_an_abort() {
     );
     assert!(!stderr(&o).contains("panicked") && !stderr(&o).contains("memory allocation of"));
 }
+
+/// What a library's initialiser prints is reported with the first call, on both backends: in
+/// wasm it was dropped, natively it landed in front of the JSON document.
+#[test]
+fn an_initialisers_output_is_reported_not_lost_or_in_front_of_json() {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-c/initialiser.c");
+    for o in on_both(&["call", source.to_str().unwrap(), "seven", "--json"]) {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: the whole stdout is not one JSON document: {}",
+                stdout(&o)
+            )
+        });
+        assert_eq!(v["stdout"], "loaded\ncalled\n", "{}", v["backend"]);
+        assert_eq!(v["return"], 7);
+    }
+}

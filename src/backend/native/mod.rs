@@ -101,13 +101,23 @@ impl NativeLibrary {
         };
         // SAFETY: loading a library runs its initialisers; the user asked for this library,
         // exactly as with ctypes.CDLL.
-        let lib = unsafe { libloading::Library::new(&full) }.map_err(|e| Error::os(path, e))?;
+        let load = || unsafe { libloading::Library::new(&full) };
+        let capture = options.capture_output.unwrap_or(false);
+        // With capture on, what the initialisers print is captured too, and reported with
+        // the first take (it never lands in front of a JSON document).
+        let mut output = Output::default();
+        let lib = if capture {
+            stdio::with_captured_stdio(&mut output, load)?
+        } else {
+            load()
+        }
+        .map_err(|e| Error::os(path, e))?;
         Ok(NativeLibrary {
             path: path.to_path_buf(),
             lib,
             protos: Vec::new(),
-            capture: options.capture_output.unwrap_or(false),
-            output: Output::default(),
+            capture,
+            output,
             callbacks: std::collections::HashMap::new(),
             callback_error: Rc::default(),
         })
