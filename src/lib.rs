@@ -35,6 +35,8 @@ mod backend;
 mod cache;
 mod data;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod library;
 pub mod tools;
 mod types;

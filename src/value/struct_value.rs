@@ -157,7 +157,12 @@ impl StructValue {
     }
 }
 
+/// `v`, the low `width` bits of a signed bitfield, sign-extended. A zero-width bitfield (C's
+/// `int : 0`, which only closes a storage unit) holds nothing and reads as 0.
 fn sign_extend(v: i128, width: u32) -> i128 {
-    let shift = 128 - width;
+    if width == 0 {
+        return 0;
+    }
+    let shift = 128 - width.min(128);
     (v << shift) >> shift
 }

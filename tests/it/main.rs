@@ -13,6 +13,7 @@ mod common;
 mod differential;
 mod errno_and_reload;
 mod errors;
+mod fuzz;
 mod globals;
 mod memory;
 mod sandbox;
