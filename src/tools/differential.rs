@@ -1,8 +1,9 @@
 //! The differential runner: every `test_*` function of a library, run sandboxed and natively,
 //! compared, and every difference given a class from evidence.
 //!
-//! Natively each test runs in a forked child process (isolation), so a segfault, an abort or
-//! an `exit()` is an outcome (`signal SIGSEGV`, `exit 3`) and the runner goes on. The classes:
+//! Natively each test runs in a worker process ([`crate::tools::isolate`]), so a segfault, an
+//! abort, an `exit()` or a test past its deadline is an outcome (`signal SIGSEGV`, `exit 3`,
+//! `timeout`) and the runner goes on. The classes:
 //!
 //! - `data-model`: the values differ as 32-bit and 64-bit `long`/pointer/`size_t` arithmetic
 //!   differ: the native value truncated to 32 bits is the wasm value.
@@ -18,7 +19,9 @@
 //! declared class that does not match the evidence is a failure.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::backend::native::memfd;
 use crate::backend::sandbox::Sandbox;
@@ -26,6 +29,7 @@ use crate::backend::BackendKind;
 use crate::backend::{LoadOptions, Signature, WasmType};
 use crate::error::{Error, Result, TrapKind};
 use crate::library::CDLL;
+use crate::tools::isolate::Pool;
 use crate::types::CType;
 use crate::value::Value;
 
@@ -40,6 +44,9 @@ pub enum Outcome {
     Signal(i32),
     /// The code called `exit(n)`.
     Exit(i32),
+    /// It ran past the per-test deadline (natively its worker was killed; in wasm the epoch
+    /// deadline stopped it).
+    Timeout,
     /// The runner could not run it.
     Failed(String),
 }
@@ -149,6 +156,10 @@ fn wasm_run(path: &Path, name: &str, restype: CType, sandbox: Sandbox) -> Run {
                 status: Some(status),
                 ..
             }) => Outcome::Exit(status),
+            Err(Error::Trap {
+                kind: TrapKind::Timeout,
+                ..
+            }) => Outcome::Timeout,
             Err(Error::Trap { kind, message, .. }) => Outcome::Trapped(kind, message),
             Err(e) => Outcome::Failed(e.to_string()),
         },
@@ -224,96 +235,6 @@ pub unsafe fn survives_in_child(f: impl FnOnce()) -> std::result::Result<(), Out
     }
 }
 
-/// Runs one native call in a forked child, so that a crash is an outcome, not the end of the
-/// runner. Without `isolate`, it runs in this process, as ctypes would.
-///
-/// # Safety
-/// The library at `path` runs natively (see [`CDLL::open`]): loading it and calling `name`
-/// with no arguments must be sound, also in this process when `isolate` is false.
-pub unsafe fn native_run(path: &Path, name: &str, restype: CType, isolate: bool) -> Run {
-    let call = || -> Result<Value> {
-        // SAFETY: the caller's promise (this function's own).
-        let lib = unsafe { CDLL::open(path, BackendKind::Native)? };
-        let mut f = lib.function(name)?;
-        f.set_restype(restype)?;
-        f.call(&[])
-    };
-    if !isolate {
-        let opts = LoadOptions {
-            capture_output: Some(true),
-            ..LoadOptions::default()
-        };
-        // SAFETY: the caller's promise (this function's own).
-        let lib = unsafe { CDLL::open_with(path, BackendKind::Native, &opts) };
-        let outcome = lib
-            .as_ref()
-            .map_err(|e| Error::Runtime(e.to_string()))
-            .and_then(|l| {
-                let mut f = l.function(name)?;
-                f.set_restype(restype)?;
-                f.call(&[])
-            });
-        let out = lib.map(|l| l.take_output()).unwrap_or_default();
-        return Run {
-            outcome: match outcome {
-                Ok(v) => Outcome::Returned(v),
-                Err(e) => Outcome::Failed(e.to_string()),
-            },
-            stdout: out.stdout,
-            stderr: out.stderr,
-        };
-    }
-    let (out, err, res) = match (
-        memfd(c"wasmctypes-isolate"),
-        memfd(c"wasmctypes-isolate"),
-        memfd(c"wasmctypes-isolate"),
-    ) {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        _ => return failed(Error::Runtime("memfd_create failed".into())),
-    };
-    // SAFETY: the child only redirects its fds, makes the call, writes the result to a memfd
-    // and leaves with _exit; it never returns into the parent's code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return failed(Error::Runtime(format!(
-            "fork: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    if pid == 0 {
-        // SAFETY: in the child: plain fd operations, then _exit.
-        unsafe {
-            libc::dup2(out.as_raw_fd(), 1);
-            libc::dup2(err.as_raw_fd(), 2);
-        }
-        let message = ChildResult::of(call()).encode();
-        // SAFETY: flush C stdio, write the result, leave without running destructors.
-        unsafe {
-            libc::fflush(std::ptr::null_mut());
-            libc::write(res.as_raw_fd(), message.as_ptr().cast(), message.len());
-            libc::_exit(0);
-        }
-    }
-    let mut status = 0;
-    // SAFETY: waiting for our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    let result = ChildResult::decode(&read_all(&res));
-    let outcome = if libc::WIFSIGNALED(status) {
-        Outcome::Signal(libc::WTERMSIG(status))
-    } else if let Some(ChildResult::Returned(v)) = result {
-        Outcome::Returned(v)
-    } else if let Some(ChildResult::Failed(e)) = result {
-        Outcome::Failed(e)
-    } else {
-        Outcome::Exit(libc::WEXITSTATUS(status))
-    };
-    Run {
-        outcome,
-        stdout: read_all(&out),
-        stderr: read_all(&err),
-    }
-}
-
 fn float_only_nan_or_sign(a: f64, b: f64) -> bool {
     (a.is_nan() && b.is_nan()) || (a.to_bits() ^ b.to_bits()) == 1 << 63
 }
@@ -376,114 +297,224 @@ fn declared(lib: &CDLL, name: &str) -> Option<String> {
     }
 }
 
-/// Runs every exported `test_*` function that takes no arguments, on both backends.
-///
-/// # Safety
-/// The library at `native_path` runs natively (see [`CDLL::open`]): loading it and calling
-/// each of its `test_*` functions with no arguments must be sound, also in this process
-/// when `isolate` is false.
-pub unsafe fn run_all(wasm_path: &Path, native_path: &Path, isolate: bool) -> Result<Report> {
+/// Where the native side of a differential run executes.
+#[derive(Clone, Debug)]
+pub enum Isolation {
+    /// In this process, as ctypes would: a crash ends the run.
+    InProcess,
+    /// In worker processes of this `wasmctypes` binary (`wasmctypes __worker`), spawned, each
+    /// running many tests, replaced after a crash or a timeout.
+    Workers(PathBuf),
+}
+
+/// How to run a corpus.
+#[derive(Clone, Debug)]
+pub struct DiffOptions {
+    /// Where native code runs.
+    pub isolation: Isolation,
+    /// Tests run in parallel: each job has its own native worker and its own sandboxes.
+    pub jobs: usize,
+    /// `(k, n)`: only every n-th test from the k-th (1-based), so that a corpus splits over
+    /// machines as nextest's partitions do.
+    pub shard: Option<(usize, usize)>,
+    /// The per-test deadline on both backends.
+    pub timeout: Option<Duration>,
+    /// Progress on stderr.
+    pub progress: bool,
+}
+
+impl Default for DiffOptions {
+    fn default() -> DiffOptions {
+        DiffOptions {
+            isolation: Isolation::InProcess,
+            jobs: 1,
+            shard: None,
+            timeout: Sandbox::default().timeout,
+            progress: false,
+        }
+    }
+}
+
+/// A finished test, moved from its job's thread into the report.
+struct Finished(TestResult);
+
+// SAFETY: `Finished::of` keeps only values of a test's result types (None, bool, int, float),
+// which own no `Rc`; everything else in a `TestResult` is owned plain data. Nothing of it is
+// shared with the thread that made it.
+unsafe impl Send for Finished {}
+
+impl Finished {
+    fn of(mut t: TestResult) -> Finished {
+        for run in [&mut t.wasm, &mut t.native] {
+            if let Outcome::Returned(v) = &run.outcome {
+                if !matches!(
+                    v,
+                    Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+                ) {
+                    run.outcome = Outcome::Failed(format!("a test returned a {}", v.py_type()));
+                }
+            }
+        }
+        Finished(t)
+    }
+}
+
+/// The `test_*` functions of the library (name and restype), in export order.
+fn tests_of(wasm_path: &Path) -> Result<Vec<(String, CType)>> {
     let lib = CDLL::open_wasm(wasm_path)?;
-    let info = lib.info()?;
     let mut tests = Vec::new();
-    for e in &info.exports {
-        let crate::backend::Export::Function {
+    for e in &lib.info()?.exports {
+        if let crate::backend::Export::Function {
             name,
             signature: Some(sig),
         } = e
-        else {
-            continue;
-        };
-        if !name.starts_with("test_") {
-            continue;
+        {
+            if let (true, Some(restype)) = (name.starts_with("test_"), restype_of(sig)) {
+                tests.push((name.clone(), restype));
+            }
         }
-        let Some(restype) = restype_of(sig) else {
-            continue;
+    }
+    Ok(tests)
+}
+
+/// The native run of one test in this process (no isolation).
+///
+/// # Safety
+/// As for [`run_all`].
+unsafe fn native_in_process(lib: &Result<CDLL>, name: &str, restype: CType) -> Run {
+    let outcome = lib
+        .as_ref()
+        .map_err(|e| Error::Runtime(e.to_string()))
+        .and_then(|l| {
+            let mut f = l.function(name)?;
+            f.set_restype(restype)?;
+            f.call(&[])
+        });
+    let out = lib.as_ref().map(|l| l.take_output()).unwrap_or_default();
+    Run {
+        outcome: match outcome {
+            Ok(v) => Outcome::Returned(v),
+            Err(e) => Outcome::Failed(e.to_string()),
+        },
+        stdout: out.stdout,
+        stderr: out.stderr,
+    }
+}
+
+/// Runs every exported `test_*` function that takes no arguments, on both backends, with
+/// `options.jobs` in parallel.
+///
+/// # Safety
+/// The library at `native_path` runs natively (see [`CDLL::open`]): loading it and calling
+/// each of its `test_*` functions with no arguments must be sound, also in this process with
+/// [`Isolation::InProcess`].
+pub unsafe fn run_all(
+    wasm_path: &Path,
+    native_path: &Path,
+    options: &DiffOptions,
+) -> Result<Report> {
+    let mut tests = tests_of(wasm_path)?;
+    if let Some((k, n)) = options.shard {
+        tests = tests
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| n > 0 && i % n == k.saturating_sub(1))
+            .map(|(_, t)| t)
+            .collect();
+    }
+    let results: Vec<std::sync::Mutex<Option<Finished>>> =
+        tests.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let sandbox = Sandbox {
+        timeout: options.timeout,
+        ..Sandbox::default()
+    };
+    let job = || -> Result<()> {
+        let wasm_lib = CDLL::open_wasm(wasm_path)?;
+        let mut pool = match &options.isolation {
+            Isolation::Workers(exe) => Some(Pool::new(exe, native_path, options.timeout)),
+            Isolation::InProcess => None,
         };
-        let wasm = wasm_run(wasm_path, name, restype, Sandbox::default());
-        let native = native_run(native_path, name, restype, isolate);
-        let same = wasm == native;
-        let class = (!same).then(|| {
-            classify(&wasm, &native, || {
-                wasm_run(
-                    wasm_path,
-                    name,
-                    restype,
-                    Sandbox {
-                        real_clock: true,
-                        real_random: true,
-                        env: std::env::vars().collect(),
-                        ..Sandbox::default()
-                    },
-                )
+        let in_process = pool.is_none().then(|| {
+            let opts = LoadOptions {
+                capture_output: Some(true),
+                ..LoadOptions::default()
+            };
+            // SAFETY: the caller's promise (this function's own).
+            unsafe { CDLL::open_with(native_path, BackendKind::Native, &opts) }
+        });
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((name, restype)) = tests.get(i) else {
+                return Ok(());
+            };
+            let wasm = wasm_run(wasm_path, name, *restype, sandbox.clone());
+            let native = match (&mut pool, &in_process) {
+                (Some(pool), _) => pool.run(name, *restype),
+                // SAFETY: the caller's promise (this function's own).
+                (None, Some(lib)) => unsafe { native_in_process(lib, name, *restype) },
+                (None, None) => unreachable!("a job runs natively one way or the other"),
+            };
+            let class = (wasm != native).then(|| {
+                classify(&wasm, &native, || {
+                    wasm_run(
+                        wasm_path,
+                        name,
+                        *restype,
+                        Sandbox {
+                            real_clock: true,
+                            real_random: true,
+                            env: std::env::vars().collect(),
+                            ..sandbox.clone()
+                        },
+                    )
+                })
+            });
+            let result = TestResult {
+                name: name.clone(),
+                expected: declared(&wasm_lib, name),
+                wasm,
+                native,
+                class,
+            };
+            if let Ok(mut slot) = results[i].lock() {
+                *slot = Some(Finished::of(result));
+            }
+            let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if options.progress {
+                eprint!("\r{finished}/{} tests", tests.len());
+            }
+        }
+    };
+    let jobs = options.jobs.clamp(1, 256);
+    // In-process native code is not isolated, so it runs on one thread, as ctypes would.
+    let jobs = if matches!(options.isolation, Isolation::InProcess) {
+        1
+    } else {
+        jobs
+    };
+    let outcomes: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs).map(|_| scope.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Runtime("a job panicked".into())))
             })
-        });
-        tests.push(TestResult {
-            name: name.clone(),
-            expected: declared(&lib, name),
-            wasm,
-            native,
-            class,
-        });
+            .collect()
+    });
+    if options.progress {
+        eprintln!();
     }
-    Ok(Report { tests })
-}
-
-/// What an isolated child sends back through its pipe, in a binary form: a tag byte, then the
-/// value's own bits (an integer as 16 little-endian bytes, a float as its 8 bytes), or the
-/// error's text. Nothing is parsed from printed text.
-#[derive(Debug, PartialEq)]
-enum ChildResult {
-    /// The call returned this value (None, an integer or a float: a test's result types).
-    Returned(Value),
-    /// The call failed with this error text.
-    Failed(String),
-}
-
-impl ChildResult {
-    fn of(outcome: Result<Value>) -> ChildResult {
-        match outcome {
-            Ok(v) => ChildResult::Returned(v),
-            Err(e) => ChildResult::Failed(e.to_string()),
-        }
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(17);
-        match self {
-            ChildResult::Returned(Value::Int(i)) => {
-                out.push(b'i');
-                out.extend_from_slice(&i.to_le_bytes());
-            }
-            ChildResult::Returned(Value::Float(x)) => {
-                out.push(b'f');
-                out.extend_from_slice(&x.to_bits().to_le_bytes());
-            }
-            ChildResult::Returned(Value::Bool(b)) => out.extend_from_slice(&[b'b', *b as u8]),
-            ChildResult::Returned(_) => out.push(b'n'),
-            ChildResult::Failed(e) => {
-                out.push(b'e');
-                out.extend_from_slice(e.as_bytes());
-            }
-        }
-        out
-    }
-
-    /// `None` when the child wrote nothing (it ended before the call returned) or something
-    /// this encoding never makes.
-    fn decode(bytes: &[u8]) -> Option<ChildResult> {
-        let (&tag, rest) = bytes.split_first()?;
-        Some(match tag {
-            b'i' => ChildResult::Returned(Value::Int(i128::from_le_bytes(rest.try_into().ok()?))),
-            b'f' => ChildResult::Returned(Value::Float(f64::from_bits(u64::from_le_bytes(
-                rest.try_into().ok()?,
-            )))),
-            b'b' => ChildResult::Returned(Value::Bool(*rest.first()? != 0)),
-            b'n' if rest.is_empty() => ChildResult::Returned(Value::None),
-            b'e' => ChildResult::Failed(String::from_utf8_lossy(rest).into_owned()),
-            _ => return None,
-        })
-    }
+    outcomes.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(Report {
+        tests: results
+            .into_iter()
+            .filter_map(|m| m.into_inner().ok().flatten())
+            .map(|f| f.0)
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -558,30 +589,5 @@ mod tests {
         // The rerun with the real clock and randomness differs: the environment.
         let (w, n) = (returned(946), returned(1795));
         assert_eq!(classify(&w, &n, || returned(1795)), "environment");
-    }
-
-    #[test]
-    fn a_child_result_survives_the_pipe_bit_for_bit() {
-        for r in [
-            ChildResult::Returned(Value::Int(-(1 << 100))),
-            ChildResult::Returned(Value::Int(u64::MAX as i128)),
-            ChildResult::Returned(Value::Float(f64::from_bits(0x7ff8_0000_dead_beef))),
-            ChildResult::Returned(Value::Float(-0.0)),
-            ChildResult::Returned(Value::Bool(true)),
-            ChildResult::Returned(Value::None),
-            ChildResult::Failed("ValueError: NULL pointer access".into()),
-        ] {
-            let back = ChildResult::decode(&r.encode()).unwrap();
-            match (&r, &back) {
-                (
-                    ChildResult::Returned(Value::Float(a)),
-                    ChildResult::Returned(Value::Float(b)),
-                ) => assert_eq!(a.to_bits(), b.to_bits()),
-                _ => assert_eq!(r, back),
-            }
-        }
-        assert_eq!(ChildResult::decode(b""), None);
-        assert_eq!(ChildResult::decode(b"i\x01"), None);
-        assert_eq!(ChildResult::decode(b"?"), None);
     }
 }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod differential;
 pub mod invoke;
+pub mod isolate;
 pub mod locate;
 pub mod print;
 pub mod toolchain;

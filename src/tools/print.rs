@@ -128,6 +128,7 @@ impl Outcome {
             Outcome::Trapped(k, _) => format!("trap {k}"),
             Outcome::Signal(s) => format!("signal {}", signal_name(*s)),
             Outcome::Exit(n) => format!("exit {n}"),
+            Outcome::Timeout => "timeout".to_string(),
             Outcome::Failed(m) => format!("failed: {m}"),
         }
     }

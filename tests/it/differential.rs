@@ -4,14 +4,19 @@
 use std::process::Command;
 
 use crate::common::built;
-use wasmctypes::tools::differential::{run_all, Outcome};
+use wasmctypes::tools::differential::{run_all, DiffOptions, Isolation, Outcome};
 use wasmctypes::TrapKind;
 
 #[test]
 fn every_test_gets_its_verdict_and_native_crashes_do_not_stop_the_runner() {
     let b = built("divergence/corpus");
+    let options = DiffOptions {
+        isolation: Isolation::Workers(env!("CARGO_BIN_EXE_wasmctypes").into()),
+        jobs: 2,
+        ..DiffOptions::default()
+    };
     // SAFETY: the corpus is this project's own C.
-    let report = unsafe { run_all(&b.wasm, &b.native, true) }.unwrap();
+    let report = unsafe { run_all(&b.wasm, &b.native, &options) }.unwrap();
     let verdict = |name: &str| {
         report
             .tests
@@ -138,4 +143,128 @@ fn a_single_symbol_diff_reports_a_native_crash_instead_of_dying() {
     // Without isolation the crash takes the process down, as in ctypes.
     let o = run(&["test_null_read", "--no-isolate"]);
     assert_eq!(o.status.code(), None, "killed by a signal");
+}
+
+fn diff(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+        .arg("diff")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn verdicts(o: &std::process::Output) -> Vec<(String, String, String)> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("test").is_some())
+        .map(|v| {
+            (
+                v["test"].as_str().unwrap().to_string(),
+                v["native"]["outcome"].as_str().unwrap().to_string(),
+                v["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A native test that never returns is a `timeout` after `--timeout`, one that crashes is its
+/// signal, and the tests after both still run (their worker is replaced).
+#[test]
+fn a_native_hang_is_a_timeout_and_a_crash_a_signal_and_the_run_goes_on() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/guest-c/divergence/hangs.c");
+    let o = diff(&[src, "--json", "--timeout", "1s", "-j", "1"]);
+    let v = verdicts(&o);
+    let outcome = |name: &str| v.iter().find(|t| t.0 == name).map(|t| t.1.clone());
+    assert_eq!(
+        outcome("test_before").as_deref(),
+        Some("returned 1"),
+        "{v:?}"
+    );
+    assert_eq!(
+        outcome("test_loops_natively").as_deref(),
+        Some("timeout"),
+        "{v:?}"
+    );
+    assert_eq!(
+        outcome("test_crashes_natively").as_deref(),
+        Some("signal SIGSEGV"),
+        "{v:?}"
+    );
+    assert_eq!(
+        outcome("test_after").as_deref(),
+        Some("returned 3"),
+        "{v:?}"
+    );
+}
+
+/// `--shard 1/2` and `--shard 2/2` split the corpus without overlap, and `-j 2` gives the same
+/// verdicts as `-j 1`.
+#[test]
+fn shards_split_a_corpus_and_jobs_do_not_change_verdicts() {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/guest-c/divergence/corpus.c");
+    let all = verdicts(&diff(&[corpus, "--json", "-j", "1"]));
+    let parallel = verdicts(&diff(&[corpus, "--json", "-j", "2"]));
+    let names = |v: &[(String, String, String)]| v.iter().map(|t| t.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&all), names(&parallel));
+    let verdict_of = |v: &[(String, String, String)]| {
+        v.iter()
+            .map(|t| (t.0.clone(), t.2.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdict_of(&all), verdict_of(&parallel));
+    let one = verdicts(&diff(&[corpus, "--json", "--shard", "1/2"]));
+    let two = verdicts(&diff(&[corpus, "--json", "--shard", "2/2"]));
+    let mut joined = names(&one);
+    joined.extend(names(&two));
+    joined.sort();
+    let mut every = names(&all);
+    every.sort();
+    assert_eq!(joined, every);
+    assert!(!one.is_empty() && !two.is_empty());
+    assert_eq!(diff(&[corpus, "--shard", "3/2"]).status.code(), Some(2));
+}
+
+/// Killing the runner kills its workers: no native code is left spinning.
+#[test]
+fn workers_die_with_the_runner() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/guest-c/divergence/hangs.c");
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+        .args(["diff", src, "--timeout", "60s", "-j", "1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let workers = || -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| {
+                        let c = String::from_utf8_lossy(&c).into_owned();
+                        c.contains("__worker") && c.contains("libhangs.so")
+                    })
+                    .unwrap_or(false)
+            })
+            .filter(|pid| {
+                // A zombie is already dead.
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|s| !s.contains(") Z "))
+                    .unwrap_or(false)
+            })
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while workers().is_empty() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let spinning = workers();
+    assert!(!spinning.is_empty(), "no worker started");
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    let start = std::time::Instant::now();
+    while !workers().is_empty() && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(workers().is_empty(), "workers left behind: {:?}", workers());
 }

@@ -57,13 +57,25 @@ enum Command {
     Diff {
         #[command(flatten)]
         call: CallArgs,
-        /// Try native code in a forked child first, so that a crash is reported, not fatal
-        /// (the default).
+        /// Run native code isolated, so that a crash or a hang is reported, not fatal (the
+        /// default): in worker processes for a corpus, in a forked child for one SYMBOL.
         #[arg(long, overrides_with = "no_isolate")]
         isolate: bool,
         /// Run native code in-process only, as ctypes does.
         #[arg(long, overrides_with = "isolate")]
         no_isolate: bool,
+        /// Tests run in parallel, each job with its own native worker (default: the CPUs).
+        #[arg(long, short = 'j', value_parser = clap::value_parser!(u64).range(1..=256))]
+        jobs: Option<u64>,
+        /// Run only shard K of N (`--shard 2/4`): every N-th test from the K-th.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+    },
+    /// A native worker of `diff` (internal): runs the tests it is sent, in LIB.
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        /// The native library.
+        lib: PathBuf,
     },
     /// List a library's exports, memory, table and data model.
     Inspect {
@@ -321,12 +333,48 @@ fn cmd_bench(
     ExitCode::SUCCESS
 }
 
-fn cmd_diff_all(call: &CallArgs, isolate: bool) -> ExitCode {
+/// `--shard K/N`, with 1 <= K <= N.
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?}: expected K/N, such as 1/4"))?;
+    let (k, n): (usize, usize) = (
+        k.parse().map_err(|_| format!("{k:?} is not a number"))?,
+        n.parse().map_err(|_| format!("{n:?} is not a number"))?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(format!("shard {k}/{n}: K must be between 1 and N"));
+    }
+    Ok((k, n))
+}
+
+fn cmd_diff_all(
+    call: &CallArgs,
+    isolate: bool,
+    jobs: Option<u64>,
+    shard: Option<(usize, usize)>,
+) -> ExitCode {
+    use std::io::IsTerminal;
+    use wasmctypes::tools::differential::{DiffOptions, Isolation};
     let report = locate(&call.lib, BackendKind::Wasm, &call.lib_dirs).and_then(|w| {
         let n = locate(&call.lib, BackendKind::Native, &call.lib_dirs)?;
-        // SAFETY: `diff LIB` runs LIB's tests natively at the user's request (in a forked
-        // child unless `--no-isolate`).
-        unsafe { wasmctypes::tools::differential::run_all(&w, &n, isolate) }
+        let isolation = match std::env::current_exe() {
+            Ok(exe) if isolate => Isolation::Workers(exe),
+            Ok(_) => Isolation::InProcess,
+            Err(e) => return Err(Error::Runtime(format!("cannot find this program: {e}"))),
+        };
+        let options = DiffOptions {
+            isolation,
+            jobs: jobs
+                .map(|j| j as usize)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            shard,
+            timeout: call.sandbox.options(Some(true))?.sandbox.timeout,
+            progress: std::io::stderr().is_terminal(),
+        };
+        // SAFETY: `diff LIB` runs LIB's tests natively at the user's request (in worker
+        // processes unless `--no-isolate`).
+        unsafe { wasmctypes::tools::differential::run_all(&w, &n, &options) }
     });
     match report {
         Ok(r) => {
@@ -413,11 +461,25 @@ fn main() -> ExitCode {
         }
         Command::Call { call, backend } => cmd_call(call, *backend),
         Command::Diff {
-            call, no_isolate, ..
+            call,
+            no_isolate,
+            jobs,
+            shard,
+            ..
         } => match &call.symbol {
             Some(_) => cmd_diff(call, !*no_isolate),
-            None => cmd_diff_all(call, !*no_isolate),
+            None => cmd_diff_all(call, !*no_isolate, *jobs, *shard),
         },
+        Command::Worker { lib } => {
+            // SAFETY: a worker runs the library that `diff` was asked to run natively.
+            match unsafe { wasmctypes::tools::isolate::serve(lib) } {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprint_error(&e);
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Inspect {
             lib,
             backend,
