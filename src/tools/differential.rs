@@ -133,16 +133,26 @@ fn restype_of(signature: &Signature) -> Option<CType> {
     })
 }
 
-fn wasm_run(path: &Path, name: &str, restype: CType, sandbox: Sandbox) -> Run {
+/// The sandbox that runs a test: its output captured.
+fn open_sandboxed(path: &Path, sandbox: Sandbox) -> Result<CDLL> {
     let opts = LoadOptions {
         capture_output: Some(true),
         sandbox,
         ..LoadOptions::default()
     };
-    let lib = match CDLL::open_wasm_with(path, &opts) {
-        Ok(l) => l,
-        Err(e) => return failed(e),
-    };
+    CDLL::open_wasm_with(path, &opts)
+}
+
+/// One test in a fresh sandbox: `lib` is re-instantiated first (`fresh`), so that no test
+/// sees what another left in memory and every wasm result is reproducible on its own (the
+/// module stays compiled, so this is far cheaper than loading it again).
+fn wasm_run(lib: &CDLL, name: &str, restype: CType, fresh: bool) -> Run {
+    if fresh {
+        if let Err(e) = lib.reset() {
+            return failed(e);
+        }
+    }
+    let _ = lib.take_output();
     let outcome = lib.function(name).and_then(|mut f| {
         f.set_restype(restype)?;
         f.call(&[])
@@ -431,7 +441,8 @@ pub unsafe fn run_all(
         ..Sandbox::default()
     };
     let job = || -> Result<()> {
-        let wasm_lib = CDLL::open_wasm(wasm_path)?;
+        let wasm_lib = open_sandboxed(wasm_path, sandbox.clone())?;
+        let mut used = false;
         let mut pool = match &options.isolation {
             Isolation::Workers(exe) => Some(Pool::new(exe, native_path, options.timeout)),
             Isolation::InProcess => None,
@@ -449,7 +460,8 @@ pub unsafe fn run_all(
             let Some((name, restype)) = tests.get(i) else {
                 return Ok(());
             };
-            let wasm = wasm_run(wasm_path, name, *restype, sandbox.clone());
+            let wasm = wasm_run(&wasm_lib, name, *restype, used);
+            used = true;
             let native = match (&mut pool, &in_process) {
                 (Some(pool), _) => pool.run(name, *restype),
                 // SAFETY: the caller's promise (this function's own).
@@ -458,17 +470,16 @@ pub unsafe fn run_all(
             };
             let class = (wasm != native).then(|| {
                 classify(&wasm, &native, || {
-                    wasm_run(
-                        wasm_path,
-                        name,
-                        *restype,
-                        Sandbox {
-                            real_clock: true,
-                            real_random: true,
-                            env: std::env::vars().collect(),
-                            ..sandbox.clone()
-                        },
-                    )
+                    let real = Sandbox {
+                        real_clock: true,
+                        real_random: true,
+                        env: std::env::vars().collect(),
+                        ..sandbox.clone()
+                    };
+                    match open_sandboxed(wasm_path, real) {
+                        Ok(lib) => wasm_run(&lib, name, *restype, false),
+                        Err(e) => failed(e),
+                    }
                 })
             });
             let result = TestResult {

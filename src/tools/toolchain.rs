@@ -170,10 +170,16 @@ impl Toolchain {
         let mut wasm_args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
         wasm_args.extend(self.wasm_extra.iter().cloned());
         wasm_args.extend(["-o".into(), built.wasm.display().to_string(), src.clone()]);
-        self.run(&self.wasm_cc, &wasm_args, source)?;
         let mut host_args: Vec<String> = HOST_FLAGS.iter().map(|s| s.to_string()).collect();
         host_args.extend(["-o".into(), built.native.display().to_string(), src]);
-        self.run(&self.host_cc, &host_args, source)?;
+        // The two compilers run at once: a large source builds in the time of the slower.
+        let (wasm, host) = std::thread::scope(|scope| {
+            let wasm = scope.spawn(|| self.run(&self.wasm_cc, &wasm_args, source));
+            let host = self.run(&self.host_cc, &host_args, source);
+            (wasm.join(), host)
+        });
+        wasm.unwrap_or_else(|_| Err(Error::Toolchain("the wasm compile panicked".into())))?;
+        host?;
         Ok(built)
     }
 
