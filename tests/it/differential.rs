@@ -228,9 +228,17 @@ fn shards_split_a_corpus_and_jobs_do_not_change_verdicts() {
 /// Killing the runner kills its workers: no native code is left spinning.
 #[test]
 fn workers_die_with_the_runner() {
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/guest-c/divergence/hangs.c");
+    // A copy under a name of its own, so that no other test's workers are counted.
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("orphans");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("orphaned_hangs.c");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/guest-c/divergence/hangs.c"),
+        &src,
+    )
+    .unwrap();
     let mut runner = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
-        .args(["diff", src, "--timeout", "60s", "-j", "1"])
+        .args(["diff", src.to_str().unwrap(), "--timeout", "60s", "-j", "1"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -242,7 +250,7 @@ fn workers_die_with_the_runner() {
                 std::fs::read(format!("/proc/{pid}/cmdline"))
                     .map(|c| {
                         let c = String::from_utf8_lossy(&c).into_owned();
-                        c.contains("__worker") && c.contains("libhangs.so")
+                        c.contains("__worker") && c.contains("liborphaned_hangs.so")
                     })
                     .unwrap_or(false)
             })
