@@ -224,12 +224,11 @@ pub enum ArgReport {
     Scalar(CType, Value),
     /// An array's elements after the call.
     Array(CType, Vec<Value>),
-    /// A buffer's `.raw` and `.value` after the call.
+    /// A buffer's `.raw` after the call (its `.value` is `raw` up to the first NUL: one copy
+    /// of the buffer, not two).
     Buffer {
         /// `.raw`.
         raw: Vec<u8>,
-        /// `.value`.
-        value: Vec<u8>,
     },
     /// A wide buffer's `.value` after the call.
     WideBuffer(String),
@@ -350,10 +349,7 @@ impl PreparedCall {
                 Ok(match l {
                     Live::Scalar(t, v) => ArgReport::Scalar(*t, v.clone()),
                     Live::Array(t, a) => ArgReport::Array(*t, a.to_vec()?),
-                    Live::Buffer(b) => ArgReport::Buffer {
-                        raw: b.raw()?,
-                        value: b.value()?,
-                    },
+                    Live::Buffer(b) => ArgReport::Buffer { raw: b.raw()? },
                     Live::Wide(b) => ArgReport::WideBuffer(b.value()?),
                     Live::Null => ArgReport::Null,
                 })

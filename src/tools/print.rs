@@ -37,24 +37,48 @@ pub fn value_json(v: &Value) -> Json {
     }
 }
 
+/// Bytes longer than this are shown by their length and a prefix unless asked for in full:
+/// a 260 MB buffer is one line, not a gigabyte of text.
+const LARGE: usize = 4096;
+/// How many bytes of a large value are shown.
+const PREFIX: usize = 256;
+
+/// `repr(b)`, or for a large value unless `full`, the repr of its first bytes and its length.
+fn shown(b: &[u8], full: bool) -> String {
+    if full || b.len() <= LARGE {
+        bytes_repr(b)
+    } else {
+        format!("{}... ({} bytes)", bytes_repr(&b[..PREFIX]), b.len())
+    }
+}
+
+/// A buffer's `.value`: `.raw` up to the first NUL.
+fn buffer_value(raw: &[u8]) -> &[u8] {
+    &raw[..raw.iter().position(|b| *b == 0).unwrap_or(raw.len())]
+}
+
 impl ArgReport {
-    /// The JSON form: `{"type", "value"}`, or `{"type", "raw", "value"}` for a buffer.
-    pub fn to_json(&self) -> Json {
+    /// The JSON form: `{"type", "value"}`, or `{"type", "raw", "value", "length"}` for a
+    /// buffer, whose large contents are shortened unless `full`.
+    pub fn to_json(&self, full: bool) -> Json {
         match self {
             ArgReport::Scalar(t, v) => json!({"type": t.name(), "value": value_json(v)}),
             ArgReport::Array(t, items) => {
                 json!({"type": format!("{t}[]"), "value": items.iter().map(value_json).collect::<Vec<_>>()})
             }
-            ArgReport::Buffer { raw, value } => {
-                json!({"type": "buf", "raw": bytes_repr(raw), "value": bytes_repr(value)})
-            }
+            ArgReport::Buffer { raw } => json!({
+                "type": "buf",
+                "length": raw.len(),
+                "raw": shown(raw, full),
+                "value": shown(buffer_value(raw), full),
+            }),
             ArgReport::WideBuffer(v) => json!({"type": "wbuf", "value": crate::value::str_repr(v)}),
             ArgReport::Null => json!({"type": "null", "value": null}),
         }
     }
 
     /// One line of text for arrays and buffers (`None` for scalars).
-    pub fn text(&self) -> Option<String> {
+    pub fn text(&self, full: bool) -> Option<String> {
         match self {
             ArgReport::Array(t, items) => Some(format!(
                 "{t}[]: [{}]",
@@ -64,10 +88,10 @@ impl ArgReport {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            ArgReport::Buffer { raw, value } => Some(format!(
+            ArgReport::Buffer { raw } => Some(format!(
                 "buf: raw={} value={}",
-                bytes_repr(raw),
-                bytes_repr(value)
+                shown(raw, full),
+                shown(buffer_value(raw), full)
             )),
             ArgReport::WideBuffer(v) => Some(format!("wbuf: value={}", crate::value::str_repr(v))),
             _ => None,
@@ -76,23 +100,24 @@ impl ArgReport {
 }
 
 impl CallReport {
-    /// `{"backend", "symbol", "return", "stdout", "stderr", "args"}`.
-    pub fn to_json(&self) -> Json {
+    /// `{"backend", "symbol", "return", "stdout", "stderr", "args"}`; large buffers shortened
+    /// unless `full`.
+    pub fn to_json(&self, full: bool) -> Json {
         json!({
             "backend": self.backend.name(),
             "symbol": self.symbol,
             "return": value_json(&self.ret),
             "stdout": String::from_utf8_lossy(&self.stdout),
             "stderr": String::from_utf8_lossy(&self.stderr),
-            "args": self.args.iter().map(ArgReport::to_json).collect::<Vec<_>>(),
+            "args": self.args.iter().map(|a| a.to_json(full)).collect::<Vec<_>>(),
         })
     }
 
     /// The text form: `-> VALUE`, then one line per array or buffer argument.
-    pub fn result_lines(&self) -> Vec<String> {
+    pub fn result_lines(&self, full: bool) -> Vec<String> {
         let mut lines = vec![format!("-> {}", self.ret_text())];
         for (i, a) in self.args.iter().enumerate() {
-            if let Some(t) = a.text() {
+            if let Some(t) = a.text(full) {
                 lines.push(format!("arg {} {t}", i + 1));
             }
         }
@@ -266,7 +291,7 @@ fn outcome_cells(r: &Result<CallReport, Error>) -> Vec<(String, String)> {
                 ("return".to_string(), rep.ret.to_string()),
             ];
             for (i, a) in rep.args.iter().enumerate() {
-                if let Some(t) = a.text() {
+                if let Some(t) = a.text(false) {
                     rows.push((format!("arg {}", i + 1), t));
                 }
             }
@@ -287,7 +312,7 @@ pub fn diff_json(
     n: &Result<CallReport, Error>,
 ) -> Json {
     let side = |k: BackendKind, r: &Result<CallReport, Error>| match r {
-        Ok(rep) => rep.to_json(),
+        Ok(rep) => rep.to_json(false),
         Err(e) => error_json(k, symbol, e),
     };
     let sizes = |k: BackendKind| {
@@ -480,7 +505,7 @@ pub fn call_summary(r: &Result<CallReport, Error>) -> String {
             if !rep.stdout.is_empty() {
                 parts.push(format!("stdout {}", bytes_repr(&rep.stdout)));
             }
-            parts.extend(rep.result_lines());
+            parts.extend(rep.result_lines(false));
             parts.join("; ")
         }
         Err(e) => format!("error {}: {}", e.kind(), e.message()),

@@ -552,3 +552,52 @@ fn an_initialisers_output_is_reported_not_lost_or_in_front_of_json() {
         assert_eq!(v["return"], 7);
     }
 }
+
+/// An N-byte buffer costs about 2×N of host memory on either backend (the buffer and one copy
+/// read back), and is reported by its length and a prefix unless `--full` asks for all of it.
+#[test]
+fn a_large_buffer_is_bounded_in_memory_and_shortened_in_reports() {
+    let n: u64 = 100_000_000;
+    for backend in ["wasm", "native"] {
+        // Reaped below by wait4, which also gives this child's own peak memory.
+        #[allow(clippy::zombie_processes)]
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+            .args(["call", "sum", "add", &format!("buf:{n}"), "1", "--json"])
+            .args(["--backend", backend, "--lib-dir"])
+            .arg(guest_dir())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        use std::io::Read;
+        let pid = child.id() as i32;
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid; wait4 fills it for this child only.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waiting for our own child, whose pid std gave us.
+        unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let peak = usage.ru_maxrss as u64 * 1024;
+        assert!(
+            peak < 5 * n / 2 + (150 << 20),
+            "{backend}: {} MB of host memory for a {} MB buffer",
+            peak >> 20,
+            n >> 20
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["args"][0]["length"], n, "{backend}");
+        assert!(out.len() < 5000, "{backend}: {} bytes of JSON", out.len());
+        assert!(v["args"][0]["raw"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("... ({n} bytes)")));
+    }
+    let full = run(&["call", "sum", "add", "buf:5000", "1", "--json", "--full"]);
+    let v: serde_json::Value = serde_json::from_slice(&full.stdout).unwrap();
+    assert_eq!(v["args"][0]["raw"].as_str().unwrap().len(), 3 + 4 * 5000);
+}

@@ -127,6 +127,9 @@ struct CallArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Show buffers in full (otherwise one over 4 KiB is shown by its length and a prefix).
+    #[arg(long)]
+    full: bool,
     /// Directories searched for bare library names.
     #[arg(long = "lib-dir")]
     lib_dirs: Vec<PathBuf>,
@@ -207,12 +210,12 @@ fn cmd_call(call: &CallArgs, kind: BackendKind) -> ExitCode {
     match run_one(call, kind) {
         Ok(report) => {
             if call.json {
-                println!("{}", report.to_json());
+                println!("{}", report.to_json(call.full));
             } else {
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(&report.stdout);
                 let _ = std::io::stderr().write_all(&report.stderr);
-                for line in report.result_lines() {
+                for line in report.result_lines(call.full) {
                     let _ = writeln!(out, "{line}");
                 }
             }
