@@ -118,6 +118,15 @@ pub enum Error {
     /// A value of the wrong type. ctypes: `TypeError`.
     #[error("TypeError: {0}")]
     TypeError(String),
+    /// `Function::typed`'s check: the Rust signature does not fit the declared prototype. Its
+    /// kind is `TypeError` (ctypes has no typed calls).
+    #[error("TypeError: {function}: {mismatch}")]
+    Signature {
+        /// The function.
+        function: String,
+        /// What does not fit.
+        mismatch: Mismatch,
+    },
     /// An integer too large for any C type. ctypes: `OverflowError`.
     #[error("OverflowError: {0}")]
     OverflowError(String),
@@ -164,6 +173,72 @@ pub enum Error {
     Runtime(String),
 }
 
+/// What of a prototype does not fit a Rust signature ([`Error::Signature`]). `position` is
+/// 1-based, `None` for the result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// No argtypes were declared.
+    NoArgtypes,
+    /// The prototype declares `declared` arguments, the Rust signature has `rust`.
+    Count {
+        /// Declared.
+        declared: usize,
+        /// In the Rust signature.
+        rust: usize,
+    },
+    /// An argument or the result is not a number (a pointer, a structure): `call()` takes it.
+    NotANumber {
+        /// Which.
+        position: Option<usize>,
+        /// Its declared type.
+        declared: String,
+    },
+    /// An argument or the result is a number of another width or kind: `declared` is `needs`
+    /// in this data model, the Rust type is `rust`.
+    Type {
+        /// Which.
+        position: Option<usize>,
+        /// Its declared type.
+        declared: String,
+        /// The Rust type it needs in this data model (`i32` for `c_long` in wasm).
+        needs: &'static str,
+        /// The Rust type given.
+        rust: &'static str,
+    },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let which = |p: &Option<usize>| match p {
+            Some(i) => format!("argument {i}"),
+            None => "the result".to_string(),
+        };
+        match self {
+            Mismatch::NoArgtypes => f.write_str("set argtypes before typed()"),
+            Mismatch::Count { declared, rust } => write!(
+                f,
+                "declares {declared} argument{}, the Rust signature has {rust}",
+                if *declared == 1 { "" } else { "s" }
+            ),
+            Mismatch::NotANumber { position, declared } => write!(
+                f,
+                "{} is {declared}, not a number; call() takes it",
+                which(position)
+            ),
+            Mismatch::Type {
+                position,
+                declared,
+                needs,
+                rust,
+            } => write!(
+                f,
+                "{} is {declared}, which is {needs} in this data model; the Rust type is {rust}",
+                which(position)
+            ),
+        }
+    }
+}
+
 impl Error {
     /// The stable name of this error's kind: the ctypes exception name where there is one,
     /// the trap kind for a trap. The CLI prints it as JSON `error.kind`.
@@ -172,7 +247,7 @@ impl Error {
             Error::OsError { .. } => "OSError",
             Error::AttributeError { .. } => "AttributeError",
             Error::ArgumentError { .. } => "ArgumentError",
-            Error::WrongType { .. } | Error::TypeError(_) => "TypeError",
+            Error::WrongType { .. } | Error::TypeError(_) | Error::Signature { .. } => "TypeError",
             Error::OverflowError(_) => "OverflowError",
             Error::ValueError(_) => "ValueError",
             Error::IndexError(_) => "IndexError",
@@ -201,6 +276,7 @@ impl Error {
             Error::WrongType { expected, got } => {
                 format!("expected {expected} instance instead of {got}")
             }
+            Error::Signature { function, mismatch } => format!("{function}: {mismatch}"),
             Error::TypeError(m)
             | Error::OverflowError(m)
             | Error::ValueError(m)

@@ -55,7 +55,7 @@ pub use data::cstruct::CStruct;
 pub use data::memory::{byref, memmove, memset, string_at, wstring_at, CData};
 pub use data::pointer::{cast, pointer, Ptr};
 pub use data::simple::CValue;
-pub use error::{Error, Result, TrapKind};
+pub use error::{Error, Mismatch, Result, TrapKind};
 pub use library::callback::Callback;
 pub use library::typed::{Params, Results, Scalar, TypedFunction};
 pub use library::{Function, CDLL};

@@ -7,7 +7,7 @@ use super::fast_path::ScalarCall;
 use super::inner::LibInner;
 
 use crate::backend::{Backend, Passing, ProtoId};
-use crate::error::{Error, Result};
+use crate::error::{Error, Mismatch, Result};
 use crate::library::typed::{check_signature, Params, Results, TypedFunction};
 use crate::types::{CType, DataModel, Repr, Type};
 
@@ -101,22 +101,27 @@ impl Function {
     ///
     /// [`call`]: Function::call
     pub fn typed<P: Params, R: Results>(&self) -> Result<TypedFunction<P, R>> {
-        let types = self.argtypes.as_deref().ok_or_else(|| {
-            Error::TypeError(format!("{}: set argtypes before typed()", self.name))
-        })?;
-        let number = |t: &Type, what: &str, void_ok: bool| match (t, number_type(t)) {
-            (Type::Simple(CType::Void), _) if void_ok => Ok(CType::Void),
+        let mismatch = |mismatch| Error::Signature {
+            function: self.name.clone(),
+            mismatch,
+        };
+        let types = self
+            .argtypes
+            .as_deref()
+            .ok_or_else(|| mismatch(Mismatch::NoArgtypes))?;
+        let number = |t: &Type, position: Option<usize>| match (t, number_type(t)) {
+            (Type::Simple(CType::Void), _) if position.is_none() => Ok(CType::Void),
             (_, Some(c)) => Ok(c),
-            (other, None) => Err(Error::TypeError(format!(
-                "{}: the {what} is {other:?}, not a number; call() takes it",
-                self.name
-            ))),
+            (other, None) => Err(mismatch(Mismatch::NotANumber {
+                position,
+                declared: other.name(),
+            })),
         };
         let mut args = Vec::with_capacity(types.len());
         for (i, t) in types.iter().enumerate() {
-            args.push(number(t, &format!("argument {}", i + 1), false)?);
+            args.push(number(t, Some(i + 1))?);
         }
-        let ret = number(&self.restype, "result", true)?;
+        let ret = number(&self.restype, None)?;
         check_signature::<P, R>(&self.name, self.lib.model, &args, ret)?;
         let mut backend = self.lib.backend()?;
         let proto = self.declared_proto(&mut **backend, types)?;

@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use crate::backend::wasm::WasmTyped;
 use crate::backend::ProtoId;
-use crate::error::{Error, Result};
+use crate::error::{Error, Mismatch, Result};
 use crate::library::LibInner;
 use crate::types::{CType, DataModel, Repr};
 
@@ -338,30 +338,35 @@ pub(crate) fn check_signature<P: Params, R: Results>(
     args: &[CType],
     ret: CType,
 ) -> Result<()> {
+    let fail = |mismatch| {
+        Err(Error::Signature {
+            function: name.to_string(),
+            mismatch,
+        })
+    };
     if args.len() != P::COUNT {
-        return Err(Error::TypeError(format!(
-            "{name} declares {} argument{}, the Rust signature has {}",
-            args.len(),
-            if args.len() == 1 { "" } else { "s" },
-            P::COUNT
-        )));
+        return fail(Mismatch::Count {
+            declared: args.len(),
+            rust: P::COUNT,
+        });
     }
     for (i, &declared) in args.iter().enumerate() {
         if m.repr(declared) != P::repr(i) {
-            return Err(Error::TypeError(format!(
-                "{name}: argument {} is {declared}, which is {} in {m}; the Rust type is {}",
-                i + 1,
-                rust_name(m.repr(declared)),
-                rust_name(P::repr(i))
-            )));
+            return fail(Mismatch::Type {
+                position: Some(i + 1),
+                declared: declared.name().to_string(),
+                needs: rust_name(m.repr(declared)),
+                rust: rust_name(P::repr(i)),
+            });
         }
     }
     if m.repr(ret) != R::REPR {
-        return Err(Error::TypeError(format!(
-            "{name}: the result is {ret}, which is {} in {m}; the Rust type is {}",
-            rust_name(m.repr(ret)),
-            rust_name(R::REPR)
-        )));
+        return fail(Mismatch::Type {
+            position: None,
+            declared: ret.name().to_string(),
+            needs: rust_name(m.repr(ret)),
+            rust: rust_name(R::REPR),
+        });
     }
     Ok(())
 }
