@@ -124,8 +124,8 @@ pub enum Error {
     Signature {
         /// The function.
         function: String,
-        /// What does not fit.
-        mismatch: Mismatch,
+        /// What does not fit (boxed: the error stays small for every other call).
+        mismatch: Box<Mismatch>,
     },
     /// An integer too large for any C type. ctypes: `OverflowError`.
     #[error("OverflowError: {0}")]
@@ -323,4 +323,17 @@ pub(crate) fn zeroed(len: usize) -> Result<Vec<u8>> {
         .map_err(|_| Error::MemoryError(format!("cannot allocate {len} bytes on the host")))?;
     v.resize(len, 0);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fallible call returns an `Error` by value: it stays a few words, whatever detail
+    /// a rare variant carries (that goes in a box).
+    #[test]
+    fn an_error_stays_small() {
+        let size = std::mem::size_of::<Error>();
+        assert!(size <= 64, "{size} bytes");
+    }
 }

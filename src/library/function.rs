@@ -103,7 +103,7 @@ impl Function {
     pub fn typed<P: Params, R: Results>(&self) -> Result<TypedFunction<P, R>> {
         let mismatch = |mismatch| Error::Signature {
             function: self.name.clone(),
-            mismatch,
+            mismatch: Box::new(mismatch),
         };
         let types = self
             .argtypes

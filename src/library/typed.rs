@@ -341,7 +341,7 @@ pub(crate) fn check_signature<P: Params, R: Results>(
     let fail = |mismatch| {
         Err(Error::Signature {
             function: name.to_string(),
-            mismatch,
+            mismatch: Box::new(mismatch),
         })
     };
     if args.len() != P::COUNT {

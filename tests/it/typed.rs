@@ -75,16 +75,16 @@ fn c_long_is_i32_sandboxed_and_i64_native() {
                 assert_eq!(f.typed::<(i32,), i32>().unwrap().call((-7,)).unwrap(), -7);
                 let e = f.typed::<(i64,), i64>().err().unwrap();
                 assert_eq!(e.kind(), "TypeError");
+                let Error::Signature { mismatch, .. } = &e else {
+                    panic!("expected a signature mismatch, got {e}")
+                };
                 assert!(
                     matches!(
-                        &e,
-                        Error::Signature {
-                            mismatch: Mismatch::Type {
-                                position: Some(1),
-                                needs: "i32",
-                                rust: "i64",
-                                ..
-                            },
+                        **mismatch,
+                        Mismatch::Type {
+                            position: Some(1),
+                            needs: "i32",
+                            rust: "i64",
                             ..
                         }
                     ),
@@ -106,7 +106,7 @@ fn mismatched_signatures_are_type_errors() {
         let mut add = lib.function("add").unwrap();
         // No argtypes yet.
         let mismatch = |e: Error| match e {
-            Error::Signature { mismatch, .. } => mismatch,
+            Error::Signature { mismatch, .. } => *mismatch,
             other => panic!("expected a signature mismatch, got {other}"),
         };
         let e = add.typed::<(i32, i32), i32>().err().unwrap();
