@@ -165,7 +165,7 @@ fn wasm_run(lib: &CDLL, name: &str, restype: CType, fresh: bool) -> Run {
                 kind: TrapKind::GuestExit,
                 status: Some(status),
                 ..
-            }) => Outcome::Exit(status),
+            }) => Outcome::Exit(status.into()),
             Err(Error::Trap {
                 kind: TrapKind::Timeout,
                 ..

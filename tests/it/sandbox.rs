@@ -174,7 +174,7 @@ fn exit_in_library_code_is_an_error_not_the_end_of_the_host() {
         let mut f = lib.function(symbol).unwrap();
         f.set_restype(CType::Void).unwrap();
         assert!(
-            matches!(f.call(&[]), Err(Error::Trap { kind: TrapKind::GuestExit, status: Some(s), .. }) if s == status),
+            matches!(f.call(&[]), Err(Error::Trap { kind: TrapKind::GuestExit, status: Some(s), .. }) if i32::from(s) == status),
             "{symbol}"
         );
         lib.reset().unwrap();

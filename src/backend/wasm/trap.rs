@@ -36,7 +36,7 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
             kind: TrapKind::GuestExit,
             message: format!("guest called exit({})", exit.0),
             backtrace: backtrace_text(&err),
-            status: Some(exit.0),
+            status: Some(exit.0 as u8),
         };
     }
     if let Some(limit) = err.downcast_ref::<LimitExceeded>() {
