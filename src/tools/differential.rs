@@ -443,18 +443,26 @@ pub unsafe fn run_all(
     let job = || -> Result<()> {
         let wasm_lib = open_sandboxed(wasm_path, sandbox.clone())?;
         let mut used = false;
-        let mut pool = match &options.isolation {
-            Isolation::Workers(exe) => Some(Pool::new(exe, native_path, options.timeout)),
-            Isolation::InProcess => None,
+        // Where this job's native side runs: its own workers, or this process.
+        enum Native {
+            Workers(Pool),
+            InProcess(Result<CDLL>),
+        }
+        let mut native_side = match &options.isolation {
+            Isolation::Workers(exe) => {
+                Native::Workers(Pool::new(exe, native_path, options.timeout))
+            }
+            Isolation::InProcess => {
+                let opts = LoadOptions {
+                    capture_output: Some(true),
+                    ..LoadOptions::default()
+                };
+                // SAFETY: the caller's promise (this function's own).
+                Native::InProcess(unsafe {
+                    CDLL::open_with(native_path, BackendKind::Native, &opts)
+                })
+            }
         };
-        let in_process = pool.is_none().then(|| {
-            let opts = LoadOptions {
-                capture_output: Some(true),
-                ..LoadOptions::default()
-            };
-            // SAFETY: the caller's promise (this function's own).
-            unsafe { CDLL::open_with(native_path, BackendKind::Native, &opts) }
-        });
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some((name, restype)) = tests.get(i) else {
@@ -462,11 +470,10 @@ pub unsafe fn run_all(
             };
             let wasm = wasm_run(&wasm_lib, name, *restype, used);
             used = true;
-            let native = match (&mut pool, &in_process) {
-                (Some(pool), _) => pool.run(name, *restype),
+            let native = match &mut native_side {
+                Native::Workers(pool) => pool.run(name, *restype),
                 // SAFETY: the caller's promise (this function's own).
-                (None, Some(lib)) => unsafe { native_in_process(lib, name, *restype) },
-                (None, None) => unreachable!("a job runs natively one way or the other"),
+                Native::InProcess(lib) => unsafe { native_in_process(lib, name, *restype) },
             };
             let class = (wasm != native).then(|| {
                 classify(&wasm, &native, || {

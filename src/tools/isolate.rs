@@ -227,6 +227,13 @@ fn read_exact_by(
         if ready == 0 {
             continue;
         }
+        if ready < 0 {
+            // Interrupted: wait again, still by the deadline; any other failure ends the read.
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Ok(false);
+        }
         match r.read(&mut buf[done..]) {
             Ok(0) => return Ok(false),
             Ok(n) => done += n,
