@@ -16,7 +16,9 @@ mod common;
 mod support;
 use support::raw_instance;
 use wasmctypes::bench_support::sandbox_config;
-use wasmctypes::{create_string_buffer, Array, BackendKind, Built, CType, Sandbox, Value, CDLL};
+use wasmctypes::{
+    create_string_buffer, Array, BackendKind, Built, CType, SandboxConfig, Value, CDLL,
+};
 
 fn open(b: &Built, kind: BackendKind) -> CDLL {
     let path = if kind == BackendKind::Wasm {
@@ -29,7 +31,7 @@ fn open(b: &Built, kind: BackendKind) -> CDLL {
 
 /// The engines of the wasm floors: a default one, and one with the sandbox's configuration.
 fn floor_engines() -> [(&'static str, wasmtime::Engine); 2] {
-    let sandboxed = sandbox_config(&Sandbox::default());
+    let sandboxed = sandbox_config(&SandboxConfig::default());
     [
         ("wasm_floor_typedfunc", wasmtime::Engine::default()),
         (

@@ -37,7 +37,7 @@ use std::time::Instant;
 use libffi::middle::{arg, Cif, Type};
 use wasmctypes::bench_support::sandbox_config;
 use wasmctypes::{
-    create_string_buffer, BackendKind, CType, Function, LoadOptions, Sandbox, StringBuffer,
+    create_string_buffer, BackendKind, CType, Function, LoadOptions, SandboxConfig, StringBuffer,
     TypedFunction, Value,
 };
 use wasmtime::ValRaw;
@@ -254,7 +254,7 @@ fn main() {
     let b = common::built("testlib");
     let ub = common::built("upper");
     let plain = wasmtime::Engine::default();
-    let sandboxed = wasmtime::Engine::new(&sandbox_config(&Sandbox::default())).unwrap();
+    let sandboxed = wasmtime::Engine::new(&sandbox_config(&SandboxConfig::default())).unwrap();
 
     let so = support::open_so(&b.native);
     let add_fn: unsafe extern "C" fn(i32, i32) -> i32 = support::native_fn(&so, "add");

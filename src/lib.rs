@@ -38,6 +38,7 @@ mod error;
 #[cfg(test)]
 mod fuzz;
 mod library;
+pub mod toolchain;
 pub mod tools;
 mod types;
 mod value;
@@ -58,11 +59,11 @@ pub use data::simple::CValue;
 pub use error::{Error, Mismatch, Result, TrapKind};
 pub use library::callback::Callback;
 pub use library::typed::{Params, Results, Scalar, TypedFunction};
-pub use library::{Function, CDLL};
-pub use sandbox::Sandbox;
+pub use library::{Function, Sandbox, CDLL, LIBC};
+pub use sandbox::SandboxConfig;
+pub use toolchain::{Built, Toolchain};
 pub use tools::invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};
 pub use tools::locate::locate;
-pub use tools::toolchain::{Built, Toolchain};
 pub use types::{
     CFuncType, CType, DataModel, Field, Layout, Repr, StructType, Type, CFUNCTYPE, POINTER,
 };

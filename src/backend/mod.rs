@@ -163,14 +163,22 @@ pub(crate) trait Backend {
         self.kind().data_model()
     }
 
-    /// Whether a function called `name` is exported.
-    fn has_function(&self, name: &str) -> bool;
+    /// Whether module `module` (see [`Backend::load`]) finds a function called `name`: its
+    /// own, or one of the libraries before it (libc), as `dlsym` on its handle.
+    fn has_function(&mut self, module: usize, name: &str) -> bool;
 
-    /// Prepares a call of `symbol` with these arguments and result, once. `fixed` is the
-    /// number of fixed arguments of a variadic function, `None` otherwise. The wasm backend
-    /// checks the prototype against the export's signature, following clang's wasm32 C ABI.
+    /// Loads another library into this sandbox or process, after the ones before it
+    /// (`dlopen(path, RTLD_NOW | RTLD_GLOBAL)`), and returns its module index. Module 0 is
+    /// the one the backend was opened with (libc for a new sandbox).
+    fn load(&mut self, path: &Path) -> Result<usize>;
+
+    /// Prepares a call of `symbol`, as module `module` finds it, with these arguments and
+    /// result, once. `fixed` is the number of fixed arguments of a variadic function, `None`
+    /// otherwise. The wasm backend checks the prototype against the export's signature,
+    /// following clang's wasm32 C ABI.
     fn prepare(
         &mut self,
+        module: usize,
         symbol: &str,
         args: &[Passing],
         ret: &Passing,
@@ -231,11 +239,11 @@ pub(crate) trait Backend {
     /// Takes what was captured since the last take.
     fn take_output(&mut self) -> Output;
 
-    /// The address of an exported data symbol.
-    fn data_address(&mut self, name: &str) -> Result<u64>;
+    /// The address of a data symbol as module `module` finds it.
+    fn data_address(&mut self, module: usize, name: &str) -> Result<u64>;
 
-    /// What `inspect` shows.
-    fn info(&mut self) -> LibraryInfo;
+    /// What `inspect` shows of module `module`.
+    fn info(&mut self, module: usize) -> LibraryInfo;
 
     /// Makes a C function pointer that calls `f` with arguments of these types.
     fn make_callback(
@@ -271,7 +279,8 @@ pub(crate) trait Backend {
     }
 
     /// Where the module came from and how long loading took (wasm only).
-    fn load_stats(&self) -> Option<(wasm::engine::LoadSource, std::time::Duration)> {
+    fn load_stats(&self, module: usize) -> Option<(wasm::engine::LoadSource, std::time::Duration)> {
+        let _ = module;
         None
     }
 }
@@ -287,18 +296,38 @@ pub(crate) enum AnyBackend {
 }
 
 impl AnyBackend {
-    /// Opens `path` with the backend `kind`.
+    /// Opens `path` with the backend `kind`, in a sandbox (process) of its own, and returns
+    /// the library's module index: a side module joins a new sandbox after libc, a standalone
+    /// wasm module or a shared object is module 0.
     pub(crate) fn open(
         kind: BackendKind,
         path: &Path,
         options: &crate::backend::LoadOptions,
+    ) -> Result<(AnyBackend, usize)> {
+        Ok(match kind {
+            BackendKind::Wasm => {
+                let (w, module) = wasm::WasmLibrary::open(path, options)?;
+                (AnyBackend::Wasm(Box::new(w)), module)
+            }
+            BackendKind::Native => (
+                AnyBackend::Native(Box::new(native::NativeLibrary::open(path, options)?)),
+                0,
+            ),
+        })
+    }
+
+    /// A new sandbox (process) with libc as module 0: the libc module in wasm, the C library
+    /// natively.
+    pub(crate) fn new_sandbox(
+        kind: BackendKind,
+        options: &crate::backend::LoadOptions,
     ) -> Result<AnyBackend> {
         Ok(match kind {
             BackendKind::Wasm => {
-                AnyBackend::Wasm(Box::new(wasm::WasmLibrary::open(path, options)?))
+                AnyBackend::Wasm(Box::new(wasm::WasmLibrary::new_sandbox(options)?))
             }
             BackendKind::Native => {
-                AnyBackend::Native(Box::new(native::NativeLibrary::open(path, options)?))
+                AnyBackend::Native(Box::new(native::NativeLibrary::open_libc(options)?))
             }
         })
     }

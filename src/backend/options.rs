@@ -1,6 +1,6 @@
 //! How a library is loaded, and the limits every call path shares.
 
-use super::sandbox::Sandbox;
+use super::sandbox::SandboxConfig;
 
 /// How to load a library.
 #[derive(Clone, Debug, Default)]
@@ -12,7 +12,10 @@ pub struct LoadOptions {
     /// private copy that [`CDLL::get_errno`](crate::CDLL::get_errno) and [`CDLL::set_errno`](crate::CDLL::set_errno) read and write.
     pub use_errno: bool,
     /// The wasm sandbox's limits and grants (ignored natively).
-    pub sandbox: Sandbox,
+    pub sandbox: SandboxConfig,
+    /// The libc module a wasm sandbox starts from; `None` for the one built from the
+    /// installed wasi-libc (see [`toolchain::libc`](crate::toolchain::libc)). Ignored natively.
+    pub libc: Option<std::path::PathBuf>,
 }
 
 /// The most arguments one call may have. The call path keeps its slots in fixed arrays of this

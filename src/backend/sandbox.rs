@@ -8,8 +8,8 @@
 //! or read-write), environment variables, the real clocks, real randomness.
 //!
 //! ```
-//! use wasmctypes::sandbox::{parse_duration, parse_size, DirGrant, Sandbox};
-//! let mut s = Sandbox::default();
+//! use wasmctypes::sandbox::{parse_duration, parse_size, DirGrant, SandboxConfig};
+//! let mut s = SandboxConfig::default();
 //! s.max_memory = parse_size("16MiB").unwrap();
 //! s.timeout = Some(parse_duration("1s").unwrap());
 //! s.dirs.push(DirGrant::parse("/tmp/data::/data:ro").unwrap());
@@ -59,7 +59,7 @@ impl DirGrant {
 
 /// The limits and grants of one wasm library. See the module docs for the defaults.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Sandbox {
+pub struct SandboxConfig {
     /// The most linear memory, in bytes.
     pub max_memory: usize,
     /// The most elements of any table (callbacks take one each).
@@ -89,9 +89,9 @@ pub struct Sandbox {
     pub canonical_nans: bool,
 }
 
-impl Default for Sandbox {
-    fn default() -> Sandbox {
-        Sandbox {
+impl Default for SandboxConfig {
+    fn default() -> SandboxConfig {
+        SandboxConfig {
             max_memory: 256 << 20,
             max_table_elements: 100_000,
             fuel: None,

@@ -113,7 +113,7 @@ macro_rules! cdata_in_block {
     ($($t:ty),*) => {$(
         impl $crate::data::memory::CData for $t {
             fn library(&self) -> $crate::library::CDLL {
-                $crate::library::CDLL { inner: self.block.lib.clone() }
+                $crate::library::CDLL::of_sandbox(&self.block.lib)
             }
             fn addressof(&self) -> u64 {
                 self.block.addr

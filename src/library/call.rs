@@ -189,7 +189,13 @@ impl Function {
                                 None => Passing::Scalar(cv.reprs()[i]),
                             })
                             .collect();
-                        let p = b.prepare(&self.name, &args, &passing(&self.restype, m), fixed)?;
+                        let p = b.prepare(
+                            self.module,
+                            &self.name,
+                            &args,
+                            &passing(&self.restype, m),
+                            fixed,
+                        )?;
                         *cache = Some((cv.reprs().to_vec(), p));
                         p
                     }

@@ -14,9 +14,16 @@ use crate::types::{CType, DataModel, Type};
 use crate::value::LibId;
 
 /// A loaded C library: ctypes' `CDLL`. Cloning gives another handle on the same library.
+///
+/// A library lives in a [`Sandbox`](crate::Sandbox) (in wasm: one store, one linear memory,
+/// one libc; natively: this process), with the other libraries loaded into it. Objects made
+/// with any of them belong to the sandbox and can be passed to all of them.
 #[derive(Clone)]
 pub struct CDLL {
     pub(crate) inner: Rc<LibInner>,
+    /// Its index among the sandbox's modules (0: libc, or a standalone module).
+    pub(crate) module: usize,
+    path: Rc<Path>,
 }
 
 impl std::fmt::Debug for CDLL {
@@ -24,7 +31,7 @@ impl std::fmt::Debug for CDLL {
         write!(
             f,
             "<CDLL '{}' ({}), id {}>",
-            self.inner.path.display(),
+            self.path.display(),
             self.inner.kind,
             self.inner.id
         )
@@ -75,17 +82,37 @@ impl CDLL {
         kind: BackendKind,
         options: &LoadOptions,
     ) -> Result<CDLL> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let path = path.as_ref();
-        let mut backend = AnyBackend::open(kind, path, options)?;
+        if path.as_os_str() == LIBC {
+            return Ok(crate::Sandbox::open(kind, options)?.libc());
+        }
+        let (backend, module) = AnyBackend::open(kind, path, options)?;
+        CDLL::in_new_sandbox(backend, module, path, options)
+    }
+
+    /// The handle on module `module` of a sandbox just made from `backend`.
+    pub(crate) fn in_new_sandbox(
+        mut backend: AnyBackend,
+        module: usize,
+        path: &Path,
+        options: &LoadOptions,
+    ) -> Result<CDLL> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let kind = backend.kind();
         let errno = if options.use_errno {
             Some((backend.errno_location()?, std::cell::Cell::new(0)))
         } else {
             None
         };
+        // Natively every library shares this process's one address space: their objects
+        // can be passed to one another, so they all carry the same id.
+        let id = match kind {
+            BackendKind::Native => 0,
+            BackendKind::Wasm => NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        };
         Ok(CDLL {
             inner: Rc::new(LibInner {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                id,
                 name: path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -97,7 +124,28 @@ impl CDLL {
                 errno,
                 scratch: std::cell::Cell::new(0),
             }),
+            module,
+            path: path.into(),
         })
+    }
+
+    /// The handle on the sandbox `inner` itself (its first module), for objects that belong
+    /// to it.
+    pub(crate) fn of_sandbox(inner: &Rc<LibInner>) -> CDLL {
+        CDLL {
+            inner: inner.clone(),
+            module: 0,
+            path: inner.path.as_path().into(),
+        }
+    }
+
+    /// Another library of the same sandbox: module `module`, loaded from `path`.
+    pub(crate) fn sibling(&self, module: usize, path: &Path) -> CDLL {
+        CDLL {
+            inner: self.inner.clone(),
+            module,
+            path: path.into(),
+        }
     }
 
     /// Which backend runs this library.
@@ -117,10 +165,11 @@ impl CDLL {
 
     /// The file this library was loaded from.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.path
     }
 
-    /// A unique id, carried by every pointer into this library's memory.
+    /// The id of the library's sandbox, carried by every pointer into its memory: the same for
+    /// every library of one sandbox, and for every native library (one address space).
     pub fn id(&self) -> LibId {
         self.inner.id
     }
@@ -128,14 +177,15 @@ impl CDLL {
     /// Looks up a function: ctypes' `lib.name` / `lib["name"]`. Its restype is `c_int` and its
     /// argtypes are unset, as in ctypes. A missing symbol is [`Error::AttributeError`].
     pub fn function(&self, name: &str) -> Result<Function> {
-        if !self.inner.backend()?.has_function(name) {
+        if !self.inner.backend()?.has_function(self.module, name) {
             return Err(Error::AttributeError {
-                library: self.inner.path.display().to_string(),
+                library: self.path.display().to_string(),
                 symbol: name.to_string(),
             });
         }
         Ok(Function {
             lib: self.inner.clone(),
+            module: self.module,
             name: name.to_string(),
             argtypes: None,
             restype: Type::Simple(CType::Int),
@@ -147,11 +197,11 @@ impl CDLL {
 
     /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).
     pub fn data_address(&self, name: &str) -> Result<u64> {
-        self.inner.backend()?.data_address(name)
+        self.inner.backend()?.data_address(self.module, name)
     }
 
-    /// Re-instantiates a wasm library from its (cached) module: memory, globals and table are
-    /// as after loading. Use it after a trap that may have left the guest's state broken
+    /// Re-instantiates a wasm library's sandbox from its (cached) modules, libc and every
+    /// library loaded into it, in order: memory, globals and table are as after loading. Use it after a trap that may have left the guest's state broken
     /// (a timeout in the middle of `malloc`, say). Prepared functions stay valid; buffers,
     /// arrays and callbacks made before must not be used again. Natively a TypeError.
     pub fn reset(&self) -> Result<()> {
@@ -174,7 +224,7 @@ impl CDLL {
         crate::backend::wasm::engine::LoadSource,
         std::time::Duration,
     )> {
-        self.inner.backend().ok()?.load_stats()
+        self.inner.backend().ok()?.load_stats(self.module)
     }
 
     /// `ctypes.get_errno()`: the private copy of errno, as the last call left it. Needs
@@ -215,7 +265,7 @@ impl CDLL {
 
     /// Exports, memory and table, as `inspect` shows them.
     pub fn info(&self) -> Result<LibraryInfo> {
-        Ok(self.inner.backend()?.info())
+        Ok(self.inner.backend()?.info(self.module))
     }
 
     /// Reads `len` bytes of the library's memory at `addr` (`ctypes.string_at(addr, len)`).
@@ -240,6 +290,10 @@ impl CDLL {
         read_string(&mut **b, addr)
     }
 }
+
+/// The name that opens the sandbox's C library: `CDLL::open("c", kind)`, as
+/// `CDLL(find_library("c"))`.
+pub const LIBC: &str = "c";
 
 pub(super) fn read_string(b: &mut dyn Backend, addr: u64) -> Result<Vec<u8>> {
     let n = b.strlen(addr, 1)?;

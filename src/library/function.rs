@@ -20,6 +20,8 @@ use crate::types::{CType, DataModel, Repr, Type};
 /// inferred signature. Arguments beyond the declared argtypes make the call variadic.
 pub struct Function {
     pub(super) lib: Rc<LibInner>,
+    /// The library (module of the sandbox) whose handle looked the name up.
+    pub(super) module: usize,
     pub(super) name: String,
     pub(super) argtypes: Option<Vec<Type>>,
     pub(super) restype: Type,
@@ -159,7 +161,13 @@ impl Function {
         }
         let m = self.lib.model;
         let args: Vec<Passing> = types.iter().map(|t| passing(t, m)).collect();
-        let p = b.prepare(&self.name, &args, &passing(&self.restype, m), None)?;
+        let p = b.prepare(
+            self.module,
+            &self.name,
+            &args,
+            &passing(&self.restype, m),
+            None,
+        )?;
         self.proto.set(Some(p));
         if let Some(s) = self.scalar_call(p, types) {
             let _ = self.scalar.set(s);

@@ -17,9 +17,11 @@ mod convert;
 mod fast_path;
 mod function;
 mod inner;
+mod sandbox;
 pub(crate) mod typed;
 
 pub(crate) use cdll::read_wstring;
-pub use cdll::CDLL;
+pub use cdll::{CDLL, LIBC};
 pub use function::Function;
 pub(crate) use inner::LibInner;
+pub use sandbox::Sandbox;

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::backend::native::memfd;
-use crate::backend::sandbox::Sandbox;
+use crate::backend::sandbox::SandboxConfig;
 use crate::backend::BackendKind;
 use crate::backend::{LoadOptions, Signature, WasmType};
 use crate::error::{Error, Result, TrapKind};
@@ -134,7 +134,7 @@ fn restype_of(signature: &Signature) -> Option<CType> {
 }
 
 /// The sandbox that runs a test: its output captured.
-fn open_sandboxed(path: &Path, sandbox: Sandbox) -> Result<CDLL> {
+fn open_sandboxed(path: &Path, sandbox: SandboxConfig) -> Result<CDLL> {
     let opts = LoadOptions {
         capture_output: Some(true),
         sandbox,
@@ -339,7 +339,7 @@ impl Default for DiffOptions {
             isolation: Isolation::InProcess,
             jobs: 1,
             shard: None,
-            timeout: Sandbox::default().timeout,
+            timeout: SandboxConfig::default().timeout,
             progress: false,
         }
     }
@@ -436,9 +436,9 @@ pub unsafe fn run_all(
         tests.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let sandbox = Sandbox {
+    let sandbox = SandboxConfig {
         timeout: options.timeout,
-        ..Sandbox::default()
+        ..SandboxConfig::default()
     };
     let job = || -> Result<()> {
         let wasm_lib = open_sandboxed(wasm_path, sandbox.clone())?;
@@ -477,7 +477,7 @@ pub unsafe fn run_all(
             };
             let class = (wasm != native).then(|| {
                 classify(&wasm, &native, || {
-                    let real = Sandbox {
+                    let real = SandboxConfig {
                         real_clock: true,
                         real_random: true,
                         env: std::env::vars().collect(),

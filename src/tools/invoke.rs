@@ -279,8 +279,32 @@ impl PreparedCall {
     /// Looks up `symbol`, declares argtypes from the argument specs and the restype, and
     /// allocates every array and buffer argument in the library's memory.
     pub fn new(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Result<PreparedCall> {
+        PreparedCall::variadic(lib, symbol, args, restype, None)
+    }
+
+    /// [`PreparedCall::new`] for a variadic function whose first `fixed` arguments are its
+    /// fixed parameters (`None`: all are): only those are declared as argtypes, as in ctypes,
+    /// and the rest are passed as typed objects (`c_int(5)`, `c_double(2.5)`), with C's
+    /// default promotions.
+    pub fn variadic(
+        lib: &CDLL,
+        symbol: &str,
+        args: &[ArgSpec],
+        restype: CType,
+        fixed: Option<usize>,
+    ) -> Result<PreparedCall> {
+        let fixed = match fixed {
+            Some(n) if n > args.len() => {
+                return Err(Error::TypeError(format!(
+                    "--fixed {n}: the call has only {} arguments",
+                    args.len()
+                )))
+            }
+            Some(n) => n,
+            None => args.len(),
+        };
         let mut function = lib.function(symbol)?;
-        let argtypes: Vec<CType> = args.iter().map(ArgSpec::argtype).collect();
+        let argtypes: Vec<CType> = args[..fixed].iter().map(ArgSpec::argtype).collect();
         function.set_argtypes(&argtypes)?;
         function.set_restype(restype)?;
         let live: Vec<Live> = args
@@ -309,7 +333,11 @@ impl PreparedCall {
             .collect::<Result<_>>()?;
         let values = live
             .iter()
-            .map(|l| match l {
+            .enumerate()
+            .map(|(i, l)| match l {
+                Live::Scalar(t, v) if i >= fixed && !t.is_pointer() => {
+                    Value::Typed(*t, crate::value::Boxed::new(v.clone()))
+                }
                 Live::Scalar(_, v) => v.clone(),
                 Live::Array(_, a) => a.into(),
                 Live::Buffer(b) => b.into(),
@@ -383,6 +411,18 @@ fn as_ctypes_keeps(lib: &CDLL, t: CType, v: &Value) -> Result<Value> {
 /// output, and every array and buffer after the call.
 pub fn invoke(lib: &CDLL, symbol: &str, args: &[ArgSpec], restype: CType) -> Result<CallReport> {
     PreparedCall::new(lib, symbol, args, restype)?.run()
+}
+
+/// [`invoke`] of a variadic function whose first `fixed` arguments are its fixed parameters
+/// (see [`PreparedCall::variadic`]).
+pub fn invoke_variadic(
+    lib: &CDLL,
+    symbol: &str,
+    args: &[ArgSpec],
+    restype: CType,
+    fixed: Option<usize>,
+) -> Result<CallReport> {
+    PreparedCall::variadic(lib, symbol, args, restype, fixed)?.run()
 }
 
 impl CallReport {

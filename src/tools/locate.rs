@@ -2,6 +2,7 @@
 //!
 //! - `x.wasm` / `libx.so`: that file; the other backend uses its sibling (`libx.so` / `x.wasm`).
 //! - `x.c`: built on demand into a cache keyed by the source's content hash.
+//! - `c`: the C library (the sandbox's libc module in wasm, `libc.so.6` natively).
 //! - `x`: `x.wasm` or `libx.so` in each `--lib-dir`, then in each directory of
 //!   `$WASMCTYPES_PATH`, then in `target/guest`; failing that, `guest-c/x.c` is built on demand.
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
-use crate::tools::toolchain::Toolchain;
+use crate::toolchain::Toolchain;
 
 /// The default output directory of `wasmctypes build`, searched last for bare names.
 pub const DEFAULT_GUEST_DIR: &str = "target/guest";
@@ -49,6 +50,8 @@ pub fn locate(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<Pat
             }
             Ok(file)
         }
+        // The C library by name, as `find_library("c")`: the sandbox's libc module in wasm.
+        _ if spec == crate::library::LIBC => Ok(PathBuf::from(spec)),
         _ if spec.contains('/') => Err(Error::os(
             path,
             "not a library: expected a .wasm, .so or .c path, or a bare library name",

@@ -7,4 +7,4 @@ pub mod invoke;
 pub mod isolate;
 pub mod locate;
 pub mod print;
-pub mod toolchain;
+pub use crate::toolchain;

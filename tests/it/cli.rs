@@ -601,3 +601,58 @@ fn a_large_buffer_is_bounded_in_memory_and_shortened_in_reports() {
     let v: serde_json::Value = serde_json::from_slice(&full.stdout).unwrap();
     assert_eq!(v["args"][0]["raw"].as_str().unwrap().len(), 3 + 4 * 5000);
 }
+
+#[test]
+fn libc_by_name_strlen_and_variadic_printf_with_fixed() {
+    for o in on_both(&["call", "c", "strlen", "hello", "--restype", "c_size_t"]) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "-> 5\n");
+    }
+    let printf = [
+        "c",
+        "printf",
+        "c_char_p:%d %.2f %s\n",
+        "c_int:5",
+        "c_double:2.5",
+        "c_char_p:x",
+    ];
+    for o in on_both(&[&["call"][..], &printf, &["--fixed", "1"]].concat()) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "5 2.50 x\n-> 9\n");
+    }
+    let o = run(&[&["diff"][..], &printf, &["--fixed", "1"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // Without --fixed the sandbox cannot tell the fixed parameters from the variadic ones.
+    let o = run(&[&["call"][..], &printf, &["--json"]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "TypeError", "{v}");
+    // A --fixed past the arguments is a usage error, not a call.
+    let o = run(&["call", "c", "strlen", "x", "--fixed", "2", "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn preload_links_a_library_that_needs_another() {
+    let a = crate::common::source("linking/liba");
+    let b = crate::common::source("linking/libb");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    for o in on_both(&["call", b, "b_reads_a_counter", "--preload", a]) {
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "-> 7\n");
+    }
+    let o = run(&["diff", b, "b_reads_a_counter", "--preload", a]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // Without liba, libb's a_counter is undefined: dlopen's OSError, naming the symbol.
+    let o = run(&["call", b, "b_reads_a_counter", "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "OSError", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a_counter"),
+        "{v}"
+    );
+}

@@ -15,6 +15,7 @@ mod errno_and_reload;
 mod errors;
 mod fuzz;
 mod globals;
+mod linking;
 mod memory;
 mod sandbox;
 mod shims;

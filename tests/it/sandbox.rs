@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use crate::common::{built, open_with, source};
 use wasmctypes::sandbox::DirGrant;
-use wasmctypes::{BackendKind, CType, CValue, Error, LoadOptions, Sandbox, TrapKind, Value, CDLL};
+use wasmctypes::{
+    BackendKind, CType, CValue, Error, LoadOptions, SandboxConfig, TrapKind, Value, CDLL,
+};
 
-fn hostile(name: &str, sandbox: Sandbox) -> CDLL {
+fn hostile(name: &str, sandbox: SandboxConfig) -> CDLL {
     let b = wasmctypes::Toolchain::find()
         .and_then(|t| t.build_cached(&source(&format!("hostile/{name}"))))
         .unwrap_or_else(|e| panic!("building {name}: {e}"));
@@ -52,9 +54,9 @@ fn still_ok(lib: &CDLL) {
 fn an_infinite_loop_is_stopped_by_a_timeout_and_by_fuel() {
     let lib = hostile(
         "loop",
-        Sandbox {
+        SandboxConfig {
             timeout: Some(Duration::from_secs(1)),
-            ..Sandbox::default()
+            ..SandboxConfig::default()
         },
     );
     // Each call gets the whole budget again: the second call is not cut short by the
@@ -72,10 +74,10 @@ fn an_infinite_loop_is_stopped_by_a_timeout_and_by_fuel() {
     // Fuel: deterministic, and each call gets the whole budget again.
     let metered = hostile(
         "loop",
-        Sandbox {
+        SandboxConfig {
             fuel: Some(1_000_000),
             timeout: None,
-            ..Sandbox::default()
+            ..SandboxConfig::default()
         },
     );
     assert_eq!(
@@ -93,9 +95,9 @@ fn an_infinite_loop_is_stopped_by_a_timeout_and_by_fuel() {
 fn a_memory_bomb_is_stopped_by_the_memory_limit() {
     let lib = hostile(
         "membomb",
-        Sandbox {
+        SandboxConfig {
             max_memory: 16 << 20,
-            ..Sandbox::default()
+            ..SandboxConfig::default()
         },
     );
     let (kind, message) = trap(&lib, "bomb", &[], CType::Int);
@@ -147,7 +149,7 @@ fn faults_are_typed_traps_and_the_library_stays_usable() {
         ),
     ];
     for (file, symbol, args, restype, expected) in cases {
-        let lib = hostile(file, Sandbox::default());
+        let lib = hostile(file, SandboxConfig::default());
         assert_eq!(
             trap(&lib, symbol, args, *restype).0,
             *expected,
@@ -159,7 +161,7 @@ fn faults_are_typed_traps_and_the_library_stays_usable() {
 
 #[test]
 fn exit_in_library_code_is_an_error_not_the_end_of_the_host() {
-    let lib = hostile("abort", Sandbox::default());
+    let lib = hostile("abort", SandboxConfig::default());
     let (kind, message) = trap(&lib, "do_exit", &[], CType::Void);
     assert_eq!(kind, TrapKind::GuestExit);
     assert_eq!(message, "guest called exit(3)");
@@ -187,7 +189,7 @@ fn exit_in_library_code_is_an_error_not_the_end_of_the_host() {
 
 #[test]
 fn a_stdout_flood_stays_bounded() {
-    let lib = hostile("flood", Sandbox::default());
+    let lib = hostile("flood", SandboxConfig::default());
     let mut flood = lib.function("flood").unwrap();
     flood.set_restype(CType::Void).unwrap();
     flood.call(&[]).unwrap();
@@ -235,9 +237,9 @@ fn the_same_calls_give_byte_identical_output_run_after_run() {
         "sandbox",
         BackendKind::Wasm,
         LoadOptions {
-            sandbox: Sandbox {
+            sandbox: SandboxConfig {
                 seed: 7,
-                ..Sandbox::default()
+                ..SandboxConfig::default()
             },
             ..LoadOptions::default()
         },
@@ -256,9 +258,9 @@ fn the_same_calls_give_byte_identical_output_run_after_run() {
             "sandbox",
             BackendKind::Wasm,
             LoadOptions {
-                sandbox: Sandbox {
+                sandbox: SandboxConfig {
                     real_clock: true,
-                    ..Sandbox::default()
+                    ..SandboxConfig::default()
                 },
                 ..LoadOptions::default()
             },
@@ -300,14 +302,14 @@ fn no_ambient_authority_until_granted() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hello.txt"), b"Hi there").unwrap();
     let grant = |read_only| LoadOptions {
-        sandbox: Sandbox {
+        sandbox: SandboxConfig {
             dirs: vec![DirGrant {
                 host: dir.clone(),
                 guest: "/data".into(),
                 read_only,
             }],
             env: vec![("GREETING".into(), "hello".into())],
-            ..Sandbox::default()
+            ..SandboxConfig::default()
         },
         ..LoadOptions::default()
     };

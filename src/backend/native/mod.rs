@@ -30,6 +30,9 @@ use crate::error::{Error, Result};
 use crate::types::{CType, Repr};
 use shims::ShimPlan;
 
+/// The C library's soname on this platform.
+const LIBC: &str = "libc.so.6";
+
 /// The most arguments a call may have.
 pub(crate) const MAX_ARGS: usize = crate::backend::MAX_ARGS;
 
@@ -46,10 +49,10 @@ pub(super) struct NativeProto {
     shim: Option<ShimPlan>,
 }
 
-/// A shared object loaded into this process.
+/// Shared objects loaded into this process: the one opened first (or the C library) is
+/// module 0, each [`Backend::load`] adds one.
 pub(crate) struct NativeLibrary {
-    path: PathBuf,
-    lib: libloading::Library,
+    libs: Vec<(PathBuf, libloading::Library)>,
     protos: Vec<NativeProto>,
     capture: bool,
     output: Output,
@@ -80,8 +83,42 @@ fn shim_plan(
 }
 
 impl NativeLibrary {
+    /// The C library (`libc.so.6`), as module 0: what `CDLL(find_library("c"))` loads.
+    pub(crate) fn open_libc(options: &LoadOptions) -> Result<NativeLibrary> {
+        let path = Path::new(LIBC);
+        // SAFETY: the C library is already loaded into every process; dlopen only takes a
+        // reference to it and runs no initialiser.
+        let lib = unsafe { libloading::Library::new(LIBC) }.map_err(|e| Error::os(path, e))?;
+        Ok(NativeLibrary::with(path, lib, options, Output::default()))
+    }
+
+    fn with(path: &Path, lib: libloading::Library, options: &LoadOptions, output: Output) -> Self {
+        NativeLibrary {
+            libs: vec![(path.to_path_buf(), lib)],
+            protos: Vec::new(),
+            capture: options.capture_output.unwrap_or(false),
+            output,
+            callbacks: std::collections::HashMap::new(),
+            callback_error: Rc::default(),
+        }
+    }
+
     /// dlopens `path` (`RTLD_NOW | RTLD_LOCAL`, as ctypes' default mode).
     pub(crate) fn open(path: &Path, options: &LoadOptions) -> Result<NativeLibrary> {
+        let mut output = Output::default();
+        let capture = options.capture_output.unwrap_or(false);
+        let lib = Self::dlopen(path, false, capture, &mut output)?;
+        Ok(NativeLibrary::with(path, lib, options, output))
+    }
+
+    /// dlopens `path`, `RTLD_GLOBAL` if `global` (its symbols then resolve the libraries
+    /// loaded after it); with `capture`, what its initialisers print goes to `output`.
+    fn dlopen(
+        path: &Path,
+        global: bool,
+        capture: bool,
+        output: &mut Output,
+    ) -> Result<libloading::Library> {
         if !path.exists() {
             return Err(Error::os(path, "No such file or directory"));
         }
@@ -99,39 +136,43 @@ impl NativeLibrary {
         } else {
             path.to_path_buf()
         };
-        // SAFETY: loading a library runs its initialisers; the user asked for this library,
-        // exactly as with ctypes.CDLL.
-        let load = || unsafe { libloading::Library::new(&full) };
-        let capture = options.capture_output.unwrap_or(false);
+        let load = || -> std::result::Result<libloading::Library, libloading::Error> {
+            let flags = libloading::os::unix::RTLD_NOW
+                | if global {
+                    libloading::os::unix::RTLD_GLOBAL
+                } else {
+                    libloading::os::unix::RTLD_LOCAL
+                };
+            // SAFETY: loading a library runs its initialisers; the user asked for this
+            // library, exactly as with ctypes.CDLL.
+            unsafe { libloading::os::unix::Library::open(Some(&full), flags) }.map(Into::into)
+        };
         // With capture on, what the initialisers print is captured too, and reported with
         // the first take (it never lands in front of a JSON document).
-        let mut output = Output::default();
-        let lib = if capture {
-            stdio::with_captured_stdio(&mut output, load)?
+        if capture {
+            stdio::with_captured_stdio(output, load)?
         } else {
             load()
         }
-        .map_err(|e| Error::os(path, e))?;
-        Ok(NativeLibrary {
-            path: path.to_path_buf(),
-            lib,
-            protos: Vec::new(),
-            capture,
-            output,
-            callbacks: std::collections::HashMap::new(),
-            callback_error: Rc::default(),
-        })
+        .map_err(|e| Error::os(path, e))
     }
 
-    fn symbol(&self, name: &str) -> Result<*const c_void> {
+    /// `dlsym` on module `module`'s handle (which also finds its dependencies' symbols).
+    fn symbol(&self, module: usize, name: &str) -> Result<*const c_void> {
+        let missing = || Error::AttributeError {
+            library: self
+                .libs
+                .get(module)
+                .map(|(p, _)| p.display().to_string())
+                .unwrap_or_default(),
+            symbol: name.to_string(),
+        };
+        let (_, lib) = self.libs.get(module).ok_or_else(missing)?;
         // SAFETY: we only take the symbol's address; nothing is called or read here.
-        let sym = unsafe { self.lib.get::<*const c_void>(name.as_bytes()) };
+        let sym = unsafe { lib.get::<*const c_void>(name.as_bytes()) };
         match sym {
             Ok(s) if !(*s).is_null() => Ok(*s),
-            _ => Err(Error::AttributeError {
-                library: self.path.display().to_string(),
-                symbol: name.to_string(),
-            }),
+            _ => Err(missing()),
         }
     }
 
@@ -197,18 +238,28 @@ impl Backend for NativeLibrary {
         BackendKind::Native
     }
 
-    fn has_function(&self, name: &str) -> bool {
-        self.symbol(name).is_ok()
+    fn has_function(&mut self, module: usize, name: &str) -> bool {
+        self.symbol(module, name).is_ok()
+    }
+
+    fn load(&mut self, path: &Path) -> Result<usize> {
+        let mut output = Output::default();
+        let lib = Self::dlopen(path, true, self.capture, &mut output)?;
+        self.output.stdout.extend_from_slice(&output.stdout);
+        self.output.stderr.extend_from_slice(&output.stderr);
+        self.libs.push((path.to_path_buf(), lib));
+        Ok(self.libs.len() - 1)
     }
 
     fn prepare(
         &mut self,
+        module: usize,
         symbol: &str,
         args: &[crate::backend::Passing],
         ret: &crate::backend::Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
-        let code = self.symbol(symbol)?;
+        let code = self.symbol(module, symbol)?;
         if args.len() > MAX_ARGS {
             return Err(Error::TypeError(format!(
                 "too many arguments (at most {MAX_ARGS})"
@@ -312,8 +363,8 @@ impl Backend for NativeLibrary {
         std::mem::take(&mut self.output)
     }
 
-    fn data_address(&mut self, name: &str) -> Result<u64> {
-        self.symbol(name).map(|p| p as u64)
+    fn data_address(&mut self, module: usize, name: &str) -> Result<u64> {
+        self.symbol(module, name).map(|p| p as u64)
     }
 
     fn make_callback(
@@ -338,9 +389,14 @@ impl Backend for NativeLibrary {
         self.callback_error.borrow_mut().take()
     }
 
-    fn info(&mut self) -> LibraryInfo {
+    fn info(&mut self, module: usize) -> LibraryInfo {
         let mut exports = Vec::new();
-        if let Ok(bytes) = std::fs::read(&self.path) {
+        let path = self
+            .libs
+            .get(module)
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default();
+        if let Ok(bytes) = std::fs::read(&path) {
             use object::{Object, ObjectSymbol, SymbolKind};
             if let Ok(file) = object::File::parse(&*bytes) {
                 for sym in file.dynamic_symbols() {
@@ -354,7 +410,7 @@ impl Backend for NativeLibrary {
                             signature: None,
                         }),
                         SymbolKind::Data => {
-                            let addr = self.data_address(name).unwrap_or(0);
+                            let addr = self.data_address(module, name).unwrap_or(0);
                             exports.push(Export::Data {
                                 name: name.to_string(),
                                 addr,

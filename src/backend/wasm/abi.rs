@@ -91,6 +91,7 @@ impl WasmLibrary {
     /// See [`Backend::prepare`].
     pub(super) fn prepare_proto(
         &mut self,
+        module: usize,
         symbol: &str,
         args: &[Passing],
         ret: &Passing,
@@ -98,10 +99,9 @@ impl WasmLibrary {
     ) -> Result<ProtoId> {
         let func = self
             .live
-            .instance
-            .get_func(&mut self.live.store, symbol)
+            .function(module, symbol)
             .ok_or_else(|| Error::AttributeError {
-                library: self.library_name(),
+                library: self.library_name(module),
                 symbol: symbol.to_string(),
             })?;
         let ty = func.ty(&self.live.store);
@@ -212,6 +212,7 @@ impl WasmLibrary {
                 .all(|(k, p)| matches!(p, ArgPlan::Slot(i, _) if *i == k))
             && !matches!(result, RetPlan::Store(..));
         self.protos.push(WasmProto {
+            module,
             name: symbol.to_string(),
             func,
             params,
@@ -225,6 +226,8 @@ impl WasmLibrary {
 }
 /// A prepared call: the resolved export and its slot types.
 pub(super) struct WasmProto {
+    /// The module whose handle looked the symbol up.
+    pub(super) module: usize,
     pub(super) name: String,
     pub(super) func: Func,
     /// One entry per wasm parameter.

@@ -72,7 +72,8 @@ pub(super) fn run_callback(
     let m = crate::types::DataModel::ILP32;
     let raw: Vec<u64> = params.iter().map(val_bits).collect();
     let args = crate::value::callback_args(&cb.args, m, &raw);
-    let memory = caller.get_export("memory").and_then(|e| e.into_memory());
+    // The sandbox's one memory: the caller may be a side module, which imports it.
+    let memory = caller.data().memory;
     let outcome = {
         let mut mem = CallerMemory {
             caller: &mut caller,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, InstancePre, Linker, Module};
 
+use super::dylink::{dylink, Dylink};
 use super::GuestState;
 use crate::error::{Error, Result};
 
@@ -36,7 +37,7 @@ pub(crate) struct EngineKey {
 
 impl EngineKey {
     /// The key of a sandbox's engine.
-    pub(crate) fn of(sandbox: &crate::backend::sandbox::Sandbox) -> EngineKey {
+    pub(crate) fn of(sandbox: &crate::backend::sandbox::SandboxConfig) -> EngineKey {
         EngineKey {
             fuel: sandbox.fuel.is_some(),
             max_stack: sandbox.max_stack,
@@ -85,7 +86,7 @@ pub(crate) fn engine(key: EngineKey) -> Result<Engine> {
 /// deterministic relaxed SIMD, epoch interruption, and NaN canonicalisation, fuel metering and
 /// the stack limit as the sandbox asks. For comparisons with wasmtime alone, such as the benches'
 /// floors on the sandbox's own configuration.
-pub fn sandbox_config(sandbox: &crate::backend::sandbox::Sandbox) -> Config {
+pub fn sandbox_config(sandbox: &crate::backend::sandbox::SandboxConfig) -> Config {
     EngineKey::of(sandbox).config()
 }
 
@@ -148,21 +149,31 @@ impl LoadSource {
 }
 
 /// A module ready to instantiate.
+#[derive(Clone)]
 pub(crate) struct Loaded {
     pub(crate) engine: Engine,
-    pub(crate) pre: InstancePre<GuestState>,
+    pub(crate) module: Module,
+    /// A standalone module pre-linked with WASI; `None` for a side module, which the
+    /// sandbox's dynamic linker links (see `link.rs`).
+    pub(crate) pre: Option<InstancePre<GuestState>>,
+    /// A side module's `dylink.0` section.
+    pub(crate) dylink: Option<Dylink>,
     pub(crate) source: LoadSource,
     pub(crate) elapsed: Duration,
 }
 
-type ModuleCache = HashMap<(EngineKey, [u8; 32]), InstancePre<GuestState>>;
+/// What the memory cache keeps of a module.
+type Kept = (Module, Option<InstancePre<GuestState>>, Option<Dylink>);
+
+type ModuleCache = HashMap<(EngineKey, [u8; 32]), Kept>;
 
 fn modules() -> &'static Mutex<ModuleCache> {
     static MODULES: OnceLock<Mutex<ModuleCache>> = OnceLock::new();
     MODULES.get_or_init(Default::default)
 }
 
-/// Compiles (or finds in a cache) the module in `bytes` and pre-links it with WASI.
+/// Compiles (or finds in a cache) the module in `bytes`; a standalone module is pre-linked
+/// with WASI.
 pub(crate) fn load(
     path: &Path,
     bytes: &[u8],
@@ -173,19 +184,23 @@ pub(crate) fn load(
     let engine = engine(key)?;
     let hash: [u8; 32] = Sha256::digest(bytes).into();
     if use_memory_cache {
-        if let Some(pre) = modules()
+        if let Some((module, pre, dylink)) = modules()
             .lock()
             .ok()
             .and_then(|m| m.get(&(key, hash)).cloned())
         {
             return Ok(Loaded {
                 engine,
+                module,
                 pre,
+                dylink,
                 source: LoadSource::MemoryCache,
                 elapsed: start.elapsed(),
             });
         }
     }
+    let side =
+        dylink(bytes).map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
     // What an entry is made from: this crate's version, the engine configuration and the
     // module. The entry's seal records it, so another module's artifact is never run.
     let mut h = Sha256::new();
@@ -221,7 +236,26 @@ pub(crate) fn load(
             (m, LoadSource::Compiled)
         }
     };
-    let mut linker: Linker<GuestState> = Linker::new(&engine);
+    let pre = match side {
+        Some(_) => None,
+        None => Some(pre_link(path, &engine, &module)?),
+    };
+    if let Ok(mut m) = modules().lock() {
+        m.insert((key, hash), (module.clone(), pre.clone(), side.clone()));
+    }
+    Ok(Loaded {
+        engine,
+        module,
+        pre,
+        dylink: side,
+        source: source_kind,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// A standalone module linked with WASI preview1, ready to instantiate.
+fn pre_link(path: &Path, engine: &Engine, module: &Module) -> Result<InstancePre<GuestState>> {
+    let mut linker: Linker<GuestState> = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut GuestState| &mut s.wasi)
         .map_err(|e| Error::Runtime(format!("cannot link WASI: {e}")))?;
     // WASI's own proc_exit refuses statuses past 125 with a generic trap, which hides a C
@@ -237,16 +271,7 @@ pub(crate) fn load(
             },
         )
         .map_err(|e| Error::Runtime(format!("cannot link proc_exit: {e}")))?;
-    let pre = linker
-        .instantiate_pre(&module)
-        .map_err(|e| Error::os(path, format!("cannot link the module: {e:#}")))?;
-    if let Ok(mut m) = modules().lock() {
-        m.insert((key, hash), pre.clone());
-    }
-    Ok(Loaded {
-        engine,
-        pre,
-        source: source_kind,
-        elapsed: start.elapsed(),
-    })
+    linker
+        .instantiate_pre(module)
+        .map_err(|e| Error::os(path, format!("cannot link the module: {e:#}")))
 }

@@ -5,7 +5,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::{Capture, Limiter, SeededRandom, VirtualClock, WasmCallback};
-use crate::backend::sandbox::Sandbox;
+use crate::backend::sandbox::SandboxConfig;
 use crate::error::{Error, Result};
 
 /// Per-store state: the guest's WASI context, its limits and the host's callbacks.
@@ -16,11 +16,13 @@ pub(crate) struct GuestState {
     pub(super) callbacks: Vec<Option<WasmCallback>>,
     /// The error the last failing callback returned.
     pub(super) callback_error: Option<Error>,
+    /// The sandbox's linear memory (the main module's), once instantiated.
+    pub(super) memory: Option<wasmtime::Memory>,
 }
 
 /// The guest's WASI context: nothing of the host unless the sandbox grants it.
 pub(super) fn wasi_context(
-    sandbox: &Sandbox,
+    sandbox: &SandboxConfig,
     clock: &VirtualClock,
     capture: Option<(&Capture, &Capture)>,
 ) -> Result<WasiP1Ctx> {

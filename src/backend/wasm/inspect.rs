@@ -7,17 +7,28 @@ use super::{func_signature, WasmLibrary};
 use crate::backend::{Backend, Export, LibraryInfo};
 
 impl WasmLibrary {
-    pub(super) fn library_info(&mut self) -> LibraryInfo {
-        let module = self.live.instance.module(&self.live.store).clone();
+    pub(super) fn library_info(&mut self, index: usize) -> LibraryInfo {
+        let Some(linked) = self.live.modules.get(index).cloned() else {
+            return LibraryInfo {
+                exports: Vec::new(),
+                memory: None,
+                table: None,
+            };
+        };
+        let module = linked.instance.module(&self.live.store).clone();
         let mut exports = Vec::new();
-        for export in module.exports() {
+        // The linker's entry points are not the library's functions.
+        for export in module
+            .exports()
+            .filter(|e| !e.name().starts_with("__wasm_"))
+        {
             match export.ty() {
                 ExternType::Func(ty) => exports.push(Export::Function {
                     name: export.name().to_string(),
                     signature: Some(func_signature(&ty)),
                 }),
                 ExternType::Global(_) if export.name() != "__stack_pointer" => {
-                    if let Ok(addr) = self.data_address(export.name()) {
+                    if let Ok(addr) = self.data_address(index, export.name()) {
                         exports.push(Export::Data {
                             name: export.name().to_string(),
                             addr,
@@ -35,8 +46,7 @@ impl WasmLibrary {
         ));
         let table = self
             .live
-            .instance
-            .get_table(&mut self.live.store, "__indirect_function_table")
+            .table
             .map(|t| (t.size(&self.live.store), t.ty(&self.live.store).maximum()));
         LibraryInfo {
             exports,

@@ -1,16 +1,19 @@
-//! Instantiation: a module loaded (from the module cache when it can), instantiated in a
-//! fresh store under the sandbox's limits, its `_initialize` run; and `reset()`, which does it
-//! again.
+//! Instantiation: the sandbox's main module (the libc module, or a standalone module) loaded
+//! from the module cache when it can, instantiated in a fresh store under the sandbox's
+//! limits, its `_initialize` run, then the side modules linked in order; and `reset()`, which
+//! does it all again.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use wasmtime::{Global, Instance, Memory, Store, TypedFunc, Val};
+use wasmtime::{Global, Memory, Store, Table, TypedFunc, Val};
 
+use super::link::Linked;
 use super::{
     engine, trap_error, wasi_context, Capture, EngineKey, GuestState, Limiter, Loaded,
     VirtualClock, WasmLibrary, CAPTURE_LIMIT,
 };
-use crate::backend::sandbox::Sandbox;
+use crate::backend::sandbox::SandboxConfig;
 use crate::backend::LoadOptions;
 use crate::error::{Error, Result, TrapKind};
 
@@ -18,8 +21,16 @@ use crate::error::{Error, Result, TrapKind};
 /// anew by [`WasmLibrary::reset`].
 pub(super) struct Live {
     pub(super) store: Store<GuestState>,
-    pub(super) instance: Instance,
+    /// Every module in load order: the main module, then the side modules.
+    pub(super) modules: Vec<Linked>,
     pub(super) memory: Memory,
+    /// The main module's exported function table, shared by every module.
+    pub(super) table: Option<Table>,
+    /// The main module's `aligned_alloc`, which places side modules' data; only the libc
+    /// module has it.
+    pub(super) aligned_alloc: Option<TypedFunc<(u32, u32), u32>>,
+    /// The table slot of each function whose address a `GOT.func` entry took.
+    pub(super) func_slots: HashMap<String, u32>,
     pub(super) malloc: TypedFunc<u32, u32>,
     pub(super) free: TypedFunc<u32, ()>,
     pub(super) fflush: Option<TypedFunc<u32, i32>>,
@@ -28,19 +39,60 @@ pub(super) struct Live {
 }
 
 impl WasmLibrary {
-    /// Loads a reactor module (from the module cache when it can), instantiates it under the
-    /// sandbox of `options`, and runs its `_initialize` once.
-    pub(crate) fn open(path: &Path, options: &LoadOptions) -> Result<WasmLibrary> {
-        let bytes = std::fs::read(path).map_err(|e| Error::os(path, e))?;
-        if !bytes.starts_with(b"\0asm") {
+    /// Opens `path` in a new sandbox: a side module is linked into a sandbox that starts from
+    /// the libc module (it is module 1), a standalone module is the sandbox's main module (it
+    /// is module 0). Returns the sandbox and the module's index.
+    pub(crate) fn open(path: &Path, options: &LoadOptions) -> Result<(WasmLibrary, usize)> {
+        let loaded = load_file(path, &options.sandbox)?;
+        if loaded.dylink.is_none() {
+            return Ok((WasmLibrary::start(path, loaded, options)?, 0));
+        }
+        let mut sandbox = WasmLibrary::new_sandbox(options)?;
+        let id = sandbox.load_loaded(path, loaded)?;
+        Ok((sandbox, id))
+    }
+
+    /// A sandbox with nothing but the libc module (see [`crate::toolchain::libc`]).
+    pub(crate) fn new_sandbox(options: &LoadOptions) -> Result<WasmLibrary> {
+        let libc = match &options.libc {
+            Some(path) => path.clone(),
+            None => crate::toolchain::libc::libc_module()?,
+        };
+        let loaded = load_file(&libc, &options.sandbox)?;
+        if loaded.dylink.is_some() {
             return Err(Error::os(
-                path,
-                "not a WebAssembly module (no \\0asm header)",
+                &libc,
+                "the libc module must be a main module, not a side module",
             ));
         }
+        WasmLibrary::start(&libc, loaded, options)
+    }
+
+    /// Links the side module at `path` into this sandbox, after the modules loaded before
+    /// (`dlopen(path, RTLD_NOW | RTLD_GLOBAL)`); returns its module index.
+    pub(crate) fn load_module(&mut self, path: &Path) -> Result<usize> {
+        let loaded = load_file(path, &self.sandbox)?;
+        if loaded.dylink.is_none() {
+            return Err(Error::os(
+                path,
+                "a standalone module (no dylink.0 section) has its own libc and memory: it \
+                 loads in a sandbox of its own, not into this one",
+            ));
+        }
+        self.load_loaded(path, loaded)
+    }
+
+    fn load_loaded(&mut self, path: &Path, loaded: Loaded) -> Result<usize> {
+        self.arm();
+        self.live.link(path, &loaded)?;
+        self.sides.push((path.to_path_buf(), loaded));
+        self.paths.push(path.to_path_buf());
+        Ok(self.live.modules.len() - 1)
+    }
+
+    /// Starts a sandbox whose main module is `loaded`.
+    fn start(path: &Path, loaded: Loaded, options: &LoadOptions) -> Result<WasmLibrary> {
         let sandbox = options.sandbox.clone();
-        let key = EngineKey::of(&sandbox);
-        let loaded = engine::load(path, &bytes, key, true)?;
         let capture = options.capture_output.unwrap_or(true);
         let stdout = Capture::new(CAPTURE_LIMIT);
         let stderr = Capture::new(CAPTURE_LIMIT);
@@ -56,7 +108,8 @@ impl WasmLibrary {
         )?;
         Ok(WasmLibrary {
             _thread: std::marker::PhantomData,
-            path: path.to_path_buf(),
+            paths: vec![path.to_path_buf()],
+            sides: Vec::new(),
             loaded,
             sandbox,
             clock,
@@ -76,7 +129,7 @@ impl WasmLibrary {
     pub(super) fn instantiate(
         path: &Path,
         loaded: &Loaded,
-        sandbox: &Sandbox,
+        sandbox: &SandboxConfig,
         clock: &VirtualClock,
         capture: Option<(&Capture, &Capture)>,
         deadline_ticks: u64,
@@ -91,6 +144,7 @@ impl WasmLibrary {
                 },
                 callbacks: Vec::new(),
                 callback_error: None,
+                memory: None,
             },
         );
         store.limiter(|s| &mut s.limits);
@@ -98,8 +152,11 @@ impl WasmLibrary {
         if let Some(fuel) = sandbox.fuel {
             let _ = store.set_fuel(fuel);
         }
-        let instance = loaded
+        let pre = loaded
             .pre
+            .as_ref()
+            .ok_or_else(|| Error::os(path, "a side module cannot be a sandbox's main module"))?;
+        let instance = pre
             .instantiate(&mut store)
             .map_err(|e| match trap_error(e) {
                 Error::Trap {
@@ -117,6 +174,7 @@ impl WasmLibrary {
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| Error::os(path, "module exports no memory named \"memory\""))?;
+        store.data_mut().memory = Some(memory);
         let malloc = instance
             .get_typed_func::<u32, u32>(&mut store, "malloc")
             .map_err(|_| {
@@ -156,10 +214,20 @@ impl WasmLibrary {
             let v = g.get(&mut store);
             (g, v)
         });
+        let table = instance.get_table(&mut store, "__indirect_function_table");
+        let aligned_alloc = instance
+            .get_typed_func::<(u32, u32), u32>(&mut store, "aligned_alloc")
+            .ok();
         Ok(Live {
             store,
-            instance,
+            modules: vec![Linked {
+                instance,
+                memory_base: 0,
+            }],
             memory,
+            table,
+            aligned_alloc,
+            func_slots: HashMap::new(),
             malloc,
             free,
             fflush,
@@ -173,7 +241,7 @@ impl WasmLibrary {
     pub(crate) fn reset(&mut self) -> Result<()> {
         let capture = self.capture.then_some((&self.stdout, &self.stderr));
         let parts = WasmLibrary::instantiate(
-            &self.path,
+            &self.paths[0],
             &self.loaded,
             &self.sandbox,
             &self.clock,
@@ -182,18 +250,48 @@ impl WasmLibrary {
         )?;
         self.live = parts;
         self.armed_round = u64::MAX;
+        for (path, loaded) in &self.sides {
+            self.live.link(path, loaded)?;
+        }
         self.generation += 1;
         self.free_slots.clear();
         self.slot_ids.clear();
         let _ = self.stdout.drain();
         let _ = self.stderr.drain();
         for p in &mut self.protos {
-            p.func = self
-                .live
-                .instance
-                .get_func(&mut self.live.store, &p.name)
-                .ok_or_else(|| Error::Runtime(format!("{} vanished after reset", p.name)))?;
+            p.func = match self.live.function(p.module, &p.name) {
+                Some(f) => f,
+                None => return Err(Error::Runtime(format!("{} vanished after reset", p.name))),
+            };
         }
         Ok(())
+    }
+}
+
+/// Reads and loads (from the module caches when it can) the module at `path`.
+fn load_file(path: &Path, sandbox: &crate::backend::sandbox::SandboxConfig) -> Result<Loaded> {
+    let bytes = std::fs::read(path).map_err(|e| Error::os(path, e))?;
+    if !bytes.starts_with(b"\0asm") {
+        return Err(Error::os(
+            path,
+            "not a WebAssembly module (no \\0asm header)",
+        ));
+    }
+    engine::load(path, &bytes, EngineKey::of(sandbox), true)
+}
+
+impl Live {
+    /// The function `name` as module `module` sees it: its own export, then the global scope
+    /// (libc first), as `dlsym` on a library's handle also finds its dependencies' symbols.
+    /// Module 0 sees the whole scope in load order, as `dlsym(RTLD_DEFAULT, name)`.
+    pub(crate) fn function(&mut self, module: usize, name: &str) -> Option<wasmtime::Func> {
+        use super::link::Symbol;
+        if let Some(Symbol::Func(f)) = self.export_of(module, name) {
+            return Some(f);
+        }
+        match self.resolve(name) {
+            Some(Symbol::Func(f)) => Some(f),
+            _ => None,
+        }
     }
 }

@@ -10,23 +10,25 @@ use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
-use wasmtime::{ExternType, Func, TypedFunc, Val, ValRaw, WasmParams, WasmResults};
+use wasmtime::{Func, TypedFunc, ValRaw, WasmParams, WasmResults};
 
 mod abi;
 mod bounds;
 mod callback;
 pub(crate) mod capture;
 mod clock;
+mod dylink;
 pub(crate) mod engine;
 mod guest;
 mod inspect;
 mod instance;
 mod limiter;
+mod link;
 mod random;
 mod slot;
 mod trap;
 
-use crate::backend::sandbox::Sandbox;
+use crate::backend::sandbox::SandboxConfig;
 use crate::backend::{note_dropped, Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId};
 use crate::error::{Error, Result};
 use abi::{ArgPlan, RetPlan, WasmProto};
@@ -67,13 +69,17 @@ pub(crate) type WasmTyped<P, R> = OfInstance<TypedFunc<P, R>>;
 /// Parameters a scalar call keeps in its stack slots (the library's fast path uses up to 14).
 pub(crate) const SCALAR_SLOTS: usize = 16;
 
-/// A library loaded into its own wasmtime store.
+/// A sandbox: one wasmtime store with one linear memory and one function table, its main
+/// module (the libc module, or a standalone module) and the side modules linked into it.
 pub(crate) struct WasmLibrary {
     /// Keeps a `WasmLibrary` on its thread (not `Send`): its store holds the callbacks' `Rc`s.
     _thread: std::marker::PhantomData<*const ()>,
-    path: PathBuf,
+    /// Each module's file, by module index (0: the main module).
+    paths: Vec<PathBuf>,
+    /// The side modules, in load order, as `reset()` links them again.
+    sides: Vec<(PathBuf, Loaded)>,
     loaded: Loaded,
-    sandbox: Sandbox,
+    sandbox: SandboxConfig,
     clock: VirtualClock,
     live: Live,
     /// Ticks before a call's deadline (`u64::MAX / 2` for none).
@@ -169,13 +175,19 @@ impl WasmLibrary {
         self.clock.advance(by);
     }
 
-    /// Where the module came from and how long loading took.
-    pub(crate) fn load_stats(&self) -> (LoadSource, std::time::Duration) {
-        (self.loaded.source, self.loaded.elapsed)
+    /// Where module `module` came from and how long loading it took.
+    pub(crate) fn load_stats(&self, module: usize) -> Option<(LoadSource, std::time::Duration)> {
+        match module.checked_sub(1) {
+            None => Some((self.loaded.source, self.loaded.elapsed)),
+            Some(side) => self.sides.get(side).map(|(_, l)| (l.source, l.elapsed)),
+        }
     }
 
-    fn library_name(&self) -> String {
-        self.path.display().to_string()
+    fn library_name(&self, module: usize) -> String {
+        self.paths
+            .get(module)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     }
 
     /// The export of a prepared scalar prototype of `n` arguments, for
@@ -271,21 +283,23 @@ impl Backend for WasmLibrary {
         BackendKind::Wasm
     }
 
-    fn has_function(&self, name: &str) -> bool {
-        matches!(
-            self.live.instance.module(&self.live.store).get_export(name),
-            Some(ExternType::Func(_))
-        )
+    fn has_function(&mut self, module: usize, name: &str) -> bool {
+        self.live.function(module, name).is_some()
+    }
+
+    fn load(&mut self, path: &std::path::Path) -> Result<usize> {
+        self.load_module(path)
     }
 
     fn prepare(
         &mut self,
+        module: usize,
         symbol: &str,
         args: &[Passing],
         ret: &Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
-        self.prepare_proto(symbol, args, ret, fixed)
+        self.prepare_proto(module, symbol, args, ret, fixed)
     }
 
     fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
@@ -443,19 +457,21 @@ impl Backend for WasmLibrary {
         Output { stdout, stderr }
     }
 
-    fn data_address(&mut self, name: &str) -> Result<u64> {
-        match self
-            .live
-            .instance
-            .get_global(&mut self.live.store, name)
-            .map(|g| g.get(&mut self.live.store))
-        {
-            Some(Val::I32(addr)) if name != "__stack_pointer" => Ok(addr as u32 as u64),
-            _ => Err(Error::AttributeError {
-                library: self.library_name(),
-                symbol: name.to_string(),
-            }),
+    fn data_address(&mut self, module: usize, name: &str) -> Result<u64> {
+        // A module's own data first, then the scope's (libc's `errno`, `stdout`), as dlsym.
+        match self.live.export_of(module, name) {
+            Some(link::Symbol::Data(addr)) => return Ok(addr as u64),
+            Some(link::Symbol::Func(_)) => {}
+            None => {
+                if let Some(link::Symbol::Data(addr)) = self.live.resolve(name) {
+                    return Ok(addr as u64);
+                }
+            }
         }
+        Err(Error::AttributeError {
+            library: self.library_name(module),
+            symbol: name.to_string(),
+        })
     }
 
     fn make_callback(
@@ -472,9 +488,9 @@ impl Backend for WasmLibrary {
     }
 
     fn errno_location(&mut self) -> Result<u64> {
-        self.data_address("errno").map_err(|_| {
+        self.data_address(0, "errno").map_err(|_| {
             Error::AttributeError {
-                library: self.library_name(),
+                library: self.library_name(0),
                 symbol: "errno (build the module with -Wl,--export-if-defined=errno, as wasmctypes build does)".into(),
             }
         })
@@ -493,12 +509,12 @@ impl Backend for WasmLibrary {
         Ok(())
     }
 
-    fn load_stats(&self) -> Option<(LoadSource, std::time::Duration)> {
-        Some(WasmLibrary::load_stats(self))
+    fn load_stats(&self, module: usize) -> Option<(LoadSource, std::time::Duration)> {
+        WasmLibrary::load_stats(self, module)
     }
 
-    fn info(&mut self) -> LibraryInfo {
-        self.library_info()
+    fn info(&mut self, module: usize) -> LibraryInfo {
+        self.library_info(module)
     }
 }
 
@@ -561,14 +577,11 @@ impl WasmLibrary {
     }
 
     fn table(&mut self) -> Result<wasmtime::Table> {
-        self.live
-            .instance
-            .get_table(&mut self.live.store, "__indirect_function_table")
-            .ok_or_else(|| {
-                Error::TypeError(
-                    "the module exports no function table: build it with -Wl,--export-table".into(),
-                )
-            })
+        self.live.table.ok_or_else(|| {
+            Error::TypeError(
+                "the module exports no function table: build it with -Wl,--export-table".into(),
+            )
+        })
     }
 }
 

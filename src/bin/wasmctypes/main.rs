@@ -12,10 +12,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use wasmctypes::tools::invoke::parse_restype;
+use wasmctypes::tools::invoke::{invoke_variadic, parse_restype};
 use wasmctypes::tools::print;
 use wasmctypes::{
-    invoke, locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, PreparedCall,
+    locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, PreparedCall, Sandbox,
     Toolchain, CDLL,
 };
 
@@ -87,6 +87,9 @@ enum Command {
         /// Directories searched for bare library names.
         #[arg(long = "lib-dir")]
         lib_dirs: Vec<PathBuf>,
+        /// A library loaded into the sandbox before LIB (repeatable, in order).
+        #[arg(long = "preload", value_name = "LIB")]
+        preload: Vec<String>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -133,16 +136,30 @@ struct CallArgs {
     /// Directories searched for bare library names.
     #[arg(long = "lib-dir")]
     lib_dirs: Vec<PathBuf>,
+    /// A library loaded into the sandbox before LIB (repeatable, in order), whose symbols LIB
+    /// can use, as `dlopen(..., RTLD_GLOBAL)`.
+    #[arg(long = "preload", value_name = "LIB")]
+    preload: Vec<String>,
+    /// The number of fixed parameters of a variadic function (ctypes' `argtypes`): the
+    /// arguments after them are passed as variadic arguments, promoted as in C.
+    #[arg(long, value_name = "N")]
+    fixed: Option<usize>,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
 
 /// Opens a library with output captured per call (natively: fd 1 and 2 redirected around it).
-fn open(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<CDLL, Error> {
+fn open(
+    spec: &str,
+    kind: BackendKind,
+    lib_dirs: &[PathBuf],
+    preload: &[String],
+) -> Result<CDLL, Error> {
     open_with(
         spec,
         kind,
         lib_dirs,
+        preload,
         &LoadOptions {
             capture_output: Some(true),
             ..LoadOptions::default()
@@ -150,16 +167,33 @@ fn open(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<CDLL, Err
     )
 }
 
+/// Opens LIB in a fresh sandbox, after the `--preload` libraries in order.
 fn open_with(
     spec: &str,
     kind: BackendKind,
     lib_dirs: &[PathBuf],
+    preload: &[String],
     options: &LoadOptions,
 ) -> Result<CDLL, Error> {
     let path = locate(spec, kind, lib_dirs)?;
-    // SAFETY: running a library natively is what the user asked for with `--backend native`
-    // (or `diff`): the CLI is ctypes' `CDLL(path)`, and the user vouches for the library.
-    unsafe { CDLL::open_with(path, kind, options) }
+    if preload.is_empty() {
+        // SAFETY: running a library natively is what the user asked for with `--backend
+        // native` (or `diff`): the CLI is ctypes' `CDLL(path)`, and the user vouches for it.
+        return unsafe { CDLL::open_with(path, kind, options) };
+    }
+    let sandbox = Sandbox::open(kind, options)?;
+    for p in preload.iter().map(|p| p.as_str()).chain([spec]) {
+        let file = locate(p, kind, lib_dirs)?;
+        if p == wasmctypes::LIBC {
+            continue;
+        }
+        // SAFETY: as above: the user named these libraries to run.
+        let lib = unsafe { sandbox.load_unchecked(&file) }?;
+        if p == spec {
+            return Ok(lib);
+        }
+    }
+    Ok(sandbox.libc())
 }
 
 fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
@@ -185,9 +219,16 @@ fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
         &call.lib,
         kind,
         &call.lib_dirs,
+        &call.preload,
         &call.sandbox.options(Some(true))?,
     )?;
-    invoke(&lib, call.symbol.as_deref().unwrap_or(""), &specs, restype)
+    invoke_variadic(
+        &lib,
+        call.symbol.as_deref().unwrap_or(""),
+        &specs,
+        restype,
+        call.fixed,
+    )
 }
 
 /// Prints an error on stderr as one line (with a trap's backtrace).
@@ -275,8 +316,14 @@ fn cmd_diff(call: &CallArgs, isolate: bool) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn cmd_inspect(lib: &str, kind: BackendKind, lib_dirs: &[PathBuf], as_json: bool) -> ExitCode {
-    let result = open(lib, kind, lib_dirs).and_then(|l| Ok((l.info()?, l)));
+fn cmd_inspect(
+    lib: &str,
+    kind: BackendKind,
+    lib_dirs: &[PathBuf],
+    preload: &[String],
+    as_json: bool,
+) -> ExitCode {
+    let result = open(lib, kind, lib_dirs, preload).and_then(|l| Ok((l.info()?, l)));
     let (info, l) = match result {
         Ok(x) => x,
         Err(e) => return fail(as_json, kind, None, &e),
@@ -302,10 +349,16 @@ fn cmd_bench(
             &call.lib,
             kind,
             &call.lib_dirs,
+            &call.preload,
             &call.sandbox.options(None)?,
         )?;
-        let prepared =
-            PreparedCall::new(&lib, call.symbol.as_deref().unwrap_or(""), &specs, restype)?;
+        let prepared = PreparedCall::variadic(
+            &lib,
+            call.symbol.as_deref().unwrap_or(""),
+            &specs,
+            restype,
+            call.fixed,
+        )?;
         let t =
             wasmctypes::tools::bench::timeit(iterations, repeats, || prepared.call().map(|_| ()))?;
         let _ = lib.take_output();
@@ -360,6 +413,11 @@ fn cmd_diff_all(
     use std::io::IsTerminal;
     use wasmctypes::tools::differential::{DiffOptions, Isolation};
     let report = locate(&call.lib, BackendKind::Wasm, &call.lib_dirs).and_then(|w| {
+        if !call.preload.is_empty() || call.fixed.is_some() {
+            return Err(Error::TypeError(
+                "--preload and --fixed apply to one SYMBOL's call, not to a test corpus".into(),
+            ));
+        }
         let n = locate(&call.lib, BackendKind::Native, &call.lib_dirs)?;
         let isolation = match std::env::current_exe() {
             Ok(exe) if isolate => Isolation::Workers(exe),
@@ -487,8 +545,9 @@ fn main() -> ExitCode {
             lib,
             backend,
             lib_dirs,
+            preload,
             json,
-        } => cmd_inspect(lib, *backend, lib_dirs, *json),
+        } => cmd_inspect(lib, *backend, lib_dirs, preload, *json),
         Command::Demo { sandbox } => demo::run(sandbox),
         Command::Bench {
             call,

@@ -1,11 +1,15 @@
-//! Building C into a wasm32-wasi reactor module and a host shared object.
+//! Building C into a wasm32-wasi module and a host shared object, and the sandbox's libc.
 //!
-//! Each source is compiled twice: `NAME.wasm` with clang for wasm32-wasi (a reactor that
-//! exports its functions and data, `malloc`, `free`, its memory and a growable function table),
-//! and `libNAME.so` with the host C compiler (`-O2 -fPIC -shared`).
+//! Each source is compiled twice: `NAME.wasm` for wasm32-wasi and `libNAME.so` with the host C
+//! compiler (`-O2 -fPIC -shared`). With Debian's clang 19 the module is a position-independent
+//! *side module* (`-fPIC`, `wasm-ld -shared --experimental-pic`): it imports libc from the
+//! sandbox it is loaded into, as a `.so` imports it from the process (see
+//! [`libc`](crate::toolchain::libc) for the libc module). With `$WASI_SDK_PATH` or `$CC_WASM`
+//! it is a standalone reactor that links its own copy of libc, which loads in a sandbox of its
+//! own.
 //!
 //! The wasm compiler is found in this order: `$WASI_SDK_PATH` (a wasi-sdk install), `$CC_WASM`,
-//! then Debian's `clang-16` with `lld-16` and `wasi-libc`.
+//! then Debian's `clang-19` with `lld-19`, `wasi-libc` and `libclang-rt-19-dev-wasm32`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,9 +20,28 @@ use crate::cache::{cache_dir, private_dir, seal, unseal};
 use crate::error::{Error, Result};
 
 /// The Debian packages that provide the guest toolchain.
-pub const DEBIAN_PACKAGES: &str = "clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32";
+pub const DEBIAN_PACKAGES: &str = "clang-19 lld-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32";
 
-/// Flags that make a loadable reactor which exports what the runtime needs.
+pub mod libc;
+
+/// Compiler flags of a side module's object (then linked by [`SIDE_LINK_FLAGS`]).
+pub const SIDE_FLAGS: &[&str] = &[
+    "--target=wasm32-wasi",
+    "-O2",
+    "-fPIC",
+    "-fvisibility=default",
+    "-c",
+];
+
+/// `wasm-ld` flags of a side module: a `dylink.0` section, its libc calls left as imports
+/// that the sandbox's dynamic linker resolves, every default-visibility symbol exported.
+pub const SIDE_LINK_FLAGS: &[&str] = &[
+    "-shared",
+    "--experimental-pic",
+    "--unresolved-symbols=import-dynamic",
+];
+
+/// Flags that make a standalone reactor which exports what the runtime needs.
 pub const WASM_FLAGS: &[&str] = &[
     "--target=wasm32-wasi",
     "-O2",
@@ -56,6 +79,8 @@ pub struct Built {
 pub struct Toolchain {
     wasm_cc: PathBuf,
     wasm_extra: Vec<String>,
+    /// `wasm-ld` of the same LLVM, when modules are side modules (Debian's clang 19).
+    side_ld: Option<PathBuf>,
     host_cc: PathBuf,
 }
 
@@ -73,7 +98,7 @@ impl Toolchain {
             .map(PathBuf::from)
             .or_else(|| on_path("cc"))
             .or_else(|| on_path("gcc"))
-            .or_else(|| on_path("clang-16"))
+            .or_else(|| on_path("clang-19"))
             .ok_or_else(|| {
                 Error::Toolchain(
                     "no host C compiler found: install gcc (apt-get install gcc) or set CC".into(),
@@ -92,6 +117,7 @@ impl Toolchain {
             return Ok(Toolchain {
                 wasm_cc: cc,
                 wasm_extra: vec![format!("--sysroot={}", sysroot.display())],
+                side_ld: None,
                 host_cc,
             });
         }
@@ -99,6 +125,7 @@ impl Toolchain {
             return Ok(Toolchain {
                 wasm_cc: PathBuf::from(cc),
                 wasm_extra: Vec::new(),
+                side_ld: None,
                 host_cc,
             });
         }
@@ -108,29 +135,35 @@ impl Toolchain {
                  (apt-get install {DEBIAN_PACKAGES}), or set WASI_SDK_PATH or CC_WASM"
             ))
         };
-        let cc = on_path("clang-16").ok_or_else(missing)?;
-        if on_path("wasm-ld-16").is_none() && on_path("wasm-ld").is_none() {
-            return Err(missing());
-        }
-        if !Path::new("/usr/include/wasm32-wasi").is_dir()
-            && !Path::new("/usr/share/wasi-sysroot").is_dir()
-        {
+        let cc = on_path("clang-19").ok_or_else(missing)?;
+        let ld = on_path("wasm-ld-19").ok_or_else(missing)?;
+        if !Path::new(libc::WASI_LIBC).join("libc.a").is_file() {
             return Err(missing());
         }
         Ok(Toolchain {
             wasm_cc: cc,
             wasm_extra: Vec::new(),
+            side_ld: Some(ld),
             host_cc,
         })
+    }
+
+    /// Whether [`Toolchain::build`] makes side modules (loaded into a sandbox with the libc
+    /// module) rather than standalone reactors.
+    pub fn makes_side_modules(&self) -> bool {
+        self.side_ld.is_some()
     }
 
     /// A string that changes whenever the compilers or flags change; part of the cache key.
     pub fn identity(&self) -> String {
         format!(
-            "{}|{}|{}|{}|{}",
+            "{}|{}|{}|{:?}|{}|{}|{}|{}",
             self.wasm_cc.display(),
             self.wasm_extra.join(" "),
             WASM_FLAGS.join(" "),
+            self.side_ld,
+            SIDE_FLAGS.join(" "),
+            SIDE_LINK_FLAGS.join(" "),
             self.host_cc.display(),
             HOST_FLAGS.join(" ")
         )
@@ -167,20 +200,57 @@ impl Toolchain {
             native: out_dir.join(format!("lib{name}.so")),
         };
         let src = source.display().to_string();
-        let mut wasm_args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
-        wasm_args.extend(self.wasm_extra.iter().cloned());
-        wasm_args.extend(["-o".into(), built.wasm.display().to_string(), src.clone()]);
         let mut host_args: Vec<String> = HOST_FLAGS.iter().map(|s| s.to_string()).collect();
         host_args.extend(["-o".into(), built.native.display().to_string(), src]);
         // The two compilers run at once: a large source builds in the time of the slower.
         let (wasm, host) = std::thread::scope(|scope| {
-            let wasm = scope.spawn(|| self.run(&self.wasm_cc, &wasm_args, source));
+            let wasm = scope.spawn(|| self.build_wasm(source, &built.wasm));
             let host = self.run(&self.host_cc, &host_args, source);
             (wasm.join(), host)
         });
         wasm.unwrap_or_else(|_| Err(Error::Toolchain("the wasm compile panicked".into())))?;
         host?;
         Ok(built)
+    }
+
+    /// Compiles `source` into the module `out`: a side module with clang 19, a reactor
+    /// otherwise.
+    fn build_wasm(&self, source: &Path, out: &Path) -> Result<()> {
+        let Some(ld) = &self.side_ld else {
+            return self.build_reactor(source, out);
+        };
+        let object = out.with_extension("o");
+        let mut cc_args: Vec<String> = SIDE_FLAGS.iter().map(|s| s.to_string()).collect();
+        cc_args.extend(self.wasm_extra.iter().cloned());
+        cc_args.extend([
+            "-o".into(),
+            object.display().to_string(),
+            source.display().to_string(),
+        ]);
+        self.run(&self.wasm_cc, &cc_args, source)?;
+        let mut ld_args: Vec<String> = SIDE_LINK_FLAGS.iter().map(|s| s.to_string()).collect();
+        ld_args.extend([
+            object.display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ]);
+        let linked = self.run(ld, &ld_args, source);
+        let _ = std::fs::remove_file(&object);
+        linked
+    }
+
+    /// Compiles `source` into a standalone reactor `out`, which links its own libc and loads
+    /// in a sandbox of its own: the module format of other toolchains (wasi-sdk, Rust's
+    /// `wasm32-wasip1`), kept loadable.
+    pub fn build_reactor(&self, source: &Path, out: &Path) -> Result<()> {
+        let mut args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.extend(self.wasm_extra.iter().cloned());
+        args.extend([
+            "-o".into(),
+            out.display().to_string(),
+            source.display().to_string(),
+        ]);
+        self.run(&self.wasm_cc, &args, source)
     }
 
     /// Builds `source` into a cache directory keyed by the source's content hash and the
@@ -195,11 +265,7 @@ impl Toolchain {
         h.update([0]);
         h.update(&content);
         let made_from: [u8; 32] = h.finalize().into();
-        let key: String = made_from
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let key = entry_key(&made_from);
         let name = source
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -258,6 +324,11 @@ impl Toolchain {
             .map_err(|e| Error::os(dir, e))?;
         Ok(built)
     }
+}
+
+/// The name of a cache entry made from `made_from`: its first 12 bytes in hex.
+fn entry_key(made_from: &[u8; 32]) -> String {
+    made_from.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The file in a build cache entry that records what its outputs hash to.

@@ -1,0 +1,290 @@
+//! A sandbox is a process: several libraries loaded into one sandbox share its memory and its
+//! libc, objects belong to the sandbox, and pointers cross libraries, on both backends.
+
+use std::path::PathBuf;
+
+use wasmctypes::{
+    byref, Array, BackendKind, CType, CValue, Callback, Error, LoadOptions, Sandbox, Type, Value,
+    CDLL, CFUNCTYPE,
+};
+
+use crate::common::built;
+
+/// `guest-c/linking/NAME.c`, built for `kind`.
+fn library(name: &str, kind: BackendKind) -> PathBuf {
+    let b = built(&format!("linking/{name}"));
+    match kind {
+        BackendKind::Wasm => b.wasm,
+        BackendKind::Native => b.native,
+    }
+}
+
+/// A sandbox on `kind` with liba then libb loaded into it.
+fn pair(kind: BackendKind) -> (Sandbox, CDLL, CDLL) {
+    let sb = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+    // SAFETY: the project's own test libraries, called as their sources declare.
+    let a = unsafe { sb.load_unchecked(library("liba", kind)) }.unwrap();
+    let b = unsafe { sb.load_unchecked(library("libb", kind)) }.unwrap();
+    (sb, a, b)
+}
+
+fn function(lib: &CDLL, name: &str, args: &[CType], ret: impl Into<Type>) -> wasmctypes::Function {
+    let mut f = lib.function(name).unwrap();
+    f.set_argtypes(args).unwrap().set_restype(ret).unwrap();
+    f
+}
+
+#[test]
+fn a_structure_one_library_mallocs_is_read_and_freed_by_another() {
+    for kind in BackendKind::ALL {
+        let (_sb, a, b) = pair(kind);
+        let new = function(
+            &a,
+            "pair_new",
+            &[CType::Int, CType::CharP, CType::Double],
+            CType::VoidP,
+        );
+        let take = function(&b, "pair_take", &[CType::VoidP], CType::Double);
+        for i in 0..50 {
+            let p = new
+                .call(&[
+                    Value::Int(i),
+                    Value::Bytes(b"seven".to_vec()),
+                    Value::Float(0.5),
+                ])
+                .unwrap();
+            assert!(
+                p.as_int().unwrap_or(0) != 0,
+                "{kind}: pair_new returned NULL"
+            );
+            // weight + id + strlen(name), then libc's free, through the other library.
+            assert_eq!(
+                take.call(&[p]).unwrap(),
+                Value::Float(0.5 + i as f64 + 5.0),
+                "{kind}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_object_made_before_any_library_is_passed_to_both() {
+    for kind in BackendKind::ALL {
+        let sb = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        let n = CValue::new(&sb, CType::Int, 40).unwrap();
+        // SAFETY: the project's own test libraries, called as their sources declare.
+        let a = unsafe { sb.load_unchecked(library("liba", kind)) }.unwrap();
+        let b = unsafe { sb.load_unchecked(library("libb", kind)) }.unwrap();
+        let a_add = function(&a, "a_add_to", &[CType::VoidP, CType::Int], CType::Int);
+        let b_add = function(&b, "b_add_to", &[CType::VoidP, CType::Int], CType::Int);
+        assert_eq!(
+            a_add.call(&[byref(&n, 0), Value::Int(1)]).unwrap(),
+            Value::Int(41)
+        );
+        assert_eq!(
+            b_add.call(&[byref(&n, 0), Value::Int(1)]).unwrap(),
+            Value::Int(42)
+        );
+        assert_eq!(n.value().unwrap(), Value::Int(42), "{kind}");
+    }
+}
+
+#[test]
+fn libc_qsort_sorts_with_a_host_callback() {
+    for kind in BackendKind::ALL {
+        let sb = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        let values = [5, 1, 7, 33, 99, -3, 0];
+        let arr = Array::from_values(&sb, CType::Int, &values.map(Value::from)).unwrap();
+        let cmp = CFUNCTYPE(CType::Int, &[CType::VoidP, CType::VoidP]);
+        let comparator = Callback::new(&sb, &cmp, |mem, args| {
+            let x = mem.get(args[0].as_int().unwrap() as u64, CType::Int)?;
+            let y = mem.get(args[1].as_int().unwrap() as u64, CType::Int)?;
+            Ok(Value::Int(x.as_int().unwrap() - y.as_int().unwrap()))
+        })
+        .unwrap();
+        let qsort = function(
+            &sb,
+            "qsort",
+            &[CType::VoidP, CType::SizeT, CType::SizeT, CType::VoidP],
+            CType::Void,
+        );
+        let size = sb.sizeof(CType::Int) as i128;
+        qsort
+            .call(&[
+                (&arr).into(),
+                Value::Int(7),
+                Value::Int(size),
+                (&comparator).into(),
+            ])
+            .unwrap();
+        let sorted: Vec<i128> = arr
+            .to_vec()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_int)
+            .collect();
+        assert_eq!(sorted, vec![-3, 0, 1, 5, 7, 33, 99], "{kind}");
+    }
+}
+
+#[test]
+fn a_pointer_into_one_librarys_static_data_is_read_by_another() {
+    for kind in BackendKind::ALL {
+        let (_sb, a, b) = pair(kind);
+        let motto = function(&a, "a_motto_ptr", &[], CType::VoidP)
+            .call(&[])
+            .unwrap();
+        let counter = function(&a, "a_counter_ptr", &[], CType::VoidP)
+            .call(&[])
+            .unwrap();
+        let b_strlen = function(&b, "b_strlen", &[CType::VoidP], CType::SizeT);
+        let b_read = function(&b, "b_read_int", &[CType::VoidP], CType::Int);
+        assert_eq!(b_strlen.call(&[motto]).unwrap(), Value::Int(6), "{kind}");
+        assert_eq!(b_read.call(&[counter]).unwrap(), Value::Int(7), "{kind}");
+        // By name: libb's `extern int a_counter` resolved to liba's at load time.
+        let by_name = function(&b, "b_reads_a_counter", &[], CType::Int);
+        assert_eq!(by_name.call(&[]).unwrap(), Value::Int(7), "{kind}");
+        // And the data symbol itself, in_dll.
+        let c = CValue::in_dll(&a, CType::Int, "a_counter").unwrap();
+        c.set_value(9).unwrap();
+        assert_eq!(by_name.call(&[]).unwrap(), Value::Int(9), "{kind}");
+    }
+}
+
+#[test]
+fn a_function_pointer_of_one_library_is_called_by_another() {
+    for kind in BackendKind::ALL {
+        let (_sb, a, b) = pair(kind);
+        let twice = function(&a, "a_twice", &[], CType::VoidP)
+            .call(&[])
+            .unwrap();
+        let call = function(&b, "b_call", &[CType::VoidP, CType::Int], CType::Int);
+        assert_eq!(
+            call.call(&[twice, Value::Int(21)]).unwrap(),
+            Value::Int(42),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn strdup_in_one_library_is_freed_by_libc() {
+    for kind in BackendKind::ALL {
+        let (sb, _a, b) = pair(kind);
+        let dup = function(&b, "b_dup", &[CType::CharP], CType::VoidP);
+        let free = function(&sb, "free", &[CType::VoidP], CType::Void);
+        for _ in 0..100 {
+            let p = dup.call(&[Value::Bytes(b"hello".to_vec())]).unwrap();
+            assert_eq!(sb.string_at(p.as_int().unwrap() as u64).unwrap(), b"hello");
+            free.call(&[p]).unwrap();
+        }
+    }
+}
+
+#[test]
+fn libc_by_name_on_both_backends() {
+    for kind in BackendKind::ALL {
+        // SAFETY: the C library, called as its headers declare.
+        let libc = unsafe { CDLL::open(wasmctypes::LIBC, kind) }.unwrap();
+        let strlen = function(&libc, "strlen", &[CType::CharP], CType::SizeT);
+        assert_eq!(
+            strlen.call(&[Value::Bytes(b"hello".to_vec())]).unwrap(),
+            Value::Int(5)
+        );
+    }
+}
+
+#[test]
+fn objects_of_another_sandbox_are_an_argument_error() {
+    let one = Sandbox::new(&LoadOptions::default()).unwrap();
+    let two = Sandbox::new(&LoadOptions::default()).unwrap();
+    let n = CValue::new(&one, CType::Int, 1).unwrap();
+    let a = two.load(library("liba", BackendKind::Wasm)).unwrap();
+    let add = function(&a, "a_add_to", &[CType::VoidP, CType::Int], CType::Int);
+    match add.call(&[byref(&n, 0), Value::Int(1)]) {
+        Err(Error::ArgumentError {
+            position: Some(1), ..
+        }) => {}
+        other => panic!("expected ArgumentError for argument 1, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_symbol_is_an_oserror_naming_it_and_the_sandbox_stays_usable() {
+    let sb = Sandbox::new(&LoadOptions::default()).unwrap();
+    // libb needs liba's a_counter: loaded alone, the link fails as dlopen's would.
+    match sb.load(library("libb", BackendKind::Wasm)) {
+        Err(Error::OsError { message, .. }) => {
+            assert!(message.contains("undefined symbol: a_counter"), "{message}")
+        }
+        other => panic!("expected OSError, got {other:?}"),
+    }
+    let a = sb.load(library("liba", BackendKind::Wasm)).unwrap();
+    let b = sb.load(library("libb", BackendKind::Wasm)).unwrap();
+    let by_name = function(&b, "b_reads_a_counter", &[], CType::Int);
+    assert_eq!(by_name.call(&[]).unwrap(), Value::Int(7));
+    let _ = a;
+}
+
+#[test]
+fn reset_reloads_every_library_in_order() {
+    let sb = Sandbox::new(&LoadOptions::default()).unwrap();
+    let a = sb.load(library("liba", BackendKind::Wasm)).unwrap();
+    let b = sb.load(library("libb", BackendKind::Wasm)).unwrap();
+    let by_name = function(&b, "b_reads_a_counter", &[], CType::Int);
+    CValue::in_dll(&a, CType::Int, "a_counter")
+        .unwrap()
+        .set_value(100)
+        .unwrap();
+    assert_eq!(by_name.call(&[]).unwrap(), Value::Int(100));
+    sb.reset().unwrap();
+    assert_eq!(by_name.call(&[]).unwrap(), Value::Int(7));
+}
+
+#[test]
+fn a_standalone_module_loads_in_a_sandbox_of_its_own() {
+    let t = wasmctypes::Toolchain::find().unwrap();
+    let dir = tempdir();
+    let out = dir.join("sum_reactor.wasm");
+    t.build_reactor(&crate::common::source("sum"), &out)
+        .unwrap();
+    let lib = CDLL::open_wasm(&out).unwrap();
+    let add = function(&lib, "add", &[CType::Int, CType::Int], CType::Int);
+    assert_eq!(
+        add.call(&[Value::Int(2), Value::Int(3)]).unwrap(),
+        Value::Int(5)
+    );
+    // It cannot join a sandbox with a libc of its own.
+    let sb = Sandbox::new(&LoadOptions::default()).unwrap();
+    assert!(matches!(sb.load(&out), Err(Error::OsError { .. })));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasmctypes-linking-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn errno_after_a_failing_open_in_libc() {
+    for kind in BackendKind::ALL {
+        let opts = LoadOptions {
+            use_errno: true,
+            ..LoadOptions::default()
+        };
+        let sb = Sandbox::open(kind, &opts).unwrap();
+        // int open(const char *, int, ...): the mode is its variadic argument.
+        let open = function(&sb, "open", &[CType::CharP, CType::Int], CType::Int);
+        let path = Value::Bytes(b"/etc/passwd-wasmctypes-missing".to_vec());
+        let fd = open.call(&[path, Value::Int(0), Value::Int(0)]).unwrap();
+        assert_eq!(fd, Value::Int(-1), "{kind}");
+        // Natively ENOENT (2); in the sandbox, which was granted no directory, WASI's
+        // ENOTCAPABLE (76): the path is outside every capability, whether or not it exists.
+        let errno = match kind {
+            BackendKind::Wasm => 76,
+            BackendKind::Native => 2,
+        };
+        assert_eq!(sb.get_errno().unwrap(), errno, "{kind}");
+    }
+}
