@@ -17,7 +17,8 @@ mod support;
 use support::raw_instance;
 use wasmctypes::bench_support::sandbox_config;
 use wasmctypes::{
-    create_string_buffer, Array, BackendKind, Built, CType, SandboxConfig, Value, CDLL,
+    create_string_buffer, Array, BackendKind, Built, CType, LoadOptions, Sandbox, SandboxConfig,
+    Value, CDLL,
 };
 
 fn open(b: &Built, kind: BackendKind) -> CDLL {
@@ -83,7 +84,7 @@ fn scalar(c: &mut Criterion) {
     // (epoch interruption, NaN canonicalisation): the part of the gap that is what the
     // sandbox's guarantees cost the guest code, not wasmctypes.
     for (name, engine) in &floor_engines() {
-        let (mut store, inst) = raw_instance(engine, &b.wasm);
+        let (mut store, inst) = raw_instance(engine, &common::reactor("testlib"));
         let add = inst
             .get_typed_func::<(i32, i32), i32>(&mut store, "add")
             .unwrap();
@@ -106,7 +107,7 @@ fn scalar(c: &mut Criterion) {
     }
     {
         let engine = wasmtime::Engine::default();
-        let (mut store, inst) = raw_instance(&engine, &b.wasm);
+        let (mut store, inst) = raw_instance(&engine, &common::reactor("testlib"));
         let untyped = inst.get_func(&mut store, "add").unwrap();
         let mut out = [wasmtime::Val::I32(0)];
         g.bench_function("add_int_int/wasm_func_call", |bn| {
@@ -226,9 +227,10 @@ fn data_floors(
     text[100] = 0;
     let page = [b'q'; 4095];
     let mut back = vec![0u8; 4096];
+    let testlib_reactor = common::reactor("testlib");
     for (name, engine) in &floor_engines() {
         let (mut store, strlen, memory, addr) =
-            support::raw_func_with_block::<i32, i32>(engine, &testlib.wasm, "str_len", 101);
+            support::raw_func_with_block::<i32, i32>(engine, &testlib_reactor, "str_len", 101);
         g.bench_function(format!("strlen_100_bytes/{name}"), |bn| {
             bn.iter(|| {
                 memory
@@ -319,8 +321,36 @@ fn loading(c: &mut Criterion) {
             unsafe { wasmtime::Module::deserialize(&engine, black_box(&serialized)) }.unwrap()
         })
     });
+    // A side module: a new sandbox (the libc module from the cache, instantiated) plus the
+    // library linked into it.
     g.bench_function("open_from_cache_plus_instantiate", |bn| {
         bn.iter(|| CDLL::open_wasm(&b.wasm).unwrap())
+    });
+    let reactor = common::reactor("greeting");
+    let _ = CDLL::open_wasm(&reactor).unwrap();
+    g.bench_function("standalone_open_from_cache_plus_instantiate", |bn| {
+        bn.iter(|| CDLL::open_wasm(&reactor).unwrap())
+    });
+    let (a, second) = (
+        common::built("linking/liba").wasm,
+        common::built("linking/libb").wasm,
+    );
+    g.bench_function("sandbox_new_plus_load", |bn| {
+        bn.iter(|| {
+            let sb = Sandbox::new(&LoadOptions::default()).unwrap();
+            sb.load(&a).unwrap()
+        })
+    });
+    g.bench_function("load_second_library_into_warm_sandbox", |bn| {
+        bn.iter_batched(
+            || {
+                let sb = Sandbox::new(&LoadOptions::default()).unwrap();
+                let first = sb.load(&a).unwrap();
+                (sb, first)
+            },
+            |(sb, first)| (sb.load(&second).unwrap(), first, sb),
+            criterion::BatchSize::PerIteration,
+        )
     });
     g.finish();
 }

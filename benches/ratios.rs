@@ -240,6 +240,17 @@ macro_rules! wasm_floors {
         ]
     };
 }
+/// The floors of a side module's row: the wasm floors, and the same call into the same code
+/// built as a standalone module (`ROW_standalone`).
+macro_rules! side_floors {
+    ($f:literal, $row:literal) => {
+        &[
+            concat!($f, "/wasm_floor_typedfunc"),
+            concat!($f, "/wasm_floor_sandbox"),
+            concat!($f, "/", $row, "_standalone"),
+        ]
+    };
+}
 /// The floors of each native row: libffi, then a direct call.
 macro_rules! native_floors {
     ($f:literal) => {
@@ -253,6 +264,8 @@ macro_rules! native_floors {
 fn main() {
     let b = common::built("testlib");
     let ub = common::built("upper");
+    // The raw floors instantiate standalone reactors: wasmtime alone has no dynamic linker.
+    let (rb, rub) = (common::reactor("testlib"), common::reactor("upper"));
     let plain = wasmtime::Engine::default();
     let sandboxed = wasmtime::Engine::new(&sandbox_config(&SandboxConfig::default())).unwrap();
 
@@ -281,6 +294,17 @@ fn main() {
     let raw_nans_typed = raw_nans
         .typed::<(i32, f64, f32, i64, i8, f64), f64>()
         .unwrap();
+    // The same library built as a standalone module, in a sandbox of its own.
+    let standalone = wasmctypes::CDLL::open_wasm(&rb).unwrap();
+    let mut s_add = standalone.function("add").unwrap();
+    s_add
+        .set_argtypes(&[CType::Int, CType::Int])
+        .unwrap()
+        .set_restype(CType::Int)
+        .unwrap();
+    let s_add_typed = s_add.typed::<(i32, i32), i32>().unwrap();
+    let s_mix = common::mix(&standalone);
+    let s_mix_typed = s_mix.typed::<(i32, f64, f32, i64, i8, f64), f64>().unwrap();
     let args = [Value::Int(2), Value::Int(3)];
     let mix_args = common::mix_args();
     let mix_tuple = (1, 2.5, 0.5, 10, 2, 0.25);
@@ -292,19 +316,12 @@ fn main() {
     let wasm_mix = (1, 2.5, 0.5, 10, 2, 0.25);
 
     let mut rows = vec![
-        wasm_floor::<_, i32>(
-            "add/wasm_floor_typedfunc",
-            &[],
-            &plain,
-            &b.wasm,
-            "add",
-            (2, 3),
-        ),
+        wasm_floor::<_, i32>("add/wasm_floor_typedfunc", &[], &plain, &rb, "add", (2, 3)),
         wasm_floor::<_, i32>(
             "add/wasm_floor_sandbox",
             &["add/wasm_floor_typedfunc"],
             &sandboxed,
-            &b.wasm,
+            &rb,
             "add",
             (2, 3),
         ),
@@ -312,16 +329,32 @@ fn main() {
             "add/wasm_floor_unchecked",
             &["add/wasm_floor_typedfunc"],
             &plain,
-            &b.wasm,
+            &rb,
             "add",
             [ValRaw::i32(2), ValRaw::i32(3)],
         ),
-        row("add/wasm", wasm_floors!("add"), SCALAR, || {
+        row("add/wasm_standalone", wasm_floors!("add"), SCALAR, || {
+            black_box(s_add.call(black_box(&args)).unwrap());
+        }),
+        row(
+            "add/wasm_typed_standalone",
+            wasm_floors!("add"),
+            SCALAR,
+            || {
+                black_box(s_add_typed.call(black_box((2, 3))).unwrap());
+            },
+        ),
+        row("add/wasm", side_floors!("add", "wasm"), SCALAR, || {
             black_box(w.add.call(black_box(&args)).unwrap());
         }),
-        row("add/wasm_typed", wasm_floors!("add"), SCALAR, || {
-            black_box(w.add_typed.call(black_box((2, 3))).unwrap());
-        }),
+        row(
+            "add/wasm_typed",
+            side_floors!("add", "wasm_typed"),
+            SCALAR,
+            || {
+                black_box(w.add_typed.call(black_box((2, 3))).unwrap());
+            },
+        ),
         // The typed call plus making and dropping the `Value` the dynamic call returns: the
         // part of the dynamic call's extra cost that is the result's type, not the call.
         row("add/wasm_typed+Value", wasm_floors!("add"), SCALAR, || {
@@ -329,19 +362,12 @@ fn main() {
                 w.add_typed.call(black_box((2, 3))).unwrap() as i128
             ));
         }),
-        wasm_floor::<_, ()>(
-            "void/wasm_floor_typedfunc",
-            &[],
-            &plain,
-            &b.wasm,
-            "noop",
-            (),
-        ),
+        wasm_floor::<_, ()>("void/wasm_floor_typedfunc", &[], &plain, &rb, "noop", ()),
         wasm_floor::<_, ()>(
             "void/wasm_floor_sandbox",
             &["void/wasm_floor_typedfunc"],
             &sandboxed,
-            &b.wasm,
+            &rb,
             "noop",
             (),
         ),
@@ -349,7 +375,7 @@ fn main() {
             "void/wasm_floor_unchecked",
             &["void/wasm_floor_typedfunc"],
             &plain,
-            &b.wasm,
+            &rb,
             "noop",
             [ValRaw::i64(0)],
         ),
@@ -363,7 +389,7 @@ fn main() {
             "mix/wasm_floor_typedfunc",
             &[],
             &plain,
-            &b.wasm,
+            &rb,
             "mix",
             wasm_mix,
         ),
@@ -371,7 +397,7 @@ fn main() {
             "mix/wasm_floor_sandbox",
             &["mix/wasm_floor_typedfunc"],
             &sandboxed,
-            &b.wasm,
+            &rb,
             "mix",
             wasm_mix,
         ),
@@ -379,7 +405,7 @@ fn main() {
             "mix/wasm_floor_unchecked",
             &["mix/wasm_floor_typedfunc"],
             &plain,
-            &b.wasm,
+            &rb,
             "mix",
             [
                 ValRaw::i32(1),
@@ -390,12 +416,28 @@ fn main() {
                 ValRaw::f64(0.25f64.to_bits()),
             ],
         ),
-        row("mix/wasm", wasm_floors!("mix"), SCALAR, || {
+        row("mix/wasm_standalone", wasm_floors!("mix"), SCALAR, || {
+            black_box(s_mix.call(black_box(&mix_args)).unwrap());
+        }),
+        row(
+            "mix/wasm_typed_standalone",
+            wasm_floors!("mix"),
+            SCALAR,
+            || {
+                black_box(s_mix_typed.call(black_box(mix_tuple)).unwrap());
+            },
+        ),
+        row("mix/wasm", side_floors!("mix", "wasm"), SCALAR, || {
             black_box(w.mix.call(black_box(&mix_args)).unwrap());
         }),
-        row("mix/wasm_typed", wasm_floors!("mix"), SCALAR, || {
-            black_box(w.mix_typed.call(black_box(mix_tuple)).unwrap());
-        }),
+        row(
+            "mix/wasm_typed",
+            side_floors!("mix", "wasm_typed"),
+            SCALAR,
+            || {
+                black_box(w.mix_typed.call(black_box(mix_tuple)).unwrap());
+            },
+        ),
         row("mix/wasm_nans_off", wasm_floors!("mix"), SCALAR, || {
             black_box(raw_nans.call(black_box(&mix_args)).unwrap());
         }),
@@ -407,22 +449,22 @@ fn main() {
                 black_box(raw_nans_typed.call(black_box(mix_tuple)).unwrap());
             },
         ),
-        strlen_floor("strlen/wasm_floor_typedfunc", &[], &plain, &b.wasm),
+        strlen_floor("strlen/wasm_floor_typedfunc", &[], &plain, &rb),
         strlen_floor(
             "strlen/wasm_floor_sandbox",
             &["strlen/wasm_floor_typedfunc"],
             &sandboxed,
-            &b.wasm,
+            &rb,
         ),
         row("strlen/wasm", wasm_floors!("strlen"), STRING, || {
             black_box(w.strlen.call(black_box(&text)).unwrap());
         }),
-        upper_floor("upper/wasm_floor_typedfunc", &[], &plain, &ub.wasm),
+        upper_floor("upper/wasm_floor_typedfunc", &[], &plain, &rub),
         upper_floor(
             "upper/wasm_floor_sandbox",
             &["upper/wasm_floor_typedfunc"],
             &sandboxed,
-            &ub.wasm,
+            &rub,
         ),
         row("upper/wasm", wasm_floors!("upper"), BUFFER, || {
             w.buf.set_raw(black_box(&PAGE)).unwrap();

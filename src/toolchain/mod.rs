@@ -328,7 +328,11 @@ impl Toolchain {
 
 /// The name of a cache entry made from `made_from`: its first 12 bytes in hex.
 fn entry_key(made_from: &[u8; 32]) -> String {
-    made_from.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    made_from
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The file in a build cache entry that records what its outputs hash to.

@@ -94,3 +94,16 @@ pub fn mix_args() -> [Value; 6] {
         Value::Float(0.25),
     ]
 }
+
+/// `guest-c/NAME.c` built as a standalone reactor (its own libc and memory), the module
+/// format before side modules: what benchmarks compare side modules with, and what raw
+/// wasmtime floors instantiate without a dynamic linker.
+pub fn reactor(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reactors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("{}.wasm", name.replace('/', "_")));
+    Toolchain::find()
+        .and_then(|t| t.build_reactor(&source(name), &out))
+        .unwrap_or_else(|e| panic!("building the reactor {name}: {e}"));
+    out
+}
