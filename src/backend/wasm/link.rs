@@ -128,6 +128,23 @@ impl Live {
         } else {
             0
         };
+        let linked = self.link_at(path, loaded, &info, memory_base);
+        if linked.is_err() && memory_base != 0 {
+            // A failed link leaves no data block behind (table slots cannot be given back).
+            let free = self.free.clone();
+            let _ = free.call(&mut self.store, memory_base);
+        }
+        linked
+    }
+
+    /// [`Live::link`] once the module's data block is at `memory_base`.
+    fn link_at(
+        &mut self,
+        path: &Path,
+        loaded: &Loaded,
+        info: &super::dylink::Dylink,
+        memory_base: u32,
+    ) -> Result<Linked> {
         let table_base = match self.table {
             Some(table) if info.table_size > 0 => table
                 .grow(&mut self.store, info.table_size as u64, Ref::Func(None))
