@@ -288,3 +288,86 @@ fn errno_after_a_failing_open_in_libc() {
         assert_eq!(sb.get_errno().unwrap(), errno, "{kind}");
     }
 }
+
+#[test]
+fn a_trap_in_one_library_is_a_typed_error_and_the_sandbox_stays_usable() {
+    let sb = Sandbox::new(&LoadOptions::default()).unwrap();
+    let a = sb.load(library("liba", BackendKind::Wasm)).unwrap();
+    let hostile = sb.load(built("hostile/divzero").wasm).unwrap();
+    let counter = CValue::new(&sb, CType::Int, 1).unwrap();
+    let divide = function(&hostile, "divide", &[CType::Int, CType::Int], CType::Int);
+    let add = function(&a, "a_add_to", &[CType::VoidP, CType::Int], CType::Int);
+    for round in 0..3 {
+        match divide.call(&[Value::Int(1), Value::Int(0)]) {
+            Err(Error::Trap { kind, .. }) => {
+                assert_eq!(kind, wasmctypes::TrapKind::IntegerDivisionByZero)
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+        // The other library, libc and the objects made before all still work.
+        let want = 2 + round;
+        assert_eq!(
+            add.call(&[byref(&counter, 0), Value::Int(1)]).unwrap(),
+            Value::Int(want)
+        );
+        let strdup = function(&sb, "strdup", &[CType::CharP], CType::VoidP);
+        let p = strdup
+            .call(&[Value::Bytes(b"still here".to_vec())])
+            .unwrap();
+        assert_eq!(
+            sb.string_at(p.as_int().unwrap() as u64).unwrap(),
+            b"still here"
+        );
+        function(&sb, "free", &[CType::VoidP], CType::Void)
+            .call(&[p])
+            .unwrap();
+    }
+}
+
+#[test]
+fn hostile_side_modules_are_oserrors_not_crashes() {
+    let dir = tempdir();
+    let sb = Sandbox::new(&LoadOptions::default()).unwrap();
+    // A standalone reactor's bytes cut short, and garbage after a wasm header.
+    for (name, bytes) in [
+        ("empty.wasm", b"\0asm".to_vec()),
+        ("garbage.wasm", b"\0asm\x01\0\0\0\xff\xff\xff".to_vec()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        assert!(
+            matches!(sb.load(&path), Err(Error::OsError { .. })),
+            "{name}"
+        );
+    }
+    // A side module that asks for 3 GiB of data: a MemoryError, no allocation.
+    let mut huge = std::fs::read(library("liba", BackendKind::Wasm)).unwrap();
+    // dylink.0 is the first section: id 0, size, name, then the mem-info subsection, whose
+    // first field (memory size) is a LEB128 right after its own id and size.
+    let name = b"dylink.0";
+    let at = huge.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+    assert_eq!(huge[at], 1, "mem-info subsection");
+    let field = at + 2;
+    let old_len = huge[field..].iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+    let three_gib = [0x80, 0x80, 0x80, 0x80, 0x0c];
+    huge.splice(field..field + old_len, three_gib);
+    // Fix the lengths of the subsection and the section for the longer field.
+    let grow = three_gib.len() - old_len;
+    huge[at + 1] += grow as u8;
+    huge[9] += grow as u8;
+    let path = dir.join("huge.wasm");
+    std::fs::write(&path, &huge).unwrap();
+    match sb.load(&path) {
+        Err(Error::MemoryError(m)) => assert!(m.contains("cannot allocate"), "{m}"),
+        other => panic!("expected MemoryError, got {other:?}"),
+    }
+    // The sandbox is unharmed.
+    let a = sb.load(library("liba", BackendKind::Wasm)).unwrap();
+    let motto = function(&a, "a_motto_ptr", &[], CType::VoidP)
+        .call(&[])
+        .unwrap();
+    assert_eq!(
+        sb.string_at(motto.as_int().unwrap() as u64).unwrap(),
+        b"from a"
+    );
+}
