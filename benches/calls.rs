@@ -228,6 +228,7 @@ fn data_floors(
     let page = [b'q'; 4095];
     let mut back = vec![0u8; 4096];
     let testlib_reactor = common::reactor("testlib");
+    let upper_reactor = common::reactor("upper");
     for (name, engine) in &floor_engines() {
         let (mut store, strlen, memory, addr) =
             support::raw_func_with_block::<i32, i32>(engine, &testlib_reactor, "str_len", 101);
@@ -240,7 +241,7 @@ fn data_floors(
             })
         });
         let (mut store, up, memory, addr) =
-            support::raw_func_with_block::<(i32, i32), ()>(engine, &upper.wasm, "upper", 4096);
+            support::raw_func_with_block::<(i32, i32), ()>(engine, &upper_reactor, "upper", 4096);
         g.bench_function(format!("upper_4KiB_round_trip/{name}"), |bn| {
             bn.iter(|| {
                 memory
