@@ -124,7 +124,7 @@ impl WasmLibrary {
         }
         // The wasm signature the C prototype lowers to, per clang's wasm32 ABI.
         let mut params = Vec::with_capacity(args.len() + 1);
-        let result = match ret {
+        let mut result = match ret {
             Passing::Scalar(Repr::Void) => RetPlan::None,
             Passing::Scalar(r) => RetPlan::Slot(Slot::of_repr(*r).unwrap_or(Slot::I32)),
             Passing::Struct(s) => match struct_abi(s) {
@@ -178,6 +178,12 @@ impl WasmLibrary {
                 ArgPlan::RetAddr | ArgPlan::VaBuffer => Slot::I32,
             })
             .collect();
+        // A C function returning void called with ctypes' default restype, c_int (`qsort` in
+        // the ctypes tutorial): natively the result is whatever the register held; here it
+        // is 0, as ctypes users ignore it.
+        if results.is_empty() && matches!(result, RetPlan::Slot(Slot::I32)) {
+            result = RetPlan::None;
+        }
         let lowered_ret = match result {
             RetPlan::None => None,
             RetPlan::Slot(s) | RetPlan::Store(s, _) => Some(s),
