@@ -1,0 +1,459 @@
+//! `wasmctypes._core`: the Python extension over the wasmctypes library.
+//!
+//! It exposes what the Python layer (`python/wasmctypes/`) builds ctypes' object model on: a
+//! process (a wasm [`Sandbox`], or this process natively) with its libraries, their functions
+//! (argument conversion, the call and the result all in Rust), blocks of memory owned by
+//! Python objects, bounds-checked reads and writes, and callbacks. Every error becomes the
+//! Python exception ctypes raises for it; a trap becomes `SandboxError`, an `OSError` that
+//! carries the trap kind and the wasm backtrace.
+
+use std::cell::Cell;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{
+    PyAttributeError, PyException, PyIndexError, PyMemoryError, PyOSError, PyOverflowError,
+    PyRuntimeError, PyTypeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
+
+use wasmctypes::{
+    create_string_buffer, BackendKind, CFuncType, CType, Callback, Error, LoadOptions, Memory,
+    Sandbox, StringBuffer, Type, Value, CDLL,
+};
+
+create_exception!(_core, ArgumentError, PyException);
+create_exception!(_core, SandboxError, PyOSError);
+
+/// The Python exception for a wasmctypes error, as ctypes raises it.
+fn py_err(e: Error) -> PyErr {
+    let message = e.message();
+    match &e {
+        Error::Trap {
+            kind, backtrace, ..
+        } => Python::attach(|py| {
+            let err = SandboxError::new_err(format!("{}: {message}", kind.name()));
+            let value = err.value(py);
+            let _ = value.setattr("kind", kind.name());
+            let _ = value.setattr("backtrace", backtrace.as_str());
+            err
+        }),
+        Error::ArgumentError { .. } => ArgumentError::new_err(message),
+        Error::AttributeError { .. } => PyAttributeError::new_err(message),
+        Error::OsError { .. } | Error::Toolchain(_) | Error::Compile { .. } => {
+            PyOSError::new_err(message)
+        }
+        _ => match e.kind() {
+            "TypeError" | "WrongType" | "Signature" => PyTypeError::new_err(message),
+            "ValueError" | "OutOfBounds" => PyValueError::new_err(message),
+            "IndexError" => PyIndexError::new_err(message),
+            "OverflowError" => PyOverflowError::new_err(message),
+            "MemoryError" => PyMemoryError::new_err(message),
+            _ => PyRuntimeError::new_err(format!("{}: {message}", e.kind())),
+        },
+    }
+}
+
+trait OrPy<T> {
+    fn py(self) -> PyResult<T>;
+}
+
+impl<T> OrPy<T> for wasmctypes::Result<T> {
+    fn py(self) -> PyResult<T> {
+        self.map_err(py_err)
+    }
+}
+
+/// A ctypes type code (`_type_`: `i`, `L`, `z`, `P`, ...) as the C type it names.
+fn ctype(code: &str) -> PyResult<CType> {
+    Ok(match code {
+        "?" => CType::Bool,
+        "c" => CType::Char,
+        "u" => CType::WChar,
+        "b" => CType::Byte,
+        "B" => CType::UByte,
+        "h" => CType::Short,
+        "H" => CType::UShort,
+        "i" => CType::Int,
+        "I" => CType::UInt,
+        "l" => CType::Long,
+        "L" => CType::ULong,
+        "q" => CType::LongLong,
+        "Q" => CType::ULongLong,
+        "f" => CType::Float,
+        "d" | "g" => CType::Double,
+        "z" => CType::CharP,
+        "Z" => CType::WCharP,
+        "P" => CType::VoidP,
+        "n" => CType::SizeT,
+        "N" => CType::SSizeT,
+        "v" => CType::Void,
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "unknown ctypes type code {other:?}"
+            )))
+        }
+    })
+}
+
+/// A Python argument as the [`Value`] the call converts: ints, floats, bytes, str, None,
+/// bools; the Python layer passes objects as their address or value.
+fn value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if obj.is_none() {
+        return Ok(Value::None);
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Value::Bool(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(Value::Int(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Value::Float(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyBytes>() {
+        return Ok(Value::Bytes(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Ok(Value::Str(obj.extract()?));
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        // (code, value): a typed object, as `c_int(5)` passed without argtypes.
+        if t.len() == 2 {
+            let code: String = t.get_item(0)?.extract()?;
+            let inner = value(&t.get_item(1)?)?;
+            return Ok(Value::Typed(ctype(&code)?, inner.into()));
+        }
+    }
+    Err(ArgumentError::new_err(format!(
+        "Don't know how to convert parameter of type {}",
+        obj.get_type().name()?
+    )))
+}
+
+/// A result as Python sees it.
+fn object(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Value::None => py.None(),
+        Value::Bool(b) => PyBool::new(py, b).to_owned().into_any().unbind(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        Value::Float(f) => f.into_pyobject(py)?.into_any().unbind(),
+        Value::Bytes(b) => PyBytes::new(py, &b).into_any().unbind(),
+        Value::Str(s) => s.into_pyobject(py)?.into_any().unbind(),
+        Value::Pointer(p) => p.addr.into_pyobject(py)?.into_any().unbind(),
+        Value::Function(f) => f.ptr.addr.into_pyobject(py)?.into_any().unbind(),
+        Value::Typed(_, inner) => object(py, (*inner).clone())?,
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "a result of this kind is not supported yet: {other:?}"
+            )))
+        }
+    })
+}
+
+thread_local! {
+    /// The memory of the callback running now, if any: while C is in a call, the process is
+    /// busy, and a callback's reads and writes go through the memory it was given.
+    static CALLBACK_MEMORY: Cell<Option<*mut (dyn Memory + 'static)>> = const { Cell::new(None) };
+}
+
+/// A process: a wasm sandbox with its libc, or this process natively.
+#[pyclass(unsendable, module = "wasmctypes._core")]
+struct Process {
+    sandbox: Sandbox,
+}
+
+impl Process {
+    /// Runs `f` on the memory a running callback was given, or on the process.
+    fn memory<T>(
+        &self,
+        in_callback: impl FnOnce(&mut dyn Memory) -> wasmctypes::Result<T>,
+        outside: impl FnOnce(&CDLL) -> wasmctypes::Result<T>,
+    ) -> PyResult<T> {
+        match CALLBACK_MEMORY.with(Cell::get) {
+            // SAFETY: the pointer is set only for the duration of a callback's Python code
+            // (see `make_callback`), on this thread, to the memory the callback was given.
+            Some(mem) => in_callback(unsafe { &mut *mem }).py(),
+            None => outside(&self.sandbox).py(),
+        }
+    }
+}
+
+#[pymethods]
+impl Process {
+    /// A new process on `backend` (`wasm` or `native`).
+    #[new]
+    #[pyo3(signature = (backend, use_errno = true))]
+    fn new(backend: &str, use_errno: bool) -> PyResult<Self> {
+        let kind: BackendKind = backend.parse().map_err(PyValueError::new_err)?;
+        let options = LoadOptions {
+            use_errno,
+            capture_output: Some(false),
+            ..LoadOptions::default()
+        };
+        Ok(Process {
+            sandbox: Sandbox::open(kind, &options).py()?,
+        })
+    }
+
+    /// `wasm` or `native`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.sandbox.backend().name()
+    }
+
+    /// Loads a library into the process (`dlopen(path, RTLD_GLOBAL)`).
+    fn load(&self, path: &str) -> PyResult<Library> {
+        // SAFETY: natively this is ctypes' `CDLL(path)`: the script chose to run this library.
+        let lib = unsafe { self.sandbox.load_unchecked(path) }.py()?;
+        Ok(Library { lib })
+    }
+
+    /// The C library (`CDLL(None)`, `find_library("c")`).
+    fn libc(&self) -> Library {
+        Library {
+            lib: self.sandbox.libc(),
+        }
+    }
+
+    /// `sizeof` of a type code.
+    fn sizeof(&self, code: &str) -> PyResult<usize> {
+        Ok(self.sandbox.sizeof(ctype(code)?))
+    }
+
+    /// The alignment of a type code.
+    fn alignment(&self, code: &str) -> PyResult<usize> {
+        Ok(self.sandbox.data_model().alignment(ctype(code)?))
+    }
+
+    /// `n` zero bytes of memory, freed when the block is dropped.
+    fn block(&self, n: usize) -> PyResult<Block> {
+        let buf = create_string_buffer(&self.sandbox, n).py()?;
+        Ok(Block { buf })
+    }
+
+    /// `n` bytes at `addr` (bounds-checked in wasm; NULL is a ValueError).
+    fn read<'py>(&self, py: Python<'py>, addr: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if addr == 0 && n > 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let bytes = self.memory(
+            |m| {
+                let mut out = vec![0u8; n];
+                m.read_into(addr, &mut out)?;
+                Ok(out)
+            },
+            |lib| lib.read(addr, n),
+        )?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Writes `data` at `addr`.
+    fn write(&self, addr: u64, data: &[u8]) -> PyResult<()> {
+        if addr == 0 && !data.is_empty() {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        self.memory(|m| m.write(addr, data), |lib| lib.write(addr, data))
+    }
+
+    /// The NUL-terminated bytes at `addr` (`string_at(addr)`).
+    fn string_at<'py>(&self, py: Python<'py>, addr: u64) -> PyResult<Bound<'py, PyBytes>> {
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let bytes = self.memory(
+            |m| {
+                let mut out = Vec::new();
+                let mut at = addr;
+                loop {
+                    let mut b = [0u8; 1];
+                    m.read_into(at, &mut b)?;
+                    if b[0] == 0 {
+                        return Ok(out);
+                    }
+                    out.push(b[0]);
+                    at += 1;
+                }
+            },
+            |lib| lib.string_at(addr),
+        )?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// `ctypes.get_errno()`.
+    fn get_errno(&self) -> PyResult<i32> {
+        self.sandbox.get_errno().py()
+    }
+
+    /// `ctypes.set_errno(value)`: returns the old value.
+    fn set_errno(&self, value: i32) -> PyResult<i32> {
+        self.sandbox.set_errno(value).py()
+    }
+
+    /// Drops everything the sandbox holds and reloads its libraries (wasm).
+    fn reset(&self) -> PyResult<()> {
+        self.sandbox.reset().py()
+    }
+
+    /// A C function pointer that calls `callable` with arguments of the type codes `args`
+    /// and converts its result to `restype`.
+    fn callback(
+        &self,
+        restype: &str,
+        args: Vec<String>,
+        callable: Py<PyAny>,
+    ) -> PyResult<CallbackObj> {
+        let argtypes: Vec<Type> = args
+            .iter()
+            .map(|c| ctype(c).map(Type::from))
+            .collect::<PyResult<_>>()?;
+        let proto = CFuncType {
+            restype: ctype(restype)?.into(),
+            argtypes,
+        };
+        let cb = Callback::new(&self.sandbox, &proto, move |mem, values| {
+            Python::attach(|py| {
+                let mem: *mut (dyn Memory + '_) = mem;
+                // SAFETY: erasing the lifetime is sound because the pointer is cleared before
+                // this closure returns, and only used on this thread meanwhile.
+                let mem: *mut (dyn Memory + 'static) = unsafe { std::mem::transmute(mem) };
+                let before = CALLBACK_MEMORY.with(|c| c.replace(Some(mem)));
+                let outcome = (|| -> PyResult<Value> {
+                    let args: Vec<Py<PyAny>> = values
+                        .iter()
+                        .map(|v| object(py, v.clone()))
+                        .collect::<PyResult<_>>()?;
+                    let ret = callable.call1(py, PyTuple::new(py, args)?)?;
+                    value(ret.bind(py))
+                })();
+                CALLBACK_MEMORY.with(|c| c.set(before));
+                outcome.map_err(|e| {
+                    // As ctypes: the exception is printed, and C gets a zero result.
+                    e.print(py);
+                    Error::Runtime("the Python callback raised".into())
+                })
+            })
+        })
+        .py()?;
+        Ok(CallbackObj { cb })
+    }
+}
+
+/// A loaded library (a module of a process).
+#[pyclass(unsendable, module = "wasmctypes._core")]
+struct Library {
+    lib: CDLL,
+}
+
+#[pymethods]
+impl Library {
+    /// The function `name`, with argtypes (`None`: unset) and restype as type codes.
+    #[pyo3(signature = (name, argtypes, restype))]
+    fn function(&self, name: &str, argtypes: Option<Vec<String>>, restype: &str) -> PyResult<Func> {
+        let mut f = self.lib.function(name).py()?;
+        if let Some(codes) = argtypes {
+            let types: Vec<CType> = codes.iter().map(|c| ctype(c)).collect::<PyResult<_>>()?;
+            f.set_argtypes(&types).py()?;
+        }
+        f.set_restype(ctype(restype)?).py()?;
+        Ok(Func { f })
+    }
+
+    /// Whether the library finds a function called `name`.
+    fn has(&self, name: &str) -> bool {
+        self.lib.function(name).is_ok()
+    }
+
+    /// The address of the data symbol `name` (`in_dll`).
+    fn data_address(&self, name: &str) -> PyResult<u64> {
+        self.lib.data_address(name).py()
+    }
+
+    /// The file it was loaded from.
+    #[getter]
+    fn path(&self) -> String {
+        self.lib.path().display().to_string()
+    }
+}
+
+/// A function with its prototype: the call converts, calls and converts back in Rust.
+#[pyclass(unsendable, module = "wasmctypes._core")]
+struct Func {
+    f: wasmctypes::Function,
+}
+
+#[pymethods]
+impl Func {
+    #[pyo3(signature = (*args))]
+    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let mut values = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            values.push(value(&a).map_err(|e| {
+                ArgumentError::new_err(format!("argument {}: {}", i + 1, e.value(py)))
+            })?);
+        }
+        let ret = self.f.call(&values).py()?;
+        object(py, ret)
+    }
+}
+
+/// A block of memory owned by a Python object (freed when it is dropped).
+#[pyclass(unsendable, module = "wasmctypes._core")]
+struct Block {
+    buf: StringBuffer,
+}
+
+#[pymethods]
+impl Block {
+    /// Its address.
+    #[getter]
+    fn address(&self) -> u64 {
+        wasmctypes::CData::addressof(&self.buf)
+    }
+
+    /// Its size in bytes.
+    #[getter]
+    fn size(&self) -> usize {
+        wasmctypes::CData::size(&self.buf)
+    }
+}
+
+/// A callback's function pointer, alive as long as this object.
+#[pyclass(unsendable, module = "wasmctypes._core")]
+struct CallbackObj {
+    cb: Callback,
+}
+
+#[pymethods]
+impl CallbackObj {
+    /// The C function pointer.
+    #[getter]
+    fn address(&self) -> u64 {
+        self.cb.address()
+    }
+}
+
+/// Builds a C file with the project's toolchain (cached by content): `(module, shared object)`.
+#[pyfunction]
+fn build(source: &str) -> PyResult<(String, String)> {
+    let built = wasmctypes::Toolchain::find()
+        .and_then(|t| t.build_cached(source.as_ref()))
+        .py()?;
+    Ok((
+        built.wasm.display().to_string(),
+        built.native.display().to_string(),
+    ))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(build, m)?)?;
+    m.add_class::<Process>()?;
+    m.add_class::<Library>()?;
+    m.add_class::<Func>()?;
+    m.add_class::<Block>()?;
+    m.add_class::<CallbackObj>()?;
+    m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
+    m.add("SandboxError", m.py().get_type::<SandboxError>())?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+"""`python -m wasmctypes run|diff script.py`.
+
+- `run script.py [--backend wasm|native] [args...]` runs an unmodified ctypes script with
+  `ctypes`, `ctypes.util` and `_ctypes` resolved to wasmctypes' namespace of that backend.
+- `diff script.py [args...]` runs it under CPython's real ctypes and under `wasmctypes.wasm`,
+  and compares stdout, stderr, the exit status and the uncaught exception's type. Exit 0 when
+  they agree, 1 when they differ, 2 when the script could not be run at all.
+"""
+
+import argparse
+import importlib
+import os
+import runpy
+import subprocess
+import sys
+
+
+def run(script, backend, args):
+    os.environ["WASMCTYPES_BACKEND"] = backend
+    ns = importlib.import_module("wasmctypes." + backend)
+    util = importlib.import_module("wasmctypes.util")
+    ns.util = util
+    sys.modules["ctypes"] = ns
+    sys.modules["_ctypes"] = ns
+    sys.modules["ctypes.util"] = util
+    sys.argv = [script] + list(args)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    runpy.run_path(script, run_name="__main__")
+
+
+def exception_type(stderr):
+    """The type of the uncaught exception a traceback ends with, or None."""
+    lines = stderr.decode(errors="replace").rstrip().splitlines()
+    if not any(l.startswith("Traceback (most recent call last)") for l in lines):
+        return None
+    last = lines[-1] if lines else ""
+    name = last.split(":", 1)[0].strip()
+    return name.rsplit(".", 1)[-1] or None
+
+
+def diff(script, args):
+    cwd = os.path.dirname(os.path.abspath(script)) or "."
+    script = os.path.abspath(script)
+    runs = {}
+    for label, cmd in (
+        ("ctypes", [sys.executable, script] + list(args)),
+        ("wasm", [sys.executable, "-m", "wasmctypes", "run", "--backend", "wasm", script] + list(args)),
+    ):
+        try:
+            p = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            print("error: cannot run the script (%s): %s" % (label, e), file=sys.stderr)
+            return 2
+        runs[label] = p
+    a, b = runs["ctypes"], runs["wasm"]
+    rows = [
+        ("stdout", a.stdout, b.stdout),
+        ("stderr", a.stderr if exception_type(a.stderr) is None else b"", b.stderr if exception_type(b.stderr) is None else b""),
+        ("exit", a.returncode, b.returncode),
+        ("exception", exception_type(a.stderr), exception_type(b.stderr)),
+    ]
+    same = all(x == y for _, x, y in rows)
+    print("%-10s %-34s %-34s" % ("", "CPython ctypes", "wasmctypes.wasm"))
+    for name, x, y in rows:
+        mark = "" if x == y else "   <- differs"
+        print("%-10s %-34s %-34s%s" % (name, _short(x), _short(y), mark))
+    print("verdict: %s" % ("same" if same else "the backends differ"))
+    return 0 if same else 1
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 34 else text[:31] + "..."
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m wasmctypes")
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a ctypes script on wasmctypes")
+    r.add_argument("--backend", choices=("wasm", "native"), default=os.environ.get("WASMCTYPES_BACKEND", "wasm"))
+    r.add_argument("script")
+    r.add_argument("args", nargs=argparse.REMAINDER)
+    d = sub.add_parser("diff", help="compare a script under CPython's ctypes and wasmctypes.wasm")
+    d.add_argument("script")
+    d.add_argument("args", nargs=argparse.REMAINDER)
+    ns = parser.parse_args(argv)
+    if not os.path.isfile(ns.script):
+        print("error: OSError: %s: No such file or directory" % ns.script, file=sys.stderr)
+        return 2
+    if ns.command == "run":
+        run(ns.script, ns.backend, ns.args)
+        return 0
+    return diff(ns.script, ns.args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

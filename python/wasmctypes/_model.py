@@ -1,0 +1,916 @@
+"""ctypes' object model over one wasmctypes process.
+
+`namespace(backend)` builds a complete ctypes-like namespace (`c_int`, `CDLL`, `byref`,
+`Structure`, ...) whose every object lives in the memory of one process of `backend`: the
+default sandbox in `wasm`, this process in `native`. Instances own a block of that memory;
+reading `.value` or a field reads it, through the Rust core, bounds-checked in wasm. Calls
+(argument conversion, the call, the result) run in the core.
+"""
+
+import os
+import struct as _struct
+import sys
+import types as _types
+
+from . import _core
+
+_SIGNED = {1: "b", 2: "h", 4: "i", 8: "q"}
+_UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_POINTERLIKE = ("z", "Z", "P")
+
+
+def namespace(backend):
+    """A module with ctypes' public names over a new process of `backend`."""
+    ns = _types.ModuleType("wasmctypes." + backend)
+    proc = _core.Process(backend)
+    ns._process = proc
+    ns.ArgumentError = _core.ArgumentError
+    ns.SandboxError = _core.SandboxError
+
+    def fmt(code):
+        size = proc.sizeof(code)
+        if code in "fdg":
+            return "<" + ("f" if size == 4 else "d")
+        if code in "?BHILQcnPzZu" and code not in "?c":
+            return "<" + _UNSIGNED[size]
+        if code in "?c":
+            return "<" + _UNSIGNED[size]
+        return "<" + _SIGNED[size]
+
+    # ---------------------------------------------------------------- the base of all data
+    class _CDataMeta(type):
+        def __mul__(cls, length):
+            return ARRAY(cls, length)
+
+        __rmul__ = __mul__
+
+    class _CData(metaclass=_CDataMeta):
+        _b_addr = 0
+        _b_block = None
+        _b_base_ = None
+
+        def _attach(self, addr, base=None, block=None):
+            self._b_addr = addr
+            self._b_base_ = base
+            self._b_block = block
+            self._objects = {}
+            return self
+
+        def _new_block(self):
+            block = proc.block(max(sizeof(type(self)), 1))
+            self._attach(block.address, None, block)
+
+        @classmethod
+        def from_address(cls, address):
+            return cls.__new__(cls)._attach(int(address))
+
+        @classmethod
+        def from_buffer(cls, obj, offset=0):
+            if not isinstance(obj, _CData):
+                raise TypeError("from_buffer() needs a ctypes object in this namespace")
+            if offset < 0 or sizeof(obj) < offset + sizeof(cls):
+                raise ValueError(
+                    "Buffer size too small (%d instead of at least %d bytes)"
+                    % (sizeof(obj), offset + sizeof(cls))
+                )
+            return cls.__new__(cls)._attach(obj._b_addr + offset, obj)
+
+        @classmethod
+        def from_buffer_copy(cls, data, offset=0):
+            data = bytes(memoryview(data))
+            if offset < 0 or len(data) < offset + sizeof(cls):
+                raise ValueError(
+                    "Buffer size too small (%d instead of at least %d bytes)"
+                    % (len(data), offset + sizeof(cls))
+                )
+            obj = cls.__new__(cls)
+            obj._new_block()
+            proc.write(obj._b_addr, data[offset : offset + sizeof(cls)])
+            return obj
+
+        @classmethod
+        def in_dll(cls, library, name):
+            return cls.from_address(library._lib.data_address(name))
+
+        def _raw(self):
+            return proc.read(self._b_addr, sizeof(type(self)))
+
+        def __bytes__(self):
+            return self._raw()
+
+        def __reduce__(self):
+            raise ValueError("ctypes objects containing pointers cannot be pickled")
+
+        # How a call passes this object: its address, unless a subclass says otherwise.
+        def _as_arg(self):
+            return ("P", self._b_addr)
+
+    # ---------------------------------------------------------------- simple types
+    class _SimpleCData(_CData):
+        _type_ = "i"
+
+        def __init__(self, value=None):
+            self._new_block()
+            if value is not None:
+                self.value = value
+
+        def _get(self):
+            code = self._type_
+            raw = proc.read(self._b_addr, proc.sizeof(code))
+            v = _struct.unpack(fmt(code), raw)[0]
+            if code == "?":
+                return bool(v)
+            if code == "c":
+                return bytes([v])
+            if code == "u":
+                return chr(v)
+            if code == "z":
+                return proc.string_at(v) if v else None
+            if code == "Z":
+                return wstring_at(v) if v else None
+            if code == "P":
+                return v or None
+            return v
+
+        def _set(self, value):
+            code = self._type_
+            size = proc.sizeof(code)
+            if code in "zZ":
+                text, what = (bytes, "bytes") if code == "z" else (str, "unicode string")
+                if isinstance(value, text):
+                    # The string lives in a buffer this object keeps, as ctypes keeps it.
+                    buf = (create_string_buffer if code == "z" else create_unicode_buffer)(value)
+                    self._objects["value"] = buf
+                    value = buf._b_addr
+                elif isinstance(value, int) or value is None:
+                    value = value or 0
+                else:
+                    raise TypeError(
+                        "%s or integer address expected instead of %s instance"
+                        % (what, type(value).__name__)
+                    )
+            elif code == "P":
+                if value is None:
+                    value = 0
+                elif not isinstance(value, int):
+                    raise TypeError("cannot be converted to pointer")
+            elif code == "c":
+                if isinstance(value, bytes) and len(value) == 1:
+                    value = value[0]
+                elif isinstance(value, int) and 0 <= value < 256:
+                    pass
+                else:
+                    raise TypeError("one character bytes, bytearray or integer expected")
+            elif code == "u":
+                if not isinstance(value, str) or len(value) != 1:
+                    raise TypeError("one character unicode string expected")
+                value = ord(value)
+            elif code in "fdg":
+                if not isinstance(value, (int, float)):
+                    raise TypeError("must be real number, not %s" % type(value).__name__)
+                value = float(value)
+            elif code == "?":
+                value = 1 if value else 0
+            else:
+                if not isinstance(value, int):
+                    if hasattr(value, "__index__"):
+                        value = value.__index__()
+                    else:
+                        raise TypeError("int expected instead of %s" % type(value).__name__)
+                bits = 8 * size
+                value &= (1 << bits) - 1
+                if code not in _UNSIGNED_CODES and value >= 1 << (bits - 1):
+                    value -= 1 << bits
+            proc.write(self._b_addr, _struct.pack(fmt(code), value))
+
+        value = property(lambda self: self._get(), lambda self, v: self._set(v))
+
+        def __repr__(self):
+            if type(self).__bases__[0] is not _SimpleCData:
+                return "<%s object at %#x>" % (type(self).__name__, id(self))
+            if self._type_ in "zZ":
+                return "%s(%d)" % (type(self).__name__, self._get_param())
+            return "%s(%r)" % (type(self).__name__, self.value)
+
+        def __bool__(self):
+            return bool(self.value)
+
+        def _as_arg(self):
+            return (self._type_, self._get_param())
+
+        def _get_param(self):
+            code = self._type_
+            if code in _POINTERLIKE:
+                return _struct.unpack(fmt(code), proc.read(self._b_addr, proc.sizeof(code)))[0]
+            v = self.value
+            return v
+
+        @classmethod
+        def from_param(cls, obj):
+            if isinstance(obj, cls):
+                return obj
+            code = cls._type_
+            if code in _POINTERLIKE:
+                if obj is None or isinstance(obj, int):
+                    return obj
+                # Copied in by the core for the duration of the call, as ctypes does.
+                if code == "z" and isinstance(obj, bytes):
+                    return obj
+                if code == "Z" and isinstance(obj, str):
+                    return obj
+                if isinstance(obj, (Array, _Pointer, _CArg, _CFuncPtr)):
+                    return obj
+                if code == "P" and isinstance(obj, _CData):
+                    return obj
+                if isinstance(obj, _SimpleCData) and obj._type_ in _POINTERLIKE:
+                    return obj
+                raise TypeError(
+                    "wrong type" if code == "P" else
+                    "%s expected instead of %s instance"
+                    % ("bytes" if code == "z" else "str", type(obj).__name__)
+                )
+            if isinstance(obj, _SimpleCData) and obj._type_ == code:
+                return obj
+            return cls(obj)
+
+    _UNSIGNED_CODES = "BHILQn?cu"
+
+    def simple(name, code):
+        return _CDataMeta(name, (_SimpleCData,), {"_type_": code})
+
+    c_bool = simple("c_bool", "?")
+    c_char = simple("c_char", "c")
+    c_wchar = simple("c_wchar", "u")
+    c_byte = simple("c_byte", "b")
+    c_ubyte = simple("c_ubyte", "B")
+    c_short = simple("c_short", "h")
+    c_ushort = simple("c_ushort", "H")
+    c_int = simple("c_int", "i")
+    c_uint = simple("c_uint", "I")
+    c_long = simple("c_long", "l")
+    c_ulong = simple("c_ulong", "L")
+    c_longlong = simple("c_longlong", "q")
+    c_ulonglong = simple("c_ulonglong", "Q")
+    c_float = simple("c_float", "f")
+    c_double = simple("c_double", "d")
+    c_longdouble = simple("c_longdouble", "g")
+    c_char_p = simple("c_char_p", "z")
+    c_wchar_p = simple("c_wchar_p", "Z")
+    c_void_p = simple("c_void_p", "P")
+    c_size_t = simple("c_size_t", "n")
+    c_ssize_t = simple("c_ssize_t", "N")
+    by_size = {}
+    for t in (c_byte, c_short, c_int, c_long, c_longlong):
+        by_size.setdefault(proc.sizeof(t._type_), t)
+    ubysize = {}
+    for t in (c_ubyte, c_ushort, c_uint, c_ulong, c_ulonglong):
+        ubysize.setdefault(proc.sizeof(t._type_), t)
+    c_int8, c_int16, c_int32, c_int64 = by_size[1], by_size[2], by_size[4], by_size[8]
+    c_uint8, c_uint16, c_uint32, c_uint64 = ubysize[1], ubysize[2], ubysize[4], ubysize[8]
+
+    # ---------------------------------------------------------------- arrays
+    class Array(_CData):
+        _type_ = c_int
+        _length_ = 0
+
+        def __init__(self, *items):
+            self._new_block()
+            if len(items) > self._length_:
+                raise IndexError("indexes out of range")
+            for i, v in enumerate(items):
+                self[i] = v
+
+        def __len__(self):
+            return self._length_
+
+        def _elem(self, i):
+            if not -self._length_ <= i < self._length_:
+                raise IndexError("invalid index")
+            if i < 0:
+                i += self._length_
+            return self._b_addr + i * sizeof(self._type_)
+
+        def __getitem__(self, i):
+            if isinstance(i, slice):
+                items = [self[j] for j in range(*i.indices(self._length_))]
+                if self._type_ is c_char:
+                    return b"".join(items)
+                if self._type_ is c_wchar:
+                    return "".join(items)
+                return items
+            return _read_as(self._type_, self._elem(i), self)
+
+        def __setitem__(self, i, v):
+            if isinstance(i, slice):
+                idx = range(*i.indices(self._length_))
+                if len(v) != len(idx):
+                    raise ValueError("Can only assign sequence of same size")
+                for j, x in zip(idx, v):
+                    self[j] = x
+                return
+            _write_as(self._type_, self._elem(i), v, self)
+
+        def __iter__(self):
+            for i in range(self._length_):
+                yield self[i]
+
+        def __repr__(self):
+            return "<%s object at %#x>" % (type(self).__name__, id(self))
+
+        # char and wchar arrays, as create_string_buffer makes them
+        @property
+        def value(self):
+            if self._type_ is c_char:
+                raw = self._raw()
+                return raw.split(b"\0", 1)[0]
+            if self._type_ is c_wchar:
+                s = "".join(self[i] for i in range(self._length_))
+                return s.split("\0", 1)[0]
+            raise AttributeError("value")
+
+        @value.setter
+        def value(self, v):
+            if self._type_ is c_char:
+                if not isinstance(v, bytes):
+                    raise TypeError("bytes expected instead of %s instance" % type(v).__name__)
+                if len(v) > self._length_:
+                    raise ValueError("byte string too long")
+                proc.write(self._b_addr, v + (b"\0" if len(v) < self._length_ else b""))
+                return
+            if self._type_ is c_wchar:
+                if len(v) > self._length_:
+                    raise ValueError("string too long")
+                for i, ch in enumerate(v + ("\0" if len(v) < self._length_ else "")):
+                    self[i] = ch
+                return
+            raise AttributeError("value")
+
+        @property
+        def raw(self):
+            if self._type_ is not c_char:
+                raise AttributeError("raw")
+            return self._raw()
+
+        @raw.setter
+        def raw(self, v):
+            if self._type_ is not c_char:
+                raise AttributeError("raw")
+            v = bytes(memoryview(v))
+            if len(v) > self._length_:
+                raise ValueError("byte string too long")
+            proc.write(self._b_addr, v)
+
+    _arrays = {}
+
+    def ARRAY(typ, length):
+        if not isinstance(length, int):
+            raise TypeError("can't multiply sequence by non-int")
+        if length < 0:
+            raise ValueError("Array length must be >= 0, not %d" % length)
+        key = (typ, length)
+        if key not in _arrays:
+            _arrays[key] = _CDataMeta(
+                "%s_Array_%d" % (typ.__name__, length),
+                (Array,),
+                {"_type_": typ, "_length_": length},
+            )
+        return _arrays[key]
+
+    # ---------------------------------------------------------------- pointers
+    class _Pointer(_CData):
+        _type_ = c_int
+
+        def __init__(self, obj=None):
+            self._new_block()
+            if obj is not None:
+                self.contents = obj
+
+        _value = None
+
+        @classmethod
+        def _of(cls, addr):
+            """A pointer to `addr` that needs no memory of its own (a callback's argument:
+            the process is busy in the call, nothing can be allocated)."""
+            p = cls.__new__(cls)
+            p._attach(0)
+            p._value = addr or 0
+            return p
+
+        def _addr(self):
+            if self._value is not None:
+                return self._value
+            return _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0]
+
+        @property
+        def contents(self):
+            a = self._addr()
+            if not a:
+                raise ValueError("NULL pointer access")
+            return self._type_.from_address(a)
+
+        @contents.setter
+        def contents(self, obj):
+            if not isinstance(obj, self._type_):
+                raise TypeError(
+                    "expected %s instead of %s" % (self._type_.__name__, type(obj).__name__)
+                )
+            self._objects["contents"] = obj
+            proc.write(self._b_addr, _struct.pack(fmt("P"), obj._b_addr))
+
+        def __getitem__(self, i):
+            if isinstance(i, slice):
+                return [self[j] for j in range(*i.indices(i.stop))]
+            a = self._addr()
+            if not a:
+                raise ValueError("NULL pointer access")
+            return _read_as(self._type_, a + i * sizeof(self._type_), self)
+
+        def __setitem__(self, i, v):
+            a = self._addr()
+            if not a:
+                raise ValueError("NULL pointer access")
+            _write_as(self._type_, a + i * sizeof(self._type_), v, self)
+
+        def __bool__(self):
+            return self._addr() != 0
+
+        def _as_arg(self):
+            return ("P", self._addr())
+
+        @classmethod
+        def from_param(cls, obj):
+            if obj is None or isinstance(obj, (cls, _CArg)):
+                return obj
+            if isinstance(obj, cls._type_) or isinstance(obj, Array):
+                return obj
+            raise TypeError("expected %s instead of %s" % (cls.__name__, type(obj).__name__))
+
+    _pointers = {}
+
+    def POINTER(typ):
+        if typ not in _pointers:
+            name = "LP_%s" % getattr(typ, "__name__", typ)
+            _pointers[typ] = _CDataMeta(name, (_Pointer,), {"_type_": typ})
+        return _pointers[typ]
+
+    def pointer(obj):
+        return POINTER(type(obj))(obj)
+
+    class _CArg:
+        """What byref() returns: an address, keeping its object alive."""
+
+        def __init__(self, obj, offset):
+            self._obj = obj
+            self._addr = obj._b_addr + offset
+
+        def _as_arg(self):
+            return ("P", self._addr)
+
+    def byref(obj, offset=0):
+        if not isinstance(obj, _CData):
+            raise TypeError("byref() argument must be a ctypes instance, not '%s'" % type(obj).__name__)
+        return _CArg(obj, offset)
+
+    def _read_as(typ, addr, base):
+        obj = typ.from_address(addr)
+        obj._b_base_ = base
+        if issubclass(typ, _SimpleCData) and typ.__bases__[0] is _SimpleCData:
+            return obj.value
+        return obj
+
+    def _write_as(typ, addr, v, base):
+        if issubclass(typ, _SimpleCData):
+            if isinstance(v, _SimpleCData):
+                v = v.value
+            obj = typ.from_address(addr)
+            obj._objects = {}
+            obj.value = v
+            if obj._objects:
+                base._objects[addr] = obj._objects
+            return
+        if not isinstance(v, typ):
+            raise TypeError("expected %s instance, got %s" % (typ.__name__, type(v).__name__))
+        proc.write(addr, v._raw())
+
+    # ---------------------------------------------------------------- structures
+    class _StructMeta(_CDataMeta):
+        def __setattr__(cls, name, value):
+            super().__setattr__(name, value)
+            if name == "_fields_":
+                cls._layout()
+
+        def __init__(cls, name, bases, ns):
+            super().__init__(name, bases, ns)
+            if "_fields_" in ns:
+                cls._layout()
+
+    class _Field:
+        def __init__(self, name, typ, offset, size):
+            self.name, self.typ, self.offset, self.size = name, typ, offset, size
+
+        def __get__(self, obj, owner=None):
+            if obj is None:
+                return self
+            return _read_as(self.typ, obj._b_addr + self.offset, obj)
+
+        def __set__(self, obj, v):
+            _write_as(self.typ, obj._b_addr + self.offset, v, obj)
+
+        def __repr__(self):
+            return "<Field type=%s, ofs=%d, size=%d>" % (self.typ.__name__, self.offset, self.size)
+
+    class _StructBase(_CData, metaclass=_StructMeta):
+        _union = False
+
+        @classmethod
+        def _layout(cls):
+            pack = getattr(cls, "_pack_", 0)
+            offset = size = 0
+            align = 1
+            for spec in cls._fields_:
+                if len(spec) != 2:
+                    raise TypeError("bit fields are not supported yet")
+                name, typ = spec
+                fsize, falign = sizeof(typ), alignment(typ)
+                if pack:
+                    falign = min(pack, falign)
+                if cls._union:
+                    at = 0
+                    size = max(size, fsize)
+                else:
+                    at = (offset + falign - 1) // falign * falign
+                    offset = at + fsize
+                    size = offset
+                align = max(align, falign)
+                type.__setattr__(cls, name, _Field(name, typ, at, fsize))
+            type.__setattr__(cls, "_size_", (size + align - 1) // align * align)
+            type.__setattr__(cls, "_align_", align)
+
+        def __init__(self, *args, **kwargs):
+            self._new_block()
+            names = [f[0] for f in type(self)._fields_]
+            if len(args) > len(names):
+                raise TypeError("too many initializers")
+            for n, v in zip(names, args):
+                setattr(self, n, v)
+            for n, v in kwargs.items():
+                setattr(self, n, v)
+
+    class Structure(_StructBase):
+        pass
+
+    class Union(_StructBase):
+        _union = True
+
+    LittleEndianStructure = Structure
+    LittleEndianUnion = Union
+
+    # ---------------------------------------------------------------- functions
+    def _code(t):
+        """The core's type code of an argtype or restype."""
+        if t is None:
+            return "v"
+        if isinstance(t, type) and issubclass(t, _SimpleCData):
+            return t._type_
+        if isinstance(t, type) and issubclass(t, (_Pointer, Array, _CFuncPtr)):
+            return "P"
+        if isinstance(t, type) and issubclass(t, _StructBase):
+            raise TypeError("structures passed by value are not supported yet")
+        if callable(t):
+            return "i"
+        raise TypeError("invalid type: %r" % (t,))
+
+    def _arg(a, declared=None, keep=None):
+        """A Python argument as the core takes it; objects made for it go to `keep`, which
+        the caller holds until the call returns."""
+        if hasattr(a, "_as_parameter_") and not isinstance(a, (_CData, _CArg)):
+            a = a._as_parameter_
+        if declared is not None and hasattr(declared, "from_param"):
+            a = declared.from_param(a)
+            if keep is not None:
+                keep.append(a)
+            if hasattr(a, "_as_parameter_") and not isinstance(a, (_CData, _CArg)):
+                a = a._as_parameter_
+        if isinstance(a, (_CData, _CArg)):
+            code, v = a._as_arg()
+            if declared is None:
+                return (code, v)
+            return v
+        return a
+
+    class _FuncPtr:
+        def __init__(self, lib, name):
+            self._lib = lib
+            self.__name__ = name
+            self._argtypes = None
+            self._restype = c_int
+            self.errcheck = None
+            self._core = None
+
+        argtypes = property(lambda s: s._argtypes)
+        restype = property(lambda s: s._restype)
+
+        @argtypes.setter
+        def argtypes(self, value):
+            self._argtypes = None if value is None else tuple(value)
+            self._core = None
+
+        @restype.setter
+        def restype(self, value):
+            self._restype = value
+            self._core = None
+
+        def __call__(self, *args):
+            if self._core is None:
+                codes = None if self._argtypes is None else [_code(t) for t in self._argtypes]
+                rt = self._restype
+                rcode = _code(rt) if (rt is None or isinstance(rt, type)) else "i"
+                self._core = self._lib._lib.function(self.__name__, codes, rcode)
+            declared = self._argtypes or ()
+            if self._argtypes is not None and len(args) < len(declared):
+                raise TypeError(
+                    "this function takes at least %d argument%s (%d given)"
+                    % (len(declared), "" if len(declared) == 1 else "s", len(args))
+                )
+            conv = []
+            keep = []
+            for i, a in enumerate(args):
+                try:
+                    conv.append(_arg(a, declared[i] if i < len(declared) else None, keep))
+                except (TypeError, ValueError) as e:
+                    raise _core.ArgumentError(
+                        "argument %d: %s: %s" % (i + 1, type(e).__name__, e)
+                    ) from None
+            result = self._core(*conv)
+            rt = self._restype
+            if isinstance(rt, type) and issubclass(rt, _Pointer):
+                p = rt()
+                proc.write(p._b_addr, _struct.pack(fmt("P"), result or 0))
+                result = p
+            elif isinstance(rt, type) and issubclass(rt, _SimpleCData) and rt.__bases__[0] is not _SimpleCData:
+                obj = rt()
+                obj.value = result
+                result = obj
+            elif rt is not None and not isinstance(rt, type) and callable(rt):
+                result = rt(result)
+            if self.errcheck is not None:
+                result = self.errcheck(result, self, args)
+            return result
+
+        def __repr__(self):
+            return "<%s object at %#x>" % (type(self).__name__, id(self))
+
+    class _CFuncPtr(_CData):
+        _restype_ = c_int
+        _argtypes_ = ()
+
+        def __init__(self, fn):
+            if isinstance(fn, int):
+                self._new_block()
+                proc.write(self._b_addr, _struct.pack(fmt("P"), fn))
+                return
+            if not callable(fn):
+                raise TypeError("argument must be callable or integer function address")
+            self._callable = fn
+            argtypes = self._argtypes_
+
+            def call(*raw):
+                args = []
+                for t, v in zip(argtypes, raw):
+                    if isinstance(t, type) and issubclass(t, _Pointer):
+                        v = t._of(v)
+                    elif isinstance(t, type) and issubclass(t, _SimpleCData) and t.__bases__[0] is not _SimpleCData:
+                        obj = t()
+                        obj.value = v
+                        v = obj
+                    args.append(v)
+                r = fn(*args)
+                if isinstance(r, _CData):
+                    r = _arg(r, None)[1]
+                return r
+
+            self._cb = proc.callback(
+                _code(self._restype_), [_code(t) for t in argtypes], call
+            )
+            self._new_block()
+            proc.write(self._b_addr, _struct.pack(fmt("P"), self._cb.address))
+
+        def _as_arg(self):
+            return ("P", _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0])
+
+    def CFUNCTYPE(restype, *argtypes, use_errno=False, use_last_error=False):
+        return _CDataMeta(
+            "CFunctionType", (_CFuncPtr,), {"_restype_": restype, "_argtypes_": argtypes}
+        )
+
+    # ---------------------------------------------------------------- libraries
+    class CDLL:
+        _func_restype_ = c_int
+
+        def __init__(self, name, mode=0, handle=None, use_errno=False, use_last_error=False, winmode=None):
+            self._name = name
+            if name is None or name == "c" or (isinstance(name, str) and _is_libc(name)):
+                self._lib = proc.libc()
+            else:
+                self._lib = proc.load(_resolve(os.fspath(name)))
+            self._funcs = {}
+
+        def __getattr__(self, name):
+            if name.startswith("__") and name.endswith("__"):
+                raise AttributeError(name)
+            f = self[name]
+            setattr(self, name, f)
+            return f
+
+        def __getitem__(self, name):
+            if not self._lib.has(name):
+                raise AttributeError("%s: undefined symbol: %s" % (self._name, name))
+            return _FuncPtr(self, name)
+
+        def __repr__(self):
+            return "<CDLL '%s', handle %x at %#x>" % (self._name, id(self._lib), id(self))
+
+    PyDLL = CDLL
+
+    class LibraryLoader:
+        def __init__(self, dlltype):
+            self._dlltype = dlltype
+
+        def __getattr__(self, name):
+            if name[0] == "_":
+                raise AttributeError(name)
+            dll = self._dlltype(name)
+            setattr(self, name, dll)
+            return dll
+
+        def __getitem__(self, name):
+            return getattr(self, name)
+
+        def LoadLibrary(self, name):
+            return self._dlltype(name)
+
+    cdll = LibraryLoader(CDLL)
+
+    def _is_libc(name):
+        base = os.path.basename(name)
+        return base in ("libc.so.6", "libc.so", "libc.wasm")
+
+    def _resolve(path):
+        """A library named like a host one, as this backend loads it."""
+        if backend == "native":
+            if path.endswith(".c"):
+                return _core.build(path)[1]
+            return path
+        if path.endswith(".wasm"):
+            return path
+        d, base = os.path.split(path)
+        stem = base
+        for suffix in (".so", ".dylib", ".dll"):
+            if stem.endswith(suffix):
+                stem = stem[: -len(suffix)]
+        stem = stem.split(".so.")[0]
+        if stem.startswith("lib"):
+            stem = stem[3:]
+        for cand in (os.path.join(d, stem + ".wasm"),):
+            if os.path.isfile(cand):
+                return cand
+        for cand in (os.path.join(d, stem + ".c"), os.path.join(d, "lib" + stem + ".c")):
+            if os.path.isfile(cand):
+                return _core.build(cand)[0]
+        if path.endswith(".c"):
+            return _core.build(path)[0]
+        raise OSError("%s: cannot open shared object file: No such file (no %s.wasm or %s.c beside it)" % (path, stem, stem))
+
+    # ---------------------------------------------------------------- functions of ctypes
+    def sizeof(obj):
+        t = obj if isinstance(obj, type) else type(obj)
+        if issubclass(t, _SimpleCData):
+            return proc.sizeof(t._type_)
+        if issubclass(t, Array):
+            return sizeof(t._type_) * t._length_
+        if issubclass(t, (_Pointer, _CFuncPtr)):
+            return proc.sizeof("P")
+        if issubclass(t, _StructBase):
+            if not hasattr(t, "_size_"):
+                raise TypeError("this type has no size")
+            return t._size_
+        raise TypeError("this type has no size")
+
+    def alignment(obj):
+        t = obj if isinstance(obj, type) else type(obj)
+        if issubclass(t, _SimpleCData):
+            return proc.alignment(t._type_)
+        if issubclass(t, Array):
+            return alignment(t._type_)
+        if issubclass(t, (_Pointer, _CFuncPtr)):
+            return proc.alignment("P")
+        if issubclass(t, _StructBase):
+            return t._align_
+        raise TypeError("no alignment info")
+
+    def addressof(obj):
+        if not isinstance(obj, _CData):
+            raise TypeError("invalid type")
+        return obj._b_addr
+
+    def _address(x):
+        if isinstance(x, _CArg):
+            return x._addr
+        if isinstance(x, (_Pointer, _CFuncPtr)) or (isinstance(x, _SimpleCData) and x._type_ in _POINTERLIKE):
+            return x._as_arg()[1]
+        if isinstance(x, _CData):
+            return x._b_addr
+        if isinstance(x, bytes):
+            raise TypeError("pass a buffer (create_string_buffer) instead of bytes")
+        if x is None:
+            return 0
+        return int(x)
+
+    def string_at(ptr, size=-1):
+        addr = _address(ptr)
+        if size < 0:
+            return proc.string_at(addr)
+        return proc.read(addr, size)
+
+    def wstring_at(ptr, size=-1):
+        addr = _address(ptr)
+        w = proc.sizeof("u")
+        out = []
+        i = 0
+        while size < 0 or i < size:
+            unit = proc.read(addr + i * w, w)
+            c = int.from_bytes(unit, "little")
+            if size < 0 and c == 0:
+                break
+            out.append(chr(c))
+            i += 1
+        return "".join(out)
+
+    def memmove(dst, src, count):
+        d = _address(dst)
+        if isinstance(src, bytes):
+            data = src[:count]
+        else:
+            data = proc.read(_address(src), count)
+        proc.write(d, data)
+        return d
+
+    def memset(dst, c, count):
+        d = _address(dst)
+        proc.write(d, bytes([c & 0xFF]) * count)
+        return d
+
+    def cast(obj, typ):
+        addr = _address(obj)
+        if isinstance(typ, type) and issubclass(typ, _Pointer):
+            p = typ()
+            proc.write(p._b_addr, _struct.pack(fmt("P"), addr))
+            p._objects["cast"] = obj
+            return p
+        if isinstance(typ, type) and issubclass(typ, _SimpleCData) and typ._type_ in _POINTERLIKE:
+            v = typ()
+            proc.write(v._b_addr, _struct.pack(fmt("P"), addr))
+            v._objects["cast"] = obj
+            return v
+        raise TypeError("cast() argument 2 must be a pointer type, not %s" % getattr(typ, "__name__", typ))
+
+    def _buffer(elem, text, init, size):
+        if isinstance(init, text):
+            buf = (elem * (len(init) + 1 if size is None else size))()
+            buf.value = init
+            return buf
+        if isinstance(init, int):
+            return (elem * init)()
+        raise TypeError(init)
+
+    def create_string_buffer(init, size=None):
+        return _buffer(c_char, bytes, init, size)
+
+    def create_unicode_buffer(init, size=None):
+        return _buffer(c_wchar, str, init, size)
+
+    def resize(obj, size):
+        raise ValueError("resize() is not supported yet")
+
+    def get_errno():
+        return proc.get_errno()
+
+    def set_errno(value):
+        return proc.set_errno(value)
+
+    def SetPointerType(pointer, cls):
+        pointer._type_ = cls
+
+    # ---------------------------------------------------------------- the namespace
+    for k, v in list(locals().items()):
+        if k in ("ns", "proc", "k", "v", "t", "fmt", "simple", "by_size", "ubysize", "backend"):
+            continue
+        setattr(ns, k, v)
+    ns._CFuncPtr = _CFuncPtr
+    ns._Pointer = _Pointer
+    ns._SimpleCData = _SimpleCData
+    ns.RTLD_LOCAL = 0
+    ns.RTLD_GLOBAL = 256
+    ns.DEFAULT_MODE = 0
+    ns.__all__ = [n for n in dir(ns) if not n.startswith("_")]
+    return ns
