@@ -53,8 +53,14 @@ def namespace(backend):
             self._b_addr = addr
             self._b_base_ = base
             self._b_block = block
-            self._objects = {}
+            self._objects = None
             return self
+
+        def _keep(self, key, obj):
+            """Keeps `obj` alive as long as this object (ctypes' `_objects`)."""
+            if self._objects is None:
+                self._objects = {}
+            self._objects[key] = obj
 
         def _new_block(self):
             block = proc.block(max(sizeof(type(self)), 1))
@@ -108,6 +114,9 @@ def namespace(backend):
     # ---------------------------------------------------------------- simple types
     class _SimpleCData(_CData):
         _type_ = "i"
+        # Byte order in memory: "<" (this target's, little-endian), or ">" for the swapped
+        # types of a BigEndianStructure's fields (`c_int.__ctype_be__`).
+        _endian = "<"
 
         def __init__(self, value=None):
             self._new_block()
@@ -117,7 +126,7 @@ def namespace(backend):
         def _get(self):
             code = self._type_
             raw = proc.read(self._b_addr, proc.sizeof(code))
-            v = _struct.unpack(fmt(code), raw)[0]
+            v = _struct.unpack(self._endian + fmt(code)[1:], raw)[0]
             if code == "?":
                 return bool(v)
             if code == "c":
@@ -140,7 +149,7 @@ def namespace(backend):
                 if isinstance(value, text):
                     # The string lives in a buffer this object keeps, as ctypes keeps it.
                     buf = (create_string_buffer if code == "z" else create_unicode_buffer)(value)
-                    self._objects["value"] = buf
+                    self._keep("value", buf)
                     value = buf._b_addr
                 elif isinstance(value, int) or value is None:
                     value = value or 0
@@ -181,12 +190,12 @@ def namespace(backend):
                 value &= (1 << bits) - 1
                 if code not in _UNSIGNED_CODES and value >= 1 << (bits - 1):
                     value -= 1 << bits
-            proc.write(self._b_addr, _struct.pack(fmt(code), value))
+            proc.write(self._b_addr, _struct.pack(self._endian + fmt(code)[1:], value))
 
         value = property(lambda self: self._get(), lambda self, v: self._set(v))
 
         def __repr__(self):
-            if type(self).__bases__[0] is not _SimpleCData:
+            if not type(self).__dict__.get("_fundamental"):
                 return "<%s object at %#x>" % (type(self).__name__, id(self))
             if self._type_ in "zZ":
                 return "%s(%d)" % (type(self).__name__, self._get_param())
@@ -236,7 +245,13 @@ def namespace(backend):
     _UNSIGNED_CODES = "BHILQn?cu"
 
     def simple(name, code):
-        return _CDataMeta(name, (_SimpleCData,), {"_type_": code})
+        t = _CDataMeta(name, (_SimpleCData,), {"_type_": code, "_fundamental": True})
+        t.__ctype_le__ = t
+        if code not in _POINTERLIKE:
+            t.__ctype_be__ = _CDataMeta(name, (t,), {"_endian": ">", "_fundamental": True})
+            t.__ctype_be__.__ctype_be__ = t.__ctype_be__
+            t.__ctype_be__.__ctype_le__ = t
+        return t
 
     c_bool = simple("c_bool", "?")
     c_char = simple("c_char", "c")
@@ -414,7 +429,7 @@ def namespace(backend):
                 raise TypeError(
                     "expected %s instead of %s" % (self._type_.__name__, type(obj).__name__)
                 )
-            self._objects["contents"] = obj
+            self._keep("contents", obj)
             proc.write(self._b_addr, _struct.pack(fmt("P"), obj._b_addr))
 
         def __getitem__(self, i):
@@ -474,7 +489,7 @@ def namespace(backend):
     def _read_as(typ, addr, base):
         obj = typ.from_address(addr)
         obj._b_base_ = base
-        if issubclass(typ, _SimpleCData) and typ.__bases__[0] is _SimpleCData:
+        if issubclass(typ, _SimpleCData) and typ.__dict__.get("_fundamental"):
             return obj.value
         return obj
 
@@ -483,10 +498,9 @@ def namespace(backend):
             if isinstance(v, _SimpleCData):
                 v = v.value
             obj = typ.from_address(addr)
-            obj._objects = {}
             obj.value = v
             if obj._objects:
-                base._objects[addr] = obj._objects
+                base._keep(addr, obj._objects)
             return
         if not isinstance(v, typ):
             raise TypeError("expected %s instance, got %s" % (typ.__name__, type(v).__name__))
@@ -521,6 +535,7 @@ def namespace(backend):
 
     class _StructBase(_CData, metaclass=_StructMeta):
         _union = False
+        _swapped = False
 
         @classmethod
         def _layout(cls):
@@ -531,6 +546,10 @@ def namespace(backend):
                 if len(spec) != 2:
                     raise TypeError("bit fields are not supported yet")
                 name, typ = spec
+                if cls._swapped:
+                    if not hasattr(typ, "__ctype_be__") and not issubclass(typ, _StructBase):
+                        raise TypeError("This type does not support other endian: %s" % typ)
+                    typ = getattr(typ, "__ctype_be__", typ)
                 fsize, falign = sizeof(typ), alignment(typ)
                 if pack:
                     falign = min(pack, falign)
@@ -564,6 +583,13 @@ def namespace(backend):
 
     LittleEndianStructure = Structure
     LittleEndianUnion = Union
+
+    class BigEndianStructure(_StructBase):
+        _swapped = True
+
+    class BigEndianUnion(_StructBase):
+        _union = True
+        _swapped = True
 
     # ---------------------------------------------------------------- functions
     def _code(t):
@@ -647,7 +673,7 @@ def namespace(backend):
                 p = rt()
                 proc.write(p._b_addr, _struct.pack(fmt("P"), result or 0))
                 result = p
-            elif isinstance(rt, type) and issubclass(rt, _SimpleCData) and rt.__bases__[0] is not _SimpleCData:
+            elif isinstance(rt, type) and issubclass(rt, _SimpleCData) and not rt.__dict__.get("_fundamental"):
                 obj = rt()
                 obj.value = result
                 result = obj
@@ -679,7 +705,7 @@ def namespace(backend):
                 for t, v in zip(argtypes, raw):
                     if isinstance(t, type) and issubclass(t, _Pointer):
                         v = t._of(v)
-                    elif isinstance(t, type) and issubclass(t, _SimpleCData) and t.__bases__[0] is not _SimpleCData:
+                    elif isinstance(t, type) and issubclass(t, _SimpleCData) and not t.__dict__.get("_fundamental"):
                         obj = t()
                         obj.value = v
                         v = obj
@@ -697,6 +723,17 @@ def namespace(backend):
 
         def _as_arg(self):
             return ("P", _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0])
+
+        def __call__(self, *args):
+            """Calls the function: a Python callable directly, as ctypes' callback objects
+            are callable."""
+            fn = getattr(self, "_callable", None)
+            if fn is None:
+                raise TypeError("calling a C function pointer from Python is not supported yet")
+            return fn(*args)
+
+        def __bool__(self):
+            return self._as_arg()[1] != 0
 
     def CFUNCTYPE(restype, *argtypes, use_errno=False, use_last_error=False):
         return _CDataMeta(
@@ -865,12 +902,12 @@ def namespace(backend):
         if isinstance(typ, type) and issubclass(typ, _Pointer):
             p = typ()
             proc.write(p._b_addr, _struct.pack(fmt("P"), addr))
-            p._objects["cast"] = obj
+            p._keep("cast", obj)
             return p
         if isinstance(typ, type) and issubclass(typ, _SimpleCData) and typ._type_ in _POINTERLIKE:
             v = typ()
             proc.write(v._b_addr, _struct.pack(fmt("P"), addr))
-            v._objects["cast"] = obj
+            v._keep("cast", obj)
             return v
         raise TypeError("cast() argument 2 must be a pointer type, not %s" % getattr(typ, "__name__", typ))
 
@@ -907,6 +944,8 @@ def namespace(backend):
             continue
         setattr(ns, k, v)
     ns._CFuncPtr = _CFuncPtr
+    ns.CFuncPtr = _CFuncPtr
+    ns._pointer_type_cache = _pointers
     ns._Pointer = _Pointer
     ns._SimpleCData = _SimpleCData
     ns.RTLD_LOCAL = 0
