@@ -168,3 +168,18 @@ def test_a_wild_pointer_crashes_cpython_but_is_an_exception_in_the_sandbox(tmp_p
     )
     assert sandboxed.returncode == 1, sandboxed
     assert b"ValueError" in sandboxed.stderr, sandboxed.stderr
+
+
+def test_bitfields_and_big_endian_structures_are_laid_out_as_ctypes_lays_them(ct):
+    def make(ns):
+        class S(ns.Structure):
+            _fields_ = [("a", ns.c_int, 3), ("b", ns.c_int, 4), ("c", ns.c_uint, 30), ("d", ns.c_short)]
+
+        class B(ns.BigEndianStructure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_short)]
+
+        s, b = S(), B(0x01020304, 5)
+        s.a, s.b, s.c, s.d = -1, 5, 12345, 7
+        return (ns.sizeof(S), s.a, s.b, s.c, s.d, bytes(s), repr(S.b), ns.sizeof(B), bytes(b), b.x)
+
+    assert make(ct) == make(real)

@@ -519,18 +519,46 @@ def namespace(backend):
                 cls._layout()
 
     class _Field:
-        def __init__(self, name, typ, offset, size):
+        """A structure field; a bitfield has `bits` bits from bit `bit` of its storage unit
+        (the field type's size, at `offset`)."""
+
+        def __init__(self, name, typ, offset, size, bit=0, bits=0):
             self.name, self.typ, self.offset, self.size = name, typ, offset, size
+            self.bit, self.bits = bit, bits
 
         def __get__(self, obj, owner=None):
             if obj is None:
                 return self
-            return _read_as(self.typ, obj._b_addr + self.offset, obj)
+            if not self.bits:
+                return _read_as(self.typ, obj._b_addr + self.offset, obj)
+            raw = proc.read(obj._b_addr + self.offset, self.size)
+            unit = int.from_bytes(raw, "big" if self.typ._endian == ">" else "little")
+            v = (unit >> self.bit) & ((1 << self.bits) - 1)
+            if self.typ._type_ not in _UNSIGNED_CODES and v >> (self.bits - 1):
+                v -= 1 << self.bits
+            return bool(v) if self.typ._type_ == "?" else v
 
         def __set__(self, obj, v):
-            _write_as(self.typ, obj._b_addr + self.offset, v, obj)
+            if not self.bits:
+                _write_as(self.typ, obj._b_addr + self.offset, v, obj)
+                return
+            if not isinstance(v, int):
+                raise TypeError("int expected instead of %s" % type(v).__name__)
+            order = "big" if self.typ._endian == ">" else "little"
+            addr = obj._b_addr + self.offset
+            unit = int.from_bytes(proc.read(addr, self.size), order)
+            mask = ((1 << self.bits) - 1) << self.bit
+            unit = (unit & ~mask) | ((v << self.bit) & mask)
+            proc.write(addr, unit.to_bytes(self.size, order))
+
+        @property
+        def offset_(self):
+            return self.offset
 
         def __repr__(self):
+            if self.bits:
+                return "<Field type=%s, ofs=%d:%d, bits=%d>" % (
+                    self.typ.__name__, self.offset, self.bit, self.bits)
             return "<Field type=%s, ofs=%d, size=%d>" % (self.typ.__name__, self.offset, self.size)
 
     class _StructBase(_CData, metaclass=_StructMeta):
@@ -542,9 +570,37 @@ def namespace(backend):
             pack = getattr(cls, "_pack_", 0)
             offset = size = 0
             align = 1
+            # Bitfields as the System V ABI lays them out (gcc, and clang for wasm32): in
+            # units of the field type's size, a field never straddling a unit boundary.
+            bitpos = None
             for spec in cls._fields_:
-                if len(spec) != 2:
-                    raise TypeError("bit fields are not supported yet")
+                if len(spec) == 3:
+                    name, typ, width = spec
+                    if not (isinstance(typ, type) and issubclass(typ, _SimpleCData)) or typ._type_ in "fdgzZP":
+                        raise TypeError("bit fields not allowed for type %s" % getattr(typ, "__name__", typ))
+                    ubits = 8 * sizeof(typ)
+                    if not 0 <= width <= ubits:
+                        raise ValueError("number of bits invalid for bit field %r" % name)
+                    falign = min(pack, alignment(typ)) if pack else alignment(typ)
+                    pos = offset * 8 if bitpos is None or cls._union else bitpos
+                    if width == 0 or (pos // ubits) != ((pos + max(width, 1) - 1) // ubits):
+                        pos = (pos + ubits - 1) // ubits * ubits
+                    unit = pos // ubits * ubits // 8
+                    if cls._union:
+                        pos = 0
+                        unit = 0
+                    if width:
+                        type.__setattr__(
+                            cls, name, _Field(name, getattr(typ, "__ctype_be__", typ) if cls._swapped else typ,
+                                              unit, sizeof(typ), pos - unit * 8, width))
+                    bitpos = pos + width
+                    offset = (bitpos + 7) // 8
+                    size = max(size, offset, unit + (sizeof(typ) if cls._union else 0))
+                    align = max(align, falign)
+                    continue
+                if bitpos is not None and not cls._union:
+                    offset = (bitpos + 7) // 8
+                bitpos = None
                 name, typ = spec
                 if cls._swapped:
                     if not hasattr(typ, "__ctype_be__") and not issubclass(typ, _StructBase):
