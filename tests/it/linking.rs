@@ -371,3 +371,19 @@ fn hostile_side_modules_are_oserrors_not_crashes() {
         b"from a"
     );
 }
+
+#[test]
+fn loading_a_library_twice_gives_the_same_library_as_dlopen() {
+    for kind in BackendKind::ALL {
+        let sb = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        // SAFETY: the project's own test library.
+        let first = unsafe { sb.load_unchecked(library("liba", kind)) }.unwrap();
+        let again = unsafe { sb.load_unchecked(library("liba", kind)) }.unwrap();
+        CValue::in_dll(&first, CType::Int, "a_counter")
+            .unwrap()
+            .set_value(11)
+            .unwrap();
+        let seen = CValue::in_dll(&again, CType::Int, "a_counter").unwrap();
+        assert_eq!(seen.value().unwrap(), Value::Int(11), "{kind}");
+    }
+}

@@ -71,6 +71,15 @@ impl WasmLibrary {
     /// Links the side module at `path` into this sandbox, after the modules loaded before
     /// (`dlopen(path, RTLD_NOW | RTLD_GLOBAL)`); returns its module index.
     pub(crate) fn load_module(&mut self, path: &Path) -> Result<usize> {
+        // As dlopen: a library already in the sandbox is not loaded twice (a second copy
+        // would see the first one's data through the scope, not its own).
+        let same = |p: &Path| match (p.canonicalize(), path.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => p == path,
+        };
+        if let Some(i) = self.paths.iter().skip(1).position(|p| same(p)) {
+            return Ok(i + 1);
+        }
         let loaded = load_file(path, &self.sandbox)?;
         if loaded.dylink.is_none() {
             return Err(Error::os(
