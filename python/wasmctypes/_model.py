@@ -982,6 +982,10 @@ def namespace(backend):
     def create_unicode_buffer(init, size=None):
         return _buffer(c_wchar, str, init, size)
 
+    def c_buffer(init, size=None):
+        """The deprecated alias of create_string_buffer."""
+        return create_string_buffer(init, size)
+
     def resize(obj, size):
         raise ValueError("resize() is not supported yet")
 
