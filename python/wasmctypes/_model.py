@@ -240,6 +240,14 @@ def namespace(backend):
                 )
             if isinstance(obj, _SimpleCData) and obj._type_ == code:
                 return obj
+            # A plain number goes to the core as it is: it converts and masks it in Rust,
+            # with no object (and no memory) made for it.
+            if code in "fdg":
+                if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+                    return float(obj)
+                raise TypeError("must be real number, not %s" % type(obj).__name__)
+            if code not in "cu?" and isinstance(obj, int):
+                return obj
             return cls(obj)
 
     _UNSIGNED_CODES = "BHILQn?cu"
@@ -688,6 +696,7 @@ def namespace(backend):
             self._restype = c_int
             self.errcheck = None
             self._core = None
+            self._fast = False
 
         argtypes = property(lambda s: s._argtypes)
         restype = property(lambda s: s._restype)
@@ -708,6 +717,18 @@ def namespace(backend):
                 rt = self._restype
                 rcode = _code(rt) if (rt is None or isinstance(rt, type)) else "i"
                 self._core = self._lib._lib.function(self.__name__, codes, rcode)
+                # Plain numbers, bytes and None convert in Rust alone when every declared
+                # type and the result are fundamental types.
+                self._fast = (
+                    self._argtypes is not None
+                    and all(isinstance(t, type) and t.__dict__.get("_fundamental") for t in self._argtypes)
+                    and (rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental")))
+                )
+            if self._fast and self.errcheck is None:
+                try:
+                    return self._core(*args)
+                except _core.ArgumentError:
+                    pass  # an object the core does not take: the general path converts it
             declared = self._argtypes or ()
             if self._argtypes is not None and len(args) < len(declared):
                 raise TypeError(

@@ -1,0 +1,89 @@
+"""CPython's ctypes against wasmctypes.native and wasmctypes.wasm, in one run.
+
+    target/venv/bin/python benches/python_compare.py
+
+Rows: `lib.add(1, 2)` with argtypes, a `c_char_p` call (`str_len` of 100 bytes), libc's
+`qsort` of 1,000 ints with a Python comparison callback, and `create_string_buffer(4096)`
+plus a call (`upper`). Each row is timed with `timeit` (best of 5 repeats), the three
+namespaces interleaved per repeat; the ratio is to CPython's ctypes in the same run.
+"""
+
+import ctypes as cpython_ctypes
+import os
+import random
+import subprocess
+import sys
+import timeit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "target", "python-bench")
+
+
+def build():
+    exe = os.path.join(ROOT, "target", "debug", "wasmctypes")
+    if not os.path.exists(exe):
+        subprocess.run(["cargo", "build", "--quiet", "--bin", "wasmctypes"], cwd=ROOT, check=True)
+    srcs = [os.path.join(ROOT, "guest-c", n + ".c") for n in ("testlib", "upper")]
+    subprocess.run([exe, "build", "--out", OUT] + srcs, check=True, stdout=subprocess.DEVNULL)
+
+
+def rows(ct):
+    lib = ct.CDLL(os.path.join(OUT, "libtestlib.so"))
+    up = ct.CDLL(os.path.join(OUT, "libupper.so"))
+    libc = ct.CDLL(None)
+    add = lib.add
+    add.argtypes = [ct.c_int, ct.c_int]
+    add.restype = ct.c_int
+    str_len = lib.str_len
+    str_len.argtypes = [ct.c_char_p]
+    str_len.restype = ct.c_int
+    upper = up.upper
+    upper.argtypes = [ct.c_char_p, ct.c_int]
+    upper.restype = None
+    text = b"x" * 100
+    numbers = list(range(1000))
+    random.Random(0).shuffle(numbers)
+    arr_t = ct.c_int * 1000
+    CMP = ct.CFUNCTYPE(ct.c_int, ct.POINTER(ct.c_int), ct.POINTER(ct.c_int))
+    cmp = CMP(lambda a, b: a[0] - b[0])
+    libc.qsort.restype = None
+    size = ct.sizeof(ct.c_int)
+
+    def qsort():
+        arr = arr_t(*numbers)
+        libc.qsort(arr, 1000, size, cmp)
+
+    def buffer():
+        buf = ct.create_string_buffer(4096)
+        upper(buf, 4095)
+
+    return {
+        "add(1, 2)": (lambda: add(1, 2), 20000),
+        "c_char_p str_len(100 bytes)": (lambda: str_len(text), 20000),
+        "qsort of 1,000 ints, Python callback": (qsort, 3),
+        "create_string_buffer(4096) + upper": (buffer, 300),
+    }
+
+
+def main():
+    build()
+    import wasmctypes.native
+    import wasmctypes.wasm
+
+    spaces = {"CPython ctypes": cpython_ctypes, "native": wasmctypes.native, "wasm": wasmctypes.wasm}
+    tables = {name: rows(ct) for name, ct in spaces.items()}
+    print("%-40s %14s %14s %8s %14s %8s" % ("row (us per call)", "CPython", "native", "ratio", "wasm", "ratio"))
+    for row in tables["CPython ctypes"]:
+        best = {}
+        for _ in range(5):
+            for name in spaces:
+                fn, n = tables[name][row]
+                t = timeit.timeit(fn, number=n) / n * 1e6
+                best[name] = min(best.get(name, t), t)
+        c = best["CPython ctypes"]
+        print("%-40s %14.2f %14.2f %7.2fx %14.2f %7.2fx" % (
+            row, c, best["native"], best["native"] / c, best["wasm"], best["wasm"] / c))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
