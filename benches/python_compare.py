@@ -1,6 +1,10 @@
 """CPython's ctypes against wasmctypes.native and wasmctypes.wasm, in one run.
 
+    VIRTUAL_ENV=$PWD/target/venv target/venv/bin/maturin develop --release
     target/venv/bin/python benches/python_compare.py
+
+(`./run test` installs a debug build of the extension, whose core is unoptimised: measure a
+release build.)
 
 Rows: `lib.add(1, 2)` with argtypes, a `c_char_p` call (`str_len` of 100 bytes), libc's
 `qsort` of 1,000 ints with a Python comparison callback, and `create_string_buffer(4096)`

@@ -27,15 +27,21 @@ def namespace(backend):
     ns.ArgumentError = _core.ArgumentError
     ns.SandboxError = _core.SandboxError
 
+    formats = {}
+
     def fmt(code):
-        size = proc.sizeof(code)
-        if code in "fdg":
-            return "<" + ("f" if size == 4 else "d")
-        if code in "?BHILQcnPzZu" and code not in "?c":
-            return "<" + _UNSIGNED[size]
-        if code in "?c":
-            return "<" + _UNSIGNED[size]
-        return "<" + _SIGNED[size]
+        """The `struct` format of a type code in this process's data model (cached)."""
+        f = formats.get(code)
+        if f is None:
+            size = proc.sizeof(code)
+            if code in "fdg":
+                f = "<" + ("f" if size == 4 else "d")
+            elif code in "?BHILQcnPzZu":
+                f = "<" + _UNSIGNED[size]
+            else:
+                f = "<" + _SIGNED[size]
+            formats[code] = f
+        return f
 
     # ---------------------------------------------------------------- the base of all data
     class _CDataMeta(type):
@@ -251,6 +257,7 @@ def namespace(backend):
             return cls(obj)
 
     _UNSIGNED_CODES = "BHILQn?cu"
+    _NUMBERS = "bBhHiIlLqQnNfdg"
 
     def simple(name, code):
         t = _CDataMeta(name, (_SimpleCData,), {"_type_": code, "_fundamental": True})
@@ -495,6 +502,10 @@ def namespace(backend):
         return _CArg(obj, offset)
 
     def _read_as(typ, addr, base):
+        # A number of a fundamental type is read straight from memory, with no object.
+        if typ.__dict__.get("_fundamental") and typ._type_ in _NUMBERS:
+            f = typ._endian + fmt(typ._type_)[1:]
+            return _struct.unpack(f, proc.read(addr, _struct.calcsize(f)))[0]
         obj = typ.from_address(addr)
         obj._b_base_ = base
         if issubclass(typ, _SimpleCData) and typ.__dict__.get("_fundamental"):
