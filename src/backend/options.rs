@@ -14,7 +14,8 @@ pub struct LoadOptions {
     /// The wasm sandbox's limits and grants (ignored natively).
     pub sandbox: SandboxConfig,
     /// The libc module a wasm sandbox starts from; `None` for the one built from the
-    /// installed wasi-libc (see [`toolchain::libc`](crate::toolchain::libc)). Ignored natively.
+    /// installed wasi-libc, which [`Sandbox`](crate::Sandbox) and [`CDLL`](crate::CDLL) fill
+    /// in when a sandbox needs it. Ignored natively.
     pub libc: Option<std::path::PathBuf>,
 }
 

@@ -86,8 +86,14 @@ impl CDLL {
         if path.as_os_str() == LIBC {
             return Ok(crate::Sandbox::open(kind, options)?.libc());
         }
-        let (backend, module) = AnyBackend::open(kind, path, options)?;
-        CDLL::in_new_sandbox(backend, module, path, options)
+        // A side module joins a new sandbox after libc, which this layer provides.
+        let options = if kind == BackendKind::Wasm && crate::backend::wasm::is_side_module(path) {
+            super::sandbox::with_libc(kind, options)?
+        } else {
+            std::borrow::Cow::Borrowed(options)
+        };
+        let (backend, module) = AnyBackend::open(kind, path, &options)?;
+        CDLL::in_new_sandbox(backend, module, path, &options)
     }
 
     /// The handle on module `module` of a sandbox just made from `backend`.

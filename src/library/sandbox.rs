@@ -45,13 +45,14 @@ impl Sandbox {
 
     /// A new sandbox on the backend `kind`: natively, this process with its C library.
     pub fn open(kind: BackendKind, options: &LoadOptions) -> Result<Sandbox> {
-        let backend = AnyBackend::new_sandbox(kind, options)?;
+        let options = with_libc(kind, options)?;
+        let backend = AnyBackend::new_sandbox(kind, &options)?;
         let name = match kind {
             BackendKind::Wasm => "libc.wasm",
             BackendKind::Native => "libc.so.6",
         };
         Ok(Sandbox {
-            libc: CDLL::in_new_sandbox(backend, 0, Path::new(name), options)?,
+            libc: CDLL::in_new_sandbox(backend, 0, Path::new(name), &options)?,
         })
     }
 
@@ -95,6 +96,22 @@ impl Sandbox {
     pub fn reset(&self) -> Result<()> {
         self.libc.reset()
     }
+}
+
+/// `options` with the libc module a wasm sandbox starts from: the given one, or the one built
+/// from the installed wasi-libc (once per process, cached; see
+/// [`toolchain::libc`](crate::toolchain::libc)). Natively, `options` as they are.
+pub(super) fn with_libc(
+    kind: BackendKind,
+    options: &LoadOptions,
+) -> Result<std::borrow::Cow<'_, LoadOptions>> {
+    if kind == BackendKind::Native || options.libc.is_some() {
+        return Ok(std::borrow::Cow::Borrowed(options));
+    }
+    Ok(std::borrow::Cow::Owned(LoadOptions {
+        libc: Some(crate::toolchain::libc::libc_module()?),
+        ..options.clone()
+    }))
 }
 
 impl std::ops::Deref for Sandbox {

@@ -17,6 +17,15 @@ pub(crate) struct Dylink {
     pub(crate) needed: Vec<String>,
 }
 
+/// Whether the file at `path` is a side module, from its first 64 KiB (`dylink.0` comes
+/// first). A file that cannot be read or parsed is not one: loading it reports why.
+pub(crate) fn is_side_module(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(64 * 1024).read_to_end(&mut head));
+    read.is_ok() && matches!(dylink(&head), Ok(Some(_)))
+}
+
 /// The module's `dylink.0` section, `Ok(None)` for a module that has none (a standalone
 /// module), or an error for a malformed one. The section must come first, so only the
 /// custom sections before the first other section are read.

@@ -52,12 +52,15 @@ impl WasmLibrary {
         Ok((sandbox, id))
     }
 
-    /// A sandbox with nothing but the libc module (see [`crate::toolchain::libc`]).
+    /// A sandbox with nothing but the libc module of `options` (which the layer above fills
+    /// in: this one builds nothing).
     pub(crate) fn new_sandbox(options: &LoadOptions) -> Result<WasmLibrary> {
-        let libc = match &options.libc {
-            Some(path) => path.clone(),
-            None => crate::toolchain::libc::libc_module()?,
-        };
+        let libc = options.libc.clone().ok_or_else(|| {
+            Error::os(
+                "libc",
+                "a wasm sandbox starts from the libc module, and LoadOptions::libc names none",
+            )
+        })?;
         let loaded = load_file(&libc, &options.sandbox)?;
         if loaded.dylink.is_some() {
             return Err(Error::os(
@@ -77,7 +80,7 @@ impl WasmLibrary {
             (Ok(a), Ok(b)) => a == b,
             _ => p == path,
         };
-        if let Some(i) = self.paths.iter().skip(1).position(|p| same(p)) {
+        if let Some(i) = self.sides.iter().position(|(p, _)| same(p)) {
             return Ok(i + 1);
         }
         let loaded = load_file(path, &self.sandbox)?;
@@ -95,8 +98,7 @@ impl WasmLibrary {
         self.arm();
         self.live.link(path, &loaded)?;
         self.sides.push((path.to_path_buf(), loaded));
-        self.paths.push(path.to_path_buf());
-        Ok(self.live.modules.len() - 1)
+        Ok(self.sides.len())
     }
 
     /// Starts a sandbox whose main module is `loaded`.
@@ -117,7 +119,7 @@ impl WasmLibrary {
         )?;
         Ok(WasmLibrary {
             _thread: std::marker::PhantomData,
-            paths: vec![path.to_path_buf()],
+            path: path.to_path_buf(),
             sides: Vec::new(),
             loaded,
             sandbox,
@@ -250,7 +252,7 @@ impl WasmLibrary {
     pub(crate) fn reset(&mut self) -> Result<()> {
         let capture = self.capture.then_some((&self.stdout, &self.stderr));
         let parts = WasmLibrary::instantiate(
-            &self.paths[0],
+            &self.path,
             &self.loaded,
             &self.sandbox,
             &self.clock,
@@ -295,8 +297,11 @@ impl Live {
     /// Module 0 sees the whole scope in load order, as `dlsym(RTLD_DEFAULT, name)`.
     pub(crate) fn function(&mut self, module: usize, name: &str) -> Option<wasmtime::Func> {
         use super::link::Symbol;
-        if let Some(Symbol::Func(f)) = self.export_of(module, name) {
-            return Some(f);
+        // Module 0's own exports are the first the scope searches.
+        if module != 0 {
+            if let Some(Symbol::Func(f)) = self.export_of(module, name) {
+                return Some(f);
+            }
         }
         match self.resolve(name) {
             Some(Symbol::Func(f)) => Some(f),

@@ -18,6 +18,7 @@ mod callback;
 pub(crate) mod capture;
 mod clock;
 mod dylink;
+pub(crate) use dylink::is_side_module;
 pub(crate) mod engine;
 mod guest;
 mod inspect;
@@ -74,9 +75,10 @@ pub(crate) const SCALAR_SLOTS: usize = 16;
 pub(crate) struct WasmLibrary {
     /// Keeps a `WasmLibrary` on its thread (not `Send`): its store holds the callbacks' `Rc`s.
     _thread: std::marker::PhantomData<*const ()>,
-    /// Each module's file, by module index (0: the main module).
-    paths: Vec<PathBuf>,
-    /// The side modules, in load order, as `reset()` links them again.
+    /// The main module's file (module 0).
+    path: PathBuf,
+    /// The side modules, in load order (module `i` is `sides[i - 1]`), as `reset()` links
+    /// them again.
     sides: Vec<(PathBuf, Loaded)>,
     loaded: Loaded,
     sandbox: SandboxConfig,
@@ -184,10 +186,14 @@ impl WasmLibrary {
     }
 
     fn library_name(&self, module: usize) -> String {
-        self.paths
-            .get(module)
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+        match module.checked_sub(1) {
+            None => self.path.display().to_string(),
+            Some(side) => self
+                .sides
+                .get(side)
+                .map(|(p, _)| p.display().to_string())
+                .unwrap_or_default(),
+        }
     }
 
     /// The export of a prepared scalar prototype of `n` arguments, for
