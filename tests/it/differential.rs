@@ -176,26 +176,14 @@ fn a_native_hang_is_a_timeout_and_a_crash_a_signal_and_the_run_goes_on() {
     let o = diff(&[src, "--json", "--timeout", "1s", "-j", "1"]);
     let v = verdicts(&o);
     let outcome = |name: &str| v.iter().find(|t| t.0 == name).map(|t| t.1.clone());
-    assert_eq!(
-        outcome("test_before").as_deref(),
-        Some("returned 1"),
-        "{v:?}"
-    );
-    assert_eq!(
-        outcome("test_loops_natively").as_deref(),
-        Some("timeout"),
-        "{v:?}"
-    );
-    assert_eq!(
-        outcome("test_crashes_natively").as_deref(),
-        Some("signal SIGSEGV"),
-        "{v:?}"
-    );
-    assert_eq!(
-        outcome("test_after").as_deref(),
-        Some("returned 3"),
-        "{v:?}"
-    );
+    for (name, want) in [
+        ("test_before", "returned 1"),
+        ("test_loops_natively", "timeout"),
+        ("test_crashes_natively", "signal SIGSEGV"),
+        ("test_after", "returned 3"),
+    ] {
+        assert_eq!(outcome(name).as_deref(), Some(want), "{name}: {v:?}");
+    }
 }
 
 /// `--shard 1/2` and `--shard 2/2` split the corpus without overlap, and `-j 2` gives the same

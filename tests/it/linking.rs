@@ -195,35 +195,47 @@ fn libc_by_name_on_both_backends() {
 }
 
 #[test]
-fn objects_of_another_sandbox_are_an_argument_error() {
-    let one = Sandbox::new(&LoadOptions::default()).unwrap();
-    let two = Sandbox::new(&LoadOptions::default()).unwrap();
-    let n = CValue::new(&one, CType::Int, 1).unwrap();
-    let a = two.load(library("liba", BackendKind::Wasm)).unwrap();
-    let add = function(&a, "a_add_to", &[CType::VoidP, CType::Int], CType::Int);
-    match add.call(&[byref(&n, 0), Value::Int(1)]) {
-        Err(Error::ArgumentError {
-            position: Some(1), ..
-        }) => {}
-        other => panic!("expected ArgumentError for argument 1, got {other:?}"),
+fn objects_of_another_sandbox_are_an_argument_error_but_natively_one_address_space() {
+    for kind in BackendKind::ALL {
+        let one = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        let two = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        let n = CValue::new(&one, CType::Int, 1).unwrap();
+        // SAFETY: the project's own test library.
+        let a = unsafe { two.load_unchecked(library("liba", kind)) }.unwrap();
+        let add = function(&a, "a_add_to", &[CType::VoidP, CType::Int], CType::Int);
+        match (kind, add.call(&[byref(&n, 0), Value::Int(1)])) {
+            (BackendKind::Native, Ok(v)) => assert_eq!(v, Value::Int(2)),
+            (
+                BackendKind::Wasm,
+                Err(Error::ArgumentError {
+                    position: Some(1), ..
+                }),
+            ) => {}
+            (kind, other) => panic!("{kind}: unexpected {other:?}"),
+        }
     }
 }
 
 #[test]
 fn a_missing_symbol_is_an_oserror_naming_it_and_the_sandbox_stays_usable() {
-    let sb = Sandbox::new(&LoadOptions::default()).unwrap();
-    // libb needs liba's a_counter: loaded alone, the link fails as dlopen's would.
-    match sb.load(library("libb", BackendKind::Wasm)) {
-        Err(Error::OsError { message, .. }) => {
-            assert!(message.contains("undefined symbol: a_counter"), "{message}")
+    for kind in BackendKind::ALL {
+        let sb = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        // libb needs liba's a_counter: loaded alone, the link fails as dlopen's would.
+        // SAFETY: the project's own test libraries.
+        match unsafe { sb.load_unchecked(library("libb", kind)) } {
+            Err(Error::OsError { message, .. }) => {
+                assert!(
+                    message.contains("undefined symbol: a_counter"),
+                    "{kind}: {message}"
+                )
+            }
+            other => panic!("{kind}: expected OSError, got {other:?}"),
         }
-        other => panic!("expected OSError, got {other:?}"),
+        let _a = unsafe { sb.load_unchecked(library("liba", kind)) }.unwrap();
+        let b = unsafe { sb.load_unchecked(library("libb", kind)) }.unwrap();
+        let by_name = function(&b, "b_reads_a_counter", &[], CType::Int);
+        assert_eq!(by_name.call(&[]).unwrap(), Value::Int(7), "{kind}");
     }
-    let a = sb.load(library("liba", BackendKind::Wasm)).unwrap();
-    let b = sb.load(library("libb", BackendKind::Wasm)).unwrap();
-    let by_name = function(&b, "b_reads_a_counter", &[], CType::Int);
-    assert_eq!(by_name.call(&[]).unwrap(), Value::Int(7));
-    let _ = a;
 }
 
 #[test]

@@ -11,7 +11,9 @@ impl crate::backend::Memory for HostMemory {
             return Err(Error::ValueError("NULL pointer access".into()));
         }
         // SAFETY: raw host memory, as ctypes reads it: the callback promises it is valid.
-        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), out.len()) };
+        // `copy`, not `copy_nonoverlapping`: an address the caller names is not known not to
+        // overlap the buffer it is copied into (memory freed and reused since, say).
+        unsafe { std::ptr::copy(addr as *const u8, out.as_mut_ptr(), out.len()) };
         Ok(())
     }
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
@@ -19,7 +21,7 @@ impl crate::backend::Memory for HostMemory {
             return Err(Error::ValueError("NULL pointer access".into()));
         }
         // SAFETY: as `read_into`.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
+        unsafe { std::ptr::copy(data.as_ptr(), addr as *mut u8, data.len()) };
         Ok(())
     }
     fn data_model(&self) -> crate::types::DataModel {

@@ -30,6 +30,15 @@ use crate::error::{Error, Result};
 use crate::types::{CType, Repr};
 use shims::ShimPlan;
 
+/// dlopen's failure as an `OSError` with dlerror's own text (`libb.so: undefined symbol:
+/// a_counter`), which libloading keeps as the error's source.
+fn dlerror(path: &Path, e: libloading::Error) -> Error {
+    match std::error::Error::source(&e) {
+        Some(detail) => Error::os(path, detail),
+        None => Error::os(path, e),
+    }
+}
+
 /// The C library's soname on this platform.
 const LIBC: &str = "libc.so.6";
 
@@ -88,7 +97,7 @@ impl NativeLibrary {
         let path = Path::new(LIBC);
         // SAFETY: the C library is already loaded into every process; dlopen only takes a
         // reference to it and runs no initialiser.
-        let lib = unsafe { libloading::Library::new(LIBC) }.map_err(|e| Error::os(path, e))?;
+        let lib = unsafe { libloading::Library::new(LIBC) }.map_err(|e| dlerror(path, e))?;
         Ok(NativeLibrary::with(path, lib, options, Output::default()))
     }
 
@@ -154,7 +163,7 @@ impl NativeLibrary {
         } else {
             load()
         }
-        .map_err(|e| Error::os(path, e))
+        .map_err(|e| dlerror(path, e))
     }
 
     /// `dlsym` on module `module`'s handle (which also finds its dependencies' symbols).
