@@ -8,21 +8,17 @@
 """
 
 import argparse
-import importlib
 import os
 import runpy
 import subprocess
 import sys
 
+from ._redirect import redirect
+
 
 def run(script, backend, args):
     os.environ["WASMCTYPES_BACKEND"] = backend
-    ns = importlib.import_module("wasmctypes." + backend)
-    util = importlib.import_module("wasmctypes.util")
-    ns.util = util
-    sys.modules["ctypes"] = ns
-    sys.modules["_ctypes"] = ns
-    sys.modules["ctypes.util"] = util
+    redirect(backend)
     sys.argv = [script] + list(args)
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     runpy.run_path(script, run_name="__main__")

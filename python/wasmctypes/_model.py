@@ -436,7 +436,10 @@ def namespace(backend):
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
-            return self._type_.from_address(a)
+            obj = self._type_.from_address(a)
+            # The pointer, and through it what it keeps alive, lives as long as its contents.
+            obj._b_base_ = self
+            return obj
 
         @contents.setter
         def contents(self, obj):
@@ -699,6 +702,15 @@ def namespace(backend):
             return v
         return a
 
+    def _subclass_of_pointerlike(t):
+        """A user's subclass of c_char_p, c_wchar_p or c_void_p, as a restype."""
+        return (
+            isinstance(t, type)
+            and issubclass(t, _SimpleCData)
+            and not t.__dict__.get("_fundamental")
+            and t._type_ in _POINTERLIKE
+        )
+
     class _FuncPtr:
         def __init__(self, lib, name):
             self._lib = lib
@@ -727,6 +739,8 @@ def namespace(backend):
                 codes = None if self._argtypes is None else [_code(t) for t in self._argtypes]
                 rt = self._restype
                 rcode = _code(rt) if (rt is None or isinstance(rt, type)) else "i"
+                if _subclass_of_pointerlike(rt):
+                    rcode = "P"  # the instance holds the address C returned, not a copy
                 self._core = self._lib._lib.function(self.__name__, codes, rcode)
                 # Plain numbers, bytes and None convert in Rust alone when every declared
                 # type and the result are fundamental types.
@@ -761,6 +775,10 @@ def namespace(backend):
                 p = rt()
                 proc.write(p._b_addr, _struct.pack(fmt("P"), result or 0))
                 result = p
+            elif _subclass_of_pointerlike(rt):
+                obj = rt()
+                proc.write(obj._b_addr, _struct.pack(fmt("P"), result or 0))
+                result = obj
             elif isinstance(rt, type) and issubclass(rt, _SimpleCData) and not rt.__dict__.get("_fundamental"):
                 obj = rt()
                 obj.value = result

@@ -65,12 +65,9 @@ def install(backend):
     """Makes `ctypes` and friends resolve to the namespace of `backend`."""
     if backend == "cpython":
         return
-    ns = importlib.import_module("wasmctypes." + backend)
-    util = importlib.import_module("wasmctypes.util")
-    ns.util = util
-    sys.modules["ctypes"] = ns
-    sys.modules["_ctypes"] = ns
-    sys.modules["ctypes.util"] = util
+    from ._redirect import redirect
+
+    redirect(backend)
     # `_ctypes_test`, CPython's C test library, is ours: guest-c/ctypes_test.c, which the
     # namespace builds for its backend when a test loads `CDLL(_ctypes_test.__file__)`.
     source = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "guest-c", "ctypes_test.c")
