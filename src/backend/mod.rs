@@ -97,6 +97,25 @@ pub(crate) enum Passing {
     Struct(std::rc::Rc<crate::types::StructType>),
 }
 
+/// What a prepared call calls: a symbol as a module finds it, or a function pointer (a code
+/// address natively, an index into the shared function table in wasm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Callee<'a> {
+    /// `dlsym(handle, name)`: the module's own export, or one before it.
+    Symbol(&'a str),
+    /// A C function pointer, such as one a library returned or stored.
+    Address(u64),
+}
+
+impl std::fmt::Display for Callee<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Callee::Symbol(name) => f.write_str(name),
+            Callee::Address(a) => write!(f, "<function pointer 0x{a:x}>"),
+        }
+    }
+}
+
 /// A prototype prepared by a backend; an index into that backend's table of prototypes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ProtoId(pub(crate) usize);
@@ -172,14 +191,14 @@ pub(crate) trait Backend {
     /// the one the backend was opened with (libc for a new sandbox).
     fn load(&mut self, path: &Path) -> Result<usize>;
 
-    /// Prepares a call of `symbol`, as module `module` finds it, with these arguments and
-    /// result, once. `fixed` is the number of fixed arguments of a variadic function, `None`
+    /// Prepares a call of `callee` (a symbol as module `module` finds it, or a function
+    /// pointer) with these arguments and result, once. `fixed` is the number of fixed arguments of a variadic function, `None`
     /// otherwise. The wasm backend checks the prototype against the export's signature,
     /// following clang's wasm32 C ABI.
     fn prepare(
         &mut self,
         module: usize,
-        symbol: &str,
+        callee: Callee<'_>,
         args: &[Passing],
         ret: &Passing,
         fixed: Option<usize>,

@@ -191,7 +191,7 @@ impl Function {
                             .collect();
                         let p = b.prepare(
                             self.module,
-                            &self.name,
+                            self.callee(),
                             &args,
                             &passing(&self.restype, m),
                             fixed,

@@ -193,6 +193,32 @@ impl CDLL {
             lib: self.inner.clone(),
             module: self.module,
             name: name.to_string(),
+            address: None,
+            argtypes: None,
+            restype: Type::Simple(CType::Int),
+            proto: std::cell::Cell::new(None),
+            scalar: std::cell::OnceCell::new(),
+            inferred: RefCell::new(None),
+        })
+    }
+
+    /// The function a C function pointer points to: ctypes' `CFUNCTYPE(...)(address)`. Its
+    /// restype is `c_int` and its argtypes are unset, as for [`CDLL::function`]. In wasm,
+    /// `address` is an index into the sandbox's function table: one outside it, an empty
+    /// entry, or a prototype that does not match the function's wasm signature is an error
+    /// when the call is prepared, never a trap.
+    ///
+    /// # Safety
+    ///
+    /// Natively, `address` is called as it is, as ctypes calls it: it must be the address of
+    /// a function with the prototype that is then declared (or inferred), or the process
+    /// crashes or worse. In wasm every address is safe.
+    pub unsafe fn function_at(&self, address: u64) -> Result<Function> {
+        Ok(Function {
+            lib: self.inner.clone(),
+            module: self.module,
+            name: format!("<function pointer 0x{address:x}>"),
+            address: Some(address),
             argtypes: None,
             restype: Type::Simple(CType::Int),
             proto: std::cell::Cell::new(None),

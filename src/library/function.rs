@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::fast_path::ScalarCall;
 use super::inner::LibInner;
 
-use crate::backend::{Backend, Passing, ProtoId};
+use crate::backend::{Backend, Callee, Passing, ProtoId};
 use crate::error::{Error, Mismatch, Result};
 use crate::library::typed::{check_signature, Params, Results, TypedFunction};
 use crate::types::{CType, DataModel, Repr, Type};
@@ -23,6 +23,9 @@ pub struct Function {
     /// The library (module of the sandbox) whose handle looked the name up.
     pub(super) module: usize,
     pub(super) name: String,
+    /// A function pointer's address (see [`CDLL::function_at`](super::CDLL::function_at)),
+    /// or `None` for the symbol `name`.
+    pub(super) address: Option<u64>,
     pub(super) argtypes: Option<Vec<Type>>,
     pub(super) restype: Type,
     pub(super) proto: std::cell::Cell<Option<ProtoId>>,
@@ -147,6 +150,14 @@ impl Function {
         Some(b.describe_call(p))
     }
 
+    /// What a call calls: the symbol, or the function pointer.
+    pub(super) fn callee(&self) -> Callee<'_> {
+        match self.address {
+            Some(a) => Callee::Address(a),
+            None => Callee::Symbol(&self.name),
+        }
+    }
+
     /// Forgets the prepared prototypes; the next call prepares again, once.
     pub(super) fn invalidate(&mut self) {
         *self.inferred.get_mut() = None;
@@ -163,7 +174,7 @@ impl Function {
         let args: Vec<Passing> = types.iter().map(|t| passing(t, m)).collect();
         let p = b.prepare(
             self.module,
-            &self.name,
+            self.callee(),
             &args,
             &passing(&self.restype, m),
             None,

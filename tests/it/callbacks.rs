@@ -394,3 +394,78 @@ fn function_pointer_members_and_callback_arguments() {
         assert!(seen.get(), "{k}");
     }
 }
+
+/// `pick(which)`: the address of `c_add` (0) or `c_mul` (1), as C returns it.
+fn picked(lib: &CDLL, which: i128) -> u64 {
+    let mut pick = lib.function("pick").unwrap();
+    pick.set_argtypes(&[CType::Int])
+        .unwrap()
+        .set_restype(CType::VoidP)
+        .unwrap();
+    int(&pick.call(&[Value::Int(which)]).unwrap()) as u64
+}
+
+/// ctypes: `CFUNCTYPE(c_int, c_int, c_int)(address)` calls the function a C function pointer
+/// points to, and so does a callback's own address: `pick(1)` is `c_mul`, and the call goes
+/// through C back to the closure.
+#[test]
+fn function_pointers_are_called_from_the_host() {
+    for lib in both("callbacks") {
+        for (addr, want) in [(picked(&lib, 0), 13), (picked(&lib, 1), 42)] {
+            // SAFETY: `addr` is a `binop` that the library returned, called as one.
+            let mut f = unsafe { lib.function_at(addr) }.unwrap();
+            f.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+            assert_eq!(
+                f.call(&[Value::Int(6), Value::Int(7)]).unwrap(),
+                Value::Int(want),
+                "{}",
+                lib.backend()
+            );
+        }
+        let cb = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Int, &[CType::Int, CType::Int]),
+            |_, args| Ok(Value::Int(int(&args[0]) - int(&args[1]))),
+        )
+        .unwrap();
+        // SAFETY: the callback's address, called with its own prototype.
+        let mut f = unsafe { lib.function_at(cb.address()) }.unwrap();
+        f.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+        assert_eq!(
+            f.call(&[Value::Int(6), Value::Int(7)]).unwrap(),
+            Value::Int(-1),
+            "{}",
+            lib.backend()
+        );
+        // NULL is refused on both backends before anything is called.
+        // SAFETY: never called: preparing the call fails.
+        let null = unsafe { lib.function_at(0) }.unwrap();
+        assert_eq!(null.call(&[]).unwrap_err().kind(), "ValueError");
+    }
+}
+
+/// In the sandbox a function pointer is checked: an address outside the function table and
+/// a prototype that does not match the function's wasm signature are errors, not traps, and
+/// the library stays usable.
+#[test]
+fn a_bad_function_pointer_is_an_error_in_the_sandbox() {
+    let [lib, _] = both("callbacks");
+    // SAFETY: wasm checks every address.
+    let far = unsafe { lib.function_at(1 << 30) }.unwrap();
+    assert_eq!(far.call(&[]).unwrap_err().kind(), "ValueError");
+    let add = picked(&lib, 0);
+    // SAFETY: as above.
+    let mut wrong = unsafe { lib.function_at(add) }.unwrap();
+    wrong.set_argtypes(&[CType::Double]).unwrap();
+    assert_eq!(
+        wrong.call(&[Value::Float(1.0)]).unwrap_err().kind(),
+        "TypeError"
+    );
+    // The library is as it was: the same pointer, and it still calls.
+    assert_eq!(picked(&lib, 0), add);
+    wrong.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+    assert_eq!(
+        wrong.call(&[Value::Int(2), Value::Int(3)]).unwrap(),
+        Value::Int(5)
+    );
+}

@@ -263,12 +263,19 @@ impl Backend for NativeLibrary {
     fn prepare(
         &mut self,
         module: usize,
-        symbol: &str,
+        callee: crate::backend::Callee<'_>,
         args: &[crate::backend::Passing],
         ret: &crate::backend::Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
-        let code = self.symbol(module, symbol)?;
+        let code = match callee {
+            crate::backend::Callee::Symbol(name) => self.symbol(module, name)?,
+            // The caller vouched for the address (see `CDLL::function_at`); NULL is refused.
+            crate::backend::Callee::Address(0) => {
+                return Err(Error::ValueError("NULL function pointer".into()))
+            }
+            crate::backend::Callee::Address(a) => a as usize as *const c_void,
+        };
         if args.len() > MAX_ARGS {
             return Err(Error::TypeError(format!(
                 "too many arguments (at most {MAX_ARGS})"

@@ -4,7 +4,7 @@
 use wasmtime::Func;
 
 use super::{func_signature, slots_signature, Slot, WasmLibrary, SCALAR_SLOTS};
-use crate::backend::{Passing, ProtoId};
+use crate::backend::{Callee, Passing, ProtoId};
 use crate::error::{Error, Result};
 use crate::types::Repr;
 
@@ -92,18 +92,23 @@ impl WasmLibrary {
     pub(super) fn prepare_proto(
         &mut self,
         module: usize,
-        symbol: &str,
+        callee: Callee<'_>,
         args: &[Passing],
         ret: &Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
-        let func = self
-            .live
-            .function(module, symbol)
-            .ok_or_else(|| Error::AttributeError {
-                library: self.library_name(module),
-                symbol: symbol.to_string(),
-            })?;
+        let symbol = callee.to_string();
+        let func = match callee {
+            Callee::Symbol(name) => {
+                self.live
+                    .function(module, name)
+                    .ok_or_else(|| Error::AttributeError {
+                        library: self.library_name(module),
+                        symbol: name.to_string(),
+                    })?
+            }
+            Callee::Address(index) => self.live.function_at(index)?,
+        };
         let ty = func.ty(&self.live.store);
         let actual: Vec<Slot> = ty
             .params()
@@ -219,7 +224,7 @@ impl WasmLibrary {
             && !matches!(result, RetPlan::Store(..));
         self.protos.push(WasmProto {
             module,
-            name: symbol.to_string(),
+            name: symbol.clone(),
             func,
             params,
             result,

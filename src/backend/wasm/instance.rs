@@ -308,4 +308,21 @@ impl Live {
             _ => None,
         }
     }
+
+    /// The function a C function pointer names: the entry `index` of the shared function
+    /// table. An index outside the table, or an empty entry (NULL), is a `ValueError`, never
+    /// a trap: the pointer came from outside.
+    pub(crate) fn function_at(&mut self, index: u64) -> crate::error::Result<wasmtime::Func> {
+        let missing = || {
+            crate::error::Error::ValueError(format!(
+                "no function at address 0x{index:x}: not an entry of the sandbox's function table"
+            ))
+        };
+        let table = self.table.ok_or_else(missing)?;
+        let entry = table.get(&mut self.store, index).ok_or_else(missing)?;
+        match entry.as_func() {
+            Some(Some(f)) => Ok(*f),
+            _ => Err(missing()),
+        }
+    }
 }

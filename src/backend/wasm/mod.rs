@@ -30,7 +30,9 @@ mod slot;
 mod trap;
 
 use crate::backend::sandbox::SandboxConfig;
-use crate::backend::{note_dropped, Backend, BackendKind, LibraryInfo, Output, Passing, ProtoId};
+use crate::backend::{
+    note_dropped, Backend, BackendKind, Callee, LibraryInfo, Output, Passing, ProtoId,
+};
 use crate::error::{Error, Result};
 use abi::{ArgPlan, RetPlan, WasmProto};
 use bounds::range_in;
@@ -300,12 +302,12 @@ impl Backend for WasmLibrary {
     fn prepare(
         &mut self,
         module: usize,
-        symbol: &str,
+        callee: Callee<'_>,
         args: &[Passing],
         ret: &Passing,
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
-        self.prepare_proto(module, symbol, args, ret, fixed)
+        self.prepare_proto(module, callee, args, ret, fixed)
     }
 
     fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
