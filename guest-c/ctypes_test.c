@@ -148,3 +148,86 @@ int unpack_bitfields(struct BITS *bits, char name) {
     }
     return 999;
 }
+
+/* ---- structures passed and returned by value (test_functions, test_as_parameter,
+ * test_structures, test_callbacks). ---- */
+typedef struct { int x; int y; } point;
+
+/* Returns in.x + in.y and copies `in` to *pout. */
+int _testfunc_byval(point in, point *pout) {
+    if (pout)
+        *pout = in;
+    return in.x + in.y;
+}
+
+typedef struct { short x, y; } S2H;
+typedef struct { int a, b, c, d, e, f, g, h; } S8I;
+
+S2H ret_2h_func(S2H in) {
+    in.x *= 2;
+    in.y *= 3;
+    return in;
+}
+
+S8I ret_8i_func(S8I in) {
+    in.a *= 2; in.b *= 3; in.c *= 4; in.d *= 5;
+    in.e *= 6; in.f *= 7; in.g *= 8; in.h *= 9;
+    return in;
+}
+
+/* Changes its own copy: the caller's structure must stay as it was. */
+typedef struct { unsigned long first, second, third; } Large;
+void _testfunc_large_struct_update_value(Large in) {
+    in.first = 0x0badf00d;
+    in.second = 0x0badf00d;
+    in.third = 0x0badf00d;
+    (void)in;
+}
+
+typedef struct { unsigned int first, second; } Reg;
+Reg last_tfrsuv_arg;
+void _testfunc_reg_struct_update_value(Reg in) {
+    last_tfrsuv_arg = in;
+    in.first = 0x0badf00d;
+    in.second = 0x0badf00d;
+    (void)in;
+}
+
+typedef struct { unsigned char data[16]; } Test2;
+typedef struct { double data[2]; } Test3;
+typedef struct { float data[2]; float more_data[2]; } Test3B;
+
+int _testfunc_array_in_struct1(Test2 in) {
+    int sum = 0;
+    for (int i = 0; i < 16; i++)
+        sum += in.data[i];
+    memset(in.data, 0, sizeof in.data);
+    return sum;
+}
+
+double _testfunc_array_in_struct2(Test3 in) {
+    double sum = in.data[0] + in.data[1];
+    in.data[0] = in.data[1] = 0;
+    return sum;
+}
+
+double _testfunc_array_in_struct2a(Test3B in) {
+    double sum = (double)in.data[0] + in.data[1] + in.more_data[0] + in.more_data[1];
+    in.data[0] = in.more_data[0] = 0;
+    return sum;
+}
+
+/* Calls back with the arguments squared. */
+int _testfunc_cbk_reg_int(int a, int b, int c, int d, int e, int (*func)(int, int, int, int, int)) {
+    return func(a * a, b * b, c * c, d * d, e * e);
+}
+
+double _testfunc_cbk_reg_double(double a, double b, double c, double d, double e,
+                                double (*func)(double, double, double, double, double)) {
+    return func(a * a, b * b, c * c, d * d, e * e);
+}
+
+/* Calls back with the structure it was given. */
+void _testfunc_cbk_large_struct(Large in, void (*func)(Large)) {
+    func(in);
+}

@@ -8,6 +8,7 @@
 //! carries the trap kind and the wasm backtrace.
 
 use std::cell::Cell;
+use std::rc::Rc;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{
@@ -18,8 +19,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
 use wasmctypes::{
-    create_string_buffer, BackendKind, CFuncType, CType, Callback, Error, LoadOptions, Memory,
-    Sandbox, StringBuffer, Type, Value, CDLL,
+    create_string_buffer, BackendKind, CFuncType, CType, Callback, DataModel, Error, Field,
+    LoadOptions, Memory, Sandbox, StringBuffer, StructType, StructValue, Type, Value, CDLL,
 };
 
 create_exception!(_core, ArgumentError, PyException);
@@ -96,6 +97,45 @@ fn ctype(code: &str) -> PyResult<CType> {
     })
 }
 
+/// A structure or union type as the core sees it, for calls that pass or return it by value
+/// (the Python layer lays out memory itself; this describes it to libffi and to the wasm ABI).
+#[pyclass(unsendable, module = "wasmctypes._core")]
+struct StructDesc {
+    ty: Rc<StructType>,
+    model: DataModel,
+}
+
+#[pymethods]
+impl StructDesc {
+    /// `sizeof` of the type as the core lays it out.
+    #[getter]
+    fn size(&self) -> usize {
+        self.ty.layout(self.model).size
+    }
+}
+
+/// A type descriptor from the Python layer as a [`Type`]: a type code (`"i"`), a
+/// [`StructDesc`], or `("A", descriptor, length)` for an array.
+fn type_of(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
+    if let Ok(code) = obj.extract::<String>() {
+        return Ok(ctype(&code)?.into());
+    }
+    if let Ok(desc) = obj.cast::<StructDesc>() {
+        return Ok(Type::Struct(desc.borrow().ty.clone()));
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() == 3 && t.get_item(0)?.extract::<String>()? == "A" {
+            let elem = type_of(&t.get_item(1)?)?;
+            let n: usize = t.get_item(2)?.extract()?;
+            return Ok(Type::Array(Rc::new(elem), n));
+        }
+    }
+    Err(PyTypeError::new_err(format!(
+        "invalid type descriptor: {}",
+        obj.repr()?
+    )))
+}
+
 /// A Python argument as the [`Value`] the call converts: ints, floats, bytes, str, None,
 /// bools; the Python layer passes objects as their address or value.
 fn value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
@@ -118,6 +158,16 @@ fn value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Str(obj.extract()?));
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
+        // (StructDesc, bytes): a structure passed by value.
+        if t.len() == 2 {
+            if let Ok(desc) = t.get_item(0)?.cast::<StructDesc>() {
+                let bytes: Vec<u8> = t.get_item(1)?.extract()?;
+                let d = desc.borrow();
+                return StructValue::from_bytes(&d.ty, d.model, &bytes)
+                    .map(Value::Struct)
+                    .py();
+            }
+        }
         // (code, value): a typed object, as `c_int(5)` passed without argtypes.
         if t.len() == 2 {
             let code: String = t.get_item(0)?.extract()?;
@@ -143,6 +193,7 @@ fn object(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
         Value::Pointer(p) => p.addr.into_pyobject(py)?.into_any().unbind(),
         Value::Function(f) => f.ptr.addr.into_pyobject(py)?.into_any().unbind(),
         Value::Typed(_, inner) => object(py, (*inner).clone())?,
+        Value::Struct(s) => PyBytes::new(py, s.bytes()).into_any().unbind(),
         other => {
             return Err(PyTypeError::new_err(format!(
                 "a result of this kind is not supported yet: {other:?}"
@@ -226,6 +277,36 @@ impl Process {
         Ok(self.sandbox.data_model().alignment(ctype(code)?))
     }
 
+    /// A structure (or union) type for by-value calls: `fields` are `(name, descriptor,
+    /// bits)` in order (see [`type_of`]); `pack` is `_pack_` (0: none).
+    fn struct_type(
+        &self,
+        name: &str,
+        union: bool,
+        pack: usize,
+        fields: Vec<(String, Bound<'_, PyAny>, Option<u32>)>,
+    ) -> PyResult<StructDesc> {
+        let fields = fields
+            .iter()
+            .map(|(n, t, bits)| {
+                let ty = type_of(t)?;
+                Ok(match bits {
+                    Some(b) => Field::bits(n, ty, *b),
+                    None => Field::new(n, ty),
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let ty = match (union, pack) {
+            (true, _) => StructType::union(name, fields),
+            (false, 0) => StructType::structure(name, fields),
+            (false, p) => StructType::packed(name, fields, p),
+        };
+        Ok(StructDesc {
+            ty,
+            model: self.sandbox.data_model(),
+        })
+    }
+
     /// `n` zero bytes of memory, freed when the block is dropped.
     fn block(&self, n: usize) -> PyResult<Block> {
         let buf = create_string_buffer(&self.sandbox, n).py()?;
@@ -299,16 +380,13 @@ impl Process {
     /// and converts its result to `restype`.
     fn callback(
         &self,
-        restype: &str,
-        args: Vec<String>,
+        restype: Bound<'_, PyAny>,
+        args: Vec<Bound<'_, PyAny>>,
         callable: Py<PyAny>,
     ) -> PyResult<CallbackObj> {
-        let argtypes: Vec<Type> = args
-            .iter()
-            .map(|c| ctype(c).map(Type::from))
-            .collect::<PyResult<_>>()?;
+        let argtypes: Vec<Type> = args.iter().map(type_of).collect::<PyResult<_>>()?;
         let proto = CFuncType {
-            restype: ctype(restype)?.into(),
+            restype: type_of(&restype)?,
             argtypes,
         };
         let cb = Callback::new(&self.sandbox, &proto, move |mem, values| {
@@ -349,14 +427,30 @@ struct Library {
 impl Library {
     /// The function `name`, with argtypes (`None`: unset) and restype as type codes.
     #[pyo3(signature = (name, argtypes, restype))]
-    fn function(&self, name: &str, argtypes: Option<Vec<String>>, restype: &str) -> PyResult<Func> {
-        let mut f = self.lib.function(name).py()?;
-        if let Some(codes) = argtypes {
-            let types: Vec<CType> = codes.iter().map(|c| ctype(c)).collect::<PyResult<_>>()?;
-            f.set_argtypes(&types).py()?;
-        }
-        f.set_restype(ctype(restype)?).py()?;
-        Ok(Func { f })
+    fn function(
+        &self,
+        name: &str,
+        argtypes: Option<Vec<Bound<'_, PyAny>>>,
+        restype: Bound<'_, PyAny>,
+    ) -> PyResult<Func> {
+        let f = self.lib.function(name).py()?;
+        Func::declared(f, argtypes, restype)
+    }
+
+    /// The function at a C function pointer (`CFUNCTYPE(...)(address)`), with its prototype
+    /// as in [`Library::function`]. In wasm the address is checked against the sandbox's
+    /// function table when the call is prepared.
+    #[pyo3(signature = (address, argtypes, restype))]
+    fn function_at(
+        &self,
+        address: u64,
+        argtypes: Option<Vec<Bound<'_, PyAny>>>,
+        restype: Bound<'_, PyAny>,
+    ) -> PyResult<Func> {
+        // SAFETY: natively this is ctypes' own contract for calling a function pointer: the
+        // script vouches for the address and the prototype. In wasm every address is checked.
+        let f = unsafe { self.lib.function_at(address) }.py()?;
+        Func::declared(f, argtypes, restype)
     }
 
     /// Whether the library finds a function called `name`.
@@ -380,6 +474,21 @@ impl Library {
 #[pyclass(unsendable, module = "wasmctypes._core")]
 struct Func {
     f: wasmctypes::Function,
+}
+
+impl Func {
+    fn declared(
+        mut f: wasmctypes::Function,
+        argtypes: Option<Vec<Bound<'_, PyAny>>>,
+        restype: Bound<'_, PyAny>,
+    ) -> PyResult<Func> {
+        if let Some(descs) = argtypes {
+            let types: Vec<Type> = descs.iter().map(type_of).collect::<PyResult<_>>()?;
+            f.set_argtypes(&types).py()?;
+        }
+        f.set_restype(type_of(&restype)?).py()?;
+        Ok(Func { f })
+    }
 }
 
 #[pymethods]
@@ -453,6 +562,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Func>()?;
     m.add_class::<Block>()?;
     m.add_class::<CallbackObj>()?;
+    m.add_class::<StructDesc>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
     m.add("SandboxError", m.py().get_type::<SandboxError>())?;
     Ok(())

@@ -45,10 +45,45 @@ def namespace(backend):
 
     # ---------------------------------------------------------------- the base of all data
     class _CDataMeta(type):
+        """The type of every ctypes type: `T * n`, and the ways to make an instance of `T`
+        on memory that exists (`T.from_address`, ...), as CPython's metatypes have them."""
+
         def __mul__(cls, length):
             return ARRAY(cls, length)
 
         __rmul__ = __mul__
+
+        def from_address(cls, address):
+            return cls.__new__(cls)._attach(int(address))
+
+        def from_buffer(cls, obj, offset=0):
+            if not isinstance(obj, _CData):
+                raise TypeError("from_buffer() needs a ctypes object in this namespace")
+            if offset < 0 or sizeof(obj) < offset + sizeof(cls):
+                raise ValueError(
+                    "Buffer size too small (%d instead of at least %d bytes)"
+                    % (sizeof(obj), offset + sizeof(cls))
+                )
+            return cls.__new__(cls)._attach(obj._b_addr + offset, obj)
+
+        def from_buffer_copy(cls, data, offset=0):
+            data = data._raw() if isinstance(data, _CData) else bytes(memoryview(data))
+            if offset < 0 or len(data) < offset + sizeof(cls):
+                raise ValueError(
+                    "Buffer size too small (%d instead of at least %d bytes)"
+                    % (len(data), offset + sizeof(cls))
+                )
+            obj = cls.__new__(cls)
+            obj._new_block()
+            proc.write(obj._b_addr, data[offset : offset + sizeof(cls)])
+            return obj
+
+        def in_dll(cls, library, name):
+            try:
+                addr = library._lib.data_address(name)
+            except AttributeError:
+                raise ValueError("symbol '%s' not found" % name) from None
+            return cls.from_address(addr)
 
     class _CData(metaclass=_CDataMeta):
         _b_addr = 0
@@ -72,38 +107,6 @@ def namespace(backend):
             block = proc.block(max(sizeof(type(self)), 1))
             self._attach(block.address, None, block)
 
-        @classmethod
-        def from_address(cls, address):
-            return cls.__new__(cls)._attach(int(address))
-
-        @classmethod
-        def from_buffer(cls, obj, offset=0):
-            if not isinstance(obj, _CData):
-                raise TypeError("from_buffer() needs a ctypes object in this namespace")
-            if offset < 0 or sizeof(obj) < offset + sizeof(cls):
-                raise ValueError(
-                    "Buffer size too small (%d instead of at least %d bytes)"
-                    % (sizeof(obj), offset + sizeof(cls))
-                )
-            return cls.__new__(cls)._attach(obj._b_addr + offset, obj)
-
-        @classmethod
-        def from_buffer_copy(cls, data, offset=0):
-            data = bytes(memoryview(data))
-            if offset < 0 or len(data) < offset + sizeof(cls):
-                raise ValueError(
-                    "Buffer size too small (%d instead of at least %d bytes)"
-                    % (len(data), offset + sizeof(cls))
-                )
-            obj = cls.__new__(cls)
-            obj._new_block()
-            proc.write(obj._b_addr, data[offset : offset + sizeof(cls)])
-            return obj
-
-        @classmethod
-        def in_dll(cls, library, name):
-            return cls.from_address(library._lib.data_address(name))
-
         def _raw(self):
             return proc.read(self._b_addr, sizeof(type(self)))
 
@@ -112,6 +115,17 @@ def namespace(backend):
 
         def __reduce__(self):
             raise ValueError("ctypes objects containing pointers cannot be pickled")
+
+        @classmethod
+        def from_param(cls, obj):
+            """An instance of this type, or byref() of one, passes as it is."""
+            if isinstance(obj, cls):
+                return obj
+            if isinstance(obj, _CArg) and isinstance(obj._obj, cls):
+                return obj
+            if hasattr(obj, "_as_parameter_") and not isinstance(obj, _CData):
+                return cls.from_param(obj._as_parameter_)
+            raise TypeError("expected %s instance instead of %s" % (cls.__name__, type(obj).__name__))
 
         # How a call passes this object: its address, unless a subclass says otherwise.
         def _as_arg(self):
@@ -233,12 +247,22 @@ def namespace(backend):
                     return obj
                 if code == "Z" and isinstance(obj, str):
                     return obj
-                if isinstance(obj, (Array, _Pointer, _CArg, _CFuncPtr)):
-                    return obj
-                if code == "P" and isinstance(obj, _CData):
-                    return obj
-                if isinstance(obj, _SimpleCData) and obj._type_ in _POINTERLIKE:
-                    return obj
+                if code == "P":
+                    if isinstance(obj, (_CData, _CArg)):
+                        return obj
+                else:
+                    # c_char_p takes what points to chars: byref(c_char), c_char arrays and
+                    # pointers; c_wchar_p the same for c_wchar.
+                    char = c_char if code == "z" else c_wchar
+                    target = obj._obj if isinstance(obj, _CArg) else obj
+                    if isinstance(target, char) or (
+                        isinstance(target, (Array, _Pointer)) and target._type_ is char
+                    ):
+                        return obj
+                    if isinstance(obj, _SimpleCData) and obj._type_ == code:
+                        return obj
+                if hasattr(obj, "_as_parameter_"):
+                    return cls.from_param(obj._as_parameter_)
                 raise TypeError(
                     "wrong type" if code == "P" else
                     "%s expected instead of %s instance"
@@ -246,6 +270,8 @@ def namespace(backend):
                 )
             if isinstance(obj, _SimpleCData) and obj._type_ == code:
                 return obj
+            if not isinstance(obj, (int, float, bytes, str)) and hasattr(obj, "_as_parameter_"):
+                return cls.from_param(obj._as_parameter_)
             # A plain number goes to the core as it is: it converts and masks it in Rust,
             # with no object (and no memory) made for it.
             if code in "fdg":
@@ -287,6 +313,7 @@ def namespace(backend):
     c_char_p = simple("c_char_p", "z")
     c_wchar_p = simple("c_wchar_p", "Z")
     c_void_p = simple("c_void_p", "P")
+    c_voidp = c_void_p
     c_size_t = simple("c_size_t", "n")
     c_ssize_t = simple("c_ssize_t", "N")
     by_size = {}
@@ -299,9 +326,36 @@ def namespace(backend):
     c_uint8, c_uint16, c_uint32, c_uint64 = ubysize[1], ubysize[2], ubysize[4], ubysize[8]
 
     # ---------------------------------------------------------------- arrays
-    class Array(_CData):
+    class _ArrayMeta(_CDataMeta):
+        """`class T(Array): _type_ = c_int; _length_ = 4`, checked as CPython checks it."""
+
+        def __new__(mcls, name, bases, ns, **kw):
+            cls = super().__new__(mcls, name, bases, ns, **kw)
+            if not any(isinstance(b, _ArrayMeta) for b in bases):
+                return cls  # Array itself
+            own = [k for k in cls.__mro__ if isinstance(k, _ArrayMeta) and k.__name__ != "Array"]
+            for attr in ("_length_", "_type_"):
+                if not any(attr in k.__dict__ for k in own):
+                    raise AttributeError("class must define a '%s' attribute" % attr)
+            length = cls._length_
+            if not isinstance(length, int):
+                raise TypeError("The '_length_' attribute must be an integer")
+            if length < 0:
+                raise ValueError("The '_length_' attribute must not be negative")
+            if not isinstance(cls._type_, _CDataMeta):
+                raise TypeError("_type_ must have storage info")
+            if length and sizeof(cls._type_) > (sys.maxsize if backend == "native" else 0xFFFFFFFF) // length:
+                raise OverflowError("array too large")
+            return cls
+
+    class Array(_CData, metaclass=_ArrayMeta):
         _type_ = c_int
         _length_ = 0
+
+        def __new__(cls, *args, **kwargs):
+            if cls is Array:
+                raise TypeError("abstract class")
+            return super().__new__(cls)
 
         def __init__(self, *items):
             self._new_block()
@@ -312,6 +366,9 @@ def namespace(backend):
 
         def __len__(self):
             return self._length_
+
+        def __delitem__(self, i):
+            raise TypeError("Array does not support item deletion")
 
         def _elem(self, i):
             if not -self._length_ <= i < self._length_:
@@ -399,7 +456,7 @@ def namespace(backend):
             raise ValueError("Array length must be >= 0, not %d" % length)
         key = (typ, length)
         if key not in _arrays:
-            _arrays[key] = _CDataMeta(
+            _arrays[key] = _ArrayMeta(
                 "%s_Array_%d" % (typ.__name__, length),
                 (Array,),
                 {"_type_": typ, "_length_": length},
@@ -472,11 +529,23 @@ def namespace(backend):
 
         @classmethod
         def from_param(cls, obj):
-            if obj is None or isinstance(obj, (cls, _CArg)):
+            if obj is None or isinstance(obj, cls):
                 return obj
-            if isinstance(obj, cls._type_) or isinstance(obj, Array):
+            target = cls._type_
+            if (target is c_char and isinstance(obj, bytes)) or (target is c_wchar and isinstance(obj, str)):
+                return obj  # copied in for the call, as c_char_p and c_wchar_p do
+            # byref(x), pointer(x) and arrays of x, for x an instance of the pointed-to type
+            if isinstance(obj, _CArg) and isinstance(obj._obj, target):
                 return obj
-            raise TypeError("expected %s instead of %s" % (cls.__name__, type(obj).__name__))
+            if isinstance(obj, _Pointer) and isinstance(target, type) and issubclass(obj._type_, target):
+                return obj
+            if isinstance(obj, Array) and isinstance(target, type) and issubclass(obj._type_, target):
+                return obj
+            if isinstance(obj, target):
+                return obj
+            if hasattr(obj, "_as_parameter_") and not isinstance(obj, _CData):
+                return cls.from_param(obj._as_parameter_)
+            raise TypeError("expected %s instance instead of %s" % (cls.__name__, type(obj).__name__))
 
     _pointers = {}
 
@@ -513,47 +582,150 @@ def namespace(backend):
         obj._b_base_ = base
         if issubclass(typ, _SimpleCData) and typ.__dict__.get("_fundamental"):
             return obj.value
+        if issubclass(typ, Array) and (typ._type_ is c_char or typ._type_ is c_wchar):
+            return obj.value  # ctypes' "s" and "U" getters: the text up to its NUL
         return obj
 
-    def _write_as(typ, addr, v, base):
+    def _write_as(typ, addr, v, base, field=False):
+        """Stores `v` as a `typ` at `addr`, inside `base` (which keeps what `v` needs alive):
+        the rules of ctypes' field and item setters."""
         if issubclass(typ, _SimpleCData):
-            if isinstance(v, _SimpleCData):
+            if isinstance(v, _SimpleCData) and not (typ._type_ in _POINTERLIKE and v._type_ in _POINTERLIKE):
                 v = v.value
+            elif isinstance(v, _CData) and typ._type_ in _POINTERLIKE:
+                proc.write(addr, _struct.pack(fmt("P"), _address(v)))
+                base._keep(addr, v)
+                return
             obj = typ.from_address(addr)
             obj.value = v
             if obj._objects:
                 base._keep(addr, obj._objects)
             return
-        if not isinstance(v, typ):
-            raise TypeError("expected %s instance, got %s" % (typ.__name__, type(v).__name__))
-        proc.write(addr, v._raw())
+        if isinstance(v, typ):
+            proc.write(addr, v._raw())
+            base._keep(addr, v)
+            return
+        if issubclass(typ, Array):
+            elem = typ._type_
+            if elem is c_char or elem is c_wchar:
+                text, what = (bytes, "bytes") if elem is c_char else (str, "str")
+                if isinstance(v, text):
+                    # ctypes' "s"/"U" setters: up to the first NUL, plus a NUL if it fits.
+                    n = v.find(b"\0" if elem is c_char else "\0")
+                    if n >= 0:
+                        v = v[:n]
+                    if len(v) > typ._length_:
+                        raise ValueError(
+                            "%s too long (%d, maximum length %d)"
+                            % ("bytes" if elem is c_char else "string", len(v), typ._length_)
+                        )
+                    arr = typ.from_address(addr)
+                    if elem is c_char:
+                        proc.write(addr, v + (b"\0" if len(v) < typ._length_ else b""))
+                    else:
+                        for i, ch in enumerate(v + ("\0" if len(v) < typ._length_ else "")):
+                            arr[i] = ch
+                    return
+                if not isinstance(v, (tuple, list)):
+                    raise TypeError("expected %s, %s found" % (what, type(v).__name__))
+            if isinstance(v, (tuple, list)):
+                if len(v) > typ._length_:
+                    raise RuntimeError("(%s) IndexError: indexes out of range" % typ.__name__) if field else IndexError("indexes out of range")
+                arr = typ.from_address(addr)
+                arr._b_base_ = base
+                for i, x in enumerate(v):
+                    arr[i] = x
+                if arr._objects:
+                    base._keep(addr, arr._objects)
+                return
+        elif issubclass(typ, _Pointer):
+            if v is None:
+                proc.write(addr, bytes(proc.sizeof("P")))
+                return
+            if isinstance(v, Array) and issubclass(v._type_, typ._type_):
+                proc.write(addr, _struct.pack(fmt("P"), v._b_addr))
+                base._keep(addr, v)
+                return
+            raise TypeError("expected %s instead of %s" % (typ.__name__, type(v).__name__))
+        elif issubclass(typ, _CFuncPtr):
+            if v is None:
+                proc.write(addr, bytes(proc.sizeof("P")))
+                return
+            if callable(v):
+                fp = typ(v)
+                proc.write(addr, _struct.pack(fmt("P"), fp._as_arg()[1]))
+                base._keep(addr, fp)
+                return
+        elif issubclass(typ, _StructBase) and isinstance(v, tuple):
+            try:
+                obj = typ(*v)
+            except Exception as e:
+                raise RuntimeError("(%s) %s: %s" % (typ.__name__, type(e).__name__, e)) from None
+            proc.write(addr, obj._raw())
+            base._keep(addr, obj)
+            return
+        raise TypeError("expected %s instance, got %s" % (typ.__name__, type(v).__name__))
 
     # ---------------------------------------------------------------- structures
-    class _StructMeta(_CDataMeta):
-        def __setattr__(cls, name, value):
-            super().__setattr__(name, value)
-            if name == "_fields_":
-                cls._layout()
+    _ABSTRACT_STRUCTS = set()  # Structure, Union and their kin: no instances, no layout
 
-        def __init__(cls, name, bases, ns):
-            super().__init__(name, bases, ns)
+    class _StructMeta(_CDataMeta):
+        # A structure type is final (its `_fields_` can no longer be set) once `_fields_` was
+        # set, an instance was made, it was used as a field's type, or it was subclassed.
+        def __new__(mcls, name, bases, ns, **kw):
+            for b in bases:
+                if isinstance(b, _StructMeta) and b.__dict__.get("_ready_"):
+                    type.__setattr__(b, "_final_", True)
+            cls = super().__new__(mcls, name, bases, ns, **kw)
+            type.__setattr__(cls, "_ready_", True)
             if "_fields_" in ns:
-                cls._layout()
+                _layout(cls, ns["_fields_"])
+            elif "_size_" not in cls.__dict__:
+                base = _struct_base(cls)
+                type.__setattr__(cls, "_size_", base._size_ if base else 0)
+                type.__setattr__(cls, "_align_", base._align_ if base else 1)
+                type.__setattr__(cls, "_all_fields_", list(base._all_fields_) if base else [])
+            return cls
+
+        def __setattr__(cls, name, value):
+            if name == "_fields_":
+                if not cls.__dict__.get("_ready_"):
+                    raise TypeError("ctypes state is not initialized")
+                if cls.__dict__.get("_final_"):
+                    raise AttributeError("_fields_ is final")
+                _layout(cls, value)
+            super().__setattr__(name, value)
+
+    def _struct_base(cls):
+        for b in cls.__mro__[1:]:
+            if isinstance(b, _StructMeta) and b.__dict__.get("_ready_") and "_size_" in b.__dict__:
+                return b if b not in _ABSTRACT_STRUCTS else None
+        return None
 
     class _Field:
-        """A structure field; a bitfield has `bits` bits from bit `bit` of its storage unit
-        (the field type's size, at `offset`)."""
+        """A structure field (ctypes' CField); a bitfield has `bits` bits from bit `bit` of
+        its storage unit (the field type's size, at `offset`)."""
 
-        def __init__(self, name, typ, offset, size, bit=0, bits=0):
-            self.name, self.typ, self.offset, self.size = name, typ, offset, size
-            self.bit, self.bits = bit, bits
+        __slots__ = ("name", "typ", "_offset", "_size", "bit", "bits", "owner")
+
+        def __init__(self, name, typ, offset, size, bit=0, bits=0, owner=None):
+            self.name, self.typ, self._offset, self._size = name, typ, offset, size
+            self.bit, self.bits, self.owner = bit, bits, owner
+
+        offset = property(lambda self: self._offset)
+        size = property(lambda self: (self.bits << 16) | self.bit if self.bits else self._size)
+
+        def _check(self, obj):
+            if not isinstance(obj, _StructBase):
+                raise TypeError("not a ctype instance")
 
         def __get__(self, obj, owner=None):
             if obj is None:
                 return self
+            self._check(obj)
             if not self.bits:
-                return _read_as(self.typ, obj._b_addr + self.offset, obj)
-            raw = proc.read(obj._b_addr + self.offset, self.size)
+                return _read_as(self.typ, obj._b_addr + self._offset, obj)
+            raw = proc.read(obj._b_addr + self._offset, self._size)
             unit = int.from_bytes(raw, "big" if self.typ._endian == ">" else "little")
             v = (unit >> self.bit) & ((1 << self.bits) - 1)
             if self.typ._type_ not in _UNSIGNED_CODES and v >> (self.bits - 1):
@@ -561,97 +733,148 @@ def namespace(backend):
             return bool(v) if self.typ._type_ == "?" else v
 
         def __set__(self, obj, v):
+            self._check(obj)
             if not self.bits:
-                _write_as(self.typ, obj._b_addr + self.offset, v, obj)
+                _write_as(self.typ, obj._b_addr + self._offset, v, obj, field=True)
                 return
             if not isinstance(v, int):
                 raise TypeError("int expected instead of %s" % type(v).__name__)
             order = "big" if self.typ._endian == ">" else "little"
-            addr = obj._b_addr + self.offset
-            unit = int.from_bytes(proc.read(addr, self.size), order)
+            addr = obj._b_addr + self._offset
+            unit = int.from_bytes(proc.read(addr, self._size), order)
             mask = ((1 << self.bits) - 1) << self.bit
             unit = (unit & ~mask) | ((v << self.bit) & mask)
-            proc.write(addr, unit.to_bytes(self.size, order))
-
-        @property
-        def offset_(self):
-            return self.offset
+            proc.write(addr, unit.to_bytes(self._size, order))
 
         def __repr__(self):
             if self.bits:
                 return "<Field type=%s, ofs=%d:%d, bits=%d>" % (
-                    self.typ.__name__, self.offset, self.bit, self.bits)
-            return "<Field type=%s, ofs=%d, size=%d>" % (self.typ.__name__, self.offset, self.size)
+                    self.typ.__name__, self._offset, self.bit, self.bits)
+            return "<Field type=%s, ofs=%d, size=%d>" % (self.typ.__name__, self._offset, self._size)
 
     class _StructBase(_CData, metaclass=_StructMeta):
         _union = False
         _swapped = False
 
-        @classmethod
-        def _layout(cls):
-            pack = getattr(cls, "_pack_", 0)
-            offset = size = 0
-            align = 1
-            # Bitfields as the System V ABI lays them out (gcc, and clang for wasm32): in
-            # units of the field type's size, a field never straddling a unit boundary.
-            bitpos = None
-            for spec in cls._fields_:
-                if len(spec) == 3:
-                    name, typ, width = spec
-                    if not (isinstance(typ, type) and issubclass(typ, _SimpleCData)) or typ._type_ in "fdgzZP":
-                        raise TypeError("bit fields not allowed for type %s" % getattr(typ, "__name__", typ))
-                    ubits = 8 * sizeof(typ)
-                    if not 0 <= width <= ubits:
-                        raise ValueError("number of bits invalid for bit field %r" % name)
-                    falign = min(pack, alignment(typ)) if pack else alignment(typ)
-                    pos = offset * 8 if bitpos is None or cls._union else bitpos
-                    if width == 0 or (pos // ubits) != ((pos + max(width, 1) - 1) // ubits):
-                        pos = (pos + ubits - 1) // ubits * ubits
-                    unit = pos // ubits * ubits // 8
-                    if cls._union:
-                        pos = 0
-                        unit = 0
-                    if width:
-                        type.__setattr__(
-                            cls, name, _Field(name, getattr(typ, "__ctype_be__", typ) if cls._swapped else typ,
-                                              unit, sizeof(typ), pos - unit * 8, width))
-                    bitpos = pos + width
-                    offset = (bitpos + 7) // 8
-                    size = max(size, offset, unit + (sizeof(typ) if cls._union else 0))
-                    align = max(align, falign)
-                    continue
-                if bitpos is not None and not cls._union:
-                    offset = (bitpos + 7) // 8
-                bitpos = None
-                name, typ = spec
-                if cls._swapped:
-                    if not hasattr(typ, "__ctype_be__") and not issubclass(typ, _StructBase):
-                        raise TypeError("This type does not support other endian: %s" % typ)
-                    typ = getattr(typ, "__ctype_be__", typ)
-                fsize, falign = sizeof(typ), alignment(typ)
-                if pack:
-                    falign = min(pack, falign)
-                if cls._union:
-                    at = 0
-                    size = max(size, fsize)
-                else:
-                    at = (offset + falign - 1) // falign * falign
-                    offset = at + fsize
-                    size = offset
-                align = max(align, falign)
-                type.__setattr__(cls, name, _Field(name, typ, at, fsize))
-            type.__setattr__(cls, "_size_", (size + align - 1) // align * align)
-            type.__setattr__(cls, "_align_", align)
+        def __new__(cls, *args, **kwargs):
+            if cls in _ABSTRACT_STRUCTS or "_abstract_" in cls.__dict__:
+                raise TypeError("abstract class")
+            type.__setattr__(cls, "_final_", True)
+            return super().__new__(cls)
 
         def __init__(self, *args, **kwargs):
             self._new_block()
-            names = [f[0] for f in type(self)._fields_]
+            names = type(self)._all_fields_
             if len(args) > len(names):
                 raise TypeError("too many initializers")
             for n, v in zip(names, args):
+                if n in kwargs:
+                    raise TypeError("duplicate values for field %r" % n)
                 setattr(self, n, v)
             for n, v in kwargs.items():
                 setattr(self, n, v)
+
+    def _layout(cls, fields):
+        pack = cls.__dict__.get("_pack_", getattr(cls, "_pack_", 0))
+        if not isinstance(pack, int) or isinstance(pack, bool):
+            raise TypeError("_pack_ must be an integer")
+        if not 0 <= pack <= 0x7FFFFFFF:
+            raise ValueError("_pack_ must be a non-negative integer")
+        if not isinstance(fields, (list, tuple)):
+            raise TypeError("_fields_ must be a sequence of pairs")
+        union = getattr(cls, "_union", False)
+        swapped = getattr(cls, "_swapped", False)
+        base = _struct_base(cls)
+        if union:
+            base = None
+        offset = size = base._size_ if base else 0
+        align = base._align_ if base else 1
+        all_fields = list(base._all_fields_) if base else []
+        anonymous = cls.__dict__.get("_anonymous_", ())
+        if not isinstance(anonymous, (list, tuple)):
+            raise TypeError("_anonymous_ must be a sequence")
+        # Bitfields as the System V ABI lays them out (gcc, and clang for wasm32): in
+        # units of the field type's size, a field never straddling a unit boundary.
+        bitpos = None
+        for spec in fields:
+            if not isinstance(spec, tuple) or len(spec) not in (2, 3) or not isinstance(spec[0], str):
+                raise TypeError("'_fields_' must be a sequence of (name, C type) pairs")
+            typ = spec[1]
+            if typ is cls:
+                raise AttributeError("Structure or union cannot contain itself")
+            if not isinstance(typ, _CDataMeta):
+                raise TypeError("second item in _fields_ tuple (index %d) must be a C type" % fields.index(spec))
+            if isinstance(typ, _StructMeta):
+                type.__setattr__(typ, "_final_", True)
+            all_fields.append(spec[0])
+            if len(spec) == 3:
+                name, typ, width = spec
+                if not issubclass(typ, _SimpleCData) or typ._type_ in "fdgzZPuc":
+                    raise TypeError("bit fields not allowed for type %s" % typ.__name__)
+                ubits = 8 * sizeof(typ)
+                if not 0 < width <= ubits:
+                    raise ValueError("number of bits invalid for bit field")
+                falign = min(pack, alignment(typ)) if pack else alignment(typ)
+                pos = offset * 8 if bitpos is None or union else bitpos
+                if width == 0 or (pos // ubits) != ((pos + max(width, 1) - 1) // ubits):
+                    pos = (pos + ubits - 1) // ubits * ubits
+                unit = pos // ubits * ubits // 8
+                if union:
+                    pos = 0
+                    unit = 0
+                if width:
+                    ftyp = getattr(typ, "__ctype_be__", typ) if swapped else typ
+                    type.__setattr__(cls, name, _Field(name, ftyp, unit, sizeof(typ), pos - unit * 8, width, cls))
+                bitpos = pos + width
+                offset = (bitpos + 7) // 8
+                size = max(size, offset, unit + (sizeof(typ) if union else 0))
+                align = max(align, falign)
+                continue
+            if bitpos is not None and not union:
+                offset = (bitpos + 7) // 8
+            bitpos = None
+            name, typ = spec
+            if swapped:
+                if not hasattr(typ, "__ctype_be__") and not issubclass(typ, (_StructBase, Array)):
+                    raise TypeError("This type does not support other endian: %s" % typ)
+                typ = getattr(typ, "__ctype_be__", typ)
+            fsize, falign = sizeof(typ), alignment(typ)
+            if pack:
+                falign = min(pack, falign)
+            if union:
+                at = 0
+                size = max(size, fsize)
+            else:
+                at = (offset + falign - 1) // falign * falign
+                offset = at + fsize
+                size = offset
+            align = max(align, falign)
+            type.__setattr__(cls, name, _Field(name, typ, at, fsize, owner=cls))
+        if bitpos is not None and not union:
+            size = max(size, (bitpos + 7) // 8)
+        type.__setattr__(cls, "_size_", (size + align - 1) // align * align)
+        type.__setattr__(cls, "_align_", align)
+        type.__setattr__(cls, "_all_fields_", all_fields)
+        type.__setattr__(cls, "_b_specs_", list(fields))
+        type.__setattr__(cls, "_b_desc_", None)
+        type.__setattr__(cls, "_final_", True)
+        for name in anonymous:
+            _anonymous(cls, name)
+
+    def _anonymous(cls, name):
+        """`_anonymous_`: the fields of field `name` read as fields of `cls`."""
+        outer = cls.__dict__.get(name)
+        if not isinstance(outer, _Field):
+            raise AttributeError("%r is specified in _anonymous_ but not in _fields_" % name)
+        seen = set()
+        for klass in outer.typ.__mro__:
+            for inner_name, inner in list(klass.__dict__.items()):
+                if not isinstance(inner, _Field) or inner_name in seen:
+                    continue
+                seen.add(inner_name)
+                type.__setattr__(
+                    cls, inner_name,
+                    _Field(inner_name, inner.typ, outer._offset + inner._offset, inner._size, inner.bit, inner.bits, cls))
 
     class Structure(_StructBase):
         pass
@@ -669,6 +892,8 @@ def namespace(backend):
         _union = True
         _swapped = True
 
+    _ABSTRACT_STRUCTS.update((_StructBase, Structure, Union, BigEndianStructure, BigEndianUnion))
+
     # ---------------------------------------------------------------- functions
     def _code(t):
         """The core's type code of an argtype or restype."""
@@ -679,10 +904,40 @@ def namespace(backend):
         if isinstance(t, type) and issubclass(t, (_Pointer, Array, _CFuncPtr)):
             return "P"
         if isinstance(t, type) and issubclass(t, _StructBase):
-            raise TypeError("structures passed by value are not supported yet")
+            return _desc(t)
         if callable(t):
             return "i"
         raise TypeError("invalid type: %r" % (t,))
+
+    def _descriptor(t):
+        """How the core sees a field's type (see `_core.StructDesc`)."""
+        if issubclass(t, _SimpleCData):
+            return t._type_
+        if issubclass(t, Array):
+            return ("A", _descriptor(t._type_), t._length_)
+        if issubclass(t, _StructBase):
+            return _desc(t)
+        return "P"
+
+    def _desc(t):
+        """The core's description of structure type `t`, for by-value calls (cached)."""
+        d = t.__dict__.get("_b_desc_")
+        if d is None:
+            if t in _ABSTRACT_STRUCTS:
+                raise TypeError("abstract class")
+            fields = []
+            base = _struct_base(t)
+            if base is not None and not getattr(t, "_union", False) and base._size_:
+                fields.append(("_base", _desc(base), None))
+            for spec in t.__dict__.get("_b_specs_", ()):
+                fields.append((spec[0], _descriptor(spec[1]), spec[2] if len(spec) == 3 else None))
+            pack = t.__dict__.get("_pack_", getattr(t, "_pack_", 0))
+            d = proc.struct_type(t.__name__, bool(getattr(t, "_union", False)), pack, fields)
+            if d.size != sizeof(t):
+                raise TypeError("structure %s cannot be passed by value: its layout (%d bytes) "
+                                "is not one C gives it (%d bytes)" % (t.__name__, sizeof(t), d.size))
+            type.__setattr__(t, "_b_desc_", d)
+        return d
 
     def _arg(a, declared=None, keep=None):
         """A Python argument as the core takes it; objects made for it go to `keep`, which
@@ -695,6 +950,8 @@ def namespace(backend):
                 keep.append(a)
             if hasattr(a, "_as_parameter_") and not isinstance(a, (_CData, _CArg)):
                 a = a._as_parameter_
+        if isinstance(a, _StructBase) and (declared is None or issubclass(declared, _StructBase)):
+            return (_desc(type(a)), a._raw())  # by value
         if isinstance(a, (_CData, _CArg)):
             code, v = a._as_arg()
             if declared is None:
@@ -711,49 +968,144 @@ def namespace(backend):
             and t._type_ in _POINTERLIKE
         )
 
-    class _FuncPtr:
-        def __init__(self, lib, name):
-            self._lib = lib
-            self.__name__ = name
-            self._argtypes = None
-            self._restype = c_int
-            self.errcheck = None
-            self._core = None
-            self._fast = False
+    class _CFuncPtr(_CData):
+        """A C function: ctypes' `CFuncPtr`, the base of `CFUNCTYPE(...)` types and of a
+        library's functions. An instance is made from a Python callable (a callback), an
+        address (a function pointer), `(name, dll)` (a library's function, with optional
+        paramflags), or nothing (NULL). Calling it calls C, through the core."""
+
+        _restype_ = c_int
+        _argtypes_ = None
+        _flags_ = 0
+        _name = None
+        _dll = None
+        _paramflags = None
+        _callable = None
+        _core = None
+        _fast = False
+        errcheck = None
+
+        def _attach(self, addr, base=None, block=None):
+            self._argtypes = type(self)._argtypes_
+            self._restype = type(self)._restype_
+            return super()._attach(addr, base, block)
+
+        def __init__(self, *args):
+            self._new_block()
+            if not args:
+                return
+            if len(args) > 2:
+                raise TypeError("COM methods are not supported here: argument must be callable or integer function address")
+            a = args[0]
+            if isinstance(a, int) and len(args) == 1:
+                proc.write(self._b_addr, _struct.pack(fmt("P"), a))
+            elif isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], CDLL):
+                name, dll = a
+                if not isinstance(name, str) or not dll._lib.has(name):
+                    raise AttributeError("%s: undefined symbol: %s" % (dll._name, name))
+                self._name, self._dll, self.__name__ = name, dll, name
+                if len(args) > 1 and args[1] is not None:
+                    self._paramflags = _check_paramflags(args[1], self._argtypes)
+            elif callable(a):
+                self._make_callback(a)
+            else:
+                raise TypeError("argument must be callable or integer function address")
+
+        def _make_callback(self, fn):
+            self._callable = fn
+            argtypes = self._argtypes or ()
+            restype = self._restype
+
+            def call(*raw):
+                args = []
+                for t, v in zip(argtypes, raw):
+                    if isinstance(t, type) and issubclass(t, _Pointer):
+                        v = t._of(v)
+                    elif isinstance(t, type) and issubclass(t, _StructBase):
+                        v = t.from_buffer_copy(v)
+                    elif isinstance(t, type) and issubclass(t, _SimpleCData) and not t.__dict__.get("_fundamental"):
+                        obj = t()
+                        obj.value = v
+                        v = obj
+                    args.append(v)
+                r = fn(*args)
+                if isinstance(r, _CData):
+                    r = _arg(r, None)[1]
+                return r
+
+            self._cb = proc.callback(_code(restype), [_code(t) for t in argtypes], call)
+            proc.write(self._b_addr, _struct.pack(fmt("P"), self._cb.address))
+
+        def _address(self):
+            return _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0]
+
+        def _as_arg(self):
+            return ("P", self._address())
+
+        def __bool__(self):
+            return self._name is not None or self._address() != 0
 
         argtypes = property(lambda s: s._argtypes)
         restype = property(lambda s: s._restype)
 
         @argtypes.setter
         def argtypes(self, value):
-            self._argtypes = None if value is None else tuple(value)
+            if value is not None:
+                value = tuple(value)
+                for i, t in enumerate(value):
+                    if not hasattr(t, "from_param"):
+                        raise TypeError("item %d in _argtypes_ has no from_param method" % (i + 1))
+            self._argtypes = value
             self._core = None
+
+        @argtypes.deleter
+        def argtypes(self):
+            self.argtypes = None
 
         @restype.setter
         def restype(self, value):
+            if value is not None and not isinstance(value, _CDataMeta) and not callable(value):
+                raise TypeError("restype must be a type, a callable, or None")
             self._restype = value
             self._core = None
 
-        def __call__(self, *args):
+        def _function(self, codes, rcode):
+            if self._name is not None:
+                return self._dll._lib.function(self._name, codes, rcode)
+            addr = self._address()
+            if not addr:
+                raise ValueError("NULL function pointer")
+            return _libc().function_at(addr, codes, rcode)
+
+        def _prepare(self):
+            codes = None if self._argtypes is None else [_code(t) for t in self._argtypes]
+            rt = self._restype
+            rcode = _code(rt) if (rt is None or isinstance(rt, type)) else "i"
+            if _subclass_of_pointerlike(rt):
+                rcode = "P"  # the instance holds the address C returned, not a copy
+            self._core = self._function(codes, rcode)
+            # Plain numbers, bytes and None convert in Rust alone when every declared
+            # type and the result are fundamental types.
+            self._fast = (
+                self._argtypes is not None
+                and self._paramflags is None
+                and all(isinstance(t, type) and t.__dict__.get("_fundamental") for t in self._argtypes)
+                and (rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental")))
+            )
+
+        def __call__(self, *args, **kwargs):
             if self._core is None:
-                codes = None if self._argtypes is None else [_code(t) for t in self._argtypes]
-                rt = self._restype
-                rcode = _code(rt) if (rt is None or isinstance(rt, type)) else "i"
-                if _subclass_of_pointerlike(rt):
-                    rcode = "P"  # the instance holds the address C returned, not a copy
-                self._core = self._lib._lib.function(self.__name__, codes, rcode)
-                # Plain numbers, bytes and None convert in Rust alone when every declared
-                # type and the result are fundamental types.
-                self._fast = (
-                    self._argtypes is not None
-                    and all(isinstance(t, type) and t.__dict__.get("_fundamental") for t in self._argtypes)
-                    and (rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental")))
-                )
-            if self._fast and self.errcheck is None:
+                self._prepare()
+            if self._fast and self.errcheck is None and not kwargs:
                 try:
                     return self._core(*args)
                 except _core.ArgumentError:
                     pass  # an object the core does not take: the general path converts it
+            outs = None
+            if self._paramflags is not None:
+                args, outs = _bind_params(self, args, kwargs)
+            elif kwargs:
+                raise TypeError("this function takes no keyword arguments")
             declared = self._argtypes or ()
             if self._argtypes is not None and len(args) < len(declared):
                 raise TypeError(
@@ -769,12 +1121,17 @@ def namespace(backend):
                     raise _core.ArgumentError(
                         "argument %d: %s: %s" % (i + 1, type(e).__name__, e)
                     ) from None
-            result = self._core(*conv)
+            core = self._core
+            if self._argtypes is None and any(type(c) is tuple and not isinstance(c[0], str) for c in conv):
+                core = self._by_value(conv)
+            result = core(*conv)
             rt = self._restype
             if isinstance(rt, type) and issubclass(rt, _Pointer):
                 p = rt()
                 proc.write(p._b_addr, _struct.pack(fmt("P"), result or 0))
                 result = p
+            elif isinstance(rt, type) and issubclass(rt, _CFuncPtr):
+                result = rt(result or 0)
             elif _subclass_of_pointerlike(rt):
                 obj = rt()
                 proc.write(obj._b_addr, _struct.pack(fmt("P"), result or 0))
@@ -783,68 +1140,125 @@ def namespace(backend):
                 obj = rt()
                 obj.value = result
                 result = obj
+            elif isinstance(rt, type) and issubclass(rt, _StructBase):
+                result = rt.from_buffer_copy(result)
             elif rt is not None and not isinstance(rt, type) and callable(rt):
                 result = rt(result)
+            if isinstance(rt, type) and hasattr(rt, "_check_retval_"):
+                result = rt._check_retval_(result)
             if self.errcheck is not None:
-                result = self.errcheck(result, self, args)
+                callargs = tuple(args)
+                checked = self.errcheck(result, self, callargs)
+                if not outs or checked is not callargs:
+                    return checked
+            if outs:
+                vals = [_out_value(o) for o in outs]
+                return vals[0] if len(vals) == 1 else tuple(vals)
             return result
 
+        def _by_value(self, conv):
+            """Without argtypes, a structure argument is passed by value: the prototype is
+            inferred as ctypes infers it, with the structure's type (cached per signature)."""
+            def infer(c):
+                if type(c) is tuple:
+                    return c[0]
+                if isinstance(c, (bool, int)):
+                    return "i"
+                if isinstance(c, bytes):
+                    return "z"
+                if isinstance(c, str):
+                    return "Z"
+                if c is None:
+                    return "P"
+                return "d"  # a float: the core raises ctypes' error for it
+            codes = [infer(c) for c in conv]
+            key = tuple(c if isinstance(c, str) else id(c) for c in codes)
+            cache = self.__dict__.setdefault("_inferred", {})
+            if key not in cache:
+                rt = self._restype
+                rcode = _code(rt) if (rt is None or isinstance(rt, type)) else "i"
+                cache[key] = (self._function(codes, rcode), codes)
+            return cache[key][0]
+
         def __repr__(self):
+            if self._name is not None:
+                return "<%s object at %#x>" % (self._name, id(self))
             return "<%s object at %#x>" % (type(self).__name__, id(self))
 
-    class _CFuncPtr(_CData):
-        _restype_ = c_int
-        _argtypes_ = ()
+        @classmethod
+        def from_param(cls, obj):
+            """NULL, or what passes for any C data of this type."""
+            return obj if obj is None else _CData.from_param.__func__(cls, obj)
 
-        def __init__(self, fn):
-            if isinstance(fn, int):
-                self._new_block()
-                proc.write(self._b_addr, _struct.pack(fmt("P"), fn))
-                return
-            if not callable(fn):
-                raise TypeError("argument must be callable or integer function address")
-            self._callable = fn
-            argtypes = self._argtypes_
+    _libc_lib = []
 
-            def call(*raw):
-                args = []
-                for t, v in zip(argtypes, raw):
-                    if isinstance(t, type) and issubclass(t, _Pointer):
-                        v = t._of(v)
-                    elif isinstance(t, type) and issubclass(t, _SimpleCData) and not t.__dict__.get("_fundamental"):
-                        obj = t()
-                        obj.value = v
-                        v = obj
-                    args.append(v)
-                r = fn(*args)
-                if isinstance(r, _CData):
-                    r = _arg(r, None)[1]
-                return r
+    def _libc():
+        if not _libc_lib:
+            _libc_lib.append(proc.libc())
+        return _libc_lib[0]
 
-            self._cb = proc.callback(
-                _code(self._restype_), [_code(t) for t in argtypes], call
-            )
-            self._new_block()
-            proc.write(self._b_addr, _struct.pack(fmt("P"), self._cb.address))
+    def _check_paramflags(paramflags, argtypes):
+        if not isinstance(paramflags, tuple):
+            raise TypeError("paramflags must be a tuple or None")
+        if argtypes is None or len(paramflags) != len(argtypes):
+            raise ValueError("paramflags must have the same length as argtypes")
+        for n, (item, t) in enumerate(zip(paramflags, argtypes)):
+            if not isinstance(item, tuple) or not 1 <= len(item) <= 3 or not isinstance(item[0], int):
+                raise TypeError("paramflags must be a sequence of (int [,string [,value]]) tuples")
+            if item[0] & ~7 or item[0] & 3 == 3:
+                raise ValueError("paramflag value %d not supported" % item[0])
+            if item[0] & 2 and not (isinstance(t, type) and issubclass(t, (_Pointer, Array))):
+                raise TypeError("'out' parameter %d must be a pointer type, not %s"
+                                % (n + 1, getattr(t, "__name__", t)))
+        return paramflags
 
-        def _as_arg(self):
-            return ("P", _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0])
+    def _bind_params(f, args, kwargs):
+        """ctypes' paramflags: input parameters from positions, names and defaults; output
+        parameters made here and returned after the call."""
+        out_args, outs = [], []
+        args = list(args)
+        kwargs = dict(kwargs)
+        for i, (item, t) in enumerate(zip(f._paramflags, f._argtypes)):
+            flag = item[0] or 1
+            name = item[1] if len(item) > 1 else None
+            if flag & 2:
+                if name is not None and name in kwargs:
+                    v = kwargs.pop(name)
+                else:
+                    v = (t._type_ if issubclass(t, _Pointer) else t)()
+                outs.append(v)
+                out_args.append(byref(v) if issubclass(t, _Pointer) and isinstance(v, _CData) else v)
+                continue
+            if args:
+                out_args.append(args.pop(0))
+            elif name is not None and name in kwargs:
+                out_args.append(kwargs.pop(name))
+            elif len(item) > 2:
+                out_args.append(item[2])
+            elif flag & 4:
+                out_args.append(None)
+            else:
+                raise TypeError("required argument '%s' missing" % (name or i + 1))
+        if kwargs:
+            raise TypeError("got an unexpected keyword argument '%s'" % next(iter(kwargs)))
+        return out_args + args, outs
 
-        def __call__(self, *args):
-            """Calls the function: a Python callable directly, as ctypes' callback objects
-            are callable."""
-            fn = getattr(self, "_callable", None)
-            if fn is None:
-                raise TypeError("calling a C function pointer from Python is not supported yet")
-            return fn(*args)
+    def _out_value(v):
+        if isinstance(v, _SimpleCData) and type(v).__dict__.get("_fundamental"):
+            return v.value
+        return v
 
-        def __bool__(self):
-            return self._as_arg()[1] != 0
+    _functypes = {}
 
     def CFUNCTYPE(restype, *argtypes, use_errno=False, use_last_error=False):
-        return _CDataMeta(
-            "CFunctionType", (_CFuncPtr,), {"_restype_": restype, "_argtypes_": argtypes}
-        )
+        key = (restype, argtypes, use_errno, use_last_error)
+        try:
+            return _functypes[key]
+        except KeyError:
+            pass
+        t = _CDataMeta("CFunctionType", (_CFuncPtr,), {"_restype_": restype, "_argtypes_": argtypes})
+        _functypes[key] = t
+        return t
 
     # ---------------------------------------------------------------- libraries
     class CDLL:
@@ -856,7 +1270,12 @@ def namespace(backend):
                 self._lib = proc.libc()
             else:
                 self._lib = proc.load(_resolve(os.fspath(name)))
-            self._funcs = {}
+            restype = self._func_restype_
+
+            class _FuncPtr(_CFuncPtr):
+                _restype_ = restype
+
+            self._FuncPtr = _FuncPtr
 
         def __getattr__(self, name):
             if name.startswith("__") and name.endswith("__"):
@@ -866,9 +1285,7 @@ def namespace(backend):
             return f
 
         def __getitem__(self, name):
-            if not self._lib.has(name):
-                raise AttributeError("%s: undefined symbol: %s" % (self._name, name))
-            return _FuncPtr(self, name)
+            return self._FuncPtr((name, self))
 
         def __repr__(self):
             return "<CDLL '%s', handle %x at %#x>" % (self._name, id(self._lib), id(self))
@@ -934,7 +1351,7 @@ def namespace(backend):
         if issubclass(t, (_Pointer, _CFuncPtr)):
             return proc.sizeof("P")
         if issubclass(t, _StructBase):
-            if not hasattr(t, "_size_"):
+            if t in _ABSTRACT_STRUCTS:
                 raise TypeError("this type has no size")
             return t._size_
         raise TypeError("this type has no size")
