@@ -8,6 +8,7 @@
 //! carries the trap kind and the wasm backtrace.
 
 use std::cell::Cell;
+use std::ffi::{c_int, CString};
 use std::rc::Rc;
 
 use pyo3::create_exception;
@@ -15,8 +16,9 @@ use pyo3::exceptions::{
     PyAttributeError, PyException, PyIndexError, PyMemoryError, PyOSError, PyOverflowError,
     PyRuntimeError, PyTypeError, PyValueError,
 };
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 use wasmctypes::{
     create_string_buffer, BackendKind, CFuncType, CType, Callback, DataModel, Error, Field,
@@ -212,6 +214,9 @@ thread_local! {
 #[pyclass(unsendable, module = "wasmctypes._core")]
 struct Process {
     sandbox: Sandbox,
+    /// Buffers (memoryviews) open on the process's memory: `reset` would free what they
+    /// point at, so it waits until there are none.
+    exports: Cell<usize>,
 }
 
 impl Process {
@@ -244,6 +249,7 @@ impl Process {
         };
         Ok(Process {
             sandbox: Sandbox::open(kind, &options).py()?,
+            exports: Cell::new(0),
         })
     }
 
@@ -373,6 +379,11 @@ impl Process {
 
     /// Drops everything the sandbox holds and reloads its libraries (wasm).
     fn reset(&self) -> PyResult<()> {
+        if self.exports.get() > 0 {
+            return Err(pyo3::exceptions::PyBufferError::new_err(
+                "Existing exports of data: the sandbox cannot be reset",
+            ));
+        }
         self.sandbox.reset().py()
     }
 
@@ -414,6 +425,97 @@ impl Process {
         })
         .py()?;
         Ok(CallbackObj { cb })
+    }
+}
+
+/// What a buffer export holds until it is released: the format and shape it points at, and
+/// the process whose memory it shares.
+struct Export {
+    format: CString,
+    shape: Vec<ffi::Py_ssize_t>,
+    process: Py<Process>,
+}
+
+/// The base of every ctypes instance (`_CData`): it gives them ctypes' buffer protocol, so
+/// that `memoryview(obj)`, `bytes(obj)` and `hexlify(obj)` share the object's memory, as
+/// CPython's ctypes does. The Python layer says where the memory is: `obj._b_buffer_()`
+/// returns `(process, address, size, format, itemsize, shape)`.
+#[pyclass(subclass, module = "wasmctypes._core", name = "CData")]
+struct CDataBase;
+
+#[pymethods]
+impl CDataBase {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        CDataBase
+    }
+
+    /// # Safety
+    ///
+    /// `view` is the `Py_buffer` CPython passes to `bf_getbuffer`.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if view.is_null() {
+            return Err(pyo3::exceptions::PyBufferError::new_err("View is null"));
+        }
+        let info = slf.call_method0("_b_buffer_")?;
+        let (process, addr, size, format, itemsize, shape): (
+            Bound<'_, Process>,
+            u64,
+            usize,
+            String,
+            usize,
+            Vec<isize>,
+        ) = info.extract()?;
+        let _ = flags; // every view is writable, C-contiguous and formatted, as ctypes'
+        let ptr = if size == 0 {
+            std::ptr::NonNull::<u8>::dangling()
+        } else {
+            process.borrow().sandbox.host_pointer(addr, size).py()?
+        };
+        let export = Box::new(Export {
+            format: CString::new(format)
+                .map_err(|_| PyValueError::new_err("a buffer format has a NUL"))?,
+            shape: shape.iter().map(|&n| n as ffi::Py_ssize_t).collect(),
+            process: process.clone().unbind(),
+        });
+        let p = process.borrow();
+        p.exports.set(p.exports.get() + 1);
+        // SAFETY: `view` is valid for writes (CPython's contract for bf_getbuffer). The
+        // format and shape live in `export` until `__releasebuffer__` frees it; the memory
+        // stays where it is while the object (held in `obj`) and its process live.
+        unsafe {
+            (*view).obj = slf.clone().into_any().into_ptr();
+            (*view).buf = ptr.as_ptr().cast();
+            (*view).len = size as ffi::Py_ssize_t;
+            (*view).readonly = 0;
+            (*view).itemsize = itemsize.max(1) as ffi::Py_ssize_t;
+            (*view).format = export.format.as_ptr() as *mut _;
+            (*view).ndim = export.shape.len() as c_int;
+            (*view).shape = if export.shape.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                export.shape.as_ptr() as *mut _
+            };
+            (*view).strides = std::ptr::null_mut();
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = Box::into_raw(export).cast();
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `view` is a view that `__getbuffer__` filled.
+    unsafe fn __releasebuffer__(&self, py: Python<'_>, view: *mut ffi::Py_buffer) {
+        // SAFETY: `internal` is the `Export` that `__getbuffer__` leaked for this view.
+        let export = unsafe { Box::from_raw((*view).internal.cast::<Export>()) };
+        let p = export.process.borrow(py);
+        p.exports.set(p.exports.get().saturating_sub(1));
     }
 }
 
@@ -542,6 +644,29 @@ impl CallbackObj {
     }
 }
 
+/// Where a Python buffer's memory is: `(address, size, readonly, c_contiguous)`, for
+/// `from_buffer` on the native backend (the caller keeps a memoryview of `obj`, so that the
+/// memory stays where it is).
+#[pyfunction]
+fn buffer_info(obj: &Bound<'_, PyAny>) -> PyResult<(usize, usize, bool, bool)> {
+    let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
+    // SAFETY: `view` is written by PyObject_GetBuffer on success, and released below.
+    unsafe {
+        if ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_FULL_RO) != 0 {
+            return Err(PyErr::fetch(obj.py()));
+        }
+        let v = view.assume_init_mut();
+        let info = (
+            v.buf as usize,
+            v.len as usize,
+            v.readonly != 0,
+            ffi::PyBuffer_IsContiguous(v, b'C' as std::ffi::c_char) != 0,
+        );
+        ffi::PyBuffer_Release(v);
+        Ok(info)
+    }
+}
+
 /// Builds a C file with the project's toolchain (cached by content): `(module, shared object)`.
 #[pyfunction]
 fn build(source: &str) -> PyResult<(String, String)> {
@@ -557,12 +682,14 @@ fn build(source: &str) -> PyResult<(String, String)> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build, m)?)?;
+    m.add_function(wrap_pyfunction!(buffer_info, m)?)?;
     m.add_class::<Process>()?;
     m.add_class::<Library>()?;
     m.add_class::<Func>()?;
     m.add_class::<Block>()?;
     m.add_class::<CallbackObj>()?;
     m.add_class::<StructDesc>()?;
+    m.add_class::<CDataBase>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
     m.add("SandboxError", m.py().get_type::<SandboxError>())?;
     Ok(())

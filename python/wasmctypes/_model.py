@@ -19,6 +19,14 @@ _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _POINTERLIKE = ("z", "Z", "P")
 
 
+def _unpickle(cls, state):
+    """Makes a pickled ctypes object again: its memory, then its bytes and __dict__ (never
+    __init__), as CPython's `_ctypes._unpickle`."""
+    obj = cls.__new__(cls)
+    obj.__setstate__(*state)
+    return obj
+
+
 def namespace(backend):
     """A module with ctypes' public names over a new process of `backend`."""
     ns = _types.ModuleType("wasmctypes." + backend)
@@ -54,17 +62,35 @@ def namespace(backend):
         __rmul__ = __mul__
 
         def from_address(cls, address):
-            return cls.__new__(cls)._attach(int(address))
+            return _bare(cls)._attach(int(address))
 
         def from_buffer(cls, obj, offset=0):
-            if not isinstance(obj, _CData):
-                raise TypeError("from_buffer() needs a ctypes object in this namespace")
-            if offset < 0 or sizeof(obj) < offset + sizeof(cls):
+            """An instance sharing the memory of a writable buffer. In the sandbox only the
+            sandbox's own memory can be shared: a ctypes object of this namespace."""
+            if isinstance(obj, _CData):
+                addr, size, base = obj._b_addr, sizeof(obj), obj
+            elif backend == "wasm":
+                raise TypeError(
+                    "from_buffer() in the sandbox shares only sandbox memory (a ctypes object); "
+                    "%s lives in the host: use from_buffer_copy()" % type(obj).__name__
+                )
+            else:
+                base = memoryview(obj)
+                addr, size, readonly, contiguous = _core.buffer_info(base)
+                if readonly:
+                    raise TypeError("underlying buffer is not writable")
+                if not contiguous:
+                    raise TypeError("underlying buffer is not C contiguous")
+            if offset < 0:
+                raise ValueError("offset cannot be negative")
+            if size < offset + sizeof(cls):
                 raise ValueError(
                     "Buffer size too small (%d instead of at least %d bytes)"
-                    % (sizeof(obj), offset + sizeof(cls))
+                    % (size, offset + sizeof(cls))
                 )
-            return cls.__new__(cls)._attach(obj._b_addr + offset, obj)
+            obj_ = _bare(cls)._attach(addr + offset, base)
+            obj_._keep("ffffffff", base)
+            return obj_
 
         def from_buffer_copy(cls, data, offset=0):
             data = data._raw() if isinstance(data, _CData) else bytes(memoryview(data))
@@ -73,7 +99,7 @@ def namespace(backend):
                     "Buffer size too small (%d instead of at least %d bytes)"
                     % (len(data), offset + sizeof(cls))
                 )
-            obj = cls.__new__(cls)
+            obj = _bare(cls)
             obj._new_block()
             proc.write(obj._b_addr, data[offset : offset + sizeof(cls)])
             return obj
@@ -85,10 +111,86 @@ def namespace(backend):
                 raise ValueError("symbol '%s' not found" % name) from None
             return cls.from_address(addr)
 
-    class _CData(metaclass=_CDataMeta):
-        _b_addr = 0
-        _b_block = None
-        _b_base_ = None
+    _ABSTRACT = set()  # the bases no instance can have: _SimpleCData, Array, Structure, ...
+
+    def _bare(cls):
+        """An instance of `cls` with no memory yet (`from_address` and kin attach it)."""
+        if cls in _ABSTRACT:
+            raise TypeError("abstract class")
+        return _core.CData.__new__(cls)
+
+    def _has_pointers(t):
+        if issubclass(t, _SimpleCData):
+            return t._type_ in _POINTERLIKE
+        if issubclass(t, Array):
+            return _has_pointers(t._type_)
+        if issubclass(t, _StructBase):
+            return any(
+                _has_pointers(spec[1])
+                for k in t.__mro__
+                for spec in k.__dict__.get("_b_specs_", ())
+            )
+        return True
+
+    def _buffer_format(t):
+        """PEP 3118's description of `t`, as CPython's ctypes gives it to a memoryview:
+        `(format, itemsize, shape)`."""
+        if issubclass(t, _SimpleCData):
+            code = t._type_
+            size = proc.sizeof(code)
+            if code in "lL" and size == 8:
+                code = "q" if code == "l" else "Q"
+            elif code == "?" and size != 1:
+                code = _UNSIGNED[size]
+            return t._endian + code, size, ()
+        if issubclass(t, Array):
+            f, itemsize, shape = _buffer_format(t._type_)
+            if issubclass(t._type_, _StructBase):
+                shape = ()
+            return f, itemsize, (t._length_,) + shape
+        if issubclass(t, _Pointer):
+            f = t.__dict__.get("_b_format_")
+            if f is None:
+                f = "&" + _buffer_format(t._type_)[0]
+            return f, proc.sizeof("P"), ()
+        if issubclass(t, _CFuncPtr):
+            return "X{}", proc.sizeof("P"), ()
+        if issubclass(t, _StructBase):
+            return _struct_format(t), sizeof(t), ()
+        return "B", 1, ()
+
+    def _struct_format(t):
+        if t in _ABSTRACT_STRUCTS or "_b_specs_" not in t.__dict__:
+            return "B"  # incomplete
+        if getattr(t, "_union", False) or t.__dict__.get("_pack_") or any(len(f) == 3 for f in t._b_specs_):
+            return "B"
+        parts = []
+        for name, typ in t._b_specs_:
+            typ = _swapped_type(typ) if getattr(t, "_swapped", False) else typ
+            f, _, shape = _buffer_format(typ)
+            if issubclass(typ, Array):
+                parts.append("(%s)%s:%s:" % (",".join(map(str, shape)), f, name))
+            else:
+                parts.append("%s:%s:" % (f, name))
+        return "T{" + "".join(parts) + "}"
+
+    class _CData(_core.CData, metaclass=_CDataMeta):
+        """Every instance owns a block of the process's memory (made here, before __init__,
+        so that a subclass's __init__ need not call ours), or views memory it does not own."""
+
+        # The abstract bases keep no __dict__, so that a structure with `__slots__ = ()` has
+        # none either; the concrete types (`c_int`, `POINTER(T)`, `T * n`) have one.
+        __slots__ = ("_b_addr", "_b_block", "_b_base_", "_objects", "__weakref__")
+
+        def __new__(cls, *args, **kwargs):
+            self = _core.CData.__new__(cls)
+            self._new_block()
+            return self
+
+        def _b_buffer_(self):
+            """Where a buffer (memoryview) over this object points, and what it holds."""
+            f, itemsize, shape = _buffer_format(type(self))
+            return (proc, self._b_addr, sizeof(type(self)), f, itemsize, shape)
 
         def _attach(self, addr, base=None, block=None):
             self._b_addr = addr
@@ -114,11 +216,26 @@ def namespace(backend):
             return self._raw()
 
         def __reduce__(self):
-            raise ValueError("ctypes objects containing pointers cannot be pickled")
+            """Pickles the object's bytes and __dict__, as ctypes does; an object that holds
+            pointers cannot be pickled (they would mean nothing in another process)."""
+            if _has_pointers(type(self)):
+                raise ValueError("ctypes objects containing pointers cannot be pickled")
+            return (_unpickle, (type(self), (self.__dict__, self._raw())))
+
+        def __setstate__(self, d, data):
+            own = self.__dict__
+            if not isinstance(own, dict):
+                raise TypeError("__dict__ must be a dictionary, not %s" % type(own).__name__)
+            if not isinstance(data, bytes):
+                raise TypeError("a bytes object is required, not %s" % type(data).__name__)
+            own.update(d)
+            proc.write(self._b_addr, data[: sizeof(type(self))])
 
         @classmethod
         def from_param(cls, obj):
             """An instance of this type, or byref() of one, passes as it is."""
+            if cls in _ABSTRACT:
+                raise TypeError("abstract class")
             if isinstance(obj, cls):
                 return obj
             if isinstance(obj, _CArg) and isinstance(obj._obj, cls):
@@ -133,13 +250,13 @@ def namespace(backend):
 
     # ---------------------------------------------------------------- simple types
     class _SimpleCData(_CData):
+        __slots__ = ()
         _type_ = "i"
         # Byte order in memory: "<" (this target's, little-endian), or ">" for the swapped
         # types of a BigEndianStructure's fields (`c_int.__ctype_be__`).
         _endian = "<"
 
         def __init__(self, value=None):
-            self._new_block()
             if value is not None:
                 self.value = value
 
@@ -236,6 +353,8 @@ def namespace(backend):
 
         @classmethod
         def from_param(cls, obj):
+            if cls in _ABSTRACT:
+                raise TypeError("abstract class")
             if isinstance(obj, cls):
                 return obj
             code = cls._type_
@@ -288,7 +407,9 @@ def namespace(backend):
     def simple(name, code):
         t = _CDataMeta(name, (_SimpleCData,), {"_type_": code, "_fundamental": True})
         t.__ctype_le__ = t
-        if code not in _POINTERLIKE:
+        if code in "bBc?":
+            t.__ctype_be__ = t  # one byte has no byte order
+        elif code not in _POINTERLIKE and code != "u":
             t.__ctype_be__ = _CDataMeta(name, (t,), {"_endian": ">", "_fundamental": True})
             t.__ctype_be__.__ctype_be__ = t.__ctype_be__
             t.__ctype_be__.__ctype_le__ = t
@@ -349,6 +470,7 @@ def namespace(backend):
             return cls
 
     class Array(_CData, metaclass=_ArrayMeta):
+        __slots__ = ()
         _type_ = c_int
         _length_ = 0
 
@@ -358,7 +480,6 @@ def namespace(backend):
             return super().__new__(cls)
 
         def __init__(self, *items):
-            self._new_block()
             if len(items) > self._length_:
                 raise IndexError("indexes out of range")
             for i, v in enumerate(items):
@@ -465,10 +586,10 @@ def namespace(backend):
 
     # ---------------------------------------------------------------- pointers
     class _Pointer(_CData):
+        __slots__ = ()
         _type_ = c_int
 
         def __init__(self, obj=None):
-            self._new_block()
             if obj is not None:
                 self.contents = obj
 
@@ -478,7 +599,7 @@ def namespace(backend):
         def _of(cls, addr):
             """A pointer to `addr` that needs no memory of its own (a callback's argument:
             the process is busy in the call, nothing can be allocated)."""
-            p = cls.__new__(cls)
+            p = _bare(cls)
             p._attach(0)
             p._value = addr or 0
             return p
@@ -552,7 +673,12 @@ def namespace(backend):
     def POINTER(typ):
         if typ not in _pointers:
             name = "LP_%s" % getattr(typ, "__name__", typ)
-            _pointers[typ] = _CDataMeta(name, (_Pointer,), {"_type_": typ})
+            ptr = _CDataMeta(name, (_Pointer,), {"_type_": typ})
+            if isinstance(typ, type):
+                # The format is fixed when the type is made: a structure still incomplete
+                # then is "B", as in CPython.
+                type.__setattr__(ptr, "_b_format_", "&" + _buffer_format(typ)[0])
+            _pointers[typ] = ptr
         return _pointers[typ]
 
     def pointer(obj):
@@ -753,6 +879,7 @@ def namespace(backend):
             return "<Field type=%s, ofs=%d, size=%d>" % (self.typ.__name__, self._offset, self._size)
 
     class _StructBase(_CData, metaclass=_StructMeta):
+        __slots__ = ()
         _union = False
         _swapped = False
 
@@ -763,7 +890,6 @@ def namespace(backend):
             return super().__new__(cls)
 
         def __init__(self, *args, **kwargs):
-            self._new_block()
             names = type(self)._all_fields_
             if len(args) > len(names):
                 raise TypeError("too many initializers")
@@ -823,8 +949,11 @@ def namespace(backend):
                     pos = 0
                     unit = 0
                 if width:
-                    ftyp = getattr(typ, "__ctype_be__", typ) if swapped else typ
-                    type.__setattr__(cls, name, _Field(name, ftyp, unit, sizeof(typ), pos - unit * 8, width, cls))
+                    bit = pos - unit * 8
+                    if swapped:
+                        # Big-endian: the first field takes the unit's most significant bits.
+                        typ, bit = _swapped_type(typ), ubits - bit - width
+                    type.__setattr__(cls, name, _Field(name, typ, unit, sizeof(typ), bit, width, cls))
                 bitpos = pos + width
                 offset = (bitpos + 7) // 8
                 size = max(size, offset, unit + (sizeof(typ) if union else 0))
@@ -835,9 +964,7 @@ def namespace(backend):
             bitpos = None
             name, typ = spec
             if swapped:
-                if not hasattr(typ, "__ctype_be__") and not issubclass(typ, (_StructBase, Array)):
-                    raise TypeError("This type does not support other endian: %s" % typ)
-                typ = getattr(typ, "__ctype_be__", typ)
+                typ = _swapped_type(typ)
             fsize, falign = sizeof(typ), alignment(typ)
             if pack:
                 falign = min(pack, falign)
@@ -861,6 +988,17 @@ def namespace(backend):
         for name in anonymous:
             _anonymous(cls, name)
 
+    def _swapped_type(typ):
+        """The big-endian twin of a field type: numbers swapped, arrays of them too;
+        structures keep their own order. Pointers and wide chars cannot be swapped."""
+        if issubclass(typ, _StructBase):
+            return typ
+        if issubclass(typ, Array):
+            return ARRAY(_swapped_type(typ._type_), typ._length_)
+        if not hasattr(typ, "__ctype_be__"):
+            raise TypeError("This type does not support other endian: %s" % typ)
+        return typ.__ctype_be__
+
     def _anonymous(cls, name):
         """`_anonymous_`: the fields of field `name` read as fields of `cls`."""
         outer = cls.__dict__.get(name)
@@ -877,22 +1015,26 @@ def namespace(backend):
                     _Field(inner_name, inner.typ, outer._offset + inner._offset, inner._size, inner.bit, inner.bits, cls))
 
     class Structure(_StructBase):
-        pass
+        __slots__ = ()
 
     class Union(_StructBase):
         _union = True
+        __slots__ = ()
 
     LittleEndianStructure = Structure
     LittleEndianUnion = Union
 
     class BigEndianStructure(_StructBase):
         _swapped = True
+        __slots__ = ()
 
     class BigEndianUnion(_StructBase):
         _union = True
         _swapped = True
+        __slots__ = ()
 
     _ABSTRACT_STRUCTS.update((_StructBase, Structure, Union, BigEndianStructure, BigEndianUnion))
+    _ABSTRACT.update(_ABSTRACT_STRUCTS, (_SimpleCData, Array, _Pointer))
 
     # ---------------------------------------------------------------- functions
     def _code(t):
@@ -991,7 +1133,6 @@ def namespace(backend):
             return super()._attach(addr, base, block)
 
         def __init__(self, *args):
-            self._new_block()
             if not args:
                 return
             if len(args) > 2:
@@ -1387,6 +1528,8 @@ def namespace(backend):
         return int(x)
 
     def string_at(ptr, size=-1):
+        if isinstance(ptr, bytes):
+            ptr = create_string_buffer(ptr)
         addr = _address(ptr)
         if size < 0:
             return proc.string_at(addr)
@@ -1421,6 +1564,10 @@ def namespace(backend):
         return d
 
     def cast(obj, typ):
+        if isinstance(obj, bytes):
+            # ctypes points at the bytes object itself; here a copy in the process's memory,
+            # which the result keeps alive (bytes are immutable: no one can tell them apart).
+            obj = create_string_buffer(obj, len(obj))
         addr = _address(obj)
         if isinstance(typ, type) and issubclass(typ, _Pointer):
             p = typ()
@@ -1466,6 +1613,12 @@ def namespace(backend):
         pointer._type_ = cls
 
     # ---------------------------------------------------------------- the namespace
+    # ctypes' own types are found, by pickle among others, in the namespace's module.
+    for t in (c_bool, c_char, c_wchar, c_byte, c_ubyte, c_short, c_ushort, c_int, c_uint, c_long,
+              c_ulong, c_longlong, c_ulonglong, c_float, c_double, c_longdouble, c_char_p,
+              c_wchar_p, c_void_p, c_size_t, c_ssize_t, Structure, Union, BigEndianStructure,
+              BigEndianUnion, Array, _Pointer, _SimpleCData, _CFuncPtr):
+        t.__module__ = ns.__name__
     for k, v in list(locals().items()):
         if k in ("ns", "proc", "k", "v", "t", "fmt", "simple", "by_size", "ubysize", "backend"):
             continue

@@ -32,8 +32,6 @@ REASONS = {
     "test_internals": "interpreter-api",
     "test_keeprefs": "interpreter-api",
     "test_objects": "interpreter-api",
-    "test_pickling": "interpreter-api",
-    "test_pep3118": "interpreter-api",
     "test_win32": "platform-only",
     "test_wintypes": "platform-only",
     "test_macholib": "platform-only",

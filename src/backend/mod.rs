@@ -237,6 +237,12 @@ pub(crate) trait Backend {
     /// ctypes does.
     fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()>;
 
+    /// The host address of `len` bytes of the library's memory at `addr`, checked as `read`
+    /// checks them (natively: only that `addr` is not NULL). The wasm backend's linear memory
+    /// never moves (see the engine's configuration) and never shrinks, so the address stays
+    /// valid, and in bounds, until the library is reset or dropped.
+    fn host_pointer(&mut self, addr: u64, len: usize) -> Result<*mut u8>;
+
     /// Copies `data` into the library's memory at `addr`, with the same checks as `read`.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()>;
 

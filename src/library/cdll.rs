@@ -313,6 +313,21 @@ impl CDLL {
         self.inner.backend()?.write(addr, data)
     }
 
+    /// Where `len` bytes of the library's memory at `addr` are in the host's address space:
+    /// what a buffer over them (ctypes' `memoryview(obj)`) points at. In wasm the range is
+    /// bounds-checked here, and since linear memory never moves or shrinks, the pointer stays
+    /// valid for `len` bytes until the sandbox is reset or dropped. Natively it is `addr`
+    /// itself. NULL is a ValueError on both. Obtaining it is safe; reading or writing through it is
+    /// the caller's `unsafe`, under those terms.
+    pub fn host_pointer(&self, addr: u64, len: usize) -> Result<std::ptr::NonNull<u8>> {
+        if addr == 0 {
+            // No object lives at NULL, in the sandbox either.
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let p = self.inner.backend()?.host_pointer(addr, len)?;
+        std::ptr::NonNull::new(p).ok_or_else(|| Error::ValueError("NULL pointer access".into()))
+    }
+
     /// `ctypes.string_at(addr)`: the NUL-terminated bytes at `addr`. NULL is a ValueError.
     pub fn string_at(&self, addr: u64) -> Result<Vec<u8>> {
         if addr == 0 {

@@ -318,3 +318,31 @@ fn a_pointer_restype_gives_a_typed_pointer_the_host_does_not_own() {
         );
     }
 }
+
+/// `memoryview(obj)` in ctypes shares the object's memory: `CDLL::host_pointer` is where it
+/// points. Writes through either side are seen by the other, the pointer stays valid when the
+/// sandbox's memory grows, and in wasm a range outside memory is an error.
+#[test]
+fn host_pointers_share_the_library_memory() {
+    for lib in both("testlib") {
+        let buf = create_string_buffer(&lib, 16).unwrap();
+        let addr = buf.addressof();
+        lib.write(addr, b"abc").unwrap();
+        let p = lib.host_pointer(addr, 16).unwrap();
+        // SAFETY: 16 bytes of a live buffer, as `host_pointer` checked them.
+        let seen = unsafe { std::slice::from_raw_parts(p.as_ptr(), 3) }.to_vec();
+        assert_eq!(seen, b"abc", "{}", lib.backend());
+        // Memory grows by far more than it had; the buffer does not move.
+        let big = create_string_buffer(&lib, 32 << 20).unwrap();
+        // SAFETY: as above; the buffer is still alive.
+        unsafe { p.as_ptr().add(1).write(b'X') };
+        assert_eq!(lib.read(addr, 3).unwrap(), b"aXc", "{}", lib.backend());
+        assert_eq!(lib.host_pointer(addr, 16).unwrap(), p);
+        drop(big);
+        assert_eq!(lib.host_pointer(0, 1).unwrap_err().kind(), "ValueError");
+        if lib.backend() == BackendKind::Wasm {
+            let err = lib.host_pointer(u32::MAX as u64 - 4, 16).unwrap_err();
+            assert_eq!(err.kind(), "OutOfBounds", "{err}");
+        }
+    }
+}

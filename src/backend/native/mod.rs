@@ -354,6 +354,13 @@ impl Backend for NativeLibrary {
         Memory::write(&mut HostMemory, addr, data)
     }
 
+    fn host_pointer(&mut self, addr: u64, _len: usize) -> Result<*mut u8> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        Ok(addr as usize as *mut u8)
+    }
+
     fn strlen(&mut self, addr: u64, width: usize) -> Result<usize> {
         if addr == 0 {
             return Err(Error::ValueError("NULL pointer access".into()));

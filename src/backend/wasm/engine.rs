@@ -53,6 +53,10 @@ impl EngineKey {
         config.epoch_interruption(true);
         config.consume_fuel(self.fuel);
         config.max_wasm_stack(self.max_stack);
+        // A linear memory is reserved whole (4 GiB of address space on 64-bit hosts) and never
+        // moves when it grows: a host address into it (`CDLL::host_pointer`, a Python
+        // memoryview) stays valid.
+        config.memory_may_move(false);
         config
     }
 

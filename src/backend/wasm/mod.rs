@@ -408,6 +408,12 @@ impl Backend for WasmLibrary {
         Ok(())
     }
 
+    fn host_pointer(&mut self, addr: u64, len: usize) -> Result<*mut u8> {
+        let mem = self.live.memory.data_mut(&mut self.live.store);
+        let range = range_in(mem.len(), addr, len)?;
+        Ok(mem[range].as_mut_ptr())
+    }
+
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
         let mem = self.live.memory.data_mut(&mut self.live.store);
         let range = range_in(mem.len(), addr, data.len())?;

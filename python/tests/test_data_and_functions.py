@@ -1,0 +1,119 @@
+"""Structures by value, function pointers, paramflags, buffers and pickling: on both backends,
+against what CPython's ctypes gives for the same code."""
+
+import ctypes as real
+import os
+import pickle
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="session")
+def test_lib():
+    """guest-c/ctypes_test.c as both backends load it: (module, shared object)."""
+    from wasmctypes import _core
+
+    return _core.build(os.path.join(ROOT, "guest-c", "ctypes_test.c"))
+
+
+def open_test_lib(ns, test_lib):
+    return ns.CDLL(test_lib[0] if ns.__name__ == "wasmctypes.wasm" else test_lib[1])
+
+
+def both(ct, test_lib, run):
+    """`run(namespace, library)` under `ct` and under CPython's ctypes."""
+    return run(ct, open_test_lib(ct, test_lib)), run(real, real.CDLL(test_lib[1]))
+
+
+def test_structures_pass_and_return_by_value(ct, test_lib):
+    def run(ns, dll):
+        class POINT(ns.Structure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_int)]
+
+        class S8I(ns.Structure):
+            _fields_ = [(n, ns.c_int) for n in "abcdefgh"]
+
+        out = POINT()
+        # Without argtypes the structure's own type is passed, as ctypes infers it.
+        r1 = dll._testfunc_byval(POINT(1, 2), ns.byref(out))
+        dll.ret_8i_func.restype = S8I
+        dll.ret_8i_func.argtypes = [S8I]
+        s = dll.ret_8i_func(S8I(9, 8, 7, 6, 5, 4, 3, 2))
+        return r1, (out.x, out.y), [getattr(s, n) for n in "abcdefgh"]
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython == (3, (1, 2), [18, 24, 28, 30, 30, 28, 24, 18])
+
+
+def test_a_function_pointer_is_called_through_c(ct, test_lib):
+    def run(ns, dll):
+        proto = ns.CFUNCTYPE(ns.c_int, ns.c_int, ns.c_int)
+        cb = proto(lambda a, b: a * 10 + b)
+        addr = ns.cast(cb, ns.c_void_p).value
+        # The same function, from its address: the call goes into C and back to Python.
+        again = proto(addr)
+        assert again.restype is ns.c_int and again.argtypes == (ns.c_int, ns.c_int)
+        with pytest.raises(ns.ArgumentError):
+            again("x", 1)
+        return again(4, 2), cb(3, 1), bool(proto()), ns.CFUNCTYPE(ns.c_int, ns.c_int, ns.c_int) is proto
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython == (42, 31, False, True)
+
+
+def test_paramflags_make_output_parameters_results(ct, test_lib):
+    def run(ns, dll):
+        libc = ns.CDLL(None) if ns is not real else real.CDLL(None)
+        proto = ns.CFUNCTYPE(ns.c_double, ns.c_double, ns.POINTER(ns.c_int))
+        frexp = proto(("frexp", libc), ((1, "x"), (2, "exp")))
+        return frexp(8.0), frexp(x=0.75)
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython == (4, 0)
+
+
+def test_memoryview_shares_the_object_memory(ct):
+    def run(ns):
+        buf = ns.create_string_buffer(b"abc", 4)
+        mv = memoryview(buf)
+        mv.cast("B")[1] = ord("X")
+        i = ns.c_int(0x01020304)
+        return (buf.raw, mv.format, mv.shape, mv.readonly,
+                memoryview(i).format, bytes(i), memoryview(ns.POINTER(ns.c_byte)()).format)
+
+    assert run(ct) == run(real)
+    assert run(ct)[0] == b"aXc\0"
+
+
+def test_pickling_copies_bytes_and_refuses_pointers(ct):
+    def run(ns):
+        class P(ns.Structure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_double)]
+
+        P.__qualname__ = "P"  # pickle finds classes by name
+        globals()["P"] = P
+        p = P(3, 2.5)
+        p.note = "kept"
+        q = pickle.loads(pickle.dumps(p))
+        c = pickle.loads(pickle.dumps(ns.c_int(42)))
+        with pytest.raises(ValueError):
+            pickle.dumps(ns.c_char_p(b"x"))
+        return (q.x, q.y, q.note, bytes(q) == bytes(p), c.value, type(c) is ns.c_int)
+
+    assert run(ct) == run(real) == (3, 2.5, "kept", True, 42, True)
+
+
+def test_from_buffer_shares_host_memory_natively_and_refuses_it_in_the_sandbox(ct):
+    data = bytearray(b"\x01\x00\x00\x00\x02\x00\x00\x00")
+    assert list((ct.c_int * 2).from_buffer_copy(data)) == [1, 2]
+    if ct.__name__ == "wasmctypes.native":
+        arr = (ct.c_int * 2).from_buffer(data)
+        arr[1] = 7
+        assert data[4] == 7 and list(arr) == [1, 7]
+        with pytest.raises(TypeError):
+            ct.c_int.from_buffer(b"read-only")
+    else:
+        with pytest.raises(TypeError, match="from_buffer_copy"):
+            (ct.c_int * 2).from_buffer(data)
