@@ -13,6 +13,12 @@ pub trait Memory {
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()>;
     /// The library's data model.
     fn data_model(&self) -> DataModel;
+    /// `malloc(size)` with the library's own allocator, from inside the callback: memory
+    /// that outlives it and that [`Memory::free`] (or the library, after the call) releases.
+    /// Never NULL: failure is an error.
+    fn malloc(&mut self, size: usize) -> Result<u64>;
+    /// Releases memory from [`Memory::malloc`] or from the library's own `malloc`.
+    fn free(&mut self, addr: u64) -> Result<()>;
 }
 
 impl dyn Memory + '_ {

@@ -313,6 +313,25 @@ impl CDLL {
         self.inner.backend()?.write(addr, data)
     }
 
+    /// `malloc(size)` with the library's own allocator (libc's, in the sandbox): memory for a
+    /// binding that manages its blocks itself, as the Python package does. Not zeroed; never
+    /// NULL (failure is an error). Inside a callback, use [`Memory::malloc`](crate::Memory).
+    pub fn malloc(&self, size: usize) -> Result<u64> {
+        self.inner.backend()?.malloc(size)
+    }
+
+    /// Releases memory from [`CDLL::malloc`], [`Memory::malloc`](crate::Memory) or the
+    /// library's own `malloc`.
+    ///
+    /// # Safety
+    ///
+    /// Natively `addr` is passed to libc's `free`: it must come from `malloc` and not be used
+    /// or freed again. In wasm a wrong address can only corrupt the sandbox's own heap, which
+    /// is then a trap or an error, never the host's.
+    pub unsafe fn free(&self, addr: u64) -> Result<()> {
+        self.inner.backend()?.free(addr)
+    }
+
     /// Where `len` bytes of the library's memory at `addr` are in the host's address space:
     /// what a buffer over them (ctypes' `memoryview(obj)`) points at. In wasm the range is
     /// bounds-checked here, and since linear memory never moves or shrinks, the pointer stays

@@ -152,7 +152,9 @@ pub(super) fn convert_arg(
         }
         CType::CharP | CType::WCharP | CType::VoidP => match v {
             Value::None => 0,
-            Value::Int(i) => address(*i),
+            // c_void_p takes an address; c_char_p and c_wchar_p do not ("wrong type" in
+            // ctypes), as their from_param takes only strings, NULL and char pointers.
+            Value::Int(i) if t == CType::VoidP => address(*i),
             Value::Pointer(p) => own_pointer(p)?,
             // ctypes' c_void_p takes a function pointer too.
             Value::Function(fp) if t == CType::VoidP => own_pointer(&fp.ptr)?,

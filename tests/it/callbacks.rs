@@ -469,3 +469,40 @@ fn a_bad_function_pointer_is_an_error_in_the_sandbox() {
         Value::Int(5)
     );
 }
+
+/// A callback can allocate with the library's allocator while C is running (the library
+/// itself is busy in the call): what it returns outlives the callback and is freed after.
+#[test]
+fn a_callback_allocates_memory_that_outlives_it() {
+    for lib in both("callbacks") {
+        let made = Rc::new(Cell::new(0u64));
+        let seen = made.clone();
+        let cb = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Int, &[CType::Int]),
+            move |mem, args| {
+                let addr = mem.malloc(16)?;
+                mem.write(addr, b"kept\0")?;
+                seen.set(addr);
+                Ok(Value::Int(int(&args[0]) + 1))
+            },
+        )
+        .unwrap();
+        let mut apply = lib.function("sum_with").unwrap();
+        apply.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        // sum_with(f, 1) calls f(0) once.
+        assert_eq!(
+            apply.call(&[(&cb).into(), Value::Int(1)]).unwrap(),
+            Value::Int(1),
+            "{}",
+            lib.backend()
+        );
+        assert_eq!(lib.string_at(made.get()).unwrap(), b"kept");
+        // SAFETY: the block the callback allocated, freed once.
+        unsafe { lib.free(made.get()) }.unwrap();
+        let again = lib.malloc(16).unwrap();
+        assert_ne!(again, 0);
+        // SAFETY: as above.
+        unsafe { lib.free(again) }.unwrap();
+    }
+}

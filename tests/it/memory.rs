@@ -346,3 +346,30 @@ fn host_pointers_share_the_library_memory() {
         }
     }
 }
+
+/// ctypes: `c_char_p` and `c_wchar_p` arguments take strings, None and char pointers, never a
+/// plain address (`ArgumentError: argument 1: TypeError: wrong type`); `c_void_p` takes one.
+#[test]
+fn char_pointer_arguments_refuse_addresses_void_pointers_take_them() {
+    for lib in both("testlib") {
+        let mut len = lib.function("str_len").unwrap();
+        len.set_argtypes(&[CType::CharP]).unwrap();
+        let buf = create_string_buffer(&lib, 8).unwrap();
+        let err = len
+            .call(&[Value::Int(buf.addressof() as i128)])
+            .unwrap_err();
+        assert_eq!(err.kind(), "ArgumentError", "{}: {err}", lib.backend());
+        assert_eq!(
+            len.call(&[Value::Bytes(b"abc".to_vec())]).unwrap(),
+            Value::Int(3)
+        );
+        len.set_argtypes(&[CType::VoidP]).unwrap();
+        lib.write(buf.addressof(), b"four\0").unwrap();
+        assert_eq!(
+            len.call(&[Value::Int(buf.addressof() as i128)]).unwrap(),
+            Value::Int(4),
+            "{}",
+            lib.backend()
+        );
+    }
+}

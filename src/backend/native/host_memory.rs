@@ -27,4 +27,19 @@ impl crate::backend::Memory for HostMemory {
     fn data_model(&self) -> crate::types::DataModel {
         crate::types::DataModel::host()
     }
+    fn malloc(&mut self, size: usize) -> Result<u64> {
+        // SAFETY: malloc of any size is defined; NULL is checked.
+        let p = unsafe { libc::malloc(size.max(1)) };
+        if p.is_null() {
+            return Err(Error::ValueError(format!(
+                "malloc({size}) returned NULL: out of memory"
+            )));
+        }
+        Ok(p as u64)
+    }
+    fn free(&mut self, addr: u64) -> Result<()> {
+        // SAFETY: the caller passes memory from malloc, as to the library's own free.
+        unsafe { libc::free(addr as *mut std::ffi::c_void) };
+        Ok(())
+    }
 }

@@ -330,20 +330,11 @@ impl Backend for NativeLibrary {
     }
 
     fn malloc(&mut self, size: usize) -> Result<u64> {
-        // SAFETY: malloc of any size is defined; NULL is checked.
-        let p = unsafe { libc::malloc(size.max(1)) };
-        if p.is_null() {
-            return Err(Error::ValueError(format!(
-                "malloc({size}) returned NULL: out of memory"
-            )));
-        }
-        Ok(p as u64)
+        Memory::malloc(&mut HostMemory, size)
     }
 
     fn free(&mut self, addr: u64) -> Result<()> {
-        // SAFETY: the caller passes memory from malloc, as with the library's own free.
-        unsafe { libc::free(addr as *mut c_void) };
-        Ok(())
+        Memory::free(&mut HostMemory, addr)
     }
 
     fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {

@@ -56,6 +56,38 @@ impl crate::backend::Memory for CallerMemory<'_, '_> {
     fn data_model(&self) -> crate::types::DataModel {
         crate::types::DataModel::ILP32
     }
+    fn malloc(&mut self, size: usize) -> Result<u64> {
+        let size32 = u32::try_from(size).map_err(|_| {
+            Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest"))
+        })?;
+        let (malloc, _) = self.allocator()?;
+        // A call back into the guest from inside its own call: wasmtime allows it, and the
+        // sandbox's limits (fuel, deadline, memory) still apply.
+        match malloc.call(&mut *self.caller, size32) {
+            Ok(0) => Err(Error::ValueError(format!(
+                "guest malloc({size}) returned NULL: out of memory"
+            ))),
+            Ok(addr) => Ok(addr as u64),
+            Err(e) => Err(super::trap::trap_error(e)),
+        }
+    }
+    fn free(&mut self, addr: u64) -> Result<()> {
+        let addr = u32::try_from(addr)
+            .map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
+        let (_, free) = self.allocator()?;
+        free.call(&mut *self.caller, addr)
+            .map_err(super::trap::trap_error)
+    }
+}
+
+impl CallerMemory<'_, '_> {
+    fn allocator(&self) -> Result<(wasmtime::TypedFunc<u32, u32>, wasmtime::TypedFunc<u32, ()>)> {
+        self.caller
+            .data()
+            .allocator
+            .clone()
+            .ok_or_else(|| Error::Runtime("the sandbox has no allocator yet".into()))
+    }
 }
 
 /// Runs a callback for the guest: converts, calls the closure (catching a panic), and turns

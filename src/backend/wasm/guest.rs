@@ -18,6 +18,8 @@ pub(crate) struct GuestState {
     pub(super) callback_error: Option<Error>,
     /// The sandbox's linear memory (the main module's), once instantiated.
     pub(super) memory: Option<wasmtime::Memory>,
+    /// libc's `malloc` and `free`, once instantiated: what a callback allocates with.
+    pub(super) allocator: Option<(wasmtime::TypedFunc<u32, u32>, wasmtime::TypedFunc<u32, ()>)>,
 }
 
 /// The guest's WASI context: nothing of the host unless the sandbox grants it.

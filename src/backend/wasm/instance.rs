@@ -156,6 +156,7 @@ impl WasmLibrary {
                 callbacks: Vec::new(),
                 callback_error: None,
                 memory: None,
+                allocator: None,
             },
         );
         store.limiter(|s| &mut s.limits);
@@ -202,6 +203,7 @@ impl WasmLibrary {
                     "module does not export free(i32); build it with -Wl,--export=free",
                 )
             })?;
+        store.data_mut().allocator = Some((malloc.clone(), free.clone()));
         let fflush = instance
             .get_typed_func::<u32, i32>(&mut store, "fflush")
             .ok();
