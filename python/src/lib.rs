@@ -21,8 +21,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 use wasmctypes::{
-    create_string_buffer, BackendKind, CFuncType, CType, Callback, DataModel, Error, Field,
-    LoadOptions, Memory, Sandbox, StringBuffer, StructType, StructValue, Type, Value, CDLL,
+    BackendKind, CFuncType, CType, Callback, DataModel, Error, Field, LibId, LoadOptions, Memory,
+    Pointer, Sandbox, StructType, StructValue, Type, Value, CDLL,
 };
 
 create_exception!(_core, ArgumentError, PyException);
@@ -139,8 +139,9 @@ fn type_of(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
 }
 
 /// A Python argument as the [`Value`] the call converts: ints, floats, bytes, str, None,
-/// bools; the Python layer passes objects as their address or value.
-fn value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+/// bools; the Python layer passes objects as their address or value, an object's address as
+/// `("&", address)` (a pointer into the memory of the process whose id is `lib`).
+fn value(obj: &Bound<'_, PyAny>, lib: LibId) -> PyResult<Value> {
     if obj.is_none() {
         return Ok(Value::None);
     }
@@ -173,7 +174,11 @@ fn value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         // (code, value): a typed object, as `c_int(5)` passed without argtypes.
         if t.len() == 2 {
             let code: String = t.get_item(0)?.extract()?;
-            let inner = value(&t.get_item(1)?)?;
+            if code == "&" {
+                let addr: u64 = t.get_item(1)?.extract()?;
+                return Ok(Value::Pointer(Pointer { lib, addr }));
+            }
+            let inner = value(&t.get_item(1)?, lib)?;
             return Ok(Value::Typed(ctype(&code)?, inner.into()));
         }
     }
@@ -313,10 +318,30 @@ impl Process {
         })
     }
 
-    /// `n` zero bytes of memory, freed when the block is dropped.
-    fn block(&self, n: usize) -> PyResult<Block> {
-        let buf = create_string_buffer(&self.sandbox, n).py()?;
-        Ok(Block { buf })
+    /// `n` zero bytes of memory, freed when the block is dropped. Inside a callback (C is
+    /// running, the process is busy) they come from the memory the callback was given, with
+    /// the same allocator, so that a callback can make ctypes objects too.
+    fn block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
+        let this = slf.borrow();
+        let addr = this.memory(|m| m.malloc(n), |lib| lib.malloc(n))?;
+        let block = Block {
+            addr,
+            size: n,
+            process: slf.clone().unbind(),
+        };
+        // Zeroed in pieces: a block of N bytes never costs N bytes of host memory here.
+        let zeros = [0u8; 64 * 1024];
+        let mut done = 0;
+        while done < n {
+            let k = zeros.len().min(n - done);
+            let at = addr + done as u64;
+            this.memory(
+                |m| m.write(at, &zeros[..k]),
+                |lib| lib.write(at, &zeros[..k]),
+            )?;
+            done += k;
+        }
+        Ok(block)
     }
 
     /// `n` bytes at `addr` (bounds-checked in wasm; NULL is a ValueError).
@@ -400,6 +425,7 @@ impl Process {
             restype: type_of(&restype)?,
             argtypes,
         };
+        let lib = self.sandbox.id();
         let cb = Callback::new(&self.sandbox, &proto, move |mem, values| {
             Python::attach(|py| {
                 let mem: *mut (dyn Memory + '_) = mem;
@@ -413,7 +439,7 @@ impl Process {
                         .map(|v| object(py, v.clone()))
                         .collect::<PyResult<_>>()?;
                     let ret = callable.call1(py, PyTuple::new(py, args)?)?;
-                    value(ret.bind(py))
+                    value(ret.bind(py), lib)
                 })();
                 CALLBACK_MEMORY.with(|c| c.set(before));
                 outcome.map_err(|e| {
@@ -536,7 +562,7 @@ impl Library {
         restype: Bound<'_, PyAny>,
     ) -> PyResult<Func> {
         let f = self.lib.function(name).py()?;
-        Func::declared(f, argtypes, restype)
+        Func::declared(self.lib.id(), f, argtypes, restype)
     }
 
     /// The function at a C function pointer (`CFUNCTYPE(...)(address)`), with its prototype
@@ -552,7 +578,7 @@ impl Library {
         // SAFETY: natively this is ctypes' own contract for calling a function pointer: the
         // script vouches for the address and the prototype. In wasm every address is checked.
         let f = unsafe { self.lib.function_at(address) }.py()?;
-        Func::declared(f, argtypes, restype)
+        Func::declared(self.lib.id(), f, argtypes, restype)
     }
 
     /// Whether the library finds a function called `name`.
@@ -576,10 +602,13 @@ impl Library {
 #[pyclass(unsendable, module = "wasmctypes._core")]
 struct Func {
     f: wasmctypes::Function,
+    /// The id of the process whose memory the function's pointer arguments point into.
+    lib: LibId,
 }
 
 impl Func {
     fn declared(
+        lib: LibId,
         mut f: wasmctypes::Function,
         argtypes: Option<Vec<Bound<'_, PyAny>>>,
         restype: Bound<'_, PyAny>,
@@ -589,7 +618,7 @@ impl Func {
             f.set_argtypes(&types).py()?;
         }
         f.set_restype(type_of(&restype)?).py()?;
-        Ok(Func { f })
+        Ok(Func { f, lib })
     }
 }
 
@@ -599,7 +628,7 @@ impl Func {
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let mut values = Vec::with_capacity(args.len());
         for (i, a) in args.iter().enumerate() {
-            values.push(value(&a).map_err(|e| {
+            values.push(value(&a, self.lib).map_err(|e| {
                 ArgumentError::new_err(format!("argument {}: {}", i + 1, e.value(py)))
             })?);
         }
@@ -608,10 +637,13 @@ impl Func {
     }
 }
 
-/// A block of memory owned by a Python object (freed when it is dropped).
+/// A block of the process's memory owned by a Python object: freed when it is dropped, with
+/// the memory a running callback was given if there is one (the process is busy then).
 #[pyclass(unsendable, module = "wasmctypes._core")]
 struct Block {
-    buf: StringBuffer,
+    addr: u64,
+    size: usize,
+    process: Py<Process>,
 }
 
 #[pymethods]
@@ -619,13 +651,23 @@ impl Block {
     /// Its address.
     #[getter]
     fn address(&self) -> u64 {
-        wasmctypes::CData::addressof(&self.buf)
+        self.addr
     }
 
     /// Its size in bytes.
     #[getter]
     fn size(&self) -> usize {
-        wasmctypes::CData::size(&self.buf)
+        self.size
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let p = self.process.borrow(py);
+            // SAFETY: the block's own memory, from `Process::block`, freed once, here.
+            let _ = p.memory(|m| m.free(self.addr), |lib| unsafe { lib.free(self.addr) });
+        });
     }
 }
 

@@ -17,6 +17,7 @@ from . import _core
 _SIGNED = {1: "b", 2: "h", 4: "i", 8: "q"}
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _POINTERLIKE = ("z", "Z", "P")
+_NOTHING = object()  # "no argument", where None is a value
 
 
 def _unpickle(cls, state):
@@ -25,6 +26,22 @@ def _unpickle(cls, state):
     obj = cls.__new__(cls)
     obj.__setstate__(*state)
     return obj
+
+
+def _unraisable(exc, message, obj):
+    """Reports `exc` as CPython reports an exception nothing can catch: through
+    `sys.unraisablehook`, whose default prints `message: obj` and the traceback."""
+    hook = sys.unraisablehook
+    args = _types.SimpleNamespace(
+        exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=message, object=obj
+    )
+    if hook is not sys.__unraisablehook__:
+        hook(args)
+        return
+    import traceback
+
+    sys.stderr.write("%s: %r\n" % (message, obj))
+    sys.stderr.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
 def namespace(backend):
@@ -149,9 +166,7 @@ def namespace(backend):
                 shape = ()
             return f, itemsize, (t._length_,) + shape
         if issubclass(t, _Pointer):
-            f = t.__dict__.get("_b_format_")
-            if f is None:
-                f = "&" + _buffer_format(t._type_)[0]
+            f = t.__dict__.get("_b_format_", "&B")
             return f, proc.sizeof("P"), ()
         if issubclass(t, _CFuncPtr):
             return "X{}", proc.sizeof("P"), ()
@@ -256,8 +271,8 @@ def namespace(backend):
         # types of a BigEndianStructure's fields (`c_int.__ctype_be__`).
         _endian = "<"
 
-        def __init__(self, value=None):
-            if value is not None:
+        def __init__(self, value=_NOTHING):
+            if value is not _NOTHING and not (value is None and self._type_ in _POINTERLIKE):
                 self.value = value
 
         def _get(self):
@@ -280,56 +295,28 @@ def namespace(backend):
 
         def _set(self, value):
             code = self._type_
-            size = proc.sizeof(code)
-            if code in "zZ":
-                text, what = (bytes, "bytes") if code == "z" else (str, "unicode string")
-                if isinstance(value, text):
-                    # The string lives in a buffer this object keeps, as ctypes keeps it.
-                    buf = (create_string_buffer if code == "z" else create_unicode_buffer)(value)
-                    self._keep("value", buf)
-                    value = buf._b_addr
-                elif isinstance(value, int) or value is None:
-                    value = value or 0
-                else:
+            if code in "zZ" and isinstance(value, (bytes, str)):
+                text = bytes if code == "z" else str
+                if not isinstance(value, text):
                     raise TypeError(
                         "%s or integer address expected instead of %s instance"
-                        % (what, type(value).__name__)
+                        % ("bytes" if code == "z" else "unicode string", type(value).__name__)
                     )
-            elif code == "P":
-                if value is None:
-                    value = 0
-                elif not isinstance(value, int):
-                    raise TypeError("cannot be converted to pointer")
-            elif code == "c":
-                if isinstance(value, bytes) and len(value) == 1:
-                    value = value[0]
-                elif isinstance(value, int) and 0 <= value < 256:
-                    pass
-                else:
-                    raise TypeError("one character bytes, bytearray or integer expected")
-            elif code == "u":
-                if not isinstance(value, str) or len(value) != 1:
-                    raise TypeError("one character unicode string expected")
-                value = ord(value)
-            elif code in "fdg":
-                if not isinstance(value, (int, float)):
-                    raise TypeError("must be real number, not %s" % type(value).__name__)
-                value = float(value)
-            elif code == "?":
-                value = 1 if value else 0
-            else:
-                if not isinstance(value, int):
-                    if hasattr(value, "__index__"):
-                        value = value.__index__()
-                    else:
-                        raise TypeError("int expected instead of %s" % type(value).__name__)
-                bits = 8 * size
-                value &= (1 << bits) - 1
-                if code not in _UNSIGNED_CODES and value >= 1 << (bits - 1):
-                    value -= 1 << bits
-            proc.write(self._b_addr, _struct.pack(self._endian + fmt(code)[1:], value))
+                # The string lives in a buffer this object keeps, as ctypes keeps it.
+                buf = (create_string_buffer if code == "z" else create_unicode_buffer)(value)
+                self._keep("value", buf)
+                value = buf._b_addr
+            v = _convert(code, value)
+            if code == "u":
+                v = ord(v)
+            elif code in _POINTERLIKE or code not in "fdg":
+                v = int(v)
+            proc.write(self._b_addr, _struct.pack(self._endian + fmt(code)[1:], v))
 
-        value = property(lambda self: self._get(), lambda self, v: self._set(v))
+        def _del(self):
+            raise TypeError("can't delete attribute")
+
+        value = property(lambda self: self._get(), lambda self, v: self._set(v), _del)
 
         def __repr__(self):
             if not type(self).__dict__.get("_fundamental"):
@@ -353,20 +340,25 @@ def namespace(backend):
 
         @classmethod
         def from_param(cls, obj):
+            """ctypes' conversion of an argument declared as this type: an instance passes
+            as it is; a plain Python value becomes a cparam (`_CArg`) that the core converts
+            and masks, with no memory made for it."""
             if cls in _ABSTRACT:
                 raise TypeError("abstract class")
             if isinstance(obj, cls):
                 return obj
             code = cls._type_
             if code in _POINTERLIKE:
-                if obj is None or isinstance(obj, int):
-                    return obj
-                # Copied in by the core for the duration of the call, as ctypes does.
-                if code == "z" and isinstance(obj, bytes):
-                    return obj
-                if code == "Z" and isinstance(obj, str):
-                    return obj
+                if obj is None:
+                    return None
+                # Strings are copied in by the core for the duration of the call, as ctypes does.
+                if isinstance(obj, bytes) and code != "Z":
+                    return _CArg("z", obj, obj)
+                if isinstance(obj, str) and code != "z":
+                    return _CArg("Z", obj, obj)
                 if code == "P":
+                    if isinstance(obj, int) and not isinstance(obj, bool):
+                        return _CArg("P", obj & ((1 << (8 * proc.sizeof("P"))) - 1), obj)
                     if isinstance(obj, (_CData, _CArg)):
                         return obj
                 else:
@@ -382,24 +374,57 @@ def namespace(backend):
                         return obj
                 if hasattr(obj, "_as_parameter_"):
                     return cls.from_param(obj._as_parameter_)
-                raise TypeError(
-                    "wrong type" if code == "P" else
-                    "%s expected instead of %s instance"
-                    % ("bytes" if code == "z" else "str", type(obj).__name__)
-                )
+                raise TypeError("wrong type")
             if isinstance(obj, _SimpleCData) and obj._type_ == code:
                 return obj
             if not isinstance(obj, (int, float, bytes, str)) and hasattr(obj, "_as_parameter_"):
                 return cls.from_param(obj._as_parameter_)
-            # A plain number goes to the core as it is: it converts and masks it in Rust,
-            # with no object (and no memory) made for it.
-            if code in "fdg":
-                if isinstance(obj, (int, float)) and not isinstance(obj, bool):
-                    return float(obj)
-                raise TypeError("must be real number, not %s" % type(obj).__name__)
-            if code not in "cu?" and isinstance(obj, int):
-                return obj
-            return cls(obj)
+            return _CArg(code, _convert(code, obj), obj)
+
+    def _convert(code, value):
+        """A Python value as a C value of type code `code` (ctypes' setfunc): masked to the
+        type's width for integers, a float, one byte, one character, or an address."""
+        size = proc.sizeof(code)
+        if code in _POINTERLIKE:
+            if value is None:
+                return 0
+            if not isinstance(value, int) or isinstance(value, bool) and code != "P":
+                if code == "P":
+                    raise TypeError("cannot be converted to pointer")
+                raise TypeError(
+                    "%s or integer address expected instead of %s instance"
+                    % ("bytes" if code == "z" else "unicode string", type(value).__name__)
+                )
+            return value & ((1 << (8 * size)) - 1)
+        if code == "c":
+            if isinstance(value, bytes) and len(value) == 1:
+                return value[0]
+            if isinstance(value, int) and 0 <= value < 256:
+                return value
+            raise TypeError("one character bytes, bytearray or integer expected")
+        if code == "u":
+            if not isinstance(value, str) or len(value) != 1:
+                raise TypeError("one character unicode string expected")
+            return value
+        if code in "fdg":
+            if isinstance(value, float):
+                return value
+            try:
+                return float(value.__float__() if hasattr(value, "__float__") else value.__index__())
+            except AttributeError:
+                raise TypeError("must be real number, not %s" % type(value).__name__) from None
+        if code == "?":
+            return bool(value)
+        if not isinstance(value, int):
+            if hasattr(value, "__index__"):
+                value = value.__index__()
+            else:
+                raise TypeError("int expected instead of %s" % type(value).__name__)
+        bits = 8 * size
+        value &= (1 << bits) - 1
+        if code not in _UNSIGNED_CODES and value >= 1 << (bits - 1):
+            value -= 1 << bits
+        return value
 
     _UNSIGNED_CODES = "BHILQn?cu"
     _NUMBERS = "bBhHiIlLqQnNfdg"
@@ -621,7 +646,8 @@ def namespace(backend):
 
         @contents.setter
         def contents(self, obj):
-            if not isinstance(obj, self._type_):
+            target = _pointer_target(type(self))
+            if not isinstance(obj, target):
                 raise TypeError(
                     "expected %s instead of %s" % (self._type_.__name__, type(obj).__name__)
                 )
@@ -645,6 +671,13 @@ def namespace(backend):
         def __bool__(self):
             return self._addr() != 0
 
+        def __delitem__(self, i):
+            raise TypeError("Pointer does not support item deletion")
+
+        @classmethod
+        def set_type(cls, typ):
+            SetPointerType(cls, typ)
+
         def _as_arg(self):
             return ("P", self._addr())
 
@@ -653,8 +686,9 @@ def namespace(backend):
             if obj is None or isinstance(obj, cls):
                 return obj
             target = cls._type_
-            if (target is c_char and isinstance(obj, bytes)) or (target is c_wchar and isinstance(obj, str)):
-                return obj  # copied in for the call, as c_char_p and c_wchar_p do
+            if target is c_char or target is c_wchar:
+                # POINTER(c_char) takes what c_char_p takes, and the same for c_wchar.
+                return (c_char_p if target is c_char else c_wchar_p).from_param(obj)
             # byref(x), pointer(x) and arrays of x, for x an instance of the pointed-to type
             if isinstance(obj, _CArg) and isinstance(obj._obj, target):
                 return obj
@@ -671,33 +705,69 @@ def namespace(backend):
     _pointers = {}
 
     def POINTER(typ):
+        """The pointer type to `typ` (cached). A string makes an incomplete pointer type,
+        cached by its id until `SetPointerType` completes it, as in CPython."""
+        if isinstance(typ, str):
+            ptr = _CDataMeta("LP_%s" % typ, (_Pointer,), {})
+            _pointers[id(ptr)] = ptr
+            return ptr
         if typ not in _pointers:
-            name = "LP_%s" % getattr(typ, "__name__", typ)
-            ptr = _CDataMeta(name, (_Pointer,), {"_type_": typ})
-            if isinstance(typ, type):
-                # The format is fixed when the type is made: a structure still incomplete
-                # then is "B", as in CPython.
-                type.__setattr__(ptr, "_b_format_", "&" + _buffer_format(typ)[0])
+            ptr = _CDataMeta("LP_%s" % getattr(typ, "__name__", typ), (_Pointer,), {"_type_": typ})
+            # The format is fixed when the type is made: a structure still incomplete then
+            # is "B", as in CPython.
+            type.__setattr__(ptr, "_b_format_", "&" + _buffer_format(typ)[0])
             _pointers[typ] = ptr
         return _pointers[typ]
+
+    def _pointer_target(t):
+        """A pointer type's `_type_`: its own, not inherited (a subclass of `POINTER(T)`
+        has none, as in CPython), and not a name still waiting for SetPointerType."""
+        for k in t.__mro__:
+            if "_type_" in k.__dict__:
+                if k is not t and k is not _Pointer and k.__base__ is _Pointer and t.__base__ is not _Pointer:
+                    raise TypeError("Cannot create instance: has no _type_")
+                target = k.__dict__["_type_"]
+                if not isinstance(target, _CDataMeta):
+                    raise TypeError("Cannot create instance: has no _type_")
+                return target
+        raise TypeError("Cannot create instance: has no _type_")
 
     def pointer(obj):
         return POINTER(type(obj))(obj)
 
     class _CArg:
-        """What byref() returns: an address, keeping its object alive."""
+        """ctypes' `cparam`: what `byref()` and `from_param()` of a plain Python value return.
+        `_tag` is the type code the call passes it as, `_value` what the core takes, and `_obj`
+        the object it keeps alive."""
 
-        def __init__(self, obj, offset):
-            self._obj = obj
-            self._addr = obj._b_addr + offset
+        __slots__ = ("_tag", "_value", "_obj")
+
+        def __init__(self, tag, value, obj):
+            self._tag, self._value, self._obj = tag, value, obj
+
+        @property
+        def _addr(self):
+            return self._value
 
         def _as_arg(self):
-            return ("P", self._addr)
+            return (self._tag, self._value)
+
+        def __repr__(self):
+            tag, v = self._tag, self._value
+            if tag in "?ug":
+                return "<cparam '%s' at %#x>" % (tag, id(self))
+            if tag == "c":
+                return "<cparam 'c' (%r)>" % chr(v)
+            if tag in "zZ":
+                return "<cparam '%s' (%#x)>" % (tag, id(self._obj) if v is self._obj else (v or 0))
+            if tag == "P":
+                return "<cparam 'P' (%#x)>" % (v or 0)
+            return "<cparam '%s' (%r)>" % (tag, v)
 
     def byref(obj, offset=0):
         if not isinstance(obj, _CData):
             raise TypeError("byref() argument must be a ctypes instance, not '%s'" % type(obj).__name__)
-        return _CArg(obj, offset)
+        return _CArg("P", obj._b_addr + offset, obj)
 
     def _read_as(typ, addr, base):
         # A number of a fundamental type is read straight from memory, with no object.
@@ -1081,7 +1151,7 @@ def namespace(backend):
             type.__setattr__(t, "_b_desc_", d)
         return d
 
-    def _arg(a, declared=None, keep=None):
+    def _arg(a, declared=None, keep=None, infer=False):
         """A Python argument as the core takes it; objects made for it go to `keep`, which
         the caller holds until the call returns."""
         if hasattr(a, "_as_parameter_") and not isinstance(a, (_CData, _CArg)):
@@ -1092,11 +1162,19 @@ def namespace(backend):
                 keep.append(a)
             if hasattr(a, "_as_parameter_") and not isinstance(a, (_CData, _CArg)):
                 a = a._as_parameter_
+            if not isinstance(declared, _CDataMeta):
+                # An adapter object with from_param, not a ctypes type: what it returns is
+                # converted as an argument without argtypes.
+                declared = None
         if isinstance(a, _StructBase) and (declared is None or issubclass(declared, _StructBase)):
             return (_desc(type(a)), a._raw())  # by value
         if isinstance(a, (_CData, _CArg)):
             code, v = a._as_arg()
-            if declared is None:
+            if code in _POINTERLIKE and not isinstance(v, (bytes, str)):
+                # An address of this process's memory, as the core's pointer value (c_char_p
+                # takes pointers, not plain integers).
+                v = ("&", v or 0)
+            if declared is None or infer:
                 return (code, v)
             return v
         return a
@@ -1125,6 +1203,7 @@ def namespace(backend):
         _callable = None
         _core = None
         _fast = False
+        _infer = False
         errcheck = None
 
         def _attach(self, addr, base=None, block=None):
@@ -1164,12 +1243,22 @@ def namespace(backend):
                         v = t._of(v)
                     elif isinstance(t, type) and issubclass(t, _StructBase):
                         v = t.from_buffer_copy(v)
+                    elif t is c_char_p or t is c_wchar_p:
+                        # ctypes' getters: the string at the address, None for NULL.
+                        v = (proc.string_at(v) if t is c_char_p else wstring_at(v)) if v else None
                     elif isinstance(t, type) and issubclass(t, _SimpleCData) and not t.__dict__.get("_fundamental"):
                         obj = t()
                         obj.value = v
                         v = obj
                     args.append(v)
-                r = fn(*args)
+                try:
+                    r = fn(*args)
+                except BaseException as e:
+                    # As ctypes: the exception is reported as unraisable and C gets zero.
+                    _unraisable(e, "Exception ignored on calling ctypes callback function", fn)
+                    return None if restype is None else 0
+                if restype is None:
+                    return None  # a void callback's return value is ignored
                 if isinstance(r, _CData):
                     r = _arg(r, None)[1]
                 return r
@@ -1219,16 +1308,20 @@ def namespace(backend):
             return _libc().function_at(addr, codes, rcode)
 
         def _prepare(self):
-            codes = None if self._argtypes is None else [_code(t) for t in self._argtypes]
+            codes = None
+            if self._argtypes is not None and all(isinstance(t, _CDataMeta) for t in self._argtypes):
+                codes = [_code(t) for t in self._argtypes]
             rt = self._restype
             rcode = _code(rt) if (rt is None or isinstance(rt, type)) else "i"
             if _subclass_of_pointerlike(rt):
                 rcode = "P"  # the instance holds the address C returned, not a copy
             self._core = self._function(codes, rcode)
+            # Without types the core can use, every argument goes with its own type code.
+            self._infer = codes is None and self._argtypes is not None
             # Plain numbers, bytes and None convert in Rust alone when every declared
             # type and the result are fundamental types.
             self._fast = (
-                self._argtypes is not None
+                codes is not None
                 and self._paramflags is None
                 and all(isinstance(t, type) and t.__dict__.get("_fundamental") for t in self._argtypes)
                 and (rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental")))
@@ -1257,7 +1350,7 @@ def namespace(backend):
             keep = []
             for i, a in enumerate(args):
                 try:
-                    conv.append(_arg(a, declared[i] if i < len(declared) else None, keep))
+                    conv.append(_arg(a, declared[i] if i < len(declared) else None, keep, self._infer))
                 except (TypeError, ValueError) as e:
                     raise _core.ArgumentError(
                         "argument %d: %s: %s" % (i + 1, type(e).__name__, e)
@@ -1610,7 +1703,14 @@ def namespace(backend):
         return proc.set_errno(value)
 
     def SetPointerType(pointer, cls):
-        pointer._type_ = cls
+        """Completes a pointer type made from a name: `POINTER("cell")`."""
+        if pointer in _ABSTRACT:
+            raise TypeError("abstract class")
+        if not isinstance(cls, _CDataMeta):
+            raise TypeError("_type_ must have storage info")
+        type.__setattr__(pointer, "_type_", cls)
+        _pointers.pop(id(pointer), None)
+        _pointers[cls] = pointer
 
     # ---------------------------------------------------------------- the namespace
     # ctypes' own types are found, by pickle among others, in the namespace's module.
