@@ -47,6 +47,7 @@ pub use backend::sandbox;
 pub use backend::wasm::engine::LoadSource;
 pub use backend::{
     BackendKind, CallbackFn, Export, LibraryInfo, LoadOptions, Memory, Output, Signature, WasmType,
+    MAX_ARGS,
 };
 pub use data::array::Array;
 pub use data::buffer::{

@@ -87,7 +87,8 @@ fn ctype(code: &str) -> PyResult<CType> {
         "d" | "g" => CType::Double,
         "z" => CType::CharP,
         "Z" => CType::WCharP,
-        "P" => CType::VoidP,
+        // py_object: a handle the Python layer keeps (a PyObject * natively), passed as a pointer.
+        "P" | "O" => CType::VoidP,
         "n" => CType::SizeT,
         "N" => CType::SSizeT,
         "v" => CType::Void,
@@ -426,8 +427,21 @@ impl Process {
             argtypes,
         };
         let lib = self.sandbox.id();
+        // What C gets when the callback fails: zero, as ctypes gives it.
+        let zero = match &proto.restype {
+            Type::Simple(CType::Void) => Value::None,
+            Type::Simple(CType::Float | CType::Double) => Value::Float(0.0),
+            _ => Value::Int(0),
+        };
+        // The callable lives in a cell that the Python object can traverse and clear, so that
+        // a cycle through it (an object keeping a callback of its own method) is collected.
+        let target = Rc::new(std::cell::RefCell::new(Some(callable)));
+        let held = target.clone();
         let cb = Callback::new(&self.sandbox, &proto, move |mem, values| {
             Python::attach(|py| {
+                let Some(callable) = held.borrow().as_ref().map(|c| c.clone_ref(py)) else {
+                    return Ok(zero.clone());
+                };
                 let mem: *mut (dyn Memory + '_) = mem;
                 // SAFETY: erasing the lifetime is sound because the pointer is cleared before
                 // this closure returns, and only used on this thread meanwhile.
@@ -442,15 +456,15 @@ impl Process {
                     value(ret.bind(py), lib)
                 })();
                 CALLBACK_MEMORY.with(|c| c.set(before));
-                outcome.map_err(|e| {
-                    // As ctypes: the exception is printed, and C gets a zero result.
-                    e.print(py);
-                    Error::Runtime("the Python callback raised".into())
-                })
+                // As ctypes: an exception nothing can catch is reported, and C gets zero.
+                Ok(outcome.unwrap_or_else(|e| {
+                    e.write_unraisable(py, Some(callable.bind(py)));
+                    zero.clone()
+                }))
             })
         })
         .py()?;
-        Ok(CallbackObj { cb })
+        Ok(CallbackObj { cb, target })
     }
 }
 
@@ -519,7 +533,7 @@ impl CDataBase {
             (*view).buf = ptr.as_ptr().cast();
             (*view).len = size as ffi::Py_ssize_t;
             (*view).readonly = 0;
-            (*view).itemsize = itemsize.max(1) as ffi::Py_ssize_t;
+            (*view).itemsize = itemsize as ffi::Py_ssize_t;
             (*view).format = export.format.as_ptr() as *mut _;
             (*view).ndim = export.shape.len() as c_int;
             (*view).shape = if export.shape.is_empty() {
@@ -675,10 +689,26 @@ impl Drop for Block {
 #[pyclass(unsendable, module = "wasmctypes._core")]
 struct CallbackObj {
     cb: Callback,
+    target: Rc<std::cell::RefCell<Option<Py<PyAny>>>>,
 }
 
 #[pymethods]
 impl CallbackObj {
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Ok(target) = self.target.try_borrow() {
+            if let Some(t) = target.as_ref() {
+                visit.call(t)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        if let Ok(mut target) = self.target.try_borrow_mut() {
+            *target = None;
+        }
+    }
+
     /// The C function pointer.
     #[getter]
     fn address(&self) -> u64 {
@@ -733,6 +763,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StructDesc>()?;
     m.add_class::<CDataBase>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
+    m.add("MAX_ARGS", wasmctypes::MAX_ARGS)?;
     m.add("SandboxError", m.py().get_type::<SandboxError>())?;
     Ok(())
 }

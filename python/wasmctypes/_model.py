@@ -61,7 +61,7 @@ def namespace(backend):
             size = proc.sizeof(code)
             if code in "fdg":
                 f = "<" + ("f" if size == 4 else "d")
-            elif code in "?BHILQcnPzZu":
+            elif code in "?BHILQcnPzZuO":
                 f = "<" + _UNSIGNED[size]
             else:
                 f = "<" + _SIGNED[size]
@@ -291,10 +291,17 @@ def namespace(backend):
                 return wstring_at(v) if v else None
             if code == "P":
                 return v or None
+            if code == "O":
+                return _lookup(v)
             return v
 
         def _set(self, value):
             code = self._type_
+            if code == "O":
+                h = _Handle(value)
+                self._keep("value", h)
+                proc.write(self._b_addr, _struct.pack(fmt("P"), h.h))
+                return
             if code in "zZ" and isinstance(value, (bytes, str)):
                 text = bytes if code == "z" else str
                 if not isinstance(value, text):
@@ -321,6 +328,11 @@ def namespace(backend):
         def __repr__(self):
             if not type(self).__dict__.get("_fundamental"):
                 return "<%s object at %#x>" % (type(self).__name__, id(self))
+            if self._type_ == "O":
+                try:
+                    return "py_object(%r)" % (self.value,)
+                except ValueError:
+                    return "py_object(<NULL>)"
             if self._type_ in "zZ":
                 return "%s(%d)" % (type(self).__name__, self._get_param())
             return "%s(%r)" % (type(self).__name__, self.value)
@@ -329,11 +341,13 @@ def namespace(backend):
             return bool(self.value)
 
         def _as_arg(self):
+            if self._type_ == "O":
+                return ("P", self._get_param())
             return (self._type_, self._get_param())
 
         def _get_param(self):
             code = self._type_
-            if code in _POINTERLIKE:
+            if code in _POINTERLIKE or code == "O":
                 return _struct.unpack(fmt(code), proc.read(self._b_addr, proc.sizeof(code)))[0]
             v = self.value
             return v
@@ -377,6 +391,9 @@ def namespace(backend):
                 raise TypeError("wrong type")
             if isinstance(obj, _SimpleCData) and obj._type_ == code:
                 return obj
+            if code == "O":
+                h = _Handle(obj)
+                return _CArg("P", h.h, h)
             if not isinstance(obj, (int, float, bytes, str)) and hasattr(obj, "_as_parameter_"):
                 return cls.from_param(obj._as_parameter_)
             return _CArg(code, _convert(code, obj), obj)
@@ -462,6 +479,51 @@ def namespace(backend):
     c_voidp = c_void_p
     c_size_t = simple("c_size_t", "n")
     c_ssize_t = simple("c_ssize_t", "N")
+    py_object = simple("py_object", "O")
+
+    # py_object's handles: what C holds for a Python object. Natively the object's address
+    # (a real PyObject *), in the sandbox a small number; either way the object is found
+    # here, alive while a handle to it is held.
+    _handles = {}  # handle -> [object, holders]
+    _handle_of = {}  # id(object) -> handle, in the sandbox
+    _next_handle = [0x1000]
+    _returned = []  # handles of callback results, held until the outermost call returns
+
+    class _Handle:
+        __slots__ = ("h",)
+
+        def __init__(self, obj):
+            if backend == "native":
+                h = id(obj)
+            else:
+                h = _handle_of.get(id(obj))
+                if h is None:
+                    h = _next_handle[0]
+                    _next_handle[0] += 8
+                    _handle_of[id(obj)] = h
+            entry = _handles.get(h)
+            if entry is None:
+                _handles[h] = [obj, 1]
+            else:
+                entry[1] += 1
+            self.h = h
+
+        def __del__(self):
+            entry = _handles.get(self.h)
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del _handles[self.h]
+                    if backend != "native":
+                        _handle_of.pop(id(entry[0]), None)
+
+    def _lookup(h):
+        if not h:
+            raise ValueError("PyObject is NULL")
+        entry = _handles.get(h)
+        if entry is None:
+            raise ValueError("no Python object at %#x: py_object handles are only those this namespace made" % h)
+        return entry[0]
     by_size = {}
     for t in (c_byte, c_short, c_int, c_long, c_longlong):
         by_size.setdefault(proc.sizeof(t._type_), t)
@@ -715,7 +777,10 @@ def namespace(backend):
             ptr = _CDataMeta("LP_%s" % getattr(typ, "__name__", typ), (_Pointer,), {"_type_": typ})
             # The format is fixed when the type is made: a structure still incomplete then
             # is "B", as in CPython.
-            type.__setattr__(ptr, "_b_format_", "&" + _buffer_format(typ)[0])
+            f, _, shape = _buffer_format(typ)
+            if shape:
+                f = "(%s)%s" % (",".join(map(str, shape)), f)
+            type.__setattr__(ptr, "_b_format_", "&" + f)
             _pointers[typ] = ptr
         return _pointers[typ]
 
@@ -1235,6 +1300,9 @@ def namespace(backend):
             self._callable = fn
             argtypes = self._argtypes or ()
             restype = self._restype
+            if restype is not None and not (isinstance(restype, type) and issubclass(restype, _SimpleCData)):
+                # As ctypes: a callback returns None or a simple type, never a pointer type.
+                raise TypeError("invalid result type for callback function")
 
             def call(*raw):
                 args = []
@@ -1243,6 +1311,8 @@ def namespace(backend):
                         v = t._of(v)
                     elif isinstance(t, type) and issubclass(t, _StructBase):
                         v = t.from_buffer_copy(v)
+                    elif t is py_object:
+                        v = _lookup(v)
                     elif t is c_char_p or t is c_wchar_p:
                         # ctypes' getters: the string at the address, None for NULL.
                         v = (proc.string_at(v) if t is c_char_p else wstring_at(v)) if v else None
@@ -1259,8 +1329,20 @@ def namespace(backend):
                     return None if restype is None else 0
                 if restype is None:
                     return None  # a void callback's return value is ignored
-                if isinstance(r, _CData):
-                    r = _arg(r, None)[1]
+                try:
+                    if restype is py_object:
+                        h = _Handle(r)
+                        _returned.append(h)
+                        return h.h
+                    if isinstance(r, _CData):
+                        r = _arg(r, None)[1]
+                    elif restype._type_ not in _POINTERLIKE:
+                        _convert(restype._type_, r)
+                    elif not isinstance(r, (int, bytes, str)) and r is not None:
+                        raise TypeError("cannot be converted to pointer")
+                except Exception as e:
+                    _unraisable(e, "Exception ignored on converting result of ctypes callback function", fn)
+                    return 0
                 return r
 
             self._cb = proc.callback(_code(restype), [_code(t) for t in argtypes], call)
@@ -1322,12 +1404,16 @@ def namespace(backend):
             # type and the result are fundamental types.
             self._fast = (
                 codes is not None
+                and "O" not in codes
+                and rcode != "O"
                 and self._paramflags is None
                 and all(isinstance(t, type) and t.__dict__.get("_fundamental") for t in self._argtypes)
                 and (rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental")))
             )
 
         def __call__(self, *args, **kwargs):
+            if len(args) > _core.MAX_ARGS:
+                raise _core.ArgumentError("too many arguments (%d), maximum is %d" % (len(args), _core.MAX_ARGS))
             if self._core is None:
                 self._prepare()
             if self._fast and self.errcheck is None and not kwargs:
@@ -1376,6 +1462,9 @@ def namespace(backend):
                 result = obj
             elif isinstance(rt, type) and issubclass(rt, _StructBase):
                 result = rt.from_buffer_copy(result)
+            elif rt is py_object:
+                result = _lookup(result)
+                del _returned[:]
             elif rt is not None and not isinstance(rt, type) and callable(rt):
                 result = rt(result)
             if isinstance(rt, type) and hasattr(rt, "_check_retval_"):
@@ -1485,6 +1574,8 @@ def namespace(backend):
     _functypes = {}
 
     def CFUNCTYPE(restype, *argtypes, use_errno=False, use_last_error=False):
+        if len(argtypes) > _core.MAX_ARGS:
+            raise _core.ArgumentError("too many arguments (%d), maximum is %d" % (len(argtypes), _core.MAX_ARGS))
         key = (restype, argtypes, use_errno, use_last_error)
         try:
             return _functypes[key]
@@ -1728,6 +1819,8 @@ def namespace(backend):
     ns._pointer_type_cache = _pointers
     ns._Pointer = _Pointer
     ns._SimpleCData = _SimpleCData
+    ns.PYFUNCTYPE = CFUNCTYPE  # the interpreter lock is held in every call here
+    ns.CTYPES_MAX_ARGCOUNT = _core.MAX_ARGS  # this core's limit (CPython's is 1024)
     ns.RTLD_LOCAL = 0
     ns.RTLD_GLOBAL = 256
     ns.DEFAULT_MODE = 0

@@ -18,7 +18,7 @@ pub(crate) mod wasm;
 
 pub use callback::{CallbackFn, Memory};
 pub use options::LoadOptions;
-pub(crate) use options::MAX_ARGS;
+pub use options::MAX_ARGS;
 pub use signature::{Signature, WasmType};
 
 use std::fmt;

@@ -21,4 +21,5 @@ pub struct LoadOptions {
 
 /// The most arguments one call may have. The call path keeps its slots in fixed arrays of this
 /// size on the stack (no heap allocation); larger limits make every call pay to clear them.
-pub(crate) const MAX_ARGS: usize = 24;
+/// (ctypes: `_ctypes.CTYPES_MAX_ARGCOUNT`, 1024 in CPython.)
+pub const MAX_ARGS: usize = 24;
