@@ -84,6 +84,8 @@ def namespace(backend):
         def from_buffer(cls, obj, offset=0):
             """An instance sharing the memory of a writable buffer. In the sandbox only the
             sandbox's own memory can be shared: a ctypes object of this namespace."""
+            if cls in _ABSTRACT:
+                raise TypeError("abstract class")
             if isinstance(obj, _CData):
                 addr, size, base = obj._b_addr, sizeof(obj), obj
             elif backend == "wasm":
@@ -110,6 +112,8 @@ def namespace(backend):
             return obj_
 
         def from_buffer_copy(cls, data, offset=0):
+            if cls in _ABSTRACT:
+                raise TypeError("abstract class")
             data = data._raw() if isinstance(data, _CData) else bytes(memoryview(data))
             if offset < 0 or len(data) < offset + sizeof(cls):
                 raise ValueError(
@@ -195,7 +199,7 @@ def namespace(backend):
 
         # The abstract bases keep no __dict__, so that a structure with `__slots__ = ()` has
         # none either; the concrete types (`c_int`, `POINTER(T)`, `T * n`) have one.
-        __slots__ = ("_b_addr", "_b_block", "_b_base_", "_objects", "__weakref__")
+        __slots__ = ("_b_addr", "_b_block", "_b_base_", "_objects", "_b_size", "__weakref__")
 
         def __new__(cls, *args, **kwargs):
             self = _core.CData.__new__(cls)
@@ -212,6 +216,7 @@ def namespace(backend):
             self._b_base_ = base
             self._b_block = block
             self._objects = None
+            self._b_size = None  # set by resize()
             return self
 
         def _keep(self, key, obj):
@@ -646,6 +651,10 @@ def namespace(backend):
                 raise AttributeError("raw")
             return self._raw()
 
+        @value.deleter
+        def value(self):
+            raise TypeError("can't delete attribute")
+
         @raw.setter
         def raw(self, v):
             if self._type_ is not c_char:
@@ -718,7 +727,23 @@ def namespace(backend):
 
         def __getitem__(self, i):
             if isinstance(i, slice):
-                return [self[j] for j in range(*i.indices(i.stop))]
+                # A pointer has no length: the slice says where it stops (and, going down,
+                # where it starts), and its bounds are taken as they are, as in ctypes.
+                step = 1 if i.step is None else i.step
+                if step == 0:
+                    raise ValueError("slice step cannot be zero")
+                if step < 0 and i.start is None:
+                    raise ValueError("slice start is required for step < 0")
+                if step > 0 and i.stop is None:
+                    raise ValueError("slice stop is required")
+                start = i.start if i.start is not None else 0
+                stop = i.stop if i.stop is not None else -1
+                items = [self[j] for j in range(start, stop, step)]
+                if self._type_ is c_char:
+                    return b"".join(items)
+                if self._type_ is c_wchar:
+                    return "".join(items)
+                return items
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
@@ -822,7 +847,8 @@ def namespace(backend):
             if tag in "?ug":
                 return "<cparam '%s' at %#x>" % (tag, id(self))
             if tag == "c":
-                return "<cparam 'c' (%r)>" % chr(v)
+                ch = chr(v) if 0x20 <= v < 0x7F and v not in (0x27, 0x5C) else "\\x%02x" % v
+                return "<cparam 'c' ('%s')>" % ch
             if tag in "zZ":
                 return "<cparam '%s' (%#x)>" % (tag, id(self._obj) if v is self._obj else (v or 0))
             if tag == "P":
@@ -992,6 +1018,9 @@ def namespace(backend):
             if self.typ._type_ not in _UNSIGNED_CODES and v >> (self.bits - 1):
                 v -= 1 << self.bits
             return bool(v) if self.typ._type_ == "?" else v
+
+        def __delete__(self, obj):
+            raise TypeError("can't delete attribute")
 
         def __set__(self, obj, v):
             self._check(obj)
@@ -1381,6 +1410,11 @@ def namespace(backend):
             self._restype = value
             self._core = None
 
+        @restype.deleter
+        def restype(self):
+            self._restype = type(self)._restype_
+            self._core = None
+
         def _function(self, codes, rcode):
             if self._name is not None:
                 return self._dll._lib.function(self._name, codes, rcode)
@@ -1513,6 +1547,7 @@ def namespace(backend):
             """NULL, or what passes for any C data of this type."""
             return obj if obj is None else _CData.from_param.__func__(cls, obj)
 
+    _ABSTRACT.add(_CFuncPtr)
     _libc_lib = []
 
     def _libc():
@@ -1637,7 +1672,11 @@ def namespace(backend):
     cdll = LibraryLoader(CDLL)
 
     def _is_libc(name):
+        """libc, by the names it has. In the sandbox libm is libc too: wasi-libc contains
+        the math library."""
         base = os.path.basename(name)
+        if backend == "wasm" and base in ("m", "libm.so.6", "libm.so"):
+            return True
         return base in ("libc.so.6", "libc.so", "libc.wasm")
 
     def _resolve(path):
@@ -1668,6 +1707,8 @@ def namespace(backend):
 
     # ---------------------------------------------------------------- functions of ctypes
     def sizeof(obj):
+        if isinstance(obj, _CData) and obj._b_size is not None:
+            return obj._b_size
         t = obj if isinstance(obj, type) else type(obj)
         if issubclass(t, _SimpleCData):
             return proc.sizeof(t._type_)
@@ -1785,7 +1826,19 @@ def namespace(backend):
         return create_string_buffer(init, size)
 
     def resize(obj, size):
-        raise ValueError("resize() is not supported yet")
+        """Gives an object that owns its memory `size` bytes (at least its type's size),
+        keeping its contents, as ctypes does; its address changes."""
+        if not isinstance(obj, _CData):
+            raise TypeError("expected ctypes instance")
+        minimum = sizeof(type(obj))
+        if size < minimum:
+            raise ValueError("minimum size is %d" % minimum)
+        if obj._b_block is None:
+            raise ValueError("Memory cannot be resized because this object doesn't own it")
+        old = proc.read(obj._b_addr, min(sizeof(obj), size))
+        block = proc.block(max(size, 1))
+        proc.write(block.address, old)
+        obj._b_block, obj._b_addr, obj._b_size = block, block.address, size
 
     def get_errno():
         return proc.get_errno()

@@ -480,3 +480,22 @@ fn bytes_arguments_are_copied_for_each_call() {
         );
     }
 }
+
+/// ctypes: `restype = None` discards what a function returns (`add` returns an int, the call
+/// gives None), on both backends; the same function still returns its value afterwards.
+#[test]
+fn restype_none_discards_a_returned_value() {
+    for lib in both("sum") {
+        let args = [int(2), int(3)];
+        assert_eq!(
+            call(&lib, "add", &[CType::Int, CType::Int], CType::Void, &args).unwrap(),
+            Value::None,
+            "{}",
+            lib.backend()
+        );
+        assert_eq!(
+            call(&lib, "add", &[CType::Int, CType::Int], CType::Int, &args).unwrap(),
+            int(5)
+        );
+    }
+}

@@ -399,3 +399,28 @@ fn loading_a_library_twice_gives_the_same_library_as_dlopen() {
         assert_eq!(seen.value().unwrap(), Value::Int(11), "{kind}");
     }
 }
+
+/// ctypes' `CDLL("libm.so.6")`: natively a bare name that is not a file here is searched for
+/// as dlopen searches; in the sandbox nothing outside it is searched, and the name is an
+/// `OSError` naming it (the Python package maps `libm` to libc, which contains it).
+#[test]
+fn a_bare_library_name_is_searched_natively_and_refused_in_the_sandbox() {
+    for kind in BackendKind::ALL {
+        let sb = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        // SAFETY: the system's math library, called as its header declares.
+        match (kind, unsafe { sb.load_unchecked("libm.so.6") }) {
+            (BackendKind::Native, Ok(m)) => {
+                let cos = function(&m, "cos", &[CType::Double], CType::Double);
+                assert_eq!(cos.call(&[Value::Float(0.0)]).unwrap(), Value::Float(1.0));
+            }
+            (BackendKind::Wasm, Err(e)) => {
+                assert_eq!(e.kind(), "OSError");
+                assert!(e.to_string().contains("libm.so.6"), "{e}");
+            }
+            (kind, other) => panic!("{kind}: unexpected {other:?}"),
+        }
+        // SAFETY: nothing is loaded: the name does not exist.
+        let missing = unsafe { sb.load_unchecked("libnowhere.so.9") }.unwrap_err();
+        assert_eq!(missing.kind(), "OSError", "{kind}: {missing}");
+    }
+}

@@ -128,17 +128,24 @@ impl NativeLibrary {
         capture: bool,
         output: &mut Output,
     ) -> Result<libloading::Library> {
-        if !path.exists() {
-            return Err(Error::os(path, "No such file or directory"));
-        }
-        let bytes_head = std::fs::read(path)
-            .map(|b| b.get(..4).map(<[u8]>::to_vec).unwrap_or_default())
-            .map_err(|e| Error::os(path, e))?;
-        if bytes_head != b"\x7fELF" {
-            return Err(Error::os(path, "not a shared object (no ELF header)"));
+        // A bare name that is not a file here (`libm.so.6`) is searched for as dlopen
+        // searches (LD_LIBRARY_PATH, the ld.so cache), as ctypes' CDLL does.
+        let bare = path.components().count() == 1 && !path.exists();
+        if !bare {
+            if !path.exists() {
+                return Err(Error::os(path, "No such file or directory"));
+            }
+            let bytes_head = std::fs::read(path)
+                .map(|b| b.get(..4).map(<[u8]>::to_vec).unwrap_or_default())
+                .map_err(|e| Error::os(path, e))?;
+            if bytes_head != b"\x7fELF" {
+                return Err(Error::os(path, "not a shared object (no ELF header)"));
+            }
         }
         // A relative path without a slash would make dlopen search the system; be explicit.
-        let full = if path.is_relative() {
+        let full = if bare {
+            path.to_path_buf()
+        } else if path.is_relative() {
             std::env::current_dir()
                 .map(|d| d.join(path))
                 .unwrap_or_else(|_| path.to_path_buf())

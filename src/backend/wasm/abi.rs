@@ -31,6 +31,9 @@ pub(super) enum RetPlan {
     Slot(Slot),
     /// A single-scalar structure returned as a scalar: store `size` bytes at `ret_addr`.
     Store(Slot, usize),
+    /// A result the prototype ignores (restype None for a function that returns a value,
+    /// as ctypes users write to discard it): received, then dropped.
+    Discard(Slot),
 }
 
 /// How clang's wasm32 C ABI passes a structure: a structure whose only non-empty member is
@@ -189,9 +192,14 @@ impl WasmLibrary {
         if results.is_empty() && matches!(result, RetPlan::Slot(Slot::I32)) {
             result = RetPlan::None;
         }
+        // The converse, restype None for a function that returns a value: natively the value
+        // is left in its register; here it is received and dropped.
+        if let (RetPlan::None, [r], Passing::Scalar(Repr::Void)) = (result, &results[..], ret) {
+            result = RetPlan::Discard(*r);
+        }
         let lowered_ret = match result {
             RetPlan::None => None,
-            RetPlan::Slot(s) | RetPlan::Store(s, _) => Some(s),
+            RetPlan::Slot(s) | RetPlan::Store(s, _) | RetPlan::Discard(s) => Some(s),
         };
         let sret = params.iter().any(|p| matches!(p, ArgPlan::RetAddr)) as usize;
         if lowered.len() != actual.len() && lowered_ret == results.first().copied() {
@@ -221,7 +229,7 @@ impl WasmLibrary {
                 .iter()
                 .enumerate()
                 .all(|(k, p)| matches!(p, ArgPlan::Slot(i, _) if *i == k))
-            && !matches!(result, RetPlan::Store(..));
+            && !matches!(result, RetPlan::Store(..) | RetPlan::Discard(_));
         self.protos.push(WasmProto {
             module,
             name: symbol.clone(),

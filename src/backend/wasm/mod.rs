@@ -580,7 +580,7 @@ impl WasmLibrary {
         // SAFETY: slot 0 was initialised above and holds the result after the call.
         let ret = unsafe { slots[0].assume_init() };
         match result {
-            RetPlan::None => Ok(0),
+            RetPlan::None | RetPlan::Discard(_) => Ok(0),
             RetPlan::Slot(s) => Ok(s.bits_of(ret)),
             RetPlan::Store(s, size) => {
                 let bits = s.bits_of(ret).to_le_bytes();
