@@ -26,3 +26,13 @@ binop pick(int which) { return which ? c_mul : c_add; }
 struct Ops { binop op; int bias; };
 int run_ops(const struct Ops *o, int a, int b) { return o->op(a, b) + o->bias; }
 int call_with(int (*cb)(binop, int), int x) { return cb(c_mul, x); }
+/* Structures passed to a callback by value: an aggregate (by pointer in wasm32), and a
+ * single-scalar one (as its scalar in wasm32). The caller's copies must not change. */
+struct Big { long a, b, c; };
+struct One { int v; };
+long call_big(long (*f)(struct Big), long a) {
+    struct Big s = {a, a * 2, a * 3};
+    long r = f(s);
+    return s.a == a && s.b == a * 2 && s.c == a * 3 ? r : -1;
+}
+int call_one(int (*f)(struct One)) { struct One o = {7}; return f(o); }

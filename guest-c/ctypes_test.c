@@ -231,3 +231,33 @@ double _testfunc_cbk_reg_double(double a, double b, double c, double d, double e
 void _testfunc_cbk_large_struct(Large in, void (*func)(Large)) {
     func(in);
 }
+
+/* ---- test_win32.Structures: rectangles and points by value and by pointer. ---- */
+typedef struct { long x, y; } POINT;
+typedef struct { long left, top, right, bottom; } RECT;
+long left = 10, top = 20, right = 40, bottom = 80;
+
+int PointInRect(RECT *prc, POINT pt) {
+    if (prc == NULL)
+        return 0;
+    return pt.x >= prc->left && pt.x <= prc->right && pt.y >= prc->top && pt.y <= prc->bottom;
+}
+
+static int is_the_rect(const RECT *r) {
+    return r && r->left == left && r->top == top && r->right == right && r->bottom == bottom;
+}
+
+/* Returns one of the rectangles it was given, chosen by i, after checking that every
+ * argument arrived intact; a damaged argument makes the result all zeros. */
+RECT ReturnRect(int i, RECT ar, RECT *br, POINT cp, RECT dr, RECT *er, POINT fp, RECT gr) {
+    RECT zero = {0, 0, 0, 0};
+    if (!is_the_rect(&ar) || !is_the_rect(br) || !is_the_rect(&dr) || !is_the_rect(er) ||
+        !is_the_rect(&gr) || cp.x != fp.x || cp.y != fp.y || !PointInRect(&ar, cp))
+        return zero;
+    switch (i) {
+    case 0: return ar;
+    case 1: return *br;
+    case 2: return dr;
+    default: return gr;
+    }
+}

@@ -1,9 +1,33 @@
 //! What a callback receives while C is running: a view of the library's memory, and the
 //! converted arguments.
 
+use std::rc::Rc;
+
 use crate::error::{Error, Result};
-use crate::types::{CType, DataModel};
-use crate::value::{decode, encode, Value};
+use crate::types::{CType, DataModel, StructType};
+use crate::value::{decode, encode, from_bits, StructValue, Value};
+
+/// How one argument reaches a callback: a scalar of a fundamental type (pointers and function
+/// pointers as `c_void_p`), or a structure by value.
+#[derive(Clone, Debug)]
+pub(crate) enum CallbackArg {
+    Scalar(CType),
+    Struct(Rc<StructType>),
+}
+
+impl CallbackArg {
+    /// The value of a scalar argument from its raw bits (NULL pointers as None, as ctypes
+    /// gives them), or of a structure from its bytes.
+    pub(crate) fn value(&self, m: DataModel, bits: u64, bytes: &[u8]) -> Result<Value> {
+        Ok(match self {
+            CallbackArg::Scalar(CType::CharP | CType::WCharP | CType::VoidP) if bits == 0 => {
+                Value::None
+            }
+            CallbackArg::Scalar(t) => from_bits(*t, m.repr(*t), bits),
+            CallbackArg::Struct(s) => Value::Struct(StructValue::from_bytes(s, m, bytes)?),
+        })
+    }
+}
 
 /// A view of a library's memory, given to a callback while C is running.
 pub trait Memory {

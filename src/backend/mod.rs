@@ -16,6 +16,7 @@ pub mod sandbox;
 mod signature;
 pub(crate) mod wasm;
 
+pub(crate) use callback::CallbackArg;
 pub use callback::{CallbackFn, Memory};
 pub use options::LoadOptions;
 pub use options::MAX_ARGS;
@@ -273,7 +274,7 @@ pub(crate) trait Backend {
     /// Makes a C function pointer that calls `f` with arguments of these types.
     fn make_callback(
         &mut self,
-        args: &[crate::types::CType],
+        args: &[CallbackArg],
         ret: crate::types::CType,
         f: std::rc::Rc<crate::backend::CallbackFn>,
     ) -> Result<u64>;

@@ -24,7 +24,7 @@
 
 use std::rc::Rc;
 
-use crate::backend::{CallbackFn, Memory};
+use crate::backend::{CallbackArg, CallbackFn, Memory};
 use crate::error::{Error, Result};
 use crate::library::{LibInner, CDLL};
 use crate::types::{CFuncType, Type};
@@ -44,9 +44,10 @@ impl std::fmt::Debug for Callback {
 }
 
 impl Callback {
-    /// `proto(f)`: makes `f` callable from C in `lib`. Arguments and the result are
-    /// fundamental types, pointers (addresses) or function pointers (`CFunctionType`
-    /// instances); a structure or array is a TypeError, as is a void argument.
+    /// `proto(f)`: makes `f` callable from C in `lib`. Arguments are fundamental types,
+    /// pointers (addresses), function pointers (`CFunctionType` instances) or structures by
+    /// value (a copy: what the closure changes, C does not see); the result is a fundamental
+    /// type, as in ctypes. An array or a void argument is a TypeError.
     pub fn new(
         lib: &CDLL,
         proto: &CFuncType,
@@ -54,12 +55,15 @@ impl Callback {
     ) -> Result<Callback> {
         let mut args = Vec::with_capacity(proto.argtypes.len());
         for t in &proto.argtypes {
-            args.push(CFuncType::passing(t, false).ok_or_else(|| {
-                Error::TypeError(format!(
-                    "a callback cannot take {} as an argument",
-                    t.name()
-                ))
-            })?);
+            args.push(match t {
+                Type::Struct(s) => CallbackArg::Struct(s.clone()),
+                t => CallbackArg::Scalar(CFuncType::passing(t, false).ok_or_else(|| {
+                    Error::TypeError(format!(
+                        "a callback cannot take {} as an argument",
+                        t.name()
+                    ))
+                })?),
+            });
         }
         let ret = CFuncType::passing(&proto.restype, true).ok_or_else(|| {
             Error::TypeError(format!("a callback cannot return {}", proto.restype.name()))

@@ -207,18 +207,6 @@ pub(crate) fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -
     Ok(())
 }
 
-/// Converts the raw arguments of a callback to values (pointers as integer addresses).
-pub(crate) fn callback_args(types: &[CType], m: DataModel, raw: &[u64]) -> Vec<Value> {
-    types
-        .iter()
-        .zip(raw)
-        .map(|(&t, &bits)| match t {
-            CType::CharP | CType::WCharP | CType::VoidP if bits == 0 => Value::None,
-            t => from_bits(t, m.repr(t), bits),
-        })
-        .collect()
-}
-
 /// Converts a callback's result to raw bits of `t`.
 pub(crate) fn callback_result(t: CType, m: DataModel, v: &Value) -> Result<u64> {
     if t == CType::Void {
@@ -336,12 +324,18 @@ mod tests {
                 .kind(),
             "TypeError"
         );
+        let args = [CType::CharP, CType::Char, CType::Int];
+        let values: Vec<Value> = args
+            .iter()
+            .zip([0, 0x41, u64::MAX])
+            .map(|(&t, bits)| {
+                crate::backend::CallbackArg::Scalar(t)
+                    .value(m, bits, &[])
+                    .unwrap()
+            })
+            .collect();
         assert_eq!(
-            callback_args(
-                &[CType::CharP, CType::Char, CType::Int],
-                m,
-                &[0, 0x41, u64::MAX]
-            ),
+            values,
             vec![Value::None, Value::Bytes(b"A".to_vec()), Value::Int(-1)]
         );
     }

@@ -506,3 +506,62 @@ fn a_callback_allocates_memory_that_outlives_it() {
         unsafe { lib.free(again) }.unwrap();
     }
 }
+
+/// ctypes: a callback may take a structure by value (`CFUNCTYPE(c_long, Big)`): it receives
+/// a copy, whatever the ABI does with it (registers natively; a pointer, or a single scalar,
+/// in wasm32), and C's own copy is left as it was.
+#[test]
+fn a_callback_takes_structures_by_value() {
+    for lib in both("callbacks") {
+        let big = StructType::structure(
+            "Big",
+            vec![
+                Field::new("a", CType::Long),
+                Field::new("b", CType::Long),
+                Field::new("c", CType::Long),
+            ],
+        );
+        let one = StructType::structure("One", vec![Field::new("v", CType::Int)]);
+        let on_big = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Long, &[Type::Struct(big.clone())]),
+            |_, args| {
+                let Value::Struct(s) = &args[0] else {
+                    panic!("not a structure: {:?}", args[0])
+                };
+                let f = |n: &str| int(&s.get(n).unwrap());
+                Ok(Value::Int(f("a") * 100 + f("b") * 10 + f("c")))
+            },
+        )
+        .unwrap();
+        let mut call_big = lib.function("call_big").unwrap();
+        call_big
+            .set_argtypes(&[CType::VoidP, CType::Long])
+            .unwrap()
+            .set_restype(CType::Long)
+            .unwrap();
+        assert_eq!(
+            call_big.call(&[(&on_big).into(), Value::Int(1)]).unwrap(),
+            Value::Int(123),
+            "{}",
+            lib.backend()
+        );
+        let on_one = Callback::new(
+            &lib,
+            &CFUNCTYPE(CType::Int, &[Type::Struct(one.clone())]),
+            |_, args| match &args[0] {
+                Value::Struct(s) => Ok(Value::Int(int(&s.get("v").unwrap()) * 6)),
+                other => panic!("not a structure: {other:?}"),
+            },
+        )
+        .unwrap();
+        let mut call_one = lib.function("call_one").unwrap();
+        call_one.set_argtypes(&[CType::VoidP]).unwrap();
+        assert_eq!(
+            call_one.call(&[(&on_one).into()]).unwrap(),
+            Value::Int(42),
+            "{}",
+            lib.backend()
+        );
+    }
+}

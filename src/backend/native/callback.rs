@@ -7,9 +7,11 @@ use std::rc::Rc;
 
 use libffi::middle::Cif;
 
-use super::{ffi_type, HostMemory, NativeLibrary, MAX_ARGS};
+use super::{ffi_struct, ffi_type, HostMemory, NativeLibrary, MAX_ARGS};
+use crate::backend::CallbackArg;
 use crate::error::{Error, Result};
 use crate::types::CType;
+use crate::value::Value;
 
 /// A libffi closure and what it needs to stay valid.
 pub(super) struct NativeCallback {
@@ -22,7 +24,7 @@ pub(super) struct NativeCallback {
 /// What the trampoline needs: the closure, the prototype, and where to leave an error.
 pub(super) struct CallbackState {
     pub(super) f: Rc<crate::backend::CallbackFn>,
-    pub(super) args: Vec<CType>,
+    pub(super) args: Vec<CallbackArg>,
     pub(super) ret: CType,
     pub(super) error: Rc<RefCell<Option<Error>>>,
 }
@@ -36,16 +38,33 @@ pub(super) unsafe extern "C" fn trampoline(
     state: &CallbackState,
 ) {
     let m = crate::types::DataModel::host();
-    let mut raw = [0u64; MAX_ARGS];
-    for (i, (slot, t)) in raw.iter_mut().zip(&state.args).enumerate() {
-        let size = m.sizeof(*t);
-        let mut b = [0u8; 8];
+    let mut values: Vec<Value> = Vec::with_capacity(state.args.len());
+    for (i, t) in state.args.iter().enumerate() {
         // SAFETY: libffi passes one pointer per argument of the CIF, each to a value of the
-        // argument's type, whose size is `size`.
-        unsafe { std::ptr::copy_nonoverlapping(*args.add(i) as *const u8, b.as_mut_ptr(), size) };
-        *slot = u64::from_le_bytes(b);
+        // argument's type: `size` bytes of a scalar, or of the structure.
+        let at = unsafe { *args.add(i) } as *const u8;
+        let value = match t {
+            CallbackArg::Scalar(c) => {
+                let mut b = [0u8; 8];
+                // SAFETY: as above; a scalar is at most 8 bytes.
+                unsafe { std::ptr::copy_nonoverlapping(at, b.as_mut_ptr(), m.sizeof(*c)) };
+                t.value(m, u64::from_le_bytes(b), &[])
+            }
+            CallbackArg::Struct(s) => {
+                // SAFETY: as above, the structure's `size` bytes.
+                let bytes = unsafe { std::slice::from_raw_parts(at, s.layout(m).size) };
+                t.value(m, 0, bytes)
+            }
+        };
+        match value {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                state.error.borrow_mut().get_or_insert(e);
+                *result = 0;
+                return;
+            }
+        }
     }
-    let values = crate::value::callback_args(&state.args, m, &raw[..state.args.len()]);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         (state.f)(&mut HostMemory, &values)
     }))
@@ -67,20 +86,24 @@ impl NativeLibrary {
     /// See [`Backend::make_callback`].
     pub(super) fn add_callback(
         &mut self,
-        args: &[CType],
+        args: &[CallbackArg],
         ret: CType,
         f: Rc<crate::backend::CallbackFn>,
     ) -> Result<u64> {
         let m = crate::types::DataModel::host();
+        let types = args
+            .iter()
+            .map(|a| match a {
+                CallbackArg::Scalar(t) => Ok(ffi_type(m.repr(*t))),
+                CallbackArg::Struct(s) => ffi_struct(s),
+            })
+            .collect::<Result<Vec<_>>>()?;
         if args.len() > MAX_ARGS {
             return Err(Error::TypeError(format!(
                 "a callback takes at most {MAX_ARGS} arguments"
             )));
         }
-        let cif = Box::new(Cif::new(
-            args.iter().map(|t| ffi_type(m.repr(*t))),
-            ffi_type(m.repr(ret)),
-        ));
+        let cif = Box::new(Cif::new(types, ffi_type(m.repr(ret))));
         let state = Box::new(CallbackState {
             f,
             args: args.to_vec(),

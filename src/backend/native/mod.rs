@@ -21,7 +21,7 @@ mod stdio;
 pub(crate) use stdio::memfd;
 
 use callback::NativeCallback;
-use ffi::{ffi_passing, ffi_type};
+use ffi::{ffi_passing, ffi_struct, ffi_type};
 use host_memory::HostMemory;
 
 use crate::backend::LoadOptions;
@@ -390,7 +390,7 @@ impl Backend for NativeLibrary {
 
     fn make_callback(
         &mut self,
-        args: &[CType],
+        args: &[crate::backend::CallbackArg],
         ret: CType,
         f: Rc<crate::backend::CallbackFn>,
     ) -> Result<u64> {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub(super) struct WasmCallback {
     pub(super) f: std::rc::Rc<crate::backend::CallbackFn>,
-    pub(super) args: Vec<crate::types::CType>,
+    pub(super) args: Vec<crate::backend::CallbackArg>,
     pub(super) ret: crate::types::CType,
 }
 
@@ -102,10 +102,16 @@ pub(super) fn run_callback(
         return Err(wasmtime::Error::msg("a released callback was called"));
     };
     let m = crate::types::DataModel::ILP32;
-    let raw: Vec<u64> = params.iter().map(val_bits).collect();
-    let args = crate::value::callback_args(&cb.args, m, &raw);
     // The sandbox's one memory: the caller may be a side module, which imports it.
     let memory = caller.data().memory;
+    let args = match callback_values(&cb.args, params, memory.map(|mem| mem.data(&caller))) {
+        Ok(args) => args,
+        Err(e) => {
+            let msg = format!("callback failed: {e}");
+            caller.data_mut().callback_error = Some(e);
+            return Err(wasmtime::Error::msg(msg));
+        }
+    };
     let outcome = {
         let mut mem = CallerMemory {
             caller: &mut caller,
@@ -130,21 +136,75 @@ pub(super) fn run_callback(
     }
 }
 
+/// The wasm parameters one callback argument takes, as clang's wasm32 ABI passes it: a
+/// scalar in its slot; a structure as its single scalar, not at all when empty, or as a
+/// pointer to a copy the caller made.
+fn arg_slots(a: &crate::backend::CallbackArg) -> Option<Slot> {
+    use super::abi::{struct_abi, StructAbi};
+    match a {
+        crate::backend::CallbackArg::Scalar(t) => {
+            Slot::of_repr(crate::types::DataModel::ILP32.repr(*t))
+        }
+        crate::backend::CallbackArg::Struct(s) => match struct_abi(s) {
+            StructAbi::Empty => None,
+            StructAbi::Scalar(slot, _) => Some(slot),
+            StructAbi::Indirect => Some(Slot::I32),
+        },
+    }
+}
+
+/// The callback's arguments from the wasm parameters; a structure passed by pointer is read
+/// from the sandbox's memory, bounds-checked.
+fn callback_values(
+    args: &[crate::backend::CallbackArg],
+    params: &[Val],
+    memory: Option<&[u8]>,
+) -> Result<Vec<crate::value::Value>> {
+    use super::abi::{struct_abi, StructAbi};
+    use crate::backend::CallbackArg;
+    let m = crate::types::DataModel::ILP32;
+    let mut params = params.iter();
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        let bits = match arg_slots(a) {
+            Some(_) => params.next().map(val_bits).unwrap_or(0),
+            None => 0,
+        };
+        let v = match a {
+            CallbackArg::Scalar(_) => a.value(m, bits, &[])?,
+            CallbackArg::Struct(s) => {
+                let size = s.layout(m).size;
+                match struct_abi(s) {
+                    StructAbi::Empty => a.value(m, 0, &vec![0; size])?,
+                    StructAbi::Scalar(_, n) => {
+                        let mut bytes = vec![0; size];
+                        let n = n.min(size);
+                        bytes[..n].copy_from_slice(&bits.to_le_bytes()[..n]);
+                        a.value(m, 0, &bytes)?
+                    }
+                    StructAbi::Indirect => {
+                        let data = memory.unwrap_or(&[]);
+                        a.value(m, 0, &data[range_in(data.len(), bits, size)?])?
+                    }
+                }
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
 impl WasmLibrary {
     /// See [`Backend::make_callback`].
     pub(super) fn add_callback(
         &mut self,
-        args: &[crate::types::CType],
+        args: &[crate::backend::CallbackArg],
         ret: crate::types::CType,
         f: std::rc::Rc<crate::backend::CallbackFn>,
     ) -> Result<u64> {
         let m = crate::types::DataModel::ILP32;
         let table = self.table()?;
-        let params: Vec<ValType> = args
-            .iter()
-            .filter_map(|t| Slot::of_repr(m.repr(*t)))
-            .map(valtype)
-            .collect();
+        let params: Vec<ValType> = args.iter().filter_map(arg_slots).map(valtype).collect();
         let results: Vec<ValType> = Slot::of_repr(m.repr(ret))
             .map(valtype)
             .into_iter()

@@ -490,7 +490,7 @@ impl Backend for WasmLibrary {
 
     fn make_callback(
         &mut self,
-        args: &[crate::types::CType],
+        args: &[crate::backend::CallbackArg],
         ret: crate::types::CType,
         f: std::rc::Rc<crate::backend::CallbackFn>,
     ) -> Result<u64> {
