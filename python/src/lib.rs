@@ -91,7 +91,9 @@ fn ctype(code: &str) -> PyResult<CType> {
         "P" | "O" => CType::VoidP,
         "n" => CType::SizeT,
         "N" => CType::SSizeT,
-        "v" => CType::Void,
+        "void" => CType::Void,
+        // VARIANT_BOOL (ctypes.wintypes): a 16-bit boolean, -1 for true.
+        "v" => CType::Short,
         other => {
             return Err(PyTypeError::new_err(format!(
                 "unknown ctypes type code {other:?}"

@@ -69,9 +69,24 @@ def namespace(backend):
         return f
 
     # ---------------------------------------------------------------- the base of all data
+    _SIMPLE_BASE = []  # _SimpleCData, once it exists
+
     class _CDataMeta(type):
         """The type of every ctypes type: `T * n`, and the ways to make an instance of `T`
         on memory that exists (`T.from_address`, ...), as CPython's metatypes have them."""
+
+        def __init__(cls, name, bases, ns, **kw):
+            super().__init__(name, bases, ns, **kw)
+            simple = _SIMPLE_BASE[0] if _SIMPLE_BASE else None
+            if simple is not None and simple in bases:
+                # A direct subclass of _SimpleCData is a fundamental type, as c_int is.
+                code = ns.get("_type_")
+                if not isinstance(code, str) or len(code) != 1 or code not in _SIMPLE_CODES:
+                    raise AttributeError(
+                        "class must define a '_type_' attribute which must be\n"
+                        "a single character string containing one of '%s'." % _SIMPLE_CODES
+                    )
+                type.__setattr__(cls, "_fundamental", True)
 
         def __mul__(cls, length):
             return ARRAY(cls, length)
@@ -298,6 +313,8 @@ def namespace(backend):
                 return v or None
             if code == "O":
                 return _lookup(v)
+            if code == "v":
+                return v != 0
             return v
 
         def _set(self, value):
@@ -437,6 +454,8 @@ def namespace(backend):
                 raise TypeError("must be real number, not %s" % type(value).__name__) from None
         if code == "?":
             return bool(value)
+        if code == "v":
+            return -1 if value else 0  # VARIANT_TRUE, VARIANT_FALSE
         if not isinstance(value, int):
             if hasattr(value, "__index__"):
                 value = value.__index__()
@@ -449,7 +468,10 @@ def namespace(backend):
         return value
 
     _UNSIGNED_CODES = "BHILQn?cu"
+    _SIMPLE_CODES = "cbBhHiIlLdfuzZqQPXOv?gnN"
     _NUMBERS = "bBhHiIlLqQnNfdg"
+
+    _SIMPLE_BASE.append(_SimpleCData)
 
     def simple(name, code):
         t = _CDataMeta(name, (_SimpleCData,), {"_type_": code, "_fundamental": True})
@@ -1204,7 +1226,7 @@ def namespace(backend):
     def _code(t):
         """The core's type code of an argtype or restype."""
         if t is None:
-            return "v"
+            return "void"
         if isinstance(t, type) and issubclass(t, _SimpleCData):
             return t._type_
         if isinstance(t, type) and issubclass(t, (_Pointer, Array, _CFuncPtr)):

@@ -2,7 +2,9 @@
 (`python -m wasmctypes run`) and CPython's own tests (`python -m wasmctypes.selftest`)."""
 
 import importlib
+import os
 import sys
+import types
 
 
 def redirect(backend):
@@ -13,4 +15,23 @@ def redirect(backend):
     sys.modules["ctypes"] = ns
     sys.modules["_ctypes"] = ns
     sys.modules["ctypes.util"] = util
+    ns.wintypes = sys.modules["ctypes.wintypes"] = _wintypes(ns)
     return ns
+
+
+def _wintypes(ns):
+    """`ctypes.wintypes`: CPython's own module (Windows' type names over ctypes' types,
+    importable everywhere), run over the namespace."""
+    mod = types.ModuleType("ctypes.wintypes")
+    source = os.path.join(os.path.dirname(os.__file__), "ctypes", "wintypes.py")
+    if os.path.isfile(source):
+        with open(source, encoding="utf-8") as f:
+            code = compile(f.read(), source, "exec")
+        before = sys.modules.get("ctypes")
+        sys.modules["ctypes"] = ns
+        try:
+            exec(code, mod.__dict__)
+        finally:
+            if before is not None:
+                sys.modules["ctypes"] = before
+    return mod

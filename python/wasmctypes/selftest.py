@@ -28,16 +28,17 @@ EXPECTATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 # the longest matching prefix wins, and everything else is "bug" (a bug to fix, or a feature
 # not built yet).
 INTERPRETER = "interpreter-api"
+INTERNALS = "internals (what CPython's ctypes keeps in _objects, an implementation detail)"
 SANDBOX_MEMORY = "data-model (the sandbox has its own address space: a host buffer or address is not in it)"
 WASM32 = "data-model (wasm32: sizes, alignments and the C ABI of the target, not of the host)"
 REASONS = {
     "*": {
         "test_python_api": INTERPRETER,
         "test_refcounts": INTERPRETER,
-        "test_internals": INTERPRETER + " (ctypes' _objects bookkeeping)",
-        "test_keeprefs": INTERPRETER + " (ctypes' _objects bookkeeping)",
-        "test_objects": INTERPRETER + " (ctypes' _objects bookkeeping)",
-        "test_cast.Test.test_p2a_objects": INTERPRETER + " (ctypes' _objects bookkeeping)",
+        "test_internals": INTERNALS,
+        "test_keeprefs": INTERNALS,
+        "test_objects": INTERNALS,
+        "test_cast.Test.test_p2a_objects": INTERNALS,
         "test_values.PythonValuesTestCase": INTERPRETER + " (pythonapi: the interpreter's own symbols)",
         "test_parameters.SimpleTypesTestCase.test_from_param_result_refcount": INTERPRETER,
         "test_win32.WindowsTestCase": "platform-only",
