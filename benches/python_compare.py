@@ -8,13 +8,15 @@ release build.)
 
 Rows: `lib.add(1, 2)` with argtypes, a `c_char_p` call (`str_len` of 100 bytes), libc's
 `qsort` of 1,000 ints with a Python comparison callback, and `create_string_buffer(4096)`
-plus a call (`upper`). Each row is timed with `timeit` (best of 5 repeats), the three
-namespaces interleaved per repeat; the ratio is to CPython's ctypes in the same run.
+plus a call (`upper`). Each row is timed with `timeit`, 7 repeats with the three namespaces
+interleaved per repeat; the figure is the median repeat, and the ratio is to CPython's ctypes
+in the same run.
 """
 
 import ctypes as cpython_ctypes
 import os
 import random
+import statistics
 import subprocess
 import sys
 import timeit
@@ -78,12 +80,12 @@ def main():
     tables = {name: rows(ct) for name, ct in spaces.items()}
     print("%-40s %14s %14s %8s %14s %8s" % ("row (us per call)", "CPython", "native", "ratio", "wasm", "ratio"))
     for row in tables["CPython ctypes"]:
-        best = {}
-        for _ in range(5):
+        times = {name: [] for name in spaces}
+        for _ in range(7):
             for name in spaces:
                 fn, n = tables[name][row]
-                t = timeit.timeit(fn, number=n) / n * 1e6
-                best[name] = min(best.get(name, t), t)
+                times[name].append(timeit.timeit(fn, number=n) / n * 1e6)
+        best = {name: statistics.median(ts) for name, ts in times.items()}
         c = best["CPython ctypes"]
         print("%-40s %14.2f %14.2f %7.2fx %14.2f %7.2fx" % (
             row, c, best["native"], best["native"] / c, best["wasm"], best["wasm"] / c))

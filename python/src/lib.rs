@@ -152,6 +152,10 @@ fn value(obj: &Bound<'_, PyAny>, lib: LibId) -> PyResult<Value> {
         return Ok(Value::Bool(obj.extract()?));
     }
     if obj.is_instance_of::<PyInt>() {
+        // i64 first: one C call under the limited API, where i128 goes through Python.
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Value::Int(i as i128));
+        }
         return Ok(Value::Int(obj.extract()?));
     }
     if obj.is_instance_of::<PyFloat>() {
@@ -196,7 +200,10 @@ fn object(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
     Ok(match v {
         Value::None => py.None(),
         Value::Bool(b) => PyBool::new(py, b).to_owned().into_any().unbind(),
-        Value::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        Value::Int(i) => match i64::try_from(i) {
+            Ok(small) => small.into_pyobject(py)?.into_any().unbind(),
+            Err(_) => i.into_pyobject(py)?.into_any().unbind(),
+        },
         Value::Float(f) => f.into_pyobject(py)?.into_any().unbind(),
         Value::Bytes(b) => PyBytes::new(py, &b).into_any().unbind(),
         Value::Str(s) => s.into_pyobject(py)?.into_any().unbind(),
@@ -482,15 +489,44 @@ struct Export {
 /// that `memoryview(obj)`, `bytes(obj)` and `hexlify(obj)` share the object's memory, as
 /// CPython's ctypes does. The Python layer says where the memory is: `obj._b_buffer_()`
 /// returns `(process, address, size, format, itemsize, shape)`.
+///
+/// A C function object (`_CFuncPtr`) also keeps here the prepared call of its hot path, and
+/// `_CFuncPtr.__call__` is [`CDataBase::call`]: a call with plain arguments goes from Python
+/// straight to Rust, with no Python frame between.
 #[pyclass(subclass, module = "wasmctypes._core", name = "CData")]
-struct CDataBase;
+struct CDataBase {
+    fast: Option<Py<Func>>,
+}
 
 #[pymethods]
 impl CDataBase {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        CDataBase
+        CDataBase { fast: None }
+    }
+
+    /// Sets (or clears) the prepared call that [`CDataBase::call`] tries first.
+    fn _set_fast(&mut self, f: Option<Py<Func>>) {
+        self.fast = f;
+    }
+
+    /// A C function object's `__call__`: the prepared call if every argument is a plain
+    /// Python value ([`Func::fast`]), else the Python layer's general call,
+    /// `self._call(args, None)`.
+    #[pyo3(signature = (*args))]
+    fn call(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let fast = slf.borrow().fast.as_ref().map(|f| f.clone_ref(py));
+        if let Some(f) = fast {
+            let r = f.borrow(py).fast(py, args)?;
+            if !r.is(&py.NotImplemented()) {
+                return Ok(r);
+            }
+        }
+        Ok(slf
+            .call_method1(pyo3::intern!(py, "_call"), (args, py.None()))?
+            .unbind())
     }
 
     /// # Safety
@@ -642,6 +678,13 @@ impl Func {
 impl Func {
     #[pyo3(signature = (*args))]
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        if args.len() > wasmctypes::MAX_ARGS {
+            return Err(ArgumentError::new_err(format!(
+                "too many arguments ({}), maximum is {}",
+                args.len(),
+                wasmctypes::MAX_ARGS
+            )));
+        }
         let mut values = Vec::with_capacity(args.len());
         for (i, a) in args.iter().enumerate() {
             values.push(value(&a, self.lib).map_err(|e| {
@@ -650,6 +693,35 @@ impl Func {
         }
         let ret = self.f.call(&values).py()?;
         object(py, ret)
+    }
+
+    /// The call, if every argument is a plain Python value (int, float, bytes, str, None)
+    /// that the core converts alone; `NotImplemented`, with nothing called, if one needs
+    /// ctypes' own conversions (`from_param`, an object's address) or is refused, so that
+    /// the Python layer converts it and reports the error ctypes reports. The hot path:
+    /// no exception is made for the fallback.
+    #[pyo3(signature = (*args))]
+    fn fast(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        if args.len() > wasmctypes::MAX_ARGS {
+            return Ok(py.NotImplemented());
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for a in args.iter() {
+            let plain = a.is_none()
+                || a.is_exact_instance_of::<PyInt>()
+                || a.is_exact_instance_of::<PyFloat>()
+                || a.is_exact_instance_of::<PyBytes>()
+                || a.is_exact_instance_of::<PyString>();
+            if !plain {
+                return Ok(py.NotImplemented());
+            }
+            values.push(value(&a, self.lib)?);
+        }
+        match self.f.call(&values) {
+            Ok(ret) => object(py, ret),
+            Err(Error::ArgumentError { .. }) => Ok(py.NotImplemented()),
+            Err(e) => Err(py_err(e)),
+        }
     }
 }
 

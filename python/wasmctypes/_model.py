@@ -1295,6 +1295,41 @@ def namespace(backend):
             return v
         return a
 
+    def _address_arg(a):
+        return ("&", a._b_addr)
+
+    def _plain(a):
+        return a
+
+    def _quick(d, t):
+        """The conversion of an argument of type `t` to declared type `d` when ctypes' rules
+        give the same answer for every value of `t`; None when they do not."""
+        if not isinstance(d, _CDataMeta):
+            return None
+        if getattr(d.from_param, "__func__", None) not in _OWN_FROM_PARAM:
+            return None  # a user's own from_param runs every time
+        if not issubclass(t, _CData) or "_as_parameter_" in t.__dict__:
+            if t in (int, float, bytes, str, type(None)) and d.__dict__.get("_fundamental"):
+                code = d._type_
+                # Plain values the core converts by itself, for the codes it checks itself.
+                if code in "bBhHiIlLqQnN" and t is int:
+                    return _plain
+                if code in "fd" and t in (int, float):
+                    return _plain
+                if code == "z" and t in (bytes, type(None)):
+                    return _plain
+                if code == "Z" and t in (str, type(None)):
+                    return _plain
+            return None
+        if issubclass(t, Array) and t.__dict__.get("_type_") is not None:
+            if issubclass(d, _Pointer) and d.__dict__.get("_type_") is not None and issubclass(t._type_, d._type_):
+                return _address_arg
+            if d.__dict__.get("_fundamental") and (
+                d._type_ == "P" or (d._type_ == "z" and t._type_ is c_char) or (d._type_ == "Z" and t._type_ is c_wchar)
+            ):
+                return _address_arg
+        return None
+
     def _subclass_of_pointerlike(t):
         """A user's subclass of c_char_p, c_wchar_p or c_void_p, as a restype."""
         return (
@@ -1303,6 +1338,8 @@ def namespace(backend):
             and not t.__dict__.get("_fundamental")
             and t._type_ in _POINTERLIKE
         )
+
+    _CDATA_CALL = _core.CData.call
 
     class _CFuncPtr(_CData):
         """A C function: ctypes' `CFuncPtr`, the base of `CFUNCTYPE(...)` types and of a
@@ -1319,8 +1356,9 @@ def namespace(backend):
         _callable = None
         _core = None
         _fast = False
+        _result = None
         _infer = False
-        errcheck = None
+        _errcheck = None
 
         def _attach(self, addr, base=None, block=None):
             self._argtypes = type(self)._argtypes_
@@ -1342,6 +1380,7 @@ def namespace(backend):
                 self._name, self._dll, self.__name__ = name, dll, name
                 if len(args) > 1 and args[1] is not None:
                     self._paramflags = _check_paramflags(args[1], self._argtypes)
+                    self.__class__ = _with_keywords(type(self))
             elif callable(a):
                 self._make_callback(a)
             else:
@@ -1420,6 +1459,7 @@ def namespace(backend):
                         raise TypeError("item %d in _argtypes_ has no from_param method" % (i + 1))
             self._argtypes = value
             self._core = None
+            self._set_fast(None)
 
         @argtypes.deleter
         def argtypes(self):
@@ -1431,11 +1471,29 @@ def namespace(backend):
                 raise TypeError("restype must be a type, a callable, or None")
             self._restype = value
             self._core = None
+            self._set_fast(None)
 
         @restype.deleter
         def restype(self):
             self._restype = type(self)._restype_
             self._core = None
+            self._set_fast(None)
+
+        @property
+        def errcheck(self):
+            return self._errcheck
+
+        @errcheck.setter
+        def errcheck(self, fn):
+            if fn is not None and not callable(fn):
+                raise TypeError("the errcheck attribute must be callable")
+            self._errcheck = fn
+            self._core = None
+            self._set_fast(None)
+
+        @errcheck.deleter
+        def errcheck(self):
+            self.errcheck = None
 
         def _function(self, codes, rcode):
             if self._name is not None:
@@ -1454,6 +1512,7 @@ def namespace(backend):
             if _subclass_of_pointerlike(rt):
                 rcode = "P"  # the instance holds the address C returned, not a copy
             self._core = self._function(codes, rcode)
+            self._result = self._result_conversion()
             # Without types the core can use, every argument goes with its own type code.
             self._infer = codes is None and self._argtypes is not None
             # Plain numbers, bytes and None convert in Rust alone when every declared
@@ -1466,20 +1525,22 @@ def namespace(backend):
                 and all(isinstance(t, type) and t.__dict__.get("_fundamental") for t in self._argtypes)
                 and (rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental")))
             )
+            self._set_fast(self._core if self._fast and self._errcheck is None else None)
 
-        def __call__(self, *args, **kwargs):
+        # The hot path: plain Python values converted, the call made and the result converted
+        # in Rust, with no Python frame between; anything else goes to `_call`.
+        __call__ = _CDATA_CALL
+
+        def _call(self, args, kwargs):
+            """The general call: ctypes' conversions (from_param, _as_parameter_, objects'
+            addresses), paramflags, the result's type and errcheck."""
             if len(args) > _core.MAX_ARGS:
                 raise _core.ArgumentError("too many arguments (%d), maximum is %d" % (len(args), _core.MAX_ARGS))
             if self._core is None:
                 self._prepare()
-            if self._fast and self.errcheck is None and not kwargs:
-                try:
-                    return self._core(*args)
-                except _core.ArgumentError:
-                    pass  # an object the core does not take: the general path converts it
             outs = None
             if self._paramflags is not None:
-                args, outs = _bind_params(self, args, kwargs)
+                args, outs = _bind_params(self, args, kwargs or {})
             elif kwargs:
                 raise TypeError("this function takes no keyword arguments")
             declared = self._argtypes or ()
@@ -1490,50 +1551,92 @@ def namespace(backend):
                 )
             conv = []
             keep = []
+            infer = self._infer
+            nd = len(declared)
             for i, a in enumerate(args):
+                d = declared[i] if i < nd else None
+                # A conversion this pair of types had before, if it needs no checks of the
+                # value (see `_quick`): an object's address, or a plain value as it is.
+                quick = None
+                if not infer and d is not None:
+                    table = d.__dict__.get("_b_quick_")
+                    quick = None if table is None else table.get(type(a))
+                if quick is not None:
+                    conv.append(quick(a))
+                    continue
                 try:
-                    conv.append(_arg(a, declared[i] if i < len(declared) else None, keep, self._infer))
+                    conv.append(_arg(a, d, keep, infer))
                 except (TypeError, ValueError) as e:
                     raise _core.ArgumentError(
                         "argument %d: %s: %s" % (i + 1, type(e).__name__, e)
                     ) from None
+                if not infer and isinstance(d, _CDataMeta):
+                    # Kept on the declared type itself, so that a cache holds no reference to
+                    # it (CPython's tests count them).
+                    table = d.__dict__.get("_b_quick_")
+                    if table is None:
+                        table = {}
+                        type.__setattr__(d, "_b_quick_", table)
+                    if type(a) not in table:
+                        table[type(a)] = _quick(d, type(a))
             core = self._core
             if self._argtypes is None and any(type(c) is tuple and not isinstance(c[0], str) for c in conv):
                 core = self._by_value(conv)
             result = core(*conv)
-            rt = self._restype
-            if isinstance(rt, type) and issubclass(rt, _Pointer):
-                p = rt()
-                proc.write(p._b_addr, _struct.pack(fmt("P"), result or 0))
-                result = p
-            elif isinstance(rt, type) and issubclass(rt, _CFuncPtr):
-                result = rt(result or 0)
-            elif _subclass_of_pointerlike(rt):
-                obj = rt()
-                proc.write(obj._b_addr, _struct.pack(fmt("P"), result or 0))
-                result = obj
-            elif isinstance(rt, type) and issubclass(rt, _SimpleCData) and not rt.__dict__.get("_fundamental"):
-                obj = rt()
-                obj.value = result
-                result = obj
-            elif isinstance(rt, type) and issubclass(rt, _StructBase):
-                result = rt.from_buffer_copy(result)
-            elif rt is py_object:
-                result = _lookup(result)
-                del _returned[:]
-            elif rt is not None and not isinstance(rt, type) and callable(rt):
-                result = rt(result)
-            if isinstance(rt, type) and hasattr(rt, "_check_retval_"):
-                result = rt._check_retval_(result)
-            if self.errcheck is not None:
+            if self._result is not None:
+                result = self._result(result)
+            if self._errcheck is not None:
                 callargs = tuple(args)
-                checked = self.errcheck(result, self, callargs)
+                checked = self._errcheck(result, self, callargs)
                 if not outs or checked is not callargs:
                     return checked
             if outs:
                 vals = [_out_value(o) for o in outs]
                 return vals[0] if len(vals) == 1 else tuple(vals)
             return result
+
+        def _result_conversion(self):
+            """What the core's result becomes for this restype (None: as it is)."""
+            rt = self._restype
+            if rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental") and rt is not py_object and not hasattr(rt, "_check_retval_")):
+                return None
+            if isinstance(rt, type) and issubclass(rt, _Pointer):
+                def conv(result):
+                    p = rt()
+                    proc.write(p._b_addr, _struct.pack(fmt("P"), result or 0))
+                    return p
+            elif isinstance(rt, type) and issubclass(rt, _CFuncPtr):
+                def conv(result):
+                    return rt(result or 0)
+            elif _subclass_of_pointerlike(rt):
+                def conv(result):
+                    obj = rt()
+                    proc.write(obj._b_addr, _struct.pack(fmt("P"), result or 0))
+                    return obj
+            elif isinstance(rt, type) and issubclass(rt, _SimpleCData) and not rt.__dict__.get("_fundamental"):
+                def conv(result):
+                    obj = rt()
+                    obj.value = result
+                    return obj
+            elif isinstance(rt, type) and issubclass(rt, _StructBase):
+                conv = rt.from_buffer_copy
+            elif rt is py_object:
+                def conv(result):
+                    try:
+                        return _lookup(result)
+                    finally:
+                        del _returned[:]
+            elif not isinstance(rt, type) and callable(rt):
+                conv = rt
+            else:
+                def conv(result):
+                    return result
+            if isinstance(rt, type) and hasattr(rt, "_check_retval_"):
+                first = conv
+
+                def conv(result):
+                    return rt._check_retval_(first(result))
+            return conv
 
         def _by_value(self, conv):
             """Without argtypes, a structure argument is passed by value: the prototype is
@@ -1570,6 +1673,19 @@ def namespace(backend):
             return obj if obj is None else _CData.from_param.__func__(cls, obj)
 
     _ABSTRACT.add(_CFuncPtr)
+    _OWN_FROM_PARAM = {
+        k.__dict__["from_param"].__func__ for k in (_CData, _SimpleCData, _Pointer, _CFuncPtr)
+    }
+    _keyword_classes = {}
+
+    def _with_keywords(cls):
+        """The class of a function made with paramflags: its parameters can be named."""
+        k = _keyword_classes.get(cls)
+        if k is None:
+            k = _keyword_classes[cls] = _CDataMeta(
+                cls.__name__, (cls,), {"__call__": lambda self, *args, **kwargs: self._call(args, kwargs)}
+            )
+        return k
     _libc_lib = []
 
     def _libc():
