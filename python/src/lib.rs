@@ -520,7 +520,7 @@ impl CDataBase {
         let fast = slf.borrow().fast.as_ref().map(|f| f.clone_ref(py));
         if let Some(f) = fast {
             let r = f.borrow(py).fast(py, args)?;
-            if !r.is(&py.NotImplemented()) {
+            if !r.is(py.NotImplemented()) {
                 return Ok(r);
             }
         }
