@@ -378,6 +378,33 @@ impl Process {
         self.memory(|m| m.write(addr, data), |lib| lib.write(addr, data))
     }
 
+    /// The value of type code `code` at `addr`, as a ctypes getter gives it (`p[i]` of a
+    /// pointer or array of a fundamental type): one read, no bytes object in between.
+    fn get(&self, py: Python<'_>, addr: u64, code: &str) -> PyResult<Py<PyAny>> {
+        let t = ctype(code)?;
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let v = self.memory(
+            |m| m.get(addr, t),
+            |lib| wasmctypes::CValue::from_address(lib, t, addr).value(),
+        )?;
+        object(py, v)
+    }
+
+    /// Stores `value` as type code `code` at `addr` (ctypes' setter: masked to the width).
+    fn set(&self, addr: u64, code: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = ctype(code)?;
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let v = self::value(value, self.sandbox.id())?;
+        self.memory(
+            |m| m.set(addr, t, &v),
+            |lib| wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone()),
+        )
+    }
+
     /// The NUL-terminated bytes at `addr` (`string_at(addr)`).
     fn string_at<'py>(&self, py: Python<'py>, addr: u64) -> PyResult<Bound<'py, PyBytes>> {
         if addr == 0 {
@@ -614,7 +641,8 @@ impl Library {
         restype: Bound<'_, PyAny>,
     ) -> PyResult<Func> {
         let f = self.lib.function(name).py()?;
-        Func::declared(self.lib.id(), f, argtypes, restype)
+        let native = self.lib.backend() == BackendKind::Native;
+        Func::declared(self.lib.id(), native, f, argtypes, restype)
     }
 
     /// The function at a C function pointer (`CFUNCTYPE(...)(address)`), with its prototype
@@ -630,7 +658,8 @@ impl Library {
         // SAFETY: natively this is ctypes' own contract for calling a function pointer: the
         // script vouches for the address and the prototype. In wasm every address is checked.
         let f = unsafe { self.lib.function_at(address) }.py()?;
-        Func::declared(self.lib.id(), f, argtypes, restype)
+        let native = self.lib.backend() == BackendKind::Native;
+        Func::declared(self.lib.id(), native, f, argtypes, restype)
     }
 
     /// Whether the library finds a function called `name`.
@@ -656,11 +685,16 @@ struct Func {
     f: wasmctypes::Function,
     /// The id of the process whose memory the function's pointer arguments point into.
     lib: LibId,
+    /// Natively, the positions declared `c_char_p` or `c_void_p`: a bytes argument there is
+    /// passed as a pointer to the bytes object's own (NUL-terminated) buffer, as ctypes
+    /// passes it, with no copy. In wasm none: bytes are copied into the sandbox.
+    borrow_bytes: u64,
 }
 
 impl Func {
     fn declared(
         lib: LibId,
+        native: bool,
         mut f: wasmctypes::Function,
         argtypes: Option<Vec<Bound<'_, PyAny>>>,
         restype: Bound<'_, PyAny>,
@@ -670,7 +704,19 @@ impl Func {
             f.set_argtypes(&types).py()?;
         }
         f.set_restype(type_of(&restype)?).py()?;
-        Ok(Func { f, lib })
+        let mut borrow_bytes = 0u64;
+        if native {
+            for (i, t) in f.argtypes().unwrap_or(&[]).iter().enumerate() {
+                if matches!(t, Type::Simple(CType::CharP | CType::VoidP)) && i < 64 {
+                    borrow_bytes |= 1 << i;
+                }
+            }
+        }
+        Ok(Func {
+            f,
+            lib,
+            borrow_bytes,
+        })
     }
 }
 
@@ -706,7 +752,20 @@ impl Func {
             return Ok(py.NotImplemented());
         }
         let mut values = Vec::with_capacity(args.len());
-        for a in args.iter() {
+        for (i, a) in args.iter().enumerate() {
+            if self.borrow_bytes & (1 << i.min(63)) != 0 {
+                if let Ok(b) = a.cast_exact::<PyBytes>() {
+                    // The bytes object's own buffer (CPython keeps it NUL-terminated), alive
+                    // for the call since `args` holds the object; C must not keep it, as
+                    // with ctypes.
+                    let addr = b.as_bytes().as_ptr() as u64;
+                    values.push(Value::Pointer(Pointer {
+                        lib: self.lib,
+                        addr,
+                    }));
+                    continue;
+                }
+            }
             let plain = a.is_none()
                 || a.is_exact_instance_of::<PyInt>()
                 || a.is_exact_instance_of::<PyFloat>()

@@ -241,7 +241,13 @@ def namespace(backend):
             self._objects[key] = obj
 
         def _new_block(self):
-            block = proc.block(max(sizeof(type(self)), 1))
+            t = type(self)
+            size = t.__dict__.get("_b_sizeof_")
+            if size is None:
+                size = sizeof(t)
+                if not isinstance(t, _StructMeta):  # a structure's size is final only later
+                    type.__setattr__(t, "_b_sizeof_", size)
+            block = proc.block(size or 1)
             self._attach(block.address, None, block)
 
         def _raw(self):
@@ -551,6 +557,13 @@ def namespace(backend):
         if entry is None:
             raise ValueError("no Python object at %#x: py_object handles are only those this namespace made" % h)
         return entry[0]
+    # The fundamental numbers, read and written by the core in one step (`proc.get`,
+    # `proc.set`): type -> (code, size).
+    _SCALAR = {
+        t: (t._type_, proc.sizeof(t._type_))
+        for t in (c_byte, c_ubyte, c_short, c_ushort, c_int, c_uint, c_long, c_ulong,
+                  c_longlong, c_ulonglong, c_size_t, c_ssize_t, c_float, c_double)
+    }
     by_size = {}
     for t in (c_byte, c_short, c_int, c_long, c_longlong):
         by_size.setdefault(proc.sizeof(t._type_), t)
@@ -596,6 +609,17 @@ def namespace(backend):
         def __init__(self, *items):
             if len(items) > self._length_:
                 raise IndexError("indexes out of range")
+            scalar = _SCALAR.get(self._type_)
+            if scalar is not None and items:
+                # Numbers in one write, when they all fit (else one by one, masked as
+                # ctypes masks them).
+                try:
+                    data = _struct.pack("<%d%s" % (len(items), fmt(scalar[0])[1:]), *items)
+                except (_struct.error, TypeError):
+                    pass
+                else:
+                    proc.write(self._b_addr, data)
+                    return
             for i, v in enumerate(items):
                 self[i] = v
 
@@ -613,6 +637,15 @@ def namespace(backend):
             return self._b_addr + i * sizeof(self._type_)
 
         def __getitem__(self, i):
+            if type(i) is int:
+                scalar = _SCALAR.get(self._type_)
+                if scalar is not None:
+                    n = self._length_
+                    if i < 0:
+                        i += n
+                    if not 0 <= i < n:
+                        raise IndexError("invalid index")
+                    return proc.get(self._b_addr + i * scalar[1], scalar[0])
             if isinstance(i, slice):
                 items = [self[j] for j in range(*i.indices(self._length_))]
                 if self._type_ is c_char:
@@ -623,6 +656,16 @@ def namespace(backend):
             return _read_as(self._type_, self._elem(i), self)
 
         def __setitem__(self, i, v):
+            if type(i) is int and (type(v) is int or type(v) is float):
+                scalar = _SCALAR.get(self._type_)
+                if scalar is not None and (type(v) is int or scalar[0] in "fd"):
+                    n = self._length_
+                    if i < 0:
+                        i += n
+                    if not 0 <= i < n:
+                        raise IndexError("invalid index")
+                    proc.set(self._b_addr + i * scalar[1], scalar[0], float(v) if scalar[0] in "fd" else v)
+                    return
             if isinstance(i, slice):
                 idx = range(*i.indices(self._length_))
                 if len(v) != len(idx):
@@ -717,8 +760,9 @@ def namespace(backend):
         def _of(cls, addr):
             """A pointer to `addr` that needs no memory of its own (a callback's argument:
             the process is busy in the call, nothing can be allocated)."""
-            p = _bare(cls)
-            p._attach(0)
+            p = _core.CData.__new__(cls)
+            p._b_addr = 0
+            p._b_base_ = p._b_block = p._objects = p._b_size = None
             p._value = addr or 0
             return p
 
@@ -748,6 +792,15 @@ def namespace(backend):
             proc.write(self._b_addr, _struct.pack(fmt("P"), obj._b_addr))
 
         def __getitem__(self, i):
+            if type(i) is int:
+                scalar = _SCALAR.get(self._type_)
+                if scalar is not None:
+                    a = self._value
+                    if a is None:
+                        a = self._addr()
+                    if not a:
+                        raise ValueError("NULL pointer access")
+                    return proc.get(a + i * scalar[1], scalar[0])
             if isinstance(i, slice):
                 # A pointer has no length: the slice says where it stops (and, going down,
                 # where it starts), and its bounds are taken as they are, as in ctypes.
@@ -769,6 +822,9 @@ def namespace(backend):
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
+            scalar = _SCALAR.get(self._type_)
+            if scalar is not None:
+                return proc.get(a + i * scalar[1], scalar[0])
             return _read_as(self._type_, a + i * sizeof(self._type_), self)
 
         def __setitem__(self, i, v):
@@ -1341,6 +1397,27 @@ def namespace(backend):
 
     _CDATA_CALL = _core.CData.call
 
+    def _callback_arg(t):
+        """How a callback's raw argument of declared type `t` becomes what ctypes gives the
+        Python function (None: the value as it is)."""
+        if isinstance(t, type) and issubclass(t, _Pointer):
+            return t._of
+        if isinstance(t, type) and issubclass(t, _StructBase):
+            return t.from_buffer_copy
+        if t is py_object:
+            return _lookup
+        if t is c_char_p:
+            return lambda v: proc.string_at(v) if v else None
+        if t is c_wchar_p:
+            return lambda v: wstring_at(v) if v else None
+        if isinstance(t, type) and issubclass(t, _SimpleCData) and not t.__dict__.get("_fundamental"):
+            def make(v):
+                obj = t()
+                obj.value = v
+                return obj
+            return make
+        return None
+
     class _CFuncPtr(_CData):
         """A C function: ctypes' `CFuncPtr`, the base of `CFUNCTYPE(...)` types and of a
         library's functions. An instance is made from a Python callable (a callback), an
@@ -1394,23 +1471,16 @@ def namespace(backend):
                 # As ctypes: a callback returns None or a simple type, never a pointer type.
                 raise TypeError("invalid result type for callback function")
 
+            # What each raw argument becomes, decided once (None: the value as it is).
+            convs = [_callback_arg(t) for t in argtypes]
+            plain = all(c is None for c in convs)
+            int_result = restype is not None and restype._type_ in "bBhHiIlLqQnN?"
+
             def call(*raw):
-                args = []
-                for t, v in zip(argtypes, raw):
-                    if isinstance(t, type) and issubclass(t, _Pointer):
-                        v = t._of(v)
-                    elif isinstance(t, type) and issubclass(t, _StructBase):
-                        v = t.from_buffer_copy(v)
-                    elif t is py_object:
-                        v = _lookup(v)
-                    elif t is c_char_p or t is c_wchar_p:
-                        # ctypes' getters: the string at the address, None for NULL.
-                        v = (proc.string_at(v) if t is c_char_p else wstring_at(v)) if v else None
-                    elif isinstance(t, type) and issubclass(t, _SimpleCData) and not t.__dict__.get("_fundamental"):
-                        obj = t()
-                        obj.value = v
-                        v = obj
-                    args.append(v)
+                if plain:
+                    args = raw
+                else:
+                    args = [v if c is None else c(v) for c, v in zip(convs, raw)]
                 try:
                     r = fn(*args)
                 except BaseException as e:
@@ -1419,6 +1489,8 @@ def namespace(backend):
                     return None if restype is None else 0
                 if restype is None:
                     return None  # a void callback's return value is ignored
+                if int_result and type(r) is int:
+                    return r  # the core masks it to the result's width
                 try:
                     if restype is py_object:
                         h = _Handle(r)

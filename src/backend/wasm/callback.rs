@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub(super) struct WasmCallback {
     pub(super) f: std::rc::Rc<crate::backend::CallbackFn>,
-    pub(super) args: Vec<crate::backend::CallbackArg>,
+    pub(super) args: std::rc::Rc<[crate::backend::CallbackArg]>,
     pub(super) ret: crate::types::CType,
 }
 
@@ -212,7 +212,7 @@ impl WasmLibrary {
         let ty = wasmtime::FuncType::new(&self.loaded.engine, params, results);
         let cb = WasmCallback {
             f,
-            args: args.to_vec(),
+            args: args.into(),
             ret,
         };
         let callbacks = &mut self.live.store.data_mut().callbacks;
