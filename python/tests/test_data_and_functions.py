@@ -117,3 +117,17 @@ def test_from_buffer_shares_host_memory_natively_and_refuses_it_in_the_sandbox(c
     else:
         with pytest.raises(TypeError, match="from_buffer_copy"):
             (ct.c_int * 2).from_buffer(data)
+
+
+def test_long_double_calls_are_a_clear_error_not_garbage(ct, test_lib):
+    dll = open_test_lib(ct, test_lib)
+    f = dll.tf_D
+    f.argtypes = [ct.c_longdouble]
+    f.restype = ct.c_longdouble
+    with pytest.raises(TypeError, match="c_longdouble"):
+        f(42.0)
+    # The library stays usable.
+    g = dll.tf_d
+    g.argtypes = [ct.c_double]
+    g.restype = ct.c_double
+    assert g(42.0) == 14.0

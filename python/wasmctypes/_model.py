@@ -1284,6 +1284,10 @@ def namespace(backend):
         if t is None:
             return "void"
         if isinstance(t, type) and issubclass(t, _SimpleCData):
+            if t._type_ == "g":
+                # The core has no 80-bit (x86-64) or 128-bit (wasm32) long double: a clear
+                # error, where passing it as a double would give C garbage.
+                raise TypeError("c_longdouble arguments and results are not supported")
             return t._type_
         if isinstance(t, type) and issubclass(t, (_Pointer, Array, _CFuncPtr)):
             return "P"
@@ -1433,6 +1437,7 @@ def namespace(backend):
         _callable = None
         _core = None
         _fast = False
+        _quick = None
         _result = None
         _infer = False
         _errcheck = None
@@ -1585,6 +1590,18 @@ def namespace(backend):
                 rcode = "P"  # the instance holds the address C returned, not a copy
             self._core = self._function(codes, rcode)
             self._result = self._result_conversion()
+            # Each declared type's table of conversions worked out before (`_quick`); the
+            # tables live on the types, and fill as calls go by.
+            self._quick = None
+            if codes is not None and self._paramflags is None:
+                tables = []
+                for d in self._argtypes:
+                    table = d.__dict__.get("_b_quick_")
+                    if table is None:
+                        table = {}
+                        type.__setattr__(d, "_b_quick_", table)
+                    tables.append(table)
+                self._quick = tables
             # Without types the core can use, every argument goes with its own type code.
             self._infer = codes is None and self._argtypes is not None
             # Plain numbers, bytes and None convert in Rust alone when every declared
@@ -1606,6 +1623,25 @@ def namespace(backend):
         def _call(self, args, kwargs):
             """The general call: ctypes' conversions (from_param, _as_parameter_, objects'
             addresses), paramflags, the result's type and errcheck."""
+            if self._core is None:
+                self._prepare()
+            tables = self._quick
+            if tables is not None and kwargs is None and len(args) == len(tables):
+                # Every argument of a type whose conversion was worked out before (see
+                # `_quick`): no from_param, no checks of the value.
+                conv = []
+                for table, a in zip(tables, args):
+                    f = table.get(type(a))
+                    if f is None:
+                        break
+                    conv.append(f(a))
+                else:
+                    result = self._core(*conv)
+                    if self._result is not None:
+                        result = self._result(result)
+                    if self._errcheck is not None:
+                        return self._errcheck(result, self, args)
+                    return result
             if len(args) > _core.MAX_ARGS:
                 raise _core.ArgumentError("too many arguments (%d), maximum is %d" % (len(args), _core.MAX_ARGS))
             if self._core is None:
@@ -1629,13 +1665,6 @@ def namespace(backend):
                 d = declared[i] if i < nd else None
                 # A conversion this pair of types had before, if it needs no checks of the
                 # value (see `_quick`): an object's address, or a plain value as it is.
-                quick = None
-                if not infer and d is not None:
-                    table = d.__dict__.get("_b_quick_")
-                    quick = None if table is None else table.get(type(a))
-                if quick is not None:
-                    conv.append(quick(a))
-                    continue
                 try:
                     conv.append(_arg(a, d, keep, infer))
                 except (TypeError, ValueError) as e:

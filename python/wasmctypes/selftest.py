@@ -30,6 +30,7 @@ EXPECTATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 INTERPRETER = "interpreter-api"
 INTERNALS = "internals (what CPython's ctypes keeps in _objects, an implementation detail)"
 SANDBOX_MEMORY = "data-model (the sandbox has its own address space: a host buffer or address is not in it)"
+LONGDOUBLE = "not built (c_longdouble calls: the core has no 80-bit or 128-bit float; a clear TypeError)"
 WASM32 = "data-model (wasm32: sizes, alignments and the C ABI of the target, not of the host)"
 REASONS = {
     "*": {
@@ -41,6 +42,10 @@ REASONS = {
         "test_cast.Test.test_p2a_objects": INTERNALS,
         "test_values.PythonValuesTestCase": INTERPRETER + " (pythonapi: the interpreter's own symbols)",
         "test_parameters.SimpleTypesTestCase.test_from_param_result_refcount": INTERPRETER,
+        "test_cfuncs.CFunctions.test_longdouble": LONGDOUBLE,
+        "test_callbacks.Callbacks.test_longdouble": LONGDOUBLE,
+        "test_cfuncs.CFunctions.test_longdouble_plus": LONGDOUBLE,
+        "test_functions.FunctionTestCase.test_longdoubleresult": LONGDOUBLE,
         "test_win32.WindowsTestCase": "platform-only",
         "test_win32.FunctionCallTestCase": "platform-only",
         "test_win32.ReturnStructSizesTestCase": "platform-only",
