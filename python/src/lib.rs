@@ -520,9 +520,9 @@ struct Export {
 /// A C function object (`_CFuncPtr`) also keeps here the prepared call of its hot path, and
 /// `_CFuncPtr.__call__` is [`CDataBase::call`]: a call with plain arguments goes from Python
 /// straight to Rust, with no Python frame between.
-#[pyclass(subclass, module = "wasmctypes._core", name = "CData")]
+#[pyclass(subclass, unsendable, module = "wasmctypes._core", name = "CData")]
 struct CDataBase {
-    fast: Option<Py<Func>>,
+    fast: Option<Rc<Prepared>>,
 }
 
 #[pymethods]
@@ -534,8 +534,8 @@ impl CDataBase {
     }
 
     /// Sets (or clears) the prepared call that [`CDataBase::call`] tries first.
-    fn _set_fast(&mut self, f: Option<Py<Func>>) {
-        self.fast = f;
+    fn _set_fast(&mut self, f: Option<PyRef<'_, Func>>) {
+        self.fast = f.map(|f| f.p.clone());
     }
 
     /// A C function object's `__call__`: the prepared call if every argument is a plain
@@ -544,9 +544,9 @@ impl CDataBase {
     #[pyo3(signature = (*args))]
     fn call(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let fast = slf.borrow().fast.as_ref().map(|f| f.clone_ref(py));
-        if let Some(f) = fast {
-            let r = f.borrow(py).fast(py, args)?;
+        let fast = slf.borrow().fast.clone();
+        if let Some(p) = fast {
+            let r = p.fast(py, args)?;
             if !r.is(py.NotImplemented()) {
                 return Ok(r);
             }
@@ -679,9 +679,9 @@ impl Library {
     }
 }
 
-/// A function with its prototype: the call converts, calls and converts back in Rust.
-#[pyclass(unsendable, module = "wasmctypes._core")]
-struct Func {
+/// A function with its prototype, prepared: what a call converts, calls and converts back in
+/// Rust. Shared by its [`Func`] and by the function object's [`CDataBase`].
+struct Prepared {
     f: wasmctypes::Function,
     /// The id of the process whose memory the function's pointer arguments point into.
     lib: LibId,
@@ -691,68 +691,27 @@ struct Func {
     borrow_bytes: u64,
 }
 
-impl Func {
-    fn declared(
-        lib: LibId,
-        native: bool,
-        mut f: wasmctypes::Function,
-        argtypes: Option<Vec<Bound<'_, PyAny>>>,
-        restype: Bound<'_, PyAny>,
-    ) -> PyResult<Func> {
-        if let Some(descs) = argtypes {
-            let types: Vec<Type> = descs.iter().map(type_of).collect::<PyResult<_>>()?;
-            f.set_argtypes(&types).py()?;
-        }
-        f.set_restype(type_of(&restype)?).py()?;
-        let mut borrow_bytes = 0u64;
-        if native {
-            for (i, t) in f.argtypes().unwrap_or(&[]).iter().enumerate() {
-                if matches!(t, Type::Simple(CType::CharP | CType::VoidP)) && i < 64 {
-                    borrow_bytes |= 1 << i;
-                }
-            }
-        }
-        Ok(Func {
-            f,
-            lib,
-            borrow_bytes,
-        })
-    }
-}
+/// The arguments of one call, on the stack for the usual counts.
+type Args = smallvec::SmallVec<[Value; 6]>;
 
-#[pymethods]
-impl Func {
-    #[pyo3(signature = (*args))]
-    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        if args.len() > wasmctypes::MAX_ARGS {
-            return Err(ArgumentError::new_err(format!(
-                "too many arguments ({}), maximum is {}",
-                args.len(),
-                wasmctypes::MAX_ARGS
-            )));
-        }
-        let mut values = Vec::with_capacity(args.len());
-        for (i, a) in args.iter().enumerate() {
-            values.push(value(&a, self.lib).map_err(|e| {
-                ArgumentError::new_err(format!("argument {}: {}", i + 1, e.value(py)))
-            })?);
-        }
-        let ret = self.f.call(&values).py()?;
-        object(py, ret)
-    }
-
+impl Prepared {
     /// The call, if every argument is a plain Python value (int, float, bytes, str, None)
     /// that the core converts alone; `NotImplemented`, with nothing called, if one needs
     /// ctypes' own conversions (`from_param`, an object's address) or is refused, so that
     /// the Python layer converts it and reports the error ctypes reports. The hot path:
     /// no exception is made for the fallback.
-    #[pyo3(signature = (*args))]
     fn fast(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         if args.len() > wasmctypes::MAX_ARGS {
             return Ok(py.NotImplemented());
         }
-        let mut values = Vec::with_capacity(args.len());
+        let mut values = Args::new();
         for (i, a) in args.iter().enumerate() {
+            if a.is_exact_instance_of::<PyInt>() {
+                if let Ok(n) = a.extract::<i64>() {
+                    values.push(Value::Int(n as i128));
+                    continue;
+                }
+            }
             if self.borrow_bytes & (1 << i.min(63)) != 0 {
                 if let Ok(b) = a.cast_exact::<PyBytes>() {
                     // The bytes object's own buffer (CPython keeps it NUL-terminated), alive
@@ -781,6 +740,71 @@ impl Func {
             Err(Error::ArgumentError { .. }) => Ok(py.NotImplemented()),
             Err(e) => Err(py_err(e)),
         }
+    }
+}
+
+/// A function with its prototype (see [`Prepared`]), as the Python layer holds it.
+#[pyclass(unsendable, module = "wasmctypes._core")]
+struct Func {
+    p: Rc<Prepared>,
+}
+
+impl Func {
+    fn declared(
+        lib: LibId,
+        native: bool,
+        mut f: wasmctypes::Function,
+        argtypes: Option<Vec<Bound<'_, PyAny>>>,
+        restype: Bound<'_, PyAny>,
+    ) -> PyResult<Func> {
+        if let Some(descs) = argtypes {
+            let types: Vec<Type> = descs.iter().map(type_of).collect::<PyResult<_>>()?;
+            f.set_argtypes(&types).py()?;
+        }
+        f.set_restype(type_of(&restype)?).py()?;
+        let mut borrow_bytes = 0u64;
+        if native {
+            for (i, t) in f.argtypes().unwrap_or(&[]).iter().enumerate() {
+                if matches!(t, Type::Simple(CType::CharP | CType::VoidP)) && i < 64 {
+                    borrow_bytes |= 1 << i;
+                }
+            }
+        }
+        Ok(Func {
+            p: Rc::new(Prepared {
+                f,
+                lib,
+                borrow_bytes,
+            }),
+        })
+    }
+}
+
+#[pymethods]
+impl Func {
+    #[pyo3(signature = (*args))]
+    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        if args.len() > wasmctypes::MAX_ARGS {
+            return Err(ArgumentError::new_err(format!(
+                "too many arguments ({}), maximum is {}",
+                args.len(),
+                wasmctypes::MAX_ARGS
+            )));
+        }
+        let mut values = Args::new();
+        for (i, a) in args.iter().enumerate() {
+            values.push(value(&a, self.p.lib).map_err(|e| {
+                ArgumentError::new_err(format!("argument {}: {}", i + 1, e.value(py)))
+            })?);
+        }
+        let ret = self.p.f.call(&values).py()?;
+        object(py, ret)
+    }
+
+    /// [`Prepared::fast`].
+    #[pyo3(signature = (*args))]
+    fn fast(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        self.p.fast(py, args)
     }
 }
 
