@@ -161,8 +161,9 @@ fn value(obj: &Bound<'_, PyAny>, lib: LibId) -> PyResult<Value> {
     if obj.is_instance_of::<PyFloat>() {
         return Ok(Value::Float(obj.extract()?));
     }
-    if obj.is_instance_of::<PyBytes>() {
-        return Ok(Value::Bytes(obj.extract()?));
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        // One copy of the buffer (extracting a Vec<u8> would go item by item).
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
     if obj.is_instance_of::<PyString>() {
         return Ok(Value::Str(obj.extract()?));

@@ -131,3 +131,14 @@ def test_long_double_calls_are_a_clear_error_not_garbage(ct, test_lib):
     g.argtypes = [ct.c_double]
     g.restype = ct.c_double
     assert g(42.0) == 14.0
+
+
+def test_the_sandbox_is_not_reset_under_an_open_memoryview():
+    import wasmctypes.wasm as w
+
+    buf = w.create_string_buffer(b"kept", 8)
+    view = memoryview(buf)
+    with pytest.raises(BufferError):
+        w._process.reset()
+    assert bytes(view[:4]) == b"kept"
+    view.release()
