@@ -133,12 +133,24 @@ def test_long_double_calls_are_a_clear_error_not_garbage(ct, test_lib):
     assert g(42.0) == 14.0
 
 
-def test_the_sandbox_is_not_reset_under_an_open_memoryview():
-    import wasmctypes.wasm as w
-
-    buf = w.create_string_buffer(b"kept", 8)
+def test_the_process_is_not_reset_under_an_open_memoryview(ct):
+    buf = ct.create_string_buffer(b"kept", 8)
     view = memoryview(buf)
     with pytest.raises(BufferError):
-        w._process.reset()
+        ct._process.reset()
     assert bytes(view[:4]) == b"kept"
     view.release()
+
+
+def test_a_changed_restype_applies_to_calls_inferred_before(ct, test_lib):
+    def run(ns, dll):
+        class POINT(ns.Structure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_int)]
+
+        f = dll._testfunc_byval
+        before = f(POINT(1, 2), None)
+        f.restype = ns.c_short
+        return before, f(POINT(70000, 3), None)
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython == (3, 70003 - 65536)

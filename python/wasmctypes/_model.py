@@ -760,9 +760,7 @@ def namespace(backend):
         def _of(cls, addr):
             """A pointer to `addr` that needs no memory of its own (a callback's argument:
             the process is busy in the call, nothing can be allocated)."""
-            p = _core.CData.__new__(cls)
-            p._b_addr = 0
-            p._b_base_ = p._b_block = p._objects = p._b_size = None
+            p = _core.CData.__new__(cls)._attach(0)
             p._value = addr or 0
             return p
 
@@ -1535,8 +1533,14 @@ def namespace(backend):
                     if not hasattr(t, "from_param"):
                         raise TypeError("item %d in _argtypes_ has no from_param method" % (i + 1))
             self._argtypes = value
+            self._unprepare()
+
+        def _unprepare(self):
+            """Forgets every prepared call: the next call prepares again, for the argtypes,
+            restype and errcheck it then has."""
             self._core = None
             self._set_fast(None)
+            self.__dict__.pop("_inferred", None)
 
         @argtypes.deleter
         def argtypes(self):
@@ -1547,14 +1551,12 @@ def namespace(backend):
             if value is not None and not isinstance(value, _CDataMeta) and not callable(value):
                 raise TypeError("restype must be a type, a callable, or None")
             self._restype = value
-            self._core = None
-            self._set_fast(None)
+            self._unprepare()
 
         @restype.deleter
         def restype(self):
             self._restype = type(self)._restype_
-            self._core = None
-            self._set_fast(None)
+            self._unprepare()
 
         @property
         def errcheck(self):
@@ -1565,8 +1567,7 @@ def namespace(backend):
             if fn is not None and not callable(fn):
                 raise TypeError("the errcheck attribute must be callable")
             self._errcheck = fn
-            self._core = None
-            self._set_fast(None)
+            self._unprepare()
 
         @errcheck.deleter
         def errcheck(self):

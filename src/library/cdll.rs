@@ -189,17 +189,7 @@ impl CDLL {
                 symbol: name.to_string(),
             });
         }
-        Ok(Function {
-            lib: self.inner.clone(),
-            module: self.module,
-            name: name.to_string(),
-            address: None,
-            argtypes: None,
-            restype: Type::Simple(CType::Int),
-            proto: std::cell::Cell::new(None),
-            scalar: std::cell::OnceCell::new(),
-            inferred: RefCell::new(None),
-        })
+        Ok(self.new_function(name.to_string(), None))
     }
 
     /// The function a C function pointer points to: ctypes' `CFUNCTYPE(...)(address)`. Its
@@ -214,17 +204,23 @@ impl CDLL {
     /// a function with the prototype that is then declared (or inferred), or the process
     /// crashes or worse. In wasm every address is safe.
     pub unsafe fn function_at(&self, address: u64) -> Result<Function> {
-        Ok(Function {
+        Ok(self.new_function(format!("<function pointer 0x{address:x}>"), Some(address)))
+    }
+
+    /// A function of this module, called by symbol or at `address`, with ctypes' defaults:
+    /// restype `c_int`, argtypes unset, nothing prepared yet.
+    fn new_function(&self, name: String, address: Option<u64>) -> Function {
+        Function {
             lib: self.inner.clone(),
             module: self.module,
-            name: format!("<function pointer 0x{address:x}>"),
-            address: Some(address),
+            name,
+            address,
             argtypes: None,
             restype: Type::Simple(CType::Int),
             proto: std::cell::Cell::new(None),
             scalar: std::cell::OnceCell::new(),
             inferred: RefCell::new(None),
-        })
+        }
     }
 
     /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).

@@ -91,6 +91,11 @@ impl NativeLibrary {
         f: Rc<crate::backend::CallbackFn>,
     ) -> Result<u64> {
         let m = crate::types::DataModel::host();
+        if args.len() > MAX_ARGS {
+            return Err(Error::TypeError(format!(
+                "a callback takes at most {MAX_ARGS} arguments"
+            )));
+        }
         let types = args
             .iter()
             .map(|a| match a {
@@ -98,11 +103,6 @@ impl NativeLibrary {
                 CallbackArg::Struct(s) => ffi_struct(s),
             })
             .collect::<Result<Vec<_>>>()?;
-        if args.len() > MAX_ARGS {
-            return Err(Error::TypeError(format!(
-                "a callback takes at most {MAX_ARGS} arguments"
-            )));
-        }
         let cif = Box::new(Cif::new(types, ffi_type(m.repr(ret))));
         let state = Box::new(CallbackState {
             f,

@@ -130,9 +130,10 @@ impl NativeLibrary {
     ) -> Result<libloading::Library> {
         // A bare name that is not a file here (`libm.so.6`) is searched for as dlopen
         // searches (LD_LIBRARY_PATH, the ld.so cache), as ctypes' CDLL does.
-        let bare = path.components().count() == 1 && !path.exists();
+        let exists = path.exists();
+        let bare = path.components().count() == 1 && !exists;
         if !bare {
-            if !path.exists() {
+            if !exists {
                 return Err(Error::os(path, "No such file or directory"));
             }
             let bytes_head = std::fs::read(path)
