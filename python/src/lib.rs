@@ -18,7 +18,7 @@ use pyo3::exceptions::{
 };
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
 use wasmctypes::{
     BackendKind, CFuncType, CType, Callback, DataModel, Error, Field, LibId, LoadOptions, Memory,
@@ -236,6 +236,55 @@ struct Process {
 }
 
 impl Process {
+    /// The value of C type `t` at `addr`, as Python sees it (bounds-checked in wasm; NULL is
+    /// a ValueError).
+    fn load_value(&self, py: Python<'_>, addr: u64, t: CType) -> PyResult<Py<PyAny>> {
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let v = self.memory(
+            |m| m.get(addr, t),
+            |lib| wasmctypes::CValue::from_address(lib, t, addr).value(),
+        )?;
+        object(py, v)
+    }
+
+    /// Stores `v` as C type `t` at `addr` (ctypes' setter: masked to the width).
+    fn store(&self, addr: u64, t: CType, v: Value) -> PyResult<()> {
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        self.memory(
+            |m| m.set(addr, t, &v),
+            |lib| wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone()),
+        )
+    }
+
+    /// `n` zero bytes (see [`Process::block`]).
+    fn new_block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
+        let this = slf.borrow();
+        let addr = this.memory(|m| m.malloc(n), |lib| lib.malloc(n))?;
+        let block = Block {
+            addr,
+            size: n,
+            process: slf.clone().unbind(),
+        };
+        // Zeroed in pieces from one static block of zeros: a block of N bytes never costs N
+        // bytes of host memory, nor zeroing a buffer of our own, here.
+        static ZEROS: [u8; 16 * 1024] = [0; 16 * 1024];
+        let mut done = 0;
+        while done < n {
+            let k = ZEROS.len().min(n - done);
+            let at = addr + done as u64;
+            this.memory(
+                |m| m.write(at, &ZEROS[..k]),
+                |lib| lib.write(at, &ZEROS[..k]),
+            )?;
+            done += k;
+        }
+        Ok(block)
+    }
+
     /// Runs `f` on the memory a running callback was given, or on the process.
     fn memory<T>(
         &self,
@@ -333,26 +382,16 @@ impl Process {
     /// running, the process is busy) they come from the memory the callback was given, with
     /// the same allocator, so that a callback can make ctypes objects too.
     fn block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
-        let this = slf.borrow();
-        let addr = this.memory(|m| m.malloc(n), |lib| lib.malloc(n))?;
-        let block = Block {
-            addr,
-            size: n,
+        Process::new_block(slf, n)
+    }
+
+    /// How the instances of a type of `size` bytes get their memory: a type's `_b_alloc_`,
+    /// with which [`CDataBase::_new`] makes them in Rust.
+    fn alloc(slf: &Bound<'_, Self>, size: usize) -> Alloc {
+        Alloc {
             process: slf.clone().unbind(),
-        };
-        // Zeroed in pieces: a block of N bytes never costs N bytes of host memory here.
-        let zeros = [0u8; 64 * 1024];
-        let mut done = 0;
-        while done < n {
-            let k = zeros.len().min(n - done);
-            let at = addr + done as u64;
-            this.memory(
-                |m| m.write(at, &zeros[..k]),
-                |lib| lib.write(at, &zeros[..k]),
-            )?;
-            done += k;
+            size,
         }
-        Ok(block)
     }
 
     /// `n` bytes at `addr` (bounds-checked in wasm; NULL is a ValueError).
@@ -382,28 +421,29 @@ impl Process {
     /// The value of type code `code` at `addr`, as a ctypes getter gives it (`p[i]` of a
     /// pointer or array of a fundamental type): one read, no bytes object in between.
     fn get(&self, py: Python<'_>, addr: u64, code: &str) -> PyResult<Py<PyAny>> {
-        let t = ctype(code)?;
-        if addr == 0 {
-            return Err(PyValueError::new_err("NULL pointer access"));
-        }
-        let v = self.memory(
-            |m| m.get(addr, t),
-            |lib| wasmctypes::CValue::from_address(lib, t, addr).value(),
-        )?;
-        object(py, v)
+        self.load_value(py, addr, ctype(code)?)
     }
 
     /// Stores `value` as type code `code` at `addr` (ctypes' setter: masked to the width).
     fn set(&self, addr: u64, code: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let t = ctype(code)?;
-        if addr == 0 {
-            return Err(PyValueError::new_err("NULL pointer access"));
+        self.store(addr, t, self::value(value, self.sandbox.id())?)
+    }
+
+    /// The item kind of an array of `length` items of type code `code`, or of a pointer to
+    /// one when `length` is None: a type's `_b_items_`, which lets [`CDataBase::_item`] and
+    /// [`CDataBase::_set_item`] read and write its items in Rust.
+    fn items(slf: &Bound<'_, Self>, code: &str, length: Option<u64>) -> PyResult<Items> {
+        let t = ctype(code)?;
+        if matches!(t, CType::Void | CType::CharP | CType::WCharP | CType::VoidP) {
+            return Err(PyTypeError::new_err("items of this type are not numbers"));
         }
-        let v = self::value(value, self.sandbox.id())?;
-        self.memory(
-            |m| m.set(addr, t, &v),
-            |lib| wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone()),
-        )
+        Ok(Items {
+            process: slf.clone().unbind(),
+            code: t,
+            size: slf.borrow().sandbox.sizeof(t) as u64,
+            length,
+        })
     }
 
     /// The NUL-terminated bytes at `addr` (`string_at(addr)`).
@@ -450,33 +490,66 @@ impl Process {
         self.sandbox.reset().py()
     }
 
-    /// A C function pointer that calls `callable` with arguments of the type codes `args`
-    /// and converts its result to `restype`.
+    /// A C function pointer that calls `callable` with arguments of the type descriptors
+    /// `args` and converts its result to `restype`, as ctypes' callbacks do, in Rust:
+    ///
+    /// - argument `i` is given to `callable` as it is when `convs[i]` is None, as a pointer
+    ///   object when `convs[i]` is a pointer type (see [`CDataBase::_of`]), and as
+    ///   `convs[i](value)` otherwise;
+    /// - an exception is given to `error(exc)` (which reports it: ctypes' unraisable
+    ///   message), and C gets zero;
+    /// - a void callback's result is ignored; an int (for an integer restype) or a float
+    ///   (for `c_float`, `c_double`) goes to C as it is; any other result is converted by
+    ///   `result(r)` first, which reports its own errors and returns zero then.
+    #[allow(clippy::too_many_arguments)]
     fn callback(
         &self,
         restype: Bound<'_, PyAny>,
         args: Vec<Bound<'_, PyAny>>,
         callable: Py<PyAny>,
+        convs: Vec<Option<Py<PyAny>>>,
+        result: Py<PyAny>,
+        error: Py<PyAny>,
     ) -> PyResult<CallbackObj> {
         let argtypes: Vec<Type> = args.iter().map(type_of).collect::<PyResult<_>>()?;
+        if convs.len() != argtypes.len() {
+            return Err(PyValueError::new_err("one conversion per argument"));
+        }
         let proto = CFuncType {
             restype: type_of(&restype)?,
             argtypes,
         };
-        let lib = self.sandbox.id();
         // What C gets when the callback fails: zero, as ctypes gives it.
         let zero = match &proto.restype {
             Type::Simple(CType::Void) => Value::None,
             Type::Simple(CType::Float | CType::Double) => Value::Float(0.0),
             _ => Value::Int(0),
         };
-        // The callable lives in a cell that the Python object can traverse and clear, so that
-        // a cycle through it (an object keeping a callback of its own method) is collected.
-        let target = Rc::new(std::cell::RefCell::new(Some(callable)));
+        let passes = match &proto.restype {
+            Type::Simple(CType::Void) => Passes::Nothing,
+            Type::Simple(CType::Float | CType::Double) => Passes::Float,
+            Type::Simple(t) if t.is_integer() && !matches!(t, CType::Char | CType::WChar) => {
+                Passes::Int
+            }
+            _ => Passes::Converted,
+        };
+        let lib = self.sandbox.id();
+        // The Python objects live in a cell that the Python object can traverse and clear, so
+        // that a cycle through them (an object keeping a callback of its own method) is
+        // collected.
+        let target = Rc::new(std::cell::RefCell::new(Some(Target {
+            callable,
+            convs,
+            result,
+            error,
+        })));
         let held = target.clone();
         let cb = Callback::new(&self.sandbox, &proto, move |mem, values| {
             Python::attach(|py| {
-                let Some(callable) = held.borrow().as_ref().map(|c| c.clone_ref(py)) else {
+                let Ok(cell) = held.try_borrow() else {
+                    return Ok(zero.clone());
+                };
+                let Some(t) = cell.as_ref() else {
                     return Ok(zero.clone());
                 };
                 let mem: *mut (dyn Memory + '_) = mem;
@@ -484,24 +557,88 @@ impl Process {
                 // this closure returns, and only used on this thread meanwhile.
                 let mem: *mut (dyn Memory + 'static) = unsafe { std::mem::transmute(mem) };
                 let before = CALLBACK_MEMORY.with(|c| c.replace(Some(mem)));
-                let outcome = (|| -> PyResult<Value> {
-                    let args: Vec<Py<PyAny>> = values
-                        .iter()
-                        .map(|v| object(py, v.clone()))
-                        .collect::<PyResult<_>>()?;
-                    let ret = callable.call1(py, PyTuple::new(py, args)?)?;
-                    value(ret.bind(py), lib)
-                })();
+                let outcome = t.run(py, values, passes, lib);
                 CALLBACK_MEMORY.with(|c| c.set(before));
-                // As ctypes: an exception nothing can catch is reported, and C gets zero.
-                Ok(outcome.unwrap_or_else(|e| {
-                    e.write_unraisable(py, Some(callable.bind(py)));
-                    zero.clone()
-                }))
+                Ok(outcome.unwrap_or_else(|_| zero.clone()))
             })
         })
         .py()?;
         Ok(CallbackObj { cb, target })
+    }
+}
+
+/// What a callback's result goes to C as (see [`Process::callback`]).
+#[derive(Clone, Copy)]
+enum Passes {
+    Nothing,
+    Int,
+    Float,
+    Converted,
+}
+
+/// A callback's Python side: the callable and its conversions (see [`Process::callback`]).
+struct Target {
+    callable: Py<PyAny>,
+    convs: Vec<Option<Py<PyAny>>>,
+    result: Py<PyAny>,
+    error: Py<PyAny>,
+}
+
+impl Target {
+    /// One call from C: the arguments converted, the callable called, its result converted.
+    /// An error has been reported (to `error` or by `result`) when this returns `Err`.
+    fn run(
+        &self,
+        py: Python<'_>,
+        values: &[Value],
+        passes: Passes,
+        lib: LibId,
+    ) -> Result<Value, ()> {
+        let called = (|| -> PyResult<Bound<'_, PyAny>> {
+            let mut args: smallvec::SmallVec<[Bound<'_, PyAny>; 6]> = smallvec::SmallVec::new();
+            for (v, conv) in values.iter().zip(&self.convs) {
+                let arg = match conv {
+                    None => object(py, v.clone())?.into_bound(py),
+                    Some(c) => {
+                        let c = c.bind(py);
+                        match c.cast::<PyType>() {
+                            Ok(cls) => {
+                                let addr = match v {
+                                    Value::Pointer(p) => p.addr,
+                                    Value::Int(i) => *i as u64,
+                                    _ => 0,
+                                };
+                                let p = bare_instance(cls)?;
+                                p.borrow_mut().ptr = Some(addr);
+                                p.into_any()
+                            }
+                            Err(_) => c.call1((object(py, v.clone())?,))?,
+                        }
+                    }
+                };
+                args.push(arg);
+            }
+            self.callable.bind(py).call1(PyTuple::new(py, args)?)
+        })();
+        let r = match called {
+            Ok(r) => r,
+            Err(e) => {
+                if let Err(again) = self.error.call1(py, (e.value(py),)) {
+                    again.write_unraisable(py, Some(self.callable.bind(py)));
+                }
+                return Err(());
+            }
+        };
+        let converted = match passes {
+            Passes::Nothing => return Ok(Value::None),
+            Passes::Int if r.is_exact_instance_of::<PyInt>() => value(&r, lib),
+            Passes::Float if r.is_exact_instance_of::<PyFloat>() => value(&r, lib),
+            _ => self
+                .result
+                .call1(py, (r,))
+                .and_then(|c| value(c.bind(py), lib)),
+        };
+        converted.map_err(|e| e.write_unraisable(py, Some(self.callable.bind(py))))
     }
 }
 
@@ -521,9 +658,148 @@ struct Export {
 /// A C function object (`_CFuncPtr`) also keeps here the prepared call of its hot path, and
 /// `_CFuncPtr.__call__` is [`CDataBase::call`]: a call with plain arguments goes from Python
 /// straight to Rust, with no Python frame between.
-#[pyclass(subclass, unsendable, module = "wasmctypes._core", name = "CData")]
+///
+/// It also holds what every instance has, so that the hot paths (items of pointers and
+/// arrays, a callback's pointer arguments) read and make them in Rust: the address of its
+/// memory (`_b_addr`), the object that memory belongs to (`_b_base_`), the block it owns
+/// (`_b_block`), the objects it keeps alive (`_objects`), its size after `resize`
+/// (`_b_size`), and a pointer's own value when it has no memory (`_b_ptr_`, see
+/// [`CDataBase::_of`]).
+///
+/// Everything it holds is a Python object or a number, so it is not bound to a thread (and
+/// pays no thread check on each access, as the `unsendable` classes here do).
+#[pyclass(subclass, module = "wasmctypes._core", name = "CData")]
 struct CDataBase {
-    fast: Option<Rc<Prepared>>,
+    fast: Option<Py<Func>>,
+    #[pyo3(get, set, name = "_b_addr")]
+    addr: u64,
+    #[pyo3(get, set, name = "_b_ptr_")]
+    ptr: Option<u64>,
+    #[pyo3(get, set, name = "_b_base_")]
+    base: Option<Py<PyAny>>,
+    #[pyo3(get, set, name = "_b_block")]
+    block: Option<Py<PyAny>>,
+    #[pyo3(get, set, name = "_objects")]
+    objects: Option<Py<PyAny>>,
+    #[pyo3(get, set, name = "_b_size")]
+    size: Option<usize>,
+}
+
+/// A new instance of `cls` (a subclass of `_core.CData`) with no memory yet: what
+/// `_core.CData.__new__(cls)` makes, without a Python frame.
+fn bare_instance<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
+    let py = cls.py();
+    if !cls.is_subclass_of::<CDataBase>()? {
+        return Err(PyTypeError::new_err("not a ctypes type"));
+    }
+    // `tp_new` of `CData`, looked up once.
+    static NEW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let slot = *NEW.get_or_init(|| {
+        let base = py.get_type::<CDataBase>();
+        // SAFETY: reading a slot of a live type object.
+        unsafe { ffi::PyType_GetSlot(base.as_type_ptr(), ffi::Py_tp_new) as usize }
+    });
+    if slot == 0 {
+        return Err(PyTypeError::new_err("CData has no constructor"));
+    }
+    // SAFETY: `slot` is `tp_new` of `CData`, PyO3's constructor, which takes any subtype of
+    // `CData` (checked above), a tuple of arguments and NULL keywords, and returns a new
+    // reference or NULL with an exception set.
+    unsafe {
+        let new: ffi::newfunc = std::mem::transmute(slot);
+        let args = PyTuple::empty(py);
+        let obj = new(cls.as_type_ptr(), args.as_ptr(), std::ptr::null_mut());
+        Ok(Bound::from_owned_ptr_or_err(py, obj)?.cast_into_unchecked::<CDataBase>())
+    }
+}
+
+/// How the instances of a type get their memory: a new zeroed block of `size` bytes of the
+/// process (see [`CDataBase::_new`]).
+#[pyclass(frozen, module = "wasmctypes._core")]
+struct Alloc {
+    process: Py<Process>,
+    size: usize,
+}
+
+/// What the items of an array or pointer type are, when they are numbers the core reads and
+/// writes in one step: the type's `_b_items_` (see [`Process::items`]).
+#[pyclass(frozen, module = "wasmctypes._core")]
+struct Items {
+    process: Py<Process>,
+    code: CType,
+    size: u64,
+    /// An array's length; `None` for a pointer.
+    length: Option<u64>,
+}
+
+impl Items {
+    /// The address of item `i` of `obj`, checked as ctypes checks it: in range for an array,
+    /// through a non-NULL pointer for a pointer.
+    fn address(&self, process: &Process, obj: &CDataBase, i: i64) -> PyResult<u64> {
+        match self.length {
+            Some(n) => {
+                let j = if i < 0 { i + n as i64 } else { i };
+                if j < 0 || j as u64 >= n {
+                    return Err(PyIndexError::new_err("invalid index"));
+                }
+                Ok(obj.addr + j as u64 * self.size)
+            }
+            None => {
+                let base = match obj.ptr {
+                    Some(p) => p,
+                    None => {
+                        let at = obj.addr;
+                        let p = process.memory(
+                            |m| m.get(at, CType::VoidP),
+                            |lib| wasmctypes::CValue::from_address(lib, CType::VoidP, at).value(),
+                        )?;
+                        match p {
+                            Value::Int(a) => a as u64,
+                            Value::Pointer(p) => p.addr,
+                            _ => 0,
+                        }
+                    }
+                };
+                if base == 0 {
+                    return Err(PyValueError::new_err("NULL pointer access"));
+                }
+                Ok(base.wrapping_add((i as u64).wrapping_mul(self.size)))
+            }
+        }
+    }
+}
+
+/// The Python layer's item method `name` of `obj`; a TypeError that says the object `what`
+/// when its type has none.
+fn python_item_method<'py>(
+    obj: &Bound<'py, CDataBase>,
+    name: &Bound<'py, PyString>,
+    what: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    match obj.getattr(name) {
+        Ok(m) => Ok(m),
+        Err(e) if e.is_instance_of::<PyAttributeError>(obj.py()) => Err(PyTypeError::new_err(
+            format!("'{}' object {what}", obj.get_type().name()?),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// `type(obj)._b_items_` when it is an [`Items`] and `i` an int that fits.
+fn scalar_items<'py>(
+    obj: &Bound<'py, CDataBase>,
+    i: &Bound<'py, PyAny>,
+) -> Option<(Bound<'py, Items>, i64)> {
+    if !i.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    let items = obj
+        .get_type()
+        .getattr(pyo3::intern!(obj.py(), "_b_items_"))
+        .ok()?
+        .cast_into::<Items>()
+        .ok()?;
+    Some((items, i.extract().ok()?))
 }
 
 #[pymethods]
@@ -531,12 +807,156 @@ impl CDataBase {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        CDataBase { fast: None }
+        CDataBase {
+            fast: None,
+            addr: 0,
+            ptr: None,
+            base: None,
+            block: None,
+            objects: None,
+            size: None,
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for o in [&self.base, &self.block, &self.objects]
+            .into_iter()
+            .flatten()
+        {
+            visit.call(o)?;
+        }
+        if let Some(f) = &self.fast {
+            visit.call(f)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.base = None;
+        self.objects = None;
+        self.fast = None;
+    }
+
+    /// Points the object at `addr`, memory that belongs to `base` (or to nobody, or to the
+    /// object itself when it owns `block`), with nothing kept alive yet. Returns the object.
+    #[pyo3(signature = (addr, base = None, block = None))]
+    fn _attach<'py>(
+        slf: Bound<'py, Self>,
+        addr: u64,
+        base: Option<Py<PyAny>>,
+        block: Option<Py<PyAny>>,
+    ) -> Bound<'py, Self> {
+        {
+            let mut s = slf.borrow_mut();
+            s.addr = addr;
+            s.base = base;
+            s.block = block;
+            s.objects = None;
+            s.size = None;
+        }
+        slf
+    }
+
+    /// `T.__new__`: an instance of `cls` with memory of its own. A type whose instances all
+    /// get a new zeroed block of one size says so in `cls._b_alloc_` (see [`Process::alloc`])
+    /// and is made here, in Rust; any other has its memory made by its `_new_block()`.
+    #[staticmethod]
+    #[pyo3(signature = (cls, *_args, **_kwargs))]
+    fn _new<'py>(
+        cls: &Bound<'py, PyType>,
+        _args: &Bound<'py, PyTuple>,
+        _kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, CDataBase>> {
+        let py = cls.py();
+        let obj = bare_instance(cls)?;
+        let alloc = cls.getattr(pyo3::intern!(py, "_b_alloc_"))?;
+        match alloc.cast::<Alloc>() {
+            Ok(a) => {
+                let a = a.get();
+                let block = Process::new_block(a.process.bind(py), a.size)?;
+                let mut o = obj.borrow_mut();
+                o.addr = block.addr;
+                o.block = Some(Bound::new(py, block)?.into_any().unbind());
+            }
+            Err(_) => {
+                obj.call_method0(pyo3::intern!(py, "_new_block"))?;
+            }
+        }
+        Ok(obj)
+    }
+
+    /// A pointer of type `cls` to `addr` that needs no memory of its own: a callback's
+    /// argument (the process is busy in the call, nothing can be allocated).
+    #[classmethod]
+    fn _of<'py>(cls: &Bound<'py, PyType>, addr: Option<u64>) -> PyResult<Bound<'py, CDataBase>> {
+        let p = bare_instance(cls)?;
+        p.borrow_mut().ptr = Some(addr.unwrap_or(0));
+        Ok(p)
+    }
+
+    /// `obj[i]`: a number item of an array or pointer of numbers in Rust, anything else by
+    /// the Python layer's `_getitem` (a type without one is not subscriptable). A slot of
+    /// the base class, so that no Python lookup comes between.
+    fn __getitem__(slf: &Bound<'_, Self>, i: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if let Some((items, i)) = scalar_items(slf, i) {
+            let items = items.get();
+            let process = items.process.borrow(py);
+            let addr = items.address(&process, &slf.borrow(), i)?;
+            return process.load_value(py, addr, items.code);
+        }
+        let m = python_item_method(slf, pyo3::intern!(py, "_getitem"), "is not subscriptable")?;
+        Ok(m.call1((i,))?.unbind())
+    }
+
+    /// `obj[i] = v`: as [`CDataBase::__getitem__`], for an int (or, for `c_float` and
+    /// `c_double` items, a float); the Python layer's `_setitem` otherwise.
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        i: &Bound<'_, PyAny>,
+        v: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        if let Some((items, i)) = scalar_items(slf, i) {
+            let items = items.get();
+            let float = matches!(items.code, CType::Float | CType::Double);
+            let fits =
+                v.is_exact_instance_of::<PyInt>() || (float && v.is_exact_instance_of::<PyFloat>());
+            if fits {
+                let process = items.process.borrow(py);
+                let addr = items.address(&process, &slf.borrow(), i)?;
+                let value = if float {
+                    Value::Float(v.extract()?)
+                } else {
+                    self::value(v, process.sandbox.id())?
+                };
+                return process.store(addr, items.code, value);
+            }
+        }
+        let m = python_item_method(
+            slf,
+            pyo3::intern!(py, "_setitem"),
+            "does not support item assignment",
+        )?;
+        m.call1((i, v))?;
+        Ok(())
+    }
+
+    /// `del obj[i]`: the Python layer's `_delitem`, which says why not.
+    fn __delitem__(slf: &Bound<'_, Self>, i: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let m = python_item_method(
+            slf,
+            pyo3::intern!(py, "_delitem"),
+            "doesn't support item deletion",
+        )?;
+        m.call1((i,))?;
+        Ok(())
     }
 
     /// Sets (or clears) the prepared call that [`CDataBase::call`] tries first.
-    fn _set_fast(&mut self, f: Option<PyRef<'_, Func>>) {
-        self.fast = f.map(|f| f.p.clone());
+    fn _set_fast(&mut self, f: Option<Py<Func>>) {
+        self.fast = f;
     }
 
     /// A C function object's `__call__`: the prepared call if every argument is a plain
@@ -545,7 +965,7 @@ impl CDataBase {
     #[pyo3(signature = (*args))]
     fn call(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let fast = slf.borrow().fast.clone();
+        let fast = slf.borrow().fast.as_ref().map(|f| f.borrow(py).p.clone());
         if let Some(p) = fast {
             let r = p.fast(py, args)?;
             if !r.is(py.NotImplemented()) {
@@ -847,7 +1267,7 @@ impl Drop for Block {
 #[pyclass(unsendable, module = "wasmctypes._core")]
 struct CallbackObj {
     cb: Callback,
-    target: Rc<std::cell::RefCell<Option<Py<PyAny>>>>,
+    target: Rc<std::cell::RefCell<Option<Target>>>,
 }
 
 #[pymethods]
@@ -855,7 +1275,12 @@ impl CallbackObj {
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         if let Ok(target) = self.target.try_borrow() {
             if let Some(t) = target.as_ref() {
-                visit.call(t)?;
+                visit.call(&t.callable)?;
+                visit.call(&t.result)?;
+                visit.call(&t.error)?;
+                for c in t.convs.iter().flatten() {
+                    visit.call(c)?;
+                }
             }
         }
         Ok(())
@@ -920,6 +1345,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CallbackObj>()?;
     m.add_class::<StructDesc>()?;
     m.add_class::<CDataBase>()?;
+    m.add_class::<Items>()?;
+    m.add_class::<Alloc>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
     m.add("MAX_ARGS", wasmctypes::MAX_ARGS)?;
     m.add("SandboxError", m.py().get_type::<SandboxError>())?;

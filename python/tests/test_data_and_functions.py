@@ -154,3 +154,60 @@ def test_a_changed_restype_applies_to_calls_inferred_before(ct, test_lib):
 
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython == (3, 70003 - 65536)
+
+
+def test_items_of_arrays_and_pointers_as_ctypes_gives_them(ct, test_lib):
+    """Items of numbers are read and written in Rust; every other case, and every error,
+    is the one ctypes gives."""
+
+    def run(ns, dll):
+        out = []
+
+        def setitem(o, i, v):
+            o[i] = v
+
+        def delitem(o, i):
+            del o[i]
+
+        def attempt(f):
+            try:
+                out.append(f())
+            except Exception as e:
+                out.append((type(e).__name__, str(e)))
+
+        arr = (ns.c_int * 4)(1, 2, 3, 4)
+        p = ns.cast(arr, ns.POINTER(ns.c_int))
+        arr[-1] = 2**32 + 7  # masked to the width, as ctypes masks it
+        p[1] = -5
+        d = (ns.c_double * 2)()
+        d[0] = 3  # an int into a double item
+        d[1] = 2.5
+        attempt(lambda: (arr[0], arr[-1], p[1], p[3], arr[1:3], p[0:2], d[0], d[1]))
+        attempt(lambda: arr[4])
+        attempt(lambda: arr[-5])
+        attempt(lambda: setitem(arr, 4, 1))
+        attempt(lambda: setitem(arr, 0, "x"))
+        attempt(lambda: setitem(arr, 0, 1.5))
+        attempt(lambda: ns.POINTER(ns.c_int)()[0])
+        attempt(lambda: delitem(arr, 0))
+        attempt(lambda: delitem(p, 0))
+        attempt(lambda: ns.c_int(1)[0])
+        attempt(lambda: setitem(ns.c_int(1), 0, 1))
+        attempt(lambda: delitem(ns.c_int(1), 0))
+        attempt(lambda: arr["a"])
+        # A callback's pointer argument reads and writes through the pointer.
+        seen = []
+        proto = ns.CFUNCTYPE(None, ns.POINTER(ns.c_int))
+
+        def double(q):
+            seen.append(q[0])
+            q[0] = q[0] * 2
+
+        cb = proto(double)
+        cb(p)
+        attempt(lambda: (seen, list(arr)))
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[0] == (1, 7, -5, 7, [-5, 3], [1, -5], 3.0, 2.5)

@@ -70,6 +70,7 @@ def namespace(backend):
 
     # ---------------------------------------------------------------- the base of all data
     _SIMPLE_BASE = []  # _SimpleCData, once it exists
+    _ITEMS_HOOK = []  # _set_items, once arrays and pointers exist
 
     class _CDataMeta(type):
         """The type of every ctypes type: `T * n`, and the ways to make an instance of `T`
@@ -77,6 +78,8 @@ def namespace(backend):
 
         def __init__(cls, name, bases, ns, **kw):
             super().__init__(name, bases, ns, **kw)
+            if _ITEMS_HOOK:
+                _ITEMS_HOOK[0](cls)
             simple = _SIMPLE_BASE[0] if _SIMPLE_BASE else None
             if simple is not None and simple in bases:
                 # A direct subclass of _SimpleCData is a fundamental type, as c_int is.
@@ -214,25 +217,22 @@ def namespace(backend):
 
         # The abstract bases keep no __dict__, so that a structure with `__slots__ = ()` has
         # none either; the concrete types (`c_int`, `POINTER(T)`, `T * n`) have one.
-        __slots__ = ("_b_addr", "_b_block", "_b_base_", "_objects", "_b_size", "__weakref__")
+        # What an instance has (`_b_addr`, `_b_base_`, `_b_block`, `_objects`, `_b_size`,
+        # `_b_ptr_`) is kept by `_core.CData`, in Rust, with `_attach` and `_of`.
+        __slots__ = ("__weakref__",)
+        # An array or pointer type whose items are numbers says so here (`_set_items`), and
+        # its items are read and written in Rust.
+        _b_items_ = None
 
-        def __new__(cls, *args, **kwargs):
-            self = _core.CData.__new__(cls)
-            self._new_block()
-            return self
+        # Memory of its own, made in Rust (`_core.CData._new`) for the types with a
+        # `_b_alloc_` (see `_new_block`), made by `_new_block` for the others.
+        __new__ = staticmethod(_core.CData._new)
+        _b_alloc_ = None
 
         def _b_buffer_(self):
             """Where a buffer (memoryview) over this object points, and what it holds."""
             f, itemsize, shape = _buffer_format(type(self))
             return (proc, self._b_addr, sizeof(type(self)), f, itemsize, shape)
-
-        def _attach(self, addr, base=None, block=None):
-            self._b_addr = addr
-            self._b_base_ = base
-            self._b_block = block
-            self._objects = None
-            self._b_size = None  # set by resize()
-            return self
 
         def _keep(self, key, obj):
             """Keeps `obj` alive as long as this object (ctypes' `_objects`)."""
@@ -242,11 +242,16 @@ def namespace(backend):
 
         def _new_block(self):
             t = type(self)
+            if t in _ABSTRACT:
+                raise TypeError("abstract class")
             size = t.__dict__.get("_b_sizeof_")
             if size is None:
                 size = sizeof(t)
                 if not isinstance(t, _StructMeta):  # a structure's size is final only later
                     type.__setattr__(t, "_b_sizeof_", size)
+                    if not issubclass(t, _CFuncPtr):  # its _attach does more
+                        # The next instances are made in Rust, with a block of this size.
+                        type.__setattr__(t, "_b_alloc_", proc.alloc(size or 1))
             block = proc.block(size or 1)
             self._attach(block.address, None, block)
 
@@ -466,7 +471,7 @@ def namespace(backend):
             if hasattr(value, "__index__"):
                 value = value.__index__()
             else:
-                raise TypeError("int expected instead of %s" % type(value).__name__)
+                raise TypeError("'%s' object cannot be interpreted as an integer" % type(value).__name__)
         bits = 8 * size
         value &= (1 << bits) - 1
         if code not in _UNSIGNED_CODES and value >= 1 << (bits - 1):
@@ -601,11 +606,6 @@ def namespace(backend):
         _type_ = c_int
         _length_ = 0
 
-        def __new__(cls, *args, **kwargs):
-            if cls is Array:
-                raise TypeError("abstract class")
-            return super().__new__(cls)
-
         def __init__(self, *items):
             if len(items) > self._length_:
                 raise IndexError("indexes out of range")
@@ -626,26 +626,20 @@ def namespace(backend):
         def __len__(self):
             return self._length_
 
-        def __delitem__(self, i):
+        def _delitem(self, i):
             raise TypeError("Array does not support item deletion")
 
         def _elem(self, i):
+            i = _index(i)
             if not -self._length_ <= i < self._length_:
                 raise IndexError("invalid index")
             if i < 0:
                 i += self._length_
             return self._b_addr + i * sizeof(self._type_)
 
-        def __getitem__(self, i):
-            if type(i) is int:
-                scalar = _SCALAR.get(self._type_)
-                if scalar is not None:
-                    n = self._length_
-                    if i < 0:
-                        i += n
-                    if not 0 <= i < n:
-                        raise IndexError("invalid index")
-                    return proc.get(self._b_addr + i * scalar[1], scalar[0])
+        # obj[i] is `_core.CData.__getitem__`: numbers in Rust, the rest in _getitem (and
+        # the same for _setitem and _delitem).
+        def _getitem(self, i):
             if isinstance(i, slice):
                 items = [self[j] for j in range(*i.indices(self._length_))]
                 if self._type_ is c_char:
@@ -655,17 +649,7 @@ def namespace(backend):
                 return items
             return _read_as(self._type_, self._elem(i), self)
 
-        def __setitem__(self, i, v):
-            if type(i) is int and (type(v) is int or type(v) is float):
-                scalar = _SCALAR.get(self._type_)
-                if scalar is not None and (type(v) is int or scalar[0] in "fd"):
-                    n = self._length_
-                    if i < 0:
-                        i += n
-                    if not 0 <= i < n:
-                        raise IndexError("invalid index")
-                    proc.set(self._b_addr + i * scalar[1], scalar[0], float(v) if scalar[0] in "fd" else v)
-                    return
+        def _setitem(self, i, v):
             if isinstance(i, slice):
                 idx = range(*i.indices(self._length_))
                 if len(v) != len(idx):
@@ -745,6 +729,14 @@ def namespace(backend):
             )
         return _arrays[key]
 
+    def _index(i):
+        """An item's index as ctypes takes it: an int, or what has `__index__`."""
+        if isinstance(i, int):
+            return i
+        if hasattr(type(i), "__index__"):
+            return i.__index__()
+        raise TypeError("indices must be integers")
+
     # ---------------------------------------------------------------- pointers
     class _Pointer(_CData):
         __slots__ = ()
@@ -754,19 +746,9 @@ def namespace(backend):
             if obj is not None:
                 self.contents = obj
 
-        _value = None
-
-        @classmethod
-        def _of(cls, addr):
-            """A pointer to `addr` that needs no memory of its own (a callback's argument:
-            the process is busy in the call, nothing can be allocated)."""
-            p = _core.CData.__new__(cls)._attach(0)
-            p._value = addr or 0
-            return p
-
         def _addr(self):
-            if self._value is not None:
-                return self._value
+            if self._b_ptr_ is not None:
+                return self._b_ptr_
             return _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0]
 
         @property
@@ -789,16 +771,9 @@ def namespace(backend):
             self._keep("contents", obj)
             proc.write(self._b_addr, _struct.pack(fmt("P"), obj._b_addr))
 
-        def __getitem__(self, i):
-            if type(i) is int:
-                scalar = _SCALAR.get(self._type_)
-                if scalar is not None:
-                    a = self._value
-                    if a is None:
-                        a = self._addr()
-                    if not a:
-                        raise ValueError("NULL pointer access")
-                    return proc.get(a + i * scalar[1], scalar[0])
+        # obj[i] is `_core.CData.__getitem__`: numbers in Rust, the rest in _getitem (and
+        # the same for _setitem and _delitem).
+        def _getitem(self, i):
             if isinstance(i, slice):
                 # A pointer has no length: the slice says where it stops (and, going down,
                 # where it starts), and its bounds are taken as they are, as in ctypes.
@@ -817,6 +792,7 @@ def namespace(backend):
                 if self._type_ is c_wchar:
                     return "".join(items)
                 return items
+            i = _index(i)
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
@@ -825,7 +801,8 @@ def namespace(backend):
                 return proc.get(a + i * scalar[1], scalar[0])
             return _read_as(self._type_, a + i * sizeof(self._type_), self)
 
-        def __setitem__(self, i, v):
+        def _setitem(self, i, v):
+            i = _index(i)
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
@@ -834,7 +811,7 @@ def namespace(backend):
         def __bool__(self):
             return self._addr() != 0
 
-        def __delitem__(self, i):
+        def _delitem(self, i):
             raise TypeError("Pointer does not support item deletion")
 
         @classmethod
@@ -900,6 +877,19 @@ def namespace(backend):
 
     def pointer(obj):
         return POINTER(type(obj))(obj)
+
+    def _set_items(cls):
+        """Says in `cls._b_items_` whether the items of an array or pointer type are numbers
+        the core reads and writes in one step (see `_SCALAR`)."""
+        if issubclass(cls, Array) and cls is not Array:
+            scalar, length = _SCALAR.get(cls.__dict__.get("_type_", cls._type_)), cls._length_
+        elif issubclass(cls, _Pointer) and cls is not _Pointer:
+            scalar, length = _SCALAR.get(cls.__dict__.get("_type_")), None
+        else:
+            return
+        type.__setattr__(cls, "_b_items_", None if scalar is None else proc.items(scalar[0], length))
+
+    _ITEMS_HOOK.append(_set_items)
 
     class _CArg:
         """ctypes' `cparam`: what `byref()` and `from_param()` of a plain Python value return.
@@ -1104,7 +1094,7 @@ def namespace(backend):
                 _write_as(self.typ, obj._b_addr + self._offset, v, obj, field=True)
                 return
             if not isinstance(v, int):
-                raise TypeError("int expected instead of %s" % type(v).__name__)
+                raise TypeError("'%s' object cannot be interpreted as an integer" % type(v).__name__)
             order = "big" if self.typ._endian == ">" else "little"
             addr = obj._b_addr + self._offset
             unit = int.from_bytes(proc.read(addr, self._size), order)
@@ -1401,9 +1391,10 @@ def namespace(backend):
 
     def _callback_arg(t):
         """How a callback's raw argument of declared type `t` becomes what ctypes gives the
-        Python function (None: the value as it is)."""
+        Python function (None: the value as it is; a pointer type: a pointer to it, made in
+        Rust)."""
         if isinstance(t, type) and issubclass(t, _Pointer):
-            return t._of
+            return t
         if isinstance(t, type) and issubclass(t, _StructBase):
             return t.from_buffer_copy
         if t is py_object:
@@ -1474,26 +1465,16 @@ def namespace(backend):
                 # As ctypes: a callback returns None or a simple type, never a pointer type.
                 raise TypeError("invalid result type for callback function")
 
-            # What each raw argument becomes, decided once (None: the value as it is).
+            # What each raw argument becomes, decided once (see `_callback_arg`).
             convs = [_callback_arg(t) for t in argtypes]
-            plain = all(c is None for c in convs)
-            int_result = restype is not None and restype._type_ in "bBhHiIlLqQnN?"
 
-            def call(*raw):
-                if plain:
-                    args = raw
-                else:
-                    args = [v if c is None else c(v) for c, v in zip(convs, raw)]
-                try:
-                    r = fn(*args)
-                except BaseException as e:
-                    # As ctypes: the exception is reported as unraisable and C gets zero.
-                    _unraisable(e, "Exception ignored on calling ctypes callback function", fn)
-                    return None if restype is None else 0
-                if restype is None:
-                    return None  # a void callback's return value is ignored
-                if int_result and type(r) is int:
-                    return r  # the core masks it to the result's width
+            def error(e):
+                # As ctypes: the exception is reported as unraisable and C gets zero.
+                _unraisable(e, "Exception ignored on calling ctypes callback function", fn)
+
+            def result(r):
+                # What a result other than a plain int (or float) becomes; the core masks
+                # and converts it to restype.
                 try:
                     if restype is py_object:
                         h = _Handle(r)
@@ -1510,7 +1491,7 @@ def namespace(backend):
                     return 0
                 return r
 
-            self._cb = proc.callback(_code(restype), [_code(t) for t in argtypes], call)
+            self._cb = proc.callback(_code(restype), [_code(t) for t in argtypes], fn, convs, result, error)
             proc.write(self._b_addr, _struct.pack(fmt("P"), self._cb.address))
 
         def _address(self):
@@ -2093,6 +2074,7 @@ def namespace(backend):
         if not isinstance(cls, _CDataMeta):
             raise TypeError("_type_ must have storage info")
         type.__setattr__(pointer, "_type_", cls)
+        _set_items(pointer)
         _pointers.pop(id(pointer), None)
         _pointers[cls] = pointer
 

@@ -58,9 +58,13 @@ impl dyn Memory + '_ {
 
     /// The value of type `t` at `addr` (`cast(addr, POINTER(t))[0]`).
     pub fn get(&mut self, addr: u64, t: CType) -> Result<Value> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
         let r = self.data_model().repr(t);
-        let raw = self.read(addr, r.size())?;
-        Ok(decode(t, r, &raw))
+        let mut raw = [0u8; 8];
+        self.read_into(addr, &mut raw[..r.size()])?;
+        Ok(decode(t, r, &raw[..r.size()]))
     }
 
     /// Stores `v` as type `t` at `addr`.

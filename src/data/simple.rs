@@ -123,8 +123,10 @@ impl CValue {
     /// `.value`. For `c_char_p` the bytes at the pointer (None for NULL), for `c_wchar_p` the
     /// text, for `c_void_p` the address (None for NULL).
     pub fn value(&self) -> Result<Value> {
-        let raw = self.lib.read(self.addr, self.repr.size())?;
-        load_pointee(&self.lib, self.ty, decode(self.ty, self.repr, &raw))
+        let mut raw = [0u8; 8];
+        let raw = &mut raw[..self.repr.size()];
+        self.lib.read_into(self.addr, raw)?;
+        load_pointee(&self.lib, self.ty, decode(self.ty, self.repr, raw))
     }
 
     /// `.value = v`, masked to the type. Bytes for a `c_char_p` (str for `c_wchar_p`) are

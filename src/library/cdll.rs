@@ -304,6 +304,12 @@ impl CDLL {
         Ok(out)
     }
 
+    /// Reads `out.len()` bytes of the library's memory at `addr` into `out`, with no
+    /// allocation. Bounds-checked in wasm.
+    pub fn read_into(&self, addr: u64, out: &mut [u8]) -> Result<()> {
+        self.inner.backend()?.read(addr, out)
+    }
+
     /// Writes bytes into the library's memory at `addr`. Bounds-checked in wasm.
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
         self.inner.backend()?.write(addr, data)
