@@ -504,6 +504,7 @@ impl Process {
     #[allow(clippy::too_many_arguments)]
     fn callback(
         &self,
+        py: Python<'_>,
         restype: Bound<'_, PyAny>,
         args: Vec<Bound<'_, PyAny>>,
         callable: Py<PyAny>,
@@ -534,6 +535,23 @@ impl Process {
             _ => Passes::Converted,
         };
         let lib = self.sandbox.id();
+        let convs = convs
+            .into_iter()
+            .map(|c| -> PyResult<Conv> {
+                let Some(c) = c else {
+                    return Ok(Conv::Plain);
+                };
+                let c = c.into_bound(py);
+                Ok(match c.cast::<PyType>() {
+                    Ok(cls) if cls.is_subclass_of::<CDataBase>()? => {
+                        let items = cls.getattr(pyo3::intern!(py, "_b_items_"))?;
+                        let items = items.cast::<Items>().ok().map(|t| t.clone().unbind());
+                        Conv::Pointer(cls.clone().unbind(), items)
+                    }
+                    _ => Conv::Call(c.unbind()),
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
         // The Python objects live in a cell that the Python object can traverse and clear, so
         // that a cycle through them (an object keeping a callback of its own method) is
         // collected.
@@ -576,10 +594,20 @@ enum Passes {
     Converted,
 }
 
+/// What a callback's argument becomes (see [`Process::callback`]).
+enum Conv {
+    /// The value as it is.
+    Plain,
+    /// A pointer object of this type, with the type's `_b_items_`.
+    Pointer(Py<PyType>, Option<Py<Items>>),
+    /// What this Python callable makes of the value.
+    Call(Py<PyAny>),
+}
+
 /// A callback's Python side: the callable and its conversions (see [`Process::callback`]).
 struct Target {
     callable: Py<PyAny>,
-    convs: Vec<Option<Py<PyAny>>>,
+    convs: Vec<Conv>,
     result: Py<PyAny>,
     error: Py<PyAny>,
 }
@@ -598,23 +626,22 @@ impl Target {
             let mut args: smallvec::SmallVec<[Bound<'_, PyAny>; 6]> = smallvec::SmallVec::new();
             for (v, conv) in values.iter().zip(&self.convs) {
                 let arg = match conv {
-                    None => object(py, v.clone())?.into_bound(py),
-                    Some(c) => {
-                        let c = c.bind(py);
-                        match c.cast::<PyType>() {
-                            Ok(cls) => {
-                                let addr = match v {
-                                    Value::Pointer(p) => p.addr,
-                                    Value::Int(i) => *i as u64,
-                                    _ => 0,
-                                };
-                                let p = bare_instance(cls)?;
-                                p.borrow_mut().ptr = Some(addr);
-                                p.into_any()
-                            }
-                            Err(_) => c.call1((object(py, v.clone())?,))?,
+                    Conv::Plain => object(py, v.clone())?.into_bound(py),
+                    Conv::Pointer(cls, items) => {
+                        let addr = match v {
+                            Value::Pointer(p) => p.addr,
+                            Value::Int(i) => *i as u64,
+                            _ => 0,
+                        };
+                        let p = bare_instance(cls.bind(py))?;
+                        {
+                            let mut o = p.borrow_mut();
+                            o.ptr = Some(addr);
+                            o.items = items.as_ref().map(|t| t.clone_ref(py));
                         }
+                        p.into_any()
                     }
+                    Conv::Call(c) => c.call1(py, (object(py, v.clone())?,))?.into_bound(py),
                 };
                 args.push(arg);
             }
@@ -683,6 +710,8 @@ struct CDataBase {
     objects: Option<Py<PyAny>>,
     #[pyo3(get, set, name = "_b_size")]
     size: Option<usize>,
+    /// Its type's `_b_items_`, copied when a callback makes it (no lookup per item).
+    items: Option<Py<Items>>,
 }
 
 /// A new instance of `cls` (a subclass of `_core.CData`) with no memory yet: what
@@ -785,28 +814,35 @@ fn python_item_method<'py>(
     }
 }
 
-/// `type(obj)._b_items_` when it is an [`Items`] and `i` an int that fits.
+/// `type(obj)._b_items_` (or the object's copy of it) when it is an [`Items`] and `i` an int
+/// that fits.
 fn scalar_items<'py>(
     obj: &Bound<'py, CDataBase>,
+    this: &CDataBase,
     i: &Bound<'py, PyAny>,
 ) -> Option<(Bound<'py, Items>, i64)> {
     if !i.is_exact_instance_of::<PyInt>() {
         return None;
     }
-    let items = obj
-        .get_type()
-        .getattr(pyo3::intern!(obj.py(), "_b_items_"))
-        .ok()?
-        .cast_into::<Items>()
-        .ok()?;
+    let cached = this.items.as_ref().map(|t| t.bind(obj.py()).clone());
+    let items = match cached {
+        Some(items) => items,
+        None => obj
+            .get_type()
+            .getattr(pyo3::intern!(obj.py(), "_b_items_"))
+            .ok()?
+            .cast_into::<Items>()
+            .ok()?,
+    };
     Some((items, i.extract().ok()?))
 }
 
 #[pymethods]
 impl CDataBase {
+    /// An instance with no memory yet (`_core.CData.__new__(cls)`); the Python layer's
+    /// types are made by [`CDataBase::_new`].
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+    fn new() -> Self {
         CDataBase {
             fast: None,
             addr: 0,
@@ -815,6 +851,7 @@ impl CDataBase {
             block: None,
             objects: None,
             size: None,
+            items: None,
         }
     }
 
@@ -899,12 +936,14 @@ impl CDataBase {
     /// the base class, so that no Python lookup comes between.
     fn __getitem__(slf: &Bound<'_, Self>, i: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        if let Some((items, i)) = scalar_items(slf, i) {
+        let this = slf.borrow();
+        if let Some((items, i)) = scalar_items(slf, &this, i) {
             let items = items.get();
             let process = items.process.borrow(py);
-            let addr = items.address(&process, &slf.borrow(), i)?;
+            let addr = items.address(&process, &this, i)?;
             return process.load_value(py, addr, items.code);
         }
+        drop(this);
         let m = python_item_method(slf, pyo3::intern!(py, "_getitem"), "is not subscriptable")?;
         Ok(m.call1((i,))?.unbind())
     }
@@ -917,14 +956,15 @@ impl CDataBase {
         v: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = slf.py();
-        if let Some((items, i)) = scalar_items(slf, i) {
+        let this = slf.borrow();
+        if let Some((items, i)) = scalar_items(slf, &this, i) {
             let items = items.get();
             let float = matches!(items.code, CType::Float | CType::Double);
             let fits =
                 v.is_exact_instance_of::<PyInt>() || (float && v.is_exact_instance_of::<PyFloat>());
             if fits {
                 let process = items.process.borrow(py);
-                let addr = items.address(&process, &slf.borrow(), i)?;
+                let addr = items.address(&process, &this, i)?;
                 let value = if float {
                     Value::Float(v.extract()?)
                 } else {
@@ -933,6 +973,7 @@ impl CDataBase {
                 return process.store(addr, items.code, value);
             }
         }
+        drop(this);
         let m = python_item_method(
             slf,
             pyo3::intern!(py, "_setitem"),
@@ -1278,8 +1319,17 @@ impl CallbackObj {
                 visit.call(&t.callable)?;
                 visit.call(&t.result)?;
                 visit.call(&t.error)?;
-                for c in t.convs.iter().flatten() {
-                    visit.call(c)?;
+                for c in &t.convs {
+                    match c {
+                        Conv::Plain => {}
+                        Conv::Pointer(cls, items) => {
+                            visit.call(cls)?;
+                            if let Some(items) = items {
+                                visit.call(items)?;
+                            }
+                        }
+                        Conv::Call(f) => visit.call(f)?,
+                    }
                 }
             }
         }

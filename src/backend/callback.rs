@@ -80,3 +80,6 @@ impl dyn Memory + '_ {
 
 /// What a callback runs: the converted arguments in, the result out.
 pub type CallbackFn = dyn Fn(&mut dyn Memory, &[Value]) -> Result<Value>;
+
+/// A callback's converted arguments, on the stack for the usual counts.
+pub(crate) type CallbackValues = smallvec::SmallVec<[Value; 6]>;

@@ -17,6 +17,7 @@ mod signature;
 pub(crate) mod wasm;
 
 pub(crate) use callback::CallbackArg;
+pub(crate) use callback::CallbackValues;
 pub use callback::{CallbackFn, Memory};
 pub use options::LoadOptions;
 pub use options::MAX_ARGS;

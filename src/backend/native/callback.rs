@@ -11,7 +11,6 @@ use super::{ffi_struct, ffi_type, HostMemory, NativeLibrary, MAX_ARGS};
 use crate::backend::CallbackArg;
 use crate::error::{Error, Result};
 use crate::types::CType;
-use crate::value::Value;
 
 /// A libffi closure and what it needs to stay valid.
 pub(super) struct NativeCallback {
@@ -38,7 +37,7 @@ pub(super) unsafe extern "C" fn trampoline(
     state: &CallbackState,
 ) {
     let m = crate::types::DataModel::host();
-    let mut values: Vec<Value> = Vec::with_capacity(state.args.len());
+    let mut values = crate::backend::CallbackValues::new();
     for (i, t) in state.args.iter().enumerate() {
         // SAFETY: libffi passes one pointer per argument of the CIF, each to a value of the
         // argument's type: `size` bytes of a scalar, or of the structure.

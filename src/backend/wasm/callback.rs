@@ -159,12 +159,12 @@ fn callback_values(
     args: &[crate::backend::CallbackArg],
     params: &[Val],
     memory: Option<&[u8]>,
-) -> Result<Vec<crate::value::Value>> {
+) -> Result<crate::backend::CallbackValues> {
     use super::abi::{struct_abi, StructAbi};
     use crate::backend::CallbackArg;
     let m = crate::types::DataModel::ILP32;
     let mut params = params.iter();
-    let mut out = Vec::with_capacity(args.len());
+    let mut out = crate::backend::CallbackValues::new();
     for a in args {
         let bits = match arg_slots(a) {
             Some(_) => params.next().map(val_bits).unwrap_or(0),
