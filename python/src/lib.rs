@@ -710,6 +710,13 @@ struct CDataBase {
     objects: Option<Py<PyAny>>,
     #[pyo3(get, set, name = "_b_size")]
     size: Option<usize>,
+    /// Its index in `_b_base_` (a field's or an item's), for the keys of `_objects`.
+    #[pyo3(get, set, name = "_b_index")]
+    index: isize,
+    /// What the object keeps alive that CPython's ctypes would not need (copies of bytes in
+    /// the process's memory, handles): not in `_objects`, which is ctypes' own.
+    #[pyo3(get, set, name = "_b_keep_")]
+    keep: Option<Py<PyAny>>,
     /// Its type's `_b_items_`, copied when a callback makes it (no lookup per item).
     items: Option<Py<Items>>,
 }
@@ -851,12 +858,14 @@ impl CDataBase {
             block: None,
             objects: None,
             size: None,
+            index: 0,
+            keep: None,
             items: None,
         }
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for o in [&self.base, &self.block, &self.objects]
+        for o in [&self.base, &self.block, &self.objects, &self.keep]
             .into_iter()
             .flatten()
         {
@@ -871,6 +880,7 @@ impl CDataBase {
     fn __clear__(&mut self) {
         self.base = None;
         self.objects = None;
+        self.keep = None;
         self.fast = None;
     }
 
@@ -890,6 +900,8 @@ impl CDataBase {
             s.block = block;
             s.objects = None;
             s.size = None;
+            s.index = 0;
+            s.keep = None;
         }
         slf
     }

@@ -211,3 +211,42 @@ def test_items_of_arrays_and_pointers_as_ctypes_gives_them(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[0] == (1, 7, -5, 7, [-5, 3], [1, -5], 3.0, 2.5)
+
+
+def test_objects_keeps_what_ctypes_keeps_under_ctypes_keys(ct, test_lib):
+    """`_objects`, CPython's record of what an object's memory keeps alive, on both backends
+    as CPython's ctypes gives it (the keys are paths of field and item indexes)."""
+
+    def run(ns, dll):
+        class X(ns.Structure):
+            _fields_ = [("a", ns.c_char_p), ("b", ns.c_char_p)]
+
+        class Y(ns.Structure):
+            _fields_ = [("x", X), ("y", X), ("arr", ns.c_char_p * 3)]
+
+        out = []
+        s = b"spam"
+        out.append(ns.c_char_p(s)._objects is s)
+        x = X()
+        out.append(x._objects)
+        x.a, x.b = s, b"eggs"
+        y = Y()
+        y.x = x
+        y.arr[2] = b"ham"
+        out.append(dict(y._objects))
+        y.y = (b"1", b"2")
+        out.append(sorted(y._objects))
+        i = ns.c_int(42)
+        out.append(ns.pointer(i)._objects == {"1": i})
+        array = (ns.c_char_p * 2)()
+        array[0] = b"foo"
+        p = ns.cast(array, ns.POINTER(ns.c_char_p))
+        out.append((p._objects is array._objects, array._objects == {"0": b"foo", id(array): array}))
+        # What the memory keeps is alive as long as the object: the string is still there.
+        del s, x
+        out.append((y.x.a, y.x.b, y.arr[2], y.y.b))
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[2] == {"0": {"0": b"spam", "1": b"eggs"}, "2:2": b"ham"}

@@ -125,8 +125,10 @@ def namespace(backend):
                     "Buffer size too small (%d instead of at least %d bytes)"
                     % (size, offset + sizeof(cls))
                 )
-            obj_ = _bare(cls)._attach(addr + offset, base)
-            obj_._keep("ffffffff", base)
+            obj_ = _bare(cls)._attach(addr + offset)
+            # As ctypes: the object keeps what it shares (a ctypes object, or a memoryview
+            # of a host buffer) under index -1.
+            _keep_ref(obj_, -1, base)
             return obj_
 
         def from_buffer_copy(cls, data, offset=0):
@@ -211,6 +213,65 @@ def namespace(backend):
                 parts.append("%s:%s:" % (f, name))
         return "T{" + "".join(parts) + "}"
 
+    # ---------------------------------------------------------------- what objects keep alive
+    # ctypes' `_objects`, as CPython keeps it: what an object's memory needs alive (the bytes
+    # a c_char_p points at, the structure a pointer points at) is kept by the object that
+    # owns the memory (the root of the `_b_base_` chain), in a dict keyed by the path of
+    # indexes from the root ("0", "0:2"), or, for an object of a simple type, as the one
+    # object itself. What only this implementation needs alive (the copy of those bytes in
+    # the process's memory, a py_object's handle) is kept beside it, in `_b_keep_`.
+
+    def _length(t):
+        """ctypes' b_length: whether (and how many) objects an instance of `t` keeps."""
+        if issubclass(t, Array):
+            return t._length_
+        if issubclass(t, (_Pointer, _CFuncPtr)):
+            return 1
+        if issubclass(t, _StructBase):
+            return len(getattr(t, "_all_fields_", ()))
+        return 0
+
+    def _container(obj):
+        """ctypes' PyCData_GetContainer: the object owning `obj`'s memory, with its
+        `_objects` made a dict if it can keep several."""
+        while obj._b_base_ is not None:
+            obj = obj._b_base_
+        if obj._objects is None and _length(type(obj)):
+            obj._objects = {}
+        return obj
+
+    def _unique_key(target, index):
+        """The key of what item or field `index` of `target` keeps: the indexes from the
+        root, in hex, innermost first, as CPython writes them."""
+        parts = ["%x" % (index & 0xFFFFFFFF)]
+        while target._b_base_ is not None:
+            parts.append("%x" % (target._b_index & 0xFFFFFFFF))
+            target = target._b_base_
+        return ":".join(parts)
+
+    def _keep_ref(target, index, keep, extra=None):
+        """ctypes' KeepRef: `target`'s memory keeps `keep` alive (and `extra`, see above)
+        for its item or field `index`."""
+        if keep is None and extra is None:
+            return
+        root = _container(target)
+        if extra is not None:
+            if root._b_keep_ is None:
+                root._b_keep_ = {}
+            root._b_keep_[_unique_key(target, index)] = extra
+        if keep is None:
+            return
+        if type(root._objects) is not dict:
+            root._objects = keep
+        else:
+            root._objects[_unique_key(target, index)] = keep
+
+    def _kept(obj):
+        """ctypes' GetKeepedObjects: what `obj`'s memory keeps alive; with what only this
+        implementation keeps, as `(keep, extra)`."""
+        root = _container(obj)
+        return root._objects, root._b_keep_
+
     class _CData(_core.CData, metaclass=_CDataMeta):
         """Every instance owns a block of the process's memory (made here, before __init__,
         so that a subclass's __init__ need not call ours), or views memory it does not own."""
@@ -233,12 +294,6 @@ def namespace(backend):
             """Where a buffer (memoryview) over this object points, and what it holds."""
             f, itemsize, shape = _buffer_format(type(self))
             return (proc, self._b_addr, sizeof(type(self)), f, itemsize, shape)
-
-        def _keep(self, key, obj):
-            """Keeps `obj` alive as long as this object (ctypes' `_objects`)."""
-            if self._objects is None:
-                self._objects = {}
-            self._objects[key] = obj
 
         def _new_block(self):
             t = type(self)
@@ -329,12 +384,14 @@ def namespace(backend):
             return v
 
         def _set(self, value):
+            """Stores `value`; returns what the memory must keep alive, as `(keep, extra)`
+            (see `_keep_ref`)."""
             code = self._type_
+            kept = (None, None)
             if code == "O":
                 h = _Handle(value)
-                self._keep("value", h)
                 proc.write(self._b_addr, _struct.pack(fmt("P"), h.h))
-                return
+                return value, h
             if code in "zZ" and isinstance(value, (bytes, str)):
                 text = bytes if code == "z" else str
                 if not isinstance(value, text):
@@ -342,9 +399,10 @@ def namespace(backend):
                         "%s or integer address expected instead of %s instance"
                         % ("bytes" if code == "z" else "unicode string", type(value).__name__)
                     )
-                # The string lives in a buffer this object keeps, as ctypes keeps it.
+                # ctypes keeps the string; the pointer points at a copy in the process's
+                # memory, kept beside it.
                 buf = (create_string_buffer if code == "z" else create_unicode_buffer)(value)
-                self._keep("value", buf)
+                kept = (value, buf)
                 value = buf._b_addr
             v = _convert(code, value)
             if code == "u":
@@ -352,11 +410,16 @@ def namespace(backend):
             elif code in _POINTERLIKE or code not in "fdg":
                 v = int(v)
             proc.write(self._b_addr, _struct.pack(self._endian + fmt(code)[1:], v))
+            return kept
 
         def _del(self):
             raise TypeError("can't delete attribute")
 
-        value = property(lambda self: self._get(), lambda self, v: self._set(v), _del)
+        def _set_value(self, v):
+            keep, extra = self._set(v)
+            _keep_ref(self, 0, keep, extra)
+
+        value = property(lambda self: self._get(), _set_value, _del)
 
         def __repr__(self):
             if not type(self).__dict__.get("_fundamental"):
@@ -608,7 +671,7 @@ def namespace(backend):
 
         def __init__(self, *items):
             if len(items) > self._length_:
-                raise IndexError("indexes out of range")
+                raise IndexError("invalid index")
             scalar = _SCALAR.get(self._type_)
             if scalar is not None and items:
                 # Numbers in one write, when they all fit (else one by one, masked as
@@ -635,7 +698,7 @@ def namespace(backend):
                 raise IndexError("invalid index")
             if i < 0:
                 i += self._length_
-            return self._b_addr + i * sizeof(self._type_)
+            return self._b_addr + i * sizeof(self._type_), i
 
         # obj[i] is `_core.CData.__getitem__`: numbers in Rust, the rest in _getitem (and
         # the same for _setitem and _delitem).
@@ -647,7 +710,7 @@ def namespace(backend):
                 if self._type_ is c_wchar:
                     return "".join(items)
                 return items
-            return _read_as(self._type_, self._elem(i), self)
+            return _read_as(self._type_, *self._elem(i), base=self)
 
         def _setitem(self, i, v):
             if isinstance(i, slice):
@@ -657,7 +720,8 @@ def namespace(backend):
                 for j, x in zip(idx, v):
                     self[j] = x
                 return
-            _write_as(self._type_, self._elem(i), v, self)
+            addr, i = self._elem(i)
+            _write_as(self._type_, addr, v, self, i)
 
         def __iter__(self):
             for i in range(self._length_):
@@ -759,6 +823,7 @@ def namespace(backend):
             obj = self._type_.from_address(a)
             # The pointer, and through it what it keeps alive, lives as long as its contents.
             obj._b_base_ = self
+            obj._b_index = 0
             return obj
 
         @contents.setter
@@ -768,8 +833,10 @@ def namespace(backend):
                 raise TypeError(
                     "expected %s instead of %s" % (self._type_.__name__, type(obj).__name__)
                 )
-            self._keep("contents", obj)
             proc.write(self._b_addr, _struct.pack(fmt("P"), obj._b_addr))
+            # As ctypes: the pointer keeps its target, and what the target keeps.
+            _keep_ref(self, 1, obj)
+            _keep_ref(self, 0, *_kept(obj))
 
         # obj[i] is `_core.CData.__getitem__`: numbers in Rust, the rest in _getitem (and
         # the same for _setitem and _delitem).
@@ -799,14 +866,14 @@ def namespace(backend):
             scalar = _SCALAR.get(self._type_)
             if scalar is not None:
                 return proc.get(a + i * scalar[1], scalar[0])
-            return _read_as(self._type_, a + i * sizeof(self._type_), self)
+            return _read_as(self._type_, a + i * sizeof(self._type_), i, self)
 
         def _setitem(self, i, v):
             i = _index(i)
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
-            _write_as(self._type_, a + i * sizeof(self._type_), v, self)
+            _write_as(self._type_, a + i * sizeof(self._type_), v, self, i)
 
         def __bool__(self):
             return self._addr() != 0
@@ -926,37 +993,37 @@ def namespace(backend):
             raise TypeError("byref() argument must be a ctypes instance, not '%s'" % type(obj).__name__)
         return _CArg("P", obj._b_addr + offset, obj)
 
-    def _read_as(typ, addr, base):
+    def _read_as(typ, addr, index, base):
+        """Item or field `index` of `base`, a `typ` at `addr`: a number or text as its
+        value, anything else as an object sharing `base`'s memory."""
         # A number of a fundamental type is read straight from memory, with no object.
         if typ.__dict__.get("_fundamental") and typ._type_ in _NUMBERS:
             f = typ._endian + fmt(typ._type_)[1:]
             return _struct.unpack(f, proc.read(addr, _struct.calcsize(f)))[0]
         obj = typ.from_address(addr)
         obj._b_base_ = base
+        obj._b_index = index
         if issubclass(typ, _SimpleCData) and typ.__dict__.get("_fundamental"):
             return obj.value
         if issubclass(typ, Array) and (typ._type_ is c_char or typ._type_ is c_wchar):
             return obj.value  # ctypes' "s" and "U" getters: the text up to its NUL
         return obj
 
-    def _write_as(typ, addr, v, base, field=False):
-        """Stores `v` as a `typ` at `addr`, inside `base` (which keeps what `v` needs alive):
-        the rules of ctypes' field and item setters."""
+    def _write_as(typ, addr, v, base, index):
+        """Stores `v` as a `typ` at `addr`, item or field `index` of `base`, which keeps what
+        `v` needs alive (`_keep_ref`): the rules of ctypes' field and item setters."""
         if issubclass(typ, _SimpleCData):
             if isinstance(v, _SimpleCData) and not (typ._type_ in _POINTERLIKE and v._type_ in _POINTERLIKE):
                 v = v.value
             elif isinstance(v, _CData) and typ._type_ in _POINTERLIKE:
                 proc.write(addr, _struct.pack(fmt("P"), _address(v)))
-                base._keep(addr, v)
+                _keep_ref(base, index, v)
                 return
-            obj = typ.from_address(addr)
-            obj.value = v
-            if obj._objects:
-                base._keep(addr, obj._objects)
+            _keep_ref(base, index, *typ.from_address(addr)._set(v))
             return
         if isinstance(v, typ):
             proc.write(addr, v._raw())
-            base._keep(addr, v)
+            _keep_ref(base, index, *_kept(v))
             return
         if issubclass(typ, Array):
             elem = typ._type_
@@ -981,23 +1048,16 @@ def namespace(backend):
                     return
                 if not isinstance(v, (tuple, list)):
                     raise TypeError("expected %s, %s found" % (what, type(v).__name__))
-            if isinstance(v, (tuple, list)):
-                if len(v) > typ._length_:
-                    raise RuntimeError("(%s) IndexError: indexes out of range" % typ.__name__) if field else IndexError("indexes out of range")
-                arr = typ.from_address(addr)
-                arr._b_base_ = base
-                for i, x in enumerate(v):
-                    arr[i] = x
-                if arr._objects:
-                    base._keep(addr, arr._objects)
-                return
+                v = tuple(v)
         elif issubclass(typ, _Pointer):
             if v is None:
                 proc.write(addr, bytes(proc.sizeof("P")))
                 return
             if isinstance(v, Array) and issubclass(v._type_, typ._type_):
+                # As ctypes: an array assigned to a pointer is kept whole, with what it keeps.
                 proc.write(addr, _struct.pack(fmt("P"), v._b_addr))
-                base._keep(addr, v)
+                keep, extra = _kept(v)
+                _keep_ref(base, index, (keep, v), extra)
                 return
             raise TypeError("expected %s instead of %s" % (typ.__name__, type(v).__name__))
         elif issubclass(typ, _CFuncPtr):
@@ -1007,15 +1067,16 @@ def namespace(backend):
             if callable(v):
                 fp = typ(v)
                 proc.write(addr, _struct.pack(fmt("P"), fp._as_arg()[1]))
-                base._keep(addr, fp)
+                _keep_ref(base, index, fp)
                 return
-        elif issubclass(typ, _StructBase) and isinstance(v, tuple):
+        if isinstance(v, tuple) and issubclass(typ, (Array, _StructBase)):
+            # As ctypes: the type called with the tuple, and that object stored.
             try:
                 obj = typ(*v)
             except Exception as e:
                 raise RuntimeError("(%s) %s: %s" % (typ.__name__, type(e).__name__, e)) from None
             proc.write(addr, obj._raw())
-            base._keep(addr, obj)
+            _keep_ref(base, index, *_kept(obj))
             return
         raise TypeError("expected %s instance, got %s" % (typ.__name__, type(v).__name__))
 
@@ -1059,11 +1120,14 @@ def namespace(backend):
         """A structure field (ctypes' CField); a bitfield has `bits` bits from bit `bit` of
         its storage unit (the field type's size, at `offset`)."""
 
-        __slots__ = ("name", "typ", "_offset", "_size", "bit", "bits", "owner")
+        __slots__ = ("name", "typ", "_offset", "_size", "bit", "bits", "owner", "index")
 
-        def __init__(self, name, typ, offset, size, bit=0, bits=0, owner=None):
+        def __init__(self, name, typ, offset, size, bit=0, bits=0, owner=None, index=0):
             self.name, self.typ, self._offset, self._size = name, typ, offset, size
             self.bit, self.bits, self.owner = bit, bits, owner
+            # Its position among the structure's fields, base classes' first (the keys of
+            # `_objects`).
+            self.index = index
 
         offset = property(lambda self: self._offset)
         size = property(lambda self: (self.bits << 16) | self.bit if self.bits else self._size)
@@ -1077,7 +1141,7 @@ def namespace(backend):
                 return self
             self._check(obj)
             if not self.bits:
-                return _read_as(self.typ, obj._b_addr + self._offset, obj)
+                return _read_as(self.typ, obj._b_addr + self._offset, self.index, obj)
             raw = proc.read(obj._b_addr + self._offset, self._size)
             unit = int.from_bytes(raw, "big" if self.typ._endian == ">" else "little")
             v = (unit >> self.bit) & ((1 << self.bits) - 1)
@@ -1091,7 +1155,7 @@ def namespace(backend):
         def __set__(self, obj, v):
             self._check(obj)
             if not self.bits:
-                _write_as(self.typ, obj._b_addr + self._offset, v, obj, field=True)
+                _write_as(self.typ, obj._b_addr + self._offset, v, obj, self.index)
                 return
             if not isinstance(v, int):
                 raise TypeError("'%s' object cannot be interpreted as an integer" % type(v).__name__)
@@ -1183,7 +1247,7 @@ def namespace(backend):
                     if swapped:
                         # Big-endian: the first field takes the unit's most significant bits.
                         typ, bit = _swapped_type(typ), ubits - bit - width
-                    type.__setattr__(cls, name, _Field(name, typ, unit, sizeof(typ), bit, width, cls))
+                    type.__setattr__(cls, name, _Field(name, typ, unit, sizeof(typ), bit, width, cls, len(all_fields) - 1))
                 bitpos = pos + width
                 offset = (bitpos + 7) // 8
                 size = max(size, offset, unit + (sizeof(typ) if union else 0))
@@ -1206,7 +1270,7 @@ def namespace(backend):
                 offset = at + fsize
                 size = offset
             align = max(align, falign)
-            type.__setattr__(cls, name, _Field(name, typ, at, fsize, owner=cls))
+            type.__setattr__(cls, name, _Field(name, typ, at, fsize, owner=cls, index=len(all_fields) - 1))
         if bitpos is not None and not union:
             size = max(size, (bitpos + 7) // 8)
         type.__setattr__(cls, "_size_", (size + align - 1) // align * align)
@@ -1242,7 +1306,8 @@ def namespace(backend):
                 seen.add(inner_name)
                 type.__setattr__(
                     cls, inner_name,
-                    _Field(inner_name, inner.typ, outer._offset + inner._offset, inner._size, inner.bit, inner.bits, cls))
+                    _Field(inner_name, inner.typ, outer._offset + inner._offset, inner._size, inner.bit, inner.bits, cls,
+                           outer.index + inner.index))
 
     class Structure(_StructBase):
         __slots__ = ()
@@ -1491,8 +1556,11 @@ def namespace(backend):
                     return 0
                 return r
 
-            self._cb = proc.callback(_code(restype), [_code(t) for t in argtypes], fn, convs, result, error)
-            proc.write(self._b_addr, _struct.pack(fmt("P"), self._cb.address))
+            thunk = proc.callback(_code(restype), [_code(t) for t in argtypes], fn, convs, result, error)
+            proc.write(self._b_addr, _struct.pack(fmt("P"), thunk.address))
+            # As ctypes: the C function (the thunk) is kept in _objects, so that whatever
+            # keeps those (a structure the pointer was stored in) keeps it callable.
+            _keep_ref(self, 0, thunk)
 
         def _address(self):
             return _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0]
@@ -2010,22 +2078,32 @@ def namespace(backend):
         return d
 
     def cast(obj, typ):
+        """`obj` (an object, an address, bytes) as an instance of the pointer type `typ`.
+        As ctypes: the result shares the `_objects` of `obj` (made a dict), which keeps `obj`
+        under its id."""
+        src = obj
         if isinstance(obj, bytes):
             # ctypes points at the bytes object itself; here a copy in the process's memory,
             # which the result keeps alive (bytes are immutable: no one can tell them apart).
             obj = create_string_buffer(obj, len(obj))
         addr = _address(obj)
-        if isinstance(typ, type) and issubclass(typ, _Pointer):
-            p = typ()
-            proc.write(p._b_addr, _struct.pack(fmt("P"), addr))
-            p._keep("cast", obj)
-            return p
-        if isinstance(typ, type) and issubclass(typ, _SimpleCData) and typ._type_ in _POINTERLIKE:
-            v = typ()
-            proc.write(v._b_addr, _struct.pack(fmt("P"), addr))
-            v._keep("cast", obj)
-            return v
-        raise TypeError("cast() argument 2 must be a pointer type, not %s" % getattr(typ, "__name__", typ))
+        pointer_type = isinstance(typ, type) and issubclass(typ, _Pointer)
+        if not pointer_type and not (
+            isinstance(typ, type) and issubclass(typ, _SimpleCData) and typ._type_ in _POINTERLIKE
+        ):
+            raise TypeError("cast() argument 2 must be a pointer type, not %s" % getattr(typ, "__name__", typ))
+        result = typ()
+        proc.write(result._b_addr, _struct.pack(fmt("P"), addr))
+        if isinstance(src, _CData):
+            _container(src)
+            if src._b_base_ is None and src._objects is None:
+                src._objects = {}
+            result._objects = src._objects
+            if type(result._objects) is dict:
+                result._objects[id(src)] = src
+        # Whatever ctypes keeps, the result keeps what it points into.
+        _keep_ref(result, -1, None, obj)
+        return result
 
     def _buffer(elem, text, init, size):
         if isinstance(init, text):

@@ -129,10 +129,14 @@ def load_module(directory, name):
         mod = importlib.util.module_from_spec(init)
         sys.modules[pkg] = mod
         init.loader.exec_module(mod)
+        # Bound to its parent as the import system binds a submodule, so that
+        # `ctypes.test.test_objects` (which a doctest imports) is found by attribute.
+        setattr(sys.modules["ctypes"], "test", mod)
     spec = importlib.util.spec_from_file_location(pkg + "." + name, os.path.join(directory, name + ".py"))
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
+    setattr(sys.modules[pkg], name, mod)
     return mod
 
 
