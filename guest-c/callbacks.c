@@ -7,6 +7,8 @@ typedef int (*cmp_t)(const void *, const void *);
 void sort_ints(int *values, int n, cmp_t cmp) { qsort(values, (size_t)n, sizeof(int), cmp); }
 int apply(int (*f)(int, int), int a, int b) { return f(a, b); }
 double apply_d(double (*f)(double), double x) { return f(x); }
+/* A long double through a callback and back: f(x) + 1, computed in long double. */
+long double apply_ld(long double (*f)(long double), long double x) { return f(x) + 1; }
 int sum_with(int (*f)(int), int n) { int s = 0; for (int i = 0; i < n; i++) s += f(i); return s; }
 /* Calls f once per element with a pointer into the caller's array. */
 void each_ptr(int *values, int n, void (*f)(int *)) { for (int i = 0; i < n; i++) f(&values[i]); }

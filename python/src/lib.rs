@@ -84,7 +84,8 @@ fn ctype(code: &str) -> PyResult<CType> {
         "q" => CType::LongLong,
         "Q" => CType::ULongLong,
         "f" => CType::Float,
-        "d" | "g" => CType::Double,
+        "d" => CType::Double,
+        "g" => CType::LongDouble,
         "z" => CType::CharP,
         "Z" => CType::WCharP,
         // py_object: a handle the Python layer keeps (a PyObject * natively), passed as a pointer.
@@ -523,12 +524,12 @@ impl Process {
         // What C gets when the callback fails: zero, as ctypes gives it.
         let zero = match &proto.restype {
             Type::Simple(CType::Void) => Value::None,
-            Type::Simple(CType::Float | CType::Double) => Value::Float(0.0),
+            Type::Simple(CType::Float | CType::Double | CType::LongDouble) => Value::Float(0.0),
             _ => Value::Int(0),
         };
         let passes = match &proto.restype {
             Type::Simple(CType::Void) => Passes::Nothing,
-            Type::Simple(CType::Float | CType::Double) => Passes::Float,
+            Type::Simple(CType::Float | CType::Double | CType::LongDouble) => Passes::Float,
             Type::Simple(t) if t.is_integer() && !matches!(t, CType::Char | CType::WChar) => {
                 Passes::Int
             }

@@ -119,18 +119,37 @@ def test_from_buffer_shares_host_memory_natively_and_refuses_it_in_the_sandbox(c
             (ct.c_int * 2).from_buffer(data)
 
 
-def test_long_double_calls_are_a_clear_error_not_garbage(ct, test_lib):
-    dll = open_test_lib(ct, test_lib)
-    f = dll.tf_D
-    f.argtypes = [ct.c_longdouble]
-    f.restype = ct.c_longdouble
-    with pytest.raises(TypeError, match="c_longdouble"):
-        f(42.0)
-    # The library stays usable.
-    g = dll.tf_d
-    g.argtypes = [ct.c_double]
-    g.restype = ct.c_double
-    assert g(42.0) == 14.0
+def test_long_double_crosses_calls_callbacks_and_memory(ct, test_lib):
+    """c_longdouble: x87's 80-bit format natively, IEEE quad in wasm32, a Python float either
+    way, in arguments, results, callbacks, structures and arrays, as ctypes gives it."""
+
+    def run(ns, dll):
+        out = []
+        f = dll._testfunc_D_bhilfD
+        f.argtypes = [ns.c_byte, ns.c_short, ns.c_int, ns.c_long, ns.c_float, ns.c_longdouble]
+        f.restype = ns.c_longdouble
+        out.append((f(1, 2, 3, 4, 5.0, 6.0), f(-1, -2, -3, -4, -5.0, -6.5)))
+        g = dll.tf_bD
+        g.argtypes = [ns.c_byte, ns.c_longdouble]
+        g.restype = ns.c_longdouble
+        out.append((g(0, 42.0), g(0, 1e300), g(0, 2.0**-1070)))
+        proto = ns.CFUNCTYPE(ns.c_longdouble, ns.c_byte, ns.c_longdouble, ns.c_int)
+        cb = proto(lambda b, x, i: x * 2 + b + i)
+        out.append(cb(1, 0.1, 2))
+
+        class S(ns.Structure):
+            _fields_ = [("c", ns.c_char), ("x", ns.c_longdouble)]
+
+        s = S(b"a", 1.0 / 3)
+        arr = (ns.c_longdouble * 2)(0.5, -2.25)
+        out.append((ns.sizeof(S), S.x.offset, s.x, list(arr), ns.c_longdouble(2.5).value))
+        with pytest.raises(ns.ArgumentError):
+            g(0, "x")
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[0] == (21.0, -21.5)
 
 
 def test_the_process_is_not_reset_under_an_open_memoryview(ct):

@@ -363,6 +363,8 @@ def namespace(backend):
 
         def _get(self):
             code = self._type_
+            if code == "g" and self._endian == "<":
+                return proc.get(self._b_addr, "g")  # 16 bytes, read by the core
             raw = proc.read(self._b_addr, proc.sizeof(code))
             v = _struct.unpack(self._endian + fmt(code)[1:], raw)[0]
             if code == "?":
@@ -405,6 +407,9 @@ def namespace(backend):
                 kept = (value, buf)
                 value = buf._b_addr
             v = _convert(code, value)
+            if code == "g" and self._endian == "<":
+                proc.set(self._b_addr, "g", v)  # 16 bytes, written by the core
+                return kept
             if code == "u":
                 v = ord(v)
             elif code in _POINTERLIKE or code not in "fdg":
@@ -997,7 +1002,7 @@ def namespace(backend):
         """Item or field `index` of `base`, a `typ` at `addr`: a number or text as its
         value, anything else as an object sharing `base`'s memory."""
         # A number of a fundamental type is read straight from memory, with no object.
-        if typ.__dict__.get("_fundamental") and typ._type_ in _NUMBERS:
+        if typ.__dict__.get("_fundamental") and typ._type_ in _NUMBERS and typ._type_ != "g":
             f = typ._endian + fmt(typ._type_)[1:]
             return _struct.unpack(f, proc.read(addr, _struct.calcsize(f)))[0]
         obj = typ.from_address(addr)
@@ -1337,10 +1342,6 @@ def namespace(backend):
         if t is None:
             return "void"
         if isinstance(t, type) and issubclass(t, _SimpleCData):
-            if t._type_ == "g":
-                # The core has no 80-bit (x86-64) or 128-bit (wasm32) long double: a clear
-                # error, where passing it as a double would give C garbage.
-                raise TypeError("c_longdouble arguments and results are not supported")
             return t._type_
         if isinstance(t, type) and issubclass(t, (_Pointer, Array, _CFuncPtr)):
             return "P"

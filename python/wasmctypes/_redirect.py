@@ -2,6 +2,7 @@
 (`python -m wasmctypes run`) and CPython's own tests (`python -m wasmctypes.selftest`)."""
 
 import importlib
+import importlib.util
 import os
 import sys
 import types
@@ -16,7 +17,25 @@ def redirect(backend):
     sys.modules["_ctypes"] = ns
     sys.modules["ctypes.util"] = util
     ns.wintypes = sys.modules["ctypes.wintypes"] = _wintypes(ns)
+    macholib = _macholib()
+    if macholib is not None:
+        ns.macholib = sys.modules["ctypes.macholib"] = macholib
     return ns
+
+
+def _macholib():
+    """`ctypes.macholib`: CPython's own pure-Python package (macOS library names, used by
+    `ctypes.util` there), importable with its submodules under the redirected `ctypes`."""
+    directory = os.path.join(os.path.dirname(os.__file__), "ctypes", "macholib")
+    init = os.path.join(directory, "__init__.py")
+    if not os.path.isfile(init):
+        return None
+    spec = importlib.util.spec_from_file_location(
+        "ctypes.macholib", init, submodule_search_locations=[directory]
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def _wintypes(ns):

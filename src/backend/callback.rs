@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::types::{CType, DataModel, StructType};
-use crate::value::{decode, encode, from_bits, StructValue, Value};
+use crate::value::{decode, encode_bytes, from_bits, StructValue, Value};
 
 /// How one argument reaches a callback: a scalar of a fundamental type (pointers and function
 /// pointers as `c_void_p`), or a structure by value.
@@ -62,7 +62,7 @@ impl dyn Memory + '_ {
             return Err(Error::ValueError("NULL pointer access".into()));
         }
         let r = self.data_model().repr(t);
-        let mut raw = [0u8; 8];
+        let mut raw = [0u8; 16];
         self.read_into(addr, &mut raw[..r.size()])?;
         Ok(decode(t, r, &raw[..r.size()]))
     }
@@ -73,8 +73,8 @@ impl dyn Memory + '_ {
             return Err(Error::ValueError("NULL pointer access".into()));
         }
         let r = self.data_model().repr(t);
-        let bits = encode(t, r, v)?;
-        self.write(addr, &bits.to_le_bytes()[..r.size()])
+        let (bytes, n) = encode_bytes(t, r, v)?;
+        self.write(addr, &bytes[..n])
     }
 }
 

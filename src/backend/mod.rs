@@ -97,6 +97,10 @@ pub(crate) enum Passing {
     /// A structure by value. Its raw slot holds the address of its bytes in the library's
     /// memory; for a result, the address where the backend stores it.
     Struct(std::rc::Rc<crate::types::StructType>),
+    /// A `long double` (`Repr::F80` or `Repr::F128`), 16 bytes that no slot holds: as a
+    /// structure, its raw slot holds the address of its bytes in the library's memory; for a
+    /// result, the address where the backend stores them.
+    Memory(Repr),
 }
 
 /// What a prepared call calls: a symbol as a module finds it, or a function pointer (a code

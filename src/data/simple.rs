@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::library::CDLL;
 use crate::types::{CType, Repr};
 use crate::value::Value;
-use crate::value::{decode, encode};
+use crate::value::{decode, encode_bytes};
 
 /// An instance of a fundamental type in a library's memory.
 pub struct CValue {
@@ -123,7 +123,7 @@ impl CValue {
     /// `.value`. For `c_char_p` the bytes at the pointer (None for NULL), for `c_wchar_p` the
     /// text, for `c_void_p` the address (None for NULL).
     pub fn value(&self) -> Result<Value> {
-        let mut raw = [0u8; 8];
+        let mut raw = [0u8; 16];
         let raw = &mut raw[..self.repr.size()];
         self.lib.read_into(self.addr, raw)?;
         load_pointee(&self.lib, self.ty, decode(self.ty, self.repr, raw))
@@ -133,9 +133,8 @@ impl CValue {
     /// copied into fresh memory and the pointer is repointed; the old memory is not touched.
     pub fn set_value(&self, v: impl Into<Value>) -> Result<()> {
         let (v, fresh) = store_pointee(&self.lib, self.ty, v.into())?;
-        let bits = encode(self.ty, self.repr, &v)?;
-        self.lib
-            .write(self.addr, &bits.to_le_bytes()[..self.repr.size()])?;
+        let (bytes, n) = encode_bytes(self.ty, self.repr, &v)?;
+        self.lib.write(self.addr, &bytes[..n])?;
         if let Some(block) = fresh {
             self.strings.borrow_mut().push(block);
         }

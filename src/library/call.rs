@@ -210,6 +210,11 @@ impl Function {
                 cv.add_temp(addr);
                 addr
             }
+            Type::Simple(CType::LongDouble) => {
+                let addr = b.malloc(16)?;
+                cv.add_temp(addr);
+                addr
+            }
             _ => 0,
         };
         let outcome = self
@@ -221,6 +226,7 @@ impl Function {
         }
         let raw = outcome?;
         match &self.restype {
+            Type::Simple(CType::LongDouble) => convert_result(b, m, CType::LongDouble, ret_addr),
             Type::Simple(t) => convert_result(b, m, *t, raw),
             Type::Pointer(_) => Ok(Value::Pointer(Pointer {
                 lib: self.lib.id,

@@ -131,6 +131,18 @@ pub(super) fn convert_arg(
     };
     let r = m.repr(t);
     let bits = match t {
+        CType::LongDouble => {
+            // 16 bytes no slot holds: copied into the library's memory for the call, and
+            // their address passed (see `Passing::Memory`).
+            let x = match v {
+                Value::Float(x) => *x,
+                Value::Int(i) => *i as f64,
+                Value::Bool(x) => *x as u8 as f64,
+                other => return Err(wrong_type(position, t, other)),
+            };
+            let bytes = crate::value::long_double_bytes(r, x);
+            return Ok((pointer, temporary(b, lib, &bytes, 0, cv)?));
+        }
         CType::Void => {
             return Err(Error::arg(
                 position,
@@ -216,6 +228,12 @@ pub(crate) fn convert_result(
 ) -> Result<Value> {
     let r = m.repr(restype);
     Ok(match restype {
+        // A long double result is in memory, at the address the slot gives.
+        CType::LongDouble => {
+            let mut bytes = [0u8; 16];
+            b.read(raw, &mut bytes)?;
+            Value::Float(crate::value::long_double_value(r, &bytes))
+        }
         // ctypes reads a char * result as the string (None for NULL), a void * as its address.
         CType::CharP | CType::WCharP | CType::VoidP => {
             let addr = int_from_bits(raw, r) as u64;

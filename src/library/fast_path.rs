@@ -63,7 +63,8 @@ impl Num {
             Repr::Bool => Num::Bool,
             Repr::F32 => Num::F32,
             Repr::F64 => Num::F64,
-            Repr::Void => Num::Void,
+            // A long double never takes the fast path (see `scalar_call`).
+            Repr::F80 | Repr::F128 | Repr::Void => Num::Void,
         }
     }
 
@@ -131,8 +132,9 @@ impl Function {
             Type::Simple(CType::CharP | CType::VoidP) => Some(Num::AddressOrBytes(shift)),
             Type::Pointer(_) | Type::Array(..) => Some(Num::Address(shift)),
             // c_wchar takes a one-character str, not an int.
+            // A long double travels through memory.
             _ => number_type(t)
-                .filter(|c| *c != CType::WChar)
+                .filter(|c| !matches!(c, CType::WChar | CType::LongDouble))
                 .map(|c| Num::of(m.repr(c))),
         };
         let Type::Simple(restype) = self.restype else {
@@ -146,9 +148,12 @@ impl Function {
             *slot = number(t)?;
         }
         let ret = match restype {
-            CType::Char | CType::WChar | CType::CharP | CType::WCharP | CType::VoidP => {
-                return None
-            }
+            CType::Char
+            | CType::WChar
+            | CType::CharP
+            | CType::WCharP
+            | CType::VoidP
+            | CType::LongDouble => return None,
             t => Num::of(m.repr(t)),
         };
         let copies = args.iter().any(|a| matches!(a, Num::AddressOrBytes(_)));

@@ -43,6 +43,7 @@ impl std::fmt::Debug for Function {
 pub(super) fn passing(t: &Type, m: DataModel) -> Passing {
     match t {
         Type::Struct(s) => Passing::Struct(s.clone()),
+        Type::Simple(CType::LongDouble) => Passing::Memory(m.repr(CType::LongDouble)),
         other => Passing::Scalar(other.call_repr(m).unwrap_or(Repr::Void)),
     }
 }

@@ -326,6 +326,7 @@ fn rust_name(r: Repr) -> &'static str {
         Repr::UInt(_) => "u64",
         Repr::F32 => "f32",
         Repr::F64 => "f64",
+        Repr::F80 | Repr::F128 => "long double",
         Repr::Void => "()",
     }
 }

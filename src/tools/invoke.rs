@@ -91,7 +91,7 @@ fn index_size(n: i128) -> Result<usize> {
 fn parse_value(t: CType, text: &str) -> Result<Value> {
     let bad = |what: &str| Error::TypeError(format!("{t}: cannot convert {text:?}: {what}"));
     Ok(match t {
-        CType::Float | CType::Double => Value::Float(
+        CType::Float | CType::Double | CType::LongDouble => Value::Float(
             text.trim()
                 .parse::<f64>()
                 .map_err(|_| bad("expected a number"))?,

@@ -68,6 +68,10 @@ pub enum CType {
     Float,
     /// `c_double`.
     Double,
+    /// `c_longdouble`: 16 bytes on both targets, x87's 80-bit extended format on x86_64 and
+    /// IEEE binary128 on wasm32 (and aarch64). Its value is a Python float: read, it is
+    /// rounded to a double, as ctypes rounds it.
+    LongDouble,
     /// `c_char_p`: a pointer to a NUL-terminated byte string.
     CharP,
     /// `c_wchar_p`: a pointer to a NUL-terminated `wchar_t` string.
@@ -92,6 +96,10 @@ pub enum Repr {
     F32,
     /// IEEE double.
     F64,
+    /// x87 80-bit extended precision, in 16 bytes (x86_64's `long double`).
+    F80,
+    /// IEEE binary128, in 16 bytes (wasm32's and aarch64's `long double`).
+    F128,
     /// No value.
     Void,
 }
@@ -104,6 +112,7 @@ impl Repr {
             Repr::Int(n) | Repr::UInt(n) => n as usize,
             Repr::F32 => 4,
             Repr::F64 => 8,
+            Repr::F80 | Repr::F128 => 16,
             Repr::Void => 0,
         }
     }
@@ -111,6 +120,12 @@ impl Repr {
     /// Whether the value is a float (travels in a float register or a wasm `f32`/`f64`).
     pub fn is_float(self) -> bool {
         matches!(self, Repr::F32 | Repr::F64)
+    }
+
+    /// Whether the value is a `long double`: 16 bytes, which no call slot holds, so a call
+    /// passes and returns it through memory (see `Passing::Memory`).
+    pub fn is_long_double(self) -> bool {
+        matches!(self, Repr::F80 | Repr::F128)
     }
 }
 
@@ -180,6 +195,10 @@ impl DataModel {
             CType::SizeT | CType::CharP | CType::WCharP | CType::VoidP => Repr::UInt(ptr),
             CType::Float => Repr::F32,
             CType::Double => Repr::F64,
+            CType::LongDouble if self == DataModel::LP64 && cfg!(target_arch = "x86_64") => {
+                Repr::F80
+            }
+            CType::LongDouble => Repr::F128,
             CType::Void => Repr::Void,
         }
     }
@@ -217,6 +236,7 @@ const NAMES: &[(CType, &str)] = &[
     (CType::UInt64, "c_uint64"),
     (CType::Float, "c_float"),
     (CType::Double, "c_double"),
+    (CType::LongDouble, "c_longdouble"),
     (CType::CharP, "c_char_p"),
     (CType::WCharP, "c_wchar_p"),
     (CType::VoidP, "c_void_p"),
@@ -253,7 +273,11 @@ impl CType {
 
     /// Whether this is an integer type (including `c_bool`, `c_char` and `c_wchar`).
     pub fn is_integer(self) -> bool {
-        !self.is_pointer() && !matches!(self, CType::Float | CType::Double | CType::Void)
+        !self.is_pointer()
+            && !matches!(
+                self,
+                CType::Float | CType::Double | CType::LongDouble | CType::Void
+            )
     }
 }
 

@@ -24,7 +24,7 @@ pub fn mask_int(v: i128, repr: Repr) -> i128 {
             let bits = 8 * n as u32;
             v & ((1i128 << bits) - 1)
         }
-        Repr::F32 | Repr::F64 | Repr::Void => v,
+        Repr::F32 | Repr::F64 | Repr::F80 | Repr::F128 | Repr::Void => v,
     }
 }
 
@@ -48,10 +48,63 @@ pub(crate) fn encode_wide(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Stores a value of a fundamental type as raw little-endian bits, masked as ctypes does.
+/// A `long double` of representation `r` (x87 extended or IEEE quad, 16 bytes in memory)
+/// holding the double `x` exactly.
+pub(crate) fn long_double_bytes(r: Repr, x: f64) -> [u8; 16] {
+    use rustc_apfloat::ieee::{Double, Quad, X87DoubleExtended};
+    use rustc_apfloat::{Float, FloatConvert};
+    let d = Double::from_bits(x.to_bits() as u128);
+    let mut lost = false;
+    let bits = match r {
+        Repr::F80 => FloatConvert::<X87DoubleExtended>::convert(d, &mut lost)
+            .value
+            .to_bits(),
+        _ => FloatConvert::<Quad>::convert(d, &mut lost).value.to_bits(),
+    };
+    bits.to_le_bytes()
+}
+
+/// The double nearest to the `long double` of representation `r` in `raw` (its 16 bytes),
+/// as ctypes reads one.
+pub(crate) fn long_double_value(r: Repr, raw: &[u8]) -> f64 {
+    use rustc_apfloat::ieee::{Double, Quad, X87DoubleExtended};
+    use rustc_apfloat::{Float, FloatConvert};
+    let mut b = [0u8; 16];
+    let n = raw.len().min(16);
+    b[..n].copy_from_slice(&raw[..n]);
+    let bits = u128::from_le_bytes(b);
+    let mut lost = false;
+    let d: Double = match r {
+        Repr::F80 => {
+            // The 80 bits of x87's format; the 6 bytes of padding are not part of it.
+            let e = X87DoubleExtended::from_bits(bits & ((1u128 << 80) - 1));
+            e.convert(&mut lost).value
+        }
+        _ => Quad::from_bits(bits).convert(&mut lost).value,
+    };
+    f64::from_bits(d.to_bits() as u64)
+}
+
+/// Stores a value of a fundamental type as the bytes it has in memory (its size of them;
+/// 16 for a `long double`), masked and converted as ctypes does.
+pub(crate) fn encode_bytes(t: CType, r: Repr, v: &Value) -> Result<([u8; 16], usize)> {
+    if r.is_long_double() {
+        let bits = encode(t, r, v)?;
+        return Ok((long_double_bytes(r, f64::from_bits(bits)), 16));
+    }
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&encode(t, r, v)?.to_le_bytes());
+    Ok((out, r.size()))
+}
+
+/// Stores a value of a fundamental type as raw little-endian bits, masked as ctypes does. A
+/// `long double`, which no 64-bit slot holds, is the bits of its value as a double here (see
+/// [`encode_bytes`] for its bytes in memory).
 pub(crate) fn encode(t: CType, r: Repr, v: &Value) -> Result<u64> {
     let wrong = || Error::TypeError(format!("wrong type: expected {t}, got {}", v.py_type()));
     Ok(match (r, v) {
+        (Repr::F80 | Repr::F128, Value::Float(x)) => x.to_bits(),
+        (Repr::F80 | Repr::F128, _) => (v.as_int().ok_or_else(wrong)? as f64).to_bits(),
         (Repr::F32, Value::Float(x)) => (*x as f32).to_bits() as u64,
         (Repr::F32, _) => (v.as_int().ok_or_else(wrong)? as f32).to_bits() as u64,
         (Repr::F64, Value::Float(x)) => x.to_bits(),
@@ -69,17 +122,23 @@ pub(crate) fn encode(t: CType, r: Repr, v: &Value) -> Result<u64> {
 
 /// Reads a value of a fundamental type from raw little-endian bytes.
 pub(crate) fn decode(t: CType, r: Repr, raw: &[u8]) -> Value {
+    if r.is_long_double() {
+        return Value::Float(long_double_value(r, raw));
+    }
     let mut b = [0u8; 8];
-    b[..raw.len()].copy_from_slice(raw);
+    let n = raw.len().min(8);
+    b[..n].copy_from_slice(&raw[..n]);
     from_bits(t, r, u64::from_le_bytes(b))
 }
 
 /// ctypes' getter of a fundamental type from its raw bits (a call's result slot, a callback's
 /// argument, or the bytes in memory): only the low bits of `r`'s width count. Pointers are
-/// their address as an integer; the caller decides what a `c_char_p` reads as.
+/// their address as an integer; the caller decides what a `c_char_p` reads as. A `long
+/// double` in a slot is the bits of its value as a double (see [`encode`]).
 pub(crate) fn from_bits(t: CType, r: Repr, bits: u64) -> Value {
     match t {
         CType::Void => Value::None,
+        CType::LongDouble => Value::Float(f64::from_bits(bits)),
         CType::Float => Value::Float(f32::from_bits(bits as u32) as f64),
         CType::Double => Value::Float(f64::from_bits(bits)),
         CType::Bool => Value::Bool(bits as u8 != 0),
@@ -143,8 +202,8 @@ pub(crate) fn write_value(t: &Type, m: DataModel, bytes: &mut [u8], v: &Value) -
     match (t, v) {
         (Type::Simple(c), _) => {
             let r = m.repr(*c);
-            let bits = encode(*c, r, v)?;
-            bytes.copy_from_slice(&bits.to_le_bytes()[..r.size()]);
+            let (raw, n) = encode_bytes(*c, r, v)?;
+            bytes.copy_from_slice(&raw[..n]);
         }
         (Type::Pointer(_), _) => {
             let r = m.repr(CType::VoidP);
@@ -213,7 +272,7 @@ pub(crate) fn callback_result(t: CType, m: DataModel, v: &Value) -> Result<u64> 
         return Ok(0);
     }
     let r = m.repr(t);
-    if let (Repr::F32 | Repr::F64, Value::Int(i)) = (r, v) {
+    if let (Repr::F32 | Repr::F64 | Repr::F80 | Repr::F128, Value::Int(i)) = (r, v) {
         return encode(t, r, &Value::Float(*i as f64));
     }
     encode(t, r, v)

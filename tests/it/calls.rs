@@ -499,3 +499,84 @@ fn restype_none_discards_a_returned_value() {
         );
     }
 }
+
+/// `c_longdouble` (x87 extended natively, IEEE quad in wasm32): 16 bytes that no call slot
+/// holds, passed and returned through memory, and read back as the nearest double, as
+/// ctypes reads it. CPython: `_testfunc_D_bhilfD(1, 2, 3, 4, 5.0, 6.0) == 21.0`,
+/// `tf_bD(0, 42.0) == 14.0`, `apply_ld(half, 5.0) == 3.5`.
+#[test]
+fn long_double_crosses_calls_callbacks_and_memory() {
+    use wasmctypes::{CValue, Callback, CFUNCTYPE};
+    for lib in both("ctypes_test") {
+        let ld = CType::LongDouble;
+        assert_eq!(lib.sizeof(ld), 16, "{:?}", lib.backend());
+        let args = [
+            1.into(),
+            2.into(),
+            3.into(),
+            4.into(),
+            5.0.into(),
+            6.0.into(),
+        ];
+        let types = [
+            CType::Byte,
+            CType::Short,
+            CType::Int,
+            CType::Long,
+            CType::Float,
+            ld,
+        ];
+        let got = call(&lib, "_testfunc_D_bhilfD", &types, ld, &args).unwrap();
+        assert_eq!(got, Value::Float(21.0));
+        let got = call(
+            &lib,
+            "tf_bD",
+            &[CType::Byte, ld],
+            ld,
+            &[0.into(), 42.0.into()],
+        );
+        assert_eq!(got.unwrap(), Value::Float(14.0));
+        // A third of 1e300 in long double, rounded to the nearest double: as 1e300 / 3.
+        let got = call(
+            &lib,
+            "tf_bD",
+            &[CType::Byte, ld],
+            ld,
+            &[0.into(), 1e300.into()],
+        );
+        assert_eq!(got.unwrap(), Value::Float(1e300 / 3.0));
+        let err = call(
+            &lib,
+            "tf_bD",
+            &[CType::Byte, ld],
+            ld,
+            &[0.into(), "x".into()],
+        );
+        assert_eq!(err.unwrap_err().kind(), "ArgumentError");
+        // In memory: written and read back through the library's own representation.
+        let v = CValue::new(&lib, ld, 0.5).unwrap();
+        assert_eq!(v.value().unwrap(), Value::Float(0.5));
+        v.set_value(Value::Float(-2.75)).unwrap();
+        assert_eq!(v.value().unwrap(), Value::Float(-2.75));
+    }
+    for lib in both("callbacks") {
+        let ld = CType::LongDouble;
+        let half = Callback::new(&lib, &CFUNCTYPE(ld, &[ld]), |_, a| match a[0] {
+            Value::Float(x) => Ok(Value::Float(x / 2.0)),
+            _ => Err(Error::TypeError("float expected".into())),
+        })
+        .unwrap();
+        let mut apply = lib.function("apply_ld").unwrap();
+        apply
+            .set_argtypes(&[CType::VoidP, ld])
+            .unwrap()
+            .set_restype(ld)
+            .unwrap();
+        assert_eq!(
+            apply.call(&[(&half).into(), 5.0.into()]).unwrap(),
+            Value::Float(3.5),
+            "{:?}",
+            lib.backend()
+        );
+    }
+}

@@ -32,7 +32,7 @@ pub(super) struct CallbackState {
 /// is kept for the call to report, and C gets a zero result.
 pub(super) unsafe extern "C" fn trampoline(
     _cif: &libffi::low::ffi_cif,
-    result: &mut u64,
+    result: &mut [u64; 2],
     args: *const *const c_void,
     state: &CallbackState,
 ) {
@@ -43,6 +43,12 @@ pub(super) unsafe extern "C" fn trampoline(
         // argument's type: `size` bytes of a scalar, or of the structure.
         let at = unsafe { *args.add(i) } as *const u8;
         let value = match t {
+            CallbackArg::Scalar(c) if m.repr(*c).is_long_double() => {
+                // SAFETY: as above, the 16 bytes of a long double.
+                let bytes = unsafe { std::slice::from_raw_parts(at, 16) };
+                let x = crate::value::long_double_value(m.repr(*c), bytes);
+                t.value(m, x.to_bits(), &[])
+            }
             CallbackArg::Scalar(c) => {
                 let mut b = [0u8; 8];
                 // SAFETY: as above; a scalar is at most 8 bytes.
@@ -59,7 +65,7 @@ pub(super) unsafe extern "C" fn trampoline(
             Ok(v) => values.push(v),
             Err(e) => {
                 state.error.borrow_mut().get_or_insert(e);
-                *result = 0;
+                *result = [0; 2];
                 return;
             }
         }
@@ -69,7 +75,7 @@ pub(super) unsafe extern "C" fn trampoline(
     }))
     .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
     .and_then(|v| crate::value::callback_result(state.ret, m, &v));
-    *result = match outcome {
+    let bits = match outcome {
         Ok(bits) => bits,
         Err(e) => {
             let mut slot = state.error.borrow_mut();
@@ -78,6 +84,17 @@ pub(super) unsafe extern "C" fn trampoline(
             }
             0
         }
+    };
+    let r = m.repr(state.ret);
+    *result = if r.is_long_double() {
+        // The result's own 16 bytes (the slot holds its value as a double).
+        let bytes = crate::value::long_double_bytes(r, f64::from_bits(bits));
+        [
+            u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default()),
+            u64::from_le_bytes(bytes[8..].try_into().unwrap_or_default()),
+        ]
+    } else {
+        [bits, 0]
     };
 }
 
@@ -115,7 +132,9 @@ impl NativeLibrary {
         // until `free_callback` (or drop) frees the closure first; the CIF and the state are
         // boxed, so the pointers given to libffi stay valid.
         let prepared = unsafe {
-            libffi::low::prep_closure::<CallbackState, u64>(
+            // The result buffer libffi gives a closure holds any return value, 16 bytes at
+            // least (two registers, or an x87 long double): the trampoline writes 16.
+            libffi::low::prep_closure::<CallbackState, [u64; 2]>(
                 closure,
                 cif.as_raw_ptr(),
                 trampoline,

@@ -20,6 +20,7 @@ pub(super) fn ffi_type(r: Repr) -> Type {
         Repr::UInt(_) => Type::u64(),
         Repr::F32 => Type::f32(),
         Repr::F64 => Type::f64(),
+        Repr::F80 | Repr::F128 => Type::longdouble(),
         Repr::Void => Type::void(),
     }
 }
@@ -164,6 +165,7 @@ pub(super) fn ffi_passing(p: &crate::backend::Passing) -> Result<Type> {
     match p {
         crate::backend::Passing::Scalar(r) => Ok(ffi_type(*r)),
         crate::backend::Passing::Struct(s) => ffi_struct(s),
+        crate::backend::Passing::Memory(r) => Ok(ffi_type(*r)),
     }
 }
 

@@ -79,7 +79,7 @@ fn shim_plan(
 ) -> Option<ShimPlan> {
     let float = |p: &crate::backend::Passing| match p {
         crate::backend::Passing::Scalar(r) => Some(matches!(r, Repr::F32 | Repr::F64)),
-        crate::backend::Passing::Struct(_) => None,
+        crate::backend::Passing::Struct(_) | crate::backend::Passing::Memory(_) => None,
     };
     if fixed.is_some() {
         return None;
@@ -298,14 +298,22 @@ impl Backend for NativeLibrary {
         let struct_args = args
             .iter()
             .enumerate()
-            .filter(|(_, a)| matches!(a, crate::backend::Passing::Struct(_)))
+            .filter(|(_, a)| {
+                matches!(
+                    a,
+                    crate::backend::Passing::Struct(_) | crate::backend::Passing::Memory(_)
+                )
+            })
             .fold(0u64, |bits, (i, _)| bits | (1 << i));
         self.protos.push(NativeProto {
             code,
             cif,
             nargs: args.len(),
             struct_args,
-            struct_ret: matches!(ret, crate::backend::Passing::Struct(_)),
+            struct_ret: matches!(
+                ret,
+                crate::backend::Passing::Struct(_) | crate::backend::Passing::Memory(_)
+            ),
             shim: shim_plan(args, ret, fixed),
         });
         Ok(ProtoId(self.protos.len() - 1))

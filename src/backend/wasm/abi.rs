@@ -16,6 +16,10 @@ pub(super) enum ArgPlan {
     /// Argument `index` is a single-scalar structure: load `size` bytes from the address in
     /// its slot and pass them as this wasm type.
     Load(usize, Slot, usize),
+    /// Argument `index` is a `long double` (an IEEE quad, which clang's wasm32 ABI passes as
+    /// two i64): half `half` (0 the low 8 bytes, 1 the high) of the 16 bytes at the address in
+    /// its slot.
+    Half(usize, usize),
     /// The hidden pointer to the result structure (`sret`), passed first.
     RetAddr,
     /// The pointer to the buffer of variadic arguments, passed last.
@@ -143,6 +147,11 @@ impl WasmLibrary {
                     RetPlan::None
                 }
             },
+            // A long double result is returned through a hidden pointer, as a structure.
+            Passing::Memory(_) => {
+                params.push(ArgPlan::RetAddr);
+                RetPlan::None
+            }
         };
         let nfixed = fixed.unwrap_or(args.len()).min(args.len());
         for (i, a) in args[..nfixed].iter().enumerate() {
@@ -155,6 +164,10 @@ impl WasmLibrary {
                     StructAbi::Scalar(slot, size) => params.push(ArgPlan::Load(i, slot, size)),
                     StructAbi::Indirect => params.push(ArgPlan::Slot(i, Slot::I32)),
                 },
+                Passing::Memory(_) => {
+                    params.push(ArgPlan::Half(i, 0));
+                    params.push(ArgPlan::Half(i, 1));
+                }
             }
         }
         // clang's wasm32 varargs: each promoted argument at its own alignment in a buffer in
@@ -165,7 +178,7 @@ impl WasmLibrary {
             for (i, a) in args.iter().enumerate().skip(nfixed) {
                 let Passing::Scalar(r) = a else {
                     return Err(Error::TypeError(
-                        "a structure cannot be a variadic argument".into(),
+                        "a structure or long double cannot be a variadic argument".into(),
                     ));
                 };
                 let slot = Slot::of_repr(*r).unwrap_or(Slot::I32);
@@ -183,6 +196,7 @@ impl WasmLibrary {
             .iter()
             .map(|p| match p {
                 ArgPlan::Slot(_, s) | ArgPlan::Load(_, s, _) => *s,
+                ArgPlan::Half(..) => Slot::I64,
                 ArgPlan::RetAddr | ArgPlan::VaBuffer => Slot::I32,
             })
             .collect();

@@ -104,6 +104,11 @@ pub(super) fn run_callback(
     let m = crate::types::DataModel::ILP32;
     // The sandbox's one memory: the caller may be a side module, which imports it.
     let memory = caller.data().memory;
+    // A long double result's address comes first (`sret`).
+    let (sret, params) = match returns_through_memory(cb.ret) {
+        true => (params.first().map(val_bits), params.get(1..).unwrap_or(&[])),
+        false => (None, params),
+    };
     let args = match callback_values(&cb.args, params, memory.map(|mem| mem.data(&caller))) {
         Ok(args) => args,
         Err(e) => {
@@ -120,6 +125,15 @@ pub(super) fn run_callback(
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (cb.f)(&mut mem, &args)))
             .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
             .and_then(|v| crate::value::callback_result(cb.ret, m, &v))
+            .and_then(|bits| match sret {
+                // The result's 16 bytes, where the caller asked (bounds-checked).
+                Some(addr) => {
+                    let bytes =
+                        crate::value::long_double_bytes(m.repr(cb.ret), f64::from_bits(bits));
+                    crate::backend::Memory::write(&mut mem, addr, &bytes).map(|()| 0)
+                }
+                None => Ok(bits),
+            })
     };
     match outcome {
         Ok(bits) => {
@@ -137,20 +151,40 @@ pub(super) fn run_callback(
 }
 
 /// The wasm parameters one callback argument takes, as clang's wasm32 ABI passes it: a
-/// scalar in its slot; a structure as its single scalar, not at all when empty, or as a
-/// pointer to a copy the caller made.
-fn arg_slots(a: &crate::backend::CallbackArg) -> Option<Slot> {
+/// scalar in its slot; a `long double` as two i64 (low half first); a structure as its
+/// single scalar, not at all when empty, or as a pointer to a copy the caller made.
+fn arg_slots(a: &crate::backend::CallbackArg) -> &'static [Slot] {
     use super::abi::{struct_abi, StructAbi};
+    let one = |s: Option<Slot>| -> &'static [Slot] {
+        match s {
+            Some(Slot::I32) => &[Slot::I32],
+            Some(Slot::I64) => &[Slot::I64],
+            Some(Slot::F32) => &[Slot::F32],
+            Some(Slot::F64) => &[Slot::F64],
+            None => &[],
+        }
+    };
     match a {
         crate::backend::CallbackArg::Scalar(t) => {
-            Slot::of_repr(crate::types::DataModel::ILP32.repr(*t))
+            let r = crate::types::DataModel::ILP32.repr(*t);
+            if r.is_long_double() {
+                &[Slot::I64, Slot::I64]
+            } else {
+                one(Slot::of_repr(r))
+            }
         }
         crate::backend::CallbackArg::Struct(s) => match struct_abi(s) {
-            StructAbi::Empty => None,
-            StructAbi::Scalar(slot, _) => Some(slot),
-            StructAbi::Indirect => Some(Slot::I32),
+            StructAbi::Empty => &[],
+            StructAbi::Scalar(slot, _) => one(Some(slot)),
+            StructAbi::Indirect => &[Slot::I32],
         },
     }
+}
+
+/// Whether a callback returning `ret` gets its result's address as a hidden first parameter
+/// (`sret`): a `long double`, which clang's wasm32 ABI returns through memory.
+fn returns_through_memory(ret: crate::types::CType) -> bool {
+    crate::types::DataModel::ILP32.repr(ret).is_long_double()
 }
 
 /// The callback's arguments from the wasm parameters; a structure passed by pointer is read
@@ -166,11 +200,21 @@ fn callback_values(
     let mut params = params.iter();
     let mut out = crate::backend::CallbackValues::new();
     for a in args {
-        let bits = match arg_slots(a) {
-            Some(_) => params.next().map(val_bits).unwrap_or(0),
-            None => 0,
-        };
+        let slots = arg_slots(a);
+        let mut bits = 0;
+        let mut wide = [0u8; 16];
+        for (k, _) in slots.iter().enumerate() {
+            bits = params.next().map(val_bits).unwrap_or(0);
+            if k < 2 {
+                wide[8 * k..8 * k + 8].copy_from_slice(&bits.to_le_bytes());
+            }
+        }
         let v = match a {
+            CallbackArg::Scalar(t) if slots.len() == 2 => {
+                // A long double: its value as a double, in the slot (see `encode`).
+                let x = crate::value::long_double_value(m.repr(*t), &wide);
+                a.value(m, x.to_bits(), &[])?
+            }
             CallbackArg::Scalar(_) => a.value(m, bits, &[])?,
             CallbackArg::Struct(s) => {
                 let size = s.layout(m).size;
@@ -204,7 +248,14 @@ impl WasmLibrary {
     ) -> Result<u64> {
         let m = crate::types::DataModel::ILP32;
         let table = self.table()?;
-        let params: Vec<ValType> = args.iter().filter_map(arg_slots).map(valtype).collect();
+        let sret = returns_through_memory(ret).then_some(ValType::I32);
+        let params: Vec<ValType> = sret
+            .into_iter()
+            .chain(
+                args.iter()
+                    .flat_map(|a| arg_slots(a).iter().copied().map(valtype)),
+            )
+            .collect();
         let results: Vec<ValType> = Slot::of_repr(m.repr(ret))
             .map(valtype)
             .into_iter()

@@ -563,6 +563,17 @@ impl WasmLibrary {
                     b[..size].copy_from_slice(bytes);
                     ty.to_raw(u64::from_le_bytes(b))
                 }
+                ArgPlan::Half(i, half) => {
+                    let start = (args[i] as usize).saturating_add(8 * half);
+                    let bytes = mem.get(start..start.saturating_add(8)).ok_or_else(|| {
+                        Error::OutOfBounds(format!(
+                            "long double argument at 0x{start:x} is outside guest memory"
+                        ))
+                    })?;
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(bytes);
+                    ValRaw::i64(i64::from_le_bytes(b))
+                }
             };
             slot.write(value);
         }

@@ -59,7 +59,8 @@ impl Slot {
             Repr::Int(_) | Repr::UInt(_) => Some(Slot::I64),
             Repr::F32 => Some(Slot::F32),
             Repr::F64 => Some(Slot::F64),
-            Repr::Void => None,
+            // A long double is two i64 (see `abi`), never one slot.
+            Repr::F80 | Repr::F128 | Repr::Void => None,
         }
     }
 
