@@ -1164,12 +1164,34 @@ struct Prepared {
     /// passed as a pointer to the bytes object's own (NUL-terminated) buffer, as ctypes
     /// passes it, with no copy. In wasm none: bytes are copied into the sandbox.
     borrow_bytes: u64,
+    /// The positions declared as a pointer or array type, whose `from_param` takes no plain
+    /// value but None ([`Func::_objects_only`]).
+    objects_only: Cell<u64>,
+    /// `(position, type)`: the ctypes types whose instances pass as their address there, as
+    /// ctypes' rules say for every instance of the type ([`Func::_learn`]). At most
+    /// [`LEARNED`] of them.
+    by_address: std::cell::RefCell<smallvec::SmallVec<[(usize, Py<PyType>); 4]>>,
 }
+
+/// How many `(position, type)` pairs a function learns to pass as addresses.
+const LEARNED: usize = 16;
 
 /// The arguments of one call, on the stack for the usual counts.
 type Args = smallvec::SmallVec<[Value; 6]>;
 
 impl Prepared {
+    /// The address of `a`, argument `i`, when its type was learned to pass as its address
+    /// there ([`Func::_learn`]).
+    fn address_of(&self, i: usize, a: &Bound<'_, PyAny>) -> Option<u64> {
+        let obj = a.cast::<CDataBase>().ok()?;
+        let ty = a.get_type();
+        let learned = self.by_address.borrow();
+        learned
+            .iter()
+            .any(|(p, t)| *p == i && t.bind(a.py()).is(&ty))
+            .then(|| obj.borrow().addr)
+    }
+
     /// The call, if every argument is a plain Python value (int, float, bytes, str, None)
     /// that the core converts alone; `NotImplemented`, with nothing called, if one needs
     /// ctypes' own conversions (`from_param`, an object's address) or is refused, so that
@@ -1180,7 +1202,27 @@ impl Prepared {
             return Ok(py.NotImplemented());
         }
         let mut values = Args::new();
+        let objects_only = self.objects_only.get();
         for (i, a) in args.iter().enumerate() {
+            let bit = 1u64 << i.min(63);
+            if objects_only & bit != 0 {
+                // A pointer or array type: None (NULL), or an object of a type learned to
+                // pass as its address; anything else is for its from_param.
+                if a.is_none() {
+                    values.push(Value::None);
+                    continue;
+                }
+                match self.address_of(i, &a) {
+                    Some(addr) => {
+                        values.push(Value::Pointer(Pointer {
+                            lib: self.lib,
+                            addr,
+                        }));
+                        continue;
+                    }
+                    None => return Ok(py.NotImplemented()),
+                }
+            }
             if a.is_exact_instance_of::<PyInt>() {
                 if let Ok(n) = a.extract::<i64>() {
                     values.push(Value::Int(n as i128));
@@ -1206,7 +1248,16 @@ impl Prepared {
                 || a.is_exact_instance_of::<PyBytes>()
                 || a.is_exact_instance_of::<PyString>();
             if !plain {
-                return Ok(py.NotImplemented());
+                match self.address_of(i, &a) {
+                    Some(addr) => {
+                        values.push(Value::Pointer(Pointer {
+                            lib: self.lib,
+                            addr,
+                        }));
+                        continue;
+                    }
+                    None => return Ok(py.NotImplemented()),
+                }
             }
             values.push(value(&a, self.lib)?);
         }
@@ -1250,6 +1301,8 @@ impl Func {
                 f,
                 lib,
                 borrow_bytes,
+                objects_only: Cell::new(0),
+                by_address: Default::default(),
             }),
         })
     }
@@ -1274,6 +1327,25 @@ impl Func {
         }
         let ret = self.p.f.call(&values).py()?;
         object(py, ret)
+    }
+
+    /// Marks the positions (bits of `mask`) declared as pointer or array types: a plain
+    /// value there is for the Python layer's `from_param`, never converted by the core.
+    fn _objects_only(&self, mask: u64) {
+        self.p.objects_only.set(mask);
+    }
+
+    /// Instances of `ty` pass as their address at position `i` from now on, on the fast path
+    /// (ctypes' rules give that for every instance of the type: the Python layer's `_quick`).
+    fn _learn(&self, i: usize, ty: Bound<'_, PyType>) {
+        let mut learned = self.p.by_address.borrow_mut();
+        if learned.len() < LEARNED
+            && !learned
+                .iter()
+                .any(|(p, t)| *p == i && t.bind(ty.py()).is(&ty))
+        {
+            learned.push((i, ty.unbind()));
+        }
     }
 
     /// [`Prepared::fast`].

@@ -1655,16 +1655,30 @@ def namespace(backend):
                 self._quick = tables
             # Without types the core can use, every argument goes with its own type code.
             self._infer = codes is None and self._argtypes is not None
-            # Plain numbers, bytes and None convert in Rust alone when every declared
-            # type and the result are fundamental types.
+            # The call converts in Rust alone when every declared type is a fundamental type
+            # (plain numbers, bytes and None: the core checks them) or a pointer or array
+            # type with ctypes' own from_param (None, and objects of the types `_call` learns
+            # pass as their address), and the result is a fundamental type.
+            def own(t):
+                return isinstance(t, type) and t.__dict__.get("_fundamental")
+
+            def by_address(t):
+                return (
+                    isinstance(t, type)
+                    and issubclass(t, (_Pointer, Array))
+                    and getattr(t.from_param, "__func__", None) in _OWN_FROM_PARAM
+                )
+
             self._fast = (
                 codes is not None
                 and "O" not in codes
                 and rcode != "O"
                 and self._paramflags is None
-                and all(isinstance(t, type) and t.__dict__.get("_fundamental") for t in self._argtypes)
-                and (rt is None or (isinstance(rt, type) and rt.__dict__.get("_fundamental")))
+                and all(own(t) or by_address(t) for t in self._argtypes)
+                and (rt is None or own(rt))
             )
+            if self._fast:
+                self._core._objects_only(sum(1 << i for i, t in enumerate(self._argtypes) if not own(t)))
             self._set_fast(self._core if self._fast and self._errcheck is None else None)
 
         # The hot path: plain Python values converted, the call made and the result converted
@@ -1681,10 +1695,12 @@ def namespace(backend):
                 # Every argument of a type whose conversion was worked out before (see
                 # `_quick`): no from_param, no checks of the value.
                 conv = []
-                for table, a in zip(tables, args):
+                for i, (table, a) in enumerate(zip(tables, args)):
                     f = table.get(type(a))
                     if f is None:
                         break
+                    if f is _address_arg and self._fast:
+                        self._core._learn(i, type(a))  # the next calls stay in Rust
                     conv.append(f(a))
                 else:
                     result = self._core(*conv)
@@ -1731,6 +1747,8 @@ def namespace(backend):
                         type.__setattr__(d, "_b_quick_", table)
                     if type(a) not in table:
                         table[type(a)] = _quick(d, type(a))
+                    if table[type(a)] is _address_arg and self._fast:
+                        self._core._learn(i, type(a))
             core = self._core
             if self._argtypes is None and any(type(c) is tuple and not isinstance(c[0], str) for c in conv):
                 core = self._by_value(conv)
