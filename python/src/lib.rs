@@ -1107,34 +1107,37 @@ struct Library {
 
 #[pymethods]
 impl Library {
-    /// The function `name`, with argtypes (`None`: unset) and restype as type codes.
-    #[pyo3(signature = (name, argtypes, restype))]
+    /// The function `name`, with argtypes (`None`: unset) and restype as type codes, and
+    /// ctypes' `use_errno` (errno swapped with the process's private copy around calls).
+    #[pyo3(signature = (name, argtypes, restype, use_errno = false))]
     fn function(
         &self,
         name: &str,
         argtypes: Option<Vec<Bound<'_, PyAny>>>,
         restype: Bound<'_, PyAny>,
+        use_errno: bool,
     ) -> PyResult<Func> {
         let f = self.lib.function(name).py()?;
         let native = self.lib.backend() == BackendKind::Native;
-        Func::declared(self.lib.id(), native, f, argtypes, restype)
+        Func::declared(self.lib.id(), native, f, argtypes, restype, use_errno)
     }
 
     /// The function at a C function pointer (`CFUNCTYPE(...)(address)`), with its prototype
     /// as in [`Library::function`]. In wasm the address is checked against the sandbox's
     /// function table when the call is prepared.
-    #[pyo3(signature = (address, argtypes, restype))]
+    #[pyo3(signature = (address, argtypes, restype, use_errno = false))]
     fn function_at(
         &self,
         address: u64,
         argtypes: Option<Vec<Bound<'_, PyAny>>>,
         restype: Bound<'_, PyAny>,
+        use_errno: bool,
     ) -> PyResult<Func> {
         // SAFETY: natively this is ctypes' own contract for calling a function pointer: the
         // script vouches for the address and the prototype. In wasm every address is checked.
         let f = unsafe { self.lib.function_at(address) }.py()?;
         let native = self.lib.backend() == BackendKind::Native;
-        Func::declared(self.lib.id(), native, f, argtypes, restype)
+        Func::declared(self.lib.id(), native, f, argtypes, restype, use_errno)
     }
 
     /// Whether the library finds a function called `name`.
@@ -1170,8 +1173,11 @@ struct Prepared {
     /// `(position, type)`: the ctypes types whose instances pass as their address there, as
     /// ctypes' rules say for every instance of the type ([`Func::_learn`]). At most
     /// [`LEARNED`] of them.
-    by_address: std::cell::RefCell<smallvec::SmallVec<[(usize, Py<PyType>); 4]>>,
+    by_address: std::cell::RefCell<Learned>,
 }
+
+/// `(position, type)` pairs of [`Prepared::by_address`].
+type Learned = smallvec::SmallVec<[(usize, Py<PyType>); 4]>;
 
 /// How many `(position, type)` pairs a function learns to pass as addresses.
 const LEARNED: usize = 16;
@@ -1282,7 +1288,13 @@ impl Func {
         mut f: wasmctypes::Function,
         argtypes: Option<Vec<Bound<'_, PyAny>>>,
         restype: Bound<'_, PyAny>,
+        use_errno: bool,
     ) -> PyResult<Func> {
+        // The process keeps the private copy (it is made with use_errno); each function
+        // swaps it only if its library or prototype asks, as in ctypes.
+        if f.use_errno() != use_errno {
+            f.set_use_errno(use_errno).py()?;
+        }
         if let Some(descs) = argtypes {
             let types: Vec<Type> = descs.iter().map(type_of).collect::<PyResult<_>>()?;
             f.set_argtypes(&types).py()?;

@@ -269,3 +269,23 @@ def test_objects_keeps_what_ctypes_keeps_under_ctypes_keys(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[2] == {"0": {"0": b"spam", "1": b"eggs"}, "2:2": b"ham"}
+
+
+def test_use_errno_is_the_librarys_and_the_prototypes(ct, test_lib):
+    """errno is swapped with the private copy only around calls of functions whose library
+    (`CDLL(..., use_errno=True)`) or prototype asks for it, as in ctypes."""
+
+    def run(ns, dll):
+        out = []
+        for lib in (ns.CDLL(None), ns.CDLL(None, use_errno=True)):
+            f = lib.strtol
+            f.argtypes = [ns.c_char_p, ns.c_void_p, ns.c_int]
+            f.restype = ns.c_long
+            for _ in range(2):  # the second call takes the prepared path
+                ns.set_errno(5)
+                f(b"99999999999999999999999", None, 10)
+                out.append(ns.get_errno() == 5)
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython == [True, True, False, False]

@@ -1624,12 +1624,14 @@ def namespace(backend):
             self.errcheck = None
 
         def _function(self, codes, rcode):
+            # ctypes' use_errno, from the library's or the prototype's flags.
+            use_errno = bool(self._flags_ & FUNCFLAG_USE_ERRNO)
             if self._name is not None:
-                return self._dll._lib.function(self._name, codes, rcode)
+                return self._dll._lib.function(self._name, codes, rcode, use_errno)
             addr = self._address()
             if not addr:
                 raise ValueError("NULL function pointer")
-            return _libc().function_at(addr, codes, rcode)
+            return _libc().function_at(addr, codes, rcode, use_errno)
 
         def _prepare(self):
             codes = None
@@ -1916,6 +1918,10 @@ def namespace(backend):
 
     _functypes = {}
 
+    # CPython's flags of a function type (`_flags_`): the calling convention, the interpreter
+    # API, and whether errno (or Windows' last error) is swapped with the private copy.
+    FUNCFLAG_CDECL, FUNCFLAG_PYTHONAPI, FUNCFLAG_USE_ERRNO, FUNCFLAG_USE_LASTERROR = 1, 4, 8, 16
+
     def CFUNCTYPE(restype, *argtypes, use_errno=False, use_last_error=False):
         if len(argtypes) > _core.MAX_ARGS:
             raise _core.ArgumentError("too many arguments (%d), maximum is %d" % (len(argtypes), _core.MAX_ARGS))
@@ -1924,7 +1930,10 @@ def namespace(backend):
             return _functypes[key]
         except KeyError:
             pass
-        t = _CDataMeta("CFunctionType", (_CFuncPtr,), {"_restype_": restype, "_argtypes_": argtypes})
+        flags = FUNCFLAG_CDECL | (FUNCFLAG_USE_ERRNO if use_errno else 0) | (FUNCFLAG_USE_LASTERROR if use_last_error else 0)
+        t = _CDataMeta(
+            "CFunctionType", (_CFuncPtr,), {"_restype_": restype, "_argtypes_": argtypes, "_flags_": flags}
+        )
         _functypes[key] = t
         return t
 
@@ -1939,9 +1948,11 @@ def namespace(backend):
             else:
                 self._lib = proc.load(_resolve(os.fspath(name)))
             restype = self._func_restype_
+            flags = FUNCFLAG_CDECL | (FUNCFLAG_USE_ERRNO if use_errno else 0) | (FUNCFLAG_USE_LASTERROR if use_last_error else 0)
 
             class _FuncPtr(_CFuncPtr):
                 _restype_ = restype
+                _flags_ = flags
 
             self._FuncPtr = _FuncPtr
 

@@ -219,7 +219,7 @@ impl Function {
         };
         let outcome = self
             .lib
-            .with_private_errno(b, |b| b.call(proto, cv.slots(), ret_addr))?;
+            .with_private_errno(b, self.use_errno, |b| b.call(proto, cv.slots(), ret_addr))?;
         // A callback's own error is the call's error, on both backends.
         if let Some(e) = b.take_callback_error() {
             return Err(e);

@@ -220,6 +220,7 @@ impl CDLL {
             proto: std::cell::Cell::new(None),
             scalar: std::cell::OnceCell::new(),
             inferred: RefCell::new(None),
+            use_errno: self.inner.errno.is_some(),
         }
     }
 

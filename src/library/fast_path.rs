@@ -140,7 +140,7 @@ impl Function {
         let Type::Simple(restype) = self.restype else {
             return None;
         };
-        if types.len() > SCALAR_MAX || self.lib.errno.is_some() {
+        if types.len() > SCALAR_MAX || self.use_errno {
             return None;
         }
         let mut args = [Num::Void; SCALAR_MAX];

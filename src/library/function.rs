@@ -31,6 +31,9 @@ pub struct Function {
     pub(super) proto: std::cell::Cell<Option<ProtoId>>,
     /// Set once the declared prototype is prepared, when it qualifies for the fast path.
     pub(super) scalar: std::cell::OnceCell<ScalarCall>,
+    /// ctypes' `use_errno` for this function: errno is swapped with the sandbox's private
+    /// copy around its calls (see [`Function::set_use_errno`]).
+    pub(super) use_errno: bool,
     pub(super) inferred: RefCell<Option<(Vec<Repr>, ProtoId)>>,
 }
 
@@ -160,6 +163,28 @@ impl Function {
     }
 
     /// Forgets the prepared prototypes; the next call prepares again, once.
+    /// ctypes' `use_errno` (`CDLL(name, use_errno=True)`, `CFUNCTYPE(..., use_errno=True)`):
+    /// whether errno is set from the private copy ([`CDLL::set_errno`](super::CDLL::set_errno))
+    /// before each call and copied back after it. A function starts with its library's
+    /// [`LoadOptions::use_errno`](crate::LoadOptions); turning it on where the library was
+    /// loaded without it is a TypeError (there is no private copy). Off, calls cost no errno
+    /// traffic, and the private copy stays as it was, as in ctypes.
+    pub fn set_use_errno(&mut self, on: bool) -> Result<&mut Self> {
+        if on && self.lib.errno.is_none() {
+            return Err(Error::TypeError(
+                "the library was not loaded with use_errno".into(),
+            ));
+        }
+        self.use_errno = on;
+        self.invalidate();
+        Ok(self)
+    }
+
+    /// Whether errno is swapped around this function's calls ([`Function::set_use_errno`]).
+    pub fn use_errno(&self) -> bool {
+        self.use_errno
+    }
+
     pub(super) fn invalidate(&mut self) {
         *self.inferred.get_mut() = None;
         self.proto.set(None);

@@ -125,17 +125,19 @@ impl LibInner {
         slots: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
         let mut backend = self.backend().map_err(Box::new)?;
-        self.with_private_errno(&mut **backend, |b| b.call_scalar(proto, slots))?
+        self.with_private_errno(&mut **backend, true, |b| b.call_scalar(proto, slots))?
     }
 
     /// ctypes' `use_errno`: runs `call` with the library's errno set to the private copy,
-    /// which then takes what C left there. Without `use_errno` it only runs `call`.
+    /// which then takes what C left there. Without `use_errno` (the library's, or `swap`
+    /// for this call) it only runs `call`.
     pub(super) fn with_private_errno<T>(
         &self,
         b: &mut dyn Backend,
+        swap: bool,
         call: impl FnOnce(&mut dyn Backend) -> T,
     ) -> Result<T> {
-        let Some((addr, private)) = &self.errno else {
+        let Some((addr, private)) = self.errno.as_ref().filter(|_| swap) else {
             return Ok(call(b));
         };
         b.write(*addr, &private.get().to_le_bytes())?;

@@ -46,6 +46,32 @@ fn errno_set_by_c_is_read_by_the_host_and_the_reverse() {
     }
 }
 
+/// ctypes' use_errno is per function (`CDLL(name, use_errno=...)`): a function without it
+/// leaves the private copy as it was, and C's errno is not set from it.
+#[test]
+fn a_function_without_use_errno_leaves_the_private_copy_alone() {
+    for kind in BackendKind::ALL {
+        let lib = with_errno(kind);
+        let mut fail = lib.function("fail_with").unwrap();
+        assert!(fail.use_errno(), "the library's option is the default");
+        fail.set_argtypes(&[CType::Int]).unwrap();
+        fail.set_use_errno(false).unwrap();
+        lib.set_errno(5).unwrap();
+        // Twice: the first call prepares, the second takes the fast path.
+        for _ in 0..2 {
+            assert_eq!(fail.call(&[Value::Int(34)]).unwrap(), Value::Int(-1));
+            assert_eq!(lib.get_errno().unwrap(), 5, "{kind}");
+        }
+        fail.set_use_errno(true).unwrap();
+        fail.call(&[Value::Int(34)]).unwrap();
+        assert_eq!(lib.get_errno().unwrap(), 34, "{kind}");
+        // Without the library's use_errno there is no private copy to swap with.
+        let plain = crate::common::open("variadic", kind);
+        let mut f = plain.function("fail_with").unwrap();
+        assert_eq!(f.set_use_errno(true).unwrap_err().kind(), "TypeError");
+    }
+}
+
 #[test]
 fn a_library_can_be_dropped_and_reloaded() {
     let b = built("reload");
