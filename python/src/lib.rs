@@ -729,19 +729,25 @@ fn bare_instance<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase
     if !cls.is_subclass_of::<CDataBase>()? {
         return Err(PyTypeError::new_err("not a ctypes type"));
     }
-    // `tp_new` of `CData`, looked up once.
+    // `tp_new` of `CData` and of `CFuncPtr` (whose instances have its layout), looked up
+    // once each.
     static NEW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let slot = *NEW.get_or_init(|| {
-        let base = py.get_type::<CDataBase>();
+    static NEW_FUNC: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let (cell, base) = match cls.is_subclass_of::<CFuncBase>()? {
+        true => (&NEW_FUNC, py.get_type::<CFuncBase>()),
+        false => (&NEW, py.get_type::<CDataBase>()),
+    };
+    let slot = *cell.get_or_init(|| {
         // SAFETY: reading a slot of a live type object.
         unsafe { ffi::PyType_GetSlot(base.as_type_ptr(), ffi::Py_tp_new) as usize }
     });
     if slot == 0 {
         return Err(PyTypeError::new_err("CData has no constructor"));
     }
-    // SAFETY: `slot` is `tp_new` of `CData`, PyO3's constructor, which takes any subtype of
-    // `CData` (checked above), a tuple of arguments and NULL keywords, and returns a new
-    // reference or NULL with an exception set.
+    // SAFETY: `slot` is `tp_new` of `CData` or `CFuncPtr`, PyO3's constructor, which takes
+    // any subtype of its class (checked above: a subtype of `CFuncPtr` gets its own), a
+    // tuple of arguments and NULL keywords, and returns a new reference or NULL with an
+    // exception set.
     unsafe {
         let new: ffi::newfunc = std::mem::transmute(slot);
         let args = PyTuple::empty(py);
@@ -1013,8 +1019,14 @@ impl CDataBase {
         self.fast = f;
     }
 
-    /// A C function object's `__call__`: the prepared call if every argument is a plain
-    /// Python value ([`Func::fast`]), else the Python layer's general call,
+    /// An instance of `cls` with no memory yet (`from_address` and kin attach it).
+    #[staticmethod]
+    fn _bare<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
+        bare_instance(cls)
+    }
+
+    /// A C function object's call (see [`CFuncBase`]): the prepared call if every argument
+    /// is a plain Python value ([`Func::fast`]), else the Python layer's general call,
     /// `self._call(args, None)`.
     #[pyo3(signature = (*args))]
     fn call(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
@@ -1099,6 +1111,36 @@ impl CDataBase {
     }
 }
 
+/// The base of C function objects (`_CFuncPtr`: a library's function, a function pointer, a
+/// callback): a `CData` whose type's call slot is [`CDataBase::call`], so that calling one
+/// goes from Python straight to Rust, with no lookup of `__call__` between.
+#[pyclass(extends = CDataBase, subclass, module = "wasmctypes._core", name = "CFuncPtr")]
+struct CFuncBase {}
+
+#[pymethods]
+impl CFuncBase {
+    #[new]
+    fn new() -> PyClassInitializer<Self> {
+        PyClassInitializer::from(CDataBase::new()).add_subclass(CFuncBase {})
+    }
+
+    /// `f(*args)`: [`CDataBase::call`]; with keywords (paramflags), the Python layer's
+    /// `self._call(args, kwargs)`.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        match kwargs.filter(|k| !k.is_empty()) {
+            None => CDataBase::call(slf.as_super(), args),
+            Some(k) => Ok(slf
+                .call_method1(pyo3::intern!(slf.py(), "_call"), (args, k))?
+                .unbind()),
+        }
+    }
+}
+
 /// A loaded library (a module of a process).
 #[pyclass(unsendable, module = "wasmctypes._core")]
 struct Library {
@@ -1174,7 +1216,13 @@ struct Prepared {
     /// ctypes' rules say for every instance of the type ([`Func::_learn`]). At most
     /// [`LEARNED`] of them.
     by_address: std::cell::RefCell<Learned>,
+    /// A buffer for the bytes of a call's argument, kept between calls (see
+    /// [`Prepared::fast`]); empty while a call holds it.
+    spare: Cell<Vec<u8>>,
 }
+
+/// The largest buffer a function keeps for its bytes arguments between calls.
+const SPARE_MAX: usize = 64 * 1024;
 
 /// `(position, type)` pairs of [`Prepared::by_address`].
 type Learned = smallvec::SmallVec<[(usize, Py<PyType>); 4]>;
@@ -1265,13 +1313,38 @@ impl Prepared {
                     None => return Ok(py.NotImplemented()),
                 }
             }
+            if let Ok(b) = a.cast_exact::<PyBytes>() {
+                // Copied (into the sandbox, by the core) from a buffer this function keeps
+                // between calls: no allocation per call.
+                let mut v = self.spare.take();
+                v.clear();
+                v.extend_from_slice(b.as_bytes());
+                values.push(Value::Bytes(v));
+                continue;
+            }
             values.push(value(&a, self.lib)?);
         }
-        match self.f.call(&values) {
+        let outcome = self.f.call(&values);
+        for v in values {
+            if let Value::Bytes(b) = v {
+                if b.capacity() <= SPARE_MAX && b.capacity() > self.spare_capacity() {
+                    self.spare.set(b);
+                }
+            }
+        }
+        match outcome {
             Ok(ret) => object(py, ret),
             Err(Error::ArgumentError { .. }) => Ok(py.NotImplemented()),
             Err(e) => Err(py_err(e)),
         }
+    }
+
+    /// The capacity of the spare buffer (taken and put back).
+    fn spare_capacity(&self) -> usize {
+        let v = self.spare.take();
+        let n = v.capacity();
+        self.spare.set(v);
+        n
     }
 }
 
@@ -1315,6 +1388,7 @@ impl Func {
                 borrow_bytes,
                 objects_only: Cell::new(0),
                 by_address: Default::default(),
+                spare: Cell::new(Vec::new()),
             }),
         })
     }
@@ -1492,6 +1566,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CallbackObj>()?;
     m.add_class::<StructDesc>()?;
     m.add_class::<CDataBase>()?;
+    m.add_class::<CFuncBase>()?;
     m.add_class::<Items>()?;
     m.add_class::<Alloc>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;

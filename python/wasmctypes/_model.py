@@ -158,7 +158,7 @@ def namespace(backend):
         """An instance of `cls` with no memory yet (`from_address` and kin attach it)."""
         if cls in _ABSTRACT:
             raise TypeError("abstract class")
-        return _core.CData.__new__(cls)
+        return _core.CData._bare(cls)
 
     def _has_pointers(t):
         if issubclass(t, _SimpleCData):
@@ -1453,8 +1453,6 @@ def namespace(backend):
             and t._type_ in _POINTERLIKE
         )
 
-    _CDATA_CALL = _core.CData.call
-
     def _callback_arg(t):
         """How a callback's raw argument of declared type `t` becomes what ctypes gives the
         Python function (None: the value as it is; a pointer type: a pointer to it, made in
@@ -1477,7 +1475,7 @@ def namespace(backend):
             return make
         return None
 
-    class _CFuncPtr(_CData):
+    class _CFuncPtr(_core.CFuncPtr, _CData):
         """A C function: ctypes' `CFuncPtr`, the base of `CFUNCTYPE(...)` types and of a
         library's functions. An instance is made from a Python callable (a callback), an
         address (a function pointer), `(name, dll)` (a library's function, with optional
@@ -1683,9 +1681,11 @@ def namespace(backend):
                 self._core._objects_only(sum(1 << i for i, t in enumerate(self._argtypes) if not own(t)))
             self._set_fast(self._core if self._fast and self._errcheck is None else None)
 
-        # The hot path: plain Python values converted, the call made and the result converted
-        # in Rust, with no Python frame between; anything else goes to `_call`.
-        __call__ = _CDATA_CALL
+        __new__ = _CData.__dict__["__new__"]  # ours, not _core.CFuncPtr's (first in the MRO)
+
+        # Calling one is `_core.CFuncPtr`'s call slot, the hot path: plain Python values
+        # converted, the call made and the result converted in Rust, with no Python frame
+        # between; anything else goes to `_call`.
 
         def _call(self, args, kwargs):
             """The general call: ctypes' conversions (from_param, _as_parameter_, objects'
