@@ -10,7 +10,8 @@ Rows: `lib.add(1, 2)` with argtypes, a `c_char_p` call (`str_len` of 100 bytes),
 `qsort` of 1,000 ints with a Python comparison callback, and `create_string_buffer(4096)`
 plus a call (`upper`). Each row is timed with `timeit`, 7 repeats with the three namespaces
 interleaved per repeat; the figure is the median repeat, and the ratio is to CPython's ctypes
-in the same run.
+in the same run. Each libc's qsort makes its own number of comparisons (glibc's merge sort
+fewer than wasi-libc's smoothsort), so the qsort row is also shown per comparison.
 """
 
 import ctypes as cpython_ctypes
@@ -34,6 +35,7 @@ def build():
 
 
 def rows(ct):
+    """The rows for namespace `ct`: name -> (function, calls per timing)."""
     lib = ct.CDLL(os.path.join(OUT, "libtestlib.so"))
     up = ct.CDLL(os.path.join(OUT, "libupper.so"))
     libc = ct.CDLL(None)
@@ -58,6 +60,18 @@ def rows(ct):
     def qsort():
         arr = arr_t(*numbers)
         libc.qsort(arr, 1000, size, cmp)
+
+    # How many comparisons this libc's qsort makes for these numbers: glibc's merge sort makes
+    # fewer than wasi-libc's (musl's) smoothsort, so the row's time per comparison is shown too.
+    counted = [0]
+
+    def count(a, b):
+        counted[0] += 1
+        return a[0] - b[0]
+
+    counter = CMP(count)
+    libc.qsort(arr_t(*numbers), 1000, size, counter)
+    rows.comparisons[ct.__name__] = counted[0]
 
     def buffer():
         buf = ct.create_string_buffer(4096)
@@ -89,7 +103,16 @@ def main():
         c = best["CPython ctypes"]
         print("%-40s %14.2f %14.2f %7.2fx %14.2f %7.2fx" % (
             row, c, best["native"], best["native"] / c, best["wasm"], best["wasm"] / c))
+        if row.startswith("qsort"):
+            n = {name: rows.comparisons[ct.__name__] for name, ct in spaces.items()}
+            per = {name: best[name] / n[name] for name in spaces}
+            c = per["CPython ctypes"]
+            print("%-40s %14.3f %14.3f %7.2fx %14.3f %7.2fx" % (
+                "  per comparison (%d, %d, %d made)" % (n["CPython ctypes"], n["native"], n["wasm"]),
+                c, per["native"], per["native"] / c, per["wasm"], per["wasm"] / c))
 
+
+rows.comparisons = {}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -547,7 +547,7 @@ impl Process {
                     Ok(cls) if cls.is_subclass_of::<CDataBase>()? => {
                         let items = cls.getattr(pyo3::intern!(py, "_b_items_"))?;
                         let items = items.cast::<Items>().ok().map(|t| t.clone().unbind());
-                        Conv::Pointer(cls.clone().unbind(), items)
+                        Conv::Pointer(cls.clone().unbind(), Constructor::of(cls)?, items)
                     }
                     _ => Conv::Call(c.unbind()),
                 })
@@ -599,8 +599,9 @@ enum Passes {
 enum Conv {
     /// The value as it is.
     Plain,
-    /// A pointer object of this type, with the type's `_b_items_`.
-    Pointer(Py<PyType>, Option<Py<Items>>),
+    /// A pointer object of this type (made by its constructor), with the type's
+    /// `_b_items_`.
+    Pointer(Py<PyType>, Constructor, Option<Py<Items>>),
     /// What this Python callable makes of the value.
     Call(Py<PyAny>),
 }
@@ -628,13 +629,13 @@ impl Target {
             for (v, conv) in values.iter().zip(&self.convs) {
                 let arg = match conv {
                     Conv::Plain => object(py, v.clone())?.into_bound(py),
-                    Conv::Pointer(cls, items) => {
+                    Conv::Pointer(cls, new, items) => {
                         let addr = match v {
                             Value::Pointer(p) => p.addr,
                             Value::Int(i) => *i as u64,
                             _ => 0,
                         };
-                        let p = bare_instance(cls.bind(py))?;
+                        let p = new.make(cls.bind(py))?;
                         {
                             let mut o = p.borrow_mut();
                             o.ptr = Some(addr);
@@ -725,34 +726,54 @@ struct CDataBase {
 /// A new instance of `cls` (a subclass of `_core.CData`) with no memory yet: what
 /// `_core.CData.__new__(cls)` makes, without a Python frame.
 fn bare_instance<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
-    let py = cls.py();
-    if !cls.is_subclass_of::<CDataBase>()? {
-        return Err(PyTypeError::new_err("not a ctypes type"));
+    Constructor::of(cls)?.make(cls)
+}
+
+/// The constructor of a class's instances, checked once: PyO3's `tp_new` of `CData`, or of
+/// `CFuncPtr` for its subclasses (whose instances have its layout).
+#[derive(Clone, Copy)]
+struct Constructor(ffi::newfunc);
+
+impl Constructor {
+    /// The constructor for `cls`, a subclass of `CData` (TypeError otherwise).
+    fn of(cls: &Bound<'_, PyType>) -> PyResult<Constructor> {
+        let py = cls.py();
+        if !cls.is_subclass_of::<CDataBase>()? {
+            return Err(PyTypeError::new_err("not a ctypes type"));
+        }
+        // Looked up once each.
+        static NEW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        static NEW_FUNC: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let (cell, base) = match cls.is_subclass_of::<CFuncBase>()? {
+            true => (&NEW_FUNC, py.get_type::<CFuncBase>()),
+            false => (&NEW, py.get_type::<CDataBase>()),
+        };
+        let slot = *cell.get_or_init(|| {
+            // SAFETY: reading a slot of a live type object.
+            unsafe { ffi::PyType_GetSlot(base.as_type_ptr(), ffi::Py_tp_new) as usize }
+        });
+        if slot == 0 {
+            return Err(PyTypeError::new_err("CData has no constructor"));
+        }
+        // SAFETY: `slot` is a non-NULL `tp_new`, whose type is `newfunc`.
+        Ok(Constructor(unsafe {
+            std::mem::transmute::<usize, ffi::newfunc>(slot)
+        }))
     }
-    // `tp_new` of `CData` and of `CFuncPtr` (whose instances have its layout), looked up
-    // once each.
-    static NEW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    static NEW_FUNC: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let (cell, base) = match cls.is_subclass_of::<CFuncBase>()? {
-        true => (&NEW_FUNC, py.get_type::<CFuncBase>()),
-        false => (&NEW, py.get_type::<CDataBase>()),
-    };
-    let slot = *cell.get_or_init(|| {
-        // SAFETY: reading a slot of a live type object.
-        unsafe { ffi::PyType_GetSlot(base.as_type_ptr(), ffi::Py_tp_new) as usize }
-    });
-    if slot == 0 {
-        return Err(PyTypeError::new_err("CData has no constructor"));
-    }
-    // SAFETY: `slot` is `tp_new` of `CData` or `CFuncPtr`, PyO3's constructor, which takes
-    // any subtype of its class (checked above: a subtype of `CFuncPtr` gets its own), a
-    // tuple of arguments and NULL keywords, and returns a new reference or NULL with an
-    // exception set.
-    unsafe {
-        let new: ffi::newfunc = std::mem::transmute(slot);
-        let args = PyTuple::empty(py);
-        let obj = new(cls.as_type_ptr(), args.as_ptr(), std::ptr::null_mut());
-        Ok(Bound::from_owned_ptr_or_err(py, obj)?.cast_into_unchecked::<CDataBase>())
+
+    /// A new instance of `cls`, which must be the class (or a subclass of the class) this
+    /// constructor was looked up for.
+    fn make<'py>(self, cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
+        let py = cls.py();
+        // SAFETY: `self.0` is `tp_new` of `CData` or `CFuncPtr`, PyO3's constructor, which
+        // takes any subtype of its class (`Constructor::of` checked `cls`, and a subclass of
+        // `CFuncPtr` gets its own), a tuple of arguments and NULL keywords, and returns a new
+        // reference or NULL with an exception set.
+        unsafe {
+            let args = PyTuple::empty(py);
+            let obj = (self.0)(cls.as_type_ptr(), args.as_ptr(), std::ptr::null_mut());
+            Ok(Bound::from_owned_ptr_or_err(py, obj)?.cast_into_unchecked::<CDataBase>())
+        }
     }
 }
 
@@ -1493,7 +1514,7 @@ impl CallbackObj {
                 for c in &t.convs {
                     match c {
                         Conv::Plain => {}
-                        Conv::Pointer(cls, items) => {
+                        Conv::Pointer(cls, _, items) => {
                             visit.call(cls)?;
                             if let Some(items) = items {
                                 visit.call(items)?;
