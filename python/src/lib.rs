@@ -105,7 +105,7 @@ fn ctype(code: &str) -> PyResult<CType> {
 
 /// A structure or union type as the core sees it, for calls that pass or return it by value
 /// (the Python layer lays out memory itself; this describes it to libffi and to the wasm ABI).
-#[pyclass(unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
 struct StructDesc {
     ty: Rc<StructType>,
     model: DataModel,
@@ -228,7 +228,7 @@ thread_local! {
 }
 
 /// A process: a wasm sandbox with its libc, or this process natively.
-#[pyclass(unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
 struct Process {
     sandbox: Sandbox,
     /// Buffers (memoryviews) open on the process's memory: `reset` would free what they
@@ -1163,7 +1163,7 @@ impl CFuncBase {
 }
 
 /// A loaded library (a module of a process).
-#[pyclass(unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
 struct Library {
     lib: CDLL,
 }
@@ -1370,7 +1370,7 @@ impl Prepared {
 }
 
 /// A function with its prototype (see [`Prepared`]), as the Python layer holds it.
-#[pyclass(unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
 struct Func {
     p: Rc<Prepared>,
 }
@@ -1464,7 +1464,7 @@ impl Func {
 
 /// A block of the process's memory owned by a Python object: freed when it is dropped, with
 /// the memory a running callback was given if there is one (the process is busy then).
-#[pyclass(unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
 struct Block {
     addr: u64,
     size: usize,
