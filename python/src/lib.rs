@@ -802,11 +802,15 @@ impl Items {
     fn address(&self, process: &Process, obj: &CDataBase, i: i64) -> PyResult<u64> {
         match self.length {
             Some(n) => {
-                let j = if i < 0 { i + n as i64 } else { i };
-                if j < 0 || j as u64 >= n {
+                let j = if i < 0 {
+                    i as i128 + n as i128
+                } else {
+                    i as i128
+                };
+                if j < 0 || j >= n as i128 {
                     return Err(PyIndexError::new_err("invalid index"));
                 }
-                Ok(obj.addr + j as u64 * self.size)
+                item_address(obj.addr, j, self.size)
             }
             None => {
                 let base = match obj.ptr {
@@ -827,10 +831,21 @@ impl Items {
                 if base == 0 {
                     return Err(PyValueError::new_err("NULL pointer access"));
                 }
-                Ok(base.wrapping_add((i as u64).wrapping_mul(self.size)))
+                item_address(base, i as i128, self.size)
             }
         }
     }
+}
+
+/// The address of item `i` (of `size` bytes) from `base`: an error, never a wrapped address,
+/// when it falls outside the 64-bit address space (natively ctypes would read wherever the
+/// sum wrapped to, or crash; in wasm it would be inside the sandbox, but the wrong place).
+fn item_address(base: u64, i: i128, size: u64) -> PyResult<u64> {
+    u64::try_from(base as i128 + i * size as i128).map_err(|_| {
+        PyValueError::new_err(format!(
+            "item {i} of {size} bytes from 0x{base:x} is outside the address space"
+        ))
+    })
 }
 
 /// The Python layer's item method `name` of `obj`; a TypeError that says the object `what`

@@ -289,3 +289,15 @@ def test_use_errno_is_the_librarys_and_the_prototypes(ct, test_lib):
 
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython == [True, True, False, False]
+
+
+def test_an_item_address_that_wraps_is_a_valueerror_not_a_read(ct):
+    """Where CPython's ctypes would read wherever `address + i * size` wrapped to (or crash),
+    both backends raise ValueError and read nothing."""
+    a = (ct.c_int * 4).from_address(2**64 - 4)
+    p = ct.cast(16, ct.POINTER(ct.c_int))
+    for f in (lambda: a[3], lambda: a[-1], lambda: p[-5], lambda: p.__setitem__(-5, 1)):
+        with pytest.raises(ValueError, match="outside the address space"):
+            f()
+    with pytest.raises(ValueError, match="NULL pointer access"):
+        p[-4]  # address 0
