@@ -557,7 +557,7 @@ def namespace(backend):
         t.__ctype_le__ = t
         if code in "bBc?":
             t.__ctype_be__ = t  # one byte has no byte order
-        elif code not in _POINTERLIKE and code != "u":
+        elif code not in _POINTERLIKE and code not in "ug":  # as CPython: no swapped wide char or long double
             t.__ctype_be__ = _CDataMeta(name, (t,), {"_endian": ">", "_fundamental": True})
             t.__ctype_be__.__ctype_be__ = t.__ctype_be__
             t.__ctype_be__.__ctype_le__ = t
