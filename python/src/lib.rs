@@ -222,9 +222,18 @@ fn object(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
 }
 
 thread_local! {
-    /// The memory of the callback running now, if any: while C is in a call, the process is
-    /// busy, and a callback's reads and writes go through the memory it was given.
-    static CALLBACK_MEMORY: Cell<Option<*mut (dyn Memory + 'static)>> = const { Cell::new(None) };
+    /// The memory of the callback running now, if any, with the id of the process it belongs
+    /// to: while C is in a call, that process is busy, and a callback's reads and writes of its
+    /// memory go through the memory it was given. Another process's memory is not it.
+    static CALLBACK_MEMORY: Cell<Option<(LibId, *mut (dyn Memory + 'static))>> = const { Cell::new(None) };
+}
+
+/// The memory a running callback was given, if it belongs to the process `id`.
+fn callback_memory(id: LibId) -> Option<*mut (dyn Memory + 'static)> {
+    match CALLBACK_MEMORY.with(Cell::get) {
+        Some((owner, mem)) if owner == id => Some(mem),
+        _ => None,
+    }
 }
 
 /// A process: a wasm sandbox with its libc, or this process natively.
@@ -286,15 +295,23 @@ impl Process {
         Ok(block)
     }
 
+    /// The pointer stored at `addr` (as `c_void_p`).
+    fn pointer_at(&self, addr: u64) -> PyResult<Value> {
+        self.memory(
+            |m| m.get(addr, CType::VoidP),
+            |lib| wasmctypes::CValue::from_address(lib, CType::VoidP, addr).value(),
+        )
+    }
+
     /// Runs `f` on the memory a running callback was given, or on the process.
     fn memory<T>(
         &self,
         in_callback: impl FnOnce(&mut dyn Memory) -> wasmctypes::Result<T>,
         outside: impl FnOnce(&CDLL) -> wasmctypes::Result<T>,
     ) -> PyResult<T> {
-        match CALLBACK_MEMORY.with(Cell::get) {
+        match callback_memory(self.sandbox.id()) {
             // SAFETY: the pointer is set only for the duration of a callback's Python code
-            // (see `make_callback`), on this thread, to the memory the callback was given.
+            // (see `Process::callback`), on this thread, to the memory the callback was given.
             Some(mem) => in_callback(unsafe { &mut *mem }).py(),
             None => outside(&self.sandbox).py(),
         }
@@ -441,6 +458,7 @@ impl Process {
         }
         Ok(Items {
             process: slf.clone().unbind(),
+            lib: slf.borrow().sandbox.id(),
             code: t,
             size: slf.borrow().sandbox.sizeof(t) as u64,
             length,
@@ -575,7 +593,7 @@ impl Process {
                 // SAFETY: erasing the lifetime is sound because the pointer is cleared before
                 // this closure returns, and only used on this thread meanwhile.
                 let mem: *mut (dyn Memory + 'static) = unsafe { std::mem::transmute(mem) };
-                let before = CALLBACK_MEMORY.with(|c| c.replace(Some(mem)));
+                let before = CALLBACK_MEMORY.with(|c| c.replace(Some((lib, mem))));
                 let outcome = t.run(py, values, passes, lib);
                 CALLBACK_MEMORY.with(|c| c.set(before));
                 Ok(outcome.unwrap_or_else(|_| zero.clone()))
@@ -790,6 +808,8 @@ struct Alloc {
 #[pyclass(frozen, module = "wasmctypes._core")]
 struct Items {
     process: Py<Process>,
+    /// The process's id (see [`callback_memory`]).
+    lib: LibId,
     code: CType,
     size: u64,
     /// An array's length; `None` for a pointer.
@@ -797,9 +817,32 @@ struct Items {
 }
 
 impl Items {
+    /// Item `i` of `obj`, read: inside a callback of its process straight from the memory the
+    /// callback was given (no borrow of the process), otherwise through the process.
+    fn load(&self, py: Python<'_>, obj: &CDataBase, i: i64) -> PyResult<Py<PyAny>> {
+        if let Some(mem) = callback_memory(self.lib) {
+            // SAFETY: as in `Process::memory`: set for the duration of a callback of this
+            // process's, on this thread, to the memory it was given; nothing else holds it now.
+            let m = unsafe { &mut *mem };
+            let addr = self.address(obj, i, |at| m.get(at, CType::VoidP).py())?;
+            if addr == 0 {
+                return Err(PyValueError::new_err("NULL pointer access"));
+            }
+            return object(py, m.get(addr, self.code).py()?);
+        }
+        let process = self.process.borrow(py);
+        let addr = self.address(obj, i, |at| process.pointer_at(at))?;
+        process.load_value(py, addr, self.code)
+    }
+
     /// The address of item `i` of `obj`, checked as ctypes checks it: in range for an array,
-    /// through a non-NULL pointer for a pointer.
-    fn address(&self, process: &Process, obj: &CDataBase, i: i64) -> PyResult<u64> {
+    /// through a non-NULL pointer for a pointer (read by `pointer_at`).
+    fn address(
+        &self,
+        obj: &CDataBase,
+        i: i64,
+        pointer_at: impl FnOnce(u64) -> PyResult<Value>,
+    ) -> PyResult<u64> {
         match self.length {
             Some(n) => {
                 let j = if i < 0 {
@@ -815,18 +858,11 @@ impl Items {
             None => {
                 let base = match obj.ptr {
                     Some(p) => p,
-                    None => {
-                        let at = obj.addr;
-                        let p = process.memory(
-                            |m| m.get(at, CType::VoidP),
-                            |lib| wasmctypes::CValue::from_address(lib, CType::VoidP, at).value(),
-                        )?;
-                        match p {
-                            Value::Int(a) => a as u64,
-                            Value::Pointer(p) => p.addr,
-                            _ => 0,
-                        }
-                    }
+                    None => match pointer_at(obj.addr)? {
+                        Value::Int(a) => a as u64,
+                        Value::Pointer(p) => p.addr,
+                        _ => 0,
+                    },
                 };
                 if base == 0 {
                     return Err(PyValueError::new_err("NULL pointer access"));
@@ -993,10 +1029,7 @@ impl CDataBase {
         let py = slf.py();
         let this = slf.borrow();
         if let Some((items, i)) = scalar_items(slf, &this, i) {
-            let items = items.get();
-            let process = items.process.borrow(py);
-            let addr = items.address(&process, &this, i)?;
-            return process.load_value(py, addr, items.code);
+            return items.get().load(py, &this, i);
         }
         drop(this);
         let m = python_item_method(slf, pyo3::intern!(py, "_getitem"), "is not subscriptable")?;
@@ -1019,7 +1052,7 @@ impl CDataBase {
                 v.is_exact_instance_of::<PyInt>() || (float && v.is_exact_instance_of::<PyFloat>());
             if fits {
                 let process = items.process.borrow(py);
-                let addr = items.address(&process, &this, i)?;
+                let addr = items.address(&this, i, |at| process.pointer_at(at))?;
                 let value = if float {
                     Value::Float(v.extract()?)
                 } else {

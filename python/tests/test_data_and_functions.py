@@ -301,3 +301,28 @@ def test_an_item_address_that_wraps_is_a_valueerror_not_a_read(ct):
             f()
     with pytest.raises(ValueError, match="NULL pointer access"):
         p[-4]  # address 0
+
+
+def test_a_callback_of_one_backend_uses_the_other_backends_objects(test_lib):
+    """Inside a callback the busy process's memory is the one the callback was given; the
+    other namespace's objects are still its own (a native object read inside a wasm callback,
+    a wasm object made and read inside a native callback)."""
+    import wasmctypes.native as native
+    import wasmctypes.wasm as wasm
+
+    seen = []
+    for outer, other in ((wasm, native), (native, wasm)):
+        theirs = (other.c_int * 3)(7, 8, 9)
+        libc = outer.CDLL(None)
+        arr = (outer.c_int * 3)(3, 1, 2)
+        CMP = outer.CFUNCTYPE(outer.c_int, outer.POINTER(outer.c_int), outer.POINTER(outer.c_int))
+
+        def cmp(a, b):
+            made = (other.c_int * 2)(theirs[2], 5)  # allocated, read and freed in the other
+            seen.append((theirs[0], made[0], made[1]))
+            return a[0] - b[0]
+
+        libc.qsort.restype = None
+        libc.qsort(arr, 3, outer.sizeof(outer.c_int), CMP(cmp))
+        assert list(arr) == [1, 2, 3]
+    assert seen and all(s == (7, 9, 5) for s in seen)
