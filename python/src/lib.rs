@@ -1028,6 +1028,12 @@ impl CDataBase {
     fn __getitem__(slf: &Bound<'_, Self>, i: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.borrow();
+        // A callback's pointer carries its items (no lookup, no reference counted).
+        if let (Some(items), true) = (&this.items, i.is_exact_instance_of::<PyInt>()) {
+            if let Ok(n) = i.extract::<i64>() {
+                return items.get().load(py, &this, n);
+            }
+        }
         if let Some((items, i)) = scalar_items(slf, &this, i) {
             return items.get().load(py, &this, i);
         }

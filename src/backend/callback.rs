@@ -20,12 +20,19 @@ impl CallbackArg {
     /// gives them), or of a structure from its bytes.
     pub(crate) fn value(&self, m: DataModel, bits: u64, bytes: &[u8]) -> Result<Value> {
         Ok(match self {
-            CallbackArg::Scalar(CType::CharP | CType::WCharP | CType::VoidP) if bits == 0 => {
-                Value::None
-            }
-            CallbackArg::Scalar(t) => from_bits(*t, m.repr(*t), bits),
+            CallbackArg::Scalar(t) => CallbackArg::scalar(*t, m, bits),
             CallbackArg::Struct(s) => Value::Struct(StructValue::from_bytes(s, m, bytes)?),
         })
+    }
+
+    /// The value of a scalar argument of type `t` from its raw bits (see
+    /// [`CallbackArg::value`]); it cannot fail.
+    #[inline]
+    pub(crate) fn scalar(t: CType, m: DataModel, bits: u64) -> Value {
+        match t {
+            CType::CharP | CType::WCharP | CType::VoidP if bits == 0 => Value::None,
+            t => from_bits(t, m.repr(t), bits),
+        }
     }
 }
 

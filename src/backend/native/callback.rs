@@ -42,18 +42,23 @@ pub(super) unsafe extern "C" fn trampoline(
         // SAFETY: libffi passes one pointer per argument of the CIF, each to a value of the
         // argument's type: `size` bytes of a scalar, or of the structure.
         let at = unsafe { *args.add(i) } as *const u8;
+        // A scalar's value goes straight into `values` (no `Result` copied on the way: the
+        // store-forwarding stall of reading a 16-byte value back just after writing it in
+        // 8-byte pieces).
         let value = match t {
             CallbackArg::Scalar(c) if m.repr(*c).is_long_double() => {
                 // SAFETY: as above, the 16 bytes of a long double.
                 let bytes = unsafe { std::slice::from_raw_parts(at, 16) };
                 let x = crate::value::long_double_value(m.repr(*c), bytes);
-                t.value(m, x.to_bits(), &[])
+                values.push(CallbackArg::scalar(*c, m, x.to_bits()));
+                continue;
             }
             CallbackArg::Scalar(c) => {
                 let mut b = [0u8; 8];
                 // SAFETY: as above; a scalar is at most 8 bytes.
                 unsafe { std::ptr::copy_nonoverlapping(at, b.as_mut_ptr(), m.sizeof(*c)) };
-                t.value(m, u64::from_le_bytes(b), &[])
+                values.push(CallbackArg::scalar(*c, m, u64::from_le_bytes(b)));
+                continue;
             }
             CallbackArg::Struct(s) => {
                 // SAFETY: as above, the structure's `size` bytes.
