@@ -449,8 +449,8 @@ impl Process {
     }
 
     /// The item kind of an array of `length` items of type code `code`, or of a pointer to
-    /// one when `length` is None: a type's `_b_items_`, which lets [`CDataBase::_item`] and
-    /// [`CDataBase::_set_item`] read and write its items in Rust.
+    /// one when `length` is None: a type's `_b_items_`, which lets [`CDataBase::__getitem__`]
+    /// and [`CDataBase::__setitem__`] read and write its items in Rust.
     fn items(slf: &Bound<'_, Self>, code: &str, length: Option<u64>) -> PyResult<Items> {
         let t = ctype(code)?;
         if matches!(t, CType::Void | CType::CharP | CType::WCharP | CType::VoidP) {
@@ -1309,16 +1309,64 @@ const LEARNED: usize = 16;
 type Args = smallvec::SmallVec<[Value; 6]>;
 
 impl Prepared {
-    /// The address of `a`, argument `i`, when its type was learned to pass as its address
-    /// there ([`Func::_learn`]).
-    fn address_of(&self, i: usize, a: &Bound<'_, PyAny>) -> Option<u64> {
+    /// `a`'s address as a pointer, argument `i`, when its type was learned to pass as its
+    /// address there ([`Func::_learn`]).
+    fn address_of(&self, i: usize, a: &Bound<'_, PyAny>) -> Option<Value> {
         let obj = a.cast::<CDataBase>().ok()?;
         let ty = a.get_type();
         let learned = self.by_address.borrow();
         learned
             .iter()
             .any(|(p, t)| *p == i && t.bind(a.py()).is(&ty))
-            .then(|| obj.borrow().addr)
+            .then(|| self.pointer(obj.borrow().addr))
+    }
+
+    /// A pointer into the function's process.
+    fn pointer(&self, addr: u64) -> Value {
+        Value::Pointer(Pointer {
+            lib: self.lib,
+            addr,
+        })
+    }
+
+    /// Argument `i` as the core takes it, if the core converts it alone (see
+    /// [`Prepared::fast`]); `None` if it is for the Python layer.
+    fn argument(&self, i: usize, a: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+        let bit = 1u64 << i.min(63);
+        if self.objects_only.get() & bit != 0 {
+            // A pointer or array type: None (NULL), or an object of a type learned to pass as
+            // its address; anything else is for its from_param.
+            return Ok(match a.is_none() {
+                true => Some(Value::None),
+                false => self.address_of(i, a),
+            });
+        }
+        if a.is_exact_instance_of::<PyInt>() {
+            if let Ok(n) = a.extract::<i64>() {
+                return Ok(Some(Value::Int(n as i128)));
+            }
+            return value(a, self.lib).map(Some);
+        }
+        if let Ok(b) = a.cast_exact::<PyBytes>() {
+            if self.borrow_bytes & bit != 0 {
+                // The bytes object's own buffer (CPython keeps it NUL-terminated), alive for
+                // the call since `args` holds the object; C must not keep it, as with ctypes.
+                return Ok(Some(self.pointer(b.as_bytes().as_ptr() as u64)));
+            }
+            // Copied (into the sandbox, by the core) from a buffer this function keeps
+            // between calls: no allocation per call.
+            let mut v = self.spare.take();
+            v.clear();
+            v.extend_from_slice(b.as_bytes());
+            return Ok(Some(Value::Bytes(v)));
+        }
+        if a.is_none()
+            || a.is_exact_instance_of::<PyFloat>()
+            || a.is_exact_instance_of::<PyString>()
+        {
+            return value(a, self.lib).map(Some);
+        }
+        Ok(self.address_of(i, a))
     }
 
     /// The call, if every argument is a plain Python value (int, float, bytes, str, None)
@@ -1331,80 +1379,19 @@ impl Prepared {
             return Ok(py.NotImplemented());
         }
         let mut values = Args::new();
-        let objects_only = self.objects_only.get();
         for (i, a) in args.iter().enumerate() {
-            let bit = 1u64 << i.min(63);
-            if objects_only & bit != 0 {
-                // A pointer or array type: None (NULL), or an object of a type learned to
-                // pass as its address; anything else is for its from_param.
-                if a.is_none() {
-                    values.push(Value::None);
-                    continue;
-                }
-                match self.address_of(i, &a) {
-                    Some(addr) => {
-                        values.push(Value::Pointer(Pointer {
-                            lib: self.lib,
-                            addr,
-                        }));
-                        continue;
-                    }
-                    None => return Ok(py.NotImplemented()),
-                }
+            match self.argument(i, &a)? {
+                Some(v) => values.push(v),
+                None => return Ok(py.NotImplemented()),
             }
-            if a.is_exact_instance_of::<PyInt>() {
-                if let Ok(n) = a.extract::<i64>() {
-                    values.push(Value::Int(n as i128));
-                    continue;
-                }
-            }
-            if self.borrow_bytes & (1 << i.min(63)) != 0 {
-                if let Ok(b) = a.cast_exact::<PyBytes>() {
-                    // The bytes object's own buffer (CPython keeps it NUL-terminated), alive
-                    // for the call since `args` holds the object; C must not keep it, as
-                    // with ctypes.
-                    let addr = b.as_bytes().as_ptr() as u64;
-                    values.push(Value::Pointer(Pointer {
-                        lib: self.lib,
-                        addr,
-                    }));
-                    continue;
-                }
-            }
-            let plain = a.is_none()
-                || a.is_exact_instance_of::<PyInt>()
-                || a.is_exact_instance_of::<PyFloat>()
-                || a.is_exact_instance_of::<PyBytes>()
-                || a.is_exact_instance_of::<PyString>();
-            if !plain {
-                match self.address_of(i, &a) {
-                    Some(addr) => {
-                        values.push(Value::Pointer(Pointer {
-                            lib: self.lib,
-                            addr,
-                        }));
-                        continue;
-                    }
-                    None => return Ok(py.NotImplemented()),
-                }
-            }
-            if let Ok(b) = a.cast_exact::<PyBytes>() {
-                // Copied (into the sandbox, by the core) from a buffer this function keeps
-                // between calls: no allocation per call.
-                let mut v = self.spare.take();
-                v.clear();
-                v.extend_from_slice(b.as_bytes());
-                values.push(Value::Bytes(v));
-                continue;
-            }
-            values.push(value(&a, self.lib)?);
         }
         let outcome = self.f.call(&values);
+        // The largest bytes buffer goes back for the next call.
         for v in values {
             if let Value::Bytes(b) = v {
-                if b.capacity() <= SPARE_MAX && b.capacity() > self.spare_capacity() {
-                    self.spare.set(b);
-                }
+                let kept = self.spare.take();
+                let larger = b.capacity() > kept.capacity() && b.capacity() <= SPARE_MAX;
+                self.spare.set(if larger { b } else { kept });
             }
         }
         match outcome {
@@ -1412,14 +1399,6 @@ impl Prepared {
             Err(Error::ArgumentError { .. }) => Ok(py.NotImplemented()),
             Err(e) => Err(py_err(e)),
         }
-    }
-
-    /// The capacity of the spare buffer (taken and put back).
-    fn spare_capacity(&self) -> usize {
-        let v = self.spare.take();
-        let n = v.capacity();
-        self.spare.set(v);
-        n
     }
 }
 

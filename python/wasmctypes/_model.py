@@ -255,16 +255,17 @@ def namespace(backend):
         if keep is None and extra is None:
             return
         root = _container(target)
+        key = _unique_key(target, index)
         if extra is not None:
             if root._b_keep_ is None:
                 root._b_keep_ = {}
-            root._b_keep_[_unique_key(target, index)] = extra
+            root._b_keep_[key] = extra
         if keep is None:
             return
         if type(root._objects) is not dict:
             root._objects = keep
         else:
-            root._objects[_unique_key(target, index)] = keep
+            root._objects[key] = keep
 
     def _kept(obj):
         """ctypes' GetKeepedObjects: what `obj`'s memory keeps alive; with what only this
@@ -278,8 +279,9 @@ def namespace(backend):
 
         # The abstract bases keep no __dict__, so that a structure with `__slots__ = ()` has
         # none either; the concrete types (`c_int`, `POINTER(T)`, `T * n`) have one.
-        # What an instance has (`_b_addr`, `_b_base_`, `_b_block`, `_objects`, `_b_size`,
-        # `_b_ptr_`) is kept by `_core.CData`, in Rust, with `_attach` and `_of`.
+        # What an instance has (`_b_addr`, `_b_base_`, `_b_index`, `_b_block`, `_objects`,
+        # `_b_keep_`, `_b_size`, `_b_ptr_`) is kept by `_core.CData`, in Rust, with `_attach`
+        # and `_of`.
         __slots__ = ("__weakref__",)
         # An array or pointer type whose items are numbers says so here (`_set_items`), and
         # its items are read and written in Rust.
@@ -363,7 +365,7 @@ def namespace(backend):
 
         def _get(self):
             code = self._type_
-            if code == "g" and self._endian == "<":
+            if code == "g":
                 return proc.get(self._b_addr, "g")  # 16 bytes, read by the core
             raw = proc.read(self._b_addr, proc.sizeof(code))
             v = _struct.unpack(self._endian + fmt(code)[1:], raw)[0]
@@ -407,7 +409,7 @@ def namespace(backend):
                 kept = (value, buf)
                 value = buf._b_addr
             v = _convert(code, value)
-            if code == "g" and self._endian == "<":
+            if code == "g":
                 proc.set(self._b_addr, "g", v)  # 16 bytes, written by the core
                 return kept
             if code == "u":
@@ -868,9 +870,6 @@ def namespace(backend):
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
-            scalar = _SCALAR.get(self._type_)
-            if scalar is not None:
-                return proc.get(a + i * scalar[1], scalar[0])
             return _read_as(self._type_, a + i * sizeof(self._type_), i, self)
 
         def _setitem(self, i, v):
@@ -1444,6 +1443,16 @@ def namespace(backend):
                 return _address_arg
         return None
 
+    def _quick_table(d):
+        """Declared type `d`'s table of the conversions `_quick` worked out, by argument type.
+        Kept on the type itself, so that no cache holds a reference to it (CPython's tests
+        count them)."""
+        table = d.__dict__.get("_b_quick_")
+        if table is None:
+            table = {}
+            type.__setattr__(d, "_b_quick_", table)
+        return table
+
     def _subclass_of_pointerlike(t):
         """A user's subclass of c_char_p, c_wchar_p or c_void_p, as a restype."""
         return (
@@ -1645,14 +1654,7 @@ def namespace(backend):
             # tables live on the types, and fill as calls go by.
             self._quick = None
             if codes is not None and self._paramflags is None:
-                tables = []
-                for d in self._argtypes:
-                    table = d.__dict__.get("_b_quick_")
-                    if table is None:
-                        table = {}
-                        type.__setattr__(d, "_b_quick_", table)
-                    tables.append(table)
-                self._quick = tables
+                self._quick = [_quick_table(d) for d in self._argtypes]
             # Without types the core can use, every argument goes with its own type code.
             self._infer = codes is None and self._argtypes is not None
             # The call converts in Rust alone when every declared type is a fundamental type
@@ -1741,12 +1743,7 @@ def namespace(backend):
                         "argument %d: %s: %s" % (i + 1, type(e).__name__, e)
                     ) from None
                 if not infer and isinstance(d, _CDataMeta):
-                    # Kept on the declared type itself, so that a cache holds no reference to
-                    # it (CPython's tests count them).
-                    table = d.__dict__.get("_b_quick_")
-                    if table is None:
-                        table = {}
-                        type.__setattr__(d, "_b_quick_", table)
+                    table = _quick_table(d)
                     if type(a) not in table:
                         table[type(a)] = _quick(d, type(a))
                     if table[type(a)] is _address_arg and self._fast:
@@ -1922,6 +1919,14 @@ def namespace(backend):
     # API, and whether errno (or Windows' last error) is swapped with the private copy.
     FUNCFLAG_CDECL, FUNCFLAG_PYTHONAPI, FUNCFLAG_USE_ERRNO, FUNCFLAG_USE_LASTERROR = 1, 4, 8, 16
 
+    def _flags(use_errno, use_last_error):
+        """The `_flags_` of a C function type of a library or a prototype."""
+        return (
+            FUNCFLAG_CDECL
+            | (FUNCFLAG_USE_ERRNO if use_errno else 0)
+            | (FUNCFLAG_USE_LASTERROR if use_last_error else 0)
+        )
+
     def CFUNCTYPE(restype, *argtypes, use_errno=False, use_last_error=False):
         if len(argtypes) > _core.MAX_ARGS:
             raise _core.ArgumentError("too many arguments (%d), maximum is %d" % (len(argtypes), _core.MAX_ARGS))
@@ -1930,7 +1935,7 @@ def namespace(backend):
             return _functypes[key]
         except KeyError:
             pass
-        flags = FUNCFLAG_CDECL | (FUNCFLAG_USE_ERRNO if use_errno else 0) | (FUNCFLAG_USE_LASTERROR if use_last_error else 0)
+        flags = _flags(use_errno, use_last_error)
         t = _CDataMeta(
             "CFunctionType", (_CFuncPtr,), {"_restype_": restype, "_argtypes_": argtypes, "_flags_": flags}
         )
@@ -1948,7 +1953,7 @@ def namespace(backend):
             else:
                 self._lib = proc.load(_resolve(os.fspath(name)))
             restype = self._func_restype_
-            flags = FUNCFLAG_CDECL | (FUNCFLAG_USE_ERRNO if use_errno else 0) | (FUNCFLAG_USE_LASTERROR if use_last_error else 0)
+            flags = _flags(use_errno, use_last_error)
 
             class _FuncPtr(_CFuncPtr):
                 _restype_ = restype
@@ -2117,9 +2122,8 @@ def namespace(backend):
             # which the result keeps alive (bytes are immutable: no one can tell them apart).
             obj = create_string_buffer(obj, len(obj))
         addr = _address(obj)
-        pointer_type = isinstance(typ, type) and issubclass(typ, _Pointer)
-        if not pointer_type and not (
-            isinstance(typ, type) and issubclass(typ, _SimpleCData) and typ._type_ in _POINTERLIKE
+        if not isinstance(typ, type) or not (
+            issubclass(typ, _Pointer) or (issubclass(typ, _SimpleCData) and typ._type_ in _POINTERLIKE)
         ):
             raise TypeError("cast() argument 2 must be a pointer type, not %s" % getattr(typ, "__name__", typ))
         result = typ()

@@ -210,11 +210,8 @@ impl Function {
                 cv.add_temp(addr);
                 addr
             }
-            Type::Simple(CType::LongDouble) => {
-                let addr = b.malloc(16)?;
-                cv.add_temp(addr);
-                addr
-            }
+            // Room for a long double result, in the scratch block (no malloc per call).
+            Type::Simple(CType::LongDouble) => temporary(b, &self.lib, &[0; 16], 0, cv)?,
             _ => 0,
         };
         let outcome = self

@@ -11,7 +11,7 @@ use super::inner::LibInner;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::types::{CType, DataModel, Repr, Type};
-use crate::value::{from_bits, int_from_bits, mask_int, Pointer, Value};
+use crate::value::{encode_bytes, from_bits, int_from_bits, mask_int, Pointer, Value};
 
 /// Converts one argument to its raw slot, following ctypes' rules for `declared` (or its
 /// inference rules when there is no declared type).
@@ -132,16 +132,10 @@ pub(super) fn convert_arg(
     let r = m.repr(t);
     let bits = match t {
         CType::LongDouble => {
-            // 16 bytes no slot holds: copied into the library's memory for the call, and
-            // their address passed (see `Passing::Memory`).
-            let x = match v {
-                Value::Float(x) => *x,
-                Value::Int(i) => *i as f64,
-                Value::Bool(x) => *x as u8 as f64,
-                other => return Err(wrong_type(position, t, other)),
-            };
-            let bytes = crate::value::long_double_bytes(r, x);
-            return Ok((pointer, temporary(b, lib, &bytes, 0, cv)?));
+            // 16 bytes no slot holds: converted by the conversion table, copied into the
+            // library's memory for the call, and their address passed (`Passing::Memory`).
+            let (bytes, n) = encode_bytes(t, r, v).map_err(|_| wrong_type(position, t, v))?;
+            return Ok((pointer, temporary(b, lib, &bytes[..n], 0, cv)?));
         }
         CType::Void => {
             return Err(Error::arg(

@@ -162,7 +162,6 @@ impl Function {
         }
     }
 
-    /// Forgets the prepared prototypes; the next call prepares again, once.
     /// ctypes' `use_errno` (`CDLL(name, use_errno=True)`, `CFUNCTYPE(..., use_errno=True)`):
     /// whether errno is set from the private copy ([`CDLL::set_errno`](super::CDLL::set_errno))
     /// before each call and copied back after it. A function starts with its library's
@@ -185,6 +184,7 @@ impl Function {
         self.use_errno
     }
 
+    /// Forgets the prepared prototypes; the next call prepares again, once.
     pub(super) fn invalidate(&mut self) {
         *self.inferred.get_mut() = None;
         self.proto.set(None);

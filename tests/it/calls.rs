@@ -528,30 +528,11 @@ fn long_double_crosses_calls_callbacks_and_memory() {
         ];
         let got = call(&lib, "_testfunc_D_bhilfD", &types, ld, &args).unwrap();
         assert_eq!(got, Value::Float(21.0));
-        let got = call(
-            &lib,
-            "tf_bD",
-            &[CType::Byte, ld],
-            ld,
-            &[0.into(), 42.0.into()],
-        );
-        assert_eq!(got.unwrap(), Value::Float(14.0));
+        let tf_bd = |x: Value| call(&lib, "tf_bD", &[CType::Byte, ld], ld, &[0.into(), x]);
+        assert_eq!(tf_bd(42.0.into()).unwrap(), Value::Float(14.0));
         // A third of 1e300 in long double, rounded to the nearest double: as 1e300 / 3.
-        let got = call(
-            &lib,
-            "tf_bD",
-            &[CType::Byte, ld],
-            ld,
-            &[0.into(), 1e300.into()],
-        );
-        assert_eq!(got.unwrap(), Value::Float(1e300 / 3.0));
-        let err = call(
-            &lib,
-            "tf_bD",
-            &[CType::Byte, ld],
-            ld,
-            &[0.into(), "x".into()],
-        );
+        assert_eq!(tf_bd(1e300.into()).unwrap(), Value::Float(1e300 / 3.0));
+        let err = tf_bd("x".into());
         assert_eq!(err.unwrap_err().kind(), "ArgumentError");
         // In memory: written and read back through the library's own representation.
         let v = CValue::new(&lib, ld, 0.5).unwrap();

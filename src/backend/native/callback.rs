@@ -93,11 +93,8 @@ pub(super) unsafe extern "C" fn trampoline(
     let r = m.repr(state.ret);
     *result = if r.is_long_double() {
         // The result's own 16 bytes (the slot holds its value as a double).
-        let bytes = crate::value::long_double_bytes(r, f64::from_bits(bits));
-        [
-            u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default()),
-            u64::from_le_bytes(bytes[8..].try_into().unwrap_or_default()),
-        ]
+        let w = u128::from_le_bytes(crate::value::long_double_bytes(r, f64::from_bits(bits)));
+        [w as u64, (w >> 64) as u64]
     } else {
         [bits, 0]
     };

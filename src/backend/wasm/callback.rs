@@ -200,18 +200,16 @@ fn callback_values(
     let mut params = params.iter();
     let mut out = crate::backend::CallbackValues::new();
     for a in args {
-        let slots = arg_slots(a);
-        let mut bits = 0;
-        let mut wide = [0u8; 16];
-        for (k, _) in slots.iter().enumerate() {
-            bits = params.next().map(val_bits).unwrap_or(0);
-            if k < 2 {
-                wide[8 * k..8 * k + 8].copy_from_slice(&bits.to_le_bytes());
-            }
+        // Its parameters' bits: one, or two halves (a long double), or none.
+        let mut halves = [0u64; 2];
+        for half in halves.iter_mut().take(arg_slots(a).len()) {
+            *half = params.next().map(val_bits).unwrap_or(0);
         }
+        let bits = halves[0];
         let v = match a {
-            CallbackArg::Scalar(t) if slots.len() == 2 => {
+            CallbackArg::Scalar(t) if arg_slots(a).len() == 2 => {
                 // A long double: its value as a double, in the slot (see `encode`).
+                let wide = (halves[0] as u128 | (halves[1] as u128) << 64).to_le_bytes();
                 let x = crate::value::long_double_value(m.repr(*t), &wide);
                 a.value(m, x.to_bits(), &[])?
             }
