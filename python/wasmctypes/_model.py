@@ -1564,7 +1564,9 @@ def namespace(backend):
                     return 0
                 return r
 
-            thunk = proc.callback(_code(restype), [_code(t) for t in argtypes], fn, convs, result, error)
+            thunk = _core.CallbackObj(
+                proc, _code(restype), [_code(t) for t in argtypes], fn, convs, result, error
+            )
             proc.write(self._b_addr, _struct.pack(fmt("P"), thunk.address))
             # As ctypes: the C function (the thunk) is kept in _objects, so that whatever
             # keeps those (a structure the pointer was stored in) keeps it callable.

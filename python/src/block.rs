@@ -1,0 +1,39 @@
+//! Blocks of a process's memory owned by Python objects.
+
+use pyo3::prelude::*;
+
+use crate::process::Process;
+
+/// A block of the process's memory owned by a Python object: freed when it is dropped, with
+/// the memory a running callback was given if there is one (the process is busy then).
+#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
+pub(crate) struct Block {
+    pub(crate) addr: u64,
+    pub(crate) size: usize,
+    pub(crate) process: Py<Process>,
+}
+
+#[pymethods]
+impl Block {
+    /// Its address.
+    #[getter]
+    fn address(&self) -> u64 {
+        self.addr
+    }
+
+    /// Its size in bytes.
+    #[getter]
+    fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let p = self.process.borrow(py);
+            // SAFETY: the block's own memory, from `Process::block`, freed once, here.
+            let _ = p.memory(|m| m.free(self.addr), |lib| unsafe { lib.free(self.addr) });
+        });
+    }
+}

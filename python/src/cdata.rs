@@ -1,0 +1,415 @@
+//! `_core.CData` and `_core.CFuncPtr`: the bases of ctypes instances and of C function
+//! objects.
+
+use std::ffi::{c_int, CString};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyTuple, PyType};
+
+use wasmctypes::{CType, Value};
+
+use crate::error::OrPy;
+use crate::function::Func;
+use crate::items::{python_item_method, scalar_items, Alloc, Items};
+use crate::process::Process;
+
+/// What a buffer export holds until it is released: the format and shape it points at, and
+/// the process whose memory it shares.
+pub(crate) struct Export {
+    format: CString,
+    shape: Vec<ffi::Py_ssize_t>,
+    process: Py<Process>,
+}
+
+/// The base of every ctypes instance (`_CData`): it gives them ctypes' buffer protocol, so
+/// that `memoryview(obj)`, `bytes(obj)` and `hexlify(obj)` share the object's memory, as
+/// CPython's ctypes does. The Python layer says where the memory is: `obj._b_buffer_()`
+/// returns `(process, address, size, format, itemsize, shape)`.
+///
+/// A C function object (`_CFuncPtr`) also keeps here the prepared call of its hot path, and
+/// `_CFuncPtr.__call__` is [`CDataBase::call`]: a call with plain arguments goes from Python
+/// straight to Rust, with no Python frame between.
+///
+/// It also holds what every instance has, so that the hot paths (items of pointers and
+/// arrays, a callback's pointer arguments) read and make them in Rust: the address of its
+/// memory (`_b_addr`), the object that memory belongs to (`_b_base_`), the block it owns
+/// (`_b_block`), the objects it keeps alive (`_objects`), its size after `resize`
+/// (`_b_size`), and a pointer's own value when it has no memory (`_b_ptr_`, see
+/// [`CDataBase::_of`]).
+///
+/// Everything it holds is a Python object or a number, so it is not bound to a thread (and
+/// pays no thread check on each access, as the `unsendable` classes here do).
+#[pyclass(subclass, module = "wasmctypes._core", name = "CData")]
+pub(crate) struct CDataBase {
+    pub(crate) fast: Option<Py<Func>>,
+    #[pyo3(get, set, name = "_b_addr")]
+    pub(crate) addr: u64,
+    #[pyo3(get, set, name = "_b_ptr_")]
+    pub(crate) ptr: Option<u64>,
+    #[pyo3(get, set, name = "_b_base_")]
+    pub(crate) base: Option<Py<PyAny>>,
+    #[pyo3(get, set, name = "_b_block")]
+    pub(crate) block: Option<Py<PyAny>>,
+    #[pyo3(get, set, name = "_objects")]
+    pub(crate) objects: Option<Py<PyAny>>,
+    #[pyo3(get, set, name = "_b_size")]
+    pub(crate) size: Option<usize>,
+    /// Its index in `_b_base_` (a field's or an item's), for the keys of `_objects`.
+    #[pyo3(get, set, name = "_b_index")]
+    pub(crate) index: isize,
+    /// What the object keeps alive that CPython's ctypes would not need (copies of bytes in
+    /// the process's memory, handles): not in `_objects`, which is ctypes' own.
+    #[pyo3(get, set, name = "_b_keep_")]
+    pub(crate) keep: Option<Py<PyAny>>,
+    /// Its type's `_b_items_`, copied when a callback makes it (no lookup per item).
+    pub(crate) items: Option<Py<Items>>,
+}
+
+/// A new instance of `cls` (a subclass of `_core.CData`) with no memory yet: what
+/// `_core.CData.__new__(cls)` makes, without a Python frame.
+pub(crate) fn bare_instance<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
+    Constructor::of(cls)?.make(cls)
+}
+
+/// The constructor of a class's instances, checked once: PyO3's `tp_new` of `CData`, or of
+/// `CFuncPtr` for its subclasses (whose instances have its layout).
+#[derive(Clone, Copy)]
+pub(crate) struct Constructor(ffi::newfunc);
+
+impl Constructor {
+    /// The constructor for `cls`, a subclass of `CData` (TypeError otherwise).
+    pub(crate) fn of(cls: &Bound<'_, PyType>) -> PyResult<Constructor> {
+        let py = cls.py();
+        if !cls.is_subclass_of::<CDataBase>()? {
+            return Err(PyTypeError::new_err("not a ctypes type"));
+        }
+        // Looked up once each.
+        static NEW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        static NEW_FUNC: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let (cell, base) = match cls.is_subclass_of::<CFuncBase>()? {
+            true => (&NEW_FUNC, py.get_type::<CFuncBase>()),
+            false => (&NEW, py.get_type::<CDataBase>()),
+        };
+        let slot = *cell.get_or_init(|| {
+            // SAFETY: reading a slot of a live type object.
+            unsafe { ffi::PyType_GetSlot(base.as_type_ptr(), ffi::Py_tp_new) as usize }
+        });
+        if slot == 0 {
+            return Err(PyTypeError::new_err("CData has no constructor"));
+        }
+        // SAFETY: `slot` is a non-NULL `tp_new`, whose type is `newfunc`.
+        Ok(Constructor(unsafe {
+            std::mem::transmute::<usize, ffi::newfunc>(slot)
+        }))
+    }
+
+    /// A new instance of `cls`, which must be the class (or a subclass of the class) this
+    /// constructor was looked up for.
+    pub(crate) fn make<'py>(self, cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
+        let py = cls.py();
+        // SAFETY: `self.0` is `tp_new` of `CData` or `CFuncPtr`, PyO3's constructor, which
+        // takes any subtype of its class (`Constructor::of` checked `cls`, and a subclass of
+        // `CFuncPtr` gets its own), a tuple of arguments and NULL keywords, and returns a new
+        // reference or NULL with an exception set.
+        unsafe {
+            let args = PyTuple::empty(py);
+            let obj = (self.0)(cls.as_type_ptr(), args.as_ptr(), std::ptr::null_mut());
+            Ok(Bound::from_owned_ptr_or_err(py, obj)?.cast_into_unchecked::<CDataBase>())
+        }
+    }
+}
+
+#[pymethods]
+impl CDataBase {
+    /// An instance with no memory yet (`_core.CData.__new__(cls)`); the Python layer's
+    /// types are made by [`CDataBase::_new`].
+    #[new]
+    fn new() -> Self {
+        CDataBase {
+            fast: None,
+            addr: 0,
+            ptr: None,
+            base: None,
+            block: None,
+            objects: None,
+            size: None,
+            index: 0,
+            keep: None,
+            items: None,
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for o in [&self.base, &self.block, &self.objects, &self.keep]
+            .into_iter()
+            .flatten()
+        {
+            visit.call(o)?;
+        }
+        if let Some(f) = &self.fast {
+            visit.call(f)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.base = None;
+        self.objects = None;
+        self.keep = None;
+        self.fast = None;
+    }
+
+    /// Points the object at `addr`, memory that belongs to `base` (or to nobody, or to the
+    /// object itself when it owns `block`), with nothing kept alive yet. Returns the object.
+    #[pyo3(signature = (addr, base = None, block = None))]
+    fn _attach<'py>(
+        slf: Bound<'py, Self>,
+        addr: u64,
+        base: Option<Py<PyAny>>,
+        block: Option<Py<PyAny>>,
+    ) -> Bound<'py, Self> {
+        {
+            let mut s = slf.borrow_mut();
+            s.addr = addr;
+            s.base = base;
+            s.block = block;
+            s.objects = None;
+            s.size = None;
+            s.index = 0;
+            s.keep = None;
+        }
+        slf
+    }
+
+    /// `T.__new__`: an instance of `cls` with memory of its own. A type whose instances all
+    /// get a new zeroed block of one size says so in `cls._b_alloc_` (see [`Process::alloc`])
+    /// and is made here, in Rust; any other has its memory made by its `_new_block()`.
+    #[staticmethod]
+    #[pyo3(signature = (cls, *_args, **_kwargs))]
+    fn _new<'py>(
+        cls: &Bound<'py, PyType>,
+        _args: &Bound<'py, PyTuple>,
+        _kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, CDataBase>> {
+        let py = cls.py();
+        let obj = bare_instance(cls)?;
+        let alloc = cls.getattr(pyo3::intern!(py, "_b_alloc_"))?;
+        match alloc.cast::<Alloc>() {
+            Ok(a) => {
+                let a = a.get();
+                let block = Process::new_block(a.process.bind(py), a.size)?;
+                let mut o = obj.borrow_mut();
+                o.addr = block.addr;
+                o.block = Some(Bound::new(py, block)?.into_any().unbind());
+            }
+            Err(_) => {
+                obj.call_method0(pyo3::intern!(py, "_new_block"))?;
+            }
+        }
+        Ok(obj)
+    }
+
+    /// A pointer of type `cls` to `addr` that needs no memory of its own: a callback's
+    /// argument (the process is busy in the call, nothing can be allocated).
+    #[classmethod]
+    fn _of<'py>(cls: &Bound<'py, PyType>, addr: Option<u64>) -> PyResult<Bound<'py, CDataBase>> {
+        let p = bare_instance(cls)?;
+        p.borrow_mut().ptr = Some(addr.unwrap_or(0));
+        Ok(p)
+    }
+
+    /// `obj[i]`: a number item of an array or pointer of numbers in Rust, anything else by
+    /// the Python layer's `_getitem` (a type without one is not subscriptable). A slot of
+    /// the base class, so that no Python lookup comes between.
+    fn __getitem__(slf: &Bound<'_, Self>, i: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.borrow();
+        // A callback's pointer carries its items (no lookup, no reference counted).
+        if let (Some(items), true) = (&this.items, i.is_exact_instance_of::<PyInt>()) {
+            if let Ok(n) = i.extract::<i64>() {
+                return items.get().load(py, &this, n);
+            }
+        }
+        if let Some((items, i)) = scalar_items(slf, &this, i) {
+            return items.get().load(py, &this, i);
+        }
+        drop(this);
+        let m = python_item_method(slf, pyo3::intern!(py, "_getitem"), "is not subscriptable")?;
+        Ok(m.call1((i,))?.unbind())
+    }
+
+    /// `obj[i] = v`: as [`CDataBase::__getitem__`], for an int (or, for `c_float` and
+    /// `c_double` items, a float); the Python layer's `_setitem` otherwise.
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        i: &Bound<'_, PyAny>,
+        v: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        if let Some((items, i)) = scalar_items(slf, &this, i) {
+            let items = items.get();
+            let float = matches!(items.code, CType::Float | CType::Double);
+            let fits =
+                v.is_exact_instance_of::<PyInt>() || (float && v.is_exact_instance_of::<PyFloat>());
+            if fits {
+                let process = items.process.borrow(py);
+                let addr = items.address(&this, i, |at| process.pointer_at(at))?;
+                let value = if float {
+                    Value::Float(v.extract()?)
+                } else {
+                    crate::convert::value(v, process.sandbox.id())?
+                };
+                return process.store(addr, items.code, value);
+            }
+        }
+        drop(this);
+        let m = python_item_method(
+            slf,
+            pyo3::intern!(py, "_setitem"),
+            "does not support item assignment",
+        )?;
+        m.call1((i, v))?;
+        Ok(())
+    }
+
+    /// `del obj[i]`: the Python layer's `_delitem`, which says why not.
+    fn __delitem__(slf: &Bound<'_, Self>, i: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let m = python_item_method(
+            slf,
+            pyo3::intern!(py, "_delitem"),
+            "doesn't support item deletion",
+        )?;
+        m.call1((i,))?;
+        Ok(())
+    }
+
+    /// Sets (or clears) the prepared call that [`CDataBase::call`] tries first.
+    fn _set_fast(&mut self, f: Option<Py<Func>>) {
+        self.fast = f;
+    }
+
+    /// An instance of `cls` with no memory yet (`from_address` and kin attach it).
+    #[staticmethod]
+    fn _bare<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
+        bare_instance(cls)
+    }
+
+    /// A C function object's call (see [`CFuncBase`]): the prepared call if every argument
+    /// is a plain Python value ([`Func::fast`]), else the Python layer's general call,
+    /// `self._call(args, None)`.
+    #[pyo3(signature = (*args))]
+    fn call(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let fast = slf.borrow().fast.as_ref().map(|f| f.borrow(py).p.clone());
+        if let Some(p) = fast {
+            let r = p.fast(py, args)?;
+            if !r.is(py.NotImplemented()) {
+                return Ok(r);
+            }
+        }
+        Ok(slf
+            .call_method1(pyo3::intern!(py, "_call"), (args, py.None()))?
+            .unbind())
+    }
+
+    /// # Safety
+    ///
+    /// `view` is the `Py_buffer` CPython passes to `bf_getbuffer`.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if view.is_null() {
+            return Err(pyo3::exceptions::PyBufferError::new_err("View is null"));
+        }
+        let info = slf.call_method0("_b_buffer_")?;
+        let (process, addr, size, format, itemsize, shape): (
+            Bound<'_, Process>,
+            u64,
+            usize,
+            String,
+            usize,
+            Vec<isize>,
+        ) = info.extract()?;
+        let _ = flags; // every view is writable, C-contiguous and formatted, as ctypes'
+        let ptr = if size == 0 {
+            std::ptr::NonNull::<u8>::dangling()
+        } else {
+            process.borrow().sandbox.host_pointer(addr, size).py()?
+        };
+        let export = Box::new(Export {
+            format: CString::new(format)
+                .map_err(|_| PyValueError::new_err("a buffer format has a NUL"))?,
+            shape: shape.iter().map(|&n| n as ffi::Py_ssize_t).collect(),
+            process: process.clone().unbind(),
+        });
+        let p = process.borrow();
+        p.exports.set(p.exports.get() + 1);
+        // SAFETY: `view` is valid for writes (CPython's contract for bf_getbuffer). The
+        // format and shape live in `export` until `__releasebuffer__` frees it; the memory
+        // stays where it is while the object (held in `obj`) and its process live.
+        unsafe {
+            (*view).obj = slf.clone().into_any().into_ptr();
+            (*view).buf = ptr.as_ptr().cast();
+            (*view).len = size as ffi::Py_ssize_t;
+            (*view).readonly = 0;
+            (*view).itemsize = itemsize as ffi::Py_ssize_t;
+            (*view).format = export.format.as_ptr() as *mut _;
+            (*view).ndim = export.shape.len() as c_int;
+            (*view).shape = if export.shape.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                export.shape.as_ptr() as *mut _
+            };
+            (*view).strides = std::ptr::null_mut();
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = Box::into_raw(export).cast();
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `view` is a view that `__getbuffer__` filled.
+    unsafe fn __releasebuffer__(&self, py: Python<'_>, view: *mut ffi::Py_buffer) {
+        // SAFETY: `internal` is the `Export` that `__getbuffer__` leaked for this view.
+        let export = unsafe { Box::from_raw((*view).internal.cast::<Export>()) };
+        let p = export.process.borrow(py);
+        p.exports.set(p.exports.get().saturating_sub(1));
+    }
+}
+
+/// The base of C function objects (`_CFuncPtr`: a library's function, a function pointer, a
+/// callback): a `CData` whose type's call slot is [`CDataBase::call`], so that calling one
+/// goes from Python straight to Rust, with no lookup of `__call__` between.
+#[pyclass(extends = CDataBase, subclass, module = "wasmctypes._core", name = "CFuncPtr")]
+pub(crate) struct CFuncBase {}
+
+#[pymethods]
+impl CFuncBase {
+    #[new]
+    fn new() -> PyClassInitializer<Self> {
+        PyClassInitializer::from(CDataBase::new()).add_subclass(CFuncBase {})
+    }
+
+    /// `f(*args)`: [`CDataBase::call`]; with keywords (paramflags), the Python layer's
+    /// `self._call(args, kwargs)`.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        match kwargs.filter(|k| !k.is_empty()) {
+            None => CDataBase::call(slf.as_super(), args),
+            Some(k) => Ok(slf
+                .call_method1(pyo3::intern!(slf.py(), "_call"), (args, k))?
+                .unbind()),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The items of arrays and pointers of numbers, read and written in Rust (`a[i]`, `p[i]`).
+
+use pyo3::exceptions::{PyAttributeError, PyIndexError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyString};
+
+use wasmctypes::{CType, LibId, Value};
+
+use crate::cdata::CDataBase;
+use crate::convert::object;
+use crate::error::OrPy;
+use crate::process::{callback_memory, Process};
+
+/// How the instances of a type get their memory: a new zeroed block of `size` bytes of the
+/// process (see [`CDataBase::_new`]).
+#[pyclass(frozen, module = "wasmctypes._core")]
+pub(crate) struct Alloc {
+    pub(crate) process: Py<Process>,
+    pub(crate) size: usize,
+}
+
+/// What the items of an array or pointer type are, when they are numbers the core reads and
+/// writes in one step: the type's `_b_items_` (see [`Process::items`]).
+#[pyclass(frozen, module = "wasmctypes._core")]
+pub(crate) struct Items {
+    pub(crate) process: Py<Process>,
+    /// The process's id (see [`callback_memory`]).
+    pub(crate) lib: LibId,
+    pub(crate) code: CType,
+    pub(crate) size: u64,
+    /// An array's length; `None` for a pointer.
+    pub(crate) length: Option<u64>,
+}
+
+impl Items {
+    /// Item `i` of `obj`, read: inside a callback of its process straight from the memory the
+    /// callback was given (no borrow of the process), otherwise through the process.
+    pub(crate) fn load(&self, py: Python<'_>, obj: &CDataBase, i: i64) -> PyResult<Py<PyAny>> {
+        if let Some(mem) = callback_memory(self.lib) {
+            // SAFETY: as in `Process::memory`: set for the duration of a callback of this
+            // process's, on this thread, to the memory it was given; nothing else holds it now.
+            let m = unsafe { &mut *mem };
+            let addr = self.address(obj, i, |at| m.get(at, CType::VoidP).py())?;
+            if addr == 0 {
+                return Err(PyValueError::new_err("NULL pointer access"));
+            }
+            return object(py, m.get(addr, self.code).py()?);
+        }
+        let process = self.process.borrow(py);
+        let addr = self.address(obj, i, |at| process.pointer_at(at))?;
+        process.load_value(py, addr, self.code)
+    }
+
+    /// The address of item `i` of `obj`, checked as ctypes checks it: in range for an array,
+    /// through a non-NULL pointer for a pointer (read by `pointer_at`).
+    pub(crate) fn address(
+        &self,
+        obj: &CDataBase,
+        i: i64,
+        pointer_at: impl FnOnce(u64) -> PyResult<Value>,
+    ) -> PyResult<u64> {
+        match self.length {
+            Some(n) => {
+                let j = if i < 0 {
+                    i as i128 + n as i128
+                } else {
+                    i as i128
+                };
+                if j < 0 || j >= n as i128 {
+                    return Err(PyIndexError::new_err("invalid index"));
+                }
+                item_address(obj.addr, j, self.size)
+            }
+            None => {
+                let base = match obj.ptr {
+                    Some(p) => p,
+                    None => match pointer_at(obj.addr)? {
+                        Value::Int(a) => a as u64,
+                        Value::Pointer(p) => p.addr,
+                        _ => 0,
+                    },
+                };
+                if base == 0 {
+                    return Err(PyValueError::new_err("NULL pointer access"));
+                }
+                item_address(base, i as i128, self.size)
+            }
+        }
+    }
+}
+
+/// The address of item `i` (of `size` bytes) from `base`: an error, never a wrapped address,
+/// when it falls outside the 64-bit address space (natively ctypes would read wherever the
+/// sum wrapped to, or crash; in wasm it would be inside the sandbox, but the wrong place).
+pub(crate) fn item_address(base: u64, i: i128, size: u64) -> PyResult<u64> {
+    u64::try_from(base as i128 + i * size as i128).map_err(|_| {
+        PyValueError::new_err(format!(
+            "item {i} of {size} bytes from 0x{base:x} is outside the address space"
+        ))
+    })
+}
+
+/// The Python layer's item method `name` of `obj`; a TypeError that says the object `what`
+/// when its type has none.
+pub(crate) fn python_item_method<'py>(
+    obj: &Bound<'py, CDataBase>,
+    name: &Bound<'py, PyString>,
+    what: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    match obj.getattr(name) {
+        Ok(m) => Ok(m),
+        Err(e) if e.is_instance_of::<PyAttributeError>(obj.py()) => Err(PyTypeError::new_err(
+            format!("'{}' object {what}", obj.get_type().name()?),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// `type(obj)._b_items_` (or the object's copy of it) when it is an [`Items`] and `i` an int
+/// that fits.
+pub(crate) fn scalar_items<'py>(
+    obj: &Bound<'py, CDataBase>,
+    this: &CDataBase,
+    i: &Bound<'py, PyAny>,
+) -> Option<(Bound<'py, Items>, i64)> {
+    if !i.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    let cached = this.items.as_ref().map(|t| t.bind(obj.py()).clone());
+    let items = match cached {
+        Some(items) => items,
+        None => obj
+            .get_type()
+            .getattr(pyo3::intern!(obj.py(), "_b_items_"))
+            .ok()?
+            .cast_into::<Items>()
+            .ok()?,
+    };
+    Some((items, i.extract().ok()?))
+}

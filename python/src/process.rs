@@ -1,0 +1,307 @@
+//! A process: a wasm sandbox with its libc, or this process natively; its memory, as the
+//! Python layer reads and writes it.
+
+use std::cell::Cell;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use wasmctypes::{
+    BackendKind, CType, Field, LibId, LoadOptions, Memory, Sandbox, StructType, Value, CDLL,
+};
+
+use crate::block::Block;
+use crate::convert::{ctype, object, type_of, StructDesc};
+use crate::error::OrPy;
+use crate::items::{Alloc, Items};
+use crate::library::Library;
+
+thread_local! {
+    /// The memory of the callback running now, if any, with the id of the process it belongs
+    /// to: while C is in a call, that process is busy, and a callback's reads and writes of its
+    /// memory go through the memory it was given. Another process's memory is not it.
+    pub(crate) static CALLBACK_MEMORY: Cell<Option<(LibId, *mut (dyn Memory + 'static))>> = const { Cell::new(None) };
+}
+
+/// The memory a running callback was given, if it belongs to the process `id`.
+pub(crate) fn callback_memory(id: LibId) -> Option<*mut (dyn Memory + 'static)> {
+    match CALLBACK_MEMORY.with(Cell::get) {
+        Some((owner, mem)) if owner == id => Some(mem),
+        _ => None,
+    }
+}
+
+/// A process: a wasm sandbox with its libc, or this process natively.
+#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
+pub(crate) struct Process {
+    pub(crate) sandbox: Sandbox,
+    /// Buffers (memoryviews) open on the process's memory: `reset` would free what they
+    /// point at, so it waits until there are none.
+    pub(crate) exports: Cell<usize>,
+}
+
+impl Process {
+    /// The value of C type `t` at `addr`, as Python sees it (bounds-checked in wasm; NULL is
+    /// a ValueError).
+    pub(crate) fn load_value(&self, py: Python<'_>, addr: u64, t: CType) -> PyResult<Py<PyAny>> {
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let v = self.memory(
+            |m| m.get(addr, t),
+            |lib| wasmctypes::CValue::from_address(lib, t, addr).value(),
+        )?;
+        object(py, v)
+    }
+
+    /// Stores `v` as C type `t` at `addr` (ctypes' setter: masked to the width).
+    pub(crate) fn store(&self, addr: u64, t: CType, v: Value) -> PyResult<()> {
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        self.memory(
+            |m| m.set(addr, t, &v),
+            |lib| wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone()),
+        )
+    }
+
+    /// `n` zero bytes (see [`Process::block`]).
+    pub(crate) fn new_block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
+        let this = slf.borrow();
+        let addr = this.memory(|m| m.malloc(n), |lib| lib.malloc(n))?;
+        let block = Block {
+            addr,
+            size: n,
+            process: slf.clone().unbind(),
+        };
+        // Zeroed in pieces from one static block of zeros: a block of N bytes never costs N
+        // bytes of host memory, nor zeroing a buffer of our own, here.
+        static ZEROS: [u8; 16 * 1024] = [0; 16 * 1024];
+        let mut done = 0;
+        while done < n {
+            let k = ZEROS.len().min(n - done);
+            let at = addr + done as u64;
+            this.memory(
+                |m| m.write(at, &ZEROS[..k]),
+                |lib| lib.write(at, &ZEROS[..k]),
+            )?;
+            done += k;
+        }
+        Ok(block)
+    }
+
+    /// The pointer stored at `addr` (as `c_void_p`).
+    pub(crate) fn pointer_at(&self, addr: u64) -> PyResult<Value> {
+        self.memory(
+            |m| m.get(addr, CType::VoidP),
+            |lib| wasmctypes::CValue::from_address(lib, CType::VoidP, addr).value(),
+        )
+    }
+
+    /// Runs `f` on the memory a running callback was given, or on the process.
+    pub(crate) fn memory<T>(
+        &self,
+        in_callback: impl FnOnce(&mut dyn Memory) -> wasmctypes::Result<T>,
+        outside: impl FnOnce(&CDLL) -> wasmctypes::Result<T>,
+    ) -> PyResult<T> {
+        match callback_memory(self.sandbox.id()) {
+            // SAFETY: the pointer is set only for the duration of a callback's Python code
+            // (see `Process::callback`), on this thread, to the memory the callback was given.
+            Some(mem) => in_callback(unsafe { &mut *mem }).py(),
+            None => outside(&self.sandbox).py(),
+        }
+    }
+}
+
+#[pymethods]
+impl Process {
+    /// A new process on `backend` (`wasm` or `native`).
+    #[new]
+    #[pyo3(signature = (backend, use_errno = true))]
+    fn new(backend: &str, use_errno: bool) -> PyResult<Self> {
+        let kind: BackendKind = backend.parse().map_err(PyValueError::new_err)?;
+        let options = LoadOptions {
+            use_errno,
+            capture_output: Some(false),
+            ..LoadOptions::default()
+        };
+        Ok(Process {
+            sandbox: Sandbox::open(kind, &options).py()?,
+            exports: Cell::new(0),
+        })
+    }
+
+    /// `wasm` or `native`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.sandbox.backend().name()
+    }
+
+    /// Loads a library into the process (`dlopen(path, RTLD_GLOBAL)`).
+    fn load(&self, path: &str) -> PyResult<Library> {
+        // SAFETY: natively this is ctypes' `CDLL(path)`: the script chose to run this library.
+        let lib = unsafe { self.sandbox.load_unchecked(path) }.py()?;
+        Ok(Library { lib })
+    }
+
+    /// The C library (`CDLL(None)`, `find_library("c")`).
+    fn libc(&self) -> Library {
+        Library {
+            lib: self.sandbox.libc(),
+        }
+    }
+
+    /// `sizeof` of a type code.
+    fn sizeof(&self, code: &str) -> PyResult<usize> {
+        Ok(self.sandbox.sizeof(ctype(code)?))
+    }
+
+    /// The alignment of a type code.
+    fn alignment(&self, code: &str) -> PyResult<usize> {
+        Ok(self.sandbox.data_model().alignment(ctype(code)?))
+    }
+
+    /// A structure (or union) type for by-value calls: `fields` are `(name, descriptor,
+    /// bits)` in order (see [`type_of`]); `pack` is `_pack_` (0: none).
+    fn struct_type(
+        &self,
+        name: &str,
+        union: bool,
+        pack: usize,
+        fields: Vec<(String, Bound<'_, PyAny>, Option<u32>)>,
+    ) -> PyResult<StructDesc> {
+        let fields = fields
+            .iter()
+            .map(|(n, t, bits)| {
+                let ty = type_of(t)?;
+                Ok(match bits {
+                    Some(b) => Field::bits(n, ty, *b),
+                    None => Field::new(n, ty),
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let ty = match (union, pack) {
+            (true, _) => StructType::union(name, fields),
+            (false, 0) => StructType::structure(name, fields),
+            (false, p) => StructType::packed(name, fields, p),
+        };
+        Ok(StructDesc {
+            ty,
+            model: self.sandbox.data_model(),
+        })
+    }
+
+    /// `n` zero bytes of memory, freed when the block is dropped. Inside a callback (C is
+    /// running, the process is busy) they come from the memory the callback was given, with
+    /// the same allocator, so that a callback can make ctypes objects too.
+    fn block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
+        Process::new_block(slf, n)
+    }
+
+    /// How the instances of a type of `size` bytes get their memory: a type's `_b_alloc_`,
+    /// with which [`crate::cdata::CDataBase::_new`] makes them in Rust.
+    fn alloc(slf: &Bound<'_, Self>, size: usize) -> Alloc {
+        Alloc {
+            process: slf.clone().unbind(),
+            size,
+        }
+    }
+
+    /// `n` bytes at `addr` (bounds-checked in wasm; NULL is a ValueError).
+    fn read<'py>(&self, py: Python<'py>, addr: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if addr == 0 && n > 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let bytes = self.memory(
+            |m| {
+                let mut out = vec![0u8; n];
+                m.read_into(addr, &mut out)?;
+                Ok(out)
+            },
+            |lib| lib.read(addr, n),
+        )?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Writes `data` at `addr`.
+    fn write(&self, addr: u64, data: &[u8]) -> PyResult<()> {
+        if addr == 0 && !data.is_empty() {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        self.memory(|m| m.write(addr, data), |lib| lib.write(addr, data))
+    }
+
+    /// The value of type code `code` at `addr`, as a ctypes getter gives it (`p[i]` of a
+    /// pointer or array of a fundamental type): one read, no bytes object in between.
+    fn get(&self, py: Python<'_>, addr: u64, code: &str) -> PyResult<Py<PyAny>> {
+        self.load_value(py, addr, ctype(code)?)
+    }
+
+    /// Stores `value` as type code `code` at `addr` (ctypes' setter: masked to the width).
+    fn set(&self, addr: u64, code: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = ctype(code)?;
+        self.store(addr, t, crate::convert::value(value, self.sandbox.id())?)
+    }
+
+    /// The item kind of an array of `length` items of type code `code`, or of a pointer to
+    /// one when `length` is None: a type's `_b_items_`, which lets [`crate::cdata::CDataBase::__getitem__`]
+    /// and [`crate::cdata::CDataBase::__setitem__`] read and write its items in Rust.
+    fn items(slf: &Bound<'_, Self>, code: &str, length: Option<u64>) -> PyResult<Items> {
+        let t = ctype(code)?;
+        if matches!(t, CType::Void | CType::CharP | CType::WCharP | CType::VoidP) {
+            return Err(PyTypeError::new_err("items of this type are not numbers"));
+        }
+        Ok(Items {
+            process: slf.clone().unbind(),
+            lib: slf.borrow().sandbox.id(),
+            code: t,
+            size: slf.borrow().sandbox.sizeof(t) as u64,
+            length,
+        })
+    }
+
+    /// The NUL-terminated bytes at `addr` (`string_at(addr)`).
+    fn string_at<'py>(&self, py: Python<'py>, addr: u64) -> PyResult<Bound<'py, PyBytes>> {
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let bytes = self.memory(
+            |m| {
+                let mut out = Vec::new();
+                let mut at = addr;
+                loop {
+                    let mut b = [0u8; 1];
+                    m.read_into(at, &mut b)?;
+                    if b[0] == 0 {
+                        return Ok(out);
+                    }
+                    out.push(b[0]);
+                    at += 1;
+                }
+            },
+            |lib| lib.string_at(addr),
+        )?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// `ctypes.get_errno()`.
+    fn get_errno(&self) -> PyResult<i32> {
+        self.sandbox.get_errno().py()
+    }
+
+    /// `ctypes.set_errno(value)`: returns the old value.
+    fn set_errno(&self, value: i32) -> PyResult<i32> {
+        self.sandbox.set_errno(value).py()
+    }
+
+    /// Drops everything the sandbox holds and reloads its libraries (wasm).
+    fn reset(&self) -> PyResult<()> {
+        if self.exports.get() > 0 {
+            return Err(pyo3::exceptions::PyBufferError::new_err(
+                "Existing exports of data: the sandbox cannot be reset",
+            ));
+        }
+        self.sandbox.reset().py()
+    }
+}
