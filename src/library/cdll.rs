@@ -106,7 +106,7 @@ impl CDLL {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let kind = backend.kind();
         let errno = if options.use_errno {
-            Some((backend.errno_location()?, std::cell::Cell::new(0)))
+            Some((backend.errno_location()?, Default::default()))
         } else {
             None
         };
@@ -256,7 +256,8 @@ impl CDLL {
         self.inner.backend().ok()?.load_stats(self.module)
     }
 
-    /// `ctypes.get_errno()`: the private copy of errno, as the last call left it. Needs
+    /// `ctypes.get_errno()`: this thread's private copy of errno, as its last call left it
+    /// (each thread has its own, as in ctypes). Needs
     /// [`LoadOptions::use_errno`] (TypeError otherwise).
     pub fn get_errno(&self) -> Result<i32> {
         match &self.inner.errno {
@@ -267,8 +268,8 @@ impl CDLL {
         }
     }
 
-    /// `ctypes.set_errno(value)`: sets the private copy that the next call starts with, and
-    /// returns the old one.
+    /// `ctypes.set_errno(value)`: sets this thread's private copy, which its next call starts
+    /// with, and returns the old one.
     pub fn set_errno(&self, value: i32) -> Result<i32> {
         match &self.inner.errno {
             Some((_, private)) => Ok(private.replace(value)),

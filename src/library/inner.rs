@@ -22,7 +22,7 @@ pub(crate) struct LibInner {
     pub(crate) model: DataModel,
     pub(crate) backend: RefCell<AnyBackend>,
     /// With `use_errno`: where the library's errno lives, and the private copy.
-    pub(crate) errno: Option<(u64, std::cell::Cell<i32>)>,
+    pub(crate) errno: Option<(u64, super::private_errno::PrivateErrno)>,
     /// A block of the library's memory (0 until first needed) that holds one call's
     /// temporaries (copied strings, structures by value) instead of a malloc and free each.
     pub(super) scratch: std::cell::Cell<u64>,
@@ -144,7 +144,7 @@ impl LibInner {
         let outcome = call(b);
         let mut now = [0u8; 4];
         b.read(*addr, &mut now)?;
-        private.set(i32::from_le_bytes(now));
+        private.replace(i32::from_le_bytes(now));
         Ok(outcome)
     }
 

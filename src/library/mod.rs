@@ -17,6 +17,7 @@ mod convert;
 mod fast_path;
 mod function;
 mod inner;
+mod private_errno;
 mod sandbox;
 pub(crate) mod typed;
 
