@@ -6,7 +6,7 @@ use crate::process::Process;
 
 /// A block of the process's memory owned by a Python object: freed when it is dropped, with
 /// the memory a running callback was given if there is one (the process is busy then).
-#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Block {
     pub(crate) addr: u64,
     pub(crate) size: usize,

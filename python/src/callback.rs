@@ -65,11 +65,9 @@ impl Target {
                             _ => 0,
                         };
                         let p = new.make(cls.bind(py))?;
-                        {
-                            let mut o = p.borrow_mut();
-                            o.ptr = Some(addr);
-                            o.items = items.as_ref().map(|t| t.clone_ref(py));
-                        }
+                        let o = p.get();
+                        o.ptr.store(py, Some(addr));
+                        o.items.set(py, items.as_ref().map(|t| t.clone_ref(py)));
                         p.into_any()
                     }
                     Conv::Call(c) => c.call1(py, (object(py, v.clone())?,))?.into_bound(py),
@@ -101,7 +99,7 @@ impl Target {
 }
 
 /// A callback's function pointer, alive as long as this object.
-#[pyclass(unsendable, module = "wasmctypes._core")]
+#[pyclass(module = "wasmctypes._core")]
 pub(crate) struct CallbackObj {
     cb: Callback,
     target: Rc<std::cell::RefCell<Option<Target>>>,

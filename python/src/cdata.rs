@@ -12,6 +12,7 @@ use wasmctypes::{CType, Value};
 
 use crate::error::OrPy;
 use crate::function::Func;
+use crate::gil_cell::GilCell;
 use crate::items::{python_item_method, scalar_items, Alloc, Items};
 use crate::process::Process;
 
@@ -39,32 +40,32 @@ pub(crate) struct Export {
 /// (`_b_size`), and a pointer's own value when it has no memory (`_b_ptr_`, see
 /// [`CDataBase::_of`]).
 ///
-/// Everything it holds is a Python object or a number, so it is not bound to a thread (and
-/// pays no thread check on each access, as the `unsendable` classes here do).
-#[pyclass(subclass, module = "wasmctypes._core", name = "CData")]
+/// It is frozen, its fields in [`GilCell`]s: everything it holds is a Python object or a
+/// number, so it is bound to no thread (no thread check on each access, as the `unsendable`
+/// classes here pay) and needs no borrow flag (see [`GilCell`]).
+#[pyclass(frozen, subclass, module = "wasmctypes._core", name = "CData")]
 pub(crate) struct CDataBase {
-    pub(crate) fast: Option<Py<Func>>,
-    #[pyo3(get, set, name = "_b_addr")]
-    pub(crate) addr: u64,
-    #[pyo3(get, set, name = "_b_ptr_")]
-    pub(crate) ptr: Option<u64>,
-    #[pyo3(get, set, name = "_b_base_")]
-    pub(crate) base: Option<Py<PyAny>>,
-    #[pyo3(get, set, name = "_b_block")]
-    pub(crate) block: Option<Py<PyAny>>,
-    #[pyo3(get, set, name = "_objects")]
-    pub(crate) objects: Option<Py<PyAny>>,
-    #[pyo3(get, set, name = "_b_size")]
-    pub(crate) size: Option<usize>,
-    /// Its index in `_b_base_` (a field's or an item's), for the keys of `_objects`.
-    #[pyo3(get, set, name = "_b_index")]
-    pub(crate) index: isize,
-    /// What the object keeps alive that CPython's ctypes would not need (copies of bytes in
-    /// the process's memory, handles): not in `_objects`, which is ctypes' own.
-    #[pyo3(get, set, name = "_b_keep_")]
-    pub(crate) keep: Option<Py<PyAny>>,
-    /// Its type's `_b_items_`, copied when a callback makes it (no lookup per item).
-    pub(crate) items: Option<Py<Items>>,
+    pub(crate) fast: GilCell<Option<Py<Func>>>,
+    /// `_b_addr`.
+    pub(crate) addr: GilCell<u64>,
+    /// `_b_ptr_`.
+    pub(crate) ptr: GilCell<Option<u64>>,
+    /// `_b_base_`.
+    pub(crate) base: GilCell<Option<Py<PyAny>>>,
+    /// `_b_block`.
+    pub(crate) block: GilCell<Option<Py<PyAny>>>,
+    /// `_objects`.
+    pub(crate) objects: GilCell<Option<Py<PyAny>>>,
+    /// `_b_size`.
+    pub(crate) size: GilCell<Option<usize>>,
+    /// `_b_index`: its index in `_b_base_` (a field's or an item's), for the keys of
+    /// `_objects`.
+    pub(crate) index: GilCell<isize>,
+    /// `_b_keep_`: what the object keeps alive that CPython's ctypes would not need (copies of
+    /// bytes in the process's memory, handles): not in `_objects`, which is ctypes' own.
+    pub(crate) keep: GilCell<Option<Py<PyAny>>>,
+    /// Its type's `_b_items_`, given when a callback makes it (no lookup per item).
+    pub(crate) items: GilCell<Option<Py<Items>>>,
 }
 
 /// A new instance of `cls` (a subclass of `_core.CData`) with no memory yet: what
@@ -128,37 +129,114 @@ impl CDataBase {
     #[new]
     fn new() -> Self {
         CDataBase {
-            fast: None,
-            addr: 0,
-            ptr: None,
-            base: None,
-            block: None,
-            objects: None,
-            size: None,
-            index: 0,
-            keep: None,
-            items: None,
+            fast: GilCell::new(None),
+            addr: GilCell::new(0),
+            ptr: GilCell::new(None),
+            base: GilCell::new(None),
+            block: GilCell::new(None),
+            objects: GilCell::new(None),
+            size: GilCell::new(None),
+            index: GilCell::new(0),
+            keep: GilCell::new(None),
+            items: GilCell::new(None),
         }
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for o in [&self.base, &self.block, &self.objects, &self.keep]
-            .into_iter()
-            .flatten()
-        {
-            visit.call(o)?;
+        for o in [&self.base, &self.block, &self.objects, &self.keep] {
+            o.visit(&visit)?;
         }
-        if let Some(f) = &self.fast {
-            visit.call(f)?;
-        }
-        Ok(())
+        self.fast.visit(&visit)?;
+        self.items.visit(&visit)
     }
 
-    fn __clear__(&mut self) {
-        self.base = None;
-        self.objects = None;
-        self.keep = None;
-        self.fast = None;
+    fn __clear__(&self) {
+        Python::attach(|py| {
+            self.base.set(py, None);
+            self.objects.set(py, None);
+            self.keep.set(py, None);
+            self.fast.set(py, None);
+        })
+    }
+
+    #[getter(_b_addr)]
+    fn get_addr(&self, py: Python<'_>) -> u64 {
+        self.addr.load(py)
+    }
+
+    #[setter(_b_addr)]
+    fn set_addr(&self, py: Python<'_>, v: u64) {
+        self.addr.store(py, v)
+    }
+
+    #[getter(_b_ptr_)]
+    fn get_ptr(&self, py: Python<'_>) -> Option<u64> {
+        self.ptr.load(py)
+    }
+
+    #[setter(_b_ptr_)]
+    fn set_ptr(&self, py: Python<'_>, v: Option<u64>) {
+        self.ptr.store(py, v)
+    }
+
+    #[getter(_b_size)]
+    fn get_size(&self, py: Python<'_>) -> Option<usize> {
+        self.size.load(py)
+    }
+
+    #[setter(_b_size)]
+    fn set_size(&self, py: Python<'_>, v: Option<usize>) {
+        self.size.store(py, v)
+    }
+
+    #[getter(_b_index)]
+    fn get_index(&self, py: Python<'_>) -> isize {
+        self.index.load(py)
+    }
+
+    #[setter(_b_index)]
+    fn set_index(&self, py: Python<'_>, v: isize) {
+        self.index.store(py, v)
+    }
+
+    #[getter(_b_base_)]
+    fn get_base(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.base.cloned(py)
+    }
+
+    #[setter(_b_base_)]
+    fn set_base(&self, py: Python<'_>, v: Option<Py<PyAny>>) {
+        self.base.set(py, v)
+    }
+
+    #[getter(_b_block)]
+    fn get_block(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.block.cloned(py)
+    }
+
+    #[setter(_b_block)]
+    fn set_block(&self, py: Python<'_>, v: Option<Py<PyAny>>) {
+        self.block.set(py, v)
+    }
+
+    #[getter(_objects)]
+    fn get_objects(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.objects.cloned(py)
+    }
+
+    #[setter(_objects)]
+    fn set_objects(&self, py: Python<'_>, v: Option<Py<PyAny>>) {
+        self.objects.set(py, v)
+    }
+
+    #[getter(_b_keep_)]
+    fn get_keep(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.keep.cloned(py)
+    }
+
+    #[setter(_b_keep_)]
+    fn set_keep(&self, py: Python<'_>, v: Option<Py<PyAny>>) {
+        self.keep.set(py, v)
     }
 
     /// Points the object at `addr`, memory that belongs to `base` (or to nobody, or to the
@@ -170,16 +248,15 @@ impl CDataBase {
         base: Option<Py<PyAny>>,
         block: Option<Py<PyAny>>,
     ) -> Bound<'py, Self> {
-        {
-            let mut s = slf.borrow_mut();
-            s.addr = addr;
-            s.base = base;
-            s.block = block;
-            s.objects = None;
-            s.size = None;
-            s.index = 0;
-            s.keep = None;
-        }
+        let py = slf.py();
+        let s = slf.get();
+        s.addr.store(py, addr);
+        s.base.set(py, base);
+        s.block.set(py, block);
+        s.objects.set(py, None);
+        s.size.store(py, None);
+        s.index.store(py, 0);
+        s.keep.set(py, None);
         slf
     }
 
@@ -200,9 +277,10 @@ impl CDataBase {
             Ok(a) => {
                 let a = a.get();
                 let block = Process::new_block(a.process.bind(py), a.size)?;
-                let mut o = obj.borrow_mut();
-                o.addr = block.addr;
-                o.block = Some(Bound::new(py, block)?.into_any().unbind());
+                let o = obj.get();
+                o.addr.store(py, block.addr);
+                o.block
+                    .set(py, Some(Bound::new(py, block)?.into_any().unbind()));
             }
             Err(_) => {
                 obj.call_method0(pyo3::intern!(py, "_new_block"))?;
@@ -216,7 +294,7 @@ impl CDataBase {
     #[classmethod]
     fn _of<'py>(cls: &Bound<'py, PyType>, addr: Option<u64>) -> PyResult<Bound<'py, CDataBase>> {
         let p = bare_instance(cls)?;
-        p.borrow_mut().ptr = Some(addr.unwrap_or(0));
+        p.get().ptr.store(cls.py(), Some(addr.unwrap_or(0)));
         Ok(p)
     }
 
@@ -225,17 +303,16 @@ impl CDataBase {
     /// the base class, so that no Python lookup comes between.
     fn __getitem__(slf: &Bound<'_, Self>, i: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let this = slf.borrow();
-        // A callback's pointer carries its items (no lookup, no reference counted).
-        if let (Some(items), true) = (&this.items, i.is_exact_instance_of::<PyInt>()) {
+        let this = slf.get();
+        // A callback's pointer carries its items (no lookup).
+        if let (Some(items), true) = (this.items.cloned(py), i.is_exact_instance_of::<PyInt>()) {
             if let Ok(n) = i.extract::<i64>() {
-                return items.get().load(py, &this, n);
+                return items.get().load(py, this, n);
             }
         }
-        if let Some((items, i)) = scalar_items(slf, &this, i) {
-            return items.get().load(py, &this, i);
+        if let Some((items, i)) = scalar_items(slf, this, i) {
+            return items.get().load(py, this, i);
         }
-        drop(this);
         let m = python_item_method(slf, pyo3::intern!(py, "_getitem"), "is not subscriptable")?;
         Ok(m.call1((i,))?.unbind())
     }
@@ -248,15 +325,15 @@ impl CDataBase {
         v: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let this = slf.borrow();
-        if let Some((items, i)) = scalar_items(slf, &this, i) {
+        let this = slf.get();
+        if let Some((items, i)) = scalar_items(slf, this, i) {
             let items = items.get();
             let float = matches!(items.code, CType::Float | CType::Double);
             let fits =
                 v.is_exact_instance_of::<PyInt>() || (float && v.is_exact_instance_of::<PyFloat>());
             if fits {
                 let process = items.process.borrow(py);
-                let addr = items.address(&this, i, |at| process.pointer_at(at))?;
+                let addr = items.address(py, this, i, |at| process.pointer_at(at))?;
                 let value = if float {
                     Value::Float(v.extract()?)
                 } else {
@@ -265,7 +342,6 @@ impl CDataBase {
                 return process.store(addr, items.code, value);
             }
         }
-        drop(this);
         let m = python_item_method(
             slf,
             pyo3::intern!(py, "_setitem"),
@@ -288,8 +364,8 @@ impl CDataBase {
     }
 
     /// Sets (or clears) the prepared call that [`CDataBase::call`] tries first.
-    fn _set_fast(&mut self, f: Option<Py<Func>>) {
-        self.fast = f;
+    fn _set_fast(&self, py: Python<'_>, f: Option<Py<Func>>) {
+        self.fast.set(py, f);
     }
 
     /// An instance of `cls` with no memory yet (`from_address` and kin attach it).
@@ -304,7 +380,7 @@ impl CDataBase {
     #[pyo3(signature = (*args))]
     fn call(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let fast = slf.borrow().fast.as_ref().map(|f| f.borrow(py).p.clone());
+        let fast = slf.get().fast.cloned(py).map(|f| f.borrow(py).p.clone());
         if let Some(p) = fast {
             let r = p.fast(py, args)?;
             if !r.is(py.NotImplemented()) {

@@ -49,7 +49,7 @@ pub(crate) fn ctype(code: &str) -> PyResult<CType> {
 
 /// A structure or union type as the core sees it, for calls that pass or return it by value
 /// (the Python layer lays out memory itself; this describes it to libffi and to the wasm ABI).
-#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct StructDesc {
     pub(crate) ty: Rc<StructType>,
     pub(crate) model: DataModel,

@@ -56,7 +56,7 @@ impl Prepared {
         learned
             .iter()
             .any(|(p, t)| *p == i && t.bind(a.py()).is(&ty))
-            .then(|| self.pointer(obj.borrow().addr))
+            .then(|| self.pointer(obj.get().addr.load(a.py())))
     }
 
     /// A pointer into the function's process.
@@ -141,7 +141,7 @@ impl Prepared {
 }
 
 /// A function with its prototype (see [`Prepared`]), as the Python layer holds it.
-#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Func {
     pub(crate) p: Rc<Prepared>,
 }

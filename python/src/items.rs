@@ -40,14 +40,14 @@ impl Items {
             // SAFETY: as in `Process::memory`: set for the duration of a callback of this
             // process's, on this thread, to the memory it was given; nothing else holds it now.
             let m = unsafe { &mut *mem };
-            let addr = self.address(obj, i, |at| m.get(at, CType::VoidP).py())?;
+            let addr = self.address(py, obj, i, |at| m.get(at, CType::VoidP).py())?;
             if addr == 0 {
                 return Err(PyValueError::new_err("NULL pointer access"));
             }
             return object(py, m.get(addr, self.code).py()?);
         }
         let process = self.process.borrow(py);
-        let addr = self.address(obj, i, |at| process.pointer_at(at))?;
+        let addr = self.address(py, obj, i, |at| process.pointer_at(at))?;
         process.load_value(py, addr, self.code)
     }
 
@@ -55,6 +55,7 @@ impl Items {
     /// through a non-NULL pointer for a pointer (read by `pointer_at`).
     pub(crate) fn address(
         &self,
+        py: Python<'_>,
         obj: &CDataBase,
         i: i64,
         pointer_at: impl FnOnce(u64) -> PyResult<Value>,
@@ -69,12 +70,12 @@ impl Items {
                 if j < 0 || j >= n as i128 {
                     return Err(PyIndexError::new_err("invalid index"));
                 }
-                item_address(obj.addr, j, self.size)
+                item_address(obj.addr.load(py), j, self.size)
             }
             None => {
-                let base = match obj.ptr {
+                let base = match obj.ptr.load(py) {
                     Some(p) => p,
-                    None => match pointer_at(obj.addr)? {
+                    None => match pointer_at(obj.addr.load(py))? {
                         Value::Int(a) => a as u64,
                         Value::Pointer(p) => p.addr,
                         _ => 0,
@@ -126,7 +127,7 @@ pub(crate) fn scalar_items<'py>(
     if !i.is_exact_instance_of::<PyInt>() {
         return None;
     }
-    let cached = this.items.as_ref().map(|t| t.bind(obj.py()).clone());
+    let cached = this.items.cloned(obj.py()).map(|t| t.into_bound(obj.py()));
     let items = match cached {
         Some(items) => items,
         None => obj

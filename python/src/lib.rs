@@ -13,6 +13,7 @@ mod cdata;
 mod convert;
 mod error;
 mod function;
+mod gil_cell;
 mod items;
 mod library;
 mod process;
@@ -21,6 +22,14 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use crate::error::{ArgumentError, OrPy, SandboxError};
+
+gil_cell::any_thread_under_the_gil!(
+    process::Process,
+    library::Library,
+    function::Func,
+    convert::StructDesc,
+    callback::CallbackObj,
+);
 
 /// Where a Python buffer's memory is: `(address, size, readonly, c_contiguous)`, for
 /// `from_buffer` on the native backend (the caller keeps a memoryview of `obj`, so that the
@@ -57,7 +66,9 @@ fn build(source: &str) -> PyResult<(String, String)> {
     ))
 }
 
-#[pymodule]
+/// The module. It relies on the GIL (see [`gil_cell`]): a free-threaded interpreter turns its
+/// GIL on when it imports it.
+#[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build, m)?)?;
     m.add_function(wrap_pyfunction!(buffer_info, m)?)?;

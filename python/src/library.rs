@@ -8,7 +8,7 @@ use crate::error::OrPy;
 use crate::function::Func;
 
 /// A loaded library (a module of a process).
-#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Library {
     pub(crate) lib: CDLL,
 }

@@ -33,7 +33,7 @@ pub(crate) fn callback_memory(id: LibId) -> Option<*mut (dyn Memory + 'static)> 
 }
 
 /// A process: a wasm sandbox with its libc, or this process natively.
-#[pyclass(frozen, unsendable, module = "wasmctypes._core")]
+#[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Process {
     pub(crate) sandbox: Sandbox,
     /// Buffers (memoryviews) open on the process's memory: `reset` would free what they

@@ -326,3 +326,58 @@ def test_a_callback_of_one_backend_uses_the_other_backends_objects(test_lib):
         libc.qsort(arr, 3, outer.sizeof(outer.c_int), CMP(cmp))
         assert list(arr) == [1, 2, 3]
     assert seen and all(s == (7, 9, 5) for s in seen)
+
+
+def test_objects_made_on_one_thread_work_on_others(ct, test_lib):
+    import threading
+
+    def run(ns, dll):
+        libc = ns.CDLL(None)
+        libc.abs.argtypes = [ns.c_int]
+        values = (ns.c_int * 4)(4, 1, 3, 2)
+        p = ns.cast((ns.c_int * 2)(7, 9), ns.POINTER(ns.c_int))
+        cmp = ns.CFUNCTYPE(ns.c_int, ns.POINTER(ns.c_int), ns.POINTER(ns.c_int))(lambda a, b: a[0] - b[0])
+        out = {}
+
+        def work(k):
+            try:
+                buf = ns.create_string_buffer(b"thread")
+                total = sum(libc.abs(-i) for i in range(200))
+                if k == 0:
+                    libc.qsort(values, 4, ns.sizeof(ns.c_int), cmp)
+                out[k] = (total, buf.value, p[1], ns.sizeof(buf))
+            except BaseException as e:  # a panic of the binding is a BaseException
+                out[k] = repr(e)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return [out[k] for k in range(4)], list(values)
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[1] == [1, 2, 3, 4]
+
+
+def test_each_thread_has_its_own_private_errno(ct, test_lib):
+    import threading
+
+    def run(ns, dll):
+        seen = []
+        old = ns.set_errno(32)
+
+        def work():
+            seen.append(ns.get_errno())
+            seen.append(ns.set_errno(5))
+            seen.append(ns.get_errno())
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        seen.append(ns.set_errno(old))
+        return seen
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython == [0, 0, 5, 32]
