@@ -46,9 +46,9 @@ impl Items {
             }
             return object(py, m.get(addr, self.code).py()?);
         }
-        let process = self.process.borrow(py);
-        let addr = self.address(py, obj, i, |at| process.pointer_at(at))?;
-        process.load_value(py, addr, self.code)
+        let lib = &self.process.get().sandbox;
+        let addr = self.address(py, obj, i, |at| lib.get(at, CType::VoidP).py())?;
+        object(py, lib.get(addr, self.code).py()?)
     }
 
     /// The address of item `i` of `obj`, checked as ctypes checks it: in range for an array,
@@ -127,15 +127,20 @@ pub(crate) fn scalar_items<'py>(
     if !i.is_exact_instance_of::<PyInt>() {
         return None;
     }
-    let cached = this.items.cloned(obj.py()).map(|t| t.into_bound(obj.py()));
-    let items = match cached {
-        Some(items) => items,
-        None => obj
-            .get_type()
-            .getattr(pyo3::intern!(obj.py(), "_b_items_"))
-            .ok()?
-            .cast_into::<Items>()
-            .ok()?,
+    let py = obj.py();
+    let items = match this.items.cloned(py) {
+        Some(items) => items.into_bound(py),
+        None => {
+            let items = obj
+                .get_type()
+                .getattr(pyo3::intern!(py, "_b_items_"))
+                .ok()?
+                .cast_into::<Items>()
+                .ok()?;
+            // Kept on the object: the next item needs no lookup.
+            this.items.set(py, Some(items.clone().unbind()));
+            items
+        }
     };
     Some((items, i.extract().ok()?))
 }

@@ -62,7 +62,13 @@ impl Process {
         }
         self.memory(
             |m| m.set(addr, t, &v),
-            |lib| wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone()),
+            |lib| match t {
+                // A string pointer's setter copies the string into the library's memory.
+                CType::CharP | CType::WCharP | CType::VoidP => {
+                    wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone())
+                }
+                _ => lib.set(addr, t, &v),
+            },
         )
     }
 
@@ -95,7 +101,7 @@ impl Process {
     pub(crate) fn pointer_at(&self, addr: u64) -> PyResult<Value> {
         self.memory(
             |m| m.get(addr, CType::VoidP),
-            |lib| wasmctypes::CValue::from_address(lib, CType::VoidP, addr).value(),
+            |lib| lib.get(addr, CType::VoidP),
         )
     }
 

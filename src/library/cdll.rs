@@ -11,7 +11,7 @@ use super::inner::LibInner;
 use crate::backend::{AnyBackend, Backend, BackendKind, LibraryInfo, LoadOptions, Output};
 use crate::error::{Error, Result};
 use crate::types::{CType, DataModel, Type};
-use crate::value::LibId;
+use crate::value::{LibId, Value};
 
 /// A loaded C library: ctypes' `CDLL`. Cloning gives another handle on the same library.
 ///
@@ -310,6 +310,31 @@ impl CDLL {
     /// allocation. Bounds-checked in wasm.
     pub fn read_into(&self, addr: u64, out: &mut [u8]) -> Result<()> {
         self.inner.backend()?.read(addr, out)
+    }
+
+    /// The value of type `t` stored at `addr`, read in one step with no allocation: for a
+    /// number, `cast(addr, POINTER(t))[0]`; a pointer type (`c_char_p` too) reads as its
+    /// address, as [`Memory::get`](crate::Memory::get) gives it. NULL is a ValueError;
+    /// bounds-checked in wasm.
+    pub fn get(&self, addr: u64, t: CType) -> Result<Value> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let r = self.data_model().repr(t);
+        let mut raw = [0u8; 16];
+        self.read_into(addr, &mut raw[..r.size()])?;
+        Ok(crate::value::decode(t, r, &raw[..r.size()]))
+    }
+
+    /// Stores `v` as type `t` at `addr` in one step with no allocation (ctypes' setter of a
+    /// number: masked to the width), as [`Memory::set`](crate::Memory::set) does. NULL is a
+    /// ValueError; bounds-checked in wasm.
+    pub fn set(&self, addr: u64, t: CType, v: &Value) -> Result<()> {
+        if addr == 0 {
+            return Err(Error::ValueError("NULL pointer access".into()));
+        }
+        let (bytes, n) = crate::value::encode_bytes(t, self.data_model().repr(t), v)?;
+        self.write(addr, &bytes[..n])
     }
 
     /// Writes bytes into the library's memory at `addr`. Bounds-checked in wasm.

@@ -125,10 +125,30 @@ pub(crate) fn decode(t: CType, r: Repr, raw: &[u8]) -> Value {
     if r.is_long_double() {
         return Value::Float(long_double_value(r, raw));
     }
-    let mut b = [0u8; 8];
-    let n = raw.len().min(8);
-    b[..n].copy_from_slice(&raw[..n]);
-    from_bits(t, r, u64::from_le_bytes(b))
+    from_bits(t, r, bits_le(raw))
+}
+
+/// The little-endian number in the first 8 bytes of `raw` (zero-extended when shorter), read
+/// with one load of the width for the usual widths: a scalar just copied in by a `memcpy` of
+/// its own width reads back without the store-forwarding stall of an 8-byte load over it.
+#[inline]
+pub(crate) fn bits_le(raw: &[u8]) -> u64 {
+    fn le<const N: usize>(raw: &[u8]) -> [u8; N] {
+        let mut b = [0u8; N];
+        b.copy_from_slice(&raw[..N]);
+        b
+    }
+    match raw.len() {
+        1 => u64::from(raw[0]),
+        2 => u64::from(u16::from_le_bytes(le(raw))),
+        4 => u64::from(u32::from_le_bytes(le(raw))),
+        8.. => u64::from_le_bytes(le(raw)),
+        n => {
+            let mut b = [0u8; 8];
+            b[..n].copy_from_slice(raw);
+            u64::from_le_bytes(b)
+        }
+    }
 }
 
 /// ctypes' getter of a fundamental type from its raw bits (a call's result slot, a callback's
@@ -282,6 +302,19 @@ pub(crate) fn callback_result(t: CType, m: DataModel, v: &Value) -> Result<u64> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bits_le_reads_every_width_zero_extended() {
+        let raw = [0x88u8, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xff];
+        assert_eq!(bits_le(&raw[..0]), 0);
+        assert_eq!(bits_le(&raw[..1]), 0x88);
+        assert_eq!(bits_le(&raw[..2]), 0x7788);
+        assert_eq!(bits_le(&raw[..3]), 0x66_7788);
+        assert_eq!(bits_le(&raw[..4]), 0x5566_7788);
+        assert_eq!(bits_le(&raw[..6]), 0x3344_5566_7788);
+        assert_eq!(bits_le(&raw[..8]), 0x1122_3344_5566_7788);
+        assert_eq!(bits_le(&raw), 0x1122_3344_5566_7788, "only the first 8 bytes");
+    }
 
     #[test]
     fn masks_like_ctypes() {

@@ -21,7 +21,7 @@ pub use boxed::Boxed;
 pub(crate) use convert::int_from_bits;
 pub use convert::mask_int;
 pub(crate) use convert::{
-    callback_result, decode, decode_wide, encode, encode_bytes, encode_wide, from_bits,
+    bits_le, callback_result, decode, decode_wide, encode, encode_bytes, encode_wide, from_bits,
     long_double_bytes, long_double_value, promote, read_value, write_value,
 };
 pub use repr::bytes_repr;

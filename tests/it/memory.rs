@@ -29,6 +29,41 @@ fn instances_read_and_write_value_masked() {
 }
 
 #[test]
+fn get_and_set_read_and_write_one_value_as_ctypes_items_do() {
+    for lib in both("testlib") {
+        // a = (c_int * 2)(); a[0] = 2**32 + 5; a[1] = -7: masked to the width.
+        let a = CValue::new(&lib, CType::LongLong, 0).unwrap();
+        let at = a.addressof();
+        lib.set(at, CType::Int, &Value::Int((1 << 32) + 5)).unwrap();
+        lib.set(at + 4, CType::Int, &Value::Int(-7)).unwrap();
+        assert_eq!(lib.get(at, CType::Int).unwrap(), Value::Int(5));
+        assert_eq!(
+            lib.get(at + 4, CType::UInt).unwrap(),
+            Value::Int(0xFFFF_FFF9)
+        );
+        assert_eq!(lib.get(at + 4, CType::Bool).unwrap(), Value::Bool(true));
+        lib.set(at, CType::Double, &Value::Float(2.5)).unwrap();
+        assert_eq!(lib.get(at, CType::Double).unwrap(), Value::Float(2.5));
+        // A pointer type reads as its address.
+        lib.set(at, CType::VoidP, &Value::Int(0x1234)).unwrap();
+        assert_eq!(lib.get(at, CType::VoidP).unwrap(), Value::Int(0x1234));
+        // NULL is a ValueError, as ctypes' NULL pointer access; a float is no int.
+        assert_eq!(lib.get(0, CType::Int).unwrap_err().kind(), "ValueError");
+        assert_eq!(
+            lib.set(0, CType::Int, &Value::Int(1)).unwrap_err().kind(),
+            "ValueError"
+        );
+        let err = lib.set(at, CType::Int, &Value::Float(1.5)).unwrap_err();
+        assert_eq!(err.kind(), "TypeError");
+        if lib.backend() == BackendKind::Wasm {
+            // Outside the sandbox's memory: an error, not a read of the host's.
+            let past = u64::from(u32::MAX) - 2;
+            assert_eq!(lib.get(past, CType::Int).unwrap_err().kind(), "OutOfBounds");
+        }
+    }
+}
+
+#[test]
 fn c_char_p_reads_repoints_and_reads_from_the_middle() {
     for lib in both("testlib") {
         let value = b"01234567890123456789".to_vec();

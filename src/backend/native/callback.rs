@@ -54,10 +54,9 @@ pub(super) unsafe extern "C" fn trampoline(
                 continue;
             }
             CallbackArg::Scalar(c) => {
-                let mut b = [0u8; 8];
                 // SAFETY: as above; a scalar is at most 8 bytes.
-                unsafe { std::ptr::copy_nonoverlapping(at, b.as_mut_ptr(), m.sizeof(*c)) };
-                values.push(CallbackArg::scalar(*c, m, u64::from_le_bytes(b)));
+                let bytes = unsafe { std::slice::from_raw_parts(at, m.sizeof(*c)) };
+                values.push(CallbackArg::scalar(*c, m, crate::value::bits_le(bytes)));
                 continue;
             }
             CallbackArg::Struct(s) => {
