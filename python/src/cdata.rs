@@ -6,9 +6,7 @@ use std::ffi::{c_int, CString};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyTuple, PyType};
-
-use wasmctypes::{CType, Value};
+use pyo3::types::{PyDict, PyInt, PyTuple, PyType};
 
 use crate::error::OrPy;
 use crate::function::Func;
@@ -327,19 +325,8 @@ impl CDataBase {
         let py = slf.py();
         let this = slf.get();
         if let Some((items, i)) = scalar_items(slf, this, i) {
-            let items = items.get();
-            let float = matches!(items.code, CType::Float | CType::Double);
-            let fits =
-                v.is_exact_instance_of::<PyInt>() || (float && v.is_exact_instance_of::<PyFloat>());
-            if fits {
-                let process = items.process.borrow(py);
-                let addr = items.address(py, this, i, |at| process.pointer_at(at))?;
-                let value = if float {
-                    Value::Float(v.extract()?)
-                } else {
-                    crate::convert::value(v, process.sandbox.id())?
-                };
-                return process.store(addr, items.code, value);
+            if items.get().store(py, this, i, v)? {
+                return Ok(());
             }
         }
         let m = python_item_method(

@@ -4,12 +4,10 @@ use pyo3::exceptions::{PyAttributeError, PyIndexError, PyTypeError, PyValueError
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString};
 
-use wasmctypes::{CType, LibId, Value};
+use wasmctypes::{CType, Value};
 
 use crate::cdata::CDataBase;
-use crate::convert::object;
-use crate::error::OrPy;
-use crate::process::{callback_memory, Process};
+use crate::process::Process;
 
 /// How the instances of a type get their memory: a new zeroed block of `size` bytes of the
 /// process (see [`CDataBase::_new`]).
@@ -24,8 +22,6 @@ pub(crate) struct Alloc {
 #[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Items {
     pub(crate) process: Py<Process>,
-    /// The process's id (see [`callback_memory`]).
-    pub(crate) lib: LibId,
     pub(crate) code: CType,
     pub(crate) size: u64,
     /// An array's length; `None` for a pointer.
@@ -36,19 +32,27 @@ impl Items {
     /// Item `i` of `obj`, read: inside a callback of its process straight from the memory the
     /// callback was given (no borrow of the process), otherwise through the process.
     pub(crate) fn load(&self, py: Python<'_>, obj: &CDataBase, i: i64) -> PyResult<Py<PyAny>> {
-        if let Some(mem) = callback_memory(self.lib) {
-            // SAFETY: as in `Process::memory`: set for the duration of a callback of this
-            // process's, on this thread, to the memory it was given; nothing else holds it now.
-            let m = unsafe { &mut *mem };
-            let addr = self.address(py, obj, i, |at| m.get(at, CType::VoidP).py())?;
-            if addr == 0 {
-                return Err(PyValueError::new_err("NULL pointer access"));
-            }
-            return object(py, m.get(addr, self.code).py()?);
-        }
-        let lib = &self.process.get().sandbox;
-        let addr = self.address(py, obj, i, |at| lib.get(at, CType::VoidP).py())?;
-        object(py, lib.get(addr, self.code).py()?)
+        let process = self.process.get();
+        let addr = self.address(py, obj, i, |at| process.pointer_at(at))?;
+        process.load_number(py, addr, self.code)
+    }
+
+    /// `obj[i] = v` for a plain number `v` (see [`Process::plain_number`]); `Ok(false)` for
+    /// any other value.
+    pub(crate) fn store(
+        &self,
+        py: Python<'_>,
+        obj: &CDataBase,
+        i: i64,
+        v: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let process = self.process.get();
+        let Some(value) = process.plain_number(self.code, v)? else {
+            return Ok(false);
+        };
+        let addr = self.address(py, obj, i, |at| process.pointer_at(at))?;
+        process.store(addr, self.code, value)?;
+        Ok(true)
     }
 
     /// The address of item `i` of `obj`, checked as ctypes checks it: in range for an array,

@@ -12,6 +12,7 @@ mod callback;
 mod cdata;
 mod convert;
 mod error;
+mod field;
 mod function;
 mod gil_cell;
 mod items;
@@ -81,6 +82,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cdata::CDataBase>()?;
     m.add_class::<cdata::CFuncBase>()?;
     m.add_class::<items::Items>()?;
+    m.add_class::<field::Field>()?;
     m.add_class::<items::Alloc>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
     m.add("MAX_ARGS", wasmctypes::MAX_ARGS)?;

@@ -5,7 +5,7 @@ use std::cell::Cell;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyFloat, PyInt};
 
 use wasmctypes::{
     BackendKind, CType, Field, LibId, LoadOptions, Memory, Sandbox, StructType, Value, CDLL,
@@ -53,6 +53,31 @@ impl Process {
             |lib| wasmctypes::CValue::from_address(lib, t, addr).value(),
         )?;
         object(py, v)
+    }
+
+    /// The number of C type `t` at `addr` as Python sees it, read in one step (from a running
+    /// callback's memory when there is one; bounds-checked in wasm; NULL is a ValueError).
+    pub(crate) fn load_number(&self, py: Python<'_>, addr: u64, t: CType) -> PyResult<Py<PyAny>> {
+        object(py, self.memory(|m| m.get(addr, t), |lib| lib.get(addr, t))?)
+    }
+
+    /// `v` as the core stores it as C type `t` (masked to the width, as ctypes' setters do),
+    /// if it is a plain number of the kind the type holds: an int for an integer type, an int
+    /// or a float for `c_float` and `c_double`. `None` for any other value (or type), which
+    /// ctypes' own conversions in the Python layer handle.
+    pub(crate) fn plain_number(&self, t: CType, v: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+        Ok(match t {
+            CType::Float | CType::Double
+                if v.is_exact_instance_of::<PyFloat>() || v.is_exact_instance_of::<PyInt>() =>
+            {
+                Some(Value::Float(v.extract()?))
+            }
+            CType::Bool | CType::Char | CType::WChar => None,
+            t if t.is_integer() && v.is_exact_instance_of::<PyInt>() => {
+                Some(crate::convert::value(v, self.sandbox.id())?)
+            }
+            _ => None,
+        })
     }
 
     /// Stores `v` as C type `t` at `addr` (ctypes' setter: masked to the width).
@@ -260,7 +285,6 @@ impl Process {
         }
         Ok(Items {
             process: slf.clone().unbind(),
-            lib: slf.borrow().sandbox.id(),
             code: t,
             size: slf.borrow().sandbox.sizeof(t) as u64,
             length,

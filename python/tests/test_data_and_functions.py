@@ -381,3 +381,51 @@ def test_each_thread_has_its_own_private_errno(ct, test_lib):
 
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython == [0, 0, 5, 32]
+
+
+def test_fields_and_values_read_and_write_as_ctypes_does(ct, test_lib):
+    def run(ns, dll):
+        class S(ns.Structure):
+            _fields_ = [("i", ns.c_int), ("d", ns.c_double), ("b", ns.c_bool), ("u", ns.c_ubyte), ("f", ns.c_int, 3)]
+
+        class BE(ns.BigEndianStructure):
+            _fields_ = [("i", ns.c_int)]
+
+        class MyInt(ns.c_int):
+            pass
+
+        s = S()
+        out = []
+        s.i = 2**32 + 5  # masked
+        s.d = 3  # an int into a double
+        s.b = 5  # truthiness
+        s.u = -1
+        s.f = 7
+        out += [s.i, s.d, s.b, s.u, s.f]
+        for field, bad in (("i", 1.5), ("d", "x"), ("i", None)):
+            try:
+                setattr(s, field, bad)
+            except TypeError as e:
+                out.append(str(e))
+        try:
+            del s.i
+        except TypeError as e:
+            out.append(str(e))
+        be = BE()
+        be.i = 0x01020304
+        out.append(bytes(be))
+        v = ns.c_int.__ctype_be__(0x01020304)
+        out += [bytes(v), v.value]
+        m = MyInt(-3)
+        m.value = 2**31
+        out += [m.value, ns.c_double(2).value, ns.c_float(1.5).value, ns.c_bool(2).value]
+        out += [S.i.offset, S.d.offset, S.i.size, type(S.i).__name__ in ("CField", "_Field")]
+        try:
+            ns.c_int().value = "1"
+        except TypeError as e:
+            out.append(str(e))
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[:5] == [5, 3.0, True, 255, -1]

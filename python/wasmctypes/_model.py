@@ -90,6 +90,9 @@ def namespace(backend):
                         "a single character string containing one of '%s'." % _SIMPLE_CODES
                     )
                 type.__setattr__(cls, "_fundamental", True)
+                if _is_number(cls) and "value" not in ns:
+                    # Its value is read and written in Rust.
+                    type.__setattr__(cls, "value", _Value(proc, code))
 
         def __mul__(cls, length):
             return ARRAY(cls, length)
@@ -548,6 +551,31 @@ def namespace(backend):
             value -= 1 << bits
         return value
 
+    class _Value(_core.Field):
+        """The `value` of a fundamental number type (`c_int(5).value`): read and written by
+        `_core.Field`, in Rust, for plain numbers; ctypes' conversions (`_set_value`) for
+        anything else."""
+
+        __slots__ = ()
+
+        def __init__(self, process, code):
+            self._number(process, code, 0)
+
+        def _get(self, obj):
+            return obj._get()
+
+        def _set(self, obj, v):
+            obj._set_value(v)
+
+    def _is_number(typ):
+        """Whether `typ` is a fundamental number type of this target's byte order, which the
+        core reads and writes in one step."""
+        return (
+            bool(typ.__dict__.get("_fundamental"))
+            and typ.__dict__.get("_type_", typ._type_) in "bBhHiIlLqQnNfd?"
+            and typ._endian == "<"
+        )
+
     _UNSIGNED_CODES = "BHILQn?cu"
     _SIMPLE_CODES = "cbBhHiIlLdfuzZqQPXOv?gnN"
     _NUMBERS = "bBhHiIlLqQnNfdg"
@@ -560,7 +588,9 @@ def namespace(backend):
         if code in "bBc?":
             t.__ctype_be__ = t  # one byte has no byte order
         elif code not in _POINTERLIKE and code not in "ug":  # as CPython: no swapped wide char or long double
-            t.__ctype_be__ = _CDataMeta(name, (t,), {"_endian": ">", "_fundamental": True})
+            # The swapped type reads its value in Python, not with its base's `_Value`.
+            swapped = {"_endian": ">", "_fundamental": True, "value": _SimpleCData.__dict__["value"]}
+            t.__ctype_be__ = _CDataMeta(name, (t,), swapped)
             t.__ctype_be__.__ctype_be__ = t.__ctype_be__
             t.__ctype_be__.__ctype_le__ = t
         return t
@@ -1120,9 +1150,11 @@ def namespace(backend):
                 return b if b not in _ABSTRACT_STRUCTS else None
         return None
 
-    class _Field:
+    class _Field(_core.Field):
         """A structure field (ctypes' CField); a bitfield has `bits` bits from bit `bit` of
-        its storage unit (the field type's size, at `offset`)."""
+        its storage unit (the field type's size, at `offset`). A number field of this
+        target's byte order is read and written by `_core.Field`, in Rust; the others by
+        `_get` and `_set`."""
 
         __slots__ = ("name", "typ", "_offset", "_size", "bit", "bits", "owner", "index")
 
@@ -1132,6 +1164,8 @@ def namespace(backend):
             # Its position among the structure's fields, base classes' first (the keys of
             # `_objects`).
             self.index = index
+            if not bits and _is_number(typ):
+                self._number(proc, typ._type_, offset)
 
         offset = property(lambda self: self._offset)
         size = property(lambda self: (self.bits << 16) | self.bit if self.bits else self._size)
@@ -1140,9 +1174,7 @@ def namespace(backend):
             if not isinstance(obj, _StructBase):
                 raise TypeError("not a ctype instance")
 
-        def __get__(self, obj, owner=None):
-            if obj is None:
-                return self
+        def _get(self, obj):
             self._check(obj)
             if not self.bits:
                 return _read_as(self.typ, obj._b_addr + self._offset, self.index, obj)
@@ -1153,10 +1185,7 @@ def namespace(backend):
                 v -= 1 << self.bits
             return bool(v) if self.typ._type_ == "?" else v
 
-        def __delete__(self, obj):
-            raise TypeError("can't delete attribute")
-
-        def __set__(self, obj, v):
+        def _set(self, obj, v):
             self._check(obj)
             if not self.bits:
                 _write_as(self.typ, obj._b_addr + self._offset, v, obj, self.index)
