@@ -30,10 +30,6 @@ impl Block {
 
 impl Drop for Block {
     fn drop(&mut self) {
-        Python::attach(|py| {
-            let p = self.process.borrow(py);
-            // SAFETY: the block's own memory, from `Process::block`, freed once, here.
-            let _ = p.memory(|m| m.free(self.addr), |lib| unsafe { lib.free(self.addr) });
-        });
+        Python::attach(|py| self.process.bind(py).get().free(self.addr));
     }
 }

@@ -8,6 +8,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyTuple, PyType};
 
+use crate::block::Block;
 use crate::error::OrPy;
 use crate::function::Func;
 use crate::gil_cell::GilCell;
@@ -50,8 +51,11 @@ pub(crate) struct CDataBase {
     pub(crate) ptr: GilCell<Option<u64>>,
     /// `_b_base_`.
     pub(crate) base: GilCell<Option<Py<PyAny>>>,
-    /// `_b_block`.
+    /// `_b_block`, when the Python layer gave it (see `own`).
     pub(crate) block: GilCell<Option<Py<PyAny>>>,
+    /// The memory the object owns when it was made in Rust (`T()`, see [`CDataBase::_new`]):
+    /// freed with the object, with no Python object of its own until `_b_block` is asked for.
+    pub(crate) own: GilCell<Option<Block>>,
     /// `_objects`.
     pub(crate) objects: GilCell<Option<Py<PyAny>>>,
     /// `_b_size`.
@@ -81,13 +85,18 @@ impl Constructor {
     /// The constructor for `cls`, a subclass of `CData` (TypeError otherwise).
     pub(crate) fn of(cls: &Bound<'_, PyType>) -> PyResult<Constructor> {
         let py = cls.py();
-        if !cls.is_subclass_of::<CDataBase>()? {
+        // PyType_IsSubtype: the MRO only, no __subclasscheck__ (as tp_new checks its type).
+        let subtype = |base: &Bound<'_, PyType>| {
+            // SAFETY: two live type objects.
+            unsafe { ffi::PyType_IsSubtype(cls.as_type_ptr(), base.as_type_ptr()) != 0 }
+        };
+        if !subtype(&py.get_type::<CDataBase>()) {
             return Err(PyTypeError::new_err("not a ctypes type"));
         }
         // Looked up once each.
         static NEW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         static NEW_FUNC: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let (cell, base) = match cls.is_subclass_of::<CFuncBase>()? {
+        let (cell, base) = match subtype(&py.get_type::<CFuncBase>()) {
             true => (&NEW_FUNC, py.get_type::<CFuncBase>()),
             false => (&NEW, py.get_type::<CDataBase>()),
         };
@@ -113,31 +122,77 @@ impl Constructor {
         // `CFuncPtr` gets its own), a tuple of arguments and NULL keywords, and returns a new
         // reference or NULL with an exception set.
         unsafe {
-            let args = PyTuple::empty(py);
-            let obj = (self.0)(cls.as_type_ptr(), args.as_ptr(), std::ptr::null_mut());
+            let obj = (self.0)(
+                cls.as_type_ptr(),
+                bare_args(py).as_ptr(),
+                std::ptr::null_mut(),
+            );
             Ok(Bound::from_owned_ptr_or_err(py, obj)?.cast_into_unchecked::<CDataBase>())
         }
     }
 }
 
-#[pymethods]
 impl CDataBase {
-    /// An instance with no memory yet (`_core.CData.__new__(cls)`); the Python layer's
-    /// types are made by [`CDataBase::_new`].
-    #[new]
-    fn new() -> Self {
+    /// An instance with no memory, nothing kept and no prepared call.
+    fn bare() -> Self {
         CDataBase {
             fast: GilCell::new(None),
             addr: GilCell::new(0),
             ptr: GilCell::new(None),
             base: GilCell::new(None),
             block: GilCell::new(None),
+            own: GilCell::new(None),
             objects: GilCell::new(None),
             size: GilCell::new(None),
             index: GilCell::new(0),
             keep: GilCell::new(None),
             items: GilCell::new(None),
         }
+    }
+}
+
+/// The arguments with which a `CData` or `CFuncPtr` constructor makes an instance with no
+/// memory: a tuple of a private object, which no Python code holds.
+fn bare_args(py: Python<'_>) -> &Bound<'_, PyTuple> {
+    static BARE: pyo3::sync::PyOnceLock<Py<PyTuple>> = pyo3::sync::PyOnceLock::new();
+    BARE.get_or_init(py, || {
+        PyTuple::new(py, [pyo3::types::PyString::new(py, "bare")])
+            .expect("a tuple of one string")
+            .unbind()
+    })
+    .bind(py)
+}
+
+#[pymethods]
+impl CDataBase {
+    /// `T()`: an instance of `cls` with memory of its own, a new zeroed block of the size
+    /// its type's `_b_alloc_` says (see [`Alloc`]). A type's first instance asks the Python
+    /// layer's `cls._b_first_()` for that, which checks that the type can have instances.
+    /// Called with [`bare_args`] (from Rust only), it makes an instance with no memory.
+    #[new]
+    #[classmethod]
+    #[pyo3(signature = (*args, **_kwargs))]
+    fn new(
+        cls: &Bound<'_, PyType>,
+        args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let py = cls.py();
+        let this = CDataBase::bare();
+        if args.len() == 1 && args.get_item(0)?.is(bare_args(py).get_item(0)?) {
+            return Ok(this);
+        }
+        let alloc = match Alloc::of(cls) {
+            Some(a) => a,
+            None => cls
+                .call_method0(pyo3::intern!(py, "_b_first_"))?
+                .cast_into::<Alloc>()?,
+        };
+        let a = alloc.get();
+        let block = Process::new_block(a.process.bind(py), a.size.max(1))?;
+        this.addr.store(py, block.addr);
+        this.own.replace(py, Some(block));
+        Ok(this)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
@@ -207,13 +262,21 @@ impl CDataBase {
         self.base.set(py, v)
     }
 
+    /// The block of memory the object owns (a `_core.Block`), if any.
     #[getter(_b_block)]
-    fn get_block(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.block.cloned(py)
+    fn get_block(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if let Some(own) = self.own.replace(py, None) {
+            // Asked for: the memory it owns gets its Python object now.
+            self.block
+                .set(py, Some(Bound::new(py, own)?.into_any().unbind()));
+        }
+        Ok(self.block.cloned(py))
     }
 
+    /// Gives the object another block (or none); the memory it owned is freed.
     #[setter(_b_block)]
     fn set_block(&self, py: Python<'_>, v: Option<Py<PyAny>>) {
+        drop(self.own.replace(py, None));
         self.block.set(py, v)
     }
 
@@ -250,6 +313,7 @@ impl CDataBase {
         let s = slf.get();
         s.addr.store(py, addr);
         s.base.set(py, base);
+        drop(s.own.replace(py, None));
         s.block.set(py, block);
         s.objects.set(py, None);
         s.size.store(py, None);
@@ -258,9 +322,8 @@ impl CDataBase {
         slf
     }
 
-    /// `T.__new__`: an instance of `cls` with memory of its own. A type whose instances all
-    /// get a new zeroed block of one size says so in `cls._b_alloc_` (see [`Process::alloc`])
-    /// and is made here, in Rust; any other has its memory made by its `_new_block()`.
+    /// `_CFuncPtr.__new__`: an instance of a function pointer type `cls`, which its
+    /// `_new_block()` gives memory and what it points at.
     #[staticmethod]
     #[pyo3(signature = (cls, *_args, **_kwargs))]
     fn _new<'py>(
@@ -268,23 +331,37 @@ impl CDataBase {
         _args: &Bound<'py, PyTuple>,
         _kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, CDataBase>> {
-        let py = cls.py();
         let obj = bare_instance(cls)?;
-        let alloc = cls.getattr(pyo3::intern!(py, "_b_alloc_"))?;
-        match alloc.cast::<Alloc>() {
-            Ok(a) => {
-                let a = a.get();
-                let block = Process::new_block(a.process.bind(py), a.size)?;
-                let o = obj.get();
-                o.addr.store(py, block.addr);
-                o.block
-                    .set(py, Some(Bound::new(py, block)?.into_any().unbind()));
-            }
-            Err(_) => {
-                obj.call_method0(pyo3::intern!(py, "_new_block"))?;
-            }
-        }
+        obj.call_method0(pyo3::intern!(cls.py(), "_new_block"))?;
         Ok(obj)
+    }
+
+    /// `_SimpleCData.__init__`: `c_int(5)` sets its value (through the type's `value`);
+    /// `c_char_p(None)` leaves the NULL it has. As in ctypes, keywords are ignored and more
+    /// than one argument is a TypeError.
+    #[pyo3(signature = (*args, **_kwargs))]
+    fn _init_value(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        match args.len() {
+            0 => Ok(()),
+            1 => {
+                let v = args.get_item(0)?;
+                if v.is_none() {
+                    let code = slf.getattr(pyo3::intern!(py, "_type_"))?;
+                    if matches!(code.extract::<&str>(), Ok("z" | "Z" | "P")) {
+                        return Ok(());
+                    }
+                }
+                slf.setattr(pyo3::intern!(py, "value"), v)
+            }
+            n => Err(PyTypeError::new_err(format!(
+                "__init__ expected at most 1 argument, got {n}"
+            ))),
+        }
     }
 
     /// A pointer of type `cls` to `addr` that needs no memory of its own: a callback's
@@ -455,9 +532,15 @@ pub(crate) struct CFuncBase {}
 
 #[pymethods]
 impl CFuncBase {
+    /// An instance with no memory: the Python layer's `_CFuncPtr.__new__` (see
+    /// [`CDataBase::_new`]) gives it what it points at.
     #[new]
-    fn new() -> PyClassInitializer<Self> {
-        PyClassInitializer::from(CDataBase::new()).add_subclass(CFuncBase {})
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyClassInitializer<Self> {
+        PyClassInitializer::from(CDataBase::bare()).add_subclass(CFuncBase {})
     }
 
     /// `f(*args)`: [`CDataBase::call`]; with keywords (paramflags), the Python layer's

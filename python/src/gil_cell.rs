@@ -30,6 +30,15 @@ impl<T> GilCell<T> {
     }
 }
 
+impl<T> GilCell<T> {
+    /// Puts `v` in the cell and returns the old value, for the caller to drop (dropping may
+    /// run Python code, which may look at the cell: it already holds the new value).
+    pub(crate) fn replace(&self, _py: Python<'_>, v: T) -> T {
+        // SAFETY: as in `load`; the swap runs no Python code.
+        unsafe { std::mem::replace(&mut *self.0.get(), v) }
+    }
+}
+
 impl<T: Copy> GilCell<T> {
     /// The value.
     #[inline]

@@ -2,19 +2,63 @@
 
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString};
+use pyo3::types::{PyInt, PyString, PyType};
 
 use wasmctypes::{CType, Value};
 
 use crate::cdata::CDataBase;
 use crate::process::Process;
 
-/// How the instances of a type get their memory: a new zeroed block of `size` bytes of the
-/// process (see [`CDataBase::_new`]).
+/// What a final type says about its instances' memory, as its `_b_alloc_`: its size (what
+/// [`Sizeof`] gives) and that each instance gets a new zeroed block of that many bytes (at
+/// least one) of the process (see [`CDataBase::_new`]).
 #[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Alloc {
     pub(crate) process: Py<Process>,
     pub(crate) size: usize,
+    /// The address of the type it is for (alive while this is reachable from it: a type
+    /// that reaches it through a base has another address).
+    pub(crate) owner: usize,
+}
+
+impl Alloc {
+    /// `cls`'s own `_b_alloc_`, if it has one (a subclass inherits the attribute, not the
+    /// size).
+    pub(crate) fn of<'py>(cls: &Bound<'py, PyType>) -> Option<Bound<'py, Alloc>> {
+        let alloc = cls.getattr(pyo3::intern!(cls.py(), "_b_alloc_")).ok()?;
+        let alloc = alloc.cast_into::<Alloc>().ok()?;
+        (alloc.get().owner == cls.as_ptr() as usize).then_some(alloc)
+    }
+}
+
+/// `ctypes.sizeof(obj)`: an instance's size after `resize`, or its type's `_b_alloc_` size,
+/// in Rust; the Python layer's `fallback(obj)` for the rest (types not final yet, errors).
+#[pyclass(frozen, module = "wasmctypes._core")]
+pub(crate) struct Sizeof {
+    fallback: Py<PyAny>,
+}
+
+#[pymethods]
+impl Sizeof {
+    #[new]
+    fn new(fallback: Py<PyAny>) -> Self {
+        Sizeof { fallback }
+    }
+
+    fn __call__(&self, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = obj.py();
+        let ty = match obj.cast::<CDataBase>() {
+            Ok(data) => match data.get().size.load(py) {
+                Some(n) => return Ok(n.into_pyobject(py)?.into_any().unbind()),
+                None => Some(obj.get_type()),
+            },
+            Err(_) => obj.cast::<PyType>().ok().cloned(),
+        };
+        if let Some(alloc) = ty.as_ref().and_then(Alloc::of) {
+            return Ok(alloc.get().size.into_pyobject(py)?.into_any().unbind());
+        }
+        self.fallback.call1(py, (obj,))
+    }
 }
 
 /// What the items of an array or pointer type are, when they are numbers the core reads and

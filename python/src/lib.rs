@@ -84,6 +84,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<items::Items>()?;
     m.add_class::<field::Field>()?;
     m.add_class::<items::Alloc>()?;
+    m.add_class::<items::Sizeof>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
     m.add("MAX_ARGS", wasmctypes::MAX_ARGS)?;
     m.add("SandboxError", m.py().get_type::<SandboxError>())?;

@@ -5,7 +5,7 @@ use std::cell::Cell;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyFloat, PyInt};
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyType};
 
 use wasmctypes::{
     BackendKind, CType, Field, LibId, LoadOptions, Memory, Sandbox, StructType, Value, CDLL,
@@ -99,7 +99,7 @@ impl Process {
 
     /// `n` zero bytes (see [`Process::block`]).
     pub(crate) fn new_block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
-        let this = slf.borrow();
+        let this = slf.get();
         let addr = this.memory(|m| m.malloc(n), |lib| lib.malloc(n))?;
         let block = Block {
             addr,
@@ -107,7 +107,8 @@ impl Process {
             process: slf.clone().unbind(),
         };
         // Zeroed in pieces from one static block of zeros: a block of N bytes never costs N
-        // bytes of host memory, nor zeroing a buffer of our own, here.
+        // bytes of host memory, nor zeroing a buffer of our own, here. (On an error the block
+        // is dropped, which frees it.)
         static ZEROS: [u8; 16 * 1024] = [0; 16 * 1024];
         let mut done = 0;
         while done < n {
@@ -120,6 +121,13 @@ impl Process {
             done += k;
         }
         Ok(block)
+    }
+
+    /// Frees memory from [`Process::new_block`] (with the memory a running callback was given
+    /// if there is one); an error is ignored, as a failed `free` in C is.
+    pub(crate) fn free(&self, addr: u64) {
+        // SAFETY: `addr` is a block's own memory, freed once (see `Block`'s `Drop`).
+        let _ = self.memory(|m| m.free(addr), |lib| unsafe { lib.free(addr) });
     }
 
     /// The pointer stored at `addr` (as `c_void_p`).
@@ -232,10 +240,12 @@ impl Process {
 
     /// How the instances of a type of `size` bytes get their memory: a type's `_b_alloc_`,
     /// with which [`crate::cdata::CDataBase::_new`] makes them in Rust.
-    fn alloc(slf: &Bound<'_, Self>, size: usize) -> Alloc {
+    /// It is for `owner`'s instances only: a subclass inherits the attribute but not the size.
+    fn alloc(slf: &Bound<'_, Self>, size: usize, owner: &Bound<'_, PyType>) -> Alloc {
         Alloc {
             process: slf.clone().unbind(),
             size,
+            owner: owner.as_ptr() as usize,
         }
     }
 

@@ -429,3 +429,25 @@ def test_fields_and_values_read_and_write_as_ctypes_does(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[:5] == [5, 3.0, True, 255, -1]
+
+
+def test_simple_instances_are_made_as_ctypes_makes_them(ct, test_lib):
+    def run(ns, dll):
+        out = []
+        for args, kwargs in (((), {}), ((5,), {}), ((), {"value": 5}), ((1, 2), {}), ((None,), {})):
+            try:
+                out.append(ns.c_int(*args, **kwargs).value)
+            except TypeError as e:
+                out.append(str(e))
+        out += [ns.c_char_p(None).value, ns.c_void_p(None).value, ns.c_double(1).value]
+
+        class Sub(ns.c_int):
+            def __init__(self, v):
+                ns.c_int.__init__(self, v * 2)
+
+        out.append(Sub(4).value)
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[:4] == [0, 5, 0, "__init__ expected at most 1 argument, got 2"]

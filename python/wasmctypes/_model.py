@@ -290,9 +290,8 @@ def namespace(backend):
         # its items are read and written in Rust.
         _b_items_ = None
 
-        # Memory of its own, made in Rust (`_core.CData._new`) for the types with a
-        # `_b_alloc_` (see `_new_block`), made by `_new_block` for the others.
-        __new__ = staticmethod(_core.CData._new)
+        # `T()` gets memory of its own in Rust (`_core.CData`'s constructor), of the size its
+        # type's `_b_alloc_` says (see `_b_first_`).
         _b_alloc_ = None
 
         def _b_buffer_(self):
@@ -300,19 +299,30 @@ def namespace(backend):
             f, itemsize, shape = _buffer_format(type(self))
             return (proc, self._b_addr, sizeof(type(self)), f, itemsize, shape)
 
+        @classmethod
+        def _b_first_(cls):
+            """Before a type's first instance (`_core.CData`'s constructor): checks that it
+            can have instances, makes a structure type final, and returns the type's own
+            `_b_alloc_` (see `_final_alloc`)."""
+            if cls in _ABSTRACT:
+                raise TypeError("abstract class")
+            if isinstance(cls, _StructMeta):
+                if cls in _ABSTRACT_STRUCTS or "_abstract_" in cls.__dict__:
+                    raise TypeError("abstract class")
+                # Its first instance makes a structure type final: its size is known now.
+                type.__setattr__(cls, "_final_", True)
+            _sizeof(cls)
+            alloc = cls.__dict__.get("_b_alloc_")
+            if alloc is None:
+                raise TypeError("abstract class")
+            return alloc
+
         def _new_block(self):
+            """Memory for a function pointer (see `_CFuncPtr.__new__`)."""
             t = type(self)
             if t in _ABSTRACT:
                 raise TypeError("abstract class")
-            size = t.__dict__.get("_b_sizeof_")
-            if size is None:
-                size = sizeof(t)
-                if not isinstance(t, _StructMeta):  # a structure's size is final only later
-                    type.__setattr__(t, "_b_sizeof_", size)
-                    if not issubclass(t, _CFuncPtr):  # its _attach does more
-                        # The next instances are made in Rust, with a block of this size.
-                        type.__setattr__(t, "_b_alloc_", proc.alloc(size or 1))
-            block = proc.block(size or 1)
+            block = proc.block(sizeof(t) or 1)
             self._attach(block.address, None, block)
 
         def _raw(self):
@@ -362,9 +372,7 @@ def namespace(backend):
         # types of a BigEndianStructure's fields (`c_int.__ctype_be__`).
         _endian = "<"
 
-        def __init__(self, value=_NOTHING):
-            if value is not _NOTHING and not (value is None and self._type_ in _POINTERLIKE):
-                self.value = value
+        __init__ = _core.CData._init_value  # in Rust
 
         def _get(self):
             code = self._type_
@@ -1210,11 +1218,7 @@ def namespace(backend):
         _union = False
         _swapped = False
 
-        def __new__(cls, *args, **kwargs):
-            if cls in _ABSTRACT_STRUCTS or "_abstract_" in cls.__dict__:
-                raise TypeError("abstract class")
-            type.__setattr__(cls, "_final_", True)
-            return super().__new__(cls)
+        # A structure's first instance makes its type final (`_CData._new_block`).
 
         def __init__(self, *args, **kwargs):
             names = type(self)._all_fields_
@@ -1714,7 +1718,8 @@ def namespace(backend):
                 self._core._objects_only(sum(1 << i for i, t in enumerate(self._argtypes) if not own(t)))
             self._set_fast(self._core if self._fast and self._errcheck is None else None)
 
-        __new__ = _CData.__dict__["__new__"]  # ours, not _core.CFuncPtr's (first in the MRO)
+        # Memory and what it points at from `_new_block` (and `_attach`).
+        __new__ = staticmethod(_CData._new)
 
         # Calling one is `_core.CFuncPtr`'s call slot, the hot path: plain Python values
         # converted, the call made and the result converted in Rust, with no Python frame
@@ -2061,14 +2066,36 @@ def namespace(backend):
         raise OSError("%s: cannot open shared object file: No such file (no %s.wasm or %s.c beside it)" % (path, stem, stem))
 
     # ---------------------------------------------------------------- functions of ctypes
-    def sizeof(obj):
+    def _final_alloc(t, size):
+        """Gives a final type its `_b_alloc_`, with which `sizeof` and `T()` are answered
+        in Rust from now on: its size is known and will not change (an abstract type, a
+        structure before it is final, and a function pointer type, whose `_attach` does
+        more, have none)."""
+        if "_b_alloc_" in t.__dict__ or t in _ABSTRACT or issubclass(t, _CFuncPtr):
+            return
+        if isinstance(t, _StructMeta) and (
+            not t.__dict__.get("_final_") or t in _ABSTRACT_STRUCTS or "_abstract_" in t.__dict__
+        ):
+            return
+        type.__setattr__(t, "_b_alloc_", proc.alloc(size, t))
+
+    def _sizeof(obj):
+        """`sizeof(obj)` when `_core.Sizeof` cannot answer alone."""
         if isinstance(obj, _CData) and obj._b_size is not None:
             return obj._b_size
         t = obj if isinstance(obj, type) else type(obj)
+        size = _type_size(t)
+        if isinstance(t, _CDataMeta):
+            _final_alloc(t, size)
+        return size
+
+    sizeof = _core.Sizeof(_sizeof)
+
+    def _type_size(t):
         if issubclass(t, _SimpleCData):
             return proc.sizeof(t._type_)
         if issubclass(t, Array):
-            return sizeof(t._type_) * t._length_
+            return _type_size(t._type_) * t._length_
         if issubclass(t, (_Pointer, _CFuncPtr)):
             return proc.sizeof("P")
         if issubclass(t, _StructBase):

@@ -313,7 +313,11 @@ mod tests {
         assert_eq!(bits_le(&raw[..4]), 0x5566_7788);
         assert_eq!(bits_le(&raw[..6]), 0x3344_5566_7788);
         assert_eq!(bits_le(&raw[..8]), 0x1122_3344_5566_7788);
-        assert_eq!(bits_le(&raw), 0x1122_3344_5566_7788, "only the first 8 bytes");
+        assert_eq!(
+            bits_le(&raw),
+            0x1122_3344_5566_7788,
+            "only the first 8 bytes"
+        );
     }
 
     #[test]
