@@ -107,7 +107,7 @@ def namespace(backend):
             sandbox's own memory can be shared: a ctypes object of this namespace."""
             if cls in _ABSTRACT:
                 raise TypeError("abstract class")
-            if isinstance(obj, _CData):
+            if isinstance(type(obj), _CDataMeta):
                 addr, size, base = obj._b_addr, sizeof(obj), obj
             elif backend == "wasm":
                 raise TypeError(
@@ -137,7 +137,7 @@ def namespace(backend):
         def from_buffer_copy(cls, data, offset=0):
             if cls in _ABSTRACT:
                 raise TypeError("abstract class")
-            data = data._raw() if isinstance(data, _CData) else bytes(memoryview(data))
+            data = data._raw() if isinstance(type(data), _CDataMeta) else bytes(memoryview(data))
             if offset < 0 or len(data) < offset + sizeof(cls):
                 raise ValueError(
                     "Buffer size too small (%d instead of at least %d bytes)"
@@ -166,9 +166,9 @@ def namespace(backend):
     def _has_pointers(t):
         if issubclass(t, _SimpleCData):
             return t._type_ in _POINTERLIKE
-        if issubclass(t, Array):
+        if isinstance(t, _ArrayMeta):
             return _has_pointers(t._type_)
-        if issubclass(t, _StructBase):
+        if isinstance(t, _StructMeta):
             return any(
                 _has_pointers(spec[1])
                 for k in t.__mro__
@@ -187,9 +187,9 @@ def namespace(backend):
             elif code == "?" and size != 1:
                 code = _UNSIGNED[size]
             return t._endian + code, size, ()
-        if issubclass(t, Array):
+        if isinstance(t, _ArrayMeta):
             f, itemsize, shape = _buffer_format(t._type_)
-            if issubclass(t._type_, _StructBase):
+            if isinstance(t._type_, _StructMeta):
                 shape = ()
             return f, itemsize, (t._length_,) + shape
         if issubclass(t, _Pointer):
@@ -197,7 +197,7 @@ def namespace(backend):
             return f, proc.sizeof("P"), ()
         if issubclass(t, _CFuncPtr):
             return "X{}", proc.sizeof("P"), ()
-        if issubclass(t, _StructBase):
+        if isinstance(t, _StructMeta):
             return _struct_format(t), sizeof(t), ()
         return "B", 1, ()
 
@@ -210,7 +210,7 @@ def namespace(backend):
         for name, typ in t._b_specs_:
             typ = _swapped_type(typ) if getattr(t, "_swapped", False) else typ
             f, _, shape = _buffer_format(typ)
-            if issubclass(typ, Array):
+            if isinstance(typ, _ArrayMeta):
                 parts.append("(%s)%s:%s:" % (",".join(map(str, shape)), f, name))
             else:
                 parts.append("%s:%s:" % (f, name))
@@ -226,11 +226,11 @@ def namespace(backend):
 
     def _length(t):
         """ctypes' b_length: whether (and how many) objects an instance of `t` keeps."""
-        if issubclass(t, Array):
+        if isinstance(t, _ArrayMeta):
             return t._length_
         if issubclass(t, (_Pointer, _CFuncPtr)):
             return 1
-        if issubclass(t, _StructBase):
+        if isinstance(t, _StructMeta):
             return len(getattr(t, "_all_fields_", ()))
         return 0
 
@@ -356,7 +356,7 @@ def namespace(backend):
                 return obj
             if isinstance(obj, _CArg) and isinstance(obj._obj, cls):
                 return obj
-            if hasattr(obj, "_as_parameter_") and not isinstance(obj, _CData):
+            if hasattr(obj, "_as_parameter_") and not isinstance(type(obj), _CDataMeta):
                 return cls.from_param(obj._as_parameter_)
             raise TypeError("expected %s instance instead of %s" % (cls.__name__, type(obj).__name__))
 
@@ -947,7 +947,7 @@ def namespace(backend):
                 return obj
             if isinstance(obj, target):
                 return obj
-            if hasattr(obj, "_as_parameter_") and not isinstance(obj, _CData):
+            if hasattr(obj, "_as_parameter_") and not isinstance(type(obj), _CDataMeta):
                 return cls.from_param(obj._as_parameter_)
             raise TypeError("expected %s instance instead of %s" % (cls.__name__, type(obj).__name__))
 
@@ -990,7 +990,7 @@ def namespace(backend):
     def _set_items(cls):
         """Says in `cls._b_items_` whether the items of an array or pointer type are numbers
         the core reads and writes in one step (see `_SCALAR`)."""
-        if issubclass(cls, Array) and cls is not Array:
+        if isinstance(cls, _ArrayMeta) and cls is not Array:
             scalar, length = _SCALAR.get(cls.__dict__.get("_type_", cls._type_)), cls._length_
         elif issubclass(cls, _Pointer) and cls is not _Pointer:
             scalar, length = _SCALAR.get(cls.__dict__.get("_type_")), None
@@ -1031,7 +1031,7 @@ def namespace(backend):
             return "<cparam '%s' (%r)>" % (tag, v)
 
     def byref(obj, offset=0):
-        if not isinstance(obj, _CData):
+        if not isinstance(type(obj), _CDataMeta):
             raise TypeError("byref() argument must be a ctypes instance, not '%s'" % type(obj).__name__)
         return _CArg("P", obj._b_addr + offset, obj)
 
@@ -1047,7 +1047,7 @@ def namespace(backend):
         obj._b_index = index
         if issubclass(typ, _SimpleCData) and typ.__dict__.get("_fundamental"):
             return obj.value
-        if issubclass(typ, Array) and (typ._type_ is c_char or typ._type_ is c_wchar):
+        if isinstance(typ, _ArrayMeta) and (typ._type_ is c_char or typ._type_ is c_wchar):
             return obj.value  # ctypes' "s" and "U" getters: the text up to its NUL
         return obj
 
@@ -1057,7 +1057,7 @@ def namespace(backend):
         if issubclass(typ, _SimpleCData):
             if isinstance(v, _SimpleCData) and not (typ._type_ in _POINTERLIKE and v._type_ in _POINTERLIKE):
                 v = v.value
-            elif isinstance(v, _CData) and typ._type_ in _POINTERLIKE:
+            elif isinstance(type(v), _CDataMeta) and typ._type_ in _POINTERLIKE:
                 proc.write(addr, _struct.pack(fmt("P"), _address(v)))
                 _keep_ref(base, index, v)
                 return
@@ -1067,7 +1067,7 @@ def namespace(backend):
             proc.write(addr, v._raw())
             _keep_ref(base, index, *_kept(v))
             return
-        if issubclass(typ, Array):
+        if isinstance(typ, _ArrayMeta):
             elem = typ._type_
             if elem is c_char or elem is c_wchar:
                 text, what = (bytes, "bytes") if elem is c_char else (str, "str")
@@ -1586,7 +1586,7 @@ def namespace(backend):
                         h = _Handle(r)
                         _returned.append(h)
                         return h.h
-                    if isinstance(r, _CData):
+                    if isinstance(type(r), _CDataMeta):
                         r = _arg(r, None)[1]
                     elif restype._type_ not in _POINTERLIKE:
                         _convert(restype._type_, r)
@@ -1928,7 +1928,7 @@ def namespace(backend):
                 else:
                     v = (t._type_ if issubclass(t, _Pointer) else t)()
                 outs.append(v)
-                out_args.append(byref(v) if issubclass(t, _Pointer) and isinstance(v, _CData) else v)
+                out_args.append(byref(v) if issubclass(t, _Pointer) and isinstance(type(v), _CDataMeta) else v)
                 continue
             if args:
                 out_args.append(args.pop(0))
@@ -2081,7 +2081,7 @@ def namespace(backend):
 
     def _sizeof(obj):
         """`sizeof(obj)` when `_core.Sizeof` cannot answer alone."""
-        if isinstance(obj, _CData) and obj._b_size is not None:
+        if isinstance(type(obj), _CDataMeta) and obj._b_size is not None:
             return obj._b_size
         t = obj if isinstance(obj, type) else type(obj)
         size = _type_size(t)
@@ -2094,11 +2094,11 @@ def namespace(backend):
     def _type_size(t):
         if issubclass(t, _SimpleCData):
             return proc.sizeof(t._type_)
-        if issubclass(t, Array):
+        if isinstance(t, _ArrayMeta):
             return _type_size(t._type_) * t._length_
         if issubclass(t, (_Pointer, _CFuncPtr)):
             return proc.sizeof("P")
-        if issubclass(t, _StructBase):
+        if isinstance(t, _StructMeta):
             if t in _ABSTRACT_STRUCTS:
                 raise TypeError("this type has no size")
             return t._size_
@@ -2108,16 +2108,16 @@ def namespace(backend):
         t = obj if isinstance(obj, type) else type(obj)
         if issubclass(t, _SimpleCData):
             return proc.alignment(t._type_)
-        if issubclass(t, Array):
+        if isinstance(t, _ArrayMeta):
             return alignment(t._type_)
         if issubclass(t, (_Pointer, _CFuncPtr)):
             return proc.alignment("P")
-        if issubclass(t, _StructBase):
+        if isinstance(t, _StructMeta):
             return t._align_
         raise TypeError("no alignment info")
 
     def addressof(obj):
-        if not isinstance(obj, _CData):
+        if not isinstance(type(obj), _CDataMeta):
             raise TypeError("invalid type")
         return obj._b_addr
 
@@ -2126,7 +2126,7 @@ def namespace(backend):
             return x._addr
         if isinstance(x, (_Pointer, _CFuncPtr)) or (isinstance(x, _SimpleCData) and x._type_ in _POINTERLIKE):
             return x._as_arg()[1]
-        if isinstance(x, _CData):
+        if isinstance(type(x), _CDataMeta):
             return x._b_addr
         if isinstance(x, bytes):
             raise TypeError("pass a buffer (create_string_buffer) instead of bytes")
@@ -2186,7 +2186,7 @@ def namespace(backend):
             raise TypeError("cast() argument 2 must be a pointer type, not %s" % getattr(typ, "__name__", typ))
         result = typ()
         proc.write(result._b_addr, _struct.pack(fmt("P"), addr))
-        if isinstance(src, _CData):
+        if isinstance(type(src), _CDataMeta):
             _container(src)
             if src._b_base_ is None and src._objects is None:
                 src._objects = {}
@@ -2219,7 +2219,7 @@ def namespace(backend):
     def resize(obj, size):
         """Gives an object that owns its memory `size` bytes (at least its type's size),
         keeping its contents, as ctypes does; its address changes."""
-        if not isinstance(obj, _CData):
+        if not isinstance(type(obj), _CDataMeta):
             raise TypeError("expected ctypes instance")
         minimum = sizeof(type(obj))
         if size < minimum:
