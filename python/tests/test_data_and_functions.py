@@ -451,3 +451,18 @@ def test_simple_instances_are_made_as_ctypes_makes_them(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[:4] == [0, 5, 0, "__init__ expected at most 1 argument, got 2"]
+
+
+def test_slices_of_number_arrays_as_ctypes_gives_them(ct, test_lib):
+    def run(ns, dll):
+        a = (ns.c_int * 10)(*range(-5, 5))
+        d = (ns.c_double * 4)(1.5, 2.5, 3.5, 4.5)
+        u = (ns.c_ubyte * 3)(255, 1, 128)
+        b = (ns.c_bool * 3)(True, False, True)
+        slices = [slice(None), slice(2, 7), slice(None, None, 3), slice(None, None, -2),
+                  slice(7, 2, -2), slice(5, 5), slice(-3, None), slice(100, None), slice(-100, 2)]
+        return [a[s] for s in slices] + [d[1:3], u[:], b[:], b[::-1]]
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[0] == list(range(-5, 5))

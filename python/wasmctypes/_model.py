@@ -749,7 +749,16 @@ def namespace(backend):
         # the same for _setitem and _delitem).
         def _getitem(self, i):
             if isinstance(i, slice):
-                items = [self[j] for j in range(*i.indices(self._length_))]
+                span = range(*i.indices(self._length_))
+                scalar = _SCALAR.get(self._type_)
+                if scalar is not None and span:
+                    # Numbers: the span they lie in, read and unpacked in one step each.
+                    lo, hi = min(span[0], span[-1]), max(span[0], span[-1])
+                    f, size = fmt(scalar[0]), scalar[1]
+                    raw = proc.read(self._b_addr + lo * size, (hi - lo + 1) * size)
+                    values = _struct.unpack("<%d%s" % (hi - lo + 1, f[1:]), raw)
+                    return list(values) if span.step == 1 else [values[j - lo] for j in span]
+                items = [self[j] for j in span]
                 if self._type_ is c_char:
                     return b"".join(items)
                 if self._type_ is c_wchar:
