@@ -146,7 +146,7 @@ impl Process {
     ) -> PyResult<T> {
         match callback_memory(self.sandbox.id()) {
             // SAFETY: the pointer is set only for the duration of a callback's Python code
-            // (see `Process::callback`), on this thread, to the memory the callback was given.
+            // (see `CallbackObj::new`), on this thread, to the memory the callback was given.
             Some(mem) => in_callback(unsafe { &mut *mem }).py(),
             None => outside(&self.sandbox).py(),
         }
