@@ -9,10 +9,10 @@ use pyo3::types::{PyFloat, PyInt, PyTuple, PyType};
 
 use wasmctypes::{CFuncType, CType, Callback, LibId, Memory, Type, Value};
 
-use crate::cdata::{CDataBase, Constructor};
+use crate::cdata::CDataBase;
 use crate::convert::{object, type_of, value};
 use crate::error::OrPy;
-use crate::items::Items;
+use crate::pointer_arg::PointerArg;
 use crate::process::{Process, CALLBACK_MEMORY};
 
 /// What a callback's result goes to C as (see [`CallbackObj::new`]).
@@ -28,9 +28,8 @@ pub(crate) enum Passes {
 pub(crate) enum Conv {
     /// The value as it is.
     Plain,
-    /// A pointer object of this type (made by its constructor), with the type's
-    /// `_b_items_`.
-    Pointer(Py<PyType>, Constructor, Option<Py<Items>>),
+    /// A pointer object of a pointer type.
+    Pointer(PointerArg),
     /// What this Python callable makes of the value.
     Call(Py<PyAny>),
 }
@@ -53,21 +52,23 @@ impl Target {
         passes: Passes,
         lib: LibId,
     ) -> Result<Value, ()> {
+        // The pointer objects made, with the callback's own reference to each (see
+        // `PointerArg::done`).
+        let mut made: smallvec::SmallVec<[(&PointerArg, Bound<'_, CDataBase>); 2]> =
+            smallvec::SmallVec::new();
         let called = (|| -> PyResult<Bound<'_, PyAny>> {
             let mut args: smallvec::SmallVec<[Bound<'_, PyAny>; 6]> = smallvec::SmallVec::new();
             for (v, conv) in values.iter().zip(&self.convs) {
                 let arg = match conv {
                     Conv::Plain => object(py, v.clone())?.into_bound(py),
-                    Conv::Pointer(cls, new, items) => {
+                    Conv::Pointer(pa) => {
                         let addr = match v {
                             Value::Pointer(p) => p.addr,
                             Value::Int(i) => *i as u64,
                             _ => 0,
                         };
-                        let p = new.make(cls.bind(py))?;
-                        let o = p.get();
-                        o.ptr.store(py, Some(addr));
-                        o.items.set(py, items.as_ref().map(|t| t.clone_ref(py)));
+                        let p = pa.make(py, addr)?;
+                        made.push((pa, p.clone()));
                         p.into_any()
                     }
                     Conv::Call(c) => c.call1(py, (object(py, v.clone())?,))?.into_bound(py),
@@ -76,6 +77,21 @@ impl Target {
             }
             self.callable.bind(py).call1(PyTuple::new(py, args)?)
         })();
+        let outcome = self.result(py, called, passes, lib);
+        for (pa, p) in made {
+            pa.done(p);
+        }
+        outcome
+    }
+
+    /// What the callable's result `called` goes to C as (see [`Target::run`]).
+    fn result(
+        &self,
+        py: Python<'_>,
+        called: PyResult<Bound<'_, PyAny>>,
+        passes: Passes,
+        lib: LibId,
+    ) -> Result<Value, ()> {
         let r = match called {
             Ok(r) => r,
             Err(e) => {
@@ -163,9 +179,7 @@ impl CallbackObj {
                 let c = c.into_bound(py);
                 Ok(match c.cast::<PyType>() {
                     Ok(cls) if cls.is_subclass_of::<CDataBase>()? => {
-                        let items = cls.getattr(pyo3::intern!(py, "_b_items_"))?;
-                        let items = items.cast::<Items>().ok().map(|t| t.clone().unbind());
-                        Conv::Pointer(cls.clone().unbind(), Constructor::of(cls)?, items)
+                        Conv::Pointer(PointerArg::new(cls)?)
                     }
                     _ => Conv::Call(c.unbind()),
                 })
@@ -212,12 +226,7 @@ impl CallbackObj {
                 for c in &t.convs {
                     match c {
                         Conv::Plain => {}
-                        Conv::Pointer(cls, _, items) => {
-                            visit.call(cls)?;
-                            if let Some(items) = items {
-                                visit.call(items)?;
-                            }
-                        }
+                        Conv::Pointer(pa) => pa.traverse(&visit)?,
                         Conv::Call(f) => visit.call(f)?,
                     }
                 }

@@ -151,6 +151,23 @@ impl CDataBase {
     }
 }
 
+impl CDataBase {
+    /// Makes the object what [`CDataBase::bare`] makes (its items excepted): no memory,
+    /// nothing kept, no prepared call.
+    pub(crate) fn reset(&self, py: Python<'_>) {
+        self.fast.set(py, None);
+        self.addr.store(py, 0);
+        self.ptr.store(py, None);
+        self.base.set(py, None);
+        self.block.set(py, None);
+        drop(self.own.replace(py, None));
+        self.objects.set(py, None);
+        self.size.store(py, None);
+        self.index.store(py, 0);
+        self.keep.set(py, None);
+    }
+}
+
 /// The arguments with which a `CData` or `CFuncPtr` constructor makes an instance with no
 /// memory: a tuple of a private object, which no Python code holds.
 fn bare_args(py: Python<'_>) -> &Bound<'_, PyTuple> {

@@ -17,6 +17,7 @@ mod function;
 mod gil_cell;
 mod items;
 mod library;
+mod pointer_arg;
 mod process;
 
 use pyo3::ffi;

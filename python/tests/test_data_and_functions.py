@@ -466,3 +466,51 @@ def test_slices_of_number_arrays_as_ctypes_gives_them(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[0] == list(range(-5, 5))
+
+
+def test_a_callbacks_pointer_arguments_are_new_objects_to_every_call(ct, test_lib):
+    """The pointer objects a callback gets may be used again by a later call only when no one
+    can tell: one that was kept, given an attribute or a weak reference is never used again,
+    and a type with __del__ sees each of its objects finalized, as in ctypes."""
+    import gc
+    import weakref
+
+    def run(ns, dll):
+        values = (ns.c_int * 6)(10, 20, 30, 40, 50, 60)
+        P = ns.POINTER(ns.c_int)
+        log, kept, refs = [], [], []
+
+        def look(a, b):
+            n = len(log)
+            log.append((a[0], b[0], hasattr(a, "tag"), hasattr(b, "tag"), type(a) is P))
+            if n == 1:
+                a.tag = n
+            if n == 2:
+                kept.append(b)
+            if n == 3:
+                refs.append(weakref.ref(a))
+            return a[0] - b[0]
+
+        cb = ns.CFUNCTYPE(ns.c_int, P, P)(look)
+        at = lambda i: ns.cast(ns.byref(values, i * ns.sizeof(ns.c_int)), P)
+        diffs = [cb(at(i), at(5 - i)) for i in range(6)]
+        values[3] = 99  # what the kept pointer points at
+        gc.collect()
+
+        finalized = [0]
+
+        class Q(ns._Pointer):
+            _type_ = ns.c_int
+
+            def __del__(self):
+                finalized[0] += 1
+
+        q = Q(ns.c_int(7))
+        cbq = ns.CFUNCTYPE(ns.c_int, Q)(lambda p: p[0])
+        got = [cbq(q) for _ in range(5)]
+        gc.collect()
+        return diffs, log, [k[0] for k in kept], [r() is None for r in refs], got, finalized[0]
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[0] == [-50, -30, -10, 10, 30, 50] and mine[2] == [99] and mine[5] == 5
