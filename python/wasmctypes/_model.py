@@ -228,11 +228,9 @@ def namespace(backend):
         """ctypes' b_length: whether (and how many) objects an instance of `t` keeps."""
         if isinstance(t, _ArrayMeta):
             return t._length_
-        if issubclass(t, (_Pointer, _CFuncPtr)):
-            return 1
         if isinstance(t, _StructMeta):
             return len(getattr(t, "_all_fields_", ()))
-        return 0
+        return t._b_length_  # 1 for pointers and function pointers, 0 for simple types
 
     def _container(obj):
         """ctypes' PyCData_GetContainer: the object owning `obj`'s memory, with its
@@ -293,6 +291,9 @@ def namespace(backend):
         # `T()` gets memory of its own in Rust (`_core.CData`'s constructor), of the size its
         # type's `_b_alloc_` says (see `_b_first_`).
         _b_alloc_ = None
+        # How many objects an instance keeps, for the types that are neither arrays nor
+        # structures (see `_length`).
+        _b_length_ = 0
 
         def _b_buffer_(self):
             """Where a buffer (memoryview) over this object points, and what it holds."""
@@ -859,6 +860,7 @@ def namespace(backend):
     class _Pointer(_CData):
         __slots__ = ()
         _type_ = c_int
+        _b_length_ = 1  # what `_length` says: it keeps one object
 
         def __init__(self, obj=None):
             if obj is not None:
@@ -1535,6 +1537,7 @@ def namespace(backend):
         _restype_ = c_int
         _argtypes_ = None
         _flags_ = 0
+        _b_length_ = 1  # what `_length` says: it keeps one object
         _name = None
         _dll = None
         _paramflags = None
