@@ -1,17 +1,22 @@
 //! Callbacks in wasm: a host function placed in the guest's indirect function table, which
 //! calls the closure with the arguments converted and the guest's memory to read and write.
 
-use wasmtime::{Func, Memory, Val, ValType};
+use std::mem::MaybeUninit;
 
-use super::{bits_val, range_in, val_bits, valtype, GuestState, Slot, WasmLibrary};
+use wasmtime::{Func, Memory, ValRaw};
+
+use super::{range_in, valtype, GuestState, Slot, WasmLibrary};
 use crate::error::{Error, Result};
 
-/// A callback's closure and prototype.
+/// A callback's closure and prototype, with the wasm slots of its parameters (the `sret`
+/// address first, when it has one) and of its result.
 #[derive(Clone)]
 pub(super) struct WasmCallback {
     pub(super) f: std::rc::Rc<crate::backend::CallbackFn>,
     pub(super) args: std::rc::Rc<[crate::backend::CallbackArg]>,
     pub(super) ret: crate::types::CType,
+    pub(super) params: std::rc::Rc<[Slot]>,
+    pub(super) result: Option<Slot>,
 }
 
 // SAFETY: WASI's linker wants the store data to be `Send`. A `WasmCallback` lives only in the
@@ -92,22 +97,32 @@ impl CallerMemory<'_, '_> {
 
 /// Runs a callback for the guest: converts, calls the closure (catching a panic), and turns
 /// its error into a trap that stops the guest, keeping the error for the call to report.
+///
+/// `raw` holds the parameters as wasmtime passes them to a function made by
+/// `Func::new_unchecked` with the type [`WasmLibrary::add_callback`] gave it: one initialized
+/// value of each of `cb.params`' slots, in order; the result goes to its first entry.
 pub(super) fn run_callback(
     mut caller: wasmtime::Caller<'_, GuestState>,
     id: usize,
-    params: &[Val],
-    results: &mut [Val],
+    raw: &mut [MaybeUninit<ValRaw>],
 ) -> wasmtime::Result<()> {
     let Some(cb) = caller.data().callbacks.get(id).cloned().flatten() else {
         return Err(wasmtime::Error::msg("a released callback was called"));
     };
     let m = crate::types::DataModel::ILP32;
+    // The parameters' bits, each read as its slot's type.
+    let mut bits = smallvec::SmallVec::<[u64; 8]>::new();
+    for (slot, value) in cb.params.iter().zip(raw.iter()) {
+        // SAFETY: wasmtime initialized one value per parameter of the function's type, whose
+        // parameters are `cb.params` (see `add_callback`).
+        bits.push(slot.bits_of(unsafe { value.assume_init() }));
+    }
     // The sandbox's one memory: the caller may be a side module, which imports it.
     let memory = caller.data().memory;
     // A long double result's address comes first (`sret`).
     let (sret, params) = match returns_through_memory(cb.ret) {
-        true => (params.first().map(val_bits), params.get(1..).unwrap_or(&[])),
-        false => (None, params),
+        true => (bits.first().copied(), bits.get(1..).unwrap_or(&[])),
+        false => (None, &bits[..]),
     };
     let args = match callback_values(&cb.args, params, memory.map(|mem| mem.data(&caller))) {
         Ok(args) => args,
@@ -137,8 +152,8 @@ pub(super) fn run_callback(
     };
     match outcome {
         Ok(bits) => {
-            if let (Some(slot), Some(out)) = (Slot::of_repr(m.repr(cb.ret)), results.first_mut()) {
-                *out = bits_val(slot, bits);
+            if let (Some(slot), Some(out)) = (cb.result, raw.first_mut()) {
+                out.write(slot.to_raw(bits));
             }
             Ok(())
         }
@@ -191,7 +206,7 @@ fn returns_through_memory(ret: crate::types::CType) -> bool {
 /// from the sandbox's memory, bounds-checked.
 fn callback_values(
     args: &[crate::backend::CallbackArg],
-    params: &[Val],
+    params: &[u64],
     memory: Option<&[u8]>,
 ) -> Result<crate::backend::CallbackValues> {
     use super::abi::{struct_abi, StructAbi};
@@ -203,7 +218,7 @@ fn callback_values(
         // Its parameters' bits: one, or two halves (a long double), or none.
         let mut halves = [0u64; 2];
         for half in halves.iter_mut().take(arg_slots(a).len()) {
-            *half = params.next().map(val_bits).unwrap_or(0);
+            *half = params.next().copied().unwrap_or(0);
         }
         let bits = halves[0];
         let v = match a {
@@ -246,23 +261,23 @@ impl WasmLibrary {
     ) -> Result<u64> {
         let m = crate::types::DataModel::ILP32;
         let table = self.table()?;
-        let sret = returns_through_memory(ret).then_some(ValType::I32);
-        let params: Vec<ValType> = sret
+        let sret = returns_through_memory(ret).then_some(Slot::I32);
+        let params: std::rc::Rc<[Slot]> = sret
             .into_iter()
-            .chain(
-                args.iter()
-                    .flat_map(|a| arg_slots(a).iter().copied().map(valtype)),
-            )
+            .chain(args.iter().flat_map(|a| arg_slots(a).iter().copied()))
             .collect();
-        let results: Vec<ValType> = Slot::of_repr(m.repr(ret))
-            .map(valtype)
-            .into_iter()
-            .collect();
-        let ty = wasmtime::FuncType::new(&self.loaded.engine, params, results);
+        let result = Slot::of_repr(m.repr(ret));
+        let ty = wasmtime::FuncType::new(
+            &self.loaded.engine,
+            params.iter().copied().map(valtype),
+            result.map(valtype),
+        );
         let cb = WasmCallback {
             f,
             args: args.into(),
             ret,
+            params,
+            result,
         };
         let callbacks = &mut self.live.store.data_mut().callbacks;
         let id = match callbacks.iter().position(Option::is_none) {
@@ -275,9 +290,13 @@ impl WasmLibrary {
                 callbacks.len() - 1
             }
         };
-        let func = Func::new(&mut self.live.store, ty, move |caller, params, results| {
-            run_callback(caller, id, params, results)
-        });
+        // SAFETY: `run_callback` reads the parameters as `cb.params`' slots and writes the
+        // result as `cb.result`'s, the parameter and result types of `ty`.
+        let func = unsafe {
+            Func::new_unchecked(&mut self.live.store, ty, move |caller, raw| {
+                run_callback(caller, id, raw)
+            })
+        };
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 table

@@ -46,7 +46,7 @@ use instance::Live;
 pub(crate) use limiter::LimitExceeded;
 use limiter::Limiter;
 use random::SeededRandom;
-use slot::{bits_val, func_signature, slots_signature, val_bits, valtype, Slot};
+use slot::{func_signature, slots_signature, valtype, Slot};
 pub(crate) use trap::trap_error;
 
 /// The most arguments a call may have (ctypes allows 1024; C code in practice uses far fewer).

@@ -1,28 +1,9 @@
 //! The four wasm value types a C scalar travels as, and their raw slots.
 
-use wasmtime::{Val, ValRaw, ValType};
+use wasmtime::{ValRaw, ValType};
 
 use crate::backend::{Signature, WasmType};
 use crate::types::Repr;
-
-pub(super) fn val_bits(v: &Val) -> u64 {
-    match v {
-        Val::I32(i) => *i as u32 as u64,
-        Val::I64(i) => *i as u64,
-        Val::F32(f) => *f as u64,
-        Val::F64(f) => *f,
-        _ => 0,
-    }
-}
-
-pub(super) fn bits_val(slot: Slot, bits: u64) -> Val {
-    match slot {
-        Slot::I32 => Val::I32(bits as i32),
-        Slot::I64 => Val::I64(bits as i64),
-        Slot::F32 => Val::F32(bits as u32),
-        Slot::F64 => Val::F64(bits),
-    }
-}
 
 pub(super) fn valtype(slot: Slot) -> ValType {
     match slot {
