@@ -73,9 +73,11 @@ impl Process {
                 Some(Value::Float(v.extract()?))
             }
             CType::Bool | CType::Char | CType::WChar => None,
-            t if t.is_integer() && v.is_exact_instance_of::<PyInt>() => {
-                Some(crate::convert::value(v, self.sandbox.id())?)
-            }
+            // An int beyond 128 bits is masked by the Python layer, as ctypes masks any int.
+            t if t.is_integer() && v.is_exact_instance_of::<PyInt>() => match v.extract::<i64>() {
+                Ok(i) => Some(Value::Int(i.into())),
+                Err(_) => v.extract::<i128>().ok().map(Value::Int),
+            },
             _ => None,
         })
     }

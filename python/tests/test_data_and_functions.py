@@ -514,3 +514,25 @@ def test_a_callbacks_pointer_arguments_are_new_objects_to_every_call(ct, test_li
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[0] == [-50, -30, -10, 10, 30, 50] and mine[2] == [99] and mine[5] == 5
+
+
+def test_any_int_is_masked_to_the_width_as_ctypes_masks_it(ct, test_lib):
+    def run(ns, dll):
+        class S(ns.Structure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_ulonglong)]
+
+        s, a = S(), (ns.c_int * 2)()
+        out = [ns.c_int(2**200 + 5).value, ns.c_uint(-1).value, ns.c_longlong(2**64 + 3).value,
+               ns.c_ulonglong(-(2**100)).value]
+        a[0] = 2**200 + 7
+        s.x, s.y = 2**130 + 9, -(2**140) - 1
+        out += [a[0], s.x, s.y]
+        try:
+            ns.c_double(2**1100)
+        except OverflowError as e:
+            out.append(str(e))
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[:3] == [5, 2**32 - 1, 3]
