@@ -536,3 +536,20 @@ def test_any_int_is_masked_to_the_width_as_ctypes_masks_it(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[:3] == [5, 2**32 - 1, 3]
+
+
+def test_string_at_sizes_as_ctypes_takes_them(ct, test_lib):
+    def run(ns, dll):
+        b, w = ns.create_string_buffer(b"abc"), ns.create_unicode_buffer("ab")
+        out = []
+        for n in (-5, -1, 0, 2):
+            for f in (lambda: ns.string_at(b, n), lambda: ns.wstring_at(w, n)):
+                try:
+                    out.append(f())
+                except SystemError as e:
+                    out.append(str(e))
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[2:4] == [b"abc", "ab"]

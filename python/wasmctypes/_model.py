@@ -2150,12 +2150,16 @@ def namespace(backend):
         if isinstance(ptr, bytes):
             ptr = create_string_buffer(ptr)
         addr = _address(ptr)
-        if size < 0:
+        if size == -1:
             return proc.string_at(addr)
+        if size < 0:
+            raise SystemError("Negative size passed to PyBytes_FromStringAndSize")  # as ctypes
         return proc.read(addr, size)
 
     def wstring_at(ptr, size=-1):
         addr = _address(ptr)
+        if size < -1:
+            raise SystemError("Negative size passed to PyUnicode_New")  # as ctypes
         w = proc.sizeof("u")
         out = []
         i = 0
