@@ -66,12 +66,13 @@ pub(crate) struct CDataBase {
     /// `_b_keep_`: what the object keeps alive that CPython's ctypes would not need (copies of
     /// bytes in the process's memory, handles): not in `_objects`, which is ctypes' own.
     pub(crate) keep: GilCell<Option<Py<PyAny>>>,
-    /// Its type's `_b_items_`, given when a callback makes it (no lookup per item).
+    /// Its type's `_b_items_`: given when a callback makes it, kept after its first item
+    /// otherwise (no lookup per item).
     pub(crate) items: GilCell<Option<Py<Items>>>,
 }
 
-/// A new instance of `cls` (a subclass of `_core.CData`) with no memory yet: what
-/// `_core.CData.__new__(cls)` makes, without a Python frame.
+/// A new instance of `cls` (a subclass of `_core.CData`) with no memory yet: its constructor
+/// called with [`bare_args`], without a Python frame.
 pub(crate) fn bare_instance<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
     Constructor::of(cls)?.make(cls)
 }

@@ -73,8 +73,8 @@ pub(crate) struct Items {
 }
 
 impl Items {
-    /// Item `i` of `obj`, read: inside a callback of its process straight from the memory the
-    /// callback was given (no borrow of the process), otherwise through the process.
+    /// Item `i` of `obj`, read in one step (see [`Process::load_number`]: from the memory a
+    /// running callback of the process was given, if there is one).
     pub(crate) fn load(&self, py: Python<'_>, obj: &CDataBase, i: i64) -> PyResult<Py<PyAny>> {
         let process = self.process.get();
         let addr = self.address(py, obj, i, |at| process.pointer_at(at))?;

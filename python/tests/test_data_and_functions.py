@@ -553,3 +553,34 @@ def test_string_at_sizes_as_ctypes_takes_them(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[2:4] == [b"abc", "ab"]
+
+
+def test_from_buffer_copy_makes_an_instance_as_ctypes_does(ct, test_lib):
+    def run(ns, dll):
+        out = []
+
+        class S(ns.Structure):
+            pass
+
+        buf = ns.create_string_buffer(16)
+        for make in (lambda S: S.from_buffer_copy(b""), lambda S: S.from_address(ns.addressof(buf)),
+                     lambda S: S.from_buffer(buf)):
+
+            class S(ns.Structure):
+                pass
+
+            make(S)
+            try:
+                S._fields_ = [("x", ns.c_int)]
+                out.append("not final")
+            except AttributeError as e:
+                out.append(str(e))
+        try:
+            ns.Structure.from_buffer_copy(b"1234")
+        except TypeError as e:
+            out.append(str(e))
+        out.append(ns.c_int.from_buffer_copy(b"\x05\0\0\0").value)
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython == ["_fields_ is final"] * 3 + ["abstract class", 5]

@@ -143,8 +143,7 @@ def namespace(backend):
                     "Buffer size too small (%d instead of at least %d bytes)"
                     % (len(data), offset + sizeof(cls))
                 )
-            obj = _bare(cls)
-            obj._new_block()
+            obj = cls.__new__(cls)  # memory of its own, no __init__ (a first instance, as ctypes')
             proc.write(obj._b_addr, data[offset : offset + sizeof(cls)])
             return obj
 
@@ -158,9 +157,12 @@ def namespace(backend):
     _ABSTRACT = set()  # the bases no instance can have: _SimpleCData, Array, Structure, ...
 
     def _bare(cls):
-        """An instance of `cls` with no memory yet (`from_address` and kin attach it)."""
+        """An instance of `cls` with no memory yet (`from_address` and kin attach it). As
+        any instance does in ctypes, it makes a structure type final."""
         if cls in _ABSTRACT:
             raise TypeError("abstract class")
+        if isinstance(cls, _StructMeta) and not cls.__dict__.get("_final_"):
+            type.__setattr__(cls, "_final_", True)
         return _core.CData._bare(cls)
 
     def _has_pointers(t):
@@ -1229,7 +1231,7 @@ def namespace(backend):
         _union = False
         _swapped = False
 
-        # A structure's first instance makes its type final (`_CData._new_block`).
+        # A structure's first instance makes its type final (`_CData._b_first_`).
 
         def __init__(self, *args, **kwargs):
             names = type(self)._all_fields_
