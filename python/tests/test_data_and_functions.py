@@ -584,3 +584,29 @@ def test_from_buffer_copy_makes_an_instance_as_ctypes_does(ct, test_lib):
 
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython == ["_fields_ is final"] * 3 + ["abstract class", 5]
+
+
+def test_from_param_refuses_as_ctypes_refuses(ct, test_lib):
+    """A simple type's from_param says "wrong type" whatever its setter said, and the call
+    reports that as the argument's error; a cparam's type is CArgObject."""
+
+    def run(ns, dll):
+        out = []
+        for t, v in ((ns.c_int, "x"), (ns.c_double, "x"), (ns.c_float, None), (ns.c_char, "ab"),
+                     (ns.c_ubyte, 1.5), (ns.c_double, 2**2000), (ns.c_wchar, 5), (ns.c_char_p, 5.5)):
+            try:
+                out.append(type(t.from_param(v)).__name__)
+            except TypeError as e:
+                out.append(str(e))
+        out.append(type(ns.c_int.from_param(2**200)).__name__)
+        f = dll._testfunc_i_bhilfd
+        f.argtypes = [ns.c_byte, ns.c_short, ns.c_int, ns.c_long, ns.c_float, ns.c_double]
+        try:
+            f(1, 2, 3, 4, "x", 6.0)
+        except ns.ArgumentError as e:
+            out.append(str(e))
+        return out
+
+    mine, cpython = both(ct, test_lib, run)
+    assert mine == cpython
+    assert mine[0] == "wrong type" and mine[-2:] == ["CArgObject", "argument 5: TypeError: wrong type"]

@@ -513,7 +513,12 @@ def namespace(backend):
                 return _CArg("P", h.h, h)
             if not isinstance(obj, (int, float, bytes, str)) and hasattr(obj, "_as_parameter_"):
                 return cls.from_param(obj._as_parameter_)
-            return _CArg(code, _convert(code, obj), obj)
+            try:
+                value = _convert(code, obj)
+            except Exception:
+                # As ctypes: whatever the setter said, from_param says this.
+                raise TypeError("wrong type") from None
+            return _CArg(code, value, obj)
 
     def _convert(code, value):
         """A Python value as a C value of type code `code` (ctypes' setfunc): masked to the
@@ -1031,7 +1036,7 @@ def namespace(backend):
             return (self._tag, self._value)
 
         def __repr__(self):
-            tag, v = self._tag, self._value
+            tag, v = self._tag, self._value  # as CPython's CArgObject
             if tag in "?ug":
                 return "<cparam '%s' at %#x>" % (tag, id(self))
             if tag == "c":
@@ -1042,6 +1047,10 @@ def namespace(backend):
             if tag == "P":
                 return "<cparam 'P' (%#x)>" % (v or 0)
             return "<cparam '%s' (%r)>" % (tag, v)
+
+    # Its type is ctypes' `CArgObject`, as `type(c_int.from_param(5))` shows.
+    _CArg.__name__ = _CArg.__qualname__ = "CArgObject"
+    _CArg.__module__ = "builtins"
 
     def byref(obj, offset=0):
         if not isinstance(type(obj), _CDataMeta):
