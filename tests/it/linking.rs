@@ -256,7 +256,7 @@ fn reset_reloads_every_library_in_order() {
 #[test]
 fn a_standalone_module_loads_in_a_sandbox_of_its_own() {
     let t = wasmctypes::Toolchain::find().unwrap();
-    let dir = tempdir();
+    let dir = tempdir("standalone");
     let out = dir.join("sum_reactor.wasm");
     t.build_reactor(&crate::common::source("sum"), &out)
         .unwrap();
@@ -272,8 +272,11 @@ fn a_standalone_module_loads_in_a_sandbox_of_its_own() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wasmctypes-linking-{}", std::process::id()));
+/// A directory of this test's own (`test` names it): tests run in parallel threads of one
+/// process, and one removes its directory when it ends.
+fn tempdir(test: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("wasmctypes-linking-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -338,7 +341,7 @@ fn a_trap_in_one_library_is_a_typed_error_and_the_sandbox_stays_usable() {
 
 #[test]
 fn hostile_side_modules_are_oserrors_not_crashes() {
-    let dir = tempdir();
+    let dir = tempdir("hostile");
     let sb = Sandbox::new(&LoadOptions::default()).unwrap();
     // A standalone reactor's bytes cut short, and garbage after a wasm header.
     for (name, bytes) in [
@@ -382,6 +385,7 @@ fn hostile_side_modules_are_oserrors_not_crashes() {
         sb.string_at(motto.as_int().unwrap() as u64).unwrap(),
         b"from a"
     );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
