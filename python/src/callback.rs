@@ -128,7 +128,7 @@ impl CallbackObj {
     /// `args` and converts its result to `restype`, as ctypes' callbacks do, in Rust:
     ///
     /// - argument `i` is given to `callable` as it is when `convs[i]` is None, as a pointer
-    ///   object when `convs[i]` is a pointer type (see [`crate::cdata::CDataBase::_of`]), and as
+    ///   object when `convs[i]` is a pointer type (see [`PointerArg`]), and as
     ///   `convs[i](value)` otherwise;
     /// - an exception is given to `error(exc)` (which reports it: ctypes' unraisable
     ///   message), and C gets zero;

@@ -36,8 +36,8 @@ pub(crate) struct Export {
 /// arrays, a callback's pointer arguments) read and make them in Rust: the address of its
 /// memory (`_b_addr`), the object that memory belongs to (`_b_base_`), the block it owns
 /// (`_b_block`), the objects it keeps alive (`_objects`), its size after `resize`
-/// (`_b_size`), and a pointer's own value when it has no memory (`_b_ptr_`, see
-/// [`CDataBase::_of`]).
+/// (`_b_size`), and a pointer's own value when it has no memory (`_b_ptr_`: a callback's
+/// pointer argument, see [`PointerArg`](crate::pointer_arg::PointerArg)).
 ///
 /// It is frozen, its fields in [`GilCell`]s: everything it holds is a Python object or a
 /// number, so it is bound to no thread (no thread check on each access, as the `unsendable`
@@ -380,15 +380,6 @@ impl CDataBase {
                 "__init__ expected at most 1 argument, got {n}"
             ))),
         }
-    }
-
-    /// A pointer of type `cls` to `addr` that needs no memory of its own: a callback's
-    /// argument (the process is busy in the call, nothing can be allocated).
-    #[classmethod]
-    fn _of<'py>(cls: &Bound<'py, PyType>, addr: Option<u64>) -> PyResult<Bound<'py, CDataBase>> {
-        let p = bare_instance(cls)?;
-        p.get().ptr.store(cls.py(), Some(addr.unwrap_or(0)));
-        Ok(p)
     }
 
     /// `obj[i]`: a number item of an array or pointer of numbers in Rust, anything else by

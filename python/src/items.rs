@@ -77,7 +77,7 @@ impl Items {
     /// running callback of the process was given, if there is one).
     pub(crate) fn load(&self, py: Python<'_>, obj: &CDataBase, i: i64) -> PyResult<Py<PyAny>> {
         let process = self.process.get();
-        let addr = self.address(py, obj, i, |at| process.pointer_at(at))?;
+        let addr = self.address(py, process, obj, i)?;
         process.load_number(py, addr, self.code)
     }
 
@@ -94,20 +94,14 @@ impl Items {
         let Some(value) = process.plain_number(self.code, v)? else {
             return Ok(false);
         };
-        let addr = self.address(py, obj, i, |at| process.pointer_at(at))?;
+        let addr = self.address(py, process, obj, i)?;
         process.store(addr, self.code, value)?;
         Ok(true)
     }
 
     /// The address of item `i` of `obj`, checked as ctypes checks it: in range for an array,
-    /// through a non-NULL pointer for a pointer (read by `pointer_at`).
-    pub(crate) fn address(
-        &self,
-        py: Python<'_>,
-        obj: &CDataBase,
-        i: i64,
-        pointer_at: impl FnOnce(u64) -> PyResult<Value>,
-    ) -> PyResult<u64> {
+    /// through a non-NULL pointer for a pointer (the one it holds, or the one in its memory).
+    fn address(&self, py: Python<'_>, process: &Process, obj: &CDataBase, i: i64) -> PyResult<u64> {
         match self.length {
             Some(n) => {
                 let j = if i < 0 {
@@ -123,7 +117,7 @@ impl Items {
             None => {
                 let base = match obj.ptr.load(py) {
                     Some(p) => p,
-                    None => match pointer_at(obj.addr.load(py))? {
+                    None => match process.pointer_at(obj.addr.load(py))? {
                         Value::Int(a) => a as u64,
                         Value::Pointer(p) => p.addr,
                         _ => 0,

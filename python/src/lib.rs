@@ -1,9 +1,9 @@
 //! `wasmctypes._core`: the Python extension over the wasmctypes library.
 //!
 //! It exposes what the Python layer (`python/wasmctypes/`) builds ctypes' object model on: a
-//! process (a wasm [`Sandbox`](wasmctypes::Sandbox), or this process natively) with its libraries, their functions
-//! (argument conversion, the call and the result all in Rust), blocks of memory owned by
-//! Python objects, bounds-checked reads and writes, and callbacks. Every error becomes the
+//! process (a wasm [`Sandbox`](wasmctypes::Sandbox), or this process natively) with its
+//! libraries, their functions (argument conversion, the call and the result all in Rust),
+//! blocks of memory owned by Python objects, bounds-checked reads and writes, and callbacks. Every error becomes the
 //! Python exception ctypes raises for it; a trap becomes `SandboxError`, an `OSError` that
 //! carries the trap kind and the wasm backtrace.
 

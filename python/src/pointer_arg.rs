@@ -54,17 +54,20 @@ impl PointerArg {
     /// The pointer object for C's pointer `addr`.
     pub(crate) fn make<'py>(&self, py: Python<'py>, addr: u64) -> PyResult<Bound<'py, CDataBase>> {
         let p = match self.spare.take() {
+            // Made new again, its items kept.
             Some(spare) => {
                 let p = spare.into_bound(py);
                 p.get().reset(py);
                 p
             }
-            None => self.new.make(self.cls.bind(py))?,
+            None => {
+                let p = self.new.make(self.cls.bind(py))?;
+                let items = self.items.as_ref().map(|t| t.clone_ref(py));
+                p.get().items.set(py, items);
+                p
+            }
         };
-        let o = p.get();
-        o.ptr.store(py, Some(addr));
-        o.items
-            .set(py, self.items.as_ref().map(|t| t.clone_ref(py)));
+        p.get().ptr.store(py, Some(addr));
         Ok(p)
     }
 

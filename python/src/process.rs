@@ -25,7 +25,7 @@ thread_local! {
 }
 
 /// The memory a running callback was given, if it belongs to the process `id`.
-pub(crate) fn callback_memory(id: LibId) -> Option<*mut (dyn Memory + 'static)> {
+fn callback_memory(id: LibId) -> Option<*mut (dyn Memory + 'static)> {
     match CALLBACK_MEMORY.with(Cell::get) {
         Some((owner, mem)) if owner == id => Some(mem),
         _ => None,

@@ -283,8 +283,8 @@ def namespace(backend):
         # The abstract bases keep no __dict__, so that a structure with `__slots__ = ()` has
         # none either; the concrete types (`c_int`, `POINTER(T)`, `T * n`) have one.
         # What an instance has (`_b_addr`, `_b_base_`, `_b_index`, `_b_block`, `_objects`,
-        # `_b_keep_`, `_b_size`, `_b_ptr_`) is kept by `_core.CData`, in Rust, with `_attach`
-        # and `_of`.
+        # `_b_keep_`, `_b_size`, `_b_ptr_`) is kept by `_core.CData`, in Rust, with
+        # `_attach`.
         __slots__ = ("__weakref__",)
         # An array or pointer type whose items are numbers says so here (`_set_items`), and
         # its items are read and written in Rust.
@@ -307,11 +307,9 @@ def namespace(backend):
             """Before a type's first instance (`_core.CData`'s constructor): checks that it
             can have instances, makes a structure type final, and returns the type's own
             `_b_alloc_` (see `_final_alloc`)."""
-            if cls in _ABSTRACT:
+            if _is_abstract(cls):
                 raise TypeError("abstract class")
             if isinstance(cls, _StructMeta):
-                if cls in _ABSTRACT_STRUCTS or "_abstract_" in cls.__dict__:
-                    raise TypeError("abstract class")
                 # Its first instance makes a structure type final: its size is known now.
                 type.__setattr__(cls, "_final_", True)
             _sizeof(cls)
@@ -2094,13 +2092,18 @@ def namespace(backend):
         in Rust from now on: its size is known and will not change (an abstract type, a
         structure before it is final, and a function pointer type, whose `_attach` does
         more, have none)."""
-        if "_b_alloc_" in t.__dict__ or t in _ABSTRACT or issubclass(t, _CFuncPtr):
+        if "_b_alloc_" in t.__dict__ or _is_abstract(t) or issubclass(t, _CFuncPtr):
             return
-        if isinstance(t, _StructMeta) and (
-            not t.__dict__.get("_final_") or t in _ABSTRACT_STRUCTS or "_abstract_" in t.__dict__
-        ):
+        if isinstance(t, _StructMeta) and not t.__dict__.get("_final_"):
             return
         type.__setattr__(t, "_b_alloc_", proc.alloc(size, t))
+
+    def _is_abstract(t):
+        """Whether `t` can have no instances: a base such as `Array`, or an abstract
+        structure type."""
+        return t in _ABSTRACT or (
+            isinstance(t, _StructMeta) and (t in _ABSTRACT_STRUCTS or "_abstract_" in t.__dict__)
+        )
 
     def _sizeof(obj):
         """`sizeof(obj)` when `_core.Sizeof` cannot answer alone."""

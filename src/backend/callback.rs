@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::types::{CType, DataModel, StructType};
-use crate::value::{decode, encode_bytes, from_bits, StructValue, Value};
+use crate::value::{from_bits, StructValue, Value};
 
 /// How one argument reaches a callback: a scalar of a fundamental type (pointers and function
 /// pointers as `c_void_p`), or a structure by value.
@@ -65,23 +65,14 @@ impl dyn Memory + '_ {
 
     /// The value of type `t` at `addr` (`cast(addr, POINTER(t))[0]`).
     pub fn get(&mut self, addr: u64, t: CType) -> Result<Value> {
-        if addr == 0 {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        let r = self.data_model().repr(t);
-        let mut raw = [0u8; 16];
-        self.read_into(addr, &mut raw[..r.size()])?;
-        Ok(decode(t, r, &raw[..r.size()]))
+        let m = self.data_model();
+        crate::value::load(m, addr, t, |at, out| self.read_into(at, out))
     }
 
     /// Stores `v` as type `t` at `addr`.
     pub fn set(&mut self, addr: u64, t: CType, v: &Value) -> Result<()> {
-        if addr == 0 {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        let r = self.data_model().repr(t);
-        let (bytes, n) = encode_bytes(t, r, v)?;
-        self.write(addr, &bytes[..n])
+        let m = self.data_model();
+        crate::value::store(m, addr, t, v, |at, bytes| self.write(at, bytes))
     }
 }
 

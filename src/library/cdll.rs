@@ -317,24 +317,18 @@ impl CDLL {
     /// address, as [`Memory::get`](crate::Memory::get) gives it. NULL is a ValueError;
     /// bounds-checked in wasm.
     pub fn get(&self, addr: u64, t: CType) -> Result<Value> {
-        if addr == 0 {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        let r = self.data_model().repr(t);
-        let mut raw = [0u8; 16];
-        self.read_into(addr, &mut raw[..r.size()])?;
-        Ok(crate::value::decode(t, r, &raw[..r.size()]))
+        crate::value::load(self.data_model(), addr, t, |at, out| {
+            self.read_into(at, out)
+        })
     }
 
     /// Stores `v` as type `t` at `addr` in one step with no allocation (ctypes' setter of a
     /// number: masked to the width), as [`Memory::set`](crate::Memory::set) does. NULL is a
     /// ValueError; bounds-checked in wasm.
     pub fn set(&self, addr: u64, t: CType, v: &Value) -> Result<()> {
-        if addr == 0 {
-            return Err(Error::ValueError("NULL pointer access".into()));
-        }
-        let (bytes, n) = crate::value::encode_bytes(t, self.data_model().repr(t), v)?;
-        self.write(addr, &bytes[..n])
+        crate::value::store(self.data_model(), addr, t, v, |at, bytes| {
+            self.write(at, bytes)
+        })
     }
 
     /// Writes bytes into the library's memory at `addr`. Bounds-checked in wasm.

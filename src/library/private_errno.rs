@@ -13,10 +13,16 @@ use std::thread::ThreadId;
 #[derive(Default)]
 pub(crate) struct PrivateErrno(RefCell<Vec<(ThreadId, i32)>>);
 
+/// This thread's id, read once per thread (`thread::current()` clones a handle each time).
+fn me() -> ThreadId {
+    thread_local!(static ME: ThreadId = std::thread::current().id());
+    ME.with(|id| *id)
+}
+
 impl PrivateErrno {
     /// This thread's copy (zero until set).
     pub(crate) fn get(&self) -> i32 {
-        let me = std::thread::current().id();
+        let me = me();
         self.0
             .borrow()
             .iter()
@@ -26,7 +32,7 @@ impl PrivateErrno {
 
     /// Sets this thread's copy; returns the old one.
     pub(crate) fn replace(&self, value: i32) -> i32 {
-        let me = std::thread::current().id();
+        let me = me();
         let mut copies = self.0.borrow_mut();
         let at = copies.iter().position(|(t, _)| *t == me);
         let old = at.map_or(0, |i| copies[i].1);

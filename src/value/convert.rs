@@ -128,6 +128,41 @@ pub(crate) fn decode(t: CType, r: Repr, raw: &[u8]) -> Value {
     from_bits(t, r, bits_le(raw))
 }
 
+/// The value of type `t` stored at `addr` in memory of data model `m`, whose bytes `read`
+/// copies out: one read, no allocation; NULL is a ValueError. What `Memory::get` and
+/// `CDLL::get` do.
+pub(crate) fn load(
+    m: DataModel,
+    addr: u64,
+    t: CType,
+    read: impl FnOnce(u64, &mut [u8]) -> Result<()>,
+) -> Result<Value> {
+    if addr == 0 {
+        return Err(Error::ValueError("NULL pointer access".into()));
+    }
+    let r = m.repr(t);
+    let mut raw = [0u8; 16];
+    read(addr, &mut raw[..r.size()])?;
+    Ok(decode(t, r, &raw[..r.size()]))
+}
+
+/// Stores `v` as type `t` at `addr` in memory of data model `m` (masked to the width, as
+/// ctypes' setters do), with `write`; NULL is a ValueError. What `Memory::set` and
+/// `CDLL::set` do.
+pub(crate) fn store(
+    m: DataModel,
+    addr: u64,
+    t: CType,
+    v: &Value,
+    write: impl FnOnce(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    if addr == 0 {
+        return Err(Error::ValueError("NULL pointer access".into()));
+    }
+    let (bytes, n) = encode_bytes(t, m.repr(t), v)?;
+    write(addr, &bytes[..n])
+}
+
 /// The little-endian number in the first 8 bytes of `raw` (zero-extended when shorter), read
 /// with one load of the width for the usual widths: a scalar just copied in by a `memcpy` of
 /// its own width reads back without the store-forwarding stall of an 8-byte load over it.

@@ -22,7 +22,7 @@ pub(crate) use convert::int_from_bits;
 pub use convert::mask_int;
 pub(crate) use convert::{
     bits_le, callback_result, decode, decode_wide, encode, encode_bytes, encode_wide, from_bits,
-    long_double_bytes, long_double_value, promote, read_value, write_value,
+    load, long_double_bytes, long_double_value, promote, read_value, store, write_value,
 };
 pub use repr::bytes_repr;
 pub(crate) use repr::{str_repr, unescape_bytes};
