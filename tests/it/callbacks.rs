@@ -444,6 +444,42 @@ fn function_pointers_are_called_from_the_host() {
     }
 }
 
+/// A prepared function survives `reset()` in the sandbox, also one called through a function
+/// pointer: it calls what the pointer names in the new instance. A callback's table entry is
+/// gone with the old instance, so its pointer is then an error, not a call into the past.
+#[test]
+fn prepared_function_pointers_survive_reset() {
+    let [lib, _] = both("callbacks");
+    let mul = picked(&lib, 1);
+    // SAFETY: wasm checks every address.
+    let mut f = unsafe { lib.function_at(mul) }.unwrap();
+    f.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+    assert_eq!(f.call(&[6.into(), 7.into()]).unwrap(), Value::Int(42));
+    let cb = Callback::new(
+        &lib,
+        &CFUNCTYPE(CType::Int, &[CType::Int, CType::Int]),
+        |_, args| Ok(Value::Int(int(&args[0]) - int(&args[1]))),
+    )
+    .unwrap();
+    // SAFETY: as above.
+    let mut g = unsafe { lib.function_at(cb.address()) }.unwrap();
+    g.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+    assert_eq!(g.call(&[6.into(), 7.into()]).unwrap(), Value::Int(-1));
+    for _ in 0..3 {
+        lib.reset().unwrap();
+        assert_eq!(
+            picked(&lib, 1),
+            mul,
+            "the same module lays its table out the same"
+        );
+        assert_eq!(f.call(&[6.into(), 7.into()]).unwrap(), Value::Int(42));
+        assert_eq!(
+            g.call(&[6.into(), 7.into()]).unwrap_err().kind(),
+            "ValueError"
+        );
+    }
+}
+
 /// In the sandbox a function pointer is checked: an address outside the function table and
 /// a prototype that does not match the function's wasm signature are errors, not traps, and
 /// the library stays usable.

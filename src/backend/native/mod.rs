@@ -56,6 +56,12 @@ pub(super) struct NativeProto {
     struct_ret: bool,
     /// The register shim that calls this prototype without libffi, where one fits.
     shim: Option<ShimPlan>,
+    /// What it was prepared from, to find it when the same prototype is prepared again.
+    made_from: (
+        Vec<crate::backend::Passing>,
+        crate::backend::Passing,
+        Option<usize>,
+    ),
 }
 
 /// Shared objects loaded into this process: the one opened first (or the C library) is
@@ -63,6 +69,8 @@ pub(super) struct NativeProto {
 pub(crate) struct NativeLibrary {
     libs: Vec<(PathBuf, libloading::Library)>,
     protos: Vec<NativeProto>,
+    /// The prototypes of each code address, so that one prepared again is not kept twice.
+    proto_index: std::collections::HashMap<usize, Vec<usize>>,
     capture: bool,
     output: Output,
     /// Live callbacks by code address.
@@ -105,6 +113,7 @@ impl NativeLibrary {
         NativeLibrary {
             libs: vec![(path.to_path_buf(), lib)],
             protos: Vec::new(),
+            proto_index: std::collections::HashMap::new(),
             capture: options.capture_output.unwrap_or(false),
             output,
             callbacks: std::collections::HashMap::new(),
@@ -289,6 +298,17 @@ impl Backend for NativeLibrary {
                 "too many arguments (at most {MAX_ARGS})"
             )));
         }
+        // The same prototype prepared again (a function object made anew) is the one kept:
+        // the prototypes stay as many as the distinct ones.
+        let same = self.proto_index.get(&(code as usize)).and_then(|ids| {
+            ids.iter().copied().find(|&i| {
+                let (a, r, f) = &self.protos[i].made_from;
+                a.as_slice() == args && r == ret && *f == fixed
+            })
+        });
+        if let Some(i) = same {
+            return Ok(ProtoId(i));
+        }
         let types = args.iter().map(ffi_passing).collect::<Result<Vec<_>>>()?;
         let ret_type = ffi_passing(ret)?;
         let cif = match fixed {
@@ -315,8 +335,11 @@ impl Backend for NativeLibrary {
                 crate::backend::Passing::Struct(_) | crate::backend::Passing::Memory(_)
             ),
             shim: shim_plan(args, ret, fixed),
+            made_from: (args.to_vec(), ret.clone(), fixed),
         });
-        Ok(ProtoId(self.protos.len() - 1))
+        let id = self.protos.len() - 1;
+        self.proto_index.entry(code as usize).or_default().push(id);
+        Ok(ProtoId(id))
     }
 
     fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {

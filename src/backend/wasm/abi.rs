@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::types::Repr;
 
 /// Where a wasm parameter's value comes from.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ArgPlan {
     /// Argument `index`'s raw slot, as this wasm type.
     Slot(usize, Slot),
@@ -27,7 +27,7 @@ pub(super) enum ArgPlan {
 }
 
 /// What happens to the wasm result.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum RetPlan {
     /// No result.
     None,
@@ -105,17 +105,11 @@ impl WasmLibrary {
         fixed: Option<usize>,
     ) -> Result<ProtoId> {
         let symbol = callee.to_string();
-        let func = match callee {
-            Callee::Symbol(name) => {
-                self.live
-                    .function(module, name)
-                    .ok_or_else(|| Error::AttributeError {
-                        library: self.library_name(module),
-                        symbol: name.to_string(),
-                    })?
-            }
-            Callee::Address(index) => self.live.function_at(index)?,
+        let target = match callee {
+            Callee::Symbol(name) => Target::Symbol(name.to_string()),
+            Callee::Address(index) => Target::Address(index),
         };
+        let func = self.resolve_target(module, &target)?;
         let ty = func.ty(&self.live.store);
         let actual: Vec<Slot> = ty
             .params()
@@ -244,25 +238,121 @@ impl WasmLibrary {
                 .enumerate()
                 .all(|(k, p)| matches!(p, ArgPlan::Slot(i, _) if *i == k))
             && !matches!(result, RetPlan::Store(..) | RetPlan::Discard(_));
-        self.protos.push(WasmProto {
+        let proto = WasmProto {
             module,
-            name: symbol.clone(),
+            target,
             func,
+            generation: self.generation,
+            lowered: lowered.into(),
+            lowered_ret,
             params,
             result,
             varargs,
             va_size,
             scalar,
+        };
+        // The same prototype prepared again (a function object made anew, a test runner's
+        // next test) is the one kept: the prototypes stay as many as the distinct ones.
+        let key = (module, symbol);
+        let same = self.proto_index.get(&key).and_then(|ids| {
+            ids.iter()
+                .copied()
+                .find(|&i| self.protos[i].same_plan(&proto))
         });
-        Ok(ProtoId(self.protos.len() - 1))
+        if let Some(i) = same {
+            // A function pointer's table entry may hold another function of the same type
+            // now: the prototype calls what the entry holds, as a C call through it would.
+            self.protos[i].func = func;
+            self.protos[i].generation = self.generation;
+            return Ok(ProtoId(i));
+        }
+        self.protos.push(proto);
+        let id = self.protos.len() - 1;
+        self.proto_index.entry(key).or_default().push(id);
+        Ok(ProtoId(id))
+    }
+
+    /// The function `target` names in the current instance, as module `module` sees it.
+    fn resolve_target(&mut self, module: usize, target: &Target) -> Result<Func> {
+        match target {
+            Target::Symbol(name) => {
+                self.live
+                    .function(module, name)
+                    .ok_or_else(|| Error::AttributeError {
+                        library: self.library_name(module),
+                        symbol: name.to_string(),
+                    })
+            }
+            Target::Address(index) => self.live.function_at(*index),
+        }
+    }
+
+    /// Makes prototype `proto` call into the current instance: after a `reset()` its export
+    /// is looked up again when it is next used, not at the reset (a test runner prepares
+    /// thousands of prototypes and resets before each test). The export must still have the
+    /// wasm signature the prototype was checked against, or the call is refused.
+    pub(super) fn refresh(&mut self, proto: ProtoId) -> Result<()> {
+        let p = self
+            .protos
+            .get(proto.0)
+            .ok_or_else(|| Error::Runtime("unknown prototype".into()))?;
+        if p.generation == self.generation {
+            return Ok(());
+        }
+        let (module, target) = (p.module, p.target.clone());
+        let func = self.resolve_target(module, &target)?;
+        let ty = func.ty(&self.live.store);
+        let params: Option<Vec<Slot>> = ty.params().map(|t| Slot::of_valtype(&t)).collect();
+        let results: Vec<Option<Slot>> = ty.results().map(|t| Slot::of_valtype(&t)).collect();
+        let p = &mut self.protos[proto.0];
+        let same_type = params.as_deref() == Some(&p.lowered[..])
+            && match (&results[..], p.result) {
+                ([], RetPlan::None) => true,
+                ([r], RetPlan::Slot(s) | RetPlan::Store(s, _) | RetPlan::Discard(s)) => {
+                    *r == Some(s)
+                }
+                _ => false,
+            };
+        if !same_type {
+            return Err(Error::TypeError(format!(
+                "{target} is {} in wasm since the reset, not the prototype's {}",
+                func_signature(&ty),
+                slots_signature(&p.lowered, p.lowered_ret)
+            )));
+        }
+        p.func = func;
+        p.generation = self.generation;
+        Ok(())
+    }
+}
+
+/// What a prototype calls: a symbol, looked up in the scope of its module, or an entry of
+/// the function table (a C function pointer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    Symbol(String),
+    Address(u64),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Symbol(name) => Callee::Symbol(name).fmt(f),
+            Target::Address(a) => Callee::Address(*a).fmt(f),
+        }
     }
 }
 /// A prepared call: the resolved export and its slot types.
 pub(super) struct WasmProto {
     /// The module whose handle looked the symbol up.
     pub(super) module: usize,
-    pub(super) name: String,
+    pub(super) target: Target,
+    /// The export, valid while `generation` is the library's (see [`WasmLibrary::refresh`]).
     pub(super) func: Func,
+    pub(super) generation: u64,
+    /// The wasm signature `func` was checked against.
+    pub(super) lowered: Box<[Slot]>,
+    pub(super) lowered_ret: Option<Slot>,
     /// One entry per wasm parameter.
     pub(super) params: Vec<ArgPlan>,
     pub(super) result: RetPlan,
@@ -273,6 +363,18 @@ pub(super) struct WasmProto {
     /// Every parameter is argument i's own slot and the result is a slot or nothing: the
     /// prototype can take [`Backend::call_scalar`]'s short path.
     pub(super) scalar: bool,
+}
+
+impl WasmProto {
+    /// Whether `other` calls the same target the same way.
+    fn same_plan(&self, other: &WasmProto) -> bool {
+        self.module == other.module
+            && self.target == other.target
+            && self.params == other.params
+            && self.result == other.result
+            && self.varargs == other.varargs
+            && self.va_size == other.va_size
+    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ impl WasmLibrary {
             armed_round: u64::MAX,
             generation: 0,
             protos: Vec::new(),
+            proto_index: std::collections::HashMap::new(),
             free_slots: Vec::new(),
             slot_ids: std::collections::HashMap::new(),
             stdout,
@@ -262,21 +263,19 @@ impl WasmLibrary {
             self.deadline_ticks,
         )?;
         self.live = parts;
+        // Everything kept from the old store is stale from here, also if a side module fails
+        // to link again below.
+        self.generation += 1;
         self.armed_round = u64::MAX;
+        self.free_slots.clear();
+        self.slot_ids.clear();
         for (path, loaded) in &self.sides {
             self.live.link(path, loaded)?;
         }
-        self.generation += 1;
-        self.free_slots.clear();
-        self.slot_ids.clear();
         let _ = self.stdout.drain();
         let _ = self.stderr.drain();
-        for p in &mut self.protos {
-            p.func = match self.live.function(p.module, &p.name) {
-                Some(f) => f,
-                None => return Err(Error::Runtime(format!("{} vanished after reset", p.name))),
-            };
-        }
+        // Each prepared prototype looks its export up again when it is next used
+        // (`WasmLibrary::refresh`).
         Ok(())
     }
 }

@@ -95,6 +95,8 @@ pub(crate) struct WasmLibrary {
     /// one, is replaced.
     generation: u64,
     protos: Vec<WasmProto>,
+    /// The prototypes of each (module, callee), so that one prepared again is not kept twice.
+    proto_index: std::collections::HashMap<(usize, String), Vec<usize>>,
     /// Table slots released by dropped callbacks, reused before the table grows.
     free_slots: Vec<u64>,
     /// Table slot -> callback id.
@@ -108,9 +110,10 @@ impl WasmLibrary {
     /// The scalar prototype `proto` as wasmtime's `TypedFunc<P, R>`, if its export has exactly
     /// that wasm signature: what [`TypedFunction`](crate::TypedFunction) calls in wasm.
     pub(crate) fn typed_func<P: WasmParams, R: WasmResults>(
-        &self,
+        &mut self,
         proto: ProtoId,
     ) -> Option<WasmTyped<P, R>> {
+        self.refresh(proto).ok()?;
         let p = self.protos.get(proto.0).filter(|p| p.scalar)?;
         Some(self.of_instance(p.func.typed::<P, R>(&self.live.store).ok()?))
     }
@@ -202,9 +205,11 @@ impl WasmLibrary {
     /// [`WasmLibrary::call_slots`]; `None` if the prototype is not scalar or takes another
     /// number of arguments.
     #[inline(always)]
+    /// `None` also after a `reset()` until the general path has looked the export up again
+    /// ([`WasmLibrary::refresh`]).
     pub(crate) fn scalar_func(&self, proto: ProtoId, n: usize) -> Option<Func> {
         let p = self.protos.get(proto.0)?;
-        (p.scalar && p.params.len() == n).then_some(p.func)
+        (p.scalar && p.params.len() == n && p.generation == self.generation).then_some(p.func)
     }
 
     /// [`WasmLibrary::scalar_func`] through `cache`, which keeps the export of the current
@@ -311,6 +316,7 @@ impl Backend for WasmLibrary {
     }
 
     fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
+        self.refresh(proto)?;
         let p = &self.protos[proto.0];
         let n = p
             .params
