@@ -6,7 +6,10 @@ only the 64-bit build makes), 0.1% never return natively, the rest compute and r
 on both backends. Then runs `wasmctypes diff FILE --json --timeout T` on a fresh cache (so the
 build is part of the time) and checks that every test was classified.
 
-    python3 benches/corpus.py [--tests N] [--timeout 0.5s] [--jobs J] [--bin target/release/wasmctypes]
+    python3 benches/corpus.py [--tests N] [--timeout 0.5s] [--jobs J] [--opt-level 0]
+                              [--bin target/release/wasmctypes]
+
+`--opt-level` is passed to `diff` (both compilers; the default is diff's own, -O2).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
@@ -14,6 +17,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--tests", type=int, default=20000)
 ap.add_argument("--timeout", default="0.5s")
 ap.add_argument("--jobs", type=int, default=None)
+ap.add_argument("--opt-level", default=None)
 ap.add_argument("--bin", default="target/release/wasmctypes")
 a = ap.parse_args()
 
@@ -36,6 +40,8 @@ env = dict(os.environ, WASMCTYPES_CACHE_DIR=os.path.join(work, "cache"))
 cmd = [a.bin, "diff", src, "--json", "--timeout", a.timeout]
 if a.jobs:
     cmd += ["--jobs", str(a.jobs)]
+if a.opt_level is not None:
+    cmd += ["--opt-level", a.opt_level]
 start = time.monotonic()
 out = subprocess.run(cmd, env=env, capture_output=True, text=True)
 seconds = time.monotonic() - start
@@ -48,7 +54,7 @@ for t in tests:
     outcomes[key] = outcomes.get(key, 0) + 1
 classified = all(t.get("verdict") for t in tests)
 print(f"{len(tests)} tests ({crash} crash natively, {loop} loop natively) in {seconds:.1f} s "
-      f"including the build; native outcomes {outcomes}; summary {summary}; "
+      f"including the build (-O{a.opt_level or 2}, CC={os.environ.get('CC', 'default')}); native outcomes {outcomes}; summary {summary}; "
       f"every test classified: {classified and len(tests) == a.tests}; exit {out.returncode}")
 if out.returncode == 2:
     print(out.stderr, file=sys.stderr)

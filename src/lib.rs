@@ -62,7 +62,7 @@ pub use library::callback::Callback;
 pub use library::typed::{Params, Results, Scalar, TypedFunction};
 pub use library::{Function, Sandbox, CDLL, LIBC};
 pub use sandbox::SandboxConfig;
-pub use toolchain::{Built, Toolchain};
+pub use toolchain::{Built, OptLevel, Toolchain};
 pub use tools::invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};
 pub use tools::locate::locate;
 pub use types::{

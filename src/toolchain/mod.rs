@@ -1,7 +1,8 @@
 //! Building C into a wasm32-wasi module and a host shared object, and the sandbox's libc.
 //!
-//! Each source is compiled twice: `NAME.wasm` for wasm32-wasi and `libNAME.so` with the host C
-//! compiler (`-O2 -fPIC -shared`). With Debian's clang 19 the module is a position-independent
+//! Each source is compiled twice, at the same optimisation level ([`OptLevel`], `-O2` unless
+//! asked otherwise): `NAME.wasm` for wasm32-wasi and `libNAME.so` for the host (`-fPIC
+//! -shared`), by the same clang unless `$CC` names another host compiler. With Debian's clang 19 the module is a position-independent
 //! *side module* (`-fPIC`, `wasm-ld -shared --experimental-pic`): it imports libc from the
 //! sandbox it is loaded into, as a `.so` imports it from the process (see
 //! [`libc`](crate::toolchain::libc) for the libc module). With `$WASI_SDK_PATH` or `$CC_WASM`
@@ -27,7 +28,6 @@ pub mod libc;
 /// Compiler flags of a side module's object (then linked by [`SIDE_LINK_FLAGS`]).
 pub const SIDE_FLAGS: &[&str] = &[
     "--target=wasm32-wasi",
-    "-O2",
     "-fPIC",
     "-fvisibility=default",
     "-c",
@@ -44,7 +44,6 @@ pub const SIDE_LINK_FLAGS: &[&str] = &[
 /// Flags that make a standalone reactor which exports what the runtime needs.
 pub const WASM_FLAGS: &[&str] = &[
     "--target=wasm32-wasi",
-    "-O2",
     "-mexec-model=reactor",
     "-fvisibility=default",
     "-Wl,--export-dynamic",
@@ -63,7 +62,63 @@ pub const WASM_FLAGS: &[&str] = &[
 ];
 
 /// Flags for the host shared object.
-pub const HOST_FLAGS: &[&str] = &["-O2", "-fPIC", "-shared"];
+pub const HOST_FLAGS: &[&str] = &["-fPIC", "-shared"];
+
+/// The optimisation level both compilers get (`-O2` unless asked otherwise): the same on
+/// both sides, so that a difference between the builds is the platform's, not the
+/// optimiser's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OptLevel {
+    /// `-O0`: the fastest build (a large test corpus builds several times faster).
+    O0,
+    /// `-O1`.
+    O1,
+    /// `-O2`, the default.
+    #[default]
+    O2,
+    /// `-O3`.
+    O3,
+    /// `-Os`.
+    Os,
+    /// `-Oz`.
+    Oz,
+}
+
+impl OptLevel {
+    /// The compiler flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            OptLevel::O0 => "-O0",
+            OptLevel::O1 => "-O1",
+            OptLevel::O2 => "-O2",
+            OptLevel::O3 => "-O3",
+            OptLevel::Os => "-Os",
+            OptLevel::Oz => "-Oz",
+        }
+    }
+}
+
+impl std::str::FromStr for OptLevel {
+    type Err = Error;
+
+    /// `0`, `1`, `2`, `3`, `s` or `z`, with or without the `-O` / `O` in front.
+    fn from_str(s: &str) -> Result<OptLevel> {
+        let level = s.trim_start_matches('-').trim_start_matches('O');
+        Ok(match level {
+            "0" => OptLevel::O0,
+            "1" => OptLevel::O1,
+            "2" => OptLevel::O2,
+            "3" => OptLevel::O3,
+            "s" => OptLevel::Os,
+            "z" => OptLevel::Oz,
+            _ => {
+                return Err(Error::ValueError(format!(
+                    "optimisation level {s:?}: expected 0, 1, 2, 3, s or z"
+                )))
+            }
+        })
+    }
+}
 
 /// The two files built from one source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +137,7 @@ pub struct Toolchain {
     /// `wasm-ld` of the same LLVM, when modules are side modules (Debian's clang 19).
     side_ld: Option<PathBuf>,
     host_cc: PathBuf,
+    opt: OptLevel,
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -93,9 +149,17 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 impl Toolchain {
     /// Finds the compilers, or says exactly what to install.
+    ///
+    /// The host compiler is `$CC`; without it, Debian's `clang-19` when that also builds the
+    /// modules (one compiler, one version and one set of flags on both sides, so that a
+    /// difference between the builds is the platform's, not two optimisers'; it is also
+    /// several times faster than gcc on a large test corpus), else `cc` or `gcc`.
     pub fn find() -> Result<Toolchain> {
-        let host_cc = std::env::var_os("CC")
-            .map(PathBuf::from)
+        let env_cc = std::env::var_os("CC")
+            .filter(|cc| !cc.is_empty())
+            .map(PathBuf::from);
+        let host_cc = env_cc
+            .clone()
             .or_else(|| on_path("cc"))
             .or_else(|| on_path("gcc"))
             .or_else(|| on_path("clang-19"))
@@ -119,6 +183,7 @@ impl Toolchain {
                 wasm_extra: vec![format!("--sysroot={}", sysroot.display())],
                 side_ld: None,
                 host_cc,
+                opt: OptLevel::default(),
             });
         }
         if let Some(cc) = std::env::var_os("CC_WASM") {
@@ -127,6 +192,7 @@ impl Toolchain {
                 wasm_extra: Vec::new(),
                 side_ld: None,
                 host_cc,
+                opt: OptLevel::default(),
             });
         }
         let missing = || {
@@ -141,11 +207,18 @@ impl Toolchain {
             return Err(missing());
         }
         Ok(Toolchain {
+            host_cc: env_cc.unwrap_or_else(|| cc.clone()),
             wasm_cc: cc,
             wasm_extra: Vec::new(),
             side_ld: Some(ld),
-            host_cc,
+            opt: OptLevel::default(),
         })
+    }
+
+    /// This toolchain building at optimisation level `opt` (both compilers).
+    pub fn with_opt_level(mut self, opt: OptLevel) -> Toolchain {
+        self.opt = opt;
+        self
     }
 
     /// Whether [`Toolchain::build`] makes side modules (loaded into a sandbox with the libc
@@ -157,7 +230,7 @@ impl Toolchain {
     /// A string that changes whenever the compilers or flags change; part of the cache key.
     pub fn identity(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{}|{}|{}|{}",
+            "{}|{}|{}|{:?}|{}|{}|{}|{}|{}",
             self.wasm_cc.display(),
             self.wasm_extra.join(" "),
             WASM_FLAGS.join(" "),
@@ -165,7 +238,8 @@ impl Toolchain {
             SIDE_FLAGS.join(" "),
             SIDE_LINK_FLAGS.join(" "),
             self.host_cc.display(),
-            HOST_FLAGS.join(" ")
+            HOST_FLAGS.join(" "),
+            self.opt.flag()
         )
     }
 
@@ -201,6 +275,7 @@ impl Toolchain {
         };
         let src = source.display().to_string();
         let mut host_args: Vec<String> = HOST_FLAGS.iter().map(|s| s.to_string()).collect();
+        host_args.push(self.opt.flag().into());
         host_args.extend(["-o".into(), built.native.display().to_string(), src]);
         // The two compilers run at once: a large source builds in the time of the slower.
         let (wasm, host) = std::thread::scope(|scope| {
@@ -221,6 +296,7 @@ impl Toolchain {
         };
         let object = out.with_extension("o");
         let mut cc_args: Vec<String> = SIDE_FLAGS.iter().map(|s| s.to_string()).collect();
+        cc_args.push(self.opt.flag().into());
         cc_args.extend(self.wasm_extra.iter().cloned());
         cc_args.extend([
             "-o".into(),
@@ -244,6 +320,7 @@ impl Toolchain {
     /// `wasm32-wasip1`), kept loadable.
     pub fn build_reactor(&self, source: &Path, out: &Path) -> Result<()> {
         let mut args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(self.opt.flag().into());
         args.extend(self.wasm_extra.iter().cloned());
         args.extend([
             "-o".into(),
@@ -366,4 +443,31 @@ fn make_private_dir(dir: &Path) -> Result<()> {
         .mode(0o700)
         .create(dir)
         .map_err(|e| Error::os(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OptLevel;
+
+    #[test]
+    fn optimisation_levels_parse_as_the_compilers_spell_them() {
+        for (text, level) in [
+            ("0", OptLevel::O0),
+            ("-O1", OptLevel::O1),
+            ("O2", OptLevel::O2),
+            ("3", OptLevel::O3),
+            ("s", OptLevel::Os),
+            ("-Oz", OptLevel::Oz),
+        ] {
+            assert_eq!(text.parse::<OptLevel>().unwrap(), level, "{text}");
+        }
+        assert_eq!(OptLevel::default().flag(), "-O2");
+        for bad in ["", "4", "-O", "fast", "02"] {
+            assert_eq!(
+                bad.parse::<OptLevel>().unwrap_err().kind(),
+                "ValueError",
+                "{bad}"
+            );
+        }
+    }
 }

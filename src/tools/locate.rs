@@ -1,7 +1,8 @@
 //! Finding a library from what a user typed: a path, a C file, or a bare name.
 //!
 //! - `x.wasm` / `libx.so`: that file; the other backend uses its sibling (`libx.so` / `x.wasm`).
-//! - `x.c`: built on demand into a cache keyed by the source's content hash.
+//! - `x.c`: built on demand (at [`Search::opt`]) into a cache keyed by the source's content
+//!   hash, the toolchain and the flags.
 //! - `c`: the C library (the sandbox's libc module in wasm, `libc.so.6` natively).
 //! - `x`: `x.wasm` or `libx.so` in each `--lib-dir`, then in each directory of
 //!   `$WASMCTYPES_PATH`, then in `target/guest`; failing that, `guest-c/x.c` is built on demand.
@@ -10,13 +11,22 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
-use crate::toolchain::Toolchain;
+use crate::toolchain::{OptLevel, Toolchain};
+
+/// Where bare library names are looked for, and how C sources are built.
+#[derive(Clone, Debug, Default)]
+pub struct Search {
+    /// Directories searched first for bare names (`--lib-dir`).
+    pub lib_dirs: Vec<PathBuf>,
+    /// The optimisation level of C sources built on demand (`-O`).
+    pub opt: OptLevel,
+}
 
 /// The default output directory of `wasmctypes build`, searched last for bare names.
 pub const DEFAULT_GUEST_DIR: &str = "target/guest";
 
 /// Resolves `spec` to the file `kind` loads. See the module docs for the rules.
-pub fn locate(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<PathBuf> {
+pub fn locate(spec: &str, kind: BackendKind, search: &Search) -> Result<PathBuf> {
     let path = Path::new(spec);
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let dir = path.parent().unwrap_or(Path::new(""));
@@ -26,7 +36,9 @@ pub fn locate(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<Pat
             if !path.is_file() {
                 return Err(Error::os(path, "No such file or directory"));
             }
-            let built = Toolchain::find()?.build_cached(path)?;
+            let built = Toolchain::find()?
+                .with_opt_level(search.opt)
+                .build_cached(path)?;
             Ok(match kind {
                 BackendKind::Wasm => built.wasm,
                 BackendKind::Native => built.native,
@@ -57,7 +69,7 @@ pub fn locate(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<Pat
             "not a library: expected a .wasm, .so or .c path, or a bare library name",
         )),
         _ => {
-            let mut dirs: Vec<PathBuf> = lib_dirs.to_vec();
+            let mut dirs: Vec<PathBuf> = search.lib_dirs.clone();
             if let Some(p) = std::env::var_os("WASMCTYPES_PATH") {
                 dirs.extend(std::env::split_paths(&p));
             }
@@ -72,7 +84,7 @@ pub fn locate(spec: &str, kind: BackendKind, lib_dirs: &[PathBuf]) -> Result<Pat
             }
             let source = Path::new("guest-c").join(format!("{spec}.c"));
             if source.is_file() {
-                return locate(&source.display().to_string(), kind, lib_dirs);
+                return locate(&source.display().to_string(), kind, search);
             }
             let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             Err(Error::os(

@@ -258,6 +258,56 @@ fn a_c_file_is_built_on_demand() {
     }
 }
 
+/// `-O` reaches both compilers (the outputs of `-O0` and `-O2` differ on both sides), a C
+/// file built on demand at another level is another cache entry with the same results, and a
+/// level the compilers do not have is a usage error.
+#[test]
+fn the_optimisation_level_reaches_both_compilers() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-c/sum.c");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("opt-levels");
+    let mut built = Vec::new();
+    for level in ["0", "2"] {
+        let dir = out.join(level);
+        let o = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
+            .args(["build", "-O", level, "--out"])
+            .arg(&dir)
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        built.push((read("sum.wasm"), read("libsum.so")));
+    }
+    assert_ne!(
+        built[0].0, built[1].0,
+        "the wasm builds of -O0 and -O2 are the same"
+    );
+    assert_ne!(
+        built[0].1, built[1].1,
+        "the native builds of -O0 and -O2 are the same"
+    );
+    for level in ["0", "s"] {
+        for o in on_both(&[
+            "call",
+            src.to_str().unwrap(),
+            "add",
+            "20",
+            "22",
+            "-O",
+            level,
+        ]) {
+            assert_eq!(stdout(&o), "-> 42\n", "{}", stderr(&o));
+        }
+    }
+    let o = run(&["call", src.to_str().unwrap(), "add", "1", "2", "-O", "9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("expected 0, 1, 2, 3, s or z"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn bench_reports_median_and_min_per_call_as_json_on_both_backends() {
     for (o, backend) in on_both(&[

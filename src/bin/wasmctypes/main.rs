@@ -13,10 +13,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use wasmctypes::tools::invoke::{invoke_variadic, parse_restype};
+use wasmctypes::tools::locate::Search;
 use wasmctypes::tools::print;
 use wasmctypes::{
-    locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, PreparedCall, Sandbox,
-    Toolchain, CDLL,
+    locate, ArgSpec, BackendKind, CType, CallReport, Error, LoadOptions, OptLevel, PreparedCall,
+    Sandbox, Toolchain, CDLL,
 };
 
 #[derive(Parser)]
@@ -40,6 +41,9 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = wasmctypes::tools::locate::DEFAULT_GUEST_DIR)]
         out: PathBuf,
+        /// Optimisation level of both compilers: 0, 1, 2, 3, s or z.
+        #[arg(long = "opt-level", short = 'O', default_value = "2", value_parser = parse_opt)]
+        opt: OptLevel,
     },
     /// Call one function and print its output and result.
     Call {
@@ -84,9 +88,8 @@ enum Command {
         /// wasm or native.
         #[arg(long, env = "WASMCTYPES_BACKEND", default_value = "wasm")]
         backend: BackendKind,
-        /// Directories searched for bare library names.
-        #[arg(long = "lib-dir")]
-        lib_dirs: Vec<PathBuf>,
+        #[command(flatten)]
+        search: SearchArgs,
         /// A library loaded into the sandbox before LIB (repeatable, in order).
         #[arg(long = "preload", value_name = "LIB")]
         preload: Vec<String>,
@@ -133,9 +136,8 @@ struct CallArgs {
     /// Show buffers in full (otherwise one over 4 KiB is shown by its length and a prefix).
     #[arg(long)]
     full: bool,
-    /// Directories searched for bare library names.
-    #[arg(long = "lib-dir")]
-    lib_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    search: SearchArgs,
     /// A library loaded into the sandbox before LIB (repeatable, in order), whose symbols LIB
     /// can use, as `dlopen(..., RTLD_GLOBAL)`.
     #[arg(long = "preload", value_name = "LIB")]
@@ -148,17 +150,37 @@ struct CallArgs {
     sandbox: SandboxArgs,
 }
 
+/// Where bare library names are found, and how C sources are built.
+#[derive(Args)]
+struct SearchArgs {
+    /// Directories searched for bare library names.
+    #[arg(long = "lib-dir")]
+    lib_dirs: Vec<PathBuf>,
+    /// Optimisation level of a C source built on demand, the same for both compilers: 0, 1,
+    /// 2, 3, s or z (`-O0` builds a large test corpus several times faster).
+    #[arg(long = "opt-level", short = 'O', default_value = "2", value_parser = parse_opt)]
+    opt: OptLevel,
+}
+
+impl SearchArgs {
+    fn search(&self) -> Search {
+        Search {
+            lib_dirs: self.lib_dirs.clone(),
+            opt: self.opt,
+        }
+    }
+}
+
+fn parse_opt(s: &str) -> Result<OptLevel, String> {
+    s.parse().map_err(|e: Error| e.message())
+}
+
 /// Opens a library with output captured per call (natively: fd 1 and 2 redirected around it).
-fn open(
-    spec: &str,
-    kind: BackendKind,
-    lib_dirs: &[PathBuf],
-    preload: &[String],
-) -> Result<CDLL, Error> {
+fn open(spec: &str, kind: BackendKind, search: &Search, preload: &[String]) -> Result<CDLL, Error> {
     open_with(
         spec,
         kind,
-        lib_dirs,
+        search,
         preload,
         &LoadOptions {
             capture_output: Some(true),
@@ -171,11 +193,11 @@ fn open(
 fn open_with(
     spec: &str,
     kind: BackendKind,
-    lib_dirs: &[PathBuf],
+    search: &Search,
     preload: &[String],
     options: &LoadOptions,
 ) -> Result<CDLL, Error> {
-    let path = locate(spec, kind, lib_dirs)?;
+    let path = locate(spec, kind, search)?;
     if preload.is_empty() {
         // SAFETY: running a library natively is what the user asked for with `--backend
         // native` (or `diff`): the CLI is ctypes' `CDLL(path)`, and the user vouches for it.
@@ -183,7 +205,7 @@ fn open_with(
     }
     let sandbox = Sandbox::open(kind, options)?;
     for p in preload.iter().map(|p| p.as_str()).chain([spec]) {
-        let file = locate(p, kind, lib_dirs)?;
+        let file = locate(p, kind, search)?;
         if p == wasmctypes::LIBC {
             continue;
         }
@@ -218,7 +240,7 @@ fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
     let lib = open_with(
         &call.lib,
         kind,
-        &call.lib_dirs,
+        &call.search.search(),
         &call.preload,
         &call.sandbox.options(Some(true))?,
     )?;
@@ -319,11 +341,11 @@ fn cmd_diff(call: &CallArgs, isolate: bool) -> ExitCode {
 fn cmd_inspect(
     lib: &str,
     kind: BackendKind,
-    lib_dirs: &[PathBuf],
+    search: &Search,
     preload: &[String],
     as_json: bool,
 ) -> ExitCode {
-    let result = open(lib, kind, lib_dirs, preload).and_then(|l| Ok((l.info()?, l)));
+    let result = open(lib, kind, search, preload).and_then(|l| Ok((l.info()?, l)));
     let (info, l) = match result {
         Ok(x) => x,
         Err(e) => return fail(as_json, kind, None, &e),
@@ -348,7 +370,7 @@ fn cmd_bench(
         let lib = open_with(
             &call.lib,
             kind,
-            &call.lib_dirs,
+            &call.search.search(),
             &call.preload,
             &call.sandbox.options(None)?,
         )?;
@@ -412,13 +434,14 @@ fn cmd_diff_all(
 ) -> ExitCode {
     use std::io::IsTerminal;
     use wasmctypes::tools::differential::{DiffOptions, Isolation};
-    let report = locate(&call.lib, BackendKind::Wasm, &call.lib_dirs).and_then(|w| {
+    let search = call.search.search();
+    let report = locate(&call.lib, BackendKind::Wasm, &search).and_then(|w| {
         if !call.preload.is_empty() || call.fixed.is_some() {
             return Err(Error::TypeError(
                 "--preload and --fixed apply to one SYMBOL's call, not to a test corpus".into(),
             ));
         }
-        let n = locate(&call.lib, BackendKind::Native, &call.lib_dirs)?;
+        let n = locate(&call.lib, BackendKind::Native, &search)?;
         let isolation = match std::env::current_exe() {
             Ok(exe) if isolate => Isolation::Workers(exe),
             Ok(_) => Isolation::InProcess,
@@ -456,9 +479,9 @@ fn cmd_diff_all(
     }
 }
 
-fn cmd_build(files: &[PathBuf], out: &std::path::Path) -> ExitCode {
+fn cmd_build(files: &[PathBuf], out: &std::path::Path, opt: OptLevel) -> ExitCode {
     let tc = match Toolchain::find() {
-        Ok(t) => t,
+        Ok(t) => t.with_opt_level(opt),
         Err(e) => {
             eprint_error(&e);
             return ExitCode::from(2);
@@ -513,7 +536,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
-        Command::Build { files, out } => cmd_build(files, out),
+        Command::Build { files, out, opt } => cmd_build(files, out, *opt),
         Command::Call { call, backend } | Command::Bench { call, backend, .. }
             if call.symbol.is_none() =>
         {
@@ -544,10 +567,10 @@ fn main() -> ExitCode {
         Command::Inspect {
             lib,
             backend,
-            lib_dirs,
+            search,
             preload,
             json,
-        } => cmd_inspect(lib, *backend, lib_dirs, preload, *json),
+        } => cmd_inspect(lib, *backend, &search.search(), preload, *json),
         Command::Demo { sandbox } => demo::run(sandbox),
         Command::Bench {
             call,
