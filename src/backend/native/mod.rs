@@ -56,21 +56,23 @@ pub(super) struct NativeProto {
     struct_ret: bool,
     /// The register shim that calls this prototype without libffi, where one fits.
     shim: Option<ShimPlan>,
-    /// What it was prepared from, to find it when the same prototype is prepared again.
-    made_from: (
-        Vec<crate::backend::Passing>,
-        crate::backend::Passing,
-        Option<usize>,
-    ),
 }
+
+/// What a prototype was prepared from: its arguments, result and fixed-argument count.
+type MadeFrom = (
+    Vec<crate::backend::Passing>,
+    crate::backend::Passing,
+    Option<usize>,
+);
 
 /// Shared objects loaded into this process: the one opened first (or the C library) is
 /// module 0, each [`Backend::load`] adds one.
 pub(crate) struct NativeLibrary {
     libs: Vec<(PathBuf, libloading::Library)>,
     protos: Vec<NativeProto>,
-    /// The prototypes of each code address, so that one prepared again is not kept twice.
-    proto_index: std::collections::HashMap<usize, Vec<usize>>,
+    /// The prototypes of each code address, with what each was made from, so that one
+    /// prepared again is not kept twice (kept apart from `protos`, which the calls read).
+    proto_index: std::collections::HashMap<usize, Vec<(usize, MadeFrom)>>,
     capture: bool,
     output: Output,
     /// Live callbacks by code address.
@@ -300,14 +302,12 @@ impl Backend for NativeLibrary {
         }
         // The same prototype prepared again (a function object made anew) is the one kept:
         // the prototypes stay as many as the distinct ones.
-        let same = self.proto_index.get(&(code as usize)).and_then(|ids| {
-            ids.iter().copied().find(|&i| {
-                let (a, r, f) = &self.protos[i].made_from;
-                a.as_slice() == args && r == ret && *f == fixed
-            })
+        let same = self.proto_index.get(&(code as usize)).and_then(|made| {
+            made.iter()
+                .find(|(_, (a, r, f))| a.as_slice() == args && r == ret && *f == fixed)
         });
-        if let Some(i) = same {
-            return Ok(ProtoId(i));
+        if let Some((i, _)) = same {
+            return Ok(ProtoId(*i));
         }
         let types = args.iter().map(ffi_passing).collect::<Result<Vec<_>>>()?;
         let ret_type = ffi_passing(ret)?;
@@ -335,10 +335,12 @@ impl Backend for NativeLibrary {
                 crate::backend::Passing::Struct(_) | crate::backend::Passing::Memory(_)
             ),
             shim: shim_plan(args, ret, fixed),
-            made_from: (args.to_vec(), ret.clone(), fixed),
         });
         let id = self.protos.len() - 1;
-        self.proto_index.entry(code as usize).or_default().push(id);
+        self.proto_index
+            .entry(code as usize)
+            .or_default()
+            .push((id, (args.to_vec(), ret.clone(), fixed)));
         Ok(ProtoId(id))
     }
 
