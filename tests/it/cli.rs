@@ -308,6 +308,32 @@ fn the_optimisation_level_reaches_both_compilers() {
     );
 }
 
+/// Without `$CC` the host side is built by the clang that builds the modules, so that both
+/// sides come from one compiler; `$CC` picks another. The shared object's `.comment` section
+/// names the compiler that made it.
+#[test]
+fn both_sides_are_built_by_one_clang_unless_cc_says_otherwise() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-c/sum.c");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("host-compiler");
+    let built_by = |cc: Option<&str>| {
+        let dir = out.join(cc.unwrap_or("default"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmctypes"));
+        cmd.args(["build", "--out"]).arg(&dir).arg(&src);
+        cmd.env_remove("WASI_SDK_PATH").env_remove("CC_WASM");
+        match cc {
+            Some(cc) => cmd.env("CC", cc),
+            None => cmd.env_remove("CC"),
+        };
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let so = std::fs::read(dir.join("libsum.so")).unwrap();
+        let text = String::from_utf8_lossy(&so).into_owned();
+        text.contains("clang version 19")
+    };
+    assert!(built_by(None), "the default host build is not clang 19's");
+    assert!(!built_by(Some("gcc")), "CC=gcc did not pick gcc");
+}
+
 #[test]
 fn bench_reports_median_and_min_per_call_as_json_on_both_backends() {
     for (o, backend) in on_both(&[
