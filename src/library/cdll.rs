@@ -314,7 +314,7 @@ impl CDLL {
 
     /// The value of type `t` stored at `addr`, read in one step with no allocation: for a
     /// number, `cast(addr, POINTER(t))[0]`; a pointer type (`c_char_p` too) reads as its
-    /// address, as [`Memory::get`](crate::Memory::get) gives it. NULL is a ValueError;
+    /// address, as `Memory::get` gives it. NULL is a ValueError;
     /// bounds-checked in wasm.
     pub fn get(&self, addr: u64, t: CType) -> Result<Value> {
         crate::value::load(self.data_model(), addr, t, |at, out| {
@@ -323,7 +323,7 @@ impl CDLL {
     }
 
     /// Stores `v` as type `t` at `addr` in one step with no allocation (ctypes' setter of a
-    /// number: masked to the width), as [`Memory::set`](crate::Memory::set) does. NULL is a
+    /// number: masked to the width), as `Memory::set` does. NULL is a
     /// ValueError; bounds-checked in wasm.
     pub fn set(&self, addr: u64, t: CType, v: &Value) -> Result<()> {
         crate::value::store(self.data_model(), addr, t, v, |at, bytes| {

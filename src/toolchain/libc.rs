@@ -10,7 +10,7 @@
 //! is never `--export-all`: wasi-libc's internals stay private.
 //!
 //! It is built the first time a sandbox needs it (`wasm-ld-19` and `llvm-nm-19`, about 0.1 s)
-//! and kept in the build cache, sealed like any build (see [`crate::cache`]).
+//! and kept in the build cache, sealed like any build (see the `cache` module).
 //! `$WASMCTYPES_LIBC` names a prebuilt libc module instead.
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! -shared`), by the same clang unless `$CC` names another host compiler. With Debian's clang 19 the module is a position-independent
 //! *side module* (`-fPIC`, `wasm-ld -shared --experimental-pic`): it imports libc from the
 //! sandbox it is loaded into, as a `.so` imports it from the process (see
-//! [`libc`](crate::toolchain::libc) for the libc module). With `$WASI_SDK_PATH` or `$CC_WASM`
+//! [`libc`] for the libc module). With `$WASI_SDK_PATH` or `$CC_WASM`
 //! it is a standalone reactor that links its own copy of libc, which loads in a sandbox of its
 //! own.
 //!
@@ -332,7 +332,7 @@ impl Toolchain {
 
     /// Builds `source` into a cache directory keyed by the source's content hash and the
     /// toolchain identity; a second call with the same content returns at once. The entry is
-    /// sealed (see [`crate::cache`]): outputs that do not hash to what was built, or an entry
+    /// sealed (see the `cache` module): outputs that do not hash to what was built, or an entry
     /// made from another source, are built again, never loaded. Without a trusted cache the
     /// outputs go to a fresh private directory of this process.
     pub fn build_cached(&self, source: &Path) -> Result<Built> {

@@ -9,7 +9,7 @@
 //!   native code spinning.
 //!
 //! The protocol on the worker's stdin and stdout is binary: each message is a length-prefixed
-//! frame. A request is the restype's index and the test's name; a reply is a [`ChildResult`],
+//! frame. A request is the restype's index and the test's name; a reply is a `ChildResult`,
 //! then the captured stdout and stderr, each length-prefixed. The native code's own output
 //! never reaches the pipe: it is captured around each call.
 
