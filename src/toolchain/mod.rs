@@ -2,12 +2,12 @@
 //!
 //! Each source is compiled twice, at the same optimisation level ([`OptLevel`], `-O2` unless
 //! asked otherwise): `NAME.wasm` for wasm32-wasi and `libNAME.so` for the host (`-fPIC
-//! -shared`), by the same clang unless `$CC` names another host compiler. With Debian's clang 19 the module is a position-independent
-//! *side module* (`-fPIC`, `wasm-ld -shared --experimental-pic`): it imports libc from the
-//! sandbox it is loaded into, as a `.so` imports it from the process (see
-//! [`libc`] for the libc module). With `$WASI_SDK_PATH` or `$CC_WASM`
-//! it is a standalone reactor that links its own copy of libc, which loads in a sandbox of its
-//! own.
+//! -shared`), by the same clang unless `$CC` names another host compiler. With Debian's
+//! clang 19 the module is a position-independent *side module* (`-fPIC`, `wasm-ld -shared
+//! --experimental-pic`): it imports libc from the sandbox it is loaded into, as a `.so`
+//! imports it from the process (see [`libc`] for the libc module). With `$WASI_SDK_PATH` or
+//! `$CC_WASM` it is a standalone reactor that links its own copy of libc, which loads in a
+//! sandbox of its own.
 //!
 //! The wasm compiler is found in this order: `$WASI_SDK_PATH` (a wasi-sdk install), `$CC_WASM`,
 //! then Debian's `clang-19` with `lld-19`, `wasi-libc` and `libclang-rt-19-dev-wasm32`.
@@ -103,7 +103,8 @@ impl std::str::FromStr for OptLevel {
 
     /// `0`, `1`, `2`, `3`, `s` or `z`, with or without the `-O` / `O` in front.
     fn from_str(s: &str) -> Result<OptLevel> {
-        let level = s.trim_start_matches('-').trim_start_matches('O');
+        let level = s.strip_prefix('-').unwrap_or(s);
+        let level = level.strip_prefix('O').unwrap_or(level);
         Ok(match level {
             "0" => OptLevel::O0,
             "1" => OptLevel::O1,

@@ -405,6 +405,21 @@ fn picked(lib: &CDLL, which: i128) -> u64 {
     int(&pick.call(&[Value::Int(which)]).unwrap()) as u64
 }
 
+/// A callback of `int(int, int)` that returns `a - b`, and a function that calls it through
+/// its address (`CFUNCTYPE(c_int, c_int, c_int)(addressof(cb))`). Keep the callback alive.
+fn subtract_through_its_address(lib: &CDLL) -> (Callback, wasmctypes::Function) {
+    let cb = Callback::new(
+        lib,
+        &CFUNCTYPE(CType::Int, &[CType::Int, CType::Int]),
+        |_, args| Ok(Value::Int(int(&args[0]) - int(&args[1]))),
+    )
+    .unwrap();
+    // SAFETY: the callback's address, called with its own prototype.
+    let mut f = unsafe { lib.function_at(cb.address()) }.unwrap();
+    f.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+    (cb, f)
+}
+
 /// ctypes: `CFUNCTYPE(c_int, c_int, c_int)(address)` calls the function a C function pointer
 /// points to, and so does a callback's own address: `pick(1)` is `c_mul`, and the call goes
 /// through C back to the closure.
@@ -422,15 +437,7 @@ fn function_pointers_are_called_from_the_host() {
                 lib.backend()
             );
         }
-        let cb = Callback::new(
-            &lib,
-            &CFUNCTYPE(CType::Int, &[CType::Int, CType::Int]),
-            |_, args| Ok(Value::Int(int(&args[0]) - int(&args[1]))),
-        )
-        .unwrap();
-        // SAFETY: the callback's address, called with its own prototype.
-        let mut f = unsafe { lib.function_at(cb.address()) }.unwrap();
-        f.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+        let (_cb, f) = subtract_through_its_address(&lib);
         assert_eq!(
             f.call(&[Value::Int(6), Value::Int(7)]).unwrap(),
             Value::Int(-1),
@@ -455,15 +462,7 @@ fn prepared_function_pointers_survive_reset() {
     let mut f = unsafe { lib.function_at(mul) }.unwrap();
     f.set_argtypes(&[CType::Int, CType::Int]).unwrap();
     assert_eq!(f.call(&[6.into(), 7.into()]).unwrap(), Value::Int(42));
-    let cb = Callback::new(
-        &lib,
-        &CFUNCTYPE(CType::Int, &[CType::Int, CType::Int]),
-        |_, args| Ok(Value::Int(int(&args[0]) - int(&args[1]))),
-    )
-    .unwrap();
-    // SAFETY: as above.
-    let mut g = unsafe { lib.function_at(cb.address()) }.unwrap();
-    g.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+    let (_cb, g) = subtract_through_its_address(&lib);
     assert_eq!(g.call(&[6.into(), 7.into()]).unwrap(), Value::Int(-1));
     for _ in 0..3 {
         lib.reset().unwrap();

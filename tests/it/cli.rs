@@ -36,6 +36,13 @@ fn run(args: &[&str]) -> Output {
         .expect("run wasmctypes")
 }
 
+/// `wasmctypes build --out OUT SOURCE`, to be given more arguments or an environment.
+fn build(out: &std::path::Path, source: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmctypes"));
+    cmd.args(["build", "--out"]).arg(out).arg(source);
+    cmd
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -236,12 +243,7 @@ fn build_reports_compiler_errors_with_the_compilers_message() {
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("broken.c");
     std::fs::write(&src, "int f(void) { return undefined_name; }\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
-        .args(["build", "--out"])
-        .arg(&dir)
-        .arg(&src)
-        .output()
-        .unwrap();
+    let o = build(&dir, &src).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
@@ -268,12 +270,7 @@ fn the_optimisation_level_reaches_both_compilers() {
     let mut built = Vec::new();
     for level in ["0", "2"] {
         let dir = out.join(level);
-        let o = Command::new(env!("CARGO_BIN_EXE_wasmctypes"))
-            .args(["build", "-O", level, "--out"])
-            .arg(&dir)
-            .arg(&src)
-            .output()
-            .unwrap();
+        let o = build(&dir, &src).args(["-O", level]).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
         built.push((read("sum.wasm"), read("libsum.so")));
@@ -317,8 +314,7 @@ fn both_sides_are_built_by_one_clang_unless_cc_says_otherwise() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("host-compiler");
     let built_by = |cc: Option<&str>| {
         let dir = out.join(cc.unwrap_or("default"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmctypes"));
-        cmd.args(["build", "--out"]).arg(&dir).arg(&src);
+        let mut cmd = build(&dir, &src);
         cmd.env_remove("WASI_SDK_PATH").env_remove("CC_WASM");
         match cc {
             Some(cc) => cmd.env("CC", cc),

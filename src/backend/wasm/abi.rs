@@ -243,8 +243,7 @@ impl WasmLibrary {
             target,
             func,
             generation: self.generation,
-            lowered: lowered.into(),
-            lowered_ret,
+            signature: func_signature(&ty),
             params,
             result,
             varargs,
@@ -253,7 +252,7 @@ impl WasmLibrary {
         };
         // The same prototype prepared again (a function object made anew, a test runner's
         // next test) is the one kept: the prototypes stay as many as the distinct ones.
-        let key = (module, symbol);
+        let key = (module, proto.target.clone());
         let same = self.proto_index.get(&key).and_then(|ids| {
             ids.iter()
                 .copied()
@@ -301,23 +300,12 @@ impl WasmLibrary {
         }
         let (module, target) = (p.module, p.target.clone());
         let func = self.resolve_target(module, &target)?;
-        let ty = func.ty(&self.live.store);
-        let params: Option<Vec<Slot>> = ty.params().map(|t| Slot::of_valtype(&t)).collect();
-        let results: Vec<Option<Slot>> = ty.results().map(|t| Slot::of_valtype(&t)).collect();
+        let signature = func_signature(&func.ty(&self.live.store));
         let p = &mut self.protos[proto.0];
-        let same_type = params.as_deref() == Some(&p.lowered[..])
-            && match (&results[..], p.result) {
-                ([], RetPlan::None) => true,
-                ([r], RetPlan::Slot(s) | RetPlan::Store(s, _) | RetPlan::Discard(s)) => {
-                    *r == Some(s)
-                }
-                _ => false,
-            };
-        if !same_type {
+        if signature != p.signature {
             return Err(Error::TypeError(format!(
-                "{target} is {} in wasm since the reset, not the prototype's {}",
-                func_signature(&ty),
-                slots_signature(&p.lowered, p.lowered_ret)
+                "{target} is {signature} in wasm since the reset, not {}",
+                p.signature
             )));
         }
         p.func = func;
@@ -328,7 +316,7 @@ impl WasmLibrary {
 
 /// What a prototype calls: a symbol, looked up in the scope of its module, or an entry of
 /// the function table (a C function pointer).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Target {
     Symbol(String),
     Address(u64),
@@ -350,9 +338,8 @@ pub(super) struct WasmProto {
     /// The export, valid while `generation` is the library's (see [`WasmLibrary::refresh`]).
     pub(super) func: Func,
     pub(super) generation: u64,
-    /// The wasm signature `func` was checked against.
-    pub(super) lowered: Box<[Slot]>,
-    pub(super) lowered_ret: Option<Slot>,
+    /// The wasm signature of `func`, which the prototype was checked against.
+    pub(super) signature: crate::backend::Signature,
     /// One entry per wasm parameter.
     pub(super) params: Vec<ArgPlan>,
     pub(super) result: RetPlan,
@@ -366,11 +353,9 @@ pub(super) struct WasmProto {
 }
 
 impl WasmProto {
-    /// Whether `other` calls the same target the same way.
+    /// Whether `other`, prepared for the same module and target, calls it the same way.
     fn same_plan(&self, other: &WasmProto) -> bool {
-        self.module == other.module
-            && self.target == other.target
-            && self.params == other.params
+        self.params == other.params
             && self.result == other.result
             && self.varargs == other.varargs
             && self.va_size == other.va_size

@@ -96,7 +96,7 @@ pub(crate) struct WasmLibrary {
     generation: u64,
     protos: Vec<WasmProto>,
     /// The prototypes of each (module, callee), so that one prepared again is not kept twice.
-    proto_index: std::collections::HashMap<(usize, String), Vec<usize>>,
+    proto_index: std::collections::HashMap<(usize, abi::Target), Vec<usize>>,
     /// Table slots released by dropped callbacks, reused before the table grows.
     free_slots: Vec<u64>,
     /// Table slot -> callback id.
@@ -204,9 +204,9 @@ impl WasmLibrary {
     /// The export of a prepared scalar prototype of `n` arguments, for
     /// [`WasmLibrary::call_slots`]; `None` if the prototype is not scalar or takes another
     /// number of arguments.
-    #[inline(always)]
     /// `None` also after a `reset()` until the general path has looked the export up again
     /// ([`WasmLibrary::refresh`]).
+    #[inline(always)]
     pub(crate) fn scalar_func(&self, proto: ProtoId, n: usize) -> Option<Func> {
         let p = self.protos.get(proto.0)?;
         (p.scalar && p.params.len() == n && p.generation == self.generation).then_some(p.func)

@@ -41,9 +41,8 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = wasmctypes::tools::locate::DEFAULT_GUEST_DIR)]
         out: PathBuf,
-        /// Optimisation level of both compilers: 0, 1, 2, 3, s or z.
-        #[arg(long = "opt-level", short = 'O', default_value = "2", value_parser = parse_opt)]
-        opt: OptLevel,
+        #[command(flatten)]
+        opt: OptArg,
     },
     /// Call one function and print its output and result.
     Call {
@@ -156,8 +155,15 @@ struct SearchArgs {
     /// Directories searched for bare library names.
     #[arg(long = "lib-dir")]
     lib_dirs: Vec<PathBuf>,
-    /// Optimisation level of a C source built on demand, the same for both compilers: 0, 1,
-    /// 2, 3, s or z (`-O0` builds a large test corpus several times faster).
+    #[command(flatten)]
+    opt: OptArg,
+}
+
+/// How C sources are built.
+#[derive(Args)]
+struct OptArg {
+    /// Optimisation level of a C source, the same for both compilers: 0, 1, 2, 3, s or z
+    /// (`-O0` builds a large test corpus several times faster).
     #[arg(long = "opt-level", short = 'O', default_value = "2", value_parser = parse_opt)]
     opt: OptLevel,
 }
@@ -166,7 +172,7 @@ impl SearchArgs {
     fn search(&self) -> Search {
         Search {
             lib_dirs: self.lib_dirs.clone(),
-            opt: self.opt,
+            opt: self.opt.opt,
         }
     }
 }
@@ -536,7 +542,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
-        Command::Build { files, out, opt } => cmd_build(files, out, *opt),
+        Command::Build { files, out, opt } => cmd_build(files, out, opt.opt),
         Command::Call { call, backend } | Command::Bench { call, backend, .. }
             if call.symbol.is_none() =>
         {
