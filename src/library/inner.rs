@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
-use super::fast_path::{ScalarCall, SCALAR_MAX};
+use super::fast_path::{fill_slots, ScalarCall, SCALAR_MAX};
 use super::function::Function;
 
 use crate::backend::{wasm, AnyBackend, Backend, BackendKind, ProtoId};
@@ -79,10 +79,8 @@ impl LibInner {
             AnyBackend::Wasm(w) => {
                 let func = w.cached_scalar_func(&s.wasm, s.proto, s.n)?;
                 let mut slots = [MaybeUninit::uninit(); wasm::SCALAR_SLOTS];
-                for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
-                    slot.write(wasmtime::ValRaw::u64(num.slot(v, lib)?));
-                }
-                // SAFETY: the loop wrote one slot per argument (`args.len() == s.n`), each
+                fill_slots(s, args, lib, &mut slots, wasmtime::ValRaw::u64)?;
+                // SAFETY: `fill_slots` wrote one slot per argument (`args.len() == s.n`), each
                 // the argument's bits at its declared type's width (`ScalarCall`), which is
                 // the prototype's parameter type (`scalar_func`).
                 unsafe { w.call_slots(func, &mut slots, s.n) }

@@ -239,6 +239,59 @@ fn floats_never_convert_silently() {
     }
 }
 
+/// The fast path converts the common cases itself, position by position for up to six
+/// arguments and in a loop beyond, and hands any other value to ctypes' general conversion:
+/// both must give ctypes' answers at every position, including the seventh.
+#[test]
+fn every_argument_position_converts_as_ctypes_does() {
+    use CType::*;
+    let six = [Byte, Short, Int, Long, Float, Double];
+    let seven = [Byte, Short, Int, Long, Float, Double, LongLong];
+    let plain = [
+        int(1),
+        int(2),
+        int(3),
+        int(4),
+        Value::Float(5.0),
+        Value::Float(6.0),
+        int(7),
+    ];
+    for lib in both("ctypes_test") {
+        // >>> f = lib._testfunc_q_bhilfd; f.argtypes = (c_byte, c_short, c_int, c_long,
+        // ...     c_float, c_double); f.restype = c_longlong; f(1, 2, 3, 4, 5.0, 6.0)
+        // 21
+        let f6 = |args: &[Value]| call(&lib, "_testfunc_q_bhilfd", &six, LongLong, args);
+        let f7 = |args: &[Value]| call(&lib, "_testfunc_q_bhilfdq", &seven, LongLong, args);
+        assert_eq!(f6(&plain[..6]).unwrap(), int(21));
+        assert_eq!(f7(&plain).unwrap(), int(28));
+        // Integers are masked to their type at any position: f(257, 65538, ...) == f(1, 2, ...).
+        let mut wide = plain.clone();
+        wide[0] = int(257);
+        wide[1] = int(65538);
+        wide[6] = int((1 << 64) + 7);
+        assert_eq!(f6(&wide[..6]).unwrap(), int(21));
+        assert_eq!(f7(&wide).unwrap(), int(28));
+        // An int for c_float or c_double is converted by ctypes' general rules: 5 and 6 work.
+        let mut ints = plain.clone();
+        ints[4] = int(5);
+        ints[5] = int(6);
+        assert_eq!(f6(&ints[..6]).unwrap(), int(21));
+        assert_eq!(f7(&ints).unwrap(), int(28));
+        // A float for an integer type is ctypes' ArgumentError, naming the position.
+        for (position, args) in [(1, &plain[..6]), (7, &plain[..])] {
+            let mut bad = args.to_vec();
+            bad[position - 1] = Value::Float(2.5);
+            let e = if args.len() == 6 { f6(&bad) } else { f7(&bad) }.unwrap_err();
+            assert!(
+                matches!(e, Error::ArgumentError { position: Some(p), .. } if p == position),
+                "{e}"
+            );
+        }
+        // And the plain call still takes the fast path afterwards.
+        assert_eq!(f7(&plain).unwrap(), int(28));
+    }
+}
+
 #[test]
 fn bytes_become_nul_terminated_char_pointers() {
     for lib in both("testlib") {
