@@ -126,7 +126,7 @@ impl CDLL {
                 path: path.to_path_buf(),
                 kind,
                 model: backend.data_model(),
-                backend: RefCell::new(backend),
+                backend: super::loan_cell::LoanCell::new(backend),
                 errno,
                 scratch: std::cell::Cell::new(0),
             }),

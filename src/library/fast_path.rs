@@ -337,7 +337,7 @@ impl Function {
             return None;
         }
         let lib = &*self.lib;
-        let mut backend = lib.backend.try_borrow_mut().ok()?;
+        let mut backend = lib.backend.lend()?;
         let b: &mut dyn Backend = &mut **backend;
         let mut cv = Converted::new();
         let outcome = (|| {

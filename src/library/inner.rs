@@ -1,12 +1,12 @@
 //! The shared state of a loaded library, which `CDLL`, its functions and its memory objects
 //! keep alive, and the scalar call both fast paths end in.
 
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
 use super::fast_path::{fill_slots, ScalarCall, SCALAR_MAX};
 use super::function::Function;
+use super::loan_cell::{Lent, LoanCell};
 
 use crate::backend::{wasm, AnyBackend, Backend, BackendKind, ProtoId};
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ pub(crate) struct LibInner {
     pub(crate) path: PathBuf,
     pub(crate) kind: BackendKind,
     pub(crate) model: DataModel,
-    pub(crate) backend: RefCell<AnyBackend>,
+    pub(crate) backend: LoanCell<AnyBackend>,
     /// With `use_errno`: where the library's errno lives, and the private copy.
     pub(crate) errno: Option<(u64, super::private_errno::PrivateErrno)>,
     /// A block of the library's memory (0 until first needed) that holds one call's
@@ -52,7 +52,7 @@ impl LibInner {
         slots: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
         if self.errno.is_none() {
-            if let Ok(mut backend) = self.backend.try_borrow_mut() {
+            if let Some(mut backend) = self.backend.lend() {
                 return match &mut *backend {
                     AnyBackend::Wasm(w) => w.call_scalar(proto, slots),
                     AnyBackend::Native(n) => n.call_scalar_inline(proto, slots),
@@ -74,7 +74,7 @@ impl LibInner {
             return None;
         }
         let lib = self.id;
-        let mut backend = self.backend.try_borrow_mut().ok()?;
+        let mut backend = self.backend.lend()?;
         let outcome = match &mut *backend {
             AnyBackend::Wasm(w) => {
                 let func = w.cached_scalar_func(&s.wasm, s.proto, s.n)?;
@@ -109,7 +109,7 @@ impl LibInner {
         if self.errno.is_some() {
             return None;
         }
-        let mut backend = self.backend.try_borrow_mut().ok()?;
+        let mut backend = self.backend.lend()?;
         backend.as_wasm()?.call_typed(typed, params)
     }
 
@@ -148,8 +148,8 @@ impl LibInner {
 
     /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.
     #[inline]
-    pub(crate) fn backend(&self) -> Result<std::cell::RefMut<'_, AnyBackend>> {
-        self.backend.try_borrow_mut().map_err(|_| {
+    pub(crate) fn backend(&self) -> Result<Lent<'_, AnyBackend>> {
+        self.backend.lend().ok_or_else(|| {
             Error::Runtime(format!(
                 "{}: library is busy in another call (re-entrant use)",
                 self.name

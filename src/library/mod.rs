@@ -17,6 +17,7 @@ mod convert;
 mod fast_path;
 mod function;
 mod inner;
+mod loan_cell;
 mod private_errno;
 mod sandbox;
 pub(crate) mod typed;
