@@ -112,8 +112,8 @@ impl Num {
 /// a float for `c_float` or `c_double`. Every other value (a pointer, None, a bool for
 /// `c_bool`, an int for a float type) takes [`Num::slot`], which gives the same bits for
 /// these cases. The jump on the kind that each argument took before cost about 2 ns of a
-/// six-argument call in wasm (34 against 32 ns) and 4.5 ns of `add` natively (15.6 against
-/// 11.1 ns): see benches/README.md.
+/// six-argument call in wasm (34 against 32 ns) and about 4 ns of `add` natively (15.6 against
+/// 11.1-11.5 ns): see benches/README.md.
 #[derive(Clone, Copy)]
 pub(super) struct Plain {
     /// An int converts: sign-extended from its low `64 - shift` bits, then masked by `mask`

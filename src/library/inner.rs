@@ -146,7 +146,8 @@ impl LibInner {
         Ok(outcome)
     }
 
-    /// Borrows the backend; a re-entrant use (from inside a call) is an error, not a panic.
+    /// Lends the backend to one call ([`LoanCell::lend`]); a re-entrant use (from inside a
+    /// call) is an error, not a panic.
     #[inline]
     pub(crate) fn backend(&self) -> Result<Lent<'_, AnyBackend>> {
         self.backend.lend().ok_or_else(|| {
