@@ -61,3 +61,12 @@ int *int_array(void) { static int a[3] = { 1, 2, 3 }; return a; }
 int *null_int_pointer(void) { return 0; }
 void noop(void) {}
 int shout(int n) { printf("%d\n", n); return n * 2; }
+/* Seven integers, one more than x86-64 passes in registers: natively the seventh goes on the
+   stack. Each is weighed by its position, so an argument in the wrong place shows. */
+long long weigh7(int a, int b, int c, int d, int e, int f, int g) {
+    return a + 2LL * b + 3LL * c + 4LL * d + 5LL * e + 6LL * f + 7LL * g;
+}
+/* Floats and integers interleaved: natively each class fills its own registers in order. */
+double interleave(double a, int b, float c, long long d, double e, int f, float g, double h) {
+    return a + 2 * b + 4 * c + 8 * d + 16 * e + 32 * f + 64 * g + 128 * h;
+}

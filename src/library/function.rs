@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::fast_path::ScalarCall;
 use super::inner::LibInner;
 
-use crate::backend::{Backend, Callee, Passing, ProtoId};
+use crate::backend::{AnyBackend, Backend, Callee, Passing, ProtoId};
 use crate::error::{Error, Mismatch, Result};
 use crate::library::typed::{check_signature, Params, Results, TypedFunction};
 use crate::types::{CType, DataModel, Repr, Type};
@@ -134,14 +134,16 @@ impl Function {
         check_signature::<P, R>(&self.name, self.lib.model, &args, ret)?;
         let mut backend = self.lib.backend()?;
         let proto = self.declared_proto(&mut **backend, types)?;
-        let wasm = backend
-            .as_wasm()
-            .and_then(|w| w.typed_func::<P::Wasm, R::Wasm>(proto));
+        let (wasm, shim) = match &mut *backend {
+            AnyBackend::Wasm(w) => (w.typed_func::<P::Wasm, R::Wasm>(proto), false),
+            AnyBackend::Native(n) => (None, n.shim_fits(proto, P::FLOATS, P::COUNT)),
+        };
         Ok(TypedFunction::new(
             self.lib.clone(),
             self.name.clone(),
             proto,
             wasm,
+            shim,
         ))
     }
 

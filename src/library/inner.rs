@@ -8,7 +8,7 @@ use super::fast_path::{fill_slots, ScalarCall, SCALAR_MAX};
 use super::function::Function;
 use super::loan_cell::{Lent, LoanCell};
 
-use crate::backend::{wasm, AnyBackend, Backend, BackendKind, ProtoId};
+use crate::backend::{native, wasm, AnyBackend, Backend, BackendKind, ProtoId};
 use crate::error::{Error, Result};
 use crate::types::DataModel;
 use crate::value::{LibId, Value};
@@ -111,6 +111,30 @@ impl LibInner {
         }
         let mut backend = self.backend.lend()?;
         backend.as_wasm()?.call_typed(typed, params)
+    }
+
+    /// A native call through the prototype's register shim with the arguments already in
+    /// their register images ([`TypedFunction::call`](crate::TypedFunction::call)'s
+    /// natively); `None` when it cannot be made here (a busy library, `use_errno`, captured
+    /// output) and the scalar path must.
+    ///
+    /// # Safety
+    /// As for [`NativeLibrary::call_images_inline`](crate::backend::native::NativeLibrary::call_images_inline).
+    #[inline(always)]
+    pub(crate) unsafe fn call_native_images(
+        &self,
+        proto: ProtoId,
+        ints: &native::shims::Image,
+        floats: &native::shims::Image,
+    ) -> Option<std::result::Result<u64, Box<Error>>> {
+        if self.errno.is_some() {
+            return None;
+        }
+        match &mut *self.backend.lend()? {
+            // SAFETY: the caller's promise.
+            AnyBackend::Native(n) => unsafe { n.call_images_inline(proto, ints, floats) },
+            AnyBackend::Wasm(_) => None,
+        }
     }
 
     /// [`LibInner::call_scalar`] for a busy library or one with `use_errno`: errno is swapped

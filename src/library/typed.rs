@@ -18,6 +18,7 @@
 use std::marker::PhantomData;
 use std::rc::Rc;
 
+use crate::backend::native::shims::{Image, SLOTS};
 use crate::backend::wasm::WasmTyped;
 use crate::backend::ProtoId;
 use crate::error::{Error, Mismatch, Result};
@@ -47,6 +48,16 @@ mod sealed {
         fn to_wasm(self) -> Self::Wasm;
     }
 
+    /// How [`Params`](super::Params) travel natively through a register shim.
+    pub trait ShimParams: Copy {
+        /// Bit i set: parameter i travels in a float register.
+        const FLOATS: u32;
+        /// Writes each parameter's slot into its class's register image, in order from slot
+        /// 0: what the shim reads. The classes are known here at compile time, so every store
+        /// goes to a fixed slot.
+        fn images(self, ints: &mut super::Image, floats: &mut super::Image);
+    }
+
     /// How [`Results`](super::Results) travel in wasm.
     pub trait WasmResults: Sized {
         /// The wasm result, or `()`.
@@ -56,7 +67,12 @@ mod sealed {
     }
 }
 
-use sealed::{WasmParams, WasmResults, WasmScalar};
+use sealed::{ShimParams, WasmParams, WasmResults, WasmScalar};
+
+/// Whether a scalar of this representation travels in a float register natively.
+const fn float_class(r: Repr) -> bool {
+    matches!(r, Repr::F32 | Repr::F64)
+}
 
 /// A Rust type that is one C scalar: its representation, and its raw 64-bit slot (integers
 /// sign- or zero-extended, an `f32` in the low half). Implemented for `i8` to `u64`, `bool`,
@@ -162,7 +178,7 @@ impl Scalar for f64 {
 }
 
 /// The parameters of a typed function: a tuple of [`Scalar`]s, up to eight; sealed.
-pub trait Params: Copy + WasmParams {
+pub trait Params: Copy + WasmParams + ShimParams {
     /// How many.
     const COUNT: usize;
     /// The representation of parameter `i`.
@@ -185,6 +201,24 @@ macro_rules! params {
             #[allow(unused_variables)]
             fn write(self, slots: &mut [u64; MAX_PARAMS]) {
                 $(slots[$index] = self.$index.to_slot();)*
+            }
+        }
+
+        impl<$($name: Scalar),*> ShimParams for ($($name,)*) {
+            const FLOATS: u32 = 0 $(| ((float_class($name::REPR) as u32) << $index))*;
+            #[allow(unused_variables, unused_mut, unused_assignments)]
+            #[inline(always)]
+            fn images(self, ints: &mut Image, floats: &mut Image) {
+                let (mut ni, mut nf) = (0usize, 0usize);
+                $(
+                    if float_class($name::REPR) {
+                        floats[nf & (SLOTS - 1)].write(self.$index.to_slot());
+                        nf += 1;
+                    } else {
+                        ints[ni & (SLOTS - 1)].write(self.$index.to_slot());
+                        ni += 1;
+                    }
+                )*
             }
         }
 
@@ -252,23 +286,29 @@ pub struct TypedFunction<P: Params, R: Results> {
     /// In wasm, the export as wasmtime's own `TypedFunc`, for the instance it was made for
     /// (see [`WasmLibrary::typed_func`](crate::backend::wasm::WasmLibrary::typed_func)).
     wasm: Option<WasmTyped<P::Wasm, R::Wasm>>,
+    /// Natively, the prototype is called through a register shim whose classes are `P`'s
+    /// (see [`NativeLibrary::shim_fits`](crate::backend::native::NativeLibrary::shim_fits)).
+    shim: bool,
     _signature: PhantomData<fn(P) -> R>,
 }
 
 impl<P: Params, R: Results> TypedFunction<P, R> {
     /// Wraps a prepared scalar prototype whose representations were checked against `P` and
-    /// `R` by the caller; in wasm, `wasm` is the export as a `TypedFunc`.
+    /// `R` by the caller; in wasm, `wasm` is the export as a `TypedFunc`; natively, `shim`
+    /// says that the prototype's register shim fits `P` (`NativeLibrary::shim_fits`).
     pub(crate) fn new(
         lib: Rc<LibInner>,
         name: String,
         proto: ProtoId,
         wasm: Option<WasmTyped<P::Wasm, R::Wasm>>,
+        shim: bool,
     ) -> Self {
         TypedFunction {
             lib,
             name,
             proto,
             wasm,
+            shim,
             _signature: PhantomData,
         }
     }
@@ -281,23 +321,47 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
     /// Calls the function. Errors are those of [`Function::call`](crate::Function::call):
     /// a guest trap, a callback's error, a busy library; with `use_errno`, errno is swapped
     /// around the call as there.
-    #[inline]
+    ///
+    /// The call is inlined into the caller, down to wasmtime's own typed call or the native
+    /// register shim; only the rare paths are out of line. Called out of line, the same wasm
+    /// call cost about 2 ns more (a frame, and the parameters through memory): as much as
+    /// all of wasmctypes' own checks (see benches/README.md).
+    #[inline(always)]
     pub fn call(&self, params: P) -> Result<R> {
-        if let Some(typed) = &self.wasm {
-            return self.call_wasm(typed, params);
-        }
-        self.call_slots(params)
-    }
-
-    /// In wasm, wasmtime's own typed call: no slots to fill and no prototype to look up. Out
-    /// of line, so that [`TypedFunction::call`] stays small enough to inline natively.
-    #[inline(never)]
-    fn call_wasm(&self, typed: &WasmTyped<P::Wasm, R::Wasm>, params: P) -> Result<R> {
-        match self.lib.call_wasm_typed(typed, params.to_wasm()) {
-            Some(Ok(r)) => Ok(R::from_wasm(r)),
-            Some(Err(e)) => Err(*e),
+        match &self.wasm {
+            Some(typed) => match self.lib.call_wasm_typed(typed, params.to_wasm()) {
+                Some(Ok(r)) => Ok(R::from_wasm(r)),
+                Some(Err(e)) => Err(unbox(e)),
+                None => self.call_slots_cold(params),
+            },
+            None if self.shim => self.call_images(params),
             None => self.call_slots(params),
         }
+    }
+
+    /// Natively, through the prototype's register shim: each parameter goes straight to its
+    /// register's slot, which `P` fixes at compile time.
+    #[inline(always)]
+    fn call_images(&self, params: P) -> Result<R> {
+        let mut ints: Image = [std::mem::MaybeUninit::uninit(); SLOTS];
+        let mut floats: Image = [std::mem::MaybeUninit::uninit(); SLOTS];
+        params.images(&mut ints, &mut floats);
+        // SAFETY: `shim` is set only when the prototype's shim fits `P`'s classes and count
+        // (`Function::typed`), and `images` wrote each parameter in its class, in order.
+        match unsafe { self.lib.call_native_images(self.proto, &ints, &floats) } {
+            Some(Ok(raw)) => Ok(R::from_slot(raw)),
+            Some(Err(e)) => Err(unbox(e)),
+            None => self.call_slots_cold(params),
+        }
+    }
+
+    /// [`TypedFunction::call_slots`] when the direct call cannot be made (a busy library,
+    /// `use_errno`, a reset in wasm, captured output natively): out of line, so that the
+    /// inlined call stays small.
+    #[cold]
+    #[inline(never)]
+    fn call_slots_cold(&self, params: P) -> Result<R> {
+        self.call_slots(params)
     }
 
     /// The call through the backend's scalar path, with raw slots.
@@ -310,6 +374,15 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
             Err(e) => Err(*e),
         }
     }
+}
+
+/// The error of a failed call, out of its box: out of line, so that the inlined call does not
+/// carry the copy.
+#[cold]
+#[inline(never)]
+#[allow(clippy::boxed_local)] // The box is what the call path returns; this takes it apart.
+fn unbox(e: Box<Error>) -> Error {
+    *e
 }
 
 /// The Rust type that stands for a representation.

@@ -1,7 +1,7 @@
 //! `Function::typed`: the signature checked once against Rust types, then calls with plain
 //! Rust values. Same answers as the dynamic call on both backends; mismatches are TypeErrors.
 
-use crate::common::{both, open_with};
+use crate::common::{both, both_captured, open_with};
 use wasmctypes::{BackendKind, CType, Error, LoadOptions, Mismatch, Value};
 
 #[test]
@@ -182,5 +182,76 @@ fn typed_calls_swap_errno_with_use_errno() {
         let fail = fail.typed::<(i32,), i32>().unwrap();
         assert_eq!(fail.call((34,)).unwrap(), -1);
         assert_eq!(lib.get_errno().unwrap(), 34, "{kind}");
+    }
+}
+
+#[test]
+fn typed_arguments_reach_their_registers_in_any_order() {
+    use CType::*;
+    for lib in both("testlib") {
+        let kind = lib.backend();
+        // Natively, each class fills its own registers: three integers, five floats.
+        let mut f = lib.function("interleave").unwrap();
+        f.set_argtypes(&[Double, Int, Float, LongLong, Double, Int, Float, Double])
+            .unwrap()
+            .set_restype(Double)
+            .unwrap();
+        let typed = f
+            .typed::<(f64, i32, f32, i64, f64, i32, f32, f64), f64>()
+            .unwrap();
+        // 1 + 2*2 + 4*3 + 8*4 + 16*5 + 32*6 + 64*7 + 128*8, and with negative integers.
+        assert_eq!(
+            typed.call((1.0, 2, 3.0, 4, 5.0, 6, 7.0, 8.0)).unwrap(),
+            1793.0,
+            "{kind}"
+        );
+        assert_eq!(
+            typed.call((0.5, -1, 0.25, -2, 0.0, -3, 0.0, 0.0)).unwrap(),
+            0.5 - 2.0 + 1.0 - 16.0 - 96.0,
+            "{kind}"
+        );
+        let dynamic = f
+            .call(&[
+                Value::Float(1.0),
+                Value::Int(2),
+                Value::Float(3.0),
+                Value::Int(4),
+                Value::Float(5.0),
+                Value::Int(6),
+                Value::Float(7.0),
+                Value::Float(8.0),
+            ])
+            .unwrap();
+        assert_eq!(dynamic, Value::Float(1793.0), "{kind}");
+
+        // Seven integers: natively one goes on the stack, so no register shim calls it.
+        let mut f = lib.function("weigh7").unwrap();
+        f.set_argtypes(&[Int; 7])
+            .unwrap()
+            .set_restype(LongLong)
+            .unwrap();
+        let typed = f
+            .typed::<(i32, i32, i32, i32, i32, i32, i32), i64>()
+            .unwrap();
+        assert_eq!(typed.call((1, 2, 3, 4, 5, 6, 7)).unwrap(), 140, "{kind}");
+        assert_eq!(
+            typed.call((0, 0, 0, 0, 0, 0, i32::MIN)).unwrap(),
+            7 * i64::from(i32::MIN),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn typed_calls_capture_output_as_dynamic_calls_do() {
+    for lib in both_captured("testlib") {
+        let kind = lib.backend();
+        let mut shout = lib.function("shout").unwrap();
+        shout.set_argtypes(&[CType::Int]).unwrap();
+        let typed = shout.typed::<(i32,), i32>().unwrap();
+        let _ = lib.take_output();
+        assert_eq!(typed.call((21,)).unwrap(), 42, "{kind}");
+        assert_eq!(typed.call((-4,)).unwrap(), -8, "{kind}");
+        assert_eq!(lib.take_output().stdout, b"21\n-4\n", "{kind}");
     }
 }

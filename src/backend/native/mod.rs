@@ -261,6 +261,43 @@ impl NativeLibrary {
     }
 }
 
+impl NativeLibrary {
+    /// Whether `proto` is called through a register shim that [`fits`](ShimPlan::fits)
+    /// `count` arguments with these float ones: then
+    /// [`NativeLibrary::call_images_inline`] may call it.
+    pub(crate) fn shim_fits(&self, proto: ProtoId, floats: u32, count: usize) -> bool {
+        matches!(self.protos.get(proto.0), Some(NativeProto { shim: Some(s), .. }) if s.fits(floats, count))
+    }
+
+    /// [`NativeLibrary::call_scalar_inline`] with the arguments already sorted into their
+    /// register images; `None` (before any call) when output is captured, which the general
+    /// call redirects around the call.
+    ///
+    /// # Safety
+    /// [`NativeLibrary::shim_fits`] said yes for `proto` and the arguments in the images,
+    /// which hold them as [`ShimPlan::call_images`] needs.
+    #[inline(always)]
+    pub(crate) unsafe fn call_images_inline(
+        &mut self,
+        proto: ProtoId,
+        ints: &shims::Image,
+        floats: &shims::Image,
+    ) -> Option<std::result::Result<u64, Box<Error>>> {
+        if self.capture {
+            return None;
+        }
+        let p = self.protos.get(proto.0)?;
+        let shim = p.shim.as_ref()?;
+        // SAFETY: the caller's promise that the plan fits the images; that `code` has the
+        // prototype is the caller's promise, as in ctypes.
+        let raw = unsafe { shim.call_images(p.code, ints, floats) };
+        if self.callback_error.borrow().is_some() {
+            return Some(Err(self.callback_failure()));
+        }
+        Some(Ok(raw))
+    }
+}
+
 impl Backend for NativeLibrary {
     fn kind(&self) -> BackendKind {
         BackendKind::Native

@@ -31,11 +31,11 @@ type Shim = unsafe fn(code: *const c_void, ints: &Image, floats: &Image) -> u64;
 
 /// One class's register image: only the slots of that class's arguments are written, so a
 /// call clears no array.
-type Image = [MaybeUninit<u64>; SLOTS];
+pub(crate) type Image = [MaybeUninit<u64>; SLOTS];
 
 /// Slots per class in a call's register image: a power of two at least [`MAX_INT`] and
 /// [`MAX_FLOAT`], so that filling it needs a mask, not a bounds check or a division.
-const SLOTS: usize = 8;
+pub(crate) const SLOTS: usize = 8;
 
 macro_rules! as_type {
     ($_index:tt, $t:ty) => {
@@ -191,6 +191,31 @@ impl ShimPlan {
         // and with one slot per argument the loop wrote exactly the shim's `ni` integer and
         // `nf` float slots.
         unsafe { (self.shim)(code, &ints, &floats) }
+    }
+
+    /// Whether this plan calls `count` arguments whose float ones are the set bits of
+    /// `floats`: the condition of [`ShimPlan::call_images`] for arguments sorted by a caller
+    /// that knows their classes (a [`TypedFunction`](crate::TypedFunction), at compile time).
+    pub(crate) fn fits(&self, floats: u32, count: usize) -> bool {
+        self.floats == floats
+            && usize::from(self.ints_count) + usize::from(self.floats_count) == count
+    }
+
+    /// Calls `code` with the register images already filled: [`ShimPlan::call`] without
+    /// sorting the arguments into their classes.
+    ///
+    /// # Safety
+    /// As for [`ShimPlan::call`], and the plan [`fits`](ShimPlan::fits) the arguments:
+    /// `ints` holds the integer arguments in order from slot 0, `floats` the float ones.
+    #[inline(always)]
+    pub(crate) unsafe fn call_images(
+        &self,
+        code: *const c_void,
+        ints: &Image,
+        floats: &Image,
+    ) -> u64 {
+        // SAFETY: the caller's promise.
+        unsafe { (self.shim)(code, ints, floats) }
     }
 
     /// What `describe` shows: `shim(2 int, 1 float) -> float`.

@@ -135,7 +135,7 @@ impl WasmLibrary {
     /// Calls a `TypedFunc` made by [`WasmLibrary::typed_func`], as the scalar path calls its
     /// export: the deadline armed, a trap or a callback's error turned into the call's error.
     /// `None` if the library was reset since, and the `TypedFunc` belongs to the old store.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn call_typed<P: WasmParams, R: WasmResults>(
         &mut self,
         typed: &WasmTyped<P, R>,
@@ -157,7 +157,7 @@ impl WasmLibrary {
     /// `deadline_ticks + 1` ticks: the same lower bound as setting it on every call, whose
     /// first tick may also come at once. Setting it costs a call into wasmtime and a load of
     /// the engine's epoch, about 2 ns of a 35 ns call; the check costs one load.
-    #[inline]
+    #[inline(always)]
     fn arm(&mut self) {
         let round = engine::ticker_rounds();
         if round != self.armed_round {
