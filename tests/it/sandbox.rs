@@ -92,6 +92,56 @@ fn an_infinite_loop_is_stopped_by_a_timeout_and_by_fuel() {
 }
 
 #[test]
+fn fuel_is_refilled_before_every_call_on_every_path() {
+    let metered = hostile(
+        "loop",
+        SandboxConfig {
+            fuel: Some(1_000_000),
+            timeout: None,
+            ..SandboxConfig::default()
+        },
+    );
+    let mut burn = metered.function("burn").unwrap();
+    burn.set_argtypes(&[CType::UInt])
+        .unwrap()
+        .set_restype(CType::UInt)
+        .unwrap();
+    let call = |n: u32| burn.call(&[Value::Int(n.into())]);
+    // The first count that runs out of fuel: half of it takes more than half the budget.
+    let mut n = 1u32;
+    while call(n).is_ok() {
+        n = n.checked_mul(2).expect("1,000,000 fuel runs out");
+    }
+    assert!(
+        matches!(
+            call(n),
+            Err(Error::Trap {
+                kind: TrapKind::OutOfFuel,
+                ..
+            })
+        ),
+        "burn({n})"
+    );
+    let half = n / 2;
+    // Without a refill, the second of these calls would run out.
+    for _ in 0..3 {
+        assert_eq!(call(half).unwrap(), Value::Int(half.into()));
+    }
+    let typed = burn.typed::<(u32,), u32>().unwrap();
+    for _ in 0..3 {
+        assert_eq!(typed.call((half,)).unwrap(), half);
+    }
+    assert!(matches!(
+        typed.call((n,)),
+        Err(Error::Trap {
+            kind: TrapKind::OutOfFuel,
+            ..
+        })
+    ));
+    assert_eq!(typed.call((half,)).unwrap(), half);
+}
+
+#[test]
 fn a_memory_bomb_is_stopped_by_the_memory_limit() {
     let lib = hostile(
         "membomb",

@@ -89,7 +89,7 @@ pub(crate) struct WasmLibrary {
     /// Ticks before a call's deadline (`u64::MAX / 2` for none).
     deadline_ticks: u64,
     /// The ticker round at which the deadline was last set (`u64::MAX` for not since the
-    /// store was made): see [`WasmLibrary::arm`].
+    /// store was made, and always with fuel): see [`WasmLibrary::arm`].
     armed_round: u64,
     /// Bumped by every [`WasmLibrary::reset`]: the store, and every `TypedFunc` of the old
     /// one, is replaced.
@@ -157,24 +157,32 @@ impl WasmLibrary {
     /// `deadline_ticks + 1` ticks: the same lower bound as setting it on every call, whose
     /// first tick may also come at once. Setting it costs a call into wasmtime and a load of
     /// the engine's epoch, about 2 ns of a 35 ns call; the check costs one load.
+    ///
+    /// Fuel is refilled before every call, so a sandbox with fuel never counts as armed and
+    /// every call takes [`WasmLibrary::rearm`]: the common sandbox, without fuel, tests one
+    /// value per call, not two.
     #[inline(always)]
     fn arm(&mut self) {
         let round = engine::ticker_rounds();
         if round != self.armed_round {
             self.rearm(round);
         }
-        if let Some(fuel) = self.sandbox.fuel {
-            let _ = self.live.store.set_fuel(fuel);
-        }
     }
 
+    /// Sets the deadline and, with fuel, refills the fuel; without fuel, the library counts as
+    /// armed for this ticker round (`armed_round`, which stays `u64::MAX` with fuel).
     #[cold]
     #[inline(never)]
     fn rearm(&mut self, round: u64) {
         self.live
             .store
             .set_epoch_deadline(self.deadline_ticks.saturating_add(1));
-        self.armed_round = round;
+        match self.sandbox.fuel {
+            Some(fuel) => {
+                let _ = self.live.store.set_fuel(fuel);
+            }
+            None => self.armed_round = round,
+        }
     }
 
     /// Moves the guest's virtual clocks forward.
