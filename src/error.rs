@@ -325,6 +325,15 @@ pub(crate) fn zeroed(len: usize) -> Result<Vec<u8>> {
     Ok(v)
 }
 
+/// The error of a failed call, out of the box the call path returns it in: out of line, so
+/// that a call inlined into its caller does not carry the copy.
+#[cold]
+#[inline(never)]
+#[allow(clippy::boxed_local)] // The box is what the call path returns; this takes it apart.
+pub(crate) fn unbox(e: Box<Error>) -> Error {
+    *e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,8 @@ impl LibInner {
         }
         let lib = self.id;
         let mut backend = self.backend.lend()?;
-        let outcome = match &mut *backend {
+        // Each arm converts its own result, so that no merged outcome is tested again.
+        match &mut *backend {
             AnyBackend::Wasm(w) => {
                 let func = w.cached_scalar_func(&s.wasm, s.proto, s.n)?;
                 let mut slots = [MaybeUninit::uninit(); wasm::SCALAR_SLOTS];
@@ -83,18 +84,20 @@ impl LibInner {
                 // SAFETY: `fill_slots` wrote one slot per argument (`args.len() == s.n`), each
                 // the argument's bits at its declared type's width (`ScalarCall`), which is
                 // the prototype's parameter type (`scalar_func`).
-                unsafe { w.call_slots(func, &mut slots, s.n) }
+                Some(match unsafe { w.call_slots(func, &mut slots, s.n) } {
+                    Ok(raw) => Ok(s.ret.value(raw)),
+                    Err(e) => Err(crate::error::unbox(e)),
+                })
             }
             AnyBackend::Native(n) => {
                 let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
                 let slots = Function::scalar_slots(s, lib, args, &mut slots)?;
-                n.call_scalar_inline(s.proto, slots)
+                Some(match n.call_scalar_inline(s.proto, slots) {
+                    Ok(raw) => Ok(s.ret.value(raw)),
+                    Err(e) => Err(crate::error::unbox(e)),
+                })
             }
-        };
-        Some(match outcome {
-            Ok(raw) => Ok(s.ret.value(raw)),
-            Err(e) => Err(*e),
-        })
+        }
     }
 
     /// A wasm `TypedFunc` call ([`TypedFunction::call`](crate::TypedFunction::call)'s in

@@ -331,7 +331,7 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
         match &self.wasm {
             Some(typed) => match self.lib.call_wasm_typed(typed, params.to_wasm()) {
                 Some(Ok(r)) => Ok(R::from_wasm(r)),
-                Some(Err(e)) => Err(unbox(e)),
+                Some(Err(e)) => Err(crate::error::unbox(e)),
                 None => self.call_slots_cold(params),
             },
             None if self.shim => self.call_images(params),
@@ -350,7 +350,7 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
         // (`Function::typed`), and `images` wrote each parameter in its class, in order.
         match unsafe { self.lib.call_native_images(self.proto, &ints, &floats) } {
             Some(Ok(raw)) => Ok(R::from_slot(raw)),
-            Some(Err(e)) => Err(unbox(e)),
+            Some(Err(e)) => Err(crate::error::unbox(e)),
             None => self.call_slots_cold(params),
         }
     }
@@ -374,15 +374,6 @@ impl<P: Params, R: Results> TypedFunction<P, R> {
             Err(e) => Err(*e),
         }
     }
-}
-
-/// The error of a failed call, out of its box: out of line, so that the inlined call does not
-/// carry the copy.
-#[cold]
-#[inline(never)]
-#[allow(clippy::boxed_local)] // The box is what the call path returns; this takes it apart.
-fn unbox(e: Box<Error>) -> Error {
-    *e
 }
 
 /// The Rust type that stands for a representation.

@@ -255,3 +255,23 @@ fn typed_calls_capture_output_as_dynamic_calls_do() {
         assert_eq!(lib.take_output().stdout, b"21\n-4\n", "{kind}");
     }
 }
+
+#[test]
+fn typed_calls_survive_reset() {
+    let lib = crate::common::open("testlib", BackendKind::Wasm);
+    let mut add = lib.function("add").unwrap();
+    add.set_argtypes(&[CType::Int, CType::Int]).unwrap();
+    let typed = add.typed::<(i32, i32), i32>().unwrap();
+    assert_eq!(typed.call((2, 3)).unwrap(), 5);
+    for _ in 0..2 {
+        lib.reset().unwrap();
+        // wasmtime's `TypedFunc` belongs to the old store: the call takes the scalar path.
+        for _ in 0..2 {
+            assert_eq!(typed.call((40, 2)).unwrap(), 42);
+            assert_eq!(
+                add.call(&[Value::Int(40), Value::Int(2)]).unwrap(),
+                Value::Int(42)
+            );
+        }
+    }
+}

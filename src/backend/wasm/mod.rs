@@ -220,8 +220,12 @@ impl WasmLibrary {
         (p.scalar && p.params.len() == n && p.generation == self.generation).then_some(p.func)
     }
 
-    /// [`WasmLibrary::scalar_func`] through `cache`, which keeps the export of the current
-    /// instance: a call after the first reads it without looking the prototype up.
+    /// The export of a scalar prototype of `n` arguments ([`WasmLibrary::scalar_func`]) as
+    /// `cache` keeps it for the current instance, so that a call does not look the prototype
+    /// up. `None` when `cache` keeps none for this instance (the first call, the first after
+    /// a `reset()`): it is filled for the next call, and this one takes the general path. (A
+    /// miss that returned the export it just filled would merge with the hit, which the
+    /// caller would then test again.)
     #[inline(always)]
     pub(crate) fn cached_scalar_func(
         &self,
@@ -229,23 +233,21 @@ impl WasmLibrary {
         proto: ProtoId,
         n: usize,
     ) -> Option<Func> {
-        match cache.get().as_ref().and_then(|c| self.current(c)) {
-            Some(func) => Some(*func),
-            None => self.fill_scalar_func(cache, proto, n),
+        match cache.get() {
+            Some(kept) if kept.generation == self.generation => Some(kept.func),
+            _ => {
+                self.fill_scalar_func(cache, proto, n);
+                None
+            }
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn fill_scalar_func(
-        &self,
-        cache: &Cell<Option<ScalarFunc>>,
-        proto: ProtoId,
-        n: usize,
-    ) -> Option<Func> {
-        let func = self.scalar_func(proto, n)?;
-        cache.set(Some(self.of_instance(func)));
-        Some(func)
+    fn fill_scalar_func(&self, cache: &Cell<Option<ScalarFunc>>, proto: ProtoId, n: usize) {
+        if let Some(func) = self.scalar_func(proto, n) {
+            cache.set(Some(self.of_instance(func)));
+        }
     }
 
     /// Calls `func` (from [`WasmLibrary::scalar_func`] for `n` arguments) with its arguments
