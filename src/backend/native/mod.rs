@@ -259,9 +259,7 @@ impl NativeLibrary {
         }
         Ok(raw)
     }
-}
 
-impl NativeLibrary {
     /// Whether `proto` is called through a register shim that [`fits`](ShimPlan::fits)
     /// `count` arguments with these float ones: then
     /// [`NativeLibrary::call_images_inline`] may call it.
