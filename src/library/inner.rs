@@ -51,15 +51,23 @@ impl LibInner {
         proto: ProtoId,
         slots: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
-        if self.errno.is_none() {
-            if let Some(mut backend) = self.backend.lend() {
-                return match &mut *backend {
-                    AnyBackend::Wasm(w) => w.call_scalar(proto, slots),
-                    AnyBackend::Native(n) => n.call_scalar_inline(proto, slots),
-                };
-            }
+        if let Some(mut backend) = self.lend_without_errno() {
+            return match &mut *backend {
+                AnyBackend::Wasm(w) => w.call_scalar(proto, slots),
+                AnyBackend::Native(n) => n.call_scalar_inline(proto, slots),
+            };
         }
         self.call_scalar_slow(proto, slots)
+    }
+
+    /// The backend, lent for a call that swaps no errno: `None` with `use_errno` (whose
+    /// swap is out of line) or when the library is busy.
+    #[inline(always)]
+    fn lend_without_errno(&self) -> Option<Lent<'_, AnyBackend>> {
+        if self.errno.is_some() {
+            return None;
+        }
+        self.backend.lend()
     }
 
     /// [`Function::call`]'s fast path: the arguments converted by the plan `s` straight into
@@ -109,11 +117,9 @@ impl LibInner {
         typed: &crate::backend::wasm::WasmTyped<P, R>,
         params: P,
     ) -> Option<std::result::Result<R, Box<Error>>> {
-        if self.errno.is_some() {
-            return None;
-        }
-        let mut backend = self.backend.lend()?;
-        backend.as_wasm()?.call_typed(typed, params)
+        self.lend_without_errno()?
+            .as_wasm()?
+            .call_typed(typed, params)
     }
 
     /// A native call through the prototype's register shim with the arguments already in
@@ -130,10 +136,7 @@ impl LibInner {
         ints: &native::shims::Image,
         floats: &native::shims::Image,
     ) -> Option<std::result::Result<u64, Box<Error>>> {
-        if self.errno.is_some() {
-            return None;
-        }
-        match &mut *self.backend.lend()? {
+        match &mut *self.lend_without_errno()? {
             // SAFETY: the caller's promise.
             AnyBackend::Native(n) => unsafe { n.call_images_inline(proto, ints, floats) },
             AnyBackend::Wasm(_) => None,

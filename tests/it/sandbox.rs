@@ -43,6 +43,18 @@ fn trap(lib: &CDLL, symbol: &str, args: &[Value], restype: CType) -> (TrapKind, 
     }
 }
 
+/// The looping guest in a sandbox with 1,000,000 fuel and no timeout.
+fn metered_loop() -> CDLL {
+    hostile(
+        "loop",
+        SandboxConfig {
+            fuel: Some(1_000_000),
+            timeout: None,
+            ..SandboxConfig::default()
+        },
+    )
+}
+
 fn still_ok(lib: &CDLL) {
     assert_eq!(
         lib.function("ok").unwrap().call(&[]).unwrap(),
@@ -72,14 +84,7 @@ fn an_infinite_loop_is_stopped_by_a_timeout_and_by_fuel() {
         still_ok(&lib);
     }
     // Fuel: deterministic, and each call gets the whole budget again.
-    let metered = hostile(
-        "loop",
-        SandboxConfig {
-            fuel: Some(1_000_000),
-            timeout: None,
-            ..SandboxConfig::default()
-        },
-    );
+    let metered = metered_loop();
     assert_eq!(
         trap(&metered, "spin", &[], CType::Void).0,
         TrapKind::OutOfFuel
@@ -93,14 +98,7 @@ fn an_infinite_loop_is_stopped_by_a_timeout_and_by_fuel() {
 
 #[test]
 fn fuel_is_refilled_before_every_call_on_every_path() {
-    let metered = hostile(
-        "loop",
-        SandboxConfig {
-            fuel: Some(1_000_000),
-            timeout: None,
-            ..SandboxConfig::default()
-        },
-    );
+    let metered = metered_loop();
     let mut burn = metered.function("burn").unwrap();
     burn.set_argtypes(&[CType::UInt])
         .unwrap()

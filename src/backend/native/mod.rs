@@ -214,6 +214,13 @@ impl NativeLibrary {
         args: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
         let raw = self.call(proto, args, 0).map_err(Box::new)?;
+        self.unless_a_callback_failed(raw)
+    }
+
+    /// `raw`, the result of a call that returned, unless a callback failed during it: then
+    /// the callback's error.
+    #[inline(always)]
+    fn unless_a_callback_failed(&mut self, raw: u64) -> std::result::Result<u64, Box<Error>> {
         if self.callback_error.borrow().is_some() {
             return Err(self.callback_failure());
         }
@@ -254,10 +261,7 @@ impl NativeLibrary {
             return self.call_scalar_captured(proto, args);
         }
         let raw = self.raw_call(&self.protos[proto.0], args, 0);
-        if self.callback_error.borrow().is_some() {
-            return Err(self.callback_failure());
-        }
-        Ok(raw)
+        self.unless_a_callback_failed(raw)
     }
 
     /// Whether `proto` is called through a register shim that [`fits`](ShimPlan::fits)
@@ -289,10 +293,7 @@ impl NativeLibrary {
         // SAFETY: the caller's promise that the plan fits the images; that `code` has the
         // prototype is the caller's promise, as in ctypes.
         let raw = unsafe { shim.call_images(p.code, ints, floats) };
-        if self.callback_error.borrow().is_some() {
-            return Some(Err(self.callback_failure()));
-        }
-        Some(Ok(raw))
+        Some(self.unless_a_callback_failed(raw))
     }
 }
 

@@ -198,13 +198,11 @@ impl WasmLibrary {
         proto: ProtoId,
         n: usize,
     ) -> Option<Func> {
-        match cache.get() {
-            Some(kept) if kept.generation == self.generation => Some(kept.func),
-            _ => {
-                self.fill_scalar_func(cache, proto, n);
-                None
-            }
+        if let Some(func) = cache.get().as_ref().and_then(|c| self.current(c)) {
+            return Some(*func);
         }
+        self.fill_scalar_func(cache, proto, n);
+        None
     }
 
     #[cold]
