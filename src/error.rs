@@ -171,6 +171,10 @@ pub enum Error {
     /// Something in the runtime itself failed (wasmtime, libffi, the OS).
     #[error("RuntimeError: {0}")]
     Runtime(String),
+    /// Calls nest too deeply: C called back, and the callback called C, more than the limit
+    /// allows. Python: `RecursionError`. The sandbox (the process) stays usable.
+    #[error("RecursionError: {0}")]
+    Recursion(String),
 }
 
 /// What of a prototype does not fit a Rust signature ([`Error::Signature`]). `position` is
@@ -257,6 +261,7 @@ impl Error {
             Error::Toolchain(_) => "ToolchainError",
             Error::Compile { .. } => "CompileError",
             Error::Runtime(_) => "RuntimeError",
+            Error::Recursion(_) => "RecursionError",
         }
     }
 
@@ -284,7 +289,8 @@ impl Error {
             | Error::MemoryError(m)
             | Error::OutOfBounds(m)
             | Error::Toolchain(m)
-            | Error::Runtime(m) => m.clone(),
+            | Error::Runtime(m)
+            | Error::Recursion(m) => m.clone(),
             Error::Trap { message, .. } => message.clone(),
             Error::Compile { file, output } => format!("{}: {}", file.display(), output.trim()),
         }

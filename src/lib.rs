@@ -60,7 +60,7 @@ pub use data::simple::CValue;
 pub use error::{Error, Mismatch, Result, TrapKind};
 pub use library::callback::Callback;
 pub use library::typed::{Params, Results, Scalar, TypedFunction};
-pub use library::{Function, Sandbox, CDLL, LIBC};
+pub use library::{Detach, Function, Sandbox, CDLL, LIBC};
 pub use sandbox::SandboxConfig;
 pub use toolchain::{Built, OptLevel, Toolchain};
 pub use tools::invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};

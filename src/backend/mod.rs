@@ -210,21 +210,17 @@ pub(crate) trait Backend {
         fixed: Option<usize>,
     ) -> Result<ProtoId>;
 
-    /// Calls a prepared prototype. `args` holds exactly one raw slot per prepared argument;
-    /// `ret_addr` is where a structure result is stored (unused otherwise). Returns the raw
-    /// result slot (0 for void or a structure).
-    fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64>;
+    /// Readies a call of a prepared prototype: `args` holds exactly one raw slot per prepared
+    /// argument; `ret_addr` is where a structure result is stored (unused otherwise). The
+    /// call itself runs with no borrow of the backend ([`RawCall::run`]), so that C may call
+    /// back into the host and the host, from the callback, into the sandbox again; then
+    /// [`Backend::end_call`] finishes it.
+    fn begin_call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<RawCall>;
 
-    /// Calls a prepared prototype whose arguments and result are all scalars and which is not
-    /// variadic: the hot path, with no temporaries and no structure result. A callback's error
-    /// during the call is the call's error. The error is boxed so that the result comes back
-    /// in registers. The result is the raw slot: its low bits at the result's width hold the
-    /// result; the rest (and the whole slot for void) are unspecified.
-    fn call_scalar(
-        &mut self,
-        proto: ProtoId,
-        args: &[u64],
-    ) -> std::result::Result<u64, Box<crate::error::Error>>;
+    /// Finishes a call readied by [`Backend::begin_call`] and run: the raw result slot (0 for
+    /// void or a structure), or the trap, or the error a callback returned during the call.
+    /// Its low bits at the result's width hold the result; the rest are unspecified.
+    fn end_call(&mut self, call: RawCall) -> Result<u64>;
 
     /// How a prepared prototype is called: natively `libffi` or a register shim such as
     /// `shim(2 int, 1 float) -> float`; in wasm `call_unchecked` over the export.
@@ -287,9 +283,6 @@ pub(crate) trait Backend {
     /// Releases a function pointer from [`Backend::make_callback`].
     fn free_callback(&mut self, ptr: u64);
 
-    /// The error a callback returned during the last call, if any.
-    fn take_callback_error(&mut self) -> Option<crate::error::Error>;
-
     /// The address of the C library's `errno` for calls made through this backend: the
     /// guest's exported `errno` in wasm, this thread's `errno` natively.
     fn errno_location(&mut self) -> Result<u64>;
@@ -313,6 +306,34 @@ pub(crate) trait Backend {
     fn load_stats(&self, module: usize) -> Option<(wasm::engine::LoadSource, std::time::Duration)> {
         let _ = module;
         None
+    }
+}
+
+/// A call readied by [`Backend::begin_call`], holding what the call itself needs and no
+/// borrow of the backend. It lives on the stack of the general call path, for one call: a
+/// box would cost an allocation per call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum RawCall {
+    /// An entry into the guest.
+    Wasm(wasm::WasmCall),
+    /// A call through a register shim or libffi.
+    Native(native::NativeCall),
+}
+
+impl RawCall {
+    /// Runs the call (the C code).
+    ///
+    /// # Safety
+    /// The backend that readied the call is alive and not borrowed while it runs (C may call
+    /// back into it), and the call is run once, on the thread that readied it, before the
+    /// backend is used for anything else but the callbacks of this call.
+    pub(crate) unsafe fn run(&mut self) {
+        match self {
+            // SAFETY: the caller's promise.
+            RawCall::Wasm(w) => unsafe { w.run() },
+            // SAFETY: the caller's promise.
+            RawCall::Native(n) => unsafe { n.run() },
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use super::fast_path::assume_init;
 use super::function::{passing, Function};
 use super::inner::{LibInner, SCRATCH};
 
-use crate::backend::{Backend, Passing, MAX_ARGS};
+use crate::backend::{Backend, Passing, ProtoId, MAX_ARGS};
 use crate::error::{Error, Result};
 use crate::types::{CType, Repr, Type};
 use crate::value::{int_from_bits, promote, Boxed, FuncPtr, Pointer, StructValue, Value};
@@ -27,6 +27,9 @@ pub(super) struct Converted {
     pub(super) ntemps: usize,
     /// Bytes of the library's scratch block this call has used.
     pub(super) scratch_used: usize,
+    /// Whether this call may use the scratch block: not while another call, in flight on
+    /// this thread (C called back, and the callback calls), keeps its temporaries there.
+    pub(super) scratch: bool,
 }
 
 impl Converted {
@@ -38,6 +41,21 @@ impl Converted {
             temps: [MaybeUninit::uninit(); MAX_ARGS + 1],
             ntemps: 0,
             scratch_used: 0,
+            scratch: false,
+        }
+    }
+
+    /// Claims the library's scratch block for this call, if no call in flight has it; see
+    /// [`Converted::release_scratch`].
+    pub(super) fn claim_scratch(&mut self, lib: &LibInner) {
+        self.scratch = !lib.scratch_busy.replace(true);
+    }
+
+    /// Gives the scratch block back, if this call had it.
+    pub(super) fn release_scratch(&mut self, lib: &LibInner) {
+        if self.scratch {
+            lib.scratch_busy.set(false);
+            self.scratch = false;
         }
     }
 
@@ -81,7 +99,7 @@ impl Function {
     #[inline(always)]
     pub fn call(&self, args: &[Value]) -> Result<Value> {
         if let Some(s) = self.scalar.get() {
-            if let Some(outcome) = self.lib.call_values(s, args) {
+            if let Some(outcome) = self.lib.call_values(s, args, self.detach) {
                 return outcome;
             }
         }
@@ -148,23 +166,67 @@ impl Function {
                 args.len()
             )));
         }
-        let mut backend = lib.backend()?;
-        let b: &mut dyn Backend = &mut **backend;
         let mut cv = Converted::new();
-        let result = self.call_converted(b, args, declared, &mut cv);
-        for &t in cv.temps() {
-            let _ = b.free(t);
+        cv.claim_scratch(lib);
+        let result = self.call_converted(args, declared, &mut cv);
+        cv.release_scratch(lib);
+        if !cv.temps().is_empty() {
+            if let Ok(mut b) = lib.backend() {
+                for &t in cv.temps() {
+                    let _ = b.free(t);
+                }
+            }
         }
         result
     }
 
     pub(super) fn call_converted(
         &self,
-        b: &mut dyn Backend,
         args: &[Value],
         declared: &[Type],
         cv: &mut Converted,
     ) -> Result<Value> {
+        let (proto, ret_addr) = self.convert_call(args, declared, cv)?;
+        let raw = self
+            .lib
+            .run_call(proto, cv.slots(), ret_addr, self.use_errno, self.detach)?;
+        let m = self.lib.model;
+        let mut backend = self.lib.backend()?;
+        let b: &mut dyn Backend = &mut **backend;
+        match &self.restype {
+            Type::Simple(CType::LongDouble) => convert_result(b, m, CType::LongDouble, ret_addr),
+            Type::Simple(t) => convert_result(b, m, *t, raw),
+            Type::Pointer(_) => Ok(Value::Pointer(Pointer {
+                lib: self.lib.id,
+                addr: int_from_bits(raw, m.repr(CType::VoidP)) as u64,
+            })),
+            Type::Struct(s) => {
+                let mut bytes = crate::error::zeroed(s.layout(m).size)?;
+                b.read(ret_addr, &mut bytes)?;
+                Ok(Value::Struct(StructValue::from_bytes(s, m, &bytes)?))
+            }
+            Type::Function(proto) => Ok(Value::Function(Boxed::new(FuncPtr {
+                proto: proto.clone(),
+                ptr: Pointer {
+                    lib: self.lib.id,
+                    addr: int_from_bits(raw, m.repr(CType::VoidP)) as u64,
+                },
+            }))),
+            Type::Array(..) => Err(Error::TypeError("a function cannot return an array".into())),
+        }
+    }
+
+    /// The arguments converted into `cv` (temporaries copied into the library's memory), the
+    /// prototype prepared or inferred, and room for a structure or long double result: what
+    /// the call itself needs, with the backend lent only meanwhile.
+    fn convert_call(
+        &self,
+        args: &[Value],
+        declared: &[Type],
+        cv: &mut Converted,
+    ) -> Result<(ProtoId, u64)> {
+        let mut backend = self.lib.backend()?;
+        let b: &mut dyn Backend = &mut **backend;
         let n = args.len();
         let m = self.lib.model;
         let variadic_from = self.argtypes.as_ref().map(Vec::len);
@@ -214,35 +276,7 @@ impl Function {
             Type::Simple(CType::LongDouble) => temporary(b, &self.lib, &[0; 16], 0, cv)?,
             _ => 0,
         };
-        let outcome = self
-            .lib
-            .with_private_errno(b, self.use_errno, |b| b.call(proto, cv.slots(), ret_addr))?;
-        // A callback's own error is the call's error, on both backends.
-        if let Some(e) = b.take_callback_error() {
-            return Err(e);
-        }
-        let raw = outcome?;
-        match &self.restype {
-            Type::Simple(CType::LongDouble) => convert_result(b, m, CType::LongDouble, ret_addr),
-            Type::Simple(t) => convert_result(b, m, *t, raw),
-            Type::Pointer(_) => Ok(Value::Pointer(Pointer {
-                lib: self.lib.id,
-                addr: int_from_bits(raw, m.repr(CType::VoidP)) as u64,
-            })),
-            Type::Struct(s) => {
-                let mut bytes = vec![0; s.layout(m).size];
-                b.read(ret_addr, &mut bytes)?;
-                Ok(Value::Struct(StructValue::from_bytes(s, m, &bytes)?))
-            }
-            Type::Function(proto) => Ok(Value::Function(Boxed::new(FuncPtr {
-                proto: proto.clone(),
-                ptr: Pointer {
-                    lib: self.lib.id,
-                    addr: int_from_bits(raw, m.repr(CType::VoidP)) as u64,
-                },
-            }))),
-            Type::Array(..) => Err(Error::TypeError("a function cannot return an array".into())),
-        }
+        Ok((proto, ret_addr))
     }
 }
 pub(super) fn wrong_type(position: usize, expected: CType, got: &Value) -> Error {
@@ -262,7 +296,7 @@ pub(super) fn temporary(
 ) -> Result<u64> {
     let size = data.len() + nul;
     let start = cv.scratch_used.next_multiple_of(16);
-    let addr = if start + size <= SCRATCH {
+    let addr = if cv.scratch && start + size <= SCRATCH {
         let base = match lib.scratch.get() {
             0 => {
                 let base = b.malloc(SCRATCH)?;

@@ -129,6 +129,8 @@ impl CDLL {
                 backend: super::loan_cell::LoanCell::new(backend),
                 errno,
                 scratch: std::cell::Cell::new(0),
+                scratch_busy: std::cell::Cell::new(false),
+                detach: std::cell::OnceCell::new(),
             }),
             module,
             path: path.into(),
@@ -221,12 +223,23 @@ impl CDLL {
             scalar: std::cell::OnceCell::new(),
             inferred: RefCell::new(None),
             use_errno: self.inner.errno.is_some(),
+            detach: true,
         }
     }
 
     /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).
     pub fn data_address(&self, name: &str) -> Result<u64> {
         self.inner.backend()?.data_address(self.module, name)
+    }
+
+    /// Sets the sandbox's [`Detach`](super::Detach) hook, which runs around every call's C
+    /// code (the Python package releases the GIL there). Once per sandbox: a second is a
+    /// `TypeError`.
+    pub fn set_detach(&self, hook: std::rc::Rc<dyn super::Detach>) -> Result<()> {
+        self.inner
+            .detach
+            .set(hook)
+            .map_err(|_| Error::TypeError("the sandbox already has a Detach hook".into()))
     }
 
     /// Re-instantiates a wasm library's sandbox from its (cached) modules, libc and every

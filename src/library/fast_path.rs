@@ -326,7 +326,7 @@ impl Function {
 
     /// The scalar call of a prototype with bytes among its arguments (`c_char_p`, `c_void_p`):
     /// each is copied into the library's memory as the general path does (into the scratch
-    /// block while it has room), and the call is [`Backend::call_scalar`]'s. `None` when an
+    /// block while it has room), and the call is [`LibInner::run_call`]'s. `None` when an
     /// argument needs the general path's conversions or errors, or the library is busy.
     pub(super) fn call_scalar_copying(
         &self,
@@ -337,11 +337,12 @@ impl Function {
             return None;
         }
         let lib = &*self.lib;
-        let mut backend = lib.backend.lend()?;
-        let b: &mut dyn Backend = &mut **backend;
         let mut cv = Converted::new();
-        let outcome = (|| {
-            let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
+        cv.claim_scratch(lib);
+        let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
+        let converted = (|| {
+            let mut backend = lib.backend.lend()?;
+            let b: &mut dyn Backend = &mut **backend;
             for ((slot, num), v) in slots.iter_mut().zip(&s.args).zip(args) {
                 let bits = match (num, v) {
                     (Num::AddressOrBytes(_), Value::Bytes(data)) => {
@@ -354,12 +355,26 @@ impl Function {
                 };
                 slot.write(bits);
             }
-            // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
-            let slots = unsafe { assume_init(&slots[..s.n]) };
-            Some(b.call_scalar(s.proto, slots))
+            Some(Ok(()))
         })();
-        for &t in cv.temps() {
-            let _ = b.free(t);
+        let outcome = match converted {
+            Some(Ok(())) => {
+                // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
+                let slots = unsafe { assume_init(&slots[..s.n]) };
+                Some(
+                    lib.run_call(s.proto, slots, 0, false, self.detach)
+                        .map_err(Box::new),
+                )
+            }
+            other => other.map(|r| r.map(|()| 0)),
+        };
+        cv.release_scratch(lib);
+        if !cv.temps().is_empty() {
+            if let Some(mut b) = lib.backend.lend() {
+                for &t in cv.temps() {
+                    let _ = b.free(t);
+                }
+            }
         }
         outcome
     }

@@ -34,6 +34,9 @@ pub struct Function {
     /// ctypes' `use_errno` for this function: errno is swapped with the sandbox's private
     /// copy around its calls (see [`Function::set_use_errno`]).
     pub(super) use_errno: bool,
+    /// Whether the embedding's [`Detach`](super::Detach) hook runs around its calls (ctypes
+    /// releases the GIL around a `CDLL`'s calls, not a `PyDLL`'s).
+    pub(super) detach: bool,
     pub(super) inferred: RefCell<Option<(Vec<Repr>, ProtoId)>>,
 }
 
@@ -184,6 +187,14 @@ impl Function {
     /// Whether errno is swapped around this function's calls ([`Function::set_use_errno`]).
     pub fn use_errno(&self) -> bool {
         self.use_errno
+    }
+
+    /// Whether the sandbox's [`Detach`](super::Detach) hook runs around this function's calls
+    /// (the default): ctypes releases the GIL around every call of a `CDLL`'s function; a
+    /// `PyDLL`'s (`pythonapi`) keep it, with `set_detach(false)`.
+    pub fn set_detach(&mut self, on: bool) -> &mut Self {
+        self.detach = on;
+        self
     }
 
     /// Forgets the prepared prototypes; the next call prepares again, once.

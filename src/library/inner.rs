@@ -1,14 +1,22 @@
 //! The shared state of a loaded library, which `CDLL`, its functions and its memory objects
-//! keep alive, and the scalar call both fast paths end in.
+//! keep alive, and the calls every path ends in.
+//!
+//! A call is readied with the library's backend lent to it, and the C code runs with the
+//! loan ended (inside the embedding's [`Detach`] hook): C may call back into the host, and the
+//! callback may use the sandbox, call into it again, or make objects in it. The backend is
+//! lent again to finish the call.
 
+use std::cell::{Cell, OnceCell};
 use std::mem::MaybeUninit;
 use std::path::PathBuf;
+use std::rc::Rc;
 
+use super::detach::Detach;
 use super::fast_path::{fill_slots, ScalarCall, SCALAR_MAX};
 use super::function::Function;
 use super::loan_cell::{Lent, LoanCell};
 
-use crate::backend::{native, wasm, AnyBackend, Backend, BackendKind, ProtoId};
+use crate::backend::{native, wasm, AnyBackend, BackendKind, ProtoId, RawCall};
 use crate::error::{Error, Result};
 use crate::types::DataModel;
 use crate::value::{LibId, Value};
@@ -21,11 +29,17 @@ pub(crate) struct LibInner {
     pub(crate) kind: BackendKind,
     pub(crate) model: DataModel,
     pub(crate) backend: LoanCell<AnyBackend>,
-    /// With `use_errno`: where the library's errno lives, and the private copy.
+    /// With `use_errno`: where the library's errno lives (in wasm; natively each thread's own
+    /// is used), and the private copy.
     pub(crate) errno: Option<(u64, super::private_errno::PrivateErrno)>,
     /// A block of the library's memory (0 until first needed) that holds one call's
     /// temporaries (copied strings, structures by value) instead of a malloc and free each.
-    pub(super) scratch: std::cell::Cell<u64>,
+    pub(super) scratch: Cell<u64>,
+    /// Set while a call's temporaries are in the scratch block: a call made meanwhile (from a
+    /// callback) puts its own in blocks of their own.
+    pub(super) scratch_busy: Cell<bool>,
+    /// The embedding's hook around C code, once set.
+    pub(crate) detach: OnceCell<Rc<dyn Detach>>,
 }
 
 /// Size of a library's scratch block for call temporaries; larger ones get their own malloc.
@@ -41,42 +55,94 @@ impl Drop for LibInner {
 }
 
 impl LibInner {
-    /// The scalar call of both fast paths ([`Function::call`]'s and
-    /// [`TypedFunction::call`](crate::TypedFunction::call)): the arguments already in their
-    /// slots, the raw result slot back, the error boxed so that the result comes back in
-    /// registers. The busy library and `use_errno` are out of line.
+    /// Runs `c`, a call's C code, inside the embedding's hook when there is one and `detach`
+    /// asks for it; else as it is.
     #[inline(always)]
+    pub(crate) fn detached<R>(&self, detach: bool, c: impl FnOnce() -> R) -> R {
+        match self.detach.get() {
+            Some(hook) if detach => run_in(&**hook, c),
+            _ => c(),
+        }
+    }
+
+    /// The scalar call of the typed path's fallback: the arguments already in their slots,
+    /// the raw result slot back, the error boxed so that the result comes back in registers.
+    /// errno is swapped when the library has `use_errno`.
     pub(crate) fn call_scalar(
         &self,
         proto: ProtoId,
         slots: &[u64],
     ) -> std::result::Result<u64, Box<Error>> {
-        if let Some(mut backend) = self.lend_without_errno() {
-            return match &mut *backend {
-                AnyBackend::Wasm(w) => w.call_scalar(proto, slots),
-                AnyBackend::Native(n) => n.call_scalar_inline(proto, slots),
-            };
-        }
-        self.call_scalar_slow(proto, slots)
+        self.run_call(proto, slots, 0, self.errno.is_some(), true)
+            .map_err(Box::new)
     }
 
-    /// The backend, lent for a call that swaps no errno: `None` with `use_errno` (whose
-    /// swap is out of line) or when the library is busy.
-    #[inline(always)]
-    fn lend_without_errno(&self) -> Option<Lent<'_, AnyBackend>> {
-        if self.errno.is_some() {
-            return None;
+    /// A call of a prepared prototype, readied with the backend lent and run with the loan
+    /// ended (see the module docs); errno swapped with the private copy around it when
+    /// `swap_errno`, the embedding's hook around it when `detach`.
+    pub(crate) fn run_call(
+        &self,
+        proto: ProtoId,
+        args: &[u64],
+        ret_addr: u64,
+        swap_errno: bool,
+        detach: bool,
+    ) -> Result<u64> {
+        let errno = self.errno.as_ref().filter(|_| swap_errno);
+        let mut b = self.backend()?;
+        // wasm: the guest's errno is the sandbox's, in its memory.
+        if let (Some((addr, private)), BackendKind::Wasm) = (errno, self.kind) {
+            b.write(*addr, &private.get().to_le_bytes())?;
         }
-        self.backend.lend()
+        let mut call = b.begin_call(proto, args, ret_addr)?;
+        if let (Some((_, private)), RawCall::Native(c)) = (errno, &mut call) {
+            // Natively each thread's own errno, set next to the call.
+            c.swap_errno(private.get());
+        }
+        let mut b = match &mut *b {
+            AnyBackend::Native(n) if n.captures() => {
+                // With output captured, fd 1 and 2 are redirected around the call, with the
+                // library borrowed.
+                if let RawCall::Native(c) = &mut call {
+                    n.run_captured(c)?;
+                }
+                b
+            }
+            _ => {
+                drop(b);
+                // SAFETY: readied just now by this library's backend, which this library keeps
+                // alive and which is not borrowed while the call runs (the loan ended); it runs
+                // once, here, before the backend is used again but by its callbacks.
+                self.detached(detach, || unsafe { call.run() });
+                self.backend()?
+            }
+        };
+        if let (Some((_, private)), RawCall::Native(c)) = (errno, &call) {
+            if let Some(after) = c.errno_after() {
+                private.replace(after);
+            }
+        }
+        let outcome = b.end_call(call);
+        if let (Some((addr, private)), BackendKind::Wasm) = (errno, self.kind) {
+            let mut now = [0u8; 4];
+            b.read(*addr, &mut now)?;
+            private.replace(i32::from_le_bytes(now));
+        }
+        outcome
     }
 
     /// [`Function::call`]'s fast path: the arguments converted by the plan `s` straight into
     /// the backend's own argument slots, the call, the result converted. `None` (before any
     /// call) when an argument is not a plain number or address of its declared kind, the
-    /// library is busy, or the wasm prototype is not scalar: the general path then converts,
-    /// rejects or reports them.
+    /// library is busy, output is captured, or the wasm prototype is not scalar: the general
+    /// path then converts, rejects or reports them.
     #[inline(always)]
-    pub(super) fn call_values(&self, s: &ScalarCall, args: &[Value]) -> Option<Result<Value>> {
+    pub(super) fn call_values(
+        &self,
+        s: &ScalarCall,
+        args: &[Value],
+        detach: bool,
+    ) -> Option<Result<Value>> {
         // A plan is only made without `use_errno` (see `Function::scalar_call`).
         if args.len() != s.n {
             return None;
@@ -89,22 +155,52 @@ impl LibInner {
                 let func = w.cached_scalar_func(&s.wasm, s.proto, s.n)?;
                 let mut slots = [MaybeUninit::uninit(); wasm::SCALAR_SLOTS];
                 fill_slots(s, args, lib, &mut slots, wasmtime::ValRaw::u64)?;
+                let entry = match w.enter() {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(e)),
+                };
+                drop(backend);
                 // SAFETY: `fill_slots` wrote one slot per argument (`args.len() == s.n`), each
                 // the argument's bits at its declared type's width (`ScalarCall`), which is
-                // the prototype's parameter type (`scalar_func`).
-                Some(match unsafe { w.call_slots(func, &mut slots, s.n) } {
+                // the prototype's parameter type (`scalar_func`); the entry was made just now
+                // by this library's backend, which this library keeps alive and which is not
+                // borrowed while it runs (the loan ended), once, here.
+                let outcome = self.detached(detach, || unsafe {
+                    wasm::call_slots(&entry, func, &mut slots, s.n)
+                });
+                Some(match outcome {
                     Ok(raw) => Ok(s.ret.value(raw)),
-                    Err(e) => Err(crate::error::unbox(e)),
+                    Err(e) => Err(self.wasm_failure(e, &entry)),
                 })
             }
             AnyBackend::Native(n) => {
+                let raw = n.raw(s.proto)?;
+                drop(backend);
                 let mut slots = [MaybeUninit::uninit(); SCALAR_MAX];
                 let slots = Function::scalar_slots(s, lib, args, &mut slots)?;
-                Some(match n.call_scalar_inline(s.proto, slots) {
-                    Ok(raw) => Ok(s.ret.value(raw)),
-                    Err(e) => Err(crate::error::unbox(e)),
+                // SAFETY: the prototype belongs to this library's backend, which this library
+                // keeps alive; `slots` holds one slot per argument; that the code has the
+                // prototype is the caller's promise, as in ctypes.
+                let bits = self.detached(detach, || unsafe { raw.call(slots, 0) });
+                Some(match native::callback::take_failure() {
+                    None => Ok(s.ret.value(bits)),
+                    Some(e) => Err(e),
                 })
             }
+        }
+    }
+
+    /// The error of a wasm call that trapped (or whose callback failed), with the shadow
+    /// stack put back: out of line.
+    #[cold]
+    #[inline(never)]
+    fn wasm_failure(&self, e: wasmtime::Error, entry: &wasm::store::Entry) -> Error {
+        match self.backend() {
+            Ok(mut b) => match b.as_wasm() {
+                Some(w) => *w.failure(Err(e), entry),
+                None => Error::Runtime("a sandbox's call failed natively".into()),
+            },
+            Err(busy) => busy,
         }
     }
 
@@ -114,12 +210,22 @@ impl LibInner {
     #[inline(always)]
     pub(crate) fn call_wasm_typed<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
         &self,
-        typed: &crate::backend::wasm::WasmTyped<P, R>,
+        typed: &wasm::WasmTyped<P, R>,
         params: P,
     ) -> Option<std::result::Result<R, Box<Error>>> {
-        self.lend_without_errno()?
-            .as_wasm()?
-            .call_typed(typed, params)
+        let mut backend = self.lend_without_errno()?;
+        let w = backend.as_wasm()?;
+        let func = w.current(typed)?.clone();
+        let entry = match w.enter() {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(Box::new(e))),
+        };
+        drop(backend);
+        // SAFETY: the entry was made just now by this library's backend, which this library
+        // keeps alive and which is not borrowed while it runs, once, here; `func` is of the
+        // current instance (`current`), the entry's store.
+        let outcome = self.detached(true, || unsafe { wasm::call_typed(&entry, &func, params) });
+        Some(outcome.map_err(|e| Box::new(self.wasm_failure(e, &entry))))
     }
 
     /// A native call through the prototype's register shim with the arguments already in
@@ -128,7 +234,9 @@ impl LibInner {
     /// output) and the scalar path must.
     ///
     /// # Safety
-    /// As for [`NativeLibrary::call_images_inline`](crate::backend::native::NativeLibrary::call_images_inline).
+    /// The prototype's shim fits the images' classes and count (`NativeLibrary::shim_fits`
+    /// said so for these parameters), which hold the arguments as
+    /// [`ShimPlan::call_images`](crate::backend::native::shims::ShimPlan::call_images) needs.
     #[inline(always)]
     pub(crate) unsafe fn call_native_images(
         &self,
@@ -136,55 +244,59 @@ impl LibInner {
         ints: &native::shims::Image,
         floats: &native::shims::Image,
     ) -> Option<std::result::Result<u64, Box<Error>>> {
-        match &mut *self.lend_without_errno()? {
-            // SAFETY: the caller's promise.
-            AnyBackend::Native(n) => unsafe { n.call_images_inline(proto, ints, floats) },
-            AnyBackend::Wasm(_) => None,
-        }
-    }
-
-    /// [`LibInner::call_scalar`] for a busy library or one with `use_errno`: errno is swapped
-    /// with the private copy around the call.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn call_scalar_slow(
-        &self,
-        proto: ProtoId,
-        slots: &[u64],
-    ) -> std::result::Result<u64, Box<Error>> {
-        let mut backend = self.backend().map_err(Box::new)?;
-        self.with_private_errno(&mut **backend, true, |b| b.call_scalar(proto, slots))?
-    }
-
-    /// ctypes' `use_errno`: runs `call` with the library's errno set to the private copy,
-    /// which then takes what C left there. Without `use_errno` (the library's, or `swap`
-    /// for this call) it only runs `call`.
-    pub(super) fn with_private_errno<T>(
-        &self,
-        b: &mut dyn Backend,
-        swap: bool,
-        call: impl FnOnce(&mut dyn Backend) -> T,
-    ) -> Result<T> {
-        let Some((addr, private)) = self.errno.as_ref().filter(|_| swap) else {
-            return Ok(call(b));
+        let raw = match &mut *self.lend_without_errno()? {
+            AnyBackend::Native(n) => n.raw(proto)?,
+            AnyBackend::Wasm(_) => return None,
         };
-        b.write(*addr, &private.get().to_le_bytes())?;
-        let outcome = call(b);
-        let mut now = [0u8; 4];
-        b.read(*addr, &mut now)?;
-        private.replace(i32::from_le_bytes(now));
-        Ok(outcome)
+        // SAFETY: the prototype belongs to this library's backend, which this library keeps
+        // alive (the loan has ended: a callback may use the library).
+        let shim = unsafe { raw.shim() }?;
+        // SAFETY: as above; the images fit the shim (the caller's promise); that the code has
+        // the prototype is the caller's promise, as in ctypes.
+        let bits = self.detached(true, || unsafe { raw.call_images(&shim, ints, floats) });
+        Some(match native::callback::take_failure() {
+            None => Ok(bits),
+            Some(e) => Err(Box::new(e)),
+        })
     }
 
-    /// Lends the backend to one call ([`LoanCell::lend`]); a re-entrant use (from inside a
-    /// call) is an error, not a panic.
+    /// The backend, lent for a call that swaps no errno: `None` with `use_errno` (whose
+    /// swap is out of line) or when the library is busy.
+    #[inline(always)]
+    fn lend_without_errno(&self) -> Option<Lent<'_, AnyBackend>> {
+        if self.errno.is_some() {
+            return None;
+        }
+        self.backend.lend()
+    }
+
+    /// Lends the backend to one use ([`LoanCell::lend`]); a use while it is lent (from a
+    /// callback during a use that calls C with the backend borrowed) is an error, not a panic.
     #[inline]
     pub(crate) fn backend(&self) -> Result<Lent<'_, AnyBackend>> {
         self.backend.lend().ok_or_else(|| {
             Error::Runtime(format!(
-                "{}: library is busy in another call (re-entrant use)",
+                "{}: library is busy in another use (a callback during an operation that \
+                 keeps it)",
                 self.name
             ))
         })
+    }
+}
+
+/// Runs `c` inside `hook`, once: if the hook does not run it, it runs here.
+fn run_in<R>(hook: &dyn Detach, c: impl FnOnce() -> R) -> R {
+    let mut c = Some(c);
+    let mut out = None;
+    hook.detached(&mut || {
+        if let Some(c) = c.take() {
+            out = Some(c());
+        }
+    });
+    match (out, c) {
+        (Some(r), _) => r,
+        (None, Some(c)) => c(),
+        // The closure took `c` and so set `out`.
+        (None, None) => unreachable!("the call ran without a result"),
     }
 }

@@ -14,6 +14,7 @@ mod call;
 pub(crate) mod callback;
 mod cdll;
 mod convert;
+mod detach;
 mod fast_path;
 mod function;
 mod inner;
@@ -24,6 +25,7 @@ pub(crate) mod typed;
 
 pub(crate) use cdll::read_wstring;
 pub use cdll::{CDLL, LIBC};
+pub use detach::Detach;
 pub use function::Function;
 pub(crate) use inner::LibInner;
 pub use sandbox::Sandbox;

@@ -243,47 +243,119 @@ fn a_failing_callback_fails_a_fast_path_call_and_a_typed_call() {
     }
 }
 
+/// ctypes: a callback may call functions of its own library (wasmtime allows host -> wasm ->
+/// host -> wasm): `sum_with(outer, 3)` where `outer(i)` is `apply(add, i, 10)`, through the
+/// dynamic, the scalar fast and the typed paths.
 #[test]
-fn a_callback_that_calls_its_own_library_gets_a_clear_error() {
+fn a_callback_calls_its_own_library() {
     for lib in both("callbacks") {
         let kind = lib.backend();
-        let mut inner = lib.function("call_kept").unwrap();
-        inner.set_argtypes(&[CType::Int]).unwrap();
-        let typed_inner = inner.typed::<(i32,), i32>().unwrap();
+        let add = Callback::new(&lib, &binop(), |_, a| {
+            Ok(Value::Int(int(&a[0]) + int(&a[1])))
+        })
+        .unwrap();
+        let add_ptr: Value = (&add).into();
+        let mut apply = lib.function("apply").unwrap();
+        apply
+            .set_argtypes(&[Type::from(binop()), CType::Int.into(), CType::Int.into()])
+            .unwrap();
+        let mut fast = lib.function("sum_with").unwrap();
+        fast.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        assert_eq!(fast.call(&[Value::None, 0.into()]).unwrap(), Value::Int(0));
+        let mut plus_ten = lib.function("sum_with").unwrap();
+        plus_ten.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        let typed_sum = plus_ten.typed::<(u64, i32), i32>().ok();
         let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
+        let dynamic = Callback::new(&lib, &proto, move |_, a| {
+            apply.call(&[add_ptr.clone(), a[0].clone(), 10.into()])
+        })
+        .unwrap();
         let mut sum = lib.function("sum_with").unwrap();
         sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
-        // A function already called once outside a callback takes the scalar fast path,
-        // which must find the library busy too. (`sum_with(NULL, 0)` calls nothing.)
-        let mut prepared = lib.function("sum_with").unwrap();
-        prepared.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
         assert_eq!(
-            prepared.call(&[Value::None, 0.into()]).unwrap(),
-            Value::Int(0)
+            sum.call(&[(&dynamic).into(), 3.into()]).unwrap(),
+            Value::Int(10 + 11 + 12),
+            "{kind}"
         );
-        // The library is in a call while its callback runs: calling into it again, by the
-        // dynamic or the typed path, is an error the callback can return, not a panic.
-        let dynamic = Callback::new(&lib, &proto, move |_, a| inner.call(a)).unwrap();
-        let fast = Callback::new(&lib, &proto, move |_, _| {
-            prepared.call(&[Value::None, 0.into()])
+        // The scalar fast path and the typed path from inside a callback.
+        let inner_fast = Callback::new(&lib, &proto, move |_, a| {
+            Ok(Value::Int(
+                int(&fast.call(&[Value::None, 0.into()])?) + int(&a[0]),
+            ))
         })
         .unwrap();
-        let typed = Callback::new(&lib, &proto, move |_, a| {
-            typed_inner.call((int(&a[0]) as i32,)).map(Value::from)
-        })
-        .unwrap();
-        for cb in [&dynamic, &fast, &typed] {
-            let e = sum.call(&[cb.into(), 2.into()]).unwrap_err();
-            assert_eq!(e.kind(), "RuntimeError", "{kind}: {e}");
-            assert!(e.to_string().contains("busy"), "{kind}: {e}");
+        assert_eq!(
+            sum.call(&[(&inner_fast).into(), 4.into()]).unwrap(),
+            Value::Int(6),
+            "{kind}"
+        );
+        if let Some(typed_sum) = typed_sum {
+            let inner_typed = Callback::new(&lib, &proto, move |_, a| {
+                Ok(Value::Int(typed_sum.call((0, 0))? as i128 + int(&a[0])))
+            })
+            .unwrap();
+            assert_eq!(
+                sum.call(&[(&inner_typed).into(), 4.into()]).unwrap(),
+                Value::Int(6),
+                "{kind}"
+            );
         }
-        // The library stays usable.
+        // Objects made inside the callback, with the library in its call.
+        let made = Callback::new(&lib, &proto, {
+            let lib = lib.clone();
+            move |_, a| {
+                let buf = wasmctypes::create_string_buffer(&lib, b"abc")?;
+                Ok(Value::Int(buf.value()?.len() as i128 + int(&a[0])))
+            }
+        })
+        .unwrap();
+        assert_eq!(
+            sum.call(&[(&made).into(), 2.into()]).unwrap(),
+            Value::Int(7)
+        );
+    }
+}
+
+/// Callbacks that call back into their library without end stop at a bounded depth with a
+/// typed error (`RecursionError`), which the outermost call returns; the library stays
+/// usable.
+#[test]
+fn re_entry_has_a_bounded_depth() {
+    for lib in both("callbacks") {
+        let kind = lib.backend();
+        let proto = CFUNCTYPE(CType::Int, &[CType::Int]);
+        let me: std::rc::Rc<std::cell::RefCell<Option<Value>>> = Default::default();
+        let mut sum = lib.function("sum_with").unwrap();
+        sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        let depth = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let forever = Callback::new(&lib, &proto, {
+            let me = me.clone();
+            let depth = depth.clone();
+            let lib = lib.clone();
+            move |_, _| {
+                depth.set(depth.get() + 1);
+                let mut again = lib.function("sum_with")?;
+                again.set_argtypes(&[CType::VoidP, CType::Int])?;
+                let f = me.borrow().clone().expect("the callback itself");
+                again.call(&[f, 1.into()])
+            }
+        })
+        .unwrap();
+        *me.borrow_mut() = Some((&forever).into());
+        let e = sum.call(&[(&forever).into(), 1.into()]).unwrap_err();
+        assert!(
+            matches!(e.kind(), "RecursionError" | "StackOverflow"),
+            "{kind}: {e}"
+        );
+        assert!(depth.get() >= 8, "{kind}: only {} levels", depth.get());
+        assert!(depth.get() <= 64, "{kind}: {} levels", depth.get());
         let identity = Callback::new(&lib, &proto, |_, a| Ok(a[0].clone())).unwrap();
         assert_eq!(
             sum.call(&[(&identity).into(), 4.into()]).unwrap(),
             Value::Int(6),
             "{kind}"
         );
+        *me.borrow_mut() = None;
     }
 }
 

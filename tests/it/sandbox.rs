@@ -96,6 +96,71 @@ fn an_infinite_loop_is_stopped_by_a_timeout_and_by_fuel() {
     still_ok(&metered);
 }
 
+/// A call's deadline counts the guest's time, not the host's: callbacks that sleep longer
+/// than the timeout do not stop the call, and guest code run from a callback (a nested call)
+/// is still stopped, by what is left of the call's time.
+#[test]
+fn time_in_callbacks_is_not_guest_time() {
+    let sb = wasmctypes::Sandbox::new(&LoadOptions {
+        sandbox: SandboxConfig {
+            timeout: Some(Duration::from_millis(300)),
+            ..SandboxConfig::default()
+        },
+        ..LoadOptions::default()
+    })
+    .unwrap();
+    let cbs = sb.load(built("callbacks").wasm).unwrap();
+    let looping = sb
+        .load(
+            wasmctypes::Toolchain::find()
+                .and_then(|t| t.build_cached(&source("hostile/loop")))
+                .unwrap()
+                .wasm,
+        )
+        .unwrap();
+    let mut sum = cbs.function("sum_with").unwrap();
+    sum.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+    let proto = wasmctypes::CFUNCTYPE(CType::Int, &[CType::Int]);
+    let sleeper = wasmctypes::Callback::new(&sb, &proto, |_, a| {
+        std::thread::sleep(Duration::from_millis(60));
+        Ok(a[0].clone())
+    })
+    .unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        sum.call(&[(&sleeper).into(), 12.into()]).unwrap(),
+        Value::Int(66)
+    );
+    assert!(start.elapsed() >= Duration::from_millis(720));
+    let mut spin = looping.function("spin").unwrap();
+    spin.set_restype(CType::Void).unwrap();
+    let sleep_then_spin = wasmctypes::Callback::new(&sb, &proto, move |_, _| {
+        std::thread::sleep(Duration::from_millis(200));
+        spin.call(&[]).map(|_| Value::Int(0))
+    })
+    .unwrap();
+    let start = Instant::now();
+    let e = sum
+        .call(&[(&sleep_then_spin).into(), 1.into()])
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(
+            e,
+            Error::Trap {
+                kind: TrapKind::Timeout,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        took >= Duration::from_millis(200 + 250) && took < Duration::from_millis(200 + 900),
+        "the nested spin stopped after {took:?}"
+    );
+    still_ok(&looping);
+}
+
 #[test]
 fn fuel_is_refilled_before_every_call_on_every_path() {
     let metered = metered_loop();

@@ -20,12 +20,39 @@ pub(super) struct NativeCallback {
     pub(super) _state: Box<CallbackState>,
 }
 
-/// What the trampoline needs: the closure, the prototype, and where to leave an error.
+/// What the trampoline needs: the closure and the prototype.
 pub(super) struct CallbackState {
     pub(super) f: Rc<crate::backend::CallbackFn>,
     pub(super) args: Vec<CallbackArg>,
     pub(super) ret: CType,
-    pub(super) error: Rc<RefCell<Option<Error>>>,
+}
+
+thread_local! {
+    /// The error a callback returned on this thread, kept for the call it ran in (the
+    /// innermost call of this thread) to report. A callback that C runs on a thread of its
+    /// own keeps it there: no call of that thread reports it.
+    static FAILED: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// Callbacks running on this thread, nested (a callback calling C that calls back).
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How deeply callbacks may nest on one thread; past it a callback is
+/// [`Error::Recursion`](crate::Error) instead of running.
+const MAX_DEPTH: u32 = 64;
+
+/// Keeps the first error of a callback on this thread.
+fn fail(e: Error) {
+    FAILED.with(|f| {
+        let mut slot = f.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    });
+}
+
+/// The error a callback returned on this thread since the last take, if any.
+pub(crate) fn take_failure() -> Option<Error> {
+    FAILED.with(|f| f.borrow_mut().take())
 }
 
 /// The C entry point of every native callback. It must not unwind into C: a panic or an error
@@ -68,24 +95,32 @@ pub(super) unsafe extern "C" fn trampoline(
         match value {
             Ok(v) => values.push(v),
             Err(e) => {
-                state.error.borrow_mut().get_or_insert(e);
+                fail(e);
                 *result = [0; 2];
                 return;
             }
         }
     }
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        (state.f)(&mut HostMemory, &values)
-    }))
-    .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
+    let depth = DEPTH.with(|d| d.get());
+    let outcome = if depth >= MAX_DEPTH {
+        Err(Error::Recursion(format!(
+            "callbacks nest {depth} deep on this thread (C calling back, the callback calling \
+             C): the limit is {MAX_DEPTH}"
+        )))
+    } else {
+        DEPTH.with(|d| d.set(depth + 1));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (state.f)(&mut HostMemory, &values)
+        }))
+        .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())));
+        DEPTH.with(|d| d.set(depth));
+        outcome
+    }
     .and_then(|v| crate::value::callback_result(state.ret, m, &v));
     let bits = match outcome {
         Ok(bits) => bits,
         Err(e) => {
-            let mut slot = state.error.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(e);
-            }
+            fail(e);
             0
         }
     };
@@ -125,7 +160,6 @@ impl NativeLibrary {
             f,
             args: args.to_vec(),
             ret,
-            error: self.callback_error.clone(),
         });
         let (closure, code) = libffi::low::try_closure_alloc()
             .ok_or_else(|| Error::Runtime("ffi_closure_alloc failed".into()))?;

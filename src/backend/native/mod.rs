@@ -5,18 +5,20 @@
 //! pointer, is undefined behaviour, as in ctypes. The one check added is that NULL is never
 //! dereferenced by the host.
 
-use std::cell::RefCell;
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use libffi::middle::Cif;
 
-mod callback;
+mod call;
+pub(crate) mod callback;
 mod ffi;
 mod host_memory;
 pub(crate) mod shims;
 mod stdio;
+
+pub(crate) use call::{NativeCall, RawProto};
 
 pub(crate) use stdio::memfd;
 
@@ -69,7 +71,11 @@ type MadeFrom = (
 /// module 0, each [`Backend::load`] adds one.
 pub(crate) struct NativeLibrary {
     libs: Vec<(PathBuf, libloading::Library)>,
-    protos: Vec<NativeProto>,
+    /// Boxed, and never removed while the library lives: a call in flight (with no borrow of
+    /// the library, so that callbacks may use it, and another thread may prepare a prototype)
+    /// holds a pointer to its prototype, which must not move when the vector grows.
+    #[allow(clippy::vec_box)]
+    protos: Vec<Box<NativeProto>>,
     /// The prototypes of each code address, with what each was made from, so that one
     /// prepared again is not kept twice (kept apart from `protos`, which the calls read).
     proto_index: std::collections::HashMap<usize, Vec<(usize, MadeFrom)>>,
@@ -77,8 +83,6 @@ pub(crate) struct NativeLibrary {
     output: Output,
     /// Live callbacks by code address.
     callbacks: std::collections::HashMap<u64, NativeCallback>,
-    /// The error the last failing callback returned.
-    callback_error: Rc<RefCell<Option<Error>>>,
 }
 
 /// The shim for a non-variadic prototype of scalars, if the registers hold all its arguments.
@@ -119,7 +123,6 @@ impl NativeLibrary {
             capture: options.capture_output.unwrap_or(false),
             output,
             callbacks: std::collections::HashMap::new(),
-            callback_error: Rc::default(),
         }
     }
 
@@ -204,96 +207,40 @@ impl NativeLibrary {
         }
     }
 
-    /// [`Backend::call_scalar`] with output captured: the general call, which redirects the
-    /// file descriptors around it. Out of line, so that the plain path keeps a small frame.
-    #[cold]
-    #[inline(never)]
-    fn call_scalar_captured(
-        &mut self,
-        proto: ProtoId,
-        args: &[u64],
-    ) -> std::result::Result<u64, Box<Error>> {
-        let raw = self.call(proto, args, 0).map_err(Box::new)?;
-        self.unless_a_callback_failed(raw)
+    /// Whether output is captured: then a call redirects fd 1 and 2 around it, with the library
+    /// borrowed ([`NativeLibrary::run_captured`]).
+    pub(crate) fn captures(&self) -> bool {
+        self.capture
     }
 
-    /// `raw`, the result of a call that returned, unless a callback failed during it: then
-    /// the callback's error.
+    /// Runs `call` with fd 1 and fd 2 redirected into this library's captured output.
+    pub(crate) fn run_captured(&mut self, call: &mut NativeCall) -> Result<()> {
+        let mut output = std::mem::take(&mut self.output);
+        let ran = stdio::with_captured_stdio(&mut output, || {
+            // SAFETY: the call was readied by this library, which is borrowed (alive) here;
+            // it runs now, on this thread.
+            unsafe { call.run() }
+        });
+        self.output = output;
+        ran
+    }
+
+    /// The prototype `proto` as a call in flight needs it, or `None` when output is captured
+    /// (the call then redirects fd 1 and 2 around it, with the library borrowed: see
+    /// [`Backend::begin_call`]).
     #[inline(always)]
-    fn unless_a_callback_failed(&mut self, raw: u64) -> std::result::Result<u64, Box<Error>> {
-        if self.callback_error.borrow().is_some() {
-            return Err(self.callback_failure());
-        }
-        Ok(raw)
-    }
-
-    /// The error a callback returned during the last call, as the call's error.
-    #[cold]
-    #[inline(never)]
-    fn callback_failure(&mut self) -> Box<Error> {
-        Box::new(
-            self.take_callback_error()
-                .unwrap_or_else(|| Error::Runtime("a callback failed without an error".into())),
-        )
-    }
-
-    /// Calls the prototype through its register shim if it has one, otherwise through libffi.
-    #[inline]
-    fn raw_call(&self, p: &NativeProto, args: &[u64], ret_addr: u64) -> u64 {
-        match &p.shim {
-            // SAFETY: the plan was made from this prototype's own argument classes, and
-            // `args` holds one slot per argument; that `code` has the prototype is the
-            // caller's promise, as in ctypes.
-            Some(shim) => unsafe { shim.call(p.code, args) },
-            None => Self::ffi_call(p, args, ret_addr),
-        }
-    }
-
-    /// [`Backend::call_scalar`], inlined into [`Function::call`](crate::Function::call)'s and
-    /// [`TypedFunction::call`](crate::TypedFunction::call)'s fast paths.
-    #[inline(always)]
-    pub(crate) fn call_scalar_inline(
-        &mut self,
-        proto: ProtoId,
-        args: &[u64],
-    ) -> std::result::Result<u64, Box<Error>> {
+    pub(crate) fn raw(&self, proto: ProtoId) -> Option<RawProto> {
         if self.capture {
-            return self.call_scalar_captured(proto, args);
+            return None;
         }
-        let raw = self.raw_call(&self.protos[proto.0], args, 0);
-        self.unless_a_callback_failed(raw)
+        self.protos.get(proto.0).map(|p| RawProto(&**p))
     }
 
     /// Whether `proto` is called through a register shim that [`fits`](ShimPlan::fits)
     /// `count` arguments with these float ones: then
     /// [`NativeLibrary::call_images_inline`] may call it.
     pub(crate) fn shim_fits(&self, proto: ProtoId, floats: u32, count: usize) -> bool {
-        matches!(self.protos.get(proto.0), Some(NativeProto { shim: Some(s), .. }) if s.fits(floats, count))
-    }
-
-    /// [`NativeLibrary::call_scalar_inline`] with the arguments already sorted into their
-    /// register images; `None` (before any call) when output is captured, which the general
-    /// call redirects around the call.
-    ///
-    /// # Safety
-    /// [`NativeLibrary::shim_fits`] said yes for `proto` and the arguments in the images,
-    /// which hold them as [`ShimPlan::call_images`] needs.
-    #[inline(always)]
-    pub(crate) unsafe fn call_images_inline(
-        &mut self,
-        proto: ProtoId,
-        ints: &shims::Image,
-        floats: &shims::Image,
-    ) -> Option<std::result::Result<u64, Box<Error>>> {
-        if self.capture {
-            return None;
-        }
-        let p = self.protos.get(proto.0)?;
-        let shim = p.shim.as_ref()?;
-        // SAFETY: the caller's promise that the plan fits the images; that `code` has the
-        // prototype is the caller's promise, as in ctypes.
-        let raw = unsafe { shim.call_images(p.code, ints, floats) };
-        Some(self.unless_a_callback_failed(raw))
+        matches!(self.protos.get(proto.0).map(|p| &**p), Some(NativeProto { shim: Some(s), .. }) if s.fits(floats, count))
     }
 }
 
@@ -361,7 +308,7 @@ impl Backend for NativeLibrary {
                 )
             })
             .fold(0u64, |bits, (i, _)| bits | (1 << i));
-        self.protos.push(NativeProto {
+        self.protos.push(Box::new(NativeProto {
             code,
             cif,
             nargs: args.len(),
@@ -371,7 +318,7 @@ impl Backend for NativeLibrary {
                 crate::backend::Passing::Struct(_) | crate::backend::Passing::Memory(_)
             ),
             shim: shim_plan(args, ret, fixed),
-        });
+        }));
         let id = self.protos.len() - 1;
         self.proto_index
             .entry(code as usize)
@@ -380,22 +327,28 @@ impl Backend for NativeLibrary {
         Ok(ProtoId(id))
     }
 
-    fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
-        let p = &self.protos[proto.0];
-        debug_assert_eq!(p.nargs, args.len());
-        if !self.capture {
-            return Ok(self.raw_call(p, args, ret_addr));
-        }
-        let index = proto.0;
-        self.captured(|this| this.raw_call(&this.protos[index], args, ret_addr))
-    }
-
-    fn call_scalar(
+    fn begin_call(
         &mut self,
         proto: ProtoId,
         args: &[u64],
-    ) -> std::result::Result<u64, Box<Error>> {
-        self.call_scalar_inline(proto, args)
+        ret_addr: u64,
+    ) -> Result<crate::backend::RawCall> {
+        let p = self
+            .protos
+            .get(proto.0)
+            .ok_or_else(|| Error::Runtime("unknown prototype".into()))?;
+        debug_assert_eq!(p.nargs, args.len());
+        let call = NativeCall::new(RawProto(&**p), args, ret_addr)?;
+        Ok(crate::backend::RawCall::Native(call))
+    }
+
+    fn end_call(&mut self, call: crate::backend::RawCall) -> Result<u64> {
+        match call {
+            crate::backend::RawCall::Native(call) => call.result(),
+            crate::backend::RawCall::Wasm(_) => {
+                Err(Error::Runtime("a sandbox's call ended natively".into()))
+            }
+        }
     }
 
     fn describe_call(&self, proto: ProtoId) -> String {
@@ -474,10 +427,6 @@ impl Backend for NativeLibrary {
     fn errno_location(&mut self) -> Result<u64> {
         // SAFETY: __errno_location has no preconditions; it returns this thread's errno.
         Ok(unsafe { libc::__errno_location() } as u64)
-    }
-
-    fn take_callback_error(&mut self) -> Option<Error> {
-        self.callback_error.borrow_mut().take()
     }
 
     fn info(&mut self, module: usize) -> LibraryInfo {

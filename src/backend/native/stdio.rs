@@ -3,20 +3,8 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::NativeLibrary;
 use crate::backend::{note_dropped, Output, CAPTURE_LIMIT};
 use crate::error::{Error, Result};
-
-impl NativeLibrary {
-    /// Runs `f` with fd 1 and fd 2 redirected into memory files, flushing C stdio on both
-    /// sides, and keeps what was written.
-    pub(super) fn captured<R>(&mut self, f: impl FnOnce(&Self) -> R) -> Result<R> {
-        let mut output = std::mem::take(&mut self.output);
-        let result = with_captured_stdio(&mut output, || f(self));
-        self.output = output;
-        result
-    }
-}
 
 /// Runs `f` with fd 1 and fd 2 redirected into memory files, flushing C stdio on both sides,
 /// and appends what was written to `output` (up to [`CAPTURE_LIMIT`] each, the rest counted).

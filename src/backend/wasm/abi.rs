@@ -110,7 +110,7 @@ impl WasmLibrary {
             Callee::Address(index) => Target::Address(index),
         };
         let func = self.resolve_target(module, &target)?;
-        let ty = func.ty(&self.live.store);
+        let ty = func.ty(self.live.guest.cx()?);
         let actual: Vec<Slot> = ty
             .params()
             .map(|t| Slot::of_valtype(&t))
@@ -300,7 +300,7 @@ impl WasmLibrary {
         }
         let (module, target) = (p.module, p.target.clone());
         let func = self.resolve_target(module, &target)?;
-        let signature = func_signature(&func.ty(&self.live.store));
+        let signature = func_signature(&func.ty(self.live.guest.cx()?));
         let p = &mut self.protos[proto.0];
         if signature != p.signature {
             return Err(Error::TypeError(format!(

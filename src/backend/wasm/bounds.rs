@@ -14,7 +14,9 @@ pub(super) fn range_in(size: usize, addr: u64, len: usize) -> Result<std::ops::R
 }
 
 impl WasmLibrary {
-    pub(super) fn check_range(&self, addr: u64, len: usize) -> Result<std::ops::Range<usize>> {
-        range_in(self.live.memory.data_size(&self.live.store), addr, len)
+    pub(super) fn check_range(&mut self, addr: u64, len: usize) -> Result<std::ops::Range<usize>> {
+        let memory = self.live.memory;
+        let size = memory.data_size(self.live.guest.cx()?);
+        range_in(size, addr, len)
     }
 }

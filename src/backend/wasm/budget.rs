@@ -15,10 +15,14 @@ impl WasmLibrary {
     /// Fuel is refilled before every call, so a sandbox with fuel never counts as armed and
     /// every call takes [`WasmLibrary::rearm`]: the common sandbox, without fuel, tests one
     /// value per call, not two.
+    ///
+    /// Only the outermost entry is armed: a call made from inside a callback shares what is
+    /// left of the outer call's budget (see [`Entries`](super::store::Entries)).
     #[inline(always)]
     pub(super) fn arm(&mut self) {
         let round = engine::ticker_rounds();
-        if round != self.armed_round {
+        let entries = &self.live.guest.entries;
+        if round != entries.armed_round.get() && entries.depth() == 0 {
             self.rearm(round);
         }
     }
@@ -28,14 +32,17 @@ impl WasmLibrary {
     #[cold]
     #[inline(never)]
     fn rearm(&mut self, round: u64) {
-        self.live
-            .store
-            .set_epoch_deadline(self.deadline_ticks.saturating_add(1));
-        match self.sandbox.fuel {
+        let ticks = self.deadline_ticks.saturating_add(1);
+        let fuel = self.sandbox.fuel;
+        let Ok(mut cx) = self.live.guest.cx() else {
+            return;
+        };
+        cx.set_epoch_deadline(ticks);
+        match fuel {
             Some(fuel) => {
-                let _ = self.live.store.set_fuel(fuel);
+                let _ = cx.set_fuel(fuel);
             }
-            None => self.armed_round = round,
+            None => self.live.guest.entries.armed_round.set(round),
         }
     }
 }

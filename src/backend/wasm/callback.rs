@@ -5,6 +5,7 @@ use std::mem::MaybeUninit;
 
 use wasmtime::{Func, Memory, ValRaw};
 
+use super::store::Entries;
 use super::{range_in, valtype, GuestState, Slot, WasmLibrary};
 use crate::error::{Error, Result};
 
@@ -36,27 +37,34 @@ const _: () = {
     let _ = <WasmLibrary as AmbiguousIfSend<_>>::some_item;
 };
 
-/// The guest's memory as a callback sees it, through the calling context.
-pub(super) struct CallerMemory<'a, 'b> {
-    pub(super) caller: &'a mut wasmtime::Caller<'b, GuestState>,
+/// The guest's memory as a callback sees it: through the running callback's `Caller`, which
+/// [`Entries`] publishes while the callback runs (so that the callback may also call the
+/// guest again, through the same `Caller`).
+pub(super) struct CallerMemory<'e> {
+    pub(super) entries: &'e Entries,
     pub(super) memory: Option<Memory>,
 }
 
-impl crate::backend::Memory for CallerMemory<'_, '_> {
+impl crate::backend::Memory for CallerMemory<'_> {
     fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
-        let data = self.memory.map(|m| m.data(&*self.caller)).unwrap_or(&[]);
-        let range = range_in(data.len(), addr, out.len())?;
-        out.copy_from_slice(&data[range]);
-        Ok(())
+        let memory = self.memory;
+        self.entries.with_caller(|cx| {
+            let data = memory.map(|m| m.data(&cx)).unwrap_or(&[]);
+            let range = range_in(data.len(), addr, out.len())?;
+            out.copy_from_slice(&data[range]);
+            Ok(())
+        })?
     }
     fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<()> {
         let Some(mem) = self.memory else {
             return Err(Error::OutOfBounds("the guest has no memory".into()));
         };
-        let data = mem.data_mut(&mut *self.caller);
-        let range = range_in(data.len(), addr, bytes.len())?;
-        data[range].copy_from_slice(bytes);
-        Ok(())
+        self.entries.with_caller(|cx| {
+            let data = mem.data_mut(cx);
+            let range = range_in(data.len(), addr, bytes.len())?;
+            data[range].copy_from_slice(bytes);
+            Ok(())
+        })?
     }
     fn data_model(&self) -> crate::types::DataModel {
         crate::types::DataModel::ILP32
@@ -65,38 +73,43 @@ impl crate::backend::Memory for CallerMemory<'_, '_> {
         let size32 = u32::try_from(size).map_err(|_| {
             Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest"))
         })?;
-        let (malloc, _) = self.allocator()?;
         // A call back into the guest from inside its own call: wasmtime allows it, and the
         // sandbox's limits (fuel, deadline, memory) still apply.
-        match malloc.call(&mut *self.caller, size32) {
-            Ok(0) => Err(Error::ValueError(format!(
-                "guest malloc({size}) returned NULL: out of memory"
-            ))),
-            Ok(addr) => Ok(addr as u64),
-            Err(e) => Err(super::trap::trap_error(e)),
-        }
+        self.entries.with_caller(|mut cx| {
+            let (malloc, _) = allocator(&cx)?;
+            match malloc.call(&mut cx, size32) {
+                Ok(0) => Err(Error::ValueError(format!(
+                    "guest malloc({size}) returned NULL: out of memory"
+                ))),
+                Ok(addr) => Ok(addr as u64),
+                Err(e) => Err(super::trap::trap_error(e)),
+            }
+        })?
     }
     fn free(&mut self, addr: u64) -> Result<()> {
         let addr = u32::try_from(addr)
             .map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
-        let (_, free) = self.allocator()?;
-        free.call(&mut *self.caller, addr)
-            .map_err(super::trap::trap_error)
+        self.entries.with_caller(|mut cx| {
+            let (_, free) = allocator(&cx)?;
+            free.call(&mut cx, addr).map_err(super::trap::trap_error)
+        })?
     }
 }
 
-impl CallerMemory<'_, '_> {
-    fn allocator(&self) -> Result<(wasmtime::TypedFunc<u32, u32>, wasmtime::TypedFunc<u32, ()>)> {
-        self.caller
-            .data()
-            .allocator
-            .clone()
-            .ok_or_else(|| Error::Runtime("the sandbox has no allocator yet".into()))
-    }
+/// libc's `malloc` and `free`, as the store's data keeps them.
+fn allocator(
+    cx: &wasmtime::StoreContextMut<'_, GuestState>,
+) -> Result<(wasmtime::TypedFunc<u32, u32>, wasmtime::TypedFunc<u32, ()>)> {
+    cx.data()
+        .allocator
+        .clone()
+        .ok_or_else(|| Error::Runtime("the sandbox has no allocator yet".into()))
 }
 
 /// Runs a callback for the guest: converts, calls the closure (catching a panic), and turns
 /// its error into a trap that stops the guest, keeping the error for the call to report.
+/// While the closure runs, the callback's `Caller` is the store's user (see [`Entries`]), and
+/// its time is not the guest's.
 ///
 /// `raw` holds the parameters as wasmtime passes them to a function made by
 /// `Func::new_unchecked` with the type [`WasmLibrary::add_callback`] gave it: one initialized
@@ -108,6 +121,11 @@ pub(super) fn run_callback(
 ) -> wasmtime::Result<()> {
     let Some(cb) = caller.data().callbacks.get(id).cloned().flatten() else {
         return Err(wasmtime::Error::msg("a released callback was called"));
+    };
+    let Some(entries) = caller.data().entries.as_ref().map(|s| s.0.clone()) else {
+        return Err(wasmtime::Error::msg(
+            "a callback ran before its sandbox was ready",
+        ));
     };
     let m = crate::types::DataModel::ILP32;
     // The parameters' bits, each read as its slot's type.
@@ -126,30 +144,32 @@ pub(super) fn run_callback(
     };
     let args = match callback_values(&cb.args, params, memory.map(|mem| mem.data(&caller))) {
         Ok(args) => args,
-        Err(e) => {
-            let msg = format!("callback failed: {e}");
-            caller.data_mut().callback_error = Some(e);
-            return Err(wasmtime::Error::msg(msg));
-        }
+        Err(e) => return Err(failed(&mut caller, e)),
     };
-    let outcome = {
+    let outcome = entries.in_callback(&mut caller, || {
         let mut mem = CallerMemory {
-            caller: &mut caller,
+            entries: &entries,
             memory,
         };
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (cb.f)(&mut mem, &args)))
             .unwrap_or_else(|_| Err(Error::Runtime("the callback panicked".into())))
-            .and_then(|v| crate::value::callback_result(cb.ret, m, &v))
-            .and_then(|bits| match sret {
-                // The result's 16 bytes, where the caller asked (bounds-checked).
-                Some(addr) => {
-                    let bytes =
-                        crate::value::long_double_bytes(m.repr(cb.ret), f64::from_bits(bits));
-                    crate::backend::Memory::write(&mut mem, addr, &bytes).map(|()| 0)
-                }
-                None => Ok(bits),
-            })
-    };
+    });
+    let outcome = outcome
+        .and_then(|v| crate::value::callback_result(cb.ret, m, &v))
+        .and_then(|bits| match sret {
+            // The result's 16 bytes, where the caller asked (bounds-checked).
+            Some(addr) => {
+                let bytes = crate::value::long_double_bytes(m.repr(cb.ret), f64::from_bits(bits));
+                let Some(mem) = memory else {
+                    return Err(Error::OutOfBounds("the guest has no memory".into()));
+                };
+                let data = mem.data_mut(&mut caller);
+                let range = range_in(data.len(), addr, bytes.len())?;
+                data[range].copy_from_slice(&bytes);
+                Ok(0)
+            }
+            None => Ok(bits),
+        });
     match outcome {
         Ok(bits) => {
             if let (Some(slot), Some(out)) = (cb.result, raw.first_mut()) {
@@ -157,12 +177,15 @@ pub(super) fn run_callback(
             }
             Ok(())
         }
-        Err(e) => {
-            let msg = format!("callback failed: {e}");
-            caller.data_mut().callback_error = Some(e);
-            Err(wasmtime::Error::msg(msg))
-        }
+        Err(e) => Err(failed(&mut caller, e)),
     }
+}
+
+/// A callback's error, kept for the call to report, as the trap that stops the guest.
+fn failed(caller: &mut wasmtime::Caller<'_, GuestState>, e: Error) -> wasmtime::Error {
+    let msg = format!("callback failed: {e}");
+    caller.data_mut().callback_error = Some(e);
+    wasmtime::Error::msg(msg)
 }
 
 /// The wasm parameters one callback argument takes, as clang's wasm32 ABI passes it: a
@@ -279,7 +302,8 @@ impl WasmLibrary {
             params,
             result,
         };
-        let callbacks = &mut self.live.store.data_mut().callbacks;
+        let mut cx = self.live.guest.cx()?;
+        let callbacks = &mut cx.data_mut().callbacks;
         let id = match callbacks.iter().position(Option::is_none) {
             Some(free) => {
                 callbacks[free] = Some(cb);
@@ -293,21 +317,21 @@ impl WasmLibrary {
         // SAFETY: `run_callback` reads the parameters as `cb.params`' slots and writes the
         // result as `cb.result`'s, the parameter and result types of `ty`.
         let func = unsafe {
-            Func::new_unchecked(&mut self.live.store, ty, move |caller, raw| {
+            Func::new_unchecked(&mut cx, ty, move |caller, raw| {
                 run_callback(caller, id, raw)
             })
         };
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 table
-                    .set(&mut self.live.store, slot, wasmtime::Ref::Func(Some(func)))
+                    .set(&mut cx, slot, wasmtime::Ref::Func(Some(func)))
                     .map_err(|e| {
                         Error::Runtime(format!("cannot place the callback in the table: {e}"))
                     })?;
                 slot
             }
             None => table
-                .grow(&mut self.live.store, 1, wasmtime::Ref::Func(Some(func)))
+                .grow(&mut cx, 1, wasmtime::Ref::Func(Some(func)))
                 .map_err(|e| Error::Runtime(format!("cannot grow the function table: {e}")))?,
         };
         self.slot_ids.insert(slot, id);
@@ -321,11 +345,14 @@ impl WasmLibrary {
         let Some(id) = self.slot_ids.remove(&ptr) else {
             return;
         };
-        if let Ok(table) = self.table() {
-            let _ = table.set(&mut self.live.store, ptr, wasmtime::Ref::Func(None));
-        }
-        if let Some(entry) = self.live.store.data_mut().callbacks.get_mut(id) {
-            *entry = None;
+        let table = self.table();
+        if let Ok(mut cx) = self.live.guest.cx() {
+            if let Ok(table) = table {
+                let _ = table.set(&mut cx, ptr, wasmtime::Ref::Func(None));
+            }
+            if let Some(entry) = cx.data_mut().callbacks.get_mut(id) {
+                *entry = None;
+            }
         }
         self.free_slots.push(ptr);
     }

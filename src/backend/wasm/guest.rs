@@ -20,7 +20,18 @@ pub(crate) struct GuestState {
     pub(super) memory: Option<wasmtime::Memory>,
     /// libc's `malloc` and `free`, once instantiated: what a callback allocates with.
     pub(super) allocator: Option<(wasmtime::TypedFunc<u32, u32>, wasmtime::TypedFunc<u32, ()>)>,
+    /// The entries into the guest in flight, shared with the store's owner (see
+    /// [`GuestStore`](super::store::GuestStore)); set once the store is made.
+    pub(super) entries: Option<Shared>,
 }
+
+/// The store's share of [`Entries`](super::store::Entries).
+pub(crate) struct Shared(pub(super) std::rc::Rc<super::store::Entries>);
+
+// SAFETY: WASI's linker wants the store data to be `Send`. `Shared` lives only in the data of
+// a store, which lives only in a `WasmLibrary`, which is not `Send` (see `WasmCallback`): the
+// `Rc` stays on the thread that made it.
+unsafe impl Send for Shared {}
 
 /// The guest's WASI context: nothing of the host unless the sandbox grants it.
 pub(super) fn wasi_context(

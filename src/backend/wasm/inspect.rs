@@ -8,14 +8,18 @@ use crate::backend::{Backend, Export, LibraryInfo};
 
 impl WasmLibrary {
     pub(super) fn library_info(&mut self, index: usize) -> LibraryInfo {
-        let Some(linked) = self.live.modules.get(index).cloned() else {
-            return LibraryInfo {
-                exports: Vec::new(),
-                memory: None,
-                table: None,
-            };
+        let nothing = LibraryInfo {
+            exports: Vec::new(),
+            memory: None,
+            table: None,
         };
-        let module = linked.instance.module(&self.live.store).clone();
+        let Some(linked) = self.live.modules.get(index).cloned() else {
+            return nothing;
+        };
+        let Ok(cx) = self.live.guest.cx() else {
+            return nothing;
+        };
+        let module = linked.instance.module(&cx).clone();
         let mut exports = Vec::new();
         // The linker's entry points are not the library's functions.
         for export in module
@@ -39,15 +43,20 @@ impl WasmLibrary {
                 _ => {}
             }
         }
-        let mem_ty = self.live.memory.ty(&self.live.store);
+        let (memory, table) = (self.live.memory, self.live.table);
+        let Ok(cx) = self.live.guest.cx() else {
+            return LibraryInfo {
+                exports,
+                memory: None,
+                table: None,
+            };
+        };
+        let mem_ty = memory.ty(&cx);
         let memory = Some((
-            self.live.memory.data_size(&self.live.store) as u64,
+            memory.data_size(&cx) as u64,
             mem_ty.maximum().map(|p| p * 65536),
         ));
-        let table = self
-            .live
-            .table
-            .map(|t| (t.size(&self.live.store), t.ty(&self.live.store).maximum()));
+        let table = table.map(|t| (t.size(&cx), t.ty(&cx).maximum()));
         LibraryInfo {
             exports,
             memory,

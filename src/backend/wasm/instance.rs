@@ -9,6 +9,7 @@ use std::path::Path;
 use wasmtime::{Global, Memory, Store, Table, TypedFunc, Val};
 
 use super::link::Linked;
+use super::store::GuestStore;
 use super::{
     engine, trap_error, wasi_context, Capture, EngineKey, GuestState, Limiter, Loaded,
     VirtualClock, WasmLibrary, CAPTURE_LIMIT,
@@ -20,7 +21,8 @@ use crate::error::{Error, Result, TrapKind};
 /// The live instance, in its own store, and the exports the runtime uses: all of it made
 /// anew by [`WasmLibrary::reset`].
 pub(super) struct Live {
-    pub(super) store: Store<GuestState>,
+    /// The store, used through [`GuestStore::cx`](super::store::GuestStore::cx).
+    pub(super) guest: GuestStore,
     /// Every module in load order: the main module, then the side modules.
     pub(super) modules: Vec<Linked>,
     pub(super) memory: Memory,
@@ -126,7 +128,6 @@ impl WasmLibrary {
             clock,
             live: parts,
             deadline_ticks,
-            armed_round: u64::MAX,
             generation: 0,
             protos: Vec::new(),
             proto_index: std::collections::HashMap::new(),
@@ -158,6 +159,7 @@ impl WasmLibrary {
                 callback_error: None,
                 memory: None,
                 allocator: None,
+                entries: None,
             },
         );
         store.limiter(|s| &mut s.limits);
@@ -233,7 +235,7 @@ impl WasmLibrary {
             .get_typed_func::<(u32, u32), u32>(&mut store, "aligned_alloc")
             .ok();
         Ok(Live {
-            store,
+            guest: GuestStore::new(store, deadline_ticks),
             modules: vec![Linked {
                 instance,
                 memory_base: 0,
@@ -253,6 +255,13 @@ impl WasmLibrary {
     /// library's memory, globals and table are as after loading. Prepared prototypes stay
     /// valid; callbacks and memory objects made before are gone.
     pub(crate) fn reset(&mut self) -> Result<()> {
+        if self.live.guest.in_call() {
+            return Err(Error::Runtime(
+                "reset() from inside a call into the sandbox (a callback): the guest is \
+                 running"
+                    .into(),
+            ));
+        }
         let capture = self.capture.then_some((&self.stdout, &self.stderr));
         let parts = WasmLibrary::instantiate(
             &self.path,
@@ -266,7 +275,6 @@ impl WasmLibrary {
         // Everything kept from the old store is stale from here, also if a side module fails
         // to link again below.
         self.generation += 1;
-        self.armed_round = u64::MAX;
         self.free_slots.clear();
         self.slot_ids.clear();
         for (path, loaded) in &self.sides {
@@ -320,7 +328,7 @@ impl Live {
             ))
         };
         let table = self.table.ok_or_else(missing)?;
-        let entry = table.get(&mut self.store, index).ok_or_else(missing)?;
+        let entry = table.get(self.guest.cx()?, index).ok_or_else(missing)?;
         match entry.as_func() {
             Some(Some(f)) => Ok(*f),
             _ => Err(missing()),

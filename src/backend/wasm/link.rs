@@ -15,7 +15,8 @@
 use std::path::Path;
 
 use wasmtime::{
-    Extern, ExternType, Func, Global, GlobalType, Instance, Mutability, Ref, Store, Val, ValType,
+    Extern, ExternType, Func, Global, GlobalType, Instance, Mutability, Ref, StoreContextMut, Val,
+    ValType,
 };
 
 use super::engine::Loaded;
@@ -58,13 +59,14 @@ impl Live {
     /// `name` as module `i` exports it: a function, or a data symbol's absolute address.
     pub(crate) fn export_of(&mut self, i: usize, name: &str) -> Option<Symbol> {
         let m = self.modules.get(i)?.clone();
-        match m.instance.get_export(&mut self.store, name)? {
+        let mut cx = self.guest.cx().ok()?;
+        match m.instance.get_export(&mut cx, name)? {
             Extern::Func(f) => Some(Symbol::Func(f)),
             Extern::Global(g) => {
-                if g.ty(&self.store).mutability() == Mutability::Var {
+                if g.ty(&cx).mutability() == Mutability::Var {
                     return None;
                 }
-                match g.get(&mut self.store) {
+                match g.get(&mut cx) {
                     Val::I32(v) => Some(Symbol::Data(m.memory_base.wrapping_add(v as u32))),
                     _ => None,
                 }
@@ -86,7 +88,7 @@ impl Live {
             )
         })?;
         let slot = table
-            .grow(&mut self.store, 1, Ref::Func(Some(func)))
+            .grow(self.guest.cx()?, 1, Ref::Func(Some(func)))
             .map_err(|e| Error::MemoryError(format!("cannot grow the function table: {e}")))?;
         let slot = u32::try_from(slot)
             .map_err(|_| Error::MemoryError("function table index past 32 bits".into()))?;
@@ -113,7 +115,7 @@ impl Live {
             let align = (1u32 << info.memory_align).max(4);
             let rounded = size.div_ceil(align).saturating_mul(align);
             let addr = aligned_alloc
-                .call(&mut self.store, (align, rounded))
+                .call(self.guest.cx()?, (align, rounded))
                 .map_err(|e| Error::os(path, format!("cannot allocate its data: {e}")))?;
             if addr == 0 {
                 return Err(Error::MemoryError(format!(
@@ -121,7 +123,7 @@ impl Live {
                     path.display()
                 )));
             }
-            let mem = self.memory.data_mut(&mut self.store);
+            let mem = self.memory.data_mut(self.guest.cx()?);
             let range = super::range_in(mem.len(), addr as u64, size as usize)?;
             mem[range].fill(0);
             addr
@@ -132,7 +134,9 @@ impl Live {
         if linked.is_err() && memory_base != 0 {
             // A failed link leaves no data block behind (table slots cannot be given back).
             let free = self.free.clone();
-            let _ = free.call(&mut self.store, memory_base);
+            if let Ok(cx) = self.guest.cx() {
+                let _ = free.call(cx, memory_base);
+            }
         }
         linked
     }
@@ -147,7 +151,7 @@ impl Live {
     ) -> Result<Linked> {
         let table_base = match self.table {
             Some(table) if info.table_size > 0 => table
-                .grow(&mut self.store, info.table_size as u64, Ref::Func(None))
+                .grow(self.guest.cx()?, info.table_size as u64, Ref::Func(None))
                 .map_err(|e| {
                     Error::MemoryError(format!(
                         "{}: cannot grow the function table by {}: {e}",
@@ -155,13 +159,13 @@ impl Live {
                         info.table_size
                     ))
                 })?,
-            Some(table) => table.size(&self.store),
+            Some(table) => table.size(self.guest.cx()?),
             None if info.table_size == 0 => 0,
             None => return Err(Error::os(path, "the sandbox has no function table")),
         };
         let table_base = u32::try_from(table_base)
             .map_err(|_| Error::MemoryError("function table index past 32 bits".into()))?;
-        let constant = |store: &mut Store<GuestState>, v: u32| {
+        let constant = |store: StoreContextMut<'_, GuestState>, v: u32| {
             Global::new(
                 store,
                 GlobalType::new(ValType::I32, Mutability::Const),
@@ -184,12 +188,12 @@ impl Live {
                     self.table.ok_or_else(unsupported)?.into()
                 }
                 ("env", "__memory_base", ExternType::Global(_)) => {
-                    constant(&mut self.store, memory_base)
+                    constant(self.guest.cx()?, memory_base)
                         .map_err(|_| unsupported())?
                         .into()
                 }
                 ("env", "__table_base", ExternType::Global(_)) => {
-                    constant(&mut self.store, table_base)
+                    constant(self.guest.cx()?, table_base)
                         .map_err(|_| unsupported())?
                         .into()
                 }
@@ -207,7 +211,7 @@ impl Live {
                         _ => None,
                     };
                     let global = Global::new(
-                        &mut self.store,
+                        self.guest.cx()?,
                         GlobalType::new(ValType::I32, Mutability::Var),
                         Val::I32(value.unwrap_or(0) as i32),
                     )
@@ -223,12 +227,13 @@ impl Live {
                 }
                 ("env", _, ExternType::Func(want)) => match self.resolve(name) {
                     Some(Symbol::Func(f)) => {
-                        if !f.ty(&self.store).matches(&want) {
+                        let ty = f.ty(self.guest.cx()?);
+                        if !ty.matches(&want) {
                             return Err(Error::os(
                                 path,
                                 format!(
                                     "symbol {name} has type {} but the library imports it as {}",
-                                    super::func_signature(&f.ty(&self.store)),
+                                    super::func_signature(&ty),
                                     super::func_signature(&want)
                                 ),
                             ));
@@ -241,7 +246,7 @@ impl Live {
             };
             imports.push(ext);
         }
-        let instance = Instance::new(&mut self.store, &loaded.module, &imports)
+        let instance = Instance::new(self.guest.cx()?, &loaded.module, &imports)
             .map_err(|e| Error::os(path, format!("cannot instantiate: {}", trap_error(e))))?;
         let linked = Linked {
             instance,
@@ -267,16 +272,23 @@ impl Live {
                 _ => return Err(undefined(path, &p.name)),
             };
             p.global
-                .set(&mut self.store, Val::I32(value as i32))
+                .set(self.guest.cx()?, Val::I32(value as i32))
                 .map_err(|e| Error::os(path, e))?;
         }
         let instance = self.modules[me].instance;
         for init in ["__wasm_apply_data_relocs", "__wasm_call_ctors"] {
-            if let Ok(f) = instance.get_typed_func::<(), ()>(&mut self.store, init) {
-                f.call(&mut self.store, ()).map_err(|e| {
+            let mut cx = self.guest.cx()?;
+            if let Ok(f) = instance.get_typed_func::<(), ()>(&mut cx, init) {
+                // The shadow stack as it is now (a library may be loaded from a callback,
+                // with a call in flight), put back if the function traps.
+                let sp = self
+                    .stack_pointer
+                    .as_ref()
+                    .map(|(g, _)| (*g, g.get(&mut cx)));
+                f.call(&mut cx, ()).map_err(|e| {
                     let e = trap_error(e);
-                    if let Some((global, value)) = &self.stack_pointer {
-                        let _ = global.set(&mut self.store, *value);
+                    if let Some((global, value)) = sp {
+                        let _ = global.set(&mut cx, value);
                     }
                     Error::os(path, format!("{init} failed: {e}"))
                 })?;

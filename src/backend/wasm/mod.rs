@@ -6,15 +6,14 @@
 //! A trap becomes [`Error::Trap`] and leaves the library usable: the guest's shadow stack pointer
 //! is put back where it was before the call.
 
-use std::cell::Cell;
-use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
-use wasmtime::{Func, TypedFunc, ValRaw, WasmParams, WasmResults};
+use wasmtime::{Func, TypedFunc};
 
 mod abi;
 mod bounds;
 mod budget;
+mod call;
 mod callback;
 pub(crate) mod capture;
 mod clock;
@@ -28,15 +27,17 @@ mod limiter;
 mod link;
 mod random;
 mod slot;
+pub(crate) mod store;
 mod trap;
 
 use crate::backend::sandbox::SandboxConfig;
 use crate::backend::{
-    note_dropped, Backend, BackendKind, Callee, LibraryInfo, Output, Passing, ProtoId,
+    note_dropped, Backend, BackendKind, Callee, LibraryInfo, Output, Passing, ProtoId, RawCall,
 };
 use crate::error::{Error, Result};
-use abi::{ArgPlan, RetPlan, WasmProto};
+use abi::WasmProto;
 use bounds::range_in;
+pub(crate) use call::{call_slots, call_typed, WasmCall};
 use callback::WasmCallback;
 use capture::Capture;
 use clock::VirtualClock;
@@ -89,9 +90,6 @@ pub(crate) struct WasmLibrary {
     live: Live,
     /// Ticks before a call's deadline (`u64::MAX / 2` for none).
     deadline_ticks: u64,
-    /// The ticker round at which the deadline was last set (`u64::MAX` for not since the
-    /// store was made, and always with fuel): see [`WasmLibrary::arm`].
-    armed_round: u64,
     /// Bumped by every [`WasmLibrary::reset`]: the store, and every `TypedFunc` of the old
     /// one, is replaced.
     generation: u64,
@@ -108,48 +106,6 @@ pub(crate) struct WasmLibrary {
 }
 
 impl WasmLibrary {
-    /// The scalar prototype `proto` as wasmtime's `TypedFunc<P, R>`, if its export has exactly
-    /// that wasm signature: what [`TypedFunction`](crate::TypedFunction) calls in wasm.
-    pub(crate) fn typed_func<P: WasmParams, R: WasmResults>(
-        &mut self,
-        proto: ProtoId,
-    ) -> Option<WasmTyped<P, R>> {
-        self.refresh(proto).ok()?;
-        let p = self.protos.get(proto.0).filter(|p| p.scalar)?;
-        Some(self.of_instance(p.func.typed::<P, R>(&self.live.store).ok()?))
-    }
-
-    /// `func`, stamped with the current instance's generation.
-    fn of_instance<F>(&self, func: F) -> OfInstance<F> {
-        OfInstance {
-            generation: self.generation,
-            func,
-        }
-    }
-
-    /// What `kept` holds, if it was made for the current instance.
-    #[inline(always)]
-    fn current<'k, F>(&self, kept: &'k OfInstance<F>) -> Option<&'k F> {
-        (kept.generation == self.generation).then_some(&kept.func)
-    }
-
-    /// Calls a `TypedFunc` made by [`WasmLibrary::typed_func`], as the scalar path calls its
-    /// export: the deadline armed, a trap or a callback's error turned into the call's error.
-    /// `None` if the library was reset since, and the `TypedFunc` belongs to the old store.
-    #[inline(always)]
-    pub(crate) fn call_typed<P: WasmParams, R: WasmResults>(
-        &mut self,
-        typed: &WasmTyped<P, R>,
-        params: P,
-    ) -> Option<std::result::Result<R, Box<Error>>> {
-        let func = self.current(typed)?;
-        self.arm();
-        Some(match func.call(&mut self.live.store, params) {
-            Ok(r) => Ok(r),
-            Err(e) => Err(self.scalar_failure(Err(e))),
-        })
-    }
-
     /// Moves the guest's virtual clocks forward.
     pub(crate) fn advance_clock(&self, by: std::time::Duration) {
         self.clock.advance(by);
@@ -171,95 +127,6 @@ impl WasmLibrary {
                 .get(side)
                 .map(|(p, _)| p.display().to_string())
                 .unwrap_or_default(),
-        }
-    }
-
-    /// The export of a prepared scalar prototype of `n` arguments, for
-    /// [`WasmLibrary::call_slots`]; `None` if the prototype is not scalar or takes another
-    /// number of arguments.
-    /// `None` also after a `reset()` until the general path has looked the export up again
-    /// ([`WasmLibrary::refresh`]).
-    #[inline(always)]
-    pub(crate) fn scalar_func(&self, proto: ProtoId, n: usize) -> Option<Func> {
-        let p = self.protos.get(proto.0)?;
-        (p.scalar && p.params.len() == n && p.generation == self.generation).then_some(p.func)
-    }
-
-    /// The export of a scalar prototype of `n` arguments ([`WasmLibrary::scalar_func`]) as
-    /// `cache` keeps it for the current instance, so that a call does not look the prototype
-    /// up. `None` when `cache` keeps none for this instance (the first call, the first after
-    /// a `reset()`): it is filled for the next call, and this one takes the general path. (A
-    /// miss that returned the export it just filled would merge with the hit, which the
-    /// caller would then test again.)
-    #[inline(always)]
-    pub(crate) fn cached_scalar_func(
-        &self,
-        cache: &Cell<Option<ScalarFunc>>,
-        proto: ProtoId,
-        n: usize,
-    ) -> Option<Func> {
-        if let Some(func) = cache.get().as_ref().and_then(|c| self.current(c)) {
-            return Some(*func);
-        }
-        self.fill_scalar_func(cache, proto, n);
-        None
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn fill_scalar_func(&self, cache: &Cell<Option<ScalarFunc>>, proto: ProtoId, n: usize) {
-        if let Some(func) = self.scalar_func(proto, n) {
-            cache.set(Some(self.of_instance(func)));
-        }
-    }
-
-    /// Calls `func` (from [`WasmLibrary::scalar_func`] for `n` arguments) with its arguments
-    /// already in wasmtime's raw slots `slots[..n]`: [`Backend::call_scalar`] without the
-    /// intermediate array, for [`Function::call`](crate::Function::call)'s fast path. The
-    /// result is the raw slot: its low bits at the result's width hold the result, the rest
-    /// (and the whole slot for void) are unspecified.
-    ///
-    /// # Safety
-    /// `slots[..n]` is initialised with one value of the right type for each parameter.
-    #[inline(always)]
-    pub(crate) unsafe fn call_slots(
-        &mut self,
-        func: Func,
-        slots: &mut [MaybeUninit<ValRaw>; SCALAR_SLOTS],
-        n: usize,
-    ) -> std::result::Result<u64, Box<Error>> {
-        if n == 0 {
-            slots[0].write(ValRaw::i64(0));
-        }
-        self.arm();
-        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n.max(1));
-        // SAFETY: `slots[..n]` holds one value of the right type for every parameter of `func`
-        // (the caller's promise; the prototype was checked against the signature in
-        // `prepare`), slot 0 is initialised and has room for its one result, and `func`
-        // belongs to `self.live.store`.
-        let outcome = unsafe { func.call_unchecked(&mut self.live.store, raw) };
-        // A failing callback returns an error from its host function, which stops the guest:
-        // a call that returned normally had no failing callback.
-        if outcome.is_err() {
-            return Err(self.scalar_failure(outcome));
-        }
-        // SAFETY: slot 0 was initialised above and holds the result after the call.
-        Ok(unsafe { slots[0].assume_init() }.get_u64())
-    }
-
-    /// [`Backend::call_scalar`] for a prototype that is not scalar: the general call. Out of
-    /// line, so that the scalar path keeps a small frame.
-    #[cold]
-    #[inline(never)]
-    fn call_scalar_general(
-        &mut self,
-        proto: ProtoId,
-        args: &[u64],
-    ) -> std::result::Result<u64, Box<Error>> {
-        let outcome = self.call(proto, args, 0);
-        match self.take_callback_error() {
-            Some(e) => Err(Box::new(e)),
-            None => outcome.map_err(Box::new),
         }
     }
 }
@@ -288,65 +155,15 @@ impl Backend for WasmLibrary {
         self.prepare_proto(module, callee, args, ret, fixed)
     }
 
-    fn call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<u64> {
-        self.refresh(proto)?;
-        let p = &self.protos[proto.0];
-        let n = p
-            .params
-            .len()
-            .max(!matches!(p.result, RetPlan::None) as usize);
-        if n > MAX_ARGS {
-            return Err(Error::TypeError(format!(
-                "too many arguments (at most {MAX_ARGS})"
-            )));
-        }
-        // Only the slots the call uses are written (see `call_with`).
-        let mut slots = [MaybeUninit::<ValRaw>::uninit(); MAX_ARGS];
-        let va_buffer = if p.va_size > 0 {
-            let (varargs, va_size) = (p.varargs.clone(), p.va_size);
-            let addr = self.malloc(va_size)?;
-            let mut buf = vec![0u8; va_size];
-            for (i, slot, offset) in varargs {
-                let size = if matches!(slot, Slot::I32 | Slot::F32) {
-                    4
-                } else {
-                    8
-                };
-                buf[offset..offset + size].copy_from_slice(&args[i].to_le_bytes()[..size]);
-            }
-            if let Err(e) = self.write(addr, &buf) {
-                let _ = self.free(addr);
-                return Err(e);
-            }
-            addr
-        } else {
-            0
-        };
-        self.arm();
-        let outcome = self.call_with(proto, args, ret_addr, va_buffer, &mut slots, n);
-        if va_buffer != 0 {
-            let _ = self.free(va_buffer);
-        }
-        outcome
+    fn begin_call(&mut self, proto: ProtoId, args: &[u64], ret_addr: u64) -> Result<RawCall> {
+        self.begin(proto, args, ret_addr).map(RawCall::Wasm)
     }
 
-    fn call_scalar(
-        &mut self,
-        proto: ProtoId,
-        args: &[u64],
-    ) -> std::result::Result<u64, Box<Error>> {
-        let Some(func) = self.scalar_func(proto, args.len()) else {
-            return self.call_scalar_general(proto, args);
-        };
-        let mut slots = [MaybeUninit::<ValRaw>::uninit(); SCALAR_SLOTS];
-        // ValRaw holds its value little-endian from the first byte, so the 64-bit slot, whose
-        // low bits are the value at its own width (an i32, or an f32's bits), reads as the
-        // parameter's type without a per-type conversion.
-        for (slot, &bits) in slots.iter_mut().zip(args) {
-            slot.write(ValRaw::u64(bits));
+    fn end_call(&mut self, call: RawCall) -> Result<u64> {
+        match call {
+            RawCall::Wasm(call) => self.end(call),
+            RawCall::Native(_) => Err(Error::Runtime("a native call ended in a sandbox".into())),
         }
-        // SAFETY: `slots[..args.len()]` is written, one slot per parameter (`scalar_func`).
-        unsafe { self.call_slots(func, &mut slots, args.len()) }
     }
 
     fn describe_call(&self, proto: ProtoId) -> String {
@@ -362,12 +179,12 @@ impl Backend for WasmLibrary {
             Error::ValueError(format!("cannot allocate {size} bytes in a 32-bit guest"))
         })?;
         self.arm();
-        match self.live.malloc.call(&mut self.live.store, size32) {
-            Ok(0) => Err(Error::ValueError(format!(
+        let malloc = self.live.malloc.clone();
+        match self.guest_op(|cx| malloc.call(cx, size32))? {
+            0 => Err(Error::ValueError(format!(
                 "guest malloc({size}) returned NULL: out of memory"
             ))),
-            Ok(addr) => Ok(addr as u64),
-            Err(e) => Err(self.fail(e)),
+            addr => Ok(addr as u64),
         }
     }
 
@@ -375,26 +192,28 @@ impl Backend for WasmLibrary {
         let addr = u32::try_from(addr)
             .map_err(|_| Error::OutOfBounds(format!("free(0x{addr:x}): not a guest address")))?;
         self.arm();
-        self.live
-            .free
-            .call(&mut self.live.store, addr)
-            .map_err(|e| self.fail(e))
+        let free = self.live.free.clone();
+        self.guest_op(|cx| free.call(cx, addr))
     }
 
     fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<()> {
-        let mem = self.live.memory.data(&self.live.store);
+        let memory = self.live.memory;
+        let cx = self.live.guest.cx()?;
+        let mem = memory.data(&cx);
         out.copy_from_slice(&mem[range_in(mem.len(), addr, out.len())?]);
         Ok(())
     }
 
     fn host_pointer(&mut self, addr: u64, len: usize) -> Result<*mut u8> {
-        let mem = self.live.memory.data_mut(&mut self.live.store);
+        let memory = self.live.memory;
+        let mem = memory.data_mut(self.live.guest.cx()?);
         let range = range_in(mem.len(), addr, len)?;
         Ok(mem[range].as_mut_ptr())
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
-        let mem = self.live.memory.data_mut(&mut self.live.store);
+        let memory = self.live.memory;
+        let mem = memory.data_mut(self.live.guest.cx()?);
         let range = range_in(mem.len(), addr, data.len())?;
         mem[range].copy_from_slice(data);
         Ok(())
@@ -402,7 +221,8 @@ impl Backend for WasmLibrary {
 
     fn write_terminated(&mut self, addr: u64, data: &[u8], nul: usize) -> Result<()> {
         // One look-up of the memory and one bounds check for the string and its terminator.
-        let mem = self.live.memory.data_mut(&mut self.live.store);
+        let memory = self.live.memory;
+        let mem = memory.data_mut(self.live.guest.cx()?);
         let range = range_in(mem.len(), addr, data.len() + nul.min(4))?;
         let (text, zeros) = mem[range].split_at_mut(data.len());
         text.copy_from_slice(data);
@@ -416,7 +236,9 @@ impl Backend for WasmLibrary {
 
     fn strlen(&mut self, addr: u64, width: usize) -> Result<usize> {
         let start = self.check_range(addr, 0)?.start;
-        let mem = &self.live.memory.data(&self.live.store)[start..];
+        let memory = self.live.memory;
+        let cx = self.live.guest.cx()?;
+        let mem = &memory.data(&cx)[start..];
         mem.chunks_exact(width)
             .position(|unit| unit.iter().all(|b| *b == 0))
             .ok_or_else(|| {
@@ -434,11 +256,7 @@ impl Backend for WasmLibrary {
     fn take_output(&mut self) -> Output {
         self.arm();
         if let Some(fflush) = self.live.fflush.clone() {
-            if fflush.call(&mut self.live.store, 0).is_err() {
-                if let Some((global, value)) = &self.live.stack_pointer {
-                    let _ = global.set(&mut self.live.store, *value);
-                }
-            }
+            let _ = self.guest_op(|cx| fflush.call(cx, 0));
         }
         if !self.capture {
             return Output::default();
@@ -489,10 +307,6 @@ impl Backend for WasmLibrary {
         })
     }
 
-    fn take_callback_error(&mut self) -> Option<Error> {
-        self.live.store.data_mut().callback_error.take()
-    }
-
     fn reset(&mut self) -> Result<()> {
         WasmLibrary::reset(self)
     }
@@ -512,74 +326,6 @@ impl Backend for WasmLibrary {
 }
 
 impl WasmLibrary {
-    /// The call itself, once the variadic buffer (if any) is in place.
-    fn call_with(
-        &mut self,
-        proto: ProtoId,
-        args: &[u64],
-        ret_addr: u64,
-        va_buffer: u64,
-        slots: &mut [MaybeUninit<ValRaw>; MAX_ARGS],
-        n: usize,
-    ) -> Result<u64> {
-        let p = &self.protos[proto.0];
-        let mem = self.live.memory.data(&self.live.store);
-        // Slot 0 holds the result, also when there are no parameters.
-        slots[0].write(ValRaw::i64(0));
-        for (slot, plan) in slots.iter_mut().zip(&p.params) {
-            let value = match *plan {
-                ArgPlan::Slot(i, ty) => ty.to_raw(args[i]),
-                ArgPlan::RetAddr => ValRaw::i32(ret_addr as i32),
-                ArgPlan::VaBuffer => ValRaw::i32(va_buffer as i32),
-                ArgPlan::Load(i, ty, size) => {
-                    let start = args[i] as usize;
-                    let bytes = mem.get(start..start + size).ok_or_else(|| {
-                        Error::OutOfBounds(format!(
-                            "structure argument at 0x{start:x} is outside guest memory"
-                        ))
-                    })?;
-                    let mut b = [0u8; 8];
-                    b[..size].copy_from_slice(bytes);
-                    ty.to_raw(u64::from_le_bytes(b))
-                }
-                ArgPlan::Half(i, half) => {
-                    let start = (args[i] as usize).saturating_add(8 * half);
-                    let bytes = mem.get(start..start.saturating_add(8)).ok_or_else(|| {
-                        Error::OutOfBounds(format!(
-                            "long double argument at 0x{start:x} is outside guest memory"
-                        ))
-                    })?;
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(bytes);
-                    ValRaw::i64(i64::from_le_bytes(b))
-                }
-            };
-            slot.write(value);
-        }
-        let func = p.func;
-        let result = p.result;
-        let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n);
-        // SAFETY: `slots[..n]` is initialised (slot 0 above, one per parameter in the loop,
-        // and `n` is the parameter count or 1), holds one value of the right type for every
-        // parameter of `func` (checked against `func`'s own signature in `prepare`), and has
-        // room for its result; `func` belongs to `self.live.store`.
-        let outcome = unsafe { func.call_unchecked(&mut self.live.store, raw) };
-        if let Err(e) = outcome {
-            return Err(self.fail(e));
-        }
-        // SAFETY: slot 0 was initialised above and holds the result after the call.
-        let ret = unsafe { slots[0].assume_init() };
-        match result {
-            RetPlan::None | RetPlan::Discard(_) => Ok(0),
-            RetPlan::Slot(s) => Ok(s.bits_of(ret)),
-            RetPlan::Store(s, size) => {
-                let bits = s.bits_of(ret).to_le_bytes();
-                self.write(ret_addr, &bits[..size])?;
-                Ok(0)
-            }
-        }
-    }
-
     fn table(&mut self) -> Result<wasmtime::Table> {
         self.live.table.ok_or_else(|| {
             Error::TypeError(

@@ -4,7 +4,7 @@
 use wasmtime::{Trap, WasmBacktrace};
 use wasmtime_wasi::I32Exit;
 
-use super::{LimitExceeded, WasmLibrary};
+use super::LimitExceeded;
 use crate::error::{Error, TrapKind};
 
 /// The wasm backtrace of a trap, one frame per line, with function names.
@@ -90,29 +90,5 @@ pub(crate) fn trap_error(err: wasmtime::Error) -> Error {
         message,
         backtrace,
         status: None,
-    }
-}
-
-impl WasmLibrary {
-    /// Turns a failed guest call into an error and puts the shadow stack back, so that the
-    /// next call starts from a clean stack.
-    pub(super) fn fail(&mut self, err: wasmtime::Error) -> Error {
-        if let Some((global, value)) = &self.live.stack_pointer {
-            let _ = global.set(&mut self.live.store, *value);
-        }
-        trap_error(err)
-    }
-
-    /// The error of a scalar call that trapped or whose callback failed: the callback's error
-    /// comes first, since the trap (if any) is only how it stopped the guest.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn scalar_failure(&mut self, outcome: wasmtime::Result<()>) -> Box<Error> {
-        let trap = outcome.err().map(|e| self.fail(e));
-        let callback = self.live.store.data_mut().callback_error.take();
-        Box::new(match (callback, trap) {
-            (Some(e), _) | (None, Some(e)) => e,
-            (None, None) => Error::Runtime("a scalar call failed without an error".into()),
-        })
     }
 }
