@@ -30,6 +30,6 @@ impl Block {
 
 impl Drop for Block {
     fn drop(&mut self) {
-        Python::attach(|py| self.process.bind(py).get().free(self.addr));
+        Python::attach(|py| self.process.get().free(py, self.addr));
     }
 }

@@ -7,13 +7,13 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyInt, PyTuple, PyType};
 
-use wasmctypes::{CFuncType, CType, Callback, LibId, Memory, Type, Value};
+use wasmctypes::{CFuncType, CType, Callback, LibId, Type, Value};
 
 use crate::cdata::CDataBase;
 use crate::convert::{object, type_of, value};
 use crate::error::OrPy;
 use crate::pointer_arg::PointerArg;
-use crate::process::{Process, CALLBACK_MEMORY};
+use crate::process::Process;
 
 /// What a callback's result goes to C as (see [`CallbackObj::new`]).
 #[derive(Clone, Copy)]
@@ -117,8 +117,26 @@ impl Target {
 /// A callback's function pointer, alive as long as this object.
 #[pyclass(module = "wasmctypes._core")]
 pub(crate) struct CallbackObj {
-    cb: Callback,
+    /// `None` once dropped (see `Drop`).
+    cb: Option<Callback>,
     target: Rc<std::cell::RefCell<Option<Target>>>,
+    process: Py<Process>,
+}
+
+impl Drop for CallbackObj {
+    fn drop(&mut self) {
+        // Its table slot is released now if the sandbox is free for this thread, else when it
+        // next is (another thread's call may be using the table).
+        if let Some(cb) = self.cb.take() {
+            Python::attach(|py| {
+                let process = self.process.get();
+                match process.gate.try_claim() {
+                    Some(_claim) => drop(cb),
+                    None => process.defer(py, crate::process::Deferred::Callback(cb)),
+                }
+            });
+        }
+    }
 }
 
 #[pymethods]
@@ -138,7 +156,7 @@ impl CallbackObj {
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        process: PyRef<'_, Process>,
+        process: Bound<'_, Process>,
         py: Python<'_>,
         restype: Bound<'_, PyAny>,
         args: Vec<Bound<'_, PyAny>>,
@@ -169,7 +187,7 @@ impl CallbackObj {
             }
             _ => Passes::Converted,
         };
-        let lib = process.sandbox.id();
+        let lib = process.get().sandbox.id();
         let convs = convs
             .into_iter()
             .map(|c| -> PyResult<Conv> {
@@ -195,7 +213,11 @@ impl CallbackObj {
             error,
         })));
         let held = target.clone();
-        let cb = Callback::new(&process.sandbox, &proto, move |mem, values| {
+        let owner = process.clone().unbind();
+        let claim = process.get().claim(py)?;
+        // The callback's Python code uses the sandbox as its own caller does (C is suspended
+        // in the callback: the call's claim is this thread's), through the process.
+        let cb = Callback::new(&process.get().sandbox, &proto, move |_, values| {
             Python::attach(|py| {
                 let Ok(cell) = held.try_borrow() else {
                     return Ok(zero.clone());
@@ -203,18 +225,20 @@ impl CallbackObj {
                 let Some(t) = cell.as_ref() else {
                     return Ok(zero.clone());
                 };
-                let mem: *mut (dyn Memory + '_) = mem;
-                // SAFETY: erasing the lifetime is sound because the pointer is cleared before
-                // this closure returns, and only used on this thread meanwhile.
-                let mem: *mut (dyn Memory + 'static) = unsafe { std::mem::transmute(mem) };
-                let before = CALLBACK_MEMORY.with(|c| c.replace(Some((lib, mem))));
-                let outcome = t.run(py, values, passes, lib);
-                CALLBACK_MEMORY.with(|c| c.set(before));
+                let outcome = owner
+                    .get()
+                    .gate
+                    .in_callback(|| t.run(py, values, passes, lib));
                 Ok(outcome.unwrap_or_else(|_| zero.clone()))
             })
         })
         .py()?;
-        Ok(CallbackObj { cb, target })
+        drop(claim);
+        Ok(CallbackObj {
+            cb: Some(cb),
+            target,
+            process: process.unbind(),
+        })
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
@@ -244,6 +268,6 @@ impl CallbackObj {
     /// The C function pointer.
     #[getter]
     fn address(&self) -> u64 {
-        self.cb.address()
+        self.cb.as_ref().map_or(0, Callback::address)
     }
 }

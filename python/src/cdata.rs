@@ -489,7 +489,9 @@ impl CDataBase {
         let ptr = if size == 0 {
             std::ptr::NonNull::<u8>::dangling()
         } else {
-            process.borrow().sandbox.host_pointer(addr, size).py()?
+            let p = process.get();
+            let _claim = p.claim(slf.py())?;
+            p.sandbox.host_pointer(addr, size).py()?
         };
         let export = Box::new(Export {
             format: CString::new(format)

@@ -3,7 +3,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyAttributeError, PyException, PyIndexError, PyMemoryError, PyOSError, PyOverflowError,
-    PyRuntimeError, PyTypeError, PyValueError,
+    PyRecursionError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 
@@ -36,6 +36,7 @@ pub(crate) fn py_err(e: Error) -> PyErr {
             "IndexError" => PyIndexError::new_err(message),
             "OverflowError" => PyOverflowError::new_err(message),
             "MemoryError" => PyMemoryError::new_err(message),
+            "RecursionError" => PyRecursionError::new_err(message),
             _ => PyRuntimeError::new_err(format!("{}: {message}", e.kind())),
         },
     }

@@ -110,7 +110,7 @@ impl Field {
         if let Some((process, addr, code)) = slf.get().number(obj)? {
             let process = process.get();
             if let Some(v) = process.plain_number(code, value)? {
-                return process.store(addr, code, v);
+                return process.store(slf.py(), addr, code, v);
             }
         }
         slf.call_method1(pyo3::intern!(slf.py(), "_set"), (obj, value))?;

@@ -6,18 +6,24 @@ use std::rc::Rc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
-use wasmctypes::{CType, Error, LibId, Pointer, Type, Value};
+use wasmctypes::{BackendKind, CType, Error, LibId, Pointer, Type, Value};
 
 use crate::cdata::CDataBase;
 use crate::convert::{object, type_of, value};
 use crate::error::{py_err, ArgumentError, OrPy};
+use crate::process::Process;
 
 /// A function with its prototype, prepared: what a call converts, calls and converts back in
 /// Rust. Shared by its [`Func`] and by the function object's [`CDataBase`].
 pub(crate) struct Prepared {
     f: wasmctypes::Function,
+    /// The process the function belongs to, whose gate every call claims.
+    process: Py<Process>,
     /// The id of the process whose memory the function's pointer arguments point into.
     lib: LibId,
+    /// ctypes' `PyDLL`: the GIL is kept during calls, and an exception C set (natively,
+    /// through the interpreter's API) is raised after the call.
+    python_api: bool,
     /// Natively, the positions declared `c_char_p` or `c_void_p`: a bytes argument there is
     /// passed as a pointer to the bytes object's own (NUL-terminated) buffer, as ctypes
     /// passes it, with no copy. In wasm none: bytes are copied into the sandbox.
@@ -123,7 +129,7 @@ impl Prepared {
                 None => return Ok(py.NotImplemented()),
             }
         }
-        let outcome = self.f.call(&values);
+        let outcome = self.call(py, &values)?;
         // The largest bytes buffer goes back for the next call.
         for v in values {
             if let Value::Bytes(b) = v {
@@ -138,6 +144,26 @@ impl Prepared {
             Err(e) => Err(py_err(e)),
         }
     }
+
+    /// The call itself, with the process claimed for it (see [`Gate`](crate::gate::Gate));
+    /// the outer error is the claim's or an exception C set through the interpreter's API.
+    #[inline]
+    pub(crate) fn call(
+        &self,
+        py: Python<'_>,
+        values: &[Value],
+    ) -> PyResult<wasmctypes::Result<Value>> {
+        let process = self.process.get();
+        let claim = process.claim(py)?;
+        let outcome = self.f.call(values);
+        drop(claim);
+        if self.python_api {
+            if let Some(e) = PyErr::take(py) {
+                return Err(e);
+            }
+        }
+        Ok(outcome)
+    }
 }
 
 /// A function with its prototype (see [`Prepared`]), as the Python layer holds it.
@@ -148,13 +174,16 @@ pub(crate) struct Func {
 
 impl Func {
     pub(crate) fn declared(
-        lib: LibId,
-        native: bool,
+        process: &Bound<'_, Process>,
         mut f: wasmctypes::Function,
         argtypes: Option<Vec<Bound<'_, PyAny>>>,
         restype: Bound<'_, PyAny>,
         use_errno: bool,
+        release_gil: bool,
     ) -> PyResult<Func> {
+        let lib = process.get().sandbox.id();
+        let native = process.get().sandbox.backend() == BackendKind::Native;
+        f.set_detach(release_gil);
         // The process keeps the private copy (it is made with use_errno); each function
         // swaps it only if its library or prototype asks, as in ctypes.
         if f.use_errno() != use_errno {
@@ -176,7 +205,9 @@ impl Func {
         Ok(Func {
             p: Rc::new(Prepared {
                 f,
+                process: process.clone().unbind(),
                 lib,
+                python_api: !release_gil,
                 borrow_bytes,
                 objects_only: Cell::new(0),
                 by_address: Default::default(),
@@ -203,7 +234,7 @@ impl Func {
                 ArgumentError::new_err(format!("argument {}: {}", i + 1, e.value(py)))
             })?);
         }
-        let ret = self.p.f.call(&values).py()?;
+        let ret = self.p.call(py, &values)?.py()?;
         object(py, ret)
     }
 

@@ -39,6 +39,16 @@ impl<T> GilCell<T> {
     }
 }
 
+impl<T> GilCell<T> {
+    /// Runs `f` on the value. `f` must run no Python code (which could reach the cell again):
+    /// it gets the only reference into the cell there is.
+    pub(crate) fn with<R>(&self, _py: Python<'_>, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: as in `load`; `f` runs no Python code (the caller's promise), so nothing
+        // else reaches the cell while the reference lives.
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
 impl<T: Copy> GilCell<T> {
     /// The value.
     #[inline]

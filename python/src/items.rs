@@ -95,7 +95,7 @@ impl Items {
             return Ok(false);
         };
         let addr = self.address(py, process, obj, i)?;
-        process.store(addr, self.code, value)?;
+        process.store(py, addr, self.code, value)?;
         Ok(true)
     }
 
@@ -117,7 +117,7 @@ impl Items {
             None => {
                 let base = match obj.ptr.load(py) {
                     Some(p) => p,
-                    None => match process.pointer_at(obj.addr.load(py))? {
+                    None => match process.pointer_at(py, obj.addr.load(py))? {
                         Value::Int(a) => a as u64,
                         Value::Pointer(p) => p.addr,
                         _ => 0,

@@ -14,11 +14,13 @@ mod convert;
 mod error;
 mod field;
 mod function;
+mod gate;
 mod gil_cell;
 mod items;
 mod library;
 mod pointer_arg;
 mod process;
+mod release_gil;
 
 use pyo3::ffi;
 use pyo3::prelude::*;

@@ -7,58 +7,101 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyType};
 
-use wasmctypes::{
-    BackendKind, CType, Field, LibId, LoadOptions, Memory, Sandbox, StructType, Value, CDLL,
-};
+use wasmctypes::{BackendKind, CType, Field, LoadOptions, Sandbox, StructType, Value, CDLL};
 
 use crate::block::Block;
 use crate::convert::{ctype, object, type_of, StructDesc};
 use crate::error::OrPy;
+use crate::gate::{Claim, Gate};
+use crate::gil_cell::GilCell;
 use crate::items::{Alloc, Items};
 use crate::library::Library;
-
-thread_local! {
-    /// The memory of the callback running now, if any, with the id of the process it belongs
-    /// to: while C is in a call, that process is busy, and a callback's reads and writes of its
-    /// memory go through the memory it was given. Another process's memory is not it.
-    pub(crate) static CALLBACK_MEMORY: Cell<Option<(LibId, *mut (dyn Memory + 'static))>> = const { Cell::new(None) };
-}
-
-/// The memory a running callback was given, if it belongs to the process `id`.
-fn callback_memory(id: LibId) -> Option<*mut (dyn Memory + 'static)> {
-    match CALLBACK_MEMORY.with(Cell::get) {
-        Some((owner, mem)) if owner == id => Some(mem),
-        _ => None,
-    }
-}
+use crate::release_gil::ReleaseGil;
 
 /// A process: a wasm sandbox with its libc, or this process natively.
+///
+/// Every use of its core (a call, a read or write of its memory, an object made in it) first
+/// claims its [`Gate`], with [`Process::claim`]: in wasm one thread at a time uses the
+/// sandbox, others wait with the GIL released.
 #[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Process {
     pub(crate) sandbox: Sandbox,
     /// Buffers (memoryviews) open on the process's memory: `reset` would free what they
     /// point at, so it waits until there are none.
     pub(crate) exports: Cell<usize>,
+    pub(crate) gate: Gate,
+    /// What was to be released while another thread used the sandbox (memory freed by a
+    /// Python object that died, a callback's table slot): released at the next claim.
+    deferred: GilCell<Vec<Deferred>>,
+}
+
+/// A release put off until the sandbox is free (see [`Process::deferred`]).
+pub(crate) enum Deferred {
+    /// A block's memory, to free.
+    Free(u64),
+    /// A callback, whose drop releases its table slot.
+    Callback(wasmctypes::Callback),
 }
 
 impl Process {
+    /// Claims the process for this thread (see [`Gate`]), and releases what was put off.
+    #[inline]
+    pub(crate) fn claim(&self, py: Python<'_>) -> PyResult<Claim<'_>> {
+        let claim = self.gate.claim(py)?;
+        self.release_deferred(py);
+        Ok(claim)
+    }
+
+    /// Releases what was put off, if any.
+    #[inline]
+    fn release_deferred(&self, py: Python<'_>) {
+        if self.deferred.with(py, |d| !d.is_empty()) {
+            self.release_deferred_now(py);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_deferred_now(&self, py: Python<'_>) {
+        let all = self.deferred.replace(py, Vec::new());
+        let mut kept = Vec::new();
+        for d in all {
+            match d {
+                // SAFETY: a block's own memory, freed once (see `Block`'s `Drop`).
+                Deferred::Free(addr) => {
+                    if unsafe { self.sandbox.free(addr) }.is_err() {
+                        kept.push(Deferred::Free(addr));
+                    }
+                }
+                Deferred::Callback(cb) => drop(cb),
+            }
+        }
+        if !kept.is_empty() {
+            self.deferred.with(py, |d| d.extend(kept));
+        }
+    }
+
+    /// Puts a release off until the sandbox is free.
+    pub(crate) fn defer(&self, py: Python<'_>, d: Deferred) {
+        self.deferred.with(py, |all| all.push(d));
+    }
+
     /// The value of C type `t` at `addr`, as Python sees it (bounds-checked in wasm; NULL is
     /// a ValueError).
     pub(crate) fn load_value(&self, py: Python<'_>, addr: u64, t: CType) -> PyResult<Py<PyAny>> {
         if addr == 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        let v = self.memory(
-            |m| m.get(addr, t),
-            |lib| wasmctypes::CValue::from_address(lib, t, addr).value(),
-        )?;
+        let v = self.memory(py, |lib| {
+            wasmctypes::CValue::from_address(lib, t, addr).value()
+        })?;
         object(py, v)
     }
 
-    /// The number of C type `t` at `addr` as Python sees it, read in one step (from a running
-    /// callback's memory when there is one; bounds-checked in wasm; NULL is a ValueError).
+    /// The number of C type `t` at `addr` as Python sees it, read in one step (bounds-checked
+    /// in wasm; NULL is a ValueError).
     pub(crate) fn load_number(&self, py: Python<'_>, addr: u64, t: CType) -> PyResult<Py<PyAny>> {
-        object(py, self.memory(|m| m.get(addr, t), |lib| lib.get(addr, t))?)
+        object(py, self.memory(py, |lib| lib.get(addr, t))?)
     }
 
     /// `v` as the core stores it as C type `t` (masked to the width, as ctypes' setters do),
@@ -83,26 +126,24 @@ impl Process {
     }
 
     /// Stores `v` as C type `t` at `addr` (ctypes' setter: masked to the width).
-    pub(crate) fn store(&self, addr: u64, t: CType, v: Value) -> PyResult<()> {
+    pub(crate) fn store(&self, py: Python<'_>, addr: u64, t: CType, v: Value) -> PyResult<()> {
         if addr == 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        self.memory(
-            |m| m.set(addr, t, &v),
-            |lib| match t {
-                // A string pointer's setter copies the string into the library's memory.
-                CType::CharP | CType::WCharP | CType::VoidP => {
-                    wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone())
-                }
-                _ => lib.set(addr, t, &v),
-            },
-        )
+        self.memory(py, |lib| match t {
+            // A string pointer's setter copies the string into the library's memory.
+            CType::CharP | CType::WCharP | CType::VoidP => {
+                wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone())
+            }
+            _ => lib.set(addr, t, &v),
+        })
     }
 
     /// `n` zero bytes (see [`Process::block`]).
     pub(crate) fn new_block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
+        let py = slf.py();
         let this = slf.get();
-        let addr = this.memory(|m| m.malloc(n), |lib| lib.malloc(n))?;
+        let addr = this.memory(py, |lib| lib.malloc(n))?;
         let block = Block {
             addr,
             size: n,
@@ -116,42 +157,40 @@ impl Process {
         while done < n {
             let k = ZEROS.len().min(n - done);
             let at = addr + done as u64;
-            this.memory(
-                |m| m.write(at, &ZEROS[..k]),
-                |lib| lib.write(at, &ZEROS[..k]),
-            )?;
+            this.memory(py, |lib| lib.write(at, &ZEROS[..k]))?;
             done += k;
         }
         Ok(block)
     }
 
-    /// Frees memory from [`Process::new_block`] (with the memory a running callback was given
-    /// if there is one); an error is ignored, as a failed `free` in C is.
-    pub(crate) fn free(&self, addr: u64) {
+    /// Frees memory from [`Process::new_block`]: now if the sandbox is free for this thread,
+    /// else when it next is. An error is ignored, as a failed `free` in C is.
+    pub(crate) fn free(&self, py: Python<'_>, addr: u64) {
+        let Some(_claim) = self.gate.try_claim() else {
+            return self.defer(py, Deferred::Free(addr));
+        };
         // SAFETY: `addr` is a block's own memory, freed once (see `Block`'s `Drop`).
-        let _ = self.memory(|m| m.free(addr), |lib| unsafe { lib.free(addr) });
+        if let Err(wasmctypes::Error::Runtime(_)) = unsafe { self.sandbox.free(addr) } {
+            // The library is lent to an operation of this thread (an object died while the
+            // core was converting): freed at the next claim.
+            self.defer(py, Deferred::Free(addr));
+        }
     }
 
     /// The pointer stored at `addr` (as `c_void_p`).
-    pub(crate) fn pointer_at(&self, addr: u64) -> PyResult<Value> {
-        self.memory(
-            |m| m.get(addr, CType::VoidP),
-            |lib| lib.get(addr, CType::VoidP),
-        )
+    pub(crate) fn pointer_at(&self, py: Python<'_>, addr: u64) -> PyResult<Value> {
+        self.memory(py, |lib| lib.get(addr, CType::VoidP))
     }
 
-    /// Runs `f` on the memory a running callback was given, or on the process.
+    /// Runs `f` on the process (the sandbox's scope, natively this process), claimed.
+    #[inline]
     pub(crate) fn memory<T>(
         &self,
-        in_callback: impl FnOnce(&mut dyn Memory) -> wasmctypes::Result<T>,
-        outside: impl FnOnce(&CDLL) -> wasmctypes::Result<T>,
+        py: Python<'_>,
+        f: impl FnOnce(&CDLL) -> wasmctypes::Result<T>,
     ) -> PyResult<T> {
-        match callback_memory(self.sandbox.id()) {
-            // SAFETY: the pointer is set only for the duration of a callback's Python code
-            // (see `CallbackObj::new`), on this thread, to the memory the callback was given.
-            Some(mem) => in_callback(unsafe { &mut *mem }).py(),
-            None => outside(&self.sandbox).py(),
-        }
+        let _claim = self.claim(py)?;
+        f(&self.sandbox).py()
     }
 }
 
@@ -167,9 +206,13 @@ impl Process {
             capture_output: Some(false),
             ..LoadOptions::default()
         };
+        let sandbox = Sandbox::open(kind, &options).py()?;
+        sandbox.set_detach(std::rc::Rc::new(ReleaseGil)).py()?;
         Ok(Process {
-            sandbox: Sandbox::open(kind, &options).py()?,
+            gate: Gate::new(kind == BackendKind::Wasm, options.sandbox.timeout),
+            sandbox,
             exports: Cell::new(0),
+            deferred: GilCell::new(Vec::new()),
         })
     }
 
@@ -180,16 +223,22 @@ impl Process {
     }
 
     /// Loads a library into the process (`dlopen(path, RTLD_GLOBAL)`).
-    fn load(&self, path: &str) -> PyResult<Library> {
+    fn load(slf: &Bound<'_, Self>, path: &str) -> PyResult<Library> {
+        let this = slf.get();
+        let _claim = this.claim(slf.py())?;
         // SAFETY: natively this is ctypes' `CDLL(path)`: the script chose to run this library.
-        let lib = unsafe { self.sandbox.load_unchecked(path) }.py()?;
-        Ok(Library { lib })
+        let lib = unsafe { this.sandbox.load_unchecked(path) }.py()?;
+        Ok(Library {
+            lib,
+            process: slf.clone().unbind(),
+        })
     }
 
     /// The C library (`CDLL(None)`, `find_library("c")`).
-    fn libc(&self) -> Library {
+    fn libc(slf: &Bound<'_, Self>) -> Library {
         Library {
-            lib: self.sandbox.libc(),
+            lib: slf.get().sandbox.libc(),
+            process: slf.clone().unbind(),
         }
     }
 
@@ -256,23 +305,16 @@ impl Process {
         if addr == 0 && n > 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        let bytes = self.memory(
-            |m| {
-                let mut out = vec![0u8; n];
-                m.read_into(addr, &mut out)?;
-                Ok(out)
-            },
-            |lib| lib.read(addr, n),
-        )?;
+        let bytes = self.memory(py, |lib| lib.read(addr, n))?;
         Ok(PyBytes::new(py, &bytes))
     }
 
     /// Writes `data` at `addr`.
-    fn write(&self, addr: u64, data: &[u8]) -> PyResult<()> {
+    fn write(&self, py: Python<'_>, addr: u64, data: &[u8]) -> PyResult<()> {
         if addr == 0 && !data.is_empty() {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        self.memory(|m| m.write(addr, data), |lib| lib.write(addr, data))
+        self.memory(py, |lib| lib.write(addr, data))
     }
 
     /// The value of type code `code` at `addr`, as a ctypes getter gives it (`p[i]` of a
@@ -284,7 +326,12 @@ impl Process {
     /// Stores `value` as type code `code` at `addr` (ctypes' setter: masked to the width).
     fn set(&self, addr: u64, code: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let t = ctype(code)?;
-        self.store(addr, t, crate::convert::value(value, self.sandbox.id())?)
+        self.store(
+            value.py(),
+            addr,
+            t,
+            crate::convert::value(value, self.sandbox.id())?,
+        )
     }
 
     /// The item kind of an array of `length` items of type code `code`, or of a pointer to
@@ -308,22 +355,7 @@ impl Process {
         if addr == 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        let bytes = self.memory(
-            |m| {
-                let mut out = Vec::new();
-                let mut at = addr;
-                loop {
-                    let mut b = [0u8; 1];
-                    m.read_into(at, &mut b)?;
-                    if b[0] == 0 {
-                        return Ok(out);
-                    }
-                    out.push(b[0]);
-                    at += 1;
-                }
-            },
-            |lib| lib.string_at(addr),
-        )?;
+        let bytes = self.memory(py, |lib| lib.string_at(addr))?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -338,7 +370,8 @@ impl Process {
     }
 
     /// Drops everything the sandbox holds and reloads its libraries (wasm).
-    fn reset(&self) -> PyResult<()> {
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        let _claim = self.claim(py)?;
         if self.exports.get() > 0 {
             return Err(pyo3::exceptions::PyBufferError::new_err(
                 "Existing exports of data: the sandbox cannot be reset",

@@ -1687,14 +1687,16 @@ def namespace(backend):
             self.errcheck = None
 
         def _function(self, codes, rcode):
-            # ctypes' use_errno, from the library's or the prototype's flags.
+            # ctypes' use_errno, from the library's or the prototype's flags; the GIL is
+            # released around the call unless the flags say it is the interpreter's API.
             use_errno = bool(self._flags_ & FUNCFLAG_USE_ERRNO)
+            release_gil = not self._flags_ & FUNCFLAG_PYTHONAPI
             if self._name is not None:
-                return self._dll._lib.function(self._name, codes, rcode, use_errno)
+                return self._dll._lib.function(self._name, codes, rcode, use_errno, release_gil)
             addr = self._address()
             if not addr:
                 raise ValueError("NULL function pointer")
-            return _libc().function_at(addr, codes, rcode, use_errno)
+            return _libc().function_at(addr, codes, rcode, use_errno, release_gil)
 
         def _prepare(self):
             codes = None
@@ -2001,6 +2003,7 @@ def namespace(backend):
 
     # ---------------------------------------------------------------- libraries
     class CDLL:
+        _func_flags_ = FUNCFLAG_CDECL
         _func_restype_ = c_int
 
         def __init__(self, name, mode=0, handle=None, use_errno=False, use_last_error=False, winmode=None):
@@ -2010,7 +2013,7 @@ def namespace(backend):
             else:
                 self._lib = proc.load(_resolve(os.fspath(name)))
             restype = self._func_restype_
-            flags = _flags(use_errno, use_last_error)
+            flags = _flags(use_errno, use_last_error) | self._func_flags_
 
             class _FuncPtr(_CFuncPtr):
                 _restype_ = restype
@@ -2031,7 +2034,11 @@ def namespace(backend):
         def __repr__(self):
             return "<CDLL '%s', handle %x at %#x>" % (self._name, id(self._lib), id(self))
 
-    PyDLL = CDLL
+    class PyDLL(CDLL):
+        """A library whose functions are the interpreter's API: the GIL is kept during their
+        calls, as ctypes keeps it (`FUNCFLAG_PYTHONAPI`)."""
+
+        _func_flags_ = FUNCFLAG_CDECL | FUNCFLAG_PYTHONAPI
 
     class LibraryLoader:
         def __init__(self, dlltype):
@@ -2051,6 +2058,7 @@ def namespace(backend):
             return self._dlltype(name)
 
     cdll = LibraryLoader(CDLL)
+    pydll = LibraryLoader(PyDLL)
 
     def _is_libc(name):
         """libc, by the names it has. In the sandbox libm is libc too: wasi-libc contains
@@ -2294,7 +2302,19 @@ def namespace(backend):
     ns._pointer_type_cache = _pointers
     ns._Pointer = _Pointer
     ns._SimpleCData = _SimpleCData
-    ns.PYFUNCTYPE = CFUNCTYPE  # the interpreter lock is held in every call here
+    def PYFUNCTYPE(restype, *argtypes):
+        """A function type whose calls keep the GIL (`FUNCFLAG_PYTHONAPI`)."""
+        key = (restype, argtypes, "pythonapi")
+        t = _functypes.get(key)
+        if t is None:
+            t = _functypes[key] = _CDataMeta(
+                "CFunctionType",
+                (_CFuncPtr,),
+                {"_restype_": restype, "_argtypes_": argtypes, "_flags_": FUNCFLAG_CDECL | FUNCFLAG_PYTHONAPI},
+            )
+        return t
+
+    ns.PYFUNCTYPE = PYFUNCTYPE
     ns.CTYPES_MAX_ARGCOUNT = _core.MAX_ARGS  # this core's limit (CPython's is 1024)
     ns.RTLD_LOCAL = 0
     ns.RTLD_GLOBAL = 256
