@@ -53,26 +53,30 @@ def rounds_for(lib, seconds):
         n *= 4
 
 
-def test_the_gil_is_released_while_c_computes(ns_lib):
-    which, ns, lib = ns_lib
-    n = rounds_for(lib, 0.6)
+def ticks_during(call):
+    """How often this thread ran while another thread ran `call()` (well inside it)."""
     done = {}
 
-    def compute():
+    def run():
         done["started"] = time.perf_counter()
-        lib.spin(n)
+        call()
         done["ended"] = time.perf_counter()
 
-    t = threading.Thread(target=compute)
+    t = threading.Thread(target=run)
     ticks = []
     t.start()
     while t.is_alive():
         ticks.append(time.perf_counter())
         time.sleep(0.001)
     t.join()
+    return len([x for x in ticks if done["started"] + 0.05 < x < done["ended"] - 0.05])
+
+
+def test_the_gil_is_released_while_c_computes(ns_lib):
+    which, ns, lib = ns_lib
+    n = rounds_for(lib, 0.6)
     # This thread ran while C computed, well before the call returned.
-    during = [x for x in ticks if done["started"] + 0.05 < x < done["ended"] - 0.05]
-    assert len(during) > 20, (which, len(during), done)
+    assert ticks_during(lambda: lib.spin(n)) > 20, which
 
 
 def test_a_pydll_keeps_the_gil(threads_lib):
@@ -89,22 +93,7 @@ def test_a_pydll_keeps_the_gil(threads_lib):
         lib.spin.argtypes = [ns.c_uint64]
         lib.spin.restype = ns.c_uint64
         n = rounds_for(lib, 0.4)
-        done = {}
-
-        def compute():
-            done["started"] = time.perf_counter()
-            lib.spin(n)
-            done["ended"] = time.perf_counter()
-
-        t = threading.Thread(target=compute)
-        ticks = []
-        t.start()
-        while t.is_alive():
-            ticks.append(time.perf_counter())
-            time.sleep(0.001)
-        t.join()
-        during = [x for x in ticks if done["started"] + 0.05 < x < done["ended"] - 0.05]
-        assert len(during) == 0, (which, len(during))
+        assert ticks_during(lambda: lib.spin(n)) == 0, which
 
 
 def test_a_callback_may_run_on_a_c_thread(ns_lib):
