@@ -13,6 +13,7 @@ use crate::cdata::CDataBase;
 use crate::convert::{object, type_of, value};
 use crate::error::OrPy;
 use crate::pointer_arg::PointerArg;
+use crate::mirror::Direction;
 use crate::process::Process;
 
 /// What a callback's result goes to C as (see [`CallbackObj::new`]).
@@ -225,10 +226,14 @@ impl CallbackObj {
                 let Some(t) = cell.as_ref() else {
                     return Ok(zero.clone());
                 };
-                let outcome = owner
-                    .get()
+                let process = owner.get();
+                // C may have written to host buffers' mirrors: the callback's Python code
+                // sees what it wrote, and C sees what the callback writes.
+                let _ = process.sync_mirrors(py, Direction::Out);
+                let outcome = process
                     .gate
                     .in_callback(|| t.run(py, values, passes, lib));
+                let _ = process.sync_mirrors(py, Direction::In);
                 Ok(outcome.unwrap_or_else(|_| zero.clone()))
             })
         })

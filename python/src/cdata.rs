@@ -491,7 +491,13 @@ impl CDataBase {
         } else {
             let p = process.get();
             let _claim = p.claim(slf.py())?;
-            p.sandbox.host_pointer(addr, size).py()?
+            match p.mirrored_host_address(slf.py(), addr, size) {
+                // Memory that stands for a host buffer (`from_buffer`): the view shares the
+                // host object's memory, as natively.
+                Some(host) => std::ptr::NonNull::new(host as *mut u8)
+                    .ok_or_else(|| PyValueError::new_err("NULL pointer access"))?,
+                None => p.sandbox.host_pointer(addr, size).py()?,
+            }
         };
         let export = Box::new(Export {
             format: CString::new(format)

@@ -6,12 +6,15 @@ use std::rc::Rc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
-use wasmctypes::{BackendKind, CType, Error, LibId, Pointer, Type, Value};
+use wasmctypes::{CType, Error, LibId, Pointer, Type, Value};
 
 use crate::cdata::CDataBase;
 use crate::convert::{object, type_of, value};
 use crate::error::{py_err, ArgumentError, OrPy};
+use crate::gate::Claim;
+use crate::mirror::Direction;
 use crate::process::Process;
+use crate::staging::Staged;
 
 /// A function with its prototype, prepared: what a call converts, calls and converts back in
 /// Rust. Shared by its [`Func`] and by the function object's [`CDataBase`].
@@ -24,10 +27,9 @@ pub(crate) struct Prepared {
     /// ctypes' `PyDLL`: the GIL is kept during calls, and an exception C set (natively,
     /// through the interpreter's API) is raised after the call.
     python_api: bool,
-    /// Natively, the positions declared `c_char_p` or `c_void_p`: a bytes argument there is
-    /// passed as a pointer to the bytes object's own (NUL-terminated) buffer, as ctypes
-    /// passes it, with no copy. In wasm none: bytes are copied into the sandbox.
-    borrow_bytes: u64,
+    /// The positions where a `bytes` argument passes as a pointer to its bytes (declared
+    /// `c_char_p` or `c_void_p`, or not declared: see [`crate::staging`]).
+    bytes_ok: u64,
     /// The positions declared as a pointer or array type, whose `from_param` takes no plain
     /// value but None ([`Func::_objects_only`]).
     objects_only: Cell<u64>,
@@ -35,13 +37,7 @@ pub(crate) struct Prepared {
     /// ctypes' rules say for every instance of the type ([`Func::_learn`]). At most
     /// [`LEARNED`] of them.
     by_address: std::cell::RefCell<Learned>,
-    /// A buffer for the bytes of a call's argument, kept between calls (see
-    /// [`Prepared::fast`]); empty while a call holds it.
-    spare: Cell<Vec<u8>>,
 }
-
-/// The largest buffer a function keeps for its bytes arguments between calls.
-pub(crate) const SPARE_MAX: usize = 64 * 1024;
 
 /// `(position, type)` pairs of [`Prepared::by_address`].
 pub(crate) type Learned = smallvec::SmallVec<[(usize, Py<PyType>); 4]>;
@@ -75,7 +71,12 @@ impl Prepared {
 
     /// Argument `i` as the core takes it, if the core converts it alone (see
     /// [`Prepared::fast`]); `None` if it is for the Python layer.
-    fn argument(&self, i: usize, a: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+    fn argument<'py>(
+        &self,
+        i: usize,
+        a: &Bound<'py, PyAny>,
+        staged: &mut Staged<'py>,
+    ) -> PyResult<Option<Value>> {
         let bit = 1u64 << i.min(63);
         if self.objects_only.get() & bit != 0 {
             // A pointer or array type: None (NULL), or an object of a type learned to pass as
@@ -92,17 +93,14 @@ impl Prepared {
             return value(a, self.lib).map(Some);
         }
         if let Ok(b) = a.cast_exact::<PyBytes>() {
-            if self.borrow_bytes & bit != 0 {
-                // The bytes object's own buffer (CPython keeps it NUL-terminated), alive for
-                // the call since `args` holds the object; C must not keep it, as with ctypes.
-                return Ok(Some(self.pointer(b.as_bytes().as_ptr() as u64)));
+            if self.bytes_ok & bit == 0 {
+                return Ok(None);
             }
-            // Copied (into the sandbox, by the core) from a buffer this function keeps
-            // between calls: no allocation per call.
-            let mut v = self.spare.take();
-            v.clear();
-            v.extend_from_slice(b.as_bytes());
-            return Ok(Some(Value::Bytes(v)));
+            return self
+                .process
+                .get()
+                .stage_bytes(a.py(), b, staged)
+                .map(Some);
         }
         if a.is_none()
             || a.is_exact_instance_of::<PyFloat>()
@@ -122,22 +120,24 @@ impl Prepared {
         if args.len() > wasmctypes::MAX_ARGS {
             return Ok(py.NotImplemented());
         }
+        let process = self.process.get();
+        let claim = process.claim(py)?;
+        let mut staged = Staged::default();
         let mut values = Args::new();
         for (i, a) in args.iter().enumerate() {
-            match self.argument(i, &a)? {
-                Some(v) => values.push(v),
-                None => return Ok(py.NotImplemented()),
+            match self.argument(i, &a, &mut staged) {
+                Ok(Some(v)) => values.push(v),
+                Ok(None) => {
+                    process.unstage(py, staged);
+                    return Ok(py.NotImplemented());
+                }
+                Err(e) => {
+                    process.unstage(py, staged);
+                    return Err(e);
+                }
             }
         }
-        let outcome = self.call(py, &values)?;
-        // The largest bytes buffer goes back for the next call.
-        for v in values {
-            if let Value::Bytes(b) = v {
-                let kept = self.spare.take();
-                let larger = b.capacity() > kept.capacity() && b.capacity() <= SPARE_MAX;
-                self.spare.set(if larger { b } else { kept });
-            }
-        }
+        let outcome = self.call(py, &values, staged, claim)?;
         match outcome {
             Ok(ret) => object(py, ret),
             Err(Error::ArgumentError { .. }) => Ok(py.NotImplemented()),
@@ -145,24 +145,61 @@ impl Prepared {
         }
     }
 
-    /// The call itself, with the process claimed for it (see [`Gate`](crate::gate::Gate));
-    /// the outer error is the claim's or an exception C set through the interpreter's API.
-    #[inline]
+    /// The call itself, with the process claimed (see [`Gate`](crate::gate::Gate)): the
+    /// host buffers mirrored in the sandbox synced around it ([`crate::mirror`]), the
+    /// arguments' staged copies copied back after it ([`crate::staging`]). The outer error
+    /// is a sync's, or an exception C set through the interpreter's API.
     pub(crate) fn call(
         &self,
         py: Python<'_>,
         values: &[Value],
+        staged: Staged<'_>,
+        claim: Claim<'_>,
     ) -> PyResult<wasmctypes::Result<Value>> {
         let process = self.process.get();
-        let claim = process.claim(py)?;
+        if let Err(e) = process.sync_mirrors(py, Direction::In) {
+            process.unstage(py, staged);
+            return Err(e);
+        }
         let outcome = self.f.call(values);
+        let synced = process.sync_mirrors(py, Direction::Out);
+        process.unstage(py, staged);
         drop(claim);
+        synced?;
         if self.python_api {
             if let Some(e) = PyErr::take(py) {
                 return Err(e);
             }
         }
         Ok(outcome)
+    }
+
+    /// An argument the Python layer converted (see [`Func::__call__`]) as the core takes it:
+    /// [`value`], but `bytes` (plain, or typed `("z", b)` / `("P", b)`) pass as a pointer to
+    /// their bytes (see [`crate::staging`]).
+    fn converted<'py>(&self, a: &Bound<'py, PyAny>, staged: &mut Staged<'py>) -> PyResult<Value> {
+        let process = self.process.get();
+        if let Ok(b) = a.cast_exact::<PyBytes>() {
+            return process.stage_bytes(a.py(), b, staged);
+        }
+        if let Ok(t) = a.cast_exact::<PyTuple>() {
+            if t.len() == 2 {
+                if let (Ok(code), Ok(b)) = (t.get_item(0)?.extract::<String>(), t.get_item(1)) {
+                    if let (Some(ct), Ok(b)) = (
+                        match code.as_str() {
+                            "z" => Some(CType::CharP),
+                            "P" => Some(CType::VoidP),
+                            _ => None,
+                        },
+                        b.cast_exact::<PyBytes>(),
+                    ) {
+                        let p = process.stage_bytes(a.py(), b, staged)?;
+                        return Ok(Value::Typed(ct, p.into()));
+                    }
+                }
+            }
+        }
+        value(a, self.lib)
     }
 }
 
@@ -182,7 +219,6 @@ impl Func {
         release_gil: bool,
     ) -> PyResult<Func> {
         let lib = process.get().sandbox.id();
-        let native = process.get().sandbox.backend() == BackendKind::Native;
         f.set_detach(release_gil);
         // The process keeps the private copy (it is made with use_errno); each function
         // swaps it only if its library or prototype asks, as in ctypes.
@@ -194,12 +230,13 @@ impl Func {
             f.set_argtypes(&types).py()?;
         }
         f.set_restype(type_of(&restype)?).py()?;
-        let mut borrow_bytes = 0u64;
-        if native {
-            for (i, t) in f.argtypes().unwrap_or(&[]).iter().enumerate() {
-                if matches!(t, Type::Simple(CType::CharP | CType::VoidP)) && i < 64 {
-                    borrow_bytes |= 1 << i;
-                }
+        // Bytes pass as a pointer where declared c_char_p or c_void_p, and past the
+        // declared arguments (variadic ones, or all without argtypes: as c_char_p).
+        let declared = f.argtypes().unwrap_or(&[]);
+        let mut bytes_ok = u64::MAX << declared.len().min(63);
+        for (i, t) in declared.iter().enumerate() {
+            if matches!(t, Type::Simple(CType::CharP | CType::VoidP)) && i < 64 {
+                bytes_ok |= 1 << i;
             }
         }
         Ok(Func {
@@ -208,10 +245,9 @@ impl Func {
                 process: process.clone().unbind(),
                 lib,
                 python_api: !release_gil,
-                borrow_bytes,
+                bytes_ok,
                 objects_only: Cell::new(0),
                 by_address: Default::default(),
-                spare: Cell::new(Vec::new()),
             }),
         })
     }
@@ -228,13 +264,24 @@ impl Func {
                 wasmctypes::MAX_ARGS
             )));
         }
+        let process = self.p.process.get();
+        let claim = process.claim(py)?;
+        let mut staged = Staged::default();
         let mut values = Args::new();
         for (i, a) in args.iter().enumerate() {
-            values.push(value(&a, self.p.lib).map_err(|e| {
-                ArgumentError::new_err(format!("argument {}: {}", i + 1, e.value(py)))
-            })?);
+            match self.p.converted(&a, &mut staged) {
+                Ok(v) => values.push(v),
+                Err(e) => {
+                    process.unstage(py, staged);
+                    return Err(ArgumentError::new_err(format!(
+                        "argument {}: {}",
+                        i + 1,
+                        e.value(py)
+                    )));
+                }
+            }
         }
-        let ret = self.p.call(py, &values)?.py()?;
+        let ret = self.p.call(py, &values, staged, claim)?.py()?;
         object(py, ret)
     }
 

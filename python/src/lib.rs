@@ -16,11 +16,15 @@ mod field;
 mod function;
 mod gate;
 mod gil_cell;
+mod host_buffer;
 mod items;
 mod library;
+mod mirror;
 mod pointer_arg;
 mod process;
+mod pyobject;
 mod release_gil;
+mod staging;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -76,6 +80,10 @@ fn build(source: &str) -> PyResult<(String, String)> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build, m)?)?;
     m.add_function(wrap_pyfunction!(buffer_info, m)?)?;
+    m.add_function(wrap_pyfunction!(pyobject::object_at, m)?)?;
+    m.add_function(wrap_pyfunction!(pyobject::steal, m)?)?;
+    m.add_function(wrap_pyfunction!(pyobject::incref, m)?)?;
+    m.add_function(wrap_pyfunction!(pyobject::decref, m)?)?;
     m.add_class::<process::Process>()?;
     m.add_class::<library::Library>()?;
     m.add_class::<function::Func>()?;
@@ -88,6 +96,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<field::Field>()?;
     m.add_class::<items::Alloc>()?;
     m.add_class::<items::Sizeof>()?;
+    m.add_class::<mirror::Mirror>()?;
+    m.add_class::<mirror::MirrorHold>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;
     m.add("MAX_ARGS", wasmctypes::MAX_ARGS)?;
     m.add("SandboxError", m.py().get_type::<SandboxError>())?;

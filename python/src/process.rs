@@ -16,7 +16,9 @@ use crate::gate::{Claim, Gate};
 use crate::gil_cell::GilCell;
 use crate::items::{Alloc, Items};
 use crate::library::Library;
+use crate::mirror::{Direction, Mirror};
 use crate::release_gil::ReleaseGil;
+use crate::staging::Stage;
 
 /// A process: a wasm sandbox with its libc, or this process natively.
 ///
@@ -33,6 +35,10 @@ pub(crate) struct Process {
     /// What was to be released while another thread used the sandbox (memory freed by a
     /// Python object that died, a callback's table slot): released at the next claim.
     deferred: GilCell<Vec<Deferred>>,
+    /// Host buffers mirrored in the sandbox (see [`crate::mirror`]).
+    pub(crate) mirrors: GilCell<Vec<Py<Mirror>>>,
+    /// Where a call's `bytes` arguments are copied in the sandbox (see [`crate::staging`]).
+    pub(crate) stage: GilCell<Stage>,
 }
 
 /// A release put off until the sandbox is free (see [`Process::deferred`]).
@@ -101,7 +107,9 @@ impl Process {
     /// The number of C type `t` at `addr` as Python sees it, read in one step (bounds-checked
     /// in wasm; NULL is a ValueError).
     pub(crate) fn load_number(&self, py: Python<'_>, addr: u64, t: CType) -> PyResult<Py<PyAny>> {
-        object(py, self.memory(py, |lib| lib.get(addr, t))?)
+        let _claim = self.claim(py)?;
+        self.sync_range(py, Direction::In, addr, self.sandbox.sizeof(t))?;
+        object(py, self.sandbox.get(addr, t).py()?)
     }
 
     /// `v` as the core stores it as C type `t` (masked to the width, as ctypes' setters do),
@@ -130,13 +138,17 @@ impl Process {
         if addr == 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        self.memory(py, |lib| match t {
+        let _claim = self.claim(py)?;
+        let lib = &self.sandbox;
+        match t {
             // A string pointer's setter copies the string into the library's memory.
             CType::CharP | CType::WCharP | CType::VoidP => {
                 wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone())
             }
             _ => lib.set(addr, t, &v),
-        })
+        }
+        .py()?;
+        self.sync_range(py, Direction::Out, addr, lib.sizeof(t))
     }
 
     /// `n` zero bytes (see [`Process::block`]).
@@ -213,6 +225,8 @@ impl Process {
             sandbox,
             exports: Cell::new(0),
             deferred: GilCell::new(Vec::new()),
+            mirrors: GilCell::new(Vec::new()),
+            stage: GilCell::new(Stage::default()),
         })
     }
 
@@ -234,7 +248,30 @@ impl Process {
         })
     }
 
-    /// The C library (`CDLL(None)`, `find_library("c")`).
+    /// Every symbol of the process (`CDLL(None)`, `PyDLL(None)`): `dlopen(NULL)` natively,
+    /// where the interpreter's own API is; the sandbox's whole scope in wasm.
+    fn this(slf: &Bound<'_, Self>) -> PyResult<Library> {
+        let this = slf.get();
+        let _claim = this.claim(slf.py())?;
+        Ok(Library {
+            lib: this.sandbox.this_process().py()?,
+            process: slf.clone().unbind(),
+        })
+    }
+
+    /// A holder of the mirror of `obj`'s buffer in the sandbox (see [`crate::mirror`]):
+    /// `from_buffer` and `pythonapi.PyObject_GetBuffer` in wasm. With `writable`, a read-only
+    /// buffer is a `TypeError`.
+    #[pyo3(name = "mirror")]
+    fn mirror_of(
+        slf: &Bound<'_, Self>,
+        obj: &Bound<'_, PyAny>,
+        writable: bool,
+    ) -> PyResult<crate::mirror::MirrorHold> {
+        Process::mirror(slf, obj, writable)
+    }
+
+    /// The C library (`find_library("c")`).
     fn libc(slf: &Bound<'_, Self>) -> Library {
         Library {
             lib: slf.get().sandbox.libc(),
@@ -305,7 +342,9 @@ impl Process {
         if addr == 0 && n > 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        let bytes = self.memory(py, |lib| lib.read(addr, n))?;
+        let _claim = self.claim(py)?;
+        self.sync_range(py, Direction::In, addr, n)?;
+        let bytes = self.sandbox.read(addr, n).py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -314,13 +353,18 @@ impl Process {
         if addr == 0 && !data.is_empty() {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        self.memory(py, |lib| lib.write(addr, data))
+        let _claim = self.claim(py)?;
+        self.sandbox.write(addr, data).py()?;
+        self.sync_range(py, Direction::Out, addr, data.len())
     }
 
     /// The value of type code `code` at `addr`, as a ctypes getter gives it (`p[i]` of a
     /// pointer or array of a fundamental type): one read, no bytes object in between.
     fn get(&self, py: Python<'_>, addr: u64, code: &str) -> PyResult<Py<PyAny>> {
-        self.load_value(py, addr, ctype(code)?)
+        let t = ctype(code)?;
+        let _claim = self.claim(py)?;
+        self.sync_range(py, Direction::In, addr, self.sandbox.sizeof(t))?;
+        self.load_value(py, addr, t)
     }
 
     /// Stores `value` as type code `code` at `addr` (ctypes' setter: masked to the width).
@@ -355,7 +399,9 @@ impl Process {
         if addr == 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
-        let bytes = self.memory(py, |lib| lib.string_at(addr))?;
+        let _claim = self.claim(py)?;
+        self.sync_range(py, Direction::In, addr, usize::MAX / 2)?;
+        let bytes = self.sandbox.string_at(addr).py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 

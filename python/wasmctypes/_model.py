@@ -103,24 +103,27 @@ def namespace(backend):
             return _bare(cls)._attach(int(address))
 
         def from_buffer(cls, obj, offset=0):
-            """An instance sharing the memory of a writable buffer. In the sandbox only the
-            sandbox's own memory can be shared: a ctypes object of this namespace."""
+            """An instance sharing the memory of a writable buffer. Natively the object's own
+            memory; in the sandbox a mirror of it in the sandbox's memory, kept coherent with
+            the object (see `_core.Mirror`): what C or Python writes on one side, the other
+            reads."""
             if cls in _ABSTRACT:
                 raise TypeError("abstract class")
+            hold = None
             if isinstance(type(obj), _CDataMeta):
                 addr, size, base = obj._b_addr, sizeof(obj), obj
-            elif backend == "wasm":
-                raise TypeError(
-                    "from_buffer() in the sandbox shares only sandbox memory (a ctypes object); "
-                    "%s lives in the host: use from_buffer_copy()" % type(obj).__name__
-                )
             else:
                 base = memoryview(obj)
-                addr, size, readonly, contiguous = _core.buffer_info(base)
-                if readonly:
-                    raise TypeError("underlying buffer is not writable")
-                if not contiguous:
-                    raise TypeError("underlying buffer is not C contiguous")
+                if backend == "wasm":
+                    hold = proc.mirror(obj, True)
+                    addr, size = hold.address, hold.length
+                else:
+                    addr, size, readonly, contiguous = _core.buffer_info(base)
+                    if readonly:
+                        raise TypeError("underlying buffer is not writable")
+                    if not contiguous:
+                        raise TypeError("underlying buffer is not C contiguous")
+            offset = _index(offset)
             if offset < 0:
                 raise ValueError("offset cannot be negative")
             if size < offset + sizeof(cls):
@@ -130,8 +133,8 @@ def namespace(backend):
                 )
             obj_ = _bare(cls)._attach(addr + offset)
             # As ctypes: the object keeps what it shares (a ctypes object, or a memoryview
-            # of a host buffer) under index -1.
-            _keep_ref(obj_, -1, base)
+            # of a host buffer) under index -1; in the sandbox also the mirror's holder.
+            _keep_ref(obj_, -1, base, hold)
             return obj_
 
         def from_buffer_copy(cls, data, offset=0):

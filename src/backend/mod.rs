@@ -197,6 +197,14 @@ pub(crate) trait Backend {
     /// the one the backend was opened with (libc for a new sandbox).
     fn load(&mut self, path: &Path) -> Result<usize>;
 
+    /// The handle on the whole process's symbols, as `dlopen(NULL)` gives it natively (the
+    /// program, and every library loaded with `RTLD_GLOBAL`: ctypes' `CDLL(None)`, whose
+    /// symbols include the Python interpreter's own in a Python process); its module index.
+    /// In wasm, module 0, which sees the sandbox's whole scope.
+    fn load_this(&mut self) -> Result<usize> {
+        Ok(0)
+    }
+
     /// Prepares a call of `callee` (a symbol as module `module` finds it, or a function
     /// pointer) with these arguments and result, once. `fixed` is the number of fixed arguments of a variadic function, `None`
     /// otherwise. The wasm backend checks the prototype against the export's signature,

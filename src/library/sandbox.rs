@@ -91,6 +91,18 @@ impl Sandbox {
         Ok(self.libc.sibling(module, path))
     }
 
+    /// The handle on every symbol of the process: ctypes' `CDLL(None)`, `dlopen(NULL)`
+    /// natively (the program and the libraries loaded globally, the Python interpreter's own
+    /// symbols in a Python process); in wasm the sandbox's whole scope, as
+    /// [`Sandbox::libc`] sees it.
+    pub fn this_process(&self) -> Result<CDLL> {
+        let module = self.libc.inner.backend()?.load_this()?;
+        Ok(match module {
+            0 => self.libc(),
+            m => self.libc.sibling(m, Path::new("<this process>")),
+        })
+    }
+
     /// Re-creates the sandbox: libc and every library reloaded in order, memory and tables
     /// as after loading (see [`CDLL::reset`]).
     pub fn reset(&self) -> Result<()> {

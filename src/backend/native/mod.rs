@@ -262,6 +262,17 @@ impl Backend for NativeLibrary {
         Ok(self.libs.len() - 1)
     }
 
+    fn load_this(&mut self) -> Result<usize> {
+        let this = Path::new("<this process>");
+        if let Some(i) = self.libs.iter().position(|(p, _)| p == this) {
+            return Ok(i);
+        }
+        // The program is loaded already: dlopen(NULL) takes a handle on it, running nothing.
+        let lib = libloading::os::unix::Library::this();
+        self.libs.push((this.to_path_buf(), lib.into()));
+        Ok(self.libs.len() - 1)
+    }
+
     fn prepare(
         &mut self,
         module: usize,
