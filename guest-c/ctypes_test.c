@@ -261,3 +261,14 @@ RECT ReturnRect(int i, RECT ar, RECT *br, POINT cp, RECT dr, RECT *er, POINT fp,
     default: return gr;
     }
 }
+
+/* `_testfunc_pylist_append(list, item)`: appends through the interpreter's own API (a PyDLL
+   function of CPython's test suite). Natively only, where the interpreter is in the process
+   (its symbol is weak: a process without it gets -1); a sandbox has no interpreter. */
+#ifndef __wasm__
+typedef struct _object PyObject;
+extern int PyList_Append(PyObject *, PyObject *) __attribute__((weak));
+int _testfunc_pylist_append(PyObject *list, PyObject *item) {
+    return PyList_Append ? PyList_Append(list, item) : -1;
+}
+#endif

@@ -105,18 +105,38 @@ def test_pickling_copies_bytes_and_refuses_pointers(ct):
     assert run(ct) == run(real) == (3, 2.5, "kept", True, 42, True)
 
 
-def test_from_buffer_shares_host_memory_natively_and_refuses_it_in_the_sandbox(ct):
-    data = bytearray(b"\x01\x00\x00\x00\x02\x00\x00\x00")
-    assert list((ct.c_int * 2).from_buffer_copy(data)) == [1, 2]
-    if ct.__name__ == "wasmctypes.native":
-        arr = (ct.c_int * 2).from_buffer(data)
+def test_from_buffer_shares_a_host_buffer(ct):
+    """from_buffer of a bytearray: natively its own memory, in the sandbox a mirror kept
+    coherent with it; either way each side sees what the other wrote, as with ctypes."""
+
+    def run(ns):
+        data = bytearray(b"\x01\x00\x00\x00\x02\x00\x00\x00")
+        copied = list((ns.c_int * 2).from_buffer_copy(data))
+        arr = (ns.c_int * 2).from_buffer(data)
         arr[1] = 7
-        assert data[4] == 7 and list(arr) == [1, 7]
-        with pytest.raises(TypeError):
-            ct.c_int.from_buffer(b"read-only")
-    else:
-        with pytest.raises(TypeError, match="from_buffer_copy"):
-            (ct.c_int * 2).from_buffer(data)
+        seen = [data[4], list(arr)]
+        data[0] = 9
+        seen.append(arr[0])
+        libc = ns.CDLL(None)
+        libc.memset.argtypes = [ns.c_void_p, ns.c_int, ns.c_size_t]
+        libc.memset(arr, 0x11, 2)
+        seen.append(bytes(data))
+        try:
+            data.append(0)
+        except BufferError:
+            seen.append("BufferError")
+        for ro in (b"read-only", memoryview(b"read-only")):
+            try:
+                ns.c_int.from_buffer(ro)
+            except TypeError as e:
+                seen.append(str(e))
+        return copied, seen
+
+    assert run(ct) == run(real) == (
+        [1, 2],
+        [7, [1, 7], 9, b"\x11\x11\x00\x00\x07\x00\x00\x00", "BufferError",
+         "underlying buffer is not writable", "underlying buffer is not writable"],
+    )
 
 
 def test_long_double_crosses_calls_callbacks_and_memory(ct, test_lib):

@@ -673,10 +673,15 @@ def namespace(backend):
                         _handle_of.pop(id(entry[0]), None)
 
     def _lookup(h):
+        """The object a `py_object` holds: natively the object at that address (as ctypes
+        reads a `PyObject *`, a new reference); in the sandbox the object of a handle this
+        namespace made."""
         if not h:
             raise ValueError("PyObject is NULL")
         entry = _handles.get(h)
         if entry is None:
+            if backend == "native":
+                return _core.object_at(h)
             raise ValueError("no Python object at %#x: py_object handles are only those this namespace made" % h)
         return entry[0]
     # The fundamental numbers, read and written by the core in one step (`proc.get`,
@@ -1607,6 +1612,9 @@ def namespace(backend):
                 # and converts it to restype.
                 try:
                     if restype is py_object:
+                        if backend == "native":
+                            # As ctypes: C owns a new reference to the result.
+                            return _core.incref(r)
                         h = _Handle(r)
                         _returned.append(h)
                         return h.h
@@ -1851,6 +1859,9 @@ def namespace(backend):
                     return obj
             elif isinstance(rt, type) and issubclass(rt, _StructBase):
                 conv = rt.from_buffer_copy
+            elif rt is py_object and backend == "native":
+                # As ctypes: the function returned a new reference, which Python now owns.
+                conv = _core.steal
             elif rt is py_object:
                 def conv(result):
                     try:
@@ -2011,7 +2022,11 @@ def namespace(backend):
 
         def __init__(self, name, mode=0, handle=None, use_errno=False, use_last_error=False, winmode=None):
             self._name = name
-            if name is None or name == "c" or (isinstance(name, str) and _is_libc(name)):
+            if name is None:
+                # dlopen(NULL): every symbol of the process (natively the interpreter's own
+                # too); in the sandbox its whole scope.
+                self._lib = proc.this()
+            elif name == "c" or (isinstance(name, str) and _is_libc(name)):
                 self._lib = proc.libc()
             else:
                 self._lib = proc.load(_resolve(os.fspath(name)))
@@ -2322,5 +2337,8 @@ def namespace(backend):
     ns.RTLD_LOCAL = 0
     ns.RTLD_GLOBAL = 256
     ns.DEFAULT_MODE = 0
+    from . import _pythonapi
+
+    _pythonapi.install(ns, backend)
     ns.__all__ = [n for n in dir(ns) if not n.startswith("_")]
     return ns
