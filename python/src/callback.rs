@@ -12,9 +12,10 @@ use wasmctypes::{CFuncType, CType, Callback, LibId, Type, Value};
 use crate::cdata::CDataBase;
 use crate::convert::{object, type_of, value};
 use crate::error::OrPy;
-use crate::pointer_arg::PointerArg;
 use crate::mirror::Direction;
+use crate::pointer_arg::PointerArg;
 use crate::process::Process;
+use crate::release_gil::with_gil;
 
 /// What a callback's result goes to C as (see [`CallbackObj::new`]).
 #[derive(Clone, Copy)]
@@ -219,7 +220,7 @@ impl CallbackObj {
         // The callback's Python code uses the sandbox as its own caller does (C is suspended
         // in the callback: the call's claim is this thread's), through the process.
         let cb = Callback::new(&process.get().sandbox, &proto, move |_, values| {
-            Python::attach(|py| {
+            with_gil(|py| {
                 let Ok(cell) = held.try_borrow() else {
                     return Ok(zero.clone());
                 };
@@ -230,9 +231,7 @@ impl CallbackObj {
                 // C may have written to host buffers' mirrors: the callback's Python code
                 // sees what it wrote, and C sees what the callback writes.
                 let _ = process.sync_mirrors(py, Direction::Out);
-                let outcome = process
-                    .gate
-                    .in_callback(|| t.run(py, values, passes, lib));
+                let outcome = process.gate.in_callback(|| t.run(py, values, passes, lib));
                 let _ = process.sync_mirrors(py, Direction::In);
                 Ok(outcome.unwrap_or_else(|_| zero.clone()))
             })

@@ -96,11 +96,7 @@ impl Prepared {
             if self.bytes_ok & bit == 0 {
                 return Ok(None);
             }
-            return self
-                .process
-                .get()
-                .stage_bytes(a.py(), b, staged)
-                .map(Some);
+            return self.process.get().stage_bytes(a.py(), b, staged).map(Some);
         }
         if a.is_none()
             || a.is_exact_instance_of::<PyFloat>()

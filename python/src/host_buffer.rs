@@ -44,7 +44,9 @@ impl HostBuffer {
         };
         // SAFETY: a valid view.
         if unsafe { ffi::PyBuffer_IsContiguous(&*held.view, b'C' as std::ffi::c_char) } == 0 {
-            return Err(PyTypeError::new_err("underlying buffer is not C contiguous"));
+            return Err(PyTypeError::new_err(
+                "underlying buffer is not C contiguous",
+            ));
         }
         if held.view.len < 0 || (held.view.len > 0 && held.view.buf.is_null()) {
             return Err(PyBufferError::new_err("the buffer's memory is not valid"));
@@ -74,19 +76,23 @@ impl HostBuffer {
         unsafe { std::slice::from_raw_parts(s.addr as *const u8, s.len) }
     }
 
-    /// Its bytes, to write (for a read-only buffer too: C may write into a `bytes` object
-    /// natively, as ctypes lets it, and the sandbox gives the same answer).
+    /// Copies `data` into its bytes at `offset` (a read-only buffer's too: C may write into a
+    /// `bytes` object natively, as ctypes lets it, and the sandbox gives the same answer).
     ///
     /// # Safety
-    /// Nothing else reads or writes the exporter's memory meanwhile (the GIL is held, and
-    /// the write is what C did to it).
-    pub(crate) unsafe fn bytes_mut(&self) -> &mut [u8] {
+    /// `offset + data.len()` is within its length; nothing else reads or writes the exporter's
+    /// memory meanwhile (the GIL is held, and what is written is what C wrote to it).
+    pub(crate) unsafe fn write_at(&self, offset: usize, data: &[u8]) {
         let s = self.span();
-        if s.len == 0 {
-            return &mut [];
-        }
-        // SAFETY: as `bytes`, and the caller's promise.
-        unsafe { std::slice::from_raw_parts_mut(s.addr as *mut u8, s.len) }
+        debug_assert!(offset + data.len() <= s.len);
+        // SAFETY: the caller's promises; the export is held, so its memory is in place.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                (s.addr as *mut u8).add(offset),
+                data.len(),
+            )
+        };
     }
 }
 

@@ -189,8 +189,9 @@ impl Process {
         way: Direction,
         range: Option<(u64, u64)>,
     ) -> PyResult<()> {
-        let all: Vec<Py<Mirror>> =
-            self.mirrors.with(py, |all| all.iter().map(|m| m.clone_ref(py)).collect());
+        let all: Vec<Py<Mirror>> = self
+            .mirrors
+            .with(py, |all| all.iter().map(|m| m.clone_ref(py)).collect());
         let mut gone = Vec::new();
         for m in &all {
             let mirror = m.get();
@@ -240,7 +241,9 @@ impl Process {
         }
         // The held export, or the object's buffer now.
         let fresh;
-        let held = m.held.with(py, |h| h.as_ref().map(|b| b as *const HostBuffer));
+        let held = m
+            .held
+            .with(py, |h| h.as_ref().map(|b| b as *const HostBuffer));
         let buffer: &HostBuffer = match held {
             // SAFETY: the export lives in the mirror's cell until the mirror is let go, which
             // only a holder's drop does, which needs the GIL this thread holds and runs no
@@ -285,13 +288,13 @@ impl Process {
                 }
             }
             Direction::Out => {
-                let writable = !buffer.span().readonly || m.obj.bind(py).is_instance_of::<PyBytes>();
-                // SAFETY: the GIL is held and no Python code runs during the copy; what is
-                // written is what C wrote to the object's memory (a `bytes` object's too, as
-                // natively).
-                let host = unsafe { &mut buffer.bytes_mut()[from..to] };
-                if writable && host != &guest[..] {
-                    host.copy_from_slice(guest);
+                let writable =
+                    !buffer.span().readonly || m.obj.bind(py).is_instance_of::<PyBytes>();
+                if writable && buffer.bytes()[from..to] != guest[..] {
+                    // SAFETY: `from..to` lies in the buffer (its length is the mirror's); the
+                    // GIL is held and no Python code runs during the copy; what is written is
+                    // what C wrote to the object's memory (a `bytes` object's too, as natively).
+                    unsafe { buffer.write_at(from, guest) };
                 }
             }
         }
@@ -301,7 +304,12 @@ impl Process {
     /// The host address that `len` bytes of the sandbox's memory at `addr` stand for, if they
     /// lie in a held mirror: a `memoryview` of a ctypes object made with `from_buffer` then
     /// shares the host object's memory, as natively.
-    pub(crate) fn mirrored_host_address(&self, py: Python<'_>, addr: u64, len: usize) -> Option<usize> {
+    pub(crate) fn mirrored_host_address(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        len: usize,
+    ) -> Option<usize> {
         self.mirrors.with(py, |all| {
             all.iter().find_map(|m| {
                 let m = m.get();

@@ -76,7 +76,12 @@ impl Process {
 
     /// `need` bytes of the stage for this call, if it can have them: the stage is free (or
     /// this call's already) and large enough, or can be made so.
-    fn stage_room(&self, py: Python<'_>, staged: &mut Staged<'_>, need: usize) -> PyResult<Option<u64>> {
+    fn stage_room(
+        &self,
+        py: Python<'_>,
+        staged: &mut Staged<'_>,
+        need: usize,
+    ) -> PyResult<Option<u64>> {
         let used = match staged.used {
             Some(used) => used,
             None => {

@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use super::detach::Detach;
+use super::detach::{Detach, Detached};
 use super::fast_path::{fill_slots, ScalarCall, SCALAR_MAX};
 use super::function::Function;
 use super::loan_cell::{Lent, LoanCell};
@@ -20,6 +20,16 @@ use crate::backend::{native, wasm, AnyBackend, BackendKind, ProtoId, RawCall};
 use crate::error::{Error, Result};
 use crate::types::DataModel;
 use crate::value::{LibId, Value};
+
+/// `$call`, a call's C code, with the library's hook around it when `$lib.hook($detach)` gives
+/// one (see [`Detach`]). The call is written once, inline: as a closure that a hook runs it was
+/// not inlined (about 50 instructions a call).
+macro_rules! c_code {
+    ($lib:expr, $detach:expr, $call:expr) => {{
+        let _detached = $lib.hook($detach).map(Detached::new);
+        $call
+    }};
+}
 
 /// The shared state of a loaded library. Functions and memory objects keep it alive.
 pub(crate) struct LibInner {
@@ -55,14 +65,13 @@ impl Drop for LibInner {
 }
 
 impl LibInner {
-    /// Runs `c`, a call's C code, inside the embedding's hook when there is one and `detach`
-    /// asks for it; else as it is.
+    /// The embedding's hook, if there is one and `detach` asks for it.
     #[inline(always)]
-    pub(crate) fn detached<R>(&self, detach: bool, c: impl FnOnce() -> R) -> R {
-        match self.detach.get() {
-            Some(hook) if detach => run_in(&**hook, c),
-            _ => c(),
+    pub(crate) fn hook(&self, detach: bool) -> Option<&dyn Detach> {
+        if detach {
+            return self.detach.get().map(|h| &**h);
         }
+        None
     }
 
     /// The scalar call of the typed path's fallback: the arguments already in their slots,
@@ -113,7 +122,7 @@ impl LibInner {
                 // SAFETY: readied just now by this library's backend, which this library keeps
                 // alive and which is not borrowed while the call runs (the loan ended); it runs
                 // once, here, before the backend is used again but by its callbacks.
-                self.detached(detach, || unsafe { call.run() });
+                c_code!(self, detach, unsafe { call.run() });
                 self.backend()?
             }
         };
@@ -165,12 +174,12 @@ impl LibInner {
                 // the prototype's parameter type (`scalar_func`); the entry was made just now
                 // by this library's backend, which this library keeps alive and which is not
                 // borrowed while it runs (the loan ended), once, here.
-                let outcome = self.detached(detach, || unsafe {
+                let outcome = c_code!(self, detach, unsafe {
                     wasm::call_slots(&entry, func, &mut slots, s.n)
                 });
                 Some(match outcome {
                     Ok(raw) => Ok(s.ret.value(raw)),
-                    Err(e) => Err(self.wasm_failure(e, &entry)),
+                    Err(e) => Err(self.wasm_failure(e)),
                 })
             }
             AnyBackend::Native(n) => {
@@ -181,7 +190,7 @@ impl LibInner {
                 // SAFETY: the prototype belongs to this library's backend, which this library
                 // keeps alive; `slots` holds one slot per argument; that the code has the
                 // prototype is the caller's promise, as in ctypes.
-                let bits = self.detached(detach, || unsafe { raw.call(slots, 0) });
+                let bits = c_code!(self, detach, unsafe { raw.call(slots, 0) });
                 Some(match native::callback::take_failure() {
                     None => Ok(s.ret.value(bits)),
                     Some(e) => Err(e),
@@ -194,10 +203,10 @@ impl LibInner {
     /// stack put back: out of line.
     #[cold]
     #[inline(never)]
-    fn wasm_failure(&self, e: wasmtime::Error, entry: &wasm::store::Entry) -> Error {
+    fn wasm_failure(&self, e: wasmtime::Error) -> Error {
         match self.backend() {
             Ok(mut b) => match b.as_wasm() {
-                Some(w) => *w.failure(Err(e), entry),
+                Some(w) => *w.failure(Err(e)),
                 None => Error::Runtime("a sandbox's call failed natively".into()),
             },
             Err(busy) => busy,
@@ -215,17 +224,22 @@ impl LibInner {
     ) -> Option<std::result::Result<R, Box<Error>>> {
         let mut backend = self.lend_without_errno()?;
         let w = backend.as_wasm()?;
-        let func = w.current(typed)?.clone();
+        // Checked against the current instance, and used from where it is kept: a clone of
+        // a `TypedFunc` costs more than the call (it holds its type's registration).
+        w.current(typed)?;
         let entry = match w.enter() {
             Ok(entry) => entry,
             Err(e) => return Some(Err(Box::new(e))),
         };
         drop(backend);
+        let func = typed.kept();
         // SAFETY: the entry was made just now by this library's backend, which this library
         // keeps alive and which is not borrowed while it runs, once, here; `func` is of the
         // current instance (`current`), the entry's store.
-        let outcome = self.detached(true, || unsafe { wasm::call_typed(&entry, &func, params) });
-        Some(outcome.map_err(|e| Box::new(self.wasm_failure(e, &entry))))
+        let outcome = c_code!(self, true, unsafe {
+            wasm::call_typed(&entry, func, params)
+        });
+        Some(outcome.map_err(|e| Box::new(self.wasm_failure(e))))
     }
 
     /// A native call through the prototype's register shim with the arguments already in
@@ -253,7 +267,7 @@ impl LibInner {
         let shim = unsafe { raw.shim() }?;
         // SAFETY: as above; the images fit the shim (the caller's promise); that the code has
         // the prototype is the caller's promise, as in ctypes.
-        let bits = self.detached(true, || unsafe { raw.call_images(&shim, ints, floats) });
+        let bits = c_code!(self, true, unsafe { raw.call_images(&shim, ints, floats) });
         Some(match native::callback::take_failure() {
             None => Ok(bits),
             Some(e) => Err(Box::new(e)),
@@ -281,22 +295,5 @@ impl LibInner {
                 self.name
             ))
         })
-    }
-}
-
-/// Runs `c` inside `hook`, once: if the hook does not run it, it runs here.
-fn run_in<R>(hook: &dyn Detach, c: impl FnOnce() -> R) -> R {
-    let mut c = Some(c);
-    let mut out = None;
-    hook.detached(&mut || {
-        if let Some(c) = c.take() {
-            out = Some(c());
-        }
-    });
-    match (out, c) {
-        (Some(r), _) => r,
-        (None, Some(c)) => c(),
-        // The closure took `c` and so set `out`.
-        (None, None) => unreachable!("the call ran without a result"),
     }
 }

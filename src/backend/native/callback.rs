@@ -32,6 +32,8 @@ thread_local! {
     /// innermost call of this thread) to report. A callback that C runs on a thread of its
     /// own keeps it there: no call of that thread reports it.
     static FAILED: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// Whether `FAILED` holds an error: the one read each call makes.
+    static HAS_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Callbacks running on this thread, nested (a callback calling C that calls back).
     static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
@@ -48,10 +50,22 @@ fn fail(e: Error) {
             *slot = Some(e);
         }
     });
+    HAS_FAILED.with(|h| h.set(true));
 }
 
 /// The error a callback returned on this thread since the last take, if any.
+#[inline(always)]
 pub(crate) fn take_failure() -> Option<Error> {
+    if !HAS_FAILED.with(|h| h.get()) {
+        return None;
+    }
+    take_failure_now()
+}
+
+#[cold]
+#[inline(never)]
+fn take_failure_now() -> Option<Error> {
+    HAS_FAILED.with(|h| h.set(false));
     FAILED.with(|f| f.borrow_mut().take())
 }
 

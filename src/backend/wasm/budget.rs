@@ -22,7 +22,7 @@ impl WasmLibrary {
     pub(super) fn arm(&mut self) {
         let round = engine::ticker_rounds();
         let entries = &self.live.guest.entries;
-        if round != entries.armed_round.get() && entries.depth() == 0 {
+        if round != entries.armed_round.get() && !entries.in_callback() {
             self.rearm(round);
         }
     }
@@ -34,6 +34,11 @@ impl WasmLibrary {
     fn rearm(&mut self, round: u64) {
         let ticks = self.deadline_ticks.saturating_add(1);
         let fuel = self.sandbox.fuel;
+        self.live
+            .guest
+            .entries
+            .deadline_round
+            .set(round.saturating_add(ticks));
         let Ok(mut cx) = self.live.guest.cx() else {
             return;
         };

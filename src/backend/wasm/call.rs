@@ -38,7 +38,7 @@ impl WasmCall {
     /// Runs the call in the guest.
     ///
     /// # Safety
-    /// As [`Entry::run`]: the library that readied the call is alive and unused meanwhile
+    /// As [`Entry::start`]: the library that readied the call is alive and unused meanwhile
     /// but by its callbacks; the call is run once, on the thread that readied it.
     pub(crate) unsafe fn run(&mut self) {
         let func = self.func;
@@ -48,7 +48,7 @@ impl WasmCall {
         // right type for every parameter of `func` (checked against its signature when the
         // prototype was prepared, written by `begin`) and slot 0 has room for its result;
         // `func` belongs to the entry's store.
-        let outcome = unsafe { self.entry.run(|cx| func.call_unchecked(cx, raw)) };
+        let outcome = unsafe { func.call_unchecked(&mut self.entry.start().cx, raw) };
         self.outcome = Some(outcome);
     }
 }
@@ -58,7 +58,7 @@ impl WasmCall {
 /// width hold the result, the rest (and the whole slot for void) are unspecified.
 ///
 /// # Safety
-/// As [`Entry::run`] for `entry`; `slots[..n]` is initialised with one value of the right type
+/// As [`Entry::start`] for `entry`; `slots[..n]` is initialised with one value of the right type
 /// for each parameter of `func`, which belongs to the entry's store.
 #[inline(always)]
 pub(crate) unsafe fn call_slots(
@@ -72,7 +72,7 @@ pub(crate) unsafe fn call_slots(
     }
     let raw = std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<ValRaw>(), n.max(1));
     // SAFETY: the caller's promises; slot 0 is initialised and has room for the one result.
-    unsafe { entry.run(|cx| func.call_unchecked(cx, raw)) }?;
+    unsafe { func.call_unchecked(&mut entry.start().cx, raw) }?;
     // SAFETY: slot 0 was initialised above (or by the caller) and holds the result after the
     // call.
     Ok(unsafe { slots[0].assume_init() }.get_u64())
@@ -81,7 +81,7 @@ pub(crate) unsafe fn call_slots(
 /// Calls a `TypedFunc` of the entry's store: wasmtime's own typed call.
 ///
 /// # Safety
-/// As [`Entry::run`] for `entry`; `func` belongs to the entry's store.
+/// As [`Entry::start`] for `entry`; `func` belongs to the entry's store.
 #[inline(always)]
 pub(crate) unsafe fn call_typed<P: WasmParams, R: WasmResults>(
     entry: &Entry,
@@ -89,7 +89,7 @@ pub(crate) unsafe fn call_typed<P: WasmParams, R: WasmResults>(
     params: P,
 ) -> wasmtime::Result<R> {
     // SAFETY: the caller's promise.
-    unsafe { entry.run(|cx| func.call(cx, params)) }
+    func.call(&mut unsafe { entry.start() }.cx, params)
 }
 
 impl WasmLibrary {
@@ -98,20 +98,25 @@ impl WasmLibrary {
     #[inline(always)]
     pub(crate) fn enter(&mut self) -> Result<Entry> {
         self.arm();
-        if self.live.guest.in_call() {
-            return self.enter_nested();
+        match self.live.guest.enter() {
+            Some(entry) if !entry.is_nested() => Ok(entry),
+            _ => self.enter_nested(),
         }
-        self.live.guest.enter()
     }
 
-    /// [`WasmLibrary::enter`] from a callback: the entry keeps the shadow stack pointer as it
-    /// is now, which a trap puts back.
+    /// [`WasmLibrary::enter`] from a callback: the entry's shadow stack pointer is kept, for
+    /// a trap to put back (and the error past the nesting limit).
     #[cold]
     #[inline(never)]
     fn enter_nested(&mut self) -> Result<Entry> {
-        let stack = self.stack_now();
-        let mut entry = self.live.guest.enter()?;
-        entry.stack = stack;
+        let entry = self
+            .live
+            .guest
+            .enter()
+            .ok_or_else(|| self.live.guest.enter_error())?;
+        if let Some(sp) = self.stack_now().and_then(|(_, v)| v.i32()) {
+            self.live.guest.entries.save_stack(sp);
+        }
         Ok(entry)
     }
 
@@ -264,7 +269,7 @@ impl WasmLibrary {
         }
         match call.outcome.take() {
             Some(Ok(())) => {}
-            Some(Err(e)) => return Err(*self.failure(Err(e), &call.entry)),
+            Some(Err(e)) => return Err(*self.failure(Err(e))),
             None => return Err(Error::Runtime("a call ended without running".into())),
         }
         // SAFETY: slot 0 was initialised by `fill` and holds the result after the call.
@@ -282,12 +287,19 @@ impl WasmLibrary {
 
     /// The error of a call that trapped or whose callback failed (the callback's error first:
     /// the trap is only how it stopped the guest), with the shadow stack put back as it was
-    /// when the call's `entry` was made.
+    /// when the entry that just returned was made.
     #[cold]
     #[inline(never)]
-    pub(crate) fn failure(&mut self, outcome: wasmtime::Result<()>, entry: &Entry) -> Box<Error> {
+    pub(crate) fn failure(&mut self, outcome: wasmtime::Result<()>) -> Box<Error> {
         let trap = outcome.err().map(trap_error);
-        let stack = entry.stack.or(self.live.stack_pointer);
+        let stack = match (
+            self.live.guest.entries.stack_of_returned(),
+            self.live.stack_pointer,
+        ) {
+            (Some(at_entry), Some((global, _))) => Some((global, Val::I32(at_entry))),
+            (None, base) => base,
+            (Some(_), None) => None,
+        };
         let callback = match self.live.guest.cx() {
             Ok(mut cx) => {
                 if let Some((global, value)) = stack {

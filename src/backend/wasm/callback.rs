@@ -146,7 +146,7 @@ pub(super) fn run_callback(
         Ok(args) => args,
         Err(e) => return Err(failed(&mut caller, e)),
     };
-    let outcome = entries.in_callback(&mut caller, || {
+    let outcome = entries.run_callback(&mut caller, || {
         let mut mem = CallerMemory {
             entries: &entries,
             memory,

@@ -65,6 +65,15 @@ pub(crate) struct OfInstance<F> {
     func: F,
 }
 
+impl<F> OfInstance<F> {
+    /// What it keeps, for whichever instance it was made: the caller checks that with
+    /// [`WasmLibrary::current`].
+    #[inline(always)]
+    pub(crate) fn kept(&self) -> &F {
+        &self.func
+    }
+}
+
 /// A scalar prototype's export, as [`WasmLibrary::cached_scalar_func`] keeps it.
 pub(crate) type ScalarFunc = OfInstance<Func>;
 

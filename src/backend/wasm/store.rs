@@ -37,23 +37,29 @@ pub(crate) struct GuestStore {
 /// The entries into the guest in flight and the innermost callback, shared by the store's
 /// owner and by the callbacks (through the store's data).
 pub(crate) struct Entries {
-    /// Entries into the guest in flight, re-entrant ones included.
+    /// Entries made from callbacks in flight (calls into the guest while it is suspended in
+    /// a callback). The outermost entry is not counted: it needs no bookkeeping, as nothing of
+    /// this thread can reach the sandbox while the guest runs but a callback.
     depth: Cell<u32>,
     /// The innermost running callback's `Caller` (its lifetime erased: it is published only
-    /// while the callback runs, see [`Entries::in_callback`]).
+    /// while the callback runs, see [`Entries::run_callback`]).
     caller: Cell<Option<NonNull<Caller<'static, GuestState>>>>,
     /// Epoch ticks a call may run in the guest (`u64::MAX / 2`: no deadline).
     pub(crate) deadline_ticks: u64,
     /// The ticker round at which the deadline was last set, `u64::MAX` when it must be set
     /// again before the next call (see `WasmLibrary::arm`).
     pub(crate) armed_round: Cell<u64>,
-    /// The ticker round at which the guest last started running in this call.
-    guest_since: Cell<u64>,
-    /// Ticker rounds the guest has run in this call before `guest_since`.
-    guest_used: Cell<u64>,
-    /// The ticker round at which the guest last stopped running (a callback, or the end of a
-    /// nested entry).
+    /// The ticker round at which the call in flight runs out of time, as its deadline was
+    /// last set.
+    pub(crate) deadline_round: Cell<u64>,
+    /// When the guest last stopped running (a callback, or the end of a nested entry): the
+    /// ticker round, and the rounds it had left.
     paused_at: Cell<u64>,
+    left_at_pause: Cell<u64>,
+    /// For each entry made from a callback, by its depth, the shadow stack pointer
+    /// (`__stack_pointer`, an i32) when it was made, which a trap must put back (the outer
+    /// call still uses the stack above it).
+    saved_stack: [Cell<i32>; MAX_DEPTH as usize + 1],
 }
 
 impl Entries {
@@ -63,21 +69,38 @@ impl Entries {
             caller: Cell::new(None),
             deadline_ticks,
             armed_round: Cell::new(u64::MAX),
-            guest_since: Cell::new(0),
-            guest_used: Cell::new(0),
+            deadline_round: Cell::new(u64::MAX),
             paused_at: Cell::new(0),
+            left_at_pause: Cell::new(0),
+            saved_stack: [const { Cell::new(0) }; MAX_DEPTH as usize + 1],
         }
     }
 
-    /// Entries into the guest in flight.
-    pub(crate) fn depth(&self) -> u32 {
-        self.depth.get()
+    /// Keeps the shadow stack pointer for the entry about to be made from a callback.
+    pub(crate) fn save_stack(&self, sp: i32) {
+        if let Some(slot) = self.saved_stack.get(self.depth.get() as usize + 1) {
+            slot.set(sp);
+        }
+    }
+
+    /// The shadow stack pointer a trap of the entry that just returned must put back: `None`
+    /// for the outermost entry (the value between calls), else what it kept. (An entry made
+    /// from a callback returns into that callback, which is still running.)
+    pub(crate) fn stack_of_returned(&self) -> Option<i32> {
+        self.caller.get()?;
+        let depth = self.depth.get() as usize + 1;
+        Some(self.saved_stack.get(depth).map_or(0, Cell::get))
+    }
+
+    /// Whether a callback of this sandbox is running (the guest is suspended in it).
+    pub(crate) fn in_callback(&self) -> bool {
+        self.caller.get().is_some()
     }
 
     /// Runs `f` as the callback the guest called, whose `Caller` is `caller`: it is the
     /// store's user while `f` runs (calls into the guest from `f` go through it), and the
     /// time `f` takes is not the guest's.
-    pub(crate) fn in_callback<'a, R>(
+    pub(crate) fn run_callback<'a, R>(
         &self,
         caller: &mut Caller<'a, GuestState>,
         f: impl FnOnce() -> R,
@@ -110,98 +133,113 @@ impl Entries {
                 "no callback of this sandbox is running".into(),
             ));
         };
-        // SAFETY: published by `in_callback` for as long as the callback runs, on this thread;
+        // SAFETY: published by `run_callback` for as long as the callback runs, on this thread;
         // the `&mut` made here ends when `f` returns, before any other use of the `Caller`.
         Ok(f(unsafe { c.as_mut() }.as_context_mut()))
     }
 
-    /// The guest stops running (it called the host, or a nested entry returned): the ticks
-    /// since it last resumed are its own.
+    /// The guest stops running (it called the host, or a nested entry returned): what is left
+    /// of its time is kept.
     fn guest_pauses(&self) {
         let now = engine::ticker_rounds();
-        let ran = now.saturating_sub(self.guest_since.get());
-        self.guest_used
-            .set(self.guest_used.get().saturating_add(ran));
         self.paused_at.set(now);
+        self.left_at_pause
+            .set(self.deadline_round.get().saturating_sub(now));
     }
 
     /// The guest runs again (a callback returned, or a nested entry starts): if ticks went by
-    /// in the host meanwhile, its deadline is set again to what is left of its time.
+    /// in the host meanwhile, its deadline is set again to what was left of its time.
     fn guest_resumes(&self, cx: &mut StoreContextMut<'_, GuestState>) {
         let now = engine::ticker_rounds();
-        self.guest_since.set(now);
         if self.deadline_ticks < u64::MAX / 2 && now != self.paused_at.get() {
-            let left = self.deadline_ticks.saturating_sub(self.guest_used.get());
-            cx.set_epoch_deadline(left.max(1));
+            let left = self.left_at_pause.get().max(1);
+            cx.set_epoch_deadline(left);
+            self.deadline_round.set(now.saturating_add(left));
             // The next outermost call sets its own deadline again.
             self.armed_round.set(u64::MAX);
         }
     }
 }
 
-/// Where an entry into the guest runs: the store itself, or the `Caller` of the callback it
-/// is made from.
-#[derive(Clone, Copy)]
-enum Cx {
-    Store(NonNull<Store<GuestState>>),
-    Caller(NonNull<Caller<'static, GuestState>>),
-}
-
 /// One entry into the guest, readied by [`GuestStore::enter`]: it holds no reference to the
-/// library, so the library can be used again (by a callback) while it runs.
+/// library, so the library can be used again (by a callback) while it runs. Two words,
+/// returned in registers: an entry built piecewise in memory and then moved was read back
+/// with wider loads than it was written with (a store-forwarding stall of several ns a call).
+#[derive(Clone, Copy)]
 pub(crate) struct Entry {
-    cx: Cx,
+    /// Where it runs: the store itself, or (the low bit set) the `Caller` of the callback it
+    /// is made from.
+    cx: NonNull<u8>,
     entries: NonNull<Entries>,
-    /// For an entry made from a callback, the shadow stack pointer when it was made, which a
-    /// trap must put back (the outer call still uses the stack above it); `None` for the
-    /// outermost entry, which puts back the value between calls.
-    pub(crate) stack: Option<(wasmtime::Global, wasmtime::Val)>,
 }
 
 impl Entry {
-    /// Runs `f` in the guest, with the store as this entry has it.
+    /// Starts running in the guest: the store as this entry has it, for one call into the
+    /// guest, counted as an entry in flight until the returned guard is dropped.
     ///
     /// # Safety
-    /// The sandbox this entry was made from is alive and is not used while `f` runs, except
-    /// through the callbacks the guest calls (which use the store through their own
-    /// `Caller`); the entry is run on the thread that made it, at most once, before any
-    /// other use of the sandbox.
+    /// The sandbox this entry was made from is alive and is not used while the guard lives,
+    /// except through the callbacks the guest calls (which use the store through their own
+    /// `Caller`); the entry is started on the thread that made it, at most once, before any
+    /// other use of the sandbox, and the guard dropped before that.
     #[inline(always)]
-    pub(crate) unsafe fn run<R>(&self, f: impl FnOnce(StoreContextMut<'_, GuestState>) -> R) -> R {
+    pub(crate) unsafe fn start(&self) -> Running<'_> {
         // SAFETY: the sandbox, which owns `Entries` through its store, is alive (the
         // caller's promise).
         let entries = unsafe { self.entries.as_ref() };
-        let depth = entries.depth.get() + 1;
-        entries.depth.set(depth);
-        struct Leave<'e>(&'e Entries, u32);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.depth.set(self.1 - 1);
-                if self.1 > 1 {
-                    // Back in the callback that made this entry: host time again.
-                    self.0.guest_pauses();
-                }
-            }
+        // Nothing else uses the store while the guard lives (the caller's promise), so the
+        // one `&mut` made here is the store's only user: the store itself at the outermost
+        // entry, or the `Caller` of the callback running now, which stays on the stack until
+        // this entry returns.
+        let nested = self.is_nested();
+        if !nested {
+            let mut store = self.cx.cast::<Store<GuestState>>();
+            return Running {
+                // SAFETY: as said above.
+                cx: unsafe { store.as_mut() }.as_context_mut(),
+                entries,
+                nested,
+            };
         }
-        let _leave = Leave(entries, depth);
-        // Nothing else uses the store while `f` runs (the caller's promise), so the one `&mut`
-        // made here is the store's only user: the store itself at the outermost entry, or the
-        // `Caller` of the callback running now, which stays on the stack until this entry
-        // returns.
-        let mut cx = match self.cx {
-            // SAFETY: as said above.
-            Cx::Store(mut s) => unsafe { s.as_mut() }.as_context_mut(),
-            // SAFETY: as said above.
-            Cx::Caller(mut c) => unsafe { c.as_mut() }.as_context_mut(),
-        };
-        if depth == 1 {
-            // The outermost entry: its deadline was armed by the library (`arm`).
-            entries.guest_since.set(engine::ticker_rounds());
-            entries.guest_used.set(0);
-        } else {
-            entries.guest_resumes(&mut cx);
+        entries.depth.set(entries.depth.get() + 1);
+        let mut caller = self
+            .cx
+            .map_addr(|a| std::num::NonZeroUsize::new(a.get() & !1).unwrap_or(a))
+            .cast::<Caller<'static, GuestState>>();
+        // SAFETY: as said above.
+        let mut cx = unsafe { caller.as_mut() }.as_context_mut();
+        // Made from a callback: the guest resumes (the outermost entry's deadline was armed
+        // by the library, `arm`).
+        entries.guest_resumes(&mut cx);
+        Running {
+            cx,
+            entries,
+            nested,
         }
-        f(cx)
+    }
+
+    /// Whether it is made from a callback (inside another entry).
+    #[inline(always)]
+    pub(crate) fn is_nested(&self) -> bool {
+        self.cx.addr().get() & 1 != 0
+    }
+}
+
+/// An entry into the guest in flight ([`Entry::start`]): the store it uses, until dropped.
+pub(crate) struct Running<'e> {
+    pub(crate) cx: StoreContextMut<'e, GuestState>,
+    entries: &'e Entries,
+    nested: bool,
+}
+
+impl Drop for Running<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.nested {
+            self.entries.depth.set(self.entries.depth.get() - 1);
+            // Back in the callback that made this entry: host time again.
+            self.entries.guest_pauses();
+        }
     }
 }
 
@@ -222,50 +260,54 @@ impl GuestStore {
     #[inline]
     pub(crate) fn cx(&mut self) -> Result<StoreContextMut<'_, GuestState>> {
         if let Some(mut c) = self.entries.caller.get() {
-            // SAFETY: published by `Entries::in_callback` for as long as the callback runs,
+            // SAFETY: published by `Entries::run_callback` for as long as the callback runs,
             // on this thread: the callback's `Caller` is the store's user now, and this
             // `&mut` of it lives no longer than the borrow of `self`.
             return Ok(unsafe { c.as_mut() }.as_context_mut());
         }
-        if self.entries.depth.get() == 0 {
-            // SAFETY: no entry into the guest is in flight, so the store has no other user;
-            // `&mut self` makes this the only reference made from the pointer.
-            return Ok(unsafe { self.store.as_mut() }.as_context_mut());
-        }
-        Err(Error::Runtime(
-            "the sandbox is running guest code: it cannot be used from here".into(),
-        ))
+        // No callback runs, so no call is in flight: a call's guest code runs on this thread
+        // (the library is not `Send`), and while it runs, no code of this thread but a
+        // callback can reach the library. The store has no other user, and `&mut self` makes
+        // this the only reference made from the pointer.
+        // SAFETY: as said above.
+        Ok(unsafe { self.store.as_mut() }.as_context_mut())
     }
 
     /// Readies an entry into the guest (a call), from the host between calls or from a
-    /// callback. More than [`MAX_DEPTH`] nested entries are [`Error::Recursion`].
-    pub(crate) fn enter(&mut self) -> Result<Entry> {
-        let depth = self.entries.depth.get();
-        if depth >= MAX_DEPTH {
-            return Err(Error::Recursion(format!(
-                "calls into the sandbox nest {depth} deep (callbacks calling the guest): the \
-                 limit is {MAX_DEPTH}"
-            )));
+    /// callback; `None` past [`MAX_DEPTH`] nested entries, or while the guest runs with no
+    /// callback on top ([`GuestStore::enter_error`] says which).
+    #[inline(always)]
+    pub(crate) fn enter(&mut self) -> Option<Entry> {
+        let entries = NonNull::from(&*self.entries);
+        match self.entries.caller.get() {
+            None => Some(Entry {
+                cx: self.store.cast(),
+                entries,
+            }),
+            Some(c) if self.entries.depth.get() < MAX_DEPTH => Some(Entry {
+                cx: c.cast::<u8>().map_addr(|a| a | 1),
+                entries,
+            }),
+            Some(_) => None,
         }
-        let cx = match self.entries.caller.get() {
-            Some(c) => Cx::Caller(c),
-            None if depth == 0 => Cx::Store(self.store),
-            None => {
-                return Err(Error::Runtime(
-                    "the sandbox is running guest code: it cannot be called from here".into(),
-                ))
-            }
-        };
-        Ok(Entry {
-            cx,
-            entries: NonNull::from(&*self.entries),
-            stack: None,
-        })
     }
 
-    /// Whether an entry into the guest is in flight.
+    /// Why [`GuestStore::enter`] gave no entry.
+    #[cold]
+    pub(crate) fn enter_error(&self) -> Error {
+        let depth = self.entries.depth.get();
+        if depth >= MAX_DEPTH {
+            return Error::Recursion(format!(
+                "calls into the sandbox nest {depth} deep (callbacks calling the guest): the \
+                 limit is {MAX_DEPTH}"
+            ));
+        }
+        Error::Runtime("the sandbox is running guest code: it cannot be called from here".into())
+    }
+
+    /// Whether a call into the guest is in flight, suspended in a callback.
     pub(crate) fn in_call(&self) -> bool {
-        self.entries.depth.get() > 0
+        self.entries.in_callback()
     }
 }
 
