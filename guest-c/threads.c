@@ -47,3 +47,10 @@ int sum_of(int_fn cb, int n) {
 }
 
 int add(int a, int b) { return a + b; }
+
+/* What C's own `&sum_of` is: a function pointer compares equal to ctypes'
+   `cast(lib.sum_of, c_void_p).value`. */
+void *address_of_sum_of(void) { return (void *)sum_of; }
+
+/* Calls f(a, b) through the pointer C is given. */
+int apply(int (*f)(int, int), int a, int b) { return f(a, b); }

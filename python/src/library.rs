@@ -65,6 +65,14 @@ impl Library {
         )
     }
 
+    /// The address of the function `name` (`cast(lib.name, c_void_p).value`): natively its
+    /// code address, in wasm its slot in the sandbox's function table. AttributeError if the
+    /// library has no such function.
+    fn function_address(&self, py: Python<'_>, name: &str) -> PyResult<u64> {
+        let _claim = self.process.get().claim(py)?;
+        self.lib.function_address(name).py()
+    }
+
     /// Whether the library finds a function called `name`.
     fn has(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
         let _claim = self.process.get().claim(py)?;

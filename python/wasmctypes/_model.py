@@ -1581,8 +1581,15 @@ def namespace(backend):
                 proc.write(self._b_addr, _struct.pack(fmt("P"), a))
             elif isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], CDLL):
                 name, dll = a
-                if not isinstance(name, str) or not dll._lib.has(name):
-                    raise AttributeError("%s: undefined symbol: %s" % (dll._name, name))
+                if not isinstance(name, str):
+                    raise TypeError("function name must be str, not %s" % type(name).__name__)
+                try:
+                    # As ctypes: the object holds the function's address (natively its code,
+                    # in the sandbox its slot in the function table), which C may be given.
+                    address = dll._lib.function_address(name)
+                except AttributeError:
+                    raise AttributeError("%s: undefined symbol: %s" % (dll._name, name)) from None
+                proc.write(self._b_addr, _struct.pack(fmt("P"), address))
                 self._name, self._dll, self.__name__ = name, dll, name
                 if len(args) > 1 and args[1] is not None:
                     self._paramflags = _check_paramflags(args[1], self._argtypes)

@@ -274,6 +274,11 @@ pub(crate) trait Backend {
     /// Takes what was captured since the last take.
     fn take_output(&mut self) -> Output;
 
+    /// The address of the function `name` as module `module` finds it: what C gets for
+    /// `&name`, natively its code address, in wasm its slot in the sandbox's one function
+    /// table (the same slot C's own pointers to it use, so that they compare equal).
+    fn function_address(&mut self, module: usize, name: &str) -> Result<u64>;
+
     /// The address of a data symbol as module `module` finds it.
     fn data_address(&mut self, module: usize, name: &str) -> Result<u64>;
 

@@ -227,6 +227,16 @@ impl CDLL {
         }
     }
 
+    /// The address of the function `name`: what C gets for `&name`, and ctypes for
+    /// `cast(lib.name, c_void_p).value`. Natively its code address; in wasm its slot in the
+    /// sandbox's function table (the slot C's own pointers to it use: they compare equal). It
+    /// calls the function wherever C expects a function pointer, and
+    /// [`CDLL::function_at`] calls it from Rust. A missing symbol is
+    /// [`Error::AttributeError`].
+    pub fn function_address(&self, name: &str) -> Result<u64> {
+        self.inner.backend()?.function_address(self.module, name)
+    }
+
     /// The address of an exported data symbol (ctypes' `c_int.in_dll(lib, name)` reads there).
     pub fn data_address(&self, name: &str) -> Result<u64> {
         self.inner.backend()?.data_address(self.module, name)

@@ -675,3 +675,50 @@ fn a_callback_takes_structures_by_value() {
         );
     }
 }
+
+/// ctypes: `cast(lib.f, c_void_p).value` is the function's address, and C given it as a
+/// function pointer calls the function: natively its code address, in wasm its table slot,
+/// the same C's own `&f` gives (`pick(0)` returns `c_add`'s pointer from C).
+#[test]
+fn a_functions_address_calls_it() {
+    for lib in both("callbacks") {
+        let kind = lib.backend();
+        let addr = lib.function_address("sum_with").unwrap();
+        assert_ne!(addr, 0, "{kind}");
+        assert_eq!(lib.function_address("sum_with").unwrap(), addr, "{kind}");
+        // Through C: apply(f, a, b) calls f(a, b); the function pointer is sum_with's own
+        // address, given as an int.
+        let add_addr = {
+            let mut pick = lib.function("pick").unwrap();
+            pick.set_restype(CType::VoidP).unwrap();
+            match pick.call(&[0.into()]).unwrap() {
+                Value::Int(a) => a as u64,
+                other => panic!("{kind}: {other:?}"),
+            }
+        };
+        let mut apply = lib.function("apply").unwrap();
+        apply
+            .set_argtypes(&[CType::VoidP, CType::Int, CType::Int])
+            .unwrap();
+        assert_eq!(
+            apply
+                .call(&[Value::Int(add_addr as i128), 2.into(), 40.into()])
+                .unwrap(),
+            Value::Int(42),
+            "{kind}"
+        );
+        // From Rust, at the address: the same function.
+        // SAFETY: the address is sum_with's, called with its prototype.
+        let mut again = unsafe { lib.function_at(addr) }.unwrap();
+        again.set_argtypes(&[CType::VoidP, CType::Int]).unwrap();
+        assert_eq!(
+            again.call(&[Value::None, 0.into()]).unwrap(),
+            Value::Int(0),
+            "{kind}"
+        );
+        assert!(matches!(
+            lib.function_address("no_such_function"),
+            Err(Error::AttributeError { .. })
+        ));
+    }
+}

@@ -418,6 +418,10 @@ impl Backend for NativeLibrary {
         std::mem::take(&mut self.output)
     }
 
+    fn function_address(&mut self, module: usize, name: &str) -> Result<u64> {
+        self.symbol(module, name).map(|p| p as u64)
+    }
+
     fn data_address(&mut self, module: usize, name: &str) -> Result<u64> {
         self.symbol(module, name).map(|p| p as u64)
     }

@@ -75,6 +75,20 @@ impl Live {
         }
     }
 
+    /// The table slot of `func`, known by `name` (a function pointer to it, as C's `&name`
+    /// gives it): the slot the scope's function of that name has, shared by every library,
+    /// so that pointers to it compare equal; a module's own function that the scope's name
+    /// shadows gets a slot of its own.
+    pub(crate) fn function_slot(&mut self, name: &str, func: Func) -> Result<u32> {
+        let mine = self.guest.cx()?.to_raw_func(func);
+        match self.resolve(name) {
+            Some(Symbol::Func(scope)) if self.guest.cx()?.to_raw_func(scope) == mine => {
+                self.slot_of(name, func)
+            }
+            _ => self.slot_of(&format!("\0{name}@{mine:p}"), func),
+        }
+    }
+
     /// The table slot of `func`, known by `name`: one slot per function, so that a function
     /// pointer compares equal in every library.
     fn slot_of(&mut self, name: &str, func: Func) -> Result<u32> {
@@ -301,4 +315,15 @@ impl Live {
 /// `dlopen`'s error for a symbol nothing defines.
 fn undefined(path: &Path, name: &str) -> Error {
     Error::os(path, format!("undefined symbol: {name}"))
+}
+
+/// A function's identity in its store (its `VMFuncRef`): the same for every handle on it.
+trait RawFunc {
+    fn to_raw_func(&mut self, f: Func) -> *mut std::ffi::c_void;
+}
+
+impl RawFunc for StoreContextMut<'_, GuestState> {
+    fn to_raw_func(&mut self, f: Func) -> *mut std::ffi::c_void {
+        f.to_raw(self)
+    }
 }

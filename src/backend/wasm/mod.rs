@@ -277,6 +277,17 @@ impl Backend for WasmLibrary {
         Output { stdout, stderr }
     }
 
+    fn function_address(&mut self, module: usize, name: &str) -> Result<u64> {
+        let func = self
+            .live
+            .function(module, name)
+            .ok_or_else(|| Error::AttributeError {
+                library: self.library_name(module),
+                symbol: name.to_string(),
+            })?;
+        self.live.function_slot(name, func).map(u64::from)
+    }
+
     fn data_address(&mut self, module: usize, name: &str) -> Result<u64> {
         // A module's own data first, then the scope's (libc's `errno`, `stdout`), as dlsym.
         match self.live.export_of(module, name) {
