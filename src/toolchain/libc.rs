@@ -97,7 +97,17 @@ fn build_cached() -> Result<PathBuf> {
         })?;
         h.update(Sha256::digest(&bytes));
     }
-    h.update(format!("{}|{}|{:?}", ld.display(), nm.display(), HEADER_INTERNALS).as_bytes());
+    h.update(
+        format!(
+            "{}|{}|{:?}|{:?}|{}",
+            ld.display(),
+            nm.display(),
+            HEADER_INTERNALS,
+            HEADERS,
+            super::variadic::SECTION
+        )
+        .as_bytes(),
+    );
     let made_from: [u8; 32] = h.finalize().into();
     let key = super::entry_key(&made_from);
     let dir = match cache_dir().and_then(|root| private_dir(&root.join("libc"))) {
@@ -153,6 +163,12 @@ fn build_cached() -> Result<PathBuf> {
             String::from_utf8_lossy(&output.stderr).trim_end()
         )));
     }
+    // The module says which of its functions are variadic, as its headers declare them.
+    let variadic = headers_variadic(&dir, &key)?;
+    if let Err(e) = super::variadic::embed(&tool("llvm-objcopy-19")?, &tmp, &variadic) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     let bytes = std::fs::read(&tmp).map_err(|e| Error::os(&tmp, e))?;
     let _ = std::fs::remove_file(&tmp);
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
@@ -163,6 +179,56 @@ fn build_cached() -> Result<PathBuf> {
     std::fs::rename(&staged, &out).map_err(|e| Error::os(&out, e))?;
     write_private(&sealed, &seal(&made_from, &hash), 0o600).map_err(|e| Error::os(&sealed, e))?;
     Ok(out)
+}
+
+/// The standard headers whose variadic functions the libc module lists: those of them that
+/// wasi-libc has and that compile alone (`signal.h` asks for `_WASI_EMULATED_SIGNAL`).
+const HEADERS: &[&str] = &[
+    "stdio.h",
+    "fcntl.h",
+    "sys/ioctl.h",
+    "wchar.h",
+    "syslog.h",
+    "unistd.h",
+    "err.h",
+    "stdlib.h",
+    "string.h",
+    "time.h",
+    "sys/socket.h",
+    "semaphore.h",
+    "mqueue.h",
+    "spawn.h",
+    "signal.h",
+    "search.h",
+    "monetary.h",
+    "locale.h",
+];
+
+/// The variadic functions libc's headers declare (see the `variadic` module), from a
+/// translation unit of the [`HEADERS`] wasi-libc has.
+fn headers_variadic(dir: &Path, key: &str) -> Result<Vec<(String, u32)>> {
+    let cc = tool("clang-19")?;
+    let include = Path::new("/usr/include/wasm32-wasi");
+    let unit = dir.join(format!("libc-{key}.{}.headers.c", std::process::id()));
+    let compiles = |source: &str| -> bool {
+        write_private(&unit, source.as_bytes(), 0o600).is_ok()
+            && Command::new(&cc)
+                .args(["--target=wasm32-wasi", "-fsyntax-only"])
+                .arg(&unit)
+                .output()
+                .is_ok_and(|o| o.status.success())
+    };
+    let source: String = HEADERS
+        .iter()
+        .filter(|h| include.join(h).is_file())
+        .map(|h| format!("#include <{h}>\n"))
+        .filter(|line| compiles(line))
+        .collect();
+    let found = write_private(&unit, source.as_bytes(), 0o600)
+        .map_err(|e| Error::os(&unit, e))
+        .and_then(|()| super::variadic::declared(&cc, &["--target=wasm32-wasi".into()], &unit));
+    let _ = std::fs::remove_file(&unit);
+    found
 }
 
 /// The names the libc module exports: `libc.a`'s public defined symbols, the header

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 pub const DEBIAN_PACKAGES: &str = "clang-19 lld-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32";
 
 pub mod libc;
+pub mod variadic;
 
 /// Compiler flags of a side module's object (then linked by [`SIDE_LINK_FLAGS`]).
 pub const SIDE_FLAGS: &[&str] = &[
@@ -137,6 +138,9 @@ pub struct Toolchain {
     wasm_extra: Vec<String>,
     /// `wasm-ld` of the same LLVM, when modules are side modules (Debian's clang 19).
     side_ld: Option<PathBuf>,
+    /// `llvm-objcopy` of the same LLVM, which adds the list of variadic functions to a side
+    /// module (see [`variadic`]).
+    objcopy: Option<PathBuf>,
     host_cc: PathBuf,
     opt: OptLevel,
 }
@@ -183,6 +187,7 @@ impl Toolchain {
                 wasm_cc: cc,
                 wasm_extra: vec![format!("--sysroot={}", sysroot.display())],
                 side_ld: None,
+                objcopy: None,
                 host_cc,
                 opt: OptLevel::default(),
             });
@@ -192,6 +197,7 @@ impl Toolchain {
                 wasm_cc: PathBuf::from(cc),
                 wasm_extra: Vec::new(),
                 side_ld: None,
+                objcopy: None,
                 host_cc,
                 opt: OptLevel::default(),
             });
@@ -212,6 +218,7 @@ impl Toolchain {
             wasm_cc: cc,
             wasm_extra: Vec::new(),
             side_ld: Some(ld),
+            objcopy: on_path("llvm-objcopy-19"),
             opt: OptLevel::default(),
         })
     }
@@ -231,11 +238,13 @@ impl Toolchain {
     /// A string that changes whenever the compilers or flags change; part of the cache key.
     pub fn identity(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{:?}|{:?} {}|{}|{}|{}|{}|{}",
             self.wasm_cc.display(),
             self.wasm_extra.join(" "),
             WASM_FLAGS.join(" "),
             self.side_ld,
+            self.objcopy,
+            variadic::SECTION,
             SIDE_FLAGS.join(" "),
             SIDE_LINK_FLAGS.join(" "),
             self.host_cc.display(),
@@ -313,7 +322,15 @@ impl Toolchain {
         ]);
         let linked = self.run(ld, &ld_args, source);
         let _ = std::fs::remove_file(&object);
-        linked
+        linked?;
+        // The module says which of its functions are variadic (see `variadic`).
+        if let Some(objcopy) = &self.objcopy {
+            let mut args = vec![SIDE_FLAGS[0].to_string()];
+            args.extend(self.wasm_extra.iter().cloned());
+            let functions = variadic::declared(&self.wasm_cc, &args, source)?;
+            variadic::embed(objcopy, out, &functions)?;
+        }
+        Ok(())
     }
 
     /// Compiles `source` into a standalone reactor `out`, which links its own libc and loads

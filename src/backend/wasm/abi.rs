@@ -109,6 +109,27 @@ impl WasmLibrary {
             Callee::Symbol(name) => Target::Symbol(name.to_string()),
             Callee::Address(index) => Target::Address(index),
         };
+        // A function its module lists as variadic is called as one, with the fixed
+        // parameters the module says it has, whatever the declaration left out: the
+        // arguments past them go in clang's buffer of variadic arguments (none: an empty
+        // buffer), never where its address belongs.
+        let (variadic, fixed) = match callee {
+            Callee::Symbol(name) => match self.variadic_of(module, name) {
+                Some(Some(f)) if args.len() < f as usize => {
+                    return Err(Error::TypeError(format!(
+                        "this function takes at least {f} argument{} ({} given): {symbol} is \
+                         variadic, with {f} fixed",
+                        if f == 1 { "" } else { "s" },
+                        args.len()
+                    )))
+                }
+                Some(Some(f)) => (Some(true), Some(f as usize)),
+                Some(None) => (Some(false), fixed),
+                None => (None, fixed),
+            },
+            // A callback of this sandbox is not variadic.
+            Callee::Address(index) => (self.slot_ids.contains_key(&index).then_some(false), fixed),
+        };
         let func = self.resolve_target(module, &target)?;
         let ty = func.ty(self.live.guest.cx()?);
         let actual: Vec<Slot> = ty
@@ -210,6 +231,22 @@ impl WasmLibrary {
             RetPlan::Slot(s) | RetPlan::Store(s, _) | RetPlan::Discard(s) => Some(s),
         };
         let sret = params.iter().any(|p| matches!(p, ArgPlan::RetAddr)) as usize;
+        // Arguments past the declared ones, to a function known not to be variadic (its
+        // module says so, or it is a callback), whose wasm signature is exactly the declared
+        // parameters: as a C call of a
+        // function with extra arguments, the function gets its own and the rest are not
+        // passed (ctypes' `CFUNCTYPE(c_int, c_int, c_int)(f)(1, 2, 3)` is `f(1, 2)`).
+        let mut lowered = lowered;
+        if lowered != actual
+            && variadic == Some(false)
+            && params.last() == Some(&ArgPlan::VaBuffer)
+            && lowered[..lowered.len() - 1] == actual[..]
+        {
+            params.pop();
+            lowered.pop();
+            varargs.clear();
+            va_size = 0;
+        }
         if lowered.len() != actual.len() && lowered_ret == results.first().copied() {
             let want = actual.len().saturating_sub(sret);
             return Err(Error::TypeError(format!(
@@ -269,6 +306,18 @@ impl WasmLibrary {
         let id = self.protos.len() - 1;
         self.proto_index.entry(key).or_default().push(id);
         Ok(ProtoId(id))
+    }
+
+    /// What the module that defines the function `name` (as module `module` finds it) says
+    /// of it (see [`crate::toolchain::variadic`]): `Some(Some(fixed))` variadic with `fixed`
+    /// parameters, `Some(None)` not variadic, `None` nothing.
+    fn variadic_of(&mut self, module: usize, name: &str) -> Option<Option<u32>> {
+        let owner = self.live.function_owner(module, name)?;
+        let loaded = match owner.checked_sub(1) {
+            None => &self.loaded,
+            Some(side) => &self.sides.get(side)?.1,
+        };
+        Some(loaded.variadic.as_ref()?.get(name).copied())
     }
 
     /// The function `target` names in the current instance, as module `module` sees it.

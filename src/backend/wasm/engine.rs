@@ -162,12 +162,20 @@ pub(crate) struct Loaded {
     pub(crate) pre: Option<InstancePre<GuestState>>,
     /// A side module's `dylink.0` section.
     pub(crate) dylink: Option<Dylink>,
+    /// Its variadic functions and their fixed parameters, as the module lists them; `None`
+    /// for a module that does not say.
+    pub(crate) variadic: Option<std::sync::Arc<HashMap<String, u32>>>,
     pub(crate) source: LoadSource,
     pub(crate) elapsed: Duration,
 }
 
 /// What the memory cache keeps of a module.
-type Kept = (Module, Option<InstancePre<GuestState>>, Option<Dylink>);
+type Kept = (
+    Module,
+    Option<InstancePre<GuestState>>,
+    Option<Dylink>,
+    Option<std::sync::Arc<HashMap<String, u32>>>,
+);
 
 type ModuleCache = HashMap<(EngineKey, [u8; 32]), Kept>;
 
@@ -188,7 +196,7 @@ pub(crate) fn load(
     let engine = engine(key)?;
     let hash: [u8; 32] = Sha256::digest(bytes).into();
     if use_memory_cache {
-        if let Some((module, pre, dylink)) = modules()
+        if let Some((module, pre, dylink, variadic)) = modules()
             .lock()
             .ok()
             .and_then(|m| m.get(&(key, hash)).cloned())
@@ -198,6 +206,7 @@ pub(crate) fn load(
                 module,
                 pre,
                 dylink,
+                variadic,
                 source: LoadSource::MemoryCache,
                 elapsed: start.elapsed(),
             });
@@ -205,6 +214,7 @@ pub(crate) fn load(
     }
     let side =
         dylink(bytes).map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
+    let variadic = super::dylink::variadic(bytes).map(std::sync::Arc::new);
     // What an entry is made from: this crate's version, the engine configuration and the
     // module. The entry's seal records it, so another module's artifact is never run.
     let mut h = Sha256::new();
@@ -245,13 +255,17 @@ pub(crate) fn load(
         None => Some(pre_link(path, &engine, &module)?),
     };
     if let Ok(mut m) = modules().lock() {
-        m.insert((key, hash), (module.clone(), pre.clone(), side.clone()));
+        m.insert(
+            (key, hash),
+            (module.clone(), pre.clone(), side.clone(), variadic.clone()),
+        );
     }
     Ok(Loaded {
         engine,
         module,
         pre,
         dylink: side,
+        variadic,
         source: source_kind,
         elapsed: start.elapsed(),
     })

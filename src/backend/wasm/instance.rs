@@ -318,6 +318,18 @@ impl Live {
         }
     }
 
+    /// The module that defines the function `name` as module `module` finds it (see
+    /// [`Live::function`]).
+    pub(crate) fn function_owner(&mut self, module: usize, name: &str) -> Option<usize> {
+        use super::link::Symbol;
+        if module != 0 {
+            if let Some(Symbol::Func(_)) = self.export_of(module, name) {
+                return Some(module);
+            }
+        }
+        (0..self.modules.len()).find(|&i| matches!(self.export_of(i, name), Some(Symbol::Func(_))))
+    }
+
     /// The function a C function pointer names: the entry `index` of the shared function
     /// table. An index outside the table, or an empty entry (NULL), is a `ValueError`, never
     /// a trap: the pointer came from outside.

@@ -1,0 +1,124 @@
+//! Which functions of a module are variadic, and how many fixed parameters each has: what the
+//! module tells the sandbox, in its custom section `wasmctypes.variadic`, so that a call
+//! without argtypes (or with only the fixed ones declared) is made as clang's wasm32 ABI
+//! needs it (the variadic arguments in a buffer whose address is passed last), not with its
+//! arguments where the buffer's address should be.
+//!
+//! clang says it: its AST of the module's source (or, for the libc module, of libc's headers)
+//! lists each non-static function declared with `...` and its fixed parameters. The list is
+//! added to the module with `llvm-objcopy`; a module without the section tells nothing, a
+//! module with it says that its other functions are not variadic.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::error::{Error, Result};
+
+/// The custom section's name. Its content: one `NAME FIXED` line per variadic function.
+pub const SECTION: &str = "wasmctypes.variadic";
+
+/// The variadic functions that `source` declares (with its headers), as clang parses it for
+/// wasm32 with `args`: `(name, fixed parameters)`, sorted by name, each name once.
+pub(crate) fn declared(cc: &Path, args: &[String], source: &Path) -> Result<Vec<(String, u32)>> {
+    let out = Command::new(cc)
+        .args(args)
+        .args(["-Xclang", "-ast-dump=json", "-fsyntax-only"])
+        .arg(source)
+        .output()
+        .map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", cc.display())))?;
+    if !out.status.success() {
+        return Err(Error::Compile {
+            file: source.to_path_buf(),
+            output: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+        });
+    }
+    let ast: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Error::Toolchain(format!(
+            "clang's AST of {} is not JSON: {e}",
+            source.display()
+        ))
+    })?;
+    let mut found = Vec::new();
+    if let Some(decls) = ast.get("inner").and_then(|v| v.as_array()) {
+        for d in decls {
+            if d.get("kind").and_then(|k| k.as_str()) != Some("FunctionDecl")
+                || d.get("variadic").and_then(|v| v.as_bool()) != Some(true)
+                || d.get("storageClass").and_then(|s| s.as_str()) == Some("static")
+            {
+                continue;
+            }
+            let Some(name) = d.get("name").and_then(|n| n.as_str()) else {
+                continue;
+            };
+            let fixed = d
+                .get("inner")
+                .and_then(|v| v.as_array())
+                .map_or(0, |inner| {
+                    inner
+                        .iter()
+                        .filter(|p| p.get("kind").and_then(|k| k.as_str()) == Some("ParmVarDecl"))
+                        .count()
+                });
+            found.push((name.to_string(), fixed as u32));
+        }
+    }
+    found.sort();
+    found.dedup_by(|a, b| a.0 == b.0);
+    Ok(found)
+}
+
+/// Adds the section listing `functions` to the module at `module` (in place). An empty list
+/// is a section too: it says that the module has no variadic function.
+pub(crate) fn embed(objcopy: &Path, module: &Path, functions: &[(String, u32)]) -> Result<()> {
+    let list = module.with_extension("variadic");
+    let text: String = functions
+        .iter()
+        .map(|(name, fixed)| format!("{name} {fixed}\n"))
+        .collect();
+    std::fs::write(&list, text).map_err(|e| Error::os(&list, e))?;
+    let out = Command::new(objcopy)
+        .arg(format!("--add-section={SECTION}={}", list.display()))
+        .arg(module)
+        .output();
+    let _ = std::fs::remove_file(&list);
+    let out =
+        out.map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", objcopy.display())))?;
+    if !out.status.success() {
+        return Err(Error::Toolchain(format!(
+            "{} --add-section {}: {}",
+            objcopy.display(),
+            module.display(),
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        )));
+    }
+    Ok(())
+}
+
+/// The section's content as a map from function to fixed parameters; lines that do not parse
+/// are skipped (a module's sections come from outside).
+pub fn parse(content: &[u8]) -> std::collections::HashMap<String, u32> {
+    String::from_utf8_lossy(content)
+        .lines()
+        .filter_map(|l| {
+            let (name, fixed) = l.split_once(' ')?;
+            let fixed: u32 = fixed.trim().parse().ok()?;
+            (!name.is_empty() && fixed <= crate::backend::MAX_ARGS as u32)
+                .then(|| (name.to_string(), fixed))
+        })
+        .take(100_000)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_parses_and_ignores_what_is_not_a_line() {
+        let m = parse(b"printf 1\nopen 2\nbad\n 3\nhuge 99999\nfcntl 2");
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["printf"], 1);
+        assert_eq!(m["open"], 2);
+        assert_eq!(m["fcntl"], 2);
+    }
+}
