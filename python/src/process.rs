@@ -405,6 +405,12 @@ impl Process {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    /// The errno values of the process's C library by name when they are not the host's (the
+    /// sandbox's wasi-libc), else `None`.
+    fn errno_names(&self) -> Option<Vec<(String, i32)>> {
+        self.sandbox.errno_names()
+    }
+
     /// `ctypes.get_errno()`.
     fn get_errno(&self) -> PyResult<i32> {
         self.sandbox.get_errno().py()

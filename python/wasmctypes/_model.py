@@ -2294,11 +2294,27 @@ def namespace(backend):
         proc.write(block.address, old)
         obj._b_block, obj._b_addr, obj._b_size = block, block.address, size
 
+    # errno as Python sees it is the host's numbering (`get_errno() == errno.ENOENT`,
+    # `os.strerror(get_errno())`), as with ctypes; the sandbox's libc numbers its errors its
+    # own way (wasi-libc's ENOENT is 44), which C in the sandbox keeps seeing.
+    _errno_to_host, _errno_to_guest = {}, {}
+    import errno as _host_errno
+
+    for _name, _value in proc.errno_names() or ():
+        # WASI's ENOTCAPABLE (no grant for what was asked: a file with no directory granted)
+        # has no host name; it is a permission denied.
+        _host = getattr(_host_errno, "EACCES" if _name == "ENOTCAPABLE" else _name, None)
+        if isinstance(_host, int):
+            _errno_to_host.setdefault(_value, _host)
+            _errno_to_guest.setdefault(_host, _value)
+
     def get_errno():
-        return proc.get_errno()
+        v = proc.get_errno()
+        return _errno_to_host.get(v, v)
 
     def set_errno(value):
-        return proc.set_errno(value)
+        old = proc.set_errno(_errno_to_guest.get(value, value))
+        return _errno_to_host.get(old, old)
 
     def SetPointerType(pointer, cls):
         """Completes a pointer type made from a name: `POINTER("cell")`."""

@@ -300,6 +300,12 @@ pub(crate) trait Backend {
     /// guest's exported `errno` in wasm, this thread's `errno` natively.
     fn errno_location(&mut self) -> Result<u64>;
 
+    /// The errno values of the library's C library by name, when they are not the host's
+    /// (the sandbox's wasi-libc: `ENOENT` is 44 there, 2 in glibc); `None` natively.
+    fn errno_names(&self) -> Option<Vec<(String, i32)>> {
+        None
+    }
+
     /// Re-instantiates the library from scratch (wasm); natively a TypeError.
     fn reset(&mut self) -> Result<()> {
         Err(crate::error::Error::TypeError(

@@ -279,6 +279,14 @@ impl CDLL {
         self.inner.backend().ok()?.load_stats(self.module)
     }
 
+    /// The errno values of the library's C library by name, when they are not the host's:
+    /// the sandbox's wasi-libc numbers its errors its own way (`ENOENT` is 44, 2 in glibc),
+    /// which a binding that compares `get_errno()` with the host's constants needs to know;
+    /// `None` natively (and for a standalone module, whose libc says nothing).
+    pub fn errno_names(&self) -> Option<Vec<(String, i32)>> {
+        self.inner.backend().ok()?.errno_names()
+    }
+
     /// `ctypes.get_errno()`: this thread's private copy of errno, as its last call left it
     /// (each thread has its own, as in ctypes). Needs
     /// [`LoadOptions::use_errno`] (TypeError otherwise).

@@ -99,12 +99,13 @@ fn build_cached() -> Result<PathBuf> {
     }
     h.update(
         format!(
-            "{}|{}|{:?}|{:?}|{}",
+            "{}|{}|{:?}|{:?}|{}|{}",
             ld.display(),
             nm.display(),
             HEADER_INTERNALS,
             HEADERS,
-            super::variadic::SECTION
+            super::variadic::SECTION,
+            ERRNO_SECTION
         )
         .as_bytes(),
     );
@@ -163,9 +164,14 @@ fn build_cached() -> Result<PathBuf> {
             String::from_utf8_lossy(&output.stderr).trim_end()
         )));
     }
-    // The module says which of its functions are variadic, as its headers declare them.
-    let variadic = headers_variadic(&dir, &key)?;
-    if let Err(e) = super::variadic::embed(&tool("llvm-objcopy-19")?, &tmp, &variadic) {
+    // The module says which of its functions are variadic, as its headers declare them, and
+    // what its errno values are called.
+    let objcopy = tool("llvm-objcopy-19")?;
+    let described = headers_variadic(&dir, &key)
+        .and_then(|variadic| super::variadic::embed(&objcopy, &tmp, &variadic))
+        .and_then(|()| errno_values(&dir, &key))
+        .and_then(|errno| super::variadic::add_section(&objcopy, &tmp, ERRNO_SECTION, &errno));
+    if let Err(e) = described {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
@@ -229,6 +235,68 @@ fn headers_variadic(dir: &Path, key: &str) -> Result<Vec<(String, u32)>> {
         .and_then(|()| super::variadic::declared(&cc, &["--target=wasm32-wasi".into()], &unit));
     let _ = std::fs::remove_file(&unit);
     found
+}
+
+/// The libc module's custom section of errno values: one `NAME VALUE` line per `E*` constant
+/// of its `<errno.h>` (wasi-libc's `ENOENT` is 44, glibc's 2), so that the host can give a
+/// Python program the host's numbers (`ctypes.get_errno() == errno.ENOENT`).
+pub const ERRNO_SECTION: &str = "wasmctypes.errno";
+
+/// The errno constants of wasi-libc's `<errno.h>`, as `NAME VALUE` lines: their names from
+/// `clang -E -dM`, their values from expanding each (they are defined through WASI's own
+/// constants).
+fn errno_values(dir: &Path, key: &str) -> Result<Vec<u8>> {
+    let cc = tool("clang-19")?;
+    let unit = dir.join(format!("libc-{key}.{}.errno.c", std::process::id()));
+    let preprocess = |source: String, flags: &[&str]| -> Result<String> {
+        write_private(&unit, source.as_bytes(), 0o600).map_err(|e| Error::os(&unit, e))?;
+        let out = Command::new(&cc)
+            .args(["--target=wasm32-wasi"])
+            .args(flags)
+            .arg(&unit)
+            .output()
+            .map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", cc.display())));
+        let _ = std::fs::remove_file(&unit);
+        Ok(String::from_utf8_lossy(&out?.stdout).into_owned())
+    };
+    let defines = preprocess("#include <errno.h>\n".into(), &["-E", "-dM"])?;
+    let names: Vec<&str> = defines
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("#define"), Some(name))
+                    if name.len() > 1
+                        && name.starts_with('E')
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+                {
+                    Some(name)
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    let mut unit_text = String::from("#include <errno.h>\n");
+    for name in &names {
+        unit_text.push_str(&format!("errno_value_{name} {name}\n"));
+    }
+    let expanded = preprocess(unit_text, &["-E", "-P"])?;
+    let mut lines = String::new();
+    for l in expanded.lines() {
+        let Some(rest) = l.strip_prefix("errno_value_") else {
+            continue;
+        };
+        let Some((name, value)) = rest.split_once(' ') else {
+            continue;
+        };
+        let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
+        if let Ok(v) = digits.parse::<i32>() {
+            lines.push_str(&format!("{name} {v}\n"));
+        }
+    }
+    Ok(lines.into_bytes())
 }
 
 /// The names the libc module exports: `libc.a`'s public defined symbols, the header

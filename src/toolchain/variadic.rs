@@ -70,22 +70,28 @@ pub(crate) fn declared(cc: &Path, args: &[String], source: &Path) -> Result<Vec<
 /// Adds the section listing `functions` to the module at `module` (in place). An empty list
 /// is a section too: it says that the module has no variadic function.
 pub(crate) fn embed(objcopy: &Path, module: &Path, functions: &[(String, u32)]) -> Result<()> {
-    let list = module.with_extension("variadic");
     let text: String = functions
         .iter()
         .map(|(name, fixed)| format!("{name} {fixed}\n"))
         .collect();
-    std::fs::write(&list, text).map_err(|e| Error::os(&list, e))?;
+    add_section(objcopy, module, SECTION, text.as_bytes())
+}
+
+/// Adds the custom section `name` with `content` to the module at `module` (in place), with
+/// `llvm-objcopy`.
+pub(crate) fn add_section(objcopy: &Path, module: &Path, name: &str, content: &[u8]) -> Result<()> {
+    let file = module.with_extension(name.replace('.', "-"));
+    std::fs::write(&file, content).map_err(|e| Error::os(&file, e))?;
     let out = Command::new(objcopy)
-        .arg(format!("--add-section={SECTION}={}", list.display()))
+        .arg(format!("--add-section={name}={}", file.display()))
         .arg(module)
         .output();
-    let _ = std::fs::remove_file(&list);
+    let _ = std::fs::remove_file(&file);
     let out =
         out.map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", objcopy.display())))?;
     if !out.status.success() {
         return Err(Error::Toolchain(format!(
-            "{} --add-section {}: {}",
+            "{} --add-section {name} {}: {}",
             objcopy.display(),
             module.display(),
             String::from_utf8_lossy(&out.stderr).trim_end()

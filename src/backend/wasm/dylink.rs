@@ -62,16 +62,12 @@ pub(crate) fn dylink(bytes: &[u8]) -> Result<Option<Dylink>, String> {
     Ok(None)
 }
 
-/// The module's list of variadic functions and their fixed parameters (its custom section
-/// [`SECTION`](crate::toolchain::variadic::SECTION), see [`crate::toolchain::variadic`]);
-/// `None` for a module without one (which says nothing), or a malformed module (loading it
-/// reports why).
-pub(crate) fn variadic(bytes: &[u8]) -> Option<std::collections::HashMap<String, u32>> {
+/// The content of the module's custom section `name`, if it has one (a malformed module has
+/// none here; loading it reports why).
+pub(crate) fn custom_section<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
     for payload in Parser::new(0).parse_all(bytes) {
         match payload {
-            Ok(Payload::CustomSection(c)) if c.name() == crate::toolchain::variadic::SECTION => {
-                return Some(crate::toolchain::variadic::parse(c.data()));
-            }
+            Ok(Payload::CustomSection(c)) if c.name() == name => return Some(c.data()),
             Ok(_) => {}
             Err(_) => break,
         }

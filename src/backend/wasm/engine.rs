@@ -165,17 +165,22 @@ pub(crate) struct Loaded {
     /// Its variadic functions and their fixed parameters, as the module lists them; `None`
     /// for a module that does not say.
     pub(crate) variadic: Option<std::sync::Arc<HashMap<String, u32>>>,
+    /// Its libc's errno values by name, as the libc module lists them (see
+    /// [`ERRNO_SECTION`](crate::toolchain::libc::ERRNO_SECTION)).
+    pub(crate) errno: Option<std::sync::Arc<Vec<(String, i32)>>>,
     pub(crate) source: LoadSource,
     pub(crate) elapsed: Duration,
 }
 
 /// What the memory cache keeps of a module.
-type Kept = (
-    Module,
-    Option<InstancePre<GuestState>>,
-    Option<Dylink>,
-    Option<std::sync::Arc<HashMap<String, u32>>>,
-);
+#[derive(Clone)]
+struct Kept {
+    module: Module,
+    pre: Option<InstancePre<GuestState>>,
+    dylink: Option<Dylink>,
+    variadic: Option<std::sync::Arc<HashMap<String, u32>>>,
+    errno: Option<std::sync::Arc<Vec<(String, i32)>>>,
+}
 
 type ModuleCache = HashMap<(EngineKey, [u8; 32]), Kept>;
 
@@ -196,17 +201,18 @@ pub(crate) fn load(
     let engine = engine(key)?;
     let hash: [u8; 32] = Sha256::digest(bytes).into();
     if use_memory_cache {
-        if let Some((module, pre, dylink, variadic)) = modules()
+        if let Some(kept) = modules()
             .lock()
             .ok()
             .and_then(|m| m.get(&(key, hash)).cloned())
         {
             return Ok(Loaded {
                 engine,
-                module,
-                pre,
-                dylink,
-                variadic,
+                module: kept.module,
+                pre: kept.pre,
+                dylink: kept.dylink,
+                variadic: kept.variadic,
+                errno: kept.errno,
                 source: LoadSource::MemoryCache,
                 elapsed: start.elapsed(),
             });
@@ -214,7 +220,10 @@ pub(crate) fn load(
     }
     let side =
         dylink(bytes).map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
-    let variadic = super::dylink::variadic(bytes).map(std::sync::Arc::new);
+    let variadic = super::dylink::custom_section(bytes, crate::toolchain::variadic::SECTION)
+        .map(|c| std::sync::Arc::new(crate::toolchain::variadic::parse(c)));
+    let errno = super::dylink::custom_section(bytes, crate::toolchain::libc::ERRNO_SECTION)
+        .map(|c| std::sync::Arc::new(parse_errno(c)));
     // What an entry is made from: this crate's version, the engine configuration and the
     // module. The entry's seal records it, so another module's artifact is never run.
     let mut h = Sha256::new();
@@ -257,7 +266,13 @@ pub(crate) fn load(
     if let Ok(mut m) = modules().lock() {
         m.insert(
             (key, hash),
-            (module.clone(), pre.clone(), side.clone(), variadic.clone()),
+            Kept {
+                module: module.clone(),
+                pre: pre.clone(),
+                dylink: side.clone(),
+                variadic: variadic.clone(),
+                errno: errno.clone(),
+            },
         );
     }
     Ok(Loaded {
@@ -266,9 +281,22 @@ pub(crate) fn load(
         pre,
         dylink: side,
         variadic,
+        errno,
         source: source_kind,
         elapsed: start.elapsed(),
     })
+}
+
+/// The libc module's errno section: `NAME VALUE` lines; what does not parse is skipped.
+fn parse_errno(content: &[u8]) -> Vec<(String, i32)> {
+    String::from_utf8_lossy(content)
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_string(), value.trim().parse().ok()?))
+        })
+        .take(4096)
+        .collect()
 }
 
 /// A standalone module linked with WASI preview1, ready to instantiate.

@@ -340,6 +340,10 @@ impl Backend for WasmLibrary {
         WasmLibrary::load_stats(self, module)
     }
 
+    fn errno_names(&self) -> Option<Vec<(String, i32)>> {
+        self.loaded.errno.as_ref().map(|e| e.to_vec())
+    }
+
     fn info(&mut self, module: usize) -> LibraryInfo {
         self.library_info(module)
     }
