@@ -24,6 +24,7 @@ mod pointer_arg;
 mod process;
 mod pyobject;
 mod release_gil;
+mod sandbox_options;
 mod staging;
 
 use pyo3::ffi;

@@ -7,7 +7,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyType};
 
-use wasmctypes::{BackendKind, CType, Field, LoadOptions, Sandbox, StructType, Value, CDLL};
+use wasmctypes::{BackendKind, CType, Field, Sandbox, StructType, Value, CDLL};
 
 use crate::block::Block;
 use crate::convert::{ctype, object, type_of, StructDesc};
@@ -208,16 +208,19 @@ impl Process {
 
 #[pymethods]
 impl Process {
-    /// A new process on `backend` (`wasm` or `native`).
+    /// A new process on `backend` (`wasm` or `native`); a sandbox's limits and grants are
+    /// `options` (see [`crate::sandbox_options`]), which a native process refuses.
     #[new]
-    #[pyo3(signature = (backend, use_errno = true))]
-    fn new(backend: &str, use_errno: bool) -> PyResult<Self> {
+    #[pyo3(signature = (backend, options = None))]
+    fn new(backend: &str, options: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<Self> {
         let kind: BackendKind = backend.parse().map_err(PyValueError::new_err)?;
-        let options = LoadOptions {
-            use_errno,
-            capture_output: Some(false),
-            ..LoadOptions::default()
-        };
+        if kind == BackendKind::Native && options.is_some_and(|o| !o.is_empty()) {
+            return Err(PyTypeError::new_err(
+                "a native process has no sandbox: limits and grants are for wasm",
+            ));
+        }
+        let mut options = crate::sandbox_options::load_options(options)?;
+        options.use_errno = true;
         let sandbox = Sandbox::open(kind, &options).py()?;
         sandbox.set_detach(std::rc::Rc::new(ReleaseGil)).py()?;
         Ok(Process {

@@ -44,10 +44,11 @@ def _unraisable(exc, message, obj):
     sys.stderr.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
-def namespace(backend):
-    """A module with ctypes' public names over a new process of `backend`."""
-    ns = _types.ModuleType("wasmctypes." + backend)
-    proc = _core.Process(backend)
+def namespace(backend, options=None, into=None):
+    """A module (`into`, or a new one) with ctypes' public names over a new process of
+    `backend`; a wasm sandbox's limits and grants are `options` (see `wasm.Sandbox`)."""
+    ns = into if into is not None else _types.ModuleType("wasmctypes." + backend)
+    proc = _core.Process(backend, options or None)
     ns._process = proc
     ns.ArgumentError = _core.ArgumentError
     ns.SandboxError = _core.SandboxError
@@ -1441,9 +1442,26 @@ def namespace(backend):
             type.__setattr__(t, "_b_desc_", d)
         return d
 
+    def _own_type(t):
+        """Refuses a ctypes type of another namespace (another sandbox, or the other backend):
+        its sizes and memory are another process's, and as a restype it would pass for a
+        converting callable."""
+        if isinstance(t, type) and issubclass(t, _core.CData) and not issubclass(t, _CData):
+            raise TypeError(
+                "%s is a type of another %s: use this one's (a sandbox's own types, as sb.%s)"
+                % (t.__name__, "sandbox" if backend == "wasm" else "namespace", t.__name__)
+            )
+
     def _arg(a, declared=None, keep=None, infer=False):
         """A Python argument as the core takes it; objects made for it go to `keep`, which
         the caller holds until the call returns."""
+        if isinstance(a, _core.CData) and not isinstance(a, _CData):
+            # A ctypes object of another namespace: its memory is another process's.
+            raise ValueError(
+                "%s instance belongs to another %s: an object is passed only to the libraries "
+                "of the process (sandbox) it was made in"
+                % (type(a).__name__, "sandbox" if backend == "wasm" else "namespace")
+            )
         if hasattr(a, "_as_parameter_") and not isinstance(a, (_CData, _CArg)):
             a = a._as_parameter_
         if declared is not None and hasattr(declared, "from_param"):
@@ -1663,6 +1681,7 @@ def namespace(backend):
                 for i, t in enumerate(value):
                     if not hasattr(t, "from_param"):
                         raise TypeError("item %d in _argtypes_ has no from_param method" % (i + 1))
+                    _own_type(t)
             self._argtypes = value
             self._unprepare()
 
@@ -1681,6 +1700,7 @@ def namespace(backend):
         def restype(self, value):
             if value is not None and not isinstance(value, _CDataMeta) and not callable(value):
                 raise TypeError("restype must be a type, a callable, or None")
+            _own_type(value)
             self._restype = value
             self._unprepare()
 
@@ -2024,10 +2044,28 @@ def namespace(backend):
 
     # ---------------------------------------------------------------- libraries
     class CDLL:
+        """A library loaded into this namespace's process. With `sandbox=`, a
+        `wasmctypes.wasm.Sandbox`: loaded into that sandbox instead (its objects are made with
+        that sandbox's types: `sandbox.c_int(5)`; an object of another sandbox is an
+        ArgumentError)."""
+
         _func_flags_ = FUNCFLAG_CDECL
         _func_restype_ = c_int
 
-        def __init__(self, name, mode=0, handle=None, use_errno=False, use_last_error=False, winmode=None):
+        def __new__(cls, name=None, mode=0, handle=None, use_errno=False, use_last_error=False,
+                    winmode=None, sandbox=None):
+            if sandbox is not None and sandbox is not ns:
+                other = getattr(sandbox, "_process", None)
+                if not isinstance(other, _core.Process) or other.backend != "wasm":
+                    raise TypeError("sandbox= must be a wasmctypes.wasm.Sandbox, not %s"
+                                    % type(sandbox).__name__)
+                if backend != "wasm":
+                    raise TypeError("a native library runs in this process, not in a sandbox")
+                return sandbox.CDLL(name, mode, handle, use_errno, use_last_error, winmode)
+            return super().__new__(cls)
+
+        def __init__(self, name, mode=0, handle=None, use_errno=False, use_last_error=False,
+                     winmode=None, sandbox=None):
             self._name = name
             if name is None:
                 # dlopen(NULL): every symbol of the process (natively the interpreter's own
