@@ -130,6 +130,13 @@ pub(crate) struct ProtoId(pub(crate) usize);
 /// counted and dropped, so output cannot exhaust host memory.
 pub(crate) const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How deeply calls may nest through callbacks, on either backend: C calls back, the
+/// callback calls C, which calls back, ... Past it the innermost callback's call is
+/// [`Error::Recursion`](crate::Error) (Python: `RecursionError`) and the library stays
+/// usable. The same on both backends, so that they answer alike; in the sandbox it keeps the
+/// nesting well inside the stack it may use ([`max_stack`](sandbox::SandboxConfig::max_stack)).
+pub(crate) const MAX_NESTING: u32 = 32;
+
 /// Appends the note that says how many bytes past [`CAPTURE_LIMIT`] were dropped.
 pub(crate) fn note_dropped(buf: &mut Vec<u8>, dropped: u64) {
     if dropped > 0 {

@@ -70,7 +70,10 @@ pub struct SandboxConfig {
     /// A wall-clock deadline per call, or `None` for none at all. It is kept in 10 ms ticks
     /// of the engine's epoch, so a call that runs on is stopped within one tick of it.
     pub timeout: Option<Duration>,
-    /// The most native stack wasm code may use, in bytes.
+    /// The most native stack a call into the sandbox may use, in bytes: the guest's frames
+    /// and, when callbacks call the guest again, the host's frames between (each level of
+    /// a Python callback that calls its library takes some 20 KiB). The thread that calls
+    /// must have this much stack left (Python's and the CLI's threads have 8 MiB).
     pub max_stack: usize,
     /// Host directories the guest may open.
     pub dirs: Vec<DirGrant>,
@@ -96,7 +99,7 @@ impl Default for SandboxConfig {
             max_table_elements: 100_000,
             fuel: None,
             timeout: Some(Duration::from_secs(30)),
-            max_stack: 512 << 10,
+            max_stack: 1 << 20,
             dirs: Vec::new(),
             env: Vec::new(),
             real_clock: false,

@@ -330,10 +330,15 @@ impl CDLL {
     }
 
     /// Reads `len` bytes of the library's memory at `addr` (`ctypes.string_at(addr, len)`).
-    /// Bounds-checked in wasm.
+    /// Bounds-checked in wasm, before anything is allocated: a length from outside the
+    /// sandbox's memory is an error, never a host allocation of that size.
     pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>> {
+        let mut backend = self.inner.backend()?;
+        if len > 0 {
+            backend.host_pointer(addr, len)?;
+        }
         let mut out = crate::error::zeroed(len)?;
-        self.inner.backend()?.read(addr, &mut out)?;
+        backend.read(addr, &mut out)?;
         Ok(out)
     }
 

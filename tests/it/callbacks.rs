@@ -348,7 +348,7 @@ fn re_entry_has_a_bounded_depth() {
             "{kind}: {e}"
         );
         assert!(depth.get() >= 8, "{kind}: only {} levels", depth.get());
-        assert!(depth.get() <= 64, "{kind}: {} levels", depth.get());
+        assert!(depth.get() <= 32, "{kind}: {} levels", depth.get());
         let identity = Callback::new(&lib, &proto, |_, a| Ok(a[0].clone())).unwrap();
         assert_eq!(
             sum.call(&[(&identity).into(), 4.into()]).unwrap(),

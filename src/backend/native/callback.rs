@@ -38,9 +38,10 @@ thread_local! {
     static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
-/// How deeply callbacks may nest on one thread; past it a callback is
+/// How deeply callbacks may nest on one thread (see
+/// [`MAX_NESTING`](crate::backend::MAX_NESTING)); past it a callback is
 /// [`Error::Recursion`](crate::Error) instead of running.
-const MAX_DEPTH: u32 = 64;
+const MAX_DEPTH: u32 = crate::backend::MAX_NESTING;
 
 /// Keeps the first error of a callback on this thread.
 fn fail(e: Error) {

@@ -20,10 +20,8 @@ use super::engine;
 use super::GuestState;
 use crate::error::{Error, Result};
 
-/// How deeply calls into one sandbox may nest: a callback calling the guest, whose callback
-/// calls the guest again, ... Past it, the innermost callback's call is
-/// [`Error::Recursion`](crate::Error), and the sandbox stays usable.
-pub(crate) const MAX_DEPTH: u32 = 64;
+/// How deeply calls into one sandbox may nest (see [`MAX_NESTING`]).
+pub(crate) const MAX_DEPTH: u32 = crate::backend::MAX_NESTING;
 
 /// The sandbox's store: owned here, and used through [`GuestStore::cx`].
 pub(crate) struct GuestStore {
