@@ -537,6 +537,18 @@ fn every_error_follows_json_and_numbers_never_wrap() {
         (&["diff", "/nonexistent.so", "--json"][..], "OSError"),
         (&["call", "sum", "--json"][..], "TypeError"),
         (&["call", "--json"][..], "UsageError"),
+        // The library's output goes in the object: --inherit-stdio would put it beside.
+        (
+            &[
+                "call",
+                "greeting",
+                "greet",
+                "W",
+                "--json",
+                "--inherit-stdio",
+            ][..],
+            "UsageError",
+        ),
         (
             &["bench", "sum", "add", "--repeats", "0", "--json"][..],
             "UsageError",

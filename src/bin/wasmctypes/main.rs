@@ -129,8 +129,9 @@ struct CallArgs {
     /// The result type (c_int unless given; void or None for none).
     #[arg(long, default_value = "c_int")]
     restype: String,
-    /// Print one JSON object.
-    #[arg(long)]
+    /// Print one JSON object (the library's output is in it: not with --inherit-stdio, which
+    /// would put it on stdout beside the object).
+    #[arg(long, conflicts_with = "inherit_stdio")]
     json: bool,
     /// Show buffers in full (otherwise one over 4 KiB is shown by its length and a prefix).
     #[arg(long)]
