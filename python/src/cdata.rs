@@ -476,15 +476,7 @@ impl CDataBase {
         if view.is_null() {
             return Err(pyo3::exceptions::PyBufferError::new_err("View is null"));
         }
-        let info = slf.call_method0("_b_buffer_")?;
-        let (process, addr, size, format, itemsize, shape): (
-            Bound<'_, Process>,
-            u64,
-            usize,
-            String,
-            usize,
-            Vec<isize>,
-        ) = info.extract()?;
+        let (process, addr, size, format, itemsize, shape) = buffer_layout(&slf)?;
         let _ = flags; // every view is writable, C-contiguous and formatted, as ctypes'
         let ptr = if size == 0 {
             std::ptr::NonNull::<u8>::dangling()
@@ -539,6 +531,45 @@ impl CDataBase {
         let p = export.process.borrow(py);
         p.exports.set(p.exports.get().saturating_sub(1));
     }
+}
+
+/// `(process, address, size, format, itemsize, shape)` of a buffer export.
+type BufferLayout<'py> = (Bound<'py, Process>, u64, usize, String, usize, Vec<isize>);
+
+/// What a buffer over `obj` is: `(process, address, size, format, itemsize, shape)`, from
+/// the package's own `_b_buffer_` (the first definition in the type's MRO, never a
+/// subclass's override: a shape Python code makes up would let a memoryview read past the
+/// object, as CPython's ctypes, in C, never allows). The address is the object's own and
+/// the shape is checked against the size; one that does not fit is refused.
+fn buffer_layout<'py>(obj: &Bound<'py, CDataBase>) -> PyResult<BufferLayout<'py>> {
+    let py = obj.py();
+    let name = pyo3::intern!(py, "_b_buffer_");
+    let mro = obj.get_type().mro();
+    let own = mro
+        .iter()
+        .rev()
+        .find_map(|k| k.getattr("__dict__").ok()?.get_item(name).ok())
+        .ok_or_else(|| PyTypeError::new_err("this object has no buffer"))?;
+    let info = own.call1((obj,))?;
+    let (process, addr, size, format, itemsize, shape): (
+        Bound<'_, Process>,
+        u64,
+        usize,
+        String,
+        usize,
+        Vec<isize>,
+    ) = info.extract()?;
+    let bad = || pyo3::exceptions::PyBufferError::new_err("the object's buffer layout is invalid");
+    if addr != obj.get().addr.load(py) || shape.len() > 64 {
+        return Err(bad());
+    }
+    let items = shape.iter().try_fold(itemsize, |n, &d| {
+        usize::try_from(d).ok().and_then(|d| n.checked_mul(d))
+    });
+    if items != Some(size) {
+        return Err(bad());
+    }
+    Ok((process, addr, size, format, itemsize, shape))
 }
 
 /// The base of C function objects (`_CFuncPtr`: a library's function, a function pointer, a

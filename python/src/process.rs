@@ -25,7 +25,7 @@ use crate::staging::Stage;
 /// Every use of its core (a call, a read or write of its memory, an object made in it) first
 /// claims its [`Gate`], with [`Process::claim`]: in wasm one thread at a time uses the
 /// sandbox, others wait with the GIL released.
-#[pyclass(frozen, module = "wasmctypes._core")]
+#[pyclass(frozen, weakref, module = "wasmctypes._core")]
 pub(crate) struct Process {
     pub(crate) sandbox: Sandbox,
     /// Buffers (memoryviews) open on the process's memory: `reset` would free what they
@@ -347,8 +347,13 @@ impl Process {
         }
         let _claim = self.claim(py)?;
         self.sync_range(py, Direction::In, addr, n)?;
-        let bytes = self.sandbox.read(addr, n).py()?;
-        Ok(PyBytes::new(py, &bytes))
+        if n > 0 {
+            // Bounds first (in wasm): a length from outside never becomes an allocation.
+            self.sandbox.host_pointer(addr, n).py()?;
+        }
+        // Into the bytes object itself: one copy, and an allocation Python may refuse
+        // (MemoryError) rather than one that aborts.
+        PyBytes::new_with(py, n, |out| self.sandbox.read_into(addr, out).py())
     }
 
     /// Writes `data` at `addr`.
@@ -412,6 +417,15 @@ impl Process {
     /// sandbox's wasi-libc), else `None`.
     fn errno_names(&self) -> Option<Vec<(String, i32)>> {
         self.sandbox.errno_names()
+    }
+
+    /// Flushes the C library's stdio buffers (`fflush(NULL)`): what C wrote with `printf` and
+    /// kept in its buffer (a full buffer, when stdout is a pipe or a file) goes out now, as a
+    /// native process's C library flushes it at exit.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let _claim = self.claim(py)?;
+        let _ = self.sandbox.take_output();
+        Ok(())
     }
 
     /// `ctypes.get_errno()`.

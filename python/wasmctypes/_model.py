@@ -7,10 +7,13 @@ reading `.value` or a field reads it, through the Rust core, bounds-checked in w
 (argument conversion, the call, the result) run in the core.
 """
 
+import atexit
+import operator
 import os
 import struct as _struct
 import sys
 import types as _types
+import weakref
 
 from . import _core
 
@@ -44,11 +47,25 @@ def _unraisable(exc, message, obj):
     sys.stderr.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
+def _flush_at_exit(process):
+    """Flushes the guest's stdio of a process that still lives (see `namespace`)."""
+    p = process()
+    if p is not None:
+        try:
+            p.flush()
+        except Exception:
+            pass
+
+
 def namespace(backend, options=None, into=None):
     """A module (`into`, or a new one) with ctypes' public names over a new process of
     `backend`; a wasm sandbox's limits and grants are `options` (see `wasm.Sandbox`)."""
     ns = into if into is not None else _types.ModuleType("wasmctypes." + backend)
     proc = _core.Process(backend, options or None)
+    if backend == "wasm":
+        # What the guest's C library keeps in its stdio buffers goes out when the interpreter
+        # exits, as a native C library flushes at exit.
+        atexit.register(_flush_at_exit, weakref.ref(proc))
     ns._process = proc
     ns.ArgumentError = _core.ArgumentError
     ns.SandboxError = _core.SandboxError
@@ -73,6 +90,12 @@ def namespace(backend, options=None, into=None):
     _SIMPLE_BASE = []  # _SimpleCData, once it exists
     _ITEMS_HOOK = []  # _set_items, once arrays and pointers exist
 
+    _LAYOUT_ATTRS = frozenset(
+        ("_length_", "_type_", "_size_", "_align_", "_b_alloc_", "_b_items_", "_b_length_",
+         "_b_specs_", "_all_fields_", "_final_", "_ready_", "_fundamental", "_union", "_endian",
+         "_b_format_")
+    )
+
     class _CDataMeta(type):
         """The type of every ctypes type: `T * n`, and the ways to make an instance of `T`
         on memory that exists (`T.from_address`, ...), as CPython's metatypes have them."""
@@ -95,13 +118,27 @@ def namespace(backend, options=None, into=None):
                     # Its value is read and written in Rust.
                     type.__setattr__(cls, "value", _Value(proc, code))
 
+        # What a type's memory layout rests on is fixed when the type is made, as in CPython's
+        # StgInfo: assigned later, it would make instances reach past their memory.
+        def __setattr__(cls, name, value):
+            if name in _LAYOUT_ATTRS:
+                raise AttributeError("%s is final" % name)
+            super().__setattr__(name, value)
+
+        def __delattr__(cls, name):
+            if name in _LAYOUT_ATTRS:
+                raise AttributeError("%s is final" % name)
+            super().__delattr__(name)
+
         def __mul__(cls, length):
             return ARRAY(cls, length)
 
         __rmul__ = __mul__
 
         def from_address(cls, address):
-            return _bare(cls)._attach(int(address))
+            if not isinstance(address, int):
+                raise TypeError("integer expected")
+            return _bare(cls)._attach(_checked_address(address))
 
         def from_buffer(cls, obj, offset=0):
             """An instance sharing the memory of a writable buffer. Natively the object's own
@@ -490,10 +527,19 @@ def namespace(backend, options=None, into=None):
                 if isinstance(obj, str) and code != "z":
                     return _CArg("Z", obj, obj)
                 if code == "P":
-                    if isinstance(obj, int) and not isinstance(obj, bool):
+                    # What c_void_p takes, as ctypes: an int (a bool too) masked to the
+                    # pointer's width, arrays and pointers, byref(), a function pointer (its
+                    # address), c_char_p, c_wchar_p and c_void_p objects (their value).
+                    if isinstance(obj, int):
                         return _CArg("P", obj & ((1 << (8 * proc.sizeof("P"))) - 1), obj)
-                    if isinstance(obj, (_CData, _CArg)):
+                    if isinstance(obj, (Array, _Pointer)):
                         return obj
+                    if isinstance(obj, _CArg) and obj._tag == "P":
+                        return obj
+                    if isinstance(obj, _CFuncPtr):
+                        return _CArg("P", obj._address(), obj)
+                    if isinstance(obj, _SimpleCData) and obj._type_ in _POINTERLIKE:
+                        return _CArg("P", obj._get_param(), obj)
                 else:
                     # c_char_p takes what points to chars: byref(c_char), c_char arrays and
                     # pointers; c_wchar_p the same for c_wchar.
@@ -640,10 +686,23 @@ def namespace(backend, options=None, into=None):
     # py_object's handles: what C holds for a Python object. Natively the object's address
     # (a real PyObject *), in the sandbox a small number; either way the object is found
     # here, alive while a handle to it is held.
-    _handles = {}  # handle -> [object, holders]
+    #
+    # In the sandbox C may keep a handle after the call that lent it (as C keeps a borrowed
+    # PyObject *), so a handle nobody holds any more is not forgotten at once: it stays
+    # valid while its object lives (a weak reference), or, for an object that has none
+    # (an int, a list, `object()`), while it is among the most recently released
+    # (`_RETIRED_MAX`, held strongly). Handle numbers are never reused: a forgotten one is
+    # a ValueError, never another object.
+    _handles = {}  # handle -> [object or _NOTHING, holders, weak reference or None]
     _handle_of = {}  # id(object) -> handle, in the sandbox
     _next_handle = [0x1000]
+    _retired = {}  # handle -> None: released handles of objects with no weak reference
+    _RETIRED_MAX = 1024
     _returned = []  # handles of callback results, held until the outermost call returns
+
+    def _forget(h, key):
+        if _handles.pop(h, None) is not None:
+            _handle_of.pop(key, None)
 
     class _Handle:
         __slots__ = ("h",)
@@ -655,23 +714,41 @@ def namespace(backend, options=None, into=None):
                 h = _handle_of.get(id(obj))
                 if h is None:
                     h = _next_handle[0]
+                    if h >= 1 << _ADDRESS_BITS:
+                        raise MemoryError("the sandbox's py_object handles are used up")
                     _next_handle[0] += 8
                     _handle_of[id(obj)] = h
             entry = _handles.get(h)
             if entry is None:
-                _handles[h] = [obj, 1]
+                _handles[h] = [obj, 1, None]
             else:
-                entry[1] += 1
+                entry[0], entry[1], entry[2] = obj, entry[1] + 1, None
+                _retired.pop(h, None)
             self.h = h
 
         def __del__(self):
-            entry = _handles.get(self.h)
-            if entry is not None:
-                entry[1] -= 1
-                if entry[1] <= 0:
-                    del _handles[self.h]
-                    if backend != "native":
-                        _handle_of.pop(id(entry[0]), None)
+            h = self.h
+            entry = _handles.get(h)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            obj = entry[0]
+            if backend == "native":
+                del _handles[h]
+                return
+            key = id(obj)
+            try:
+                entry[2] = weakref.ref(obj, lambda _, h=h, key=key: _forget(h, key))
+            except TypeError:
+                _retired[h] = None
+                if len(_retired) > _RETIRED_MAX:
+                    old = next(iter(_retired))
+                    del _retired[old]
+                    _forget(old, id(_handles[old][0]))
+            else:
+                entry[0] = _NOTHING
 
     def _lookup(h):
         """The object a `py_object` holds: natively the object at that address (as ctypes
@@ -683,8 +760,17 @@ def namespace(backend, options=None, into=None):
         if entry is None:
             if backend == "native":
                 return _core.object_at(h)
-            raise ValueError("no Python object at %#x: py_object handles are only those this namespace made" % h)
-        return entry[0]
+            raise ValueError(
+                "no Python object at %#x: py_object handles are only those this namespace "
+                "made, for objects still alive" % h
+            )
+        obj = entry[0]
+        if obj is _NOTHING:
+            obj = entry[2]()
+            if obj is None:
+                raise ValueError("no Python object at %#x: its object is gone" % h)
+        return obj
+
     # The fundamental numbers, read and written by the core in one step (`proc.get`,
     # `proc.set`): type -> (code, size).
     _SCALAR = {
@@ -1062,7 +1148,32 @@ def namespace(backend, options=None, into=None):
     def byref(obj, offset=0):
         if not isinstance(type(obj), _CDataMeta):
             raise TypeError("byref() argument must be a ctypes instance, not '%s'" % type(obj).__name__)
-        return _CArg("P", obj._b_addr + offset, obj)
+        # As ctypes (PyNumber_AsSsize_t with no error): an offset past ssize_t is clamped.
+        offset = max(-(1 << 63), min(operator.index(offset), (1 << 63) - 1))
+        addr = obj._b_addr + offset
+        if backend == "native":
+            addr &= (1 << 64) - 1  # C's pointer arithmetic
+        else:
+            addr = _checked_address(addr, "byref(%s, %d)" % (type(obj).__name__, offset))
+        return _CArg("P", addr, obj)
+
+    _ADDRESS_BITS = 8 * proc.sizeof("P")
+
+    def _checked_address(address, what=None):
+        """`address` as a pointer of this process: natively wrapped to 64 bits, as C's pointer
+        arithmetic wraps (ctypes does the same); in the sandbox it must lie in its 32-bit
+        address space (a wrapped address would be another object's, silently)."""
+        if not -(1 << 63) <= address < 1 << 64:
+            raise OverflowError("int too big to convert to a pointer")
+        if backend == "native":
+            return address & ((1 << 64) - 1)
+        if not 0 <= address < 1 << _ADDRESS_BITS:
+            raise ValueError(
+                "%s: address %#x is outside the sandbox's 32-bit memory (a host address? share a "
+                "host buffer with from_buffer(), or copy it with from_buffer_copy())"
+                % (what or "from_address", address)
+            )
+        return address
 
     def _read_as(typ, addr, index, base):
         """Item or field `index` of `base`, a `typ` at `addr`: a number or text as its
@@ -1835,7 +1946,9 @@ def namespace(backend, options=None, into=None):
                 # value (see `_quick`): an object's address, or a plain value as it is.
                 try:
                     conv.append(_arg(a, d, keep, infer))
-                except (TypeError, ValueError) as e:
+                except Exception as e:
+                    # As ctypes: whatever a conversion raises (from_param, _as_parameter_)
+                    # is the argument's ArgumentError.
                     raise _core.ArgumentError(
                         "argument %d: %s: %s" % (i + 1, type(e).__name__, e)
                     ) from None
@@ -2219,22 +2332,50 @@ def namespace(backend, options=None, into=None):
         return obj._b_addr
 
     def _address(x):
+        """The address an object stands for: a cparam's, a pointer's value, a C object's own
+        memory; None is NULL. Anything else is a TypeError (never the `int()` of it)."""
         if isinstance(x, _CArg):
             return x._addr
         if isinstance(x, (_Pointer, _CFuncPtr)) or (isinstance(x, _SimpleCData) and x._type_ in _POINTERLIKE):
             return x._as_arg()[1]
         if isinstance(type(x), _CDataMeta):
             return x._b_addr
-        if isinstance(x, bytes):
-            raise TypeError("pass a buffer (create_string_buffer) instead of bytes")
         if x is None:
             return 0
-        return int(x)
+        if isinstance(x, int):
+            return x
+        raise TypeError("an address or a ctypes object is needed, not %s" % type(x).__name__)
+
+    def _void_p_arg(x, position, keep):
+        """Argument `position` of string_at, wstring_at or cast as ctypes converts it, by
+        c_void_p's from_param: its address, or ctypes' ArgumentError ('wrong type'). A bytes
+        or str argument is copied into the process's memory (ctypes points into the object):
+        the copy goes to `keep`, which the caller holds while it uses the address."""
+        try:
+            p = c_void_p.from_param(x)
+        except TypeError:
+            raise _core.ArgumentError("argument %d: TypeError: wrong type" % position) from None
+        if p is None:
+            return 0
+        if isinstance(p, _CArg) and p._tag in "zZ":
+            copy = (create_string_buffer if p._tag == "z" else create_unicode_buffer)(p._value)
+            keep.append(copy)
+            return copy._b_addr
+        return _address(p)
+
+    def _int_arg(x, position, code):
+        """Argument `position` as ctypes converts an int of type `code` (masked to its width):
+        an int (or a bool), else ArgumentError ('wrong type')."""
+        if not isinstance(x, int):
+            raise _core.ArgumentError("argument %d: TypeError: wrong type" % position)
+        return _convert(code, x)
 
     def string_at(ptr, size=-1):
-        if isinstance(ptr, bytes):
-            ptr = create_string_buffer(ptr)
-        addr = _address(ptr)
+        """ctypes' string_at(ptr, size): `size` bytes at `ptr` (up to its NUL for -1). The
+        arguments convert as c_void_p and c_int (ArgumentError otherwise)."""
+        keep = []
+        addr = _void_p_arg(ptr, 1, keep)
+        size = _int_arg(size, 2, "i")
         if size == -1:
             return proc.string_at(addr)
         if size < 0:
@@ -2242,51 +2383,41 @@ def namespace(backend, options=None, into=None):
         return proc.read(addr, size)
 
     def wstring_at(ptr, size=-1):
-        addr = _address(ptr)
+        """ctypes' wstring_at(ptr, size): `size` wide characters at `ptr` (up to a NUL for -1)."""
+        keep = []
+        addr = _void_p_arg(ptr, 1, keep)
+        size = _int_arg(size, 2, "i")
         if size < -1:
             raise SystemError("Negative size passed to PyUnicode_New")  # as ctypes
         w = proc.sizeof("u")
+        if size >= 0:
+            raw = proc.read(addr, size * w)
+            return "".join(chr(int.from_bytes(raw[i:i + w], "little")) for i in range(0, len(raw), w))
         out = []
         i = 0
-        while size < 0 or i < size:
+        while True:
             unit = proc.read(addr + i * w, w)
             c = int.from_bytes(unit, "little")
-            if size < 0 and c == 0:
+            if c == 0:
                 break
             out.append(chr(c))
             i += 1
         return "".join(out)
 
-    def memmove(dst, src, count):
-        d = _address(dst)
-        if isinstance(src, bytes):
-            data = src[:count]
-        else:
-            data = proc.read(_address(src), count)
-        proc.write(d, data)
-        return d
-
-    def memset(dst, c, count):
-        d = _address(dst)
-        proc.write(d, bytes([c & 0xFF]) * count)
-        return d
-
     def cast(obj, typ):
-        """`obj` (an object, an address, bytes) as an instance of the pointer type `typ`.
-        As ctypes: the result shares the `_objects` of `obj` (made a dict), which keeps `obj`
-        under its id."""
-        src = obj
-        if isinstance(obj, bytes):
-            # ctypes points at the bytes object itself; here a copy in the process's memory,
-            # which the result keeps alive (bytes are immutable: no one can tell them apart).
-            obj = create_string_buffer(obj, len(obj))
-        addr = _address(obj)
+        """`obj` (an object, an address, bytes) as an instance of the pointer type `typ`; obj
+        converts as c_void_p (ArgumentError otherwise), as in ctypes. As ctypes: the result
+        shares the `_objects` of `obj` (made a dict), which keeps `obj` under its id."""
+        keep = []
+        addr = _void_p_arg(obj, 1, keep)
         if not isinstance(typ, type) or not (
-            issubclass(typ, _Pointer) or (issubclass(typ, _SimpleCData) and typ._type_ in _POINTERLIKE)
+            issubclass(typ, (_Pointer, _CFuncPtr))
+            or (issubclass(typ, _SimpleCData) and (typ._type_ in _POINTERLIKE or typ._type_ == "O"))
         ):
             raise TypeError("cast() argument 2 must be a pointer type, not %s" % getattr(typ, "__name__", typ))
         result = typ()
         proc.write(result._b_addr, _struct.pack(fmt("P"), addr))
+        src = obj
         if isinstance(type(src), _CDataMeta):
             _container(src)
             if src._b_base_ is None and src._objects is None:
@@ -2294,8 +2425,8 @@ def namespace(backend, options=None, into=None):
             result._objects = src._objects
             if type(result._objects) is dict:
                 result._objects[id(src)] = src
-        # Whatever ctypes keeps, the result keeps what it points into.
-        _keep_ref(result, -1, None, obj)
+        # Whatever ctypes keeps, the result keeps what it points into (a copy of bytes).
+        _keep_ref(result, -1, None, keep[0] if keep else obj)
         return result
 
     def _buffer(elem, text, init, size):
@@ -2339,12 +2470,14 @@ def namespace(backend, options=None, into=None):
     import errno as _host_errno
 
     for _name, _value in proc.errno_names() or ():
-        # WASI's ENOTCAPABLE (no grant for what was asked: a file with no directory granted)
-        # has no host name; it is a permission denied.
-        _host = getattr(_host_errno, "EACCES" if _name == "ENOTCAPABLE" else _name, None)
+        # WASI's ENOTCAPABLE has no host name. Only the C library sets it (wasmtime never
+        # does): for a path under no granted directory, which wasi-libc itself now reports
+        # as ENOENT, "not present in the sandbox", and so does Python here.
+        _host = getattr(_host_errno, "ENOENT" if _name == "ENOTCAPABLE" else _name, None)
         if isinstance(_host, int):
             _errno_to_host.setdefault(_value, _host)
-            _errno_to_guest.setdefault(_host, _value)
+            if _name != "ENOTCAPABLE":
+                _errno_to_guest.setdefault(_host, _value)
 
     def get_errno():
         v = proc.get_errno()
@@ -2364,6 +2497,17 @@ def namespace(backend, options=None, into=None):
         _set_items(pointer)
         _pointers.pop(id(pointer), None)
         _pointers[cls] = pointer
+
+    # ctypes' memmove and memset are the C library's own, called as foreign functions: their
+    # arguments convert as c_void_p and c_size_t (ArgumentError otherwise, a count masked to
+    # the width), and in the sandbox a copy outside its memory is a trap, never a host copy.
+    _c_library = CDLL(None)
+    memmove = _c_library.memmove
+    memmove.argtypes = (c_void_p, c_void_p, c_size_t)
+    memmove.restype = c_void_p
+    memset = _c_library.memset
+    memset.argtypes = (c_void_p, c_int, c_size_t)
+    memset.restype = c_void_p
 
     # ---------------------------------------------------------------- the namespace
     # ctypes' own types are found, by pickle among others, in the namespace's module.

@@ -30,7 +30,6 @@ EXPECTATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 INTERPRETER = "interpreter-api"
 INTERNALS = "internals (what CPython's ctypes keeps in _objects, an implementation detail)"
 SANDBOX_MEMORY = "data-model (the sandbox has its own address space: a host address is not in it; from_address of one is an error)"
-NO_FILESYSTEM = "sandbox (no directory is granted: open() fails with EACCES, WASI's ENOTCAPABLE, not ENOENT)"
 LONGDOUBLE = "not built (c_longdouble calls: the core has no 80-bit or 128-bit float; a clear TypeError)"
 WASM32 = "data-model (wasm32: sizes, alignments and the C ABI of the target, not of the host)"
 REASONS = {
@@ -62,7 +61,6 @@ REASONS = {
         "test_numbers.NumberTestCase.test_unsigned_values": WASM32,
         "test_structures.StructureTestCase.test_simple_structs": WASM32,
         "test_structures.StructureTestCase.test_unions": WASM32,
-        "test_errno.Test.test_open": NO_FILESYSTEM,
         "test_numbers.NumberTestCase.test_char_from_address": SANDBOX_MEMORY,
         "test_numbers.NumberTestCase.test_int_from_address": SANDBOX_MEMORY,
         "test_numbers.NumberTestCase.test_float_from_address": SANDBOX_MEMORY,
