@@ -326,7 +326,7 @@ impl Function {
 
     /// The scalar call of a prototype with bytes among its arguments (`c_char_p`, `c_void_p`):
     /// each is copied into the library's memory as the general path does (into the scratch
-    /// block while it has room), and the call is [`LibInner::run_call`]'s. `None` when an
+    /// block while it has room), and the call is [`LibInner::call_scalar_slots`]'s. `None` when an
     /// argument needs the general path's conversions or errors, or the library is busy.
     pub(super) fn call_scalar_copying(
         &self,
@@ -361,10 +361,12 @@ impl Function {
             Some(Ok(())) => {
                 // SAFETY: the loop wrote `slots[..s.n]` (`args.len() == s.n <= SCALAR_MAX`).
                 let slots = unsafe { assume_init(&slots[..s.n]) };
-                Some(
-                    lib.run_call(s.proto, slots, 0, false, self.detach)
-                        .map_err(Box::new),
-                )
+                lib.call_scalar_slots(s, slots, self.detach).or_else(|| {
+                    Some(
+                        lib.run_call(s.proto, slots, 0, false, self.detach)
+                            .map_err(Box::new),
+                    )
+                })
             }
             other => other.map(|r| r.map(|()| 0)),
         };

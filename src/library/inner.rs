@@ -199,6 +199,54 @@ impl LibInner {
         }
     }
 
+    /// The scalar call of `s` with its arguments already converted into `args` (bytes copied
+    /// into the library's memory by [`Function::call_scalar_copying`]): the same call as
+    /// [`LibInner::call_values`] makes, the raw result slot. `None` (before any call) when
+    /// that call cannot be made here (the library busy, output captured, the wasm export not
+    /// yet kept for this instance), and [`LibInner::run_call`] must.
+    #[inline(always)]
+    pub(super) fn call_scalar_slots(
+        &self,
+        s: &ScalarCall,
+        args: &[u64],
+        detach: bool,
+    ) -> Option<std::result::Result<u64, Box<Error>>> {
+        let mut backend = self.backend.lend()?;
+        match &mut *backend {
+            AnyBackend::Wasm(w) => {
+                let func = w.cached_scalar_func(&s.wasm, s.proto, args.len())?;
+                let mut slots = [MaybeUninit::uninit(); wasm::SCALAR_SLOTS];
+                for (slot, &bits) in slots.iter_mut().zip(args) {
+                    slot.write(wasmtime::ValRaw::u64(bits));
+                }
+                let entry = match w.enter() {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(Box::new(e))),
+                };
+                drop(backend);
+                // SAFETY: one slot per argument (`args` has the prototype's arity, at most
+                // `SCALAR_SLOTS`), each the argument's bits at its declared width, as for
+                // `call_values`; the entry was made just now by this library's backend, which
+                // this library keeps alive and which is not borrowed while it runs, once, here.
+                let outcome = c_code!(self, detach, unsafe {
+                    wasm::call_slots(&entry, func, &mut slots, args.len())
+                });
+                Some(outcome.map_err(|e| Box::new(self.wasm_failure(e))))
+            }
+            AnyBackend::Native(n) => {
+                let raw = n.raw(s.proto)?;
+                drop(backend);
+                // SAFETY: as in `call_values`: the prototype belongs to this library's
+                // backend, which this library keeps alive; one slot per argument.
+                let bits = c_code!(self, detach, unsafe { raw.call(args, 0) });
+                Some(match native::callback::take_failure() {
+                    None => Ok(bits),
+                    Some(e) => Err(Box::new(e)),
+                })
+            }
+        }
+    }
+
     /// The error of a wasm call that trapped (or whose callback failed), with the shadow
     /// stack put back: out of line.
     #[cold]

@@ -343,12 +343,10 @@ fn re_entry_has_a_bounded_depth() {
         .unwrap();
         *me.borrow_mut() = Some((&forever).into());
         let e = sum.call(&[(&forever).into(), 1.into()]).unwrap_err();
-        assert!(
-            matches!(e.kind(), "RecursionError" | "StackOverflow"),
-            "{kind}: {e}"
-        );
-        assert!(depth.get() >= 8, "{kind}: only {} levels", depth.get());
-        assert!(depth.get() <= 32, "{kind}: {} levels", depth.get());
+        // The nesting limit comes before the sandbox's stack runs out: the error is the
+        // limit's, after 32 nested calls and the callback of the last, whose call is refused.
+        assert_eq!(e.kind(), "RecursionError", "{kind}: {e}");
+        assert_eq!(depth.get(), 33, "{kind}");
         let identity = Callback::new(&lib, &proto, |_, a| Ok(a[0].clone())).unwrap();
         assert_eq!(
             sum.call(&[(&identity).into(), 4.into()]).unwrap(),
