@@ -299,3 +299,16 @@ def test_cs_output_through_a_pipe_arrives_in_full(which, tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"0\n1\n2\n", which
+
+
+def test_the_rest_of_pythonapi_says_why_it_is_not_in_the_sandbox(ns_lib):
+    which, ns, _ = ns_lib
+    if which != "wasm":
+        # The interpreter's own symbols, as ctypes has them.
+        ns.pythonapi.Py_GetVersion.restype = ns.c_char_p
+        assert ns.pythonapi.Py_GetVersion().startswith(sys.version.split()[0].encode()), which
+        return
+    with pytest.raises(AttributeError, match="not in the sandbox's address space"):
+        ns.pythonapi.Py_GetVersion
+    with pytest.raises(ValueError):
+        ns.c_int.in_dll(ns.pythonapi, "Py_OptimizeFlag")
