@@ -23,6 +23,8 @@ use crate::error::{Error, Result};
 /// The Debian packages that provide the guest toolchain.
 pub const DEBIAN_PACKAGES: &str = "clang-19 lld-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32";
 
+pub mod build_system;
+pub mod driver;
 pub mod libc;
 pub mod variadic;
 
@@ -271,26 +273,48 @@ impl Toolchain {
 
     /// Compiles `source` into `out_dir/NAME.wasm` and `out_dir/libNAME.so`.
     pub fn build(&self, source: &Path, out_dir: &Path) -> Result<Built> {
-        if !source.is_file() {
-            return Err(Error::os(source, "No such file or directory"));
-        }
         let name = source
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .ok_or_else(|| Error::os(source, "not a C file name"))?;
+        self.build_module(&[source.to_path_buf()], &[], &name, out_dir)
+    }
+
+    /// Compiles `sources` together into one library, `out_dir/NAME.wasm` and
+    /// `out_dir/libNAME.so`, each compile also given `flags` (`-I`, `-D`, `-U`, as a C
+    /// compiler takes them).
+    pub fn build_module(
+        &self,
+        sources: &[PathBuf],
+        flags: &[String],
+        name: &str,
+        out_dir: &Path,
+    ) -> Result<Built> {
+        let first = sources
+            .first()
+            .ok_or_else(|| Error::TypeError("no C source to build".into()))?;
+        for source in sources {
+            if !source.is_file() {
+                return Err(Error::os(source, "No such file or directory"));
+            }
+        }
+        if name.is_empty() || name.contains('/') {
+            return Err(Error::ValueError(format!("{name:?} is not a library name")));
+        }
         std::fs::create_dir_all(out_dir).map_err(|e| Error::os(out_dir, e))?;
         let built = Built {
             wasm: out_dir.join(format!("{name}.wasm")),
             native: out_dir.join(format!("lib{name}.so")),
         };
-        let src = source.display().to_string();
         let mut host_args: Vec<String> = HOST_FLAGS.iter().map(|s| s.to_string()).collect();
         host_args.push(self.opt.flag().into());
-        host_args.extend(["-o".into(), built.native.display().to_string(), src]);
+        host_args.extend(flags.iter().cloned());
+        host_args.extend(["-o".into(), built.native.display().to_string()]);
+        host_args.extend(sources.iter().map(|s| s.display().to_string()));
         // The two compilers run at once: a large source builds in the time of the slower.
         let (wasm, host) = std::thread::scope(|scope| {
-            let wasm = scope.spawn(|| self.build_wasm(source, &built.wasm));
-            let host = self.run(&self.host_cc, &host_args, source);
+            let wasm = scope.spawn(|| self.build_wasm(sources, flags, &built.wasm));
+            let host = self.run(&self.host_cc, &host_args, first);
             (wasm.join(), host)
         });
         wasm.unwrap_or_else(|_| Err(Error::Toolchain("the wasm compile panicked".into())))?;
@@ -298,54 +322,68 @@ impl Toolchain {
         Ok(built)
     }
 
-    /// Compiles `source` into the module `out`: a side module with clang 19, a reactor
+    /// Compiles `sources` into the module `out`: a side module with clang 19, a reactor
     /// otherwise.
-    fn build_wasm(&self, source: &Path, out: &Path) -> Result<()> {
+    fn build_wasm(&self, sources: &[PathBuf], flags: &[String], out: &Path) -> Result<()> {
         let Some(ld) = &self.side_ld else {
-            return self.build_reactor(source, out);
+            return self.reactor(sources, flags, out);
         };
-        let object = out.with_extension("o");
-        let mut cc_args: Vec<String> = SIDE_FLAGS.iter().map(|s| s.to_string()).collect();
-        cc_args.push(self.opt.flag().into());
-        cc_args.extend(self.wasm_extra.iter().cloned());
-        cc_args.extend([
-            "-o".into(),
-            object.display().to_string(),
-            source.display().to_string(),
-        ]);
-        self.run(&self.wasm_cc, &cc_args, source)?;
-        let mut ld_args: Vec<String> = SIDE_LINK_FLAGS.iter().map(|s| s.to_string()).collect();
-        ld_args.extend([
-            object.display().to_string(),
-            "-o".into(),
-            out.display().to_string(),
-        ]);
-        let linked = self.run(ld, &ld_args, source);
-        let _ = std::fs::remove_file(&object);
+        let mut objects = Vec::with_capacity(sources.len());
+        let compiled = sources.iter().enumerate().try_for_each(|(i, source)| {
+            let object = out.with_extension(format!("{i}.o"));
+            let mut cc_args: Vec<String> = SIDE_FLAGS.iter().map(|s| s.to_string()).collect();
+            cc_args.push(self.opt.flag().into());
+            cc_args.extend(self.wasm_extra.iter().cloned());
+            cc_args.extend(flags.iter().cloned());
+            cc_args.extend([
+                "-o".into(),
+                object.display().to_string(),
+                source.display().to_string(),
+            ]);
+            objects.push(object);
+            self.run(&self.wasm_cc, &cc_args, source)
+        });
+        let linked = compiled.and_then(|()| {
+            let mut ld_args: Vec<String> = SIDE_LINK_FLAGS.iter().map(|s| s.to_string()).collect();
+            ld_args.extend(objects.iter().map(|o| o.display().to_string()));
+            ld_args.extend(["-o".into(), out.display().to_string()]);
+            self.run(ld, &ld_args, &sources[0])
+        });
+        for object in &objects {
+            let _ = std::fs::remove_file(object);
+        }
         linked?;
         // The module says which of its functions are variadic (see `variadic`).
         if let Some(objcopy) = &self.objcopy {
             let mut args = vec![SIDE_FLAGS[0].to_string()];
             args.extend(self.wasm_extra.iter().cloned());
-            let functions = variadic::declared(&self.wasm_cc, &args, source)?;
+            args.extend(flags.iter().cloned());
+            let mut functions = Vec::new();
+            for source in sources {
+                functions.extend(variadic::declared(&self.wasm_cc, &args, source)?);
+            }
+            functions.sort();
+            functions.dedup_by(|a, b| a.0 == b.0);
             variadic::embed(objcopy, out, &functions)?;
         }
         Ok(())
+    }
+
+    fn reactor(&self, sources: &[PathBuf], flags: &[String], out: &Path) -> Result<()> {
+        let mut args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(self.opt.flag().into());
+        args.extend(self.wasm_extra.iter().cloned());
+        args.extend(flags.iter().cloned());
+        args.extend(["-o".into(), out.display().to_string()]);
+        args.extend(sources.iter().map(|s| s.display().to_string()));
+        self.run(&self.wasm_cc, &args, &sources[0])
     }
 
     /// Compiles `source` into a standalone reactor `out`, which links its own libc and loads
     /// in a sandbox of its own: the module format of other toolchains (wasi-sdk, Rust's
     /// `wasm32-wasip1`), kept loadable.
     pub fn build_reactor(&self, source: &Path, out: &Path) -> Result<()> {
-        let mut args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
-        args.push(self.opt.flag().into());
-        args.extend(self.wasm_extra.iter().cloned());
-        args.extend([
-            "-o".into(),
-            out.display().to_string(),
-            source.display().to_string(),
-        ]);
-        self.run(&self.wasm_cc, &args, source)
+        self.reactor(&[source.to_path_buf()], &[], out)
     }
 
     /// Builds `source` into a cache directory keyed by the source's content hash and the

@@ -1,6 +1,7 @@
 //! The `wasmctypes` command: a thin shell over the library. It parses arguments, calls the
 //! library, and prints.
 
+mod build_tools;
 mod demo;
 mod sandbox_args;
 
@@ -33,7 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile C files into NAME.wasm (wasm32-wasi reactor) and libNAME.so (host).
+    /// Compile C files into NAME.wasm (for the sandbox) and libNAME.so (host), each file a
+    /// library of its own, or all of them one library with --name.
     Build {
         /// C source files.
         #[arg(required = true)]
@@ -41,8 +43,52 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = wasmctypes::tools::locate::DEFAULT_GUEST_DIR)]
         out: PathBuf,
+        /// Build all FILES into one library NAME (NAME.wasm and libNAME.so).
+        #[arg(long)]
+        name: Option<String>,
+        /// An include directory, as cc -I.
+        #[arg(short = 'I', value_name = "DIR")]
+        include: Vec<PathBuf>,
+        /// A macro, as cc -D (NAME or NAME=VALUE).
+        #[arg(short = 'D', value_name = "NAME[=VALUE]")]
+        define: Vec<String>,
+        /// A macro undefined, as cc -U.
+        #[arg(short = 'U', value_name = "NAME")]
+        undefine: Vec<String>,
         #[command(flatten)]
         opt: OptArg,
+    },
+    /// The sandbox's C compiler, for build systems (as emcc): cc ARGS... as gcc takes them;
+    /// -shared links a side module, a link without it a WASI command.
+    Cc {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// LLVM's ar, for archives of the sandbox's objects.
+    Ar {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// LLVM's ranlib.
+    Ranlib {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run a configure script for the sandbox (as emconfigure): CC, AR, RANLIB set, and
+    /// --host=wasm32-unknown-wasi unless given.
+    Configure {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Run make with the sandbox's CC, AR and RANLIB (as emmake).
+    Make {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run cmake with a toolchain file for the sandbox (as emcmake).
+    Cmake {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Call one function and print its output and result.
     Call {
@@ -174,6 +220,7 @@ impl SearchArgs {
         Search {
             lib_dirs: self.lib_dirs.clone(),
             opt: self.opt.opt,
+            map: Vec::new(),
         }
     }
 }
@@ -486,23 +533,45 @@ fn cmd_diff_all(
     }
 }
 
-fn cmd_build(files: &[PathBuf], out: &std::path::Path, opt: OptLevel) -> ExitCode {
+/// What `wasmctypes build` was asked for.
+struct BuildRequest<'a> {
+    files: &'a [PathBuf],
+    out: &'a std::path::Path,
+    name: Option<&'a str>,
+    flags: Vec<String>,
+    opt: OptLevel,
+}
+
+fn cmd_build(req: BuildRequest) -> ExitCode {
     let tc = match Toolchain::find() {
-        Ok(t) => t.with_opt_level(opt),
+        Ok(t) => t.with_opt_level(req.opt),
         Err(e) => {
             eprint_error(&e);
             return ExitCode::from(2);
         }
     };
+    let stem = |f: &PathBuf| {
+        f.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let units: Vec<(String, &[PathBuf])> = match req.name {
+        Some(name) => vec![(name.to_string(), req.files)],
+        None => req
+            .files
+            .iter()
+            .map(|f| (stem(f), std::slice::from_ref(f)))
+            .collect(),
+    };
     let mut code = ExitCode::SUCCESS;
-    for f in files {
-        match tc.build(f, out) {
-            Ok(b) => println!(
-                "{} -> {}, {}",
-                f.display(),
-                b.wasm.display(),
-                b.native.display()
-            ),
+    for (name, sources) in units {
+        let f = sources
+            .iter()
+            .map(|s| s.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match tc.build_module(sources, &req.flags, &name, req.out) {
+            Ok(b) => println!("{} -> {}, {}", f, b.wasm.display(), b.native.display()),
             Err(e) => {
                 eprint_error(&e);
                 code = ExitCode::from(2);
@@ -528,6 +597,12 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| "unknown".into());
         eprintln!("error: internal error: {msg}");
     }));
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(code) = build_tools::dispatch(&argv) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // A usage error is reported like any other, as JSON when `--json` was asked for;
@@ -543,7 +618,33 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
-        Command::Build { files, out, opt } => cmd_build(files, out, opt.opt),
+        Command::Build {
+            files,
+            out,
+            name,
+            include,
+            define,
+            undefine,
+            opt,
+        } => cmd_build(BuildRequest {
+            files,
+            out,
+            name: name.as_deref(),
+            flags: include
+                .iter()
+                .map(|d| format!("-I{}", d.display()))
+                .chain(define.iter().map(|d| format!("-D{d}")))
+                .chain(undefine.iter().map(|u| format!("-U{u}")))
+                .collect(),
+            opt: opt.opt,
+        }),
+        // Taken by `build_tools::dispatch` before parsing.
+        Command::Cc { .. }
+        | Command::Ar { .. }
+        | Command::Ranlib { .. }
+        | Command::Configure { .. }
+        | Command::Make { .. }
+        | Command::Cmake { .. } => ExitCode::from(2),
         Command::Call { call, backend } | Command::Bench { call, backend, .. }
             if call.symbol.is_none() =>
         {

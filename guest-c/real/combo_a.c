@@ -1,0 +1,2 @@
+#include "combo.h"
+int combo_scale(int x) { return SCALE * x; }
