@@ -50,6 +50,24 @@ const HEADER_INTERNALS: &[&str] = &[
     "__isnanl",
 ];
 
+/// What the libc module adds to wasi-libc, compiled with it: the stack protector's guard and
+/// failure handler (`-fstack-protector`, which many builds turn on: a smashed stack traps),
+/// the guard drawn from the sandbox's random stream at start-up, as glibc draws it from
+/// `AT_RANDOM`.
+const SUPPORT_C: &str = r#"
+#include <stdint.h>
+#include <unistd.h>
+uintptr_t __stack_chk_guard = 0x5e3a91d7u;
+_Noreturn void __stack_chk_fail(void) { __builtin_trap(); }
+__attribute__((constructor)) static void __wasmctypes_guard(void) {
+    uintptr_t g;
+    if (getentropy(&g, sizeof g) == 0 && g != 0) __stack_chk_guard = g;
+}
+"#;
+
+/// The names of [`SUPPORT_C`] the module exports.
+const SUPPORT_EXPORTS: &[&str] = &["__stack_chk_guard", "__stack_chk_fail"];
+
 /// The libc module: `$WASMCTYPES_LIBC` when set, otherwise built (once per process, and
 /// once per toolchain and `libc.a` in the cache) from the installed wasi-libc.
 pub fn libc_module() -> Result<PathBuf> {
@@ -99,7 +117,8 @@ fn build_cached() -> Result<PathBuf> {
     }
     h.update(
         format!(
-            "{}|{}|{:?}|{:?}|{}|{}",
+            "{}|{}|{}|{:?}|{:?}|{}|{}",
+            SUPPORT_C,
             ld.display(),
             nm.display(),
             HEADER_INTERNALS,
@@ -133,6 +152,8 @@ fn build_cached() -> Result<PathBuf> {
     }
     let symbols = exported_symbols(&nm, &libc_a)?;
     let tmp = dir.join(format!("libc-{key}.{}.tmp", std::process::id()));
+    let support = dir.join(format!("support-{key}.{}.o", std::process::id()));
+    compile_support(&dir, &key, &support)?;
     let mut args: Vec<String> = vec![
         "--no-entry".into(),
         "--export-table".into(),
@@ -146,8 +167,10 @@ fn build_cached() -> Result<PathBuf> {
         "--export=aligned_alloc".into(),
     ];
     args.extend(symbols.iter().map(|s| format!("--export-if-defined={s}")));
+    args.extend(SUPPORT_EXPORTS.iter().map(|s| format!("--export={s}")));
     args.extend([
         reactor.display().to_string(),
+        support.display().to_string(),
         libc_a.display().to_string(),
         BUILTINS.to_string(),
         "-o".into(),
@@ -156,7 +179,9 @@ fn build_cached() -> Result<PathBuf> {
     let output = Command::new(&ld)
         .args(&args)
         .output()
-        .map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", ld.display())))?;
+        .map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", ld.display())));
+    let _ = std::fs::remove_file(&support);
+    let output = output?;
     if !output.status.success() {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::Toolchain(format!(
@@ -185,6 +210,29 @@ fn build_cached() -> Result<PathBuf> {
     std::fs::rename(&staged, &out).map_err(|e| Error::os(&out, e))?;
     write_private(&sealed, &seal(&made_from, &hash), 0o600).map_err(|e| Error::os(&sealed, e))?;
     Ok(out)
+}
+
+/// Compiles [`SUPPORT_C`] into the object `out`.
+fn compile_support(dir: &Path, key: &str, out: &Path) -> Result<()> {
+    let cc = tool("clang-19")?;
+    let source = dir.join(format!("support-{key}.{}.c", std::process::id()));
+    write_private(&source, SUPPORT_C.as_bytes(), 0o600).map_err(|e| Error::os(&source, e))?;
+    let output = Command::new(&cc)
+        .args(super::driver::COMPILE_FLAGS)
+        .args(["-O2", "-fno-stack-protector", "-c", "-o"])
+        .arg(out)
+        .arg(&source)
+        .output()
+        .map_err(|e| Error::Toolchain(format!("cannot run {}: {e}", cc.display())));
+    let _ = std::fs::remove_file(&source);
+    let output = output?;
+    if !output.status.success() {
+        return Err(Error::Toolchain(format!(
+            "compiling the libc module's support failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        )));
+    }
+    Ok(())
 }
 
 /// The standard headers whose variadic functions the libc module lists: those of them that

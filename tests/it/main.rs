@@ -5,6 +5,7 @@
 //! `tests/output.rs` redirects the process's fd 1 and 2 around native calls.
 
 mod buffers;
+mod build_systems;
 mod cache;
 mod callbacks;
 mod calls;
@@ -17,6 +18,7 @@ mod fuzz;
 mod globals;
 mod linking;
 mod memory;
+mod real_libraries;
 mod sandbox;
 mod shims;
 mod structures;

@@ -15,6 +15,9 @@ pub(crate) struct Dylink {
     pub(crate) table_size: u32,
     /// Libraries the module was linked against (`DT_NEEDED`).
     pub(crate) needed: Vec<String>,
+    /// The symbols the module imports weakly: one that nothing defines has a null address,
+    /// as an undefined weak symbol has natively.
+    pub(crate) weak: Vec<String>,
 }
 
 /// Whether the file at `path` is a side module, from its first 64 KiB (`dylink.0` comes
@@ -50,6 +53,16 @@ pub(crate) fn dylink(bytes: &[u8]) -> Result<Option<Dylink>, String> {
                         }
                         Dylink0Subsection::Needed(names) => {
                             info.needed = names.into_iter().map(String::from).collect();
+                        }
+                        Dylink0Subsection::ImportInfo(imports) => {
+                            info.weak.extend(
+                                imports
+                                    .iter()
+                                    .filter(|i| {
+                                        i.flags.contains(wasmparser::SymbolFlags::BINDING_WEAK)
+                                    })
+                                    .map(|i| i.field.to_string()),
+                            );
                         }
                         _ => {}
                     }

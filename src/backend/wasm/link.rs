@@ -37,6 +37,16 @@ struct Pending {
     global: Global,
     name: String,
     func: bool,
+    /// An undefined weak symbol: null if the module does not define it either.
+    weak: bool,
+}
+
+/// A function import the scope lacks but the module defines itself (a weak definition,
+/// which `wasm-ld` imports so that another library's strong one could take its place): a
+/// forwarder to the module's own export, set once the module is instantiated.
+struct Forward {
+    name: String,
+    target: std::sync::Arc<std::sync::OnceLock<Func>>,
 }
 
 /// What a symbol of the sandbox's scope is.
@@ -188,6 +198,13 @@ impl Live {
         };
         let mut imports = Vec::new();
         let mut pending = Vec::new();
+        let mut forwards = Vec::new();
+        let own_functions: std::collections::HashSet<&str> = loaded
+            .module
+            .exports()
+            .filter(|e| matches!(e.ty(), ExternType::Func(_)))
+            .map(|e| e.name())
+            .collect();
         for import in loaded.module.imports() {
             let (module, name) = (import.module(), import.name());
             let unsupported = || {
@@ -235,6 +252,7 @@ impl Live {
                             global,
                             name: name.to_string(),
                             func,
+                            weak: info.weak.iter().any(|w| w == name),
                         });
                     }
                     global.into()
@@ -254,6 +272,25 @@ impl Live {
                         }
                         f.into()
                     }
+                    _ if own_functions.contains(name) => {
+                        let target = std::sync::Arc::new(std::sync::OnceLock::<Func>::new());
+                        let to = target.clone();
+                        let forwarder = Func::new(
+                            self.guest.cx()?,
+                            want.clone(),
+                            move |mut caller, params, results| match to.get() {
+                                Some(f) => f.call(&mut caller, params, results),
+                                None => Err(wasmtime::Error::msg(
+                                    "a weak function was called before its library was loaded",
+                                )),
+                            },
+                        );
+                        forwards.push(Forward {
+                            name: name.to_string(),
+                            target,
+                        });
+                        forwarder.into()
+                    }
                     _ => return Err(undefined(path, name)),
                 },
                 _ => return Err(unsupported()),
@@ -262,6 +299,12 @@ impl Live {
         }
         let instance = Instance::new(self.guest.cx()?, &loaded.module, &imports)
             .map_err(|e| Error::os(path, format!("cannot instantiate: {}", trap_error(e))))?;
+        for forward in forwards {
+            let own = instance
+                .get_func(self.guest.cx()?, &forward.name)
+                .ok_or_else(|| undefined(path, &forward.name))?;
+            let _ = forward.target.set(own);
+        }
         let linked = Linked {
             instance,
             memory_base,
@@ -283,6 +326,8 @@ impl Live {
             let value = match (self.export_of(me, &p.name), p.func) {
                 (Some(Symbol::Data(addr)), false) => addr,
                 (Some(Symbol::Func(f)), true) => self.slot_of(&p.name, f)?,
+                // An undefined weak symbol's address is null, as natively.
+                _ if p.weak => 0,
                 _ => return Err(undefined(path, &p.name)),
             };
             p.global
