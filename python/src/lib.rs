@@ -75,11 +75,55 @@ fn build(source: &str) -> PyResult<(String, String)> {
     ))
 }
 
+/// Where `backend` (`"wasm"` or `"native"`) loads the library `spec` from, as
+/// `wasmctypes::locate` finds it: `lib_dirs` searched first, `map` the wasm builds of host
+/// libraries (`(host path, wasm path)`). OSError naming where it looked when nothing is
+/// found.
+#[pyfunction]
+fn locate(
+    spec: &str,
+    backend: &str,
+    lib_dirs: Vec<String>,
+    map: Vec<(String, String)>,
+) -> PyResult<String> {
+    let kind = backend_kind(backend)?;
+    let search = search(lib_dirs, map);
+    Ok(wasmctypes::locate(spec, kind, &search)
+        .py()?
+        .display()
+        .to_string())
+}
+
+/// `ctypes.util.find_library(name)` in the search directories of `backend`, or `None`.
+#[pyfunction]
+fn find_library(name: &str, backend: &str, lib_dirs: Vec<String>) -> PyResult<Option<String>> {
+    let kind = backend_kind(backend)?;
+    let search = search(lib_dirs, Vec::new());
+    Ok(wasmctypes::tools::locate::find_library(name, kind, &search)
+        .map(|p| p.display().to_string()))
+}
+
+fn backend_kind(backend: &str) -> PyResult<wasmctypes::BackendKind> {
+    backend
+        .parse()
+        .map_err(|e: String| pyo3::exceptions::PyValueError::new_err(e))
+}
+
+fn search(lib_dirs: Vec<String>, map: Vec<(String, String)>) -> wasmctypes::tools::locate::Search {
+    wasmctypes::tools::locate::Search {
+        lib_dirs: lib_dirs.into_iter().map(Into::into).collect(),
+        opt: Default::default(),
+        map: map.into_iter().map(|(h, w)| (h.into(), w.into())).collect(),
+    }
+}
+
 /// The module. It relies on the GIL (see [`gil_cell`]): a free-threaded interpreter turns its
 /// GIL on when it imports it.
 #[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build, m)?)?;
+    m.add_function(wrap_pyfunction!(locate, m)?)?;
+    m.add_function(wrap_pyfunction!(find_library, m)?)?;
     m.add_function(wrap_pyfunction!(buffer_info, m)?)?;
     m.add_function(wrap_pyfunction!(pyobject::object_at, m)?)?;
     m.add_function(wrap_pyfunction!(pyobject::steal, m)?)?;

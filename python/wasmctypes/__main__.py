@@ -1,18 +1,25 @@
-"""`python -m wasmctypes run|diff script.py`.
+"""`python -m wasmctypes run|diff script.py | -m MODULE`.
 
-- `run script.py [--backend wasm|native] [sandbox options] [args...]` runs an unmodified
-  ctypes script with `ctypes`, `ctypes.util` and `_ctypes` resolved to wasmctypes' namespace
-  of that backend. The sandbox options (`--timeout`, `--fuel`, `--max-memory`, `--dir`,
-  `--env`, `--seed`, `--real-clock`, `--real-random`) are the default sandbox's limits and
-  grants, as `wasmctypes.wasm.Sandbox(...)` takes them.
-- `diff script.py [args...]` runs it under CPython's real ctypes and under `wasmctypes.wasm`,
-  and compares stdout, stderr, the exit status and the uncaught exception's type. Exit 0 when
-  they agree, 1 when they differ, 2 when the script could not be run at all.
+- `run [--backend wasm|native] [--lib-dir DIR] [--map HOST=WASM] [sandbox options]
+  (script.py | -m MODULE) [args...]` runs an unmodified ctypes script, or a module as
+  `python -m MODULE` does (`-m unittest discover`, `-m pytest`), with `ctypes`, `ctypes.util`
+  and `_ctypes` resolved to wasmctypes' namespace of that backend. `--lib-dir` directories are
+  searched first for libraries by name (`find_library`, `cdll.LoadLibrary('libfoo.so')`), as
+  `$WASMCTYPES_PATH`; `--map` gives the wasm build of a host library the script opens by
+  path. The sandbox options (`--timeout`, `--fuel`, `--max-memory`, `--dir`, `--env`,
+  `--seed`, `--real-clock`, `--real-random`) are the default sandbox's limits and grants, as
+  `wasmctypes.wasm.Sandbox(...)` takes them.
+- `diff [--lib-dir DIR] (script.py | -m MODULE) [args...]` runs it under CPython's real
+  ctypes and under `wasmctypes.wasm`, and compares stdout, stderr, the exit status and the
+  uncaught exception's type (the time a test runner prints, `Ran N tests in 0.123s`, is
+  not compared). Exit 0 when they agree, 1 when they differ, 2 when it could not be run at
+  all.
 """
 
 import argparse
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -43,13 +50,36 @@ def sandbox_options(ns):
     return options
 
 
-def run(script, backend, args, options=None):
+def search_environment(lib_dirs, mapping):
+    """`--lib-dir` and `--map` as the environment the namespaces read (inherited by child
+    processes the script starts): `$WASMCTYPES_PATH` and `$WASMCTYPES_LIBMAP`."""
+    if lib_dirs:
+        dirs = [os.path.abspath(d) for d in lib_dirs]
+        before = os.environ.get("WASMCTYPES_PATH")
+        os.environ["WASMCTYPES_PATH"] = os.pathsep.join(dirs + ([before] if before else []))
+    if mapping:
+        pairs = []
+        for item in mapping:
+            host, sep, wasm = item.rpartition("=")
+            if not sep or not host or not wasm:
+                raise SystemExit("error: ValueError: --map takes HOST=WASM, not %r" % item)
+            pairs.append([os.path.abspath(host), os.path.abspath(wasm)])
+        os.environ["WASMCTYPES_LIBMAP"] = json.dumps(pairs)
+
+
+def run(script, backend, args, options=None, module=None):
     os.environ["WASMCTYPES_BACKEND"] = backend
     if options:
         if backend != "wasm":
             raise SystemExit("error: TypeError: the sandbox options are for --backend wasm")
         os.environ["WASMCTYPES_SANDBOX"] = json.dumps(options)
     redirect(backend)
+    if module is not None:
+        # As `python -m MODULE`: the current directory first on the path.
+        sys.argv = [module] + list(args)
+        sys.path.insert(0, os.getcwd())
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        return
     sys.argv = [script] + list(args)
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     runpy.run_path(script, run_name="__main__")
@@ -65,19 +95,33 @@ def exception_type(stderr):
     return name.rsplit(".", 1)[-1] or None
 
 
-def diff(script, args):
-    cwd = os.path.dirname(os.path.abspath(script)) or "."
-    script = os.path.abspath(script)
+# What a test runner prints that changes from run to run: the time it took.
+_TIMINGS = re.compile(rb"(Ran \d+ tests? in )\d+(\.\d+)?s|( in )\d+(\.\d+)?s( =+)")
+
+
+def _untimed(stderr):
+    return _TIMINGS.sub(lambda m: (m.group(1) or m.group(3)) + b"Ts" + (m.group(5) or b""), stderr)
+
+
+def diff(script, args, module=None):
+    if module is not None:
+        cwd = os.getcwd()
+        target = ["-m", module]
+    else:
+        cwd = os.path.dirname(os.path.abspath(script)) or "."
+        target = [os.path.abspath(script)]
     runs = {}
     for label, cmd in (
-        ("ctypes", [sys.executable, script] + list(args)),
-        ("wasm", [sys.executable, "-m", "wasmctypes", "run", "--backend", "wasm", script] + list(args)),
+        ("ctypes", [sys.executable] + target + list(args)),
+        ("wasm", [sys.executable, "-m", "wasmctypes", "run", "--backend", "wasm"] + target + list(args)),
     ):
         try:
             p = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as e:
             print("error: cannot run the script (%s): %s" % (label, e), file=sys.stderr)
             return 2
+        p.stderr = _untimed(p.stderr)
+        p.stdout = _untimed(p.stdout)
         runs[label] = p
     a, b = runs["ctypes"], runs["wasm"]
     rows = [
@@ -113,19 +157,30 @@ def main(argv=None):
     r.add_argument("--seed", type=int, help="the guest's random seed")
     r.add_argument("--real-clock", action="store_true", help="the host's clocks")
     r.add_argument("--real-random", action="store_true", help="the host's randomness")
-    r.add_argument("script")
-    r.add_argument("args", nargs=argparse.REMAINDER)
     d = sub.add_parser("diff", help="compare a script under CPython's ctypes and wasmctypes.wasm")
-    d.add_argument("script")
-    d.add_argument("args", nargs=argparse.REMAINDER)
+    for p in (r, d):
+        p.add_argument("--lib-dir", action="append", default=[],
+                       help="a directory searched first for libraries by name")
+        p.add_argument("--map", action="append", default=[],
+                       help="HOST=WASM: the wasm build of the host library HOST")
+        p.add_argument("-m", dest="module", help="run a module as python -m does")
+        p.add_argument("script", nargs="?")
+        p.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
-    if not os.path.isfile(ns.script):
+    args = list(ns.args)
+    if ns.module is not None:
+        if ns.script is not None:
+            args.insert(0, ns.script)
+    elif ns.script is None:
+        parser.error("a script or -m MODULE is required")
+    elif not os.path.isfile(ns.script):
         print("error: OSError: %s: No such file or directory" % ns.script, file=sys.stderr)
         return 2
+    search_environment(ns.lib_dir, ns.map)
     if ns.command == "run":
-        run(ns.script, ns.backend, ns.args, sandbox_options(ns))
+        run(ns.script, ns.backend, args, sandbox_options(ns), ns.module)
         return 0
-    return diff(ns.script, ns.args)
+    return diff(ns.script, args, ns.module)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ reading `.value` or a field reads it, through the Rust core, bounds-checked in w
 """
 
 import atexit
+import json
 import operator
 import os
 import struct as _struct
@@ -2245,30 +2246,41 @@ def namespace(backend, options=None, into=None):
         return base in ("libc.so.6", "libc.so", "libc.wasm")
 
     def _resolve(path):
-        """A library named like a host one, as this backend loads it."""
+        """A library named like a host one, as this backend loads it (see
+        `wasmctypes::locate`: a file is known by its magic bytes; a host library's wasm build
+        is beside it or given by `python -m wasmctypes run --map`; bare names are looked for
+        in `$WASMCTYPES_PATH`)."""
         if backend == "native":
             if path.endswith(".c"):
                 return _core.build(path)[1]
-            return path
-        if path.endswith(".wasm"):
-            return path
-        d, base = os.path.split(path)
-        stem = base
-        for suffix in (".so", ".dylib", ".dll"):
-            if stem.endswith(suffix):
-                stem = stem[: -len(suffix)]
-        stem = stem.split(".so.")[0]
-        if stem.startswith("lib"):
-            stem = stem[3:]
-        for cand in (os.path.join(d, stem + ".wasm"),):
-            if os.path.isfile(cand):
-                return cand
-        for cand in (os.path.join(d, stem + ".c"), os.path.join(d, "lib" + stem + ".c")):
-            if os.path.isfile(cand):
-                return _core.build(cand)[0]
-        if path.endswith(".c"):
-            return _core.build(path)[0]
-        raise OSError("%s: cannot open shared object file: No such file (no %s.wasm or %s.c beside it)" % (path, stem, stem))
+            if "/" in path or os.path.exists(path):
+                return path
+            try:
+                return _core.locate(path, "native", [], [])
+            except OSError:
+                return path  # dlopen's own search, as ctypes
+        try:
+            return _core.locate(path, "wasm", [], _library_map())
+        except OSError:
+            # A C source beside the host library's name is built for the sandbox.
+            d, base = os.path.split(path)
+            stem = base.split(".so")[0]
+            stem = stem[3:] if stem.startswith("lib") else stem
+            for cand in (os.path.join(d, stem + ".c"), os.path.join(d, "lib" + stem + ".c")):
+                if os.path.isfile(cand):
+                    return _core.build(cand)[0]
+            raise
+
+    def _library_map():
+        """The wasm builds of host libraries given to `python -m wasmctypes run --map`."""
+        text = os.environ.get("WASMCTYPES_LIBMAP")
+        if not text:
+            return []
+        try:
+            pairs = json.loads(text)
+            return [(str(h), str(w)) for h, w in pairs]
+        except (ValueError, TypeError):
+            raise OSError("WASMCTYPES_LIBMAP is not a JSON list of [host, wasm] pairs") from None
 
     # ---------------------------------------------------------------- functions of ctypes
     def _final_alloc(t, size):

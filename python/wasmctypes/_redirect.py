@@ -12,6 +12,7 @@ def redirect(backend):
     """`ctypes`, `_ctypes` and `ctypes.util` become the namespace of `backend`."""
     ns = importlib.import_module("wasmctypes." + backend)
     util = importlib.import_module("wasmctypes.util")
+    util._backend = backend
     ns.util = util
     sys.modules["ctypes"] = ns
     sys.modules["_ctypes"] = ns
