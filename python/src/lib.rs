@@ -117,12 +117,32 @@ fn search(lib_dirs: Vec<String>, map: Vec<(String, String)>) -> wasmctypes::tool
     }
 }
 
+/// `wasmctypes cc ARGS...`: the sandbox's C compiler, as build systems drive it (see
+/// `wasmctypes::toolchain::driver`); its exit status. For `python -m wasmctypes cc`, which
+/// `python -m wasmctypes build_ext` gives setuptools as `CC` and `LDSHARED`.
+#[pyfunction]
+fn cc(args: Vec<String>) -> PyResult<i32> {
+    wasmctypes::toolchain::driver::Driver::find()
+        .and_then(|d| d.cc(&args))
+        .py()
+}
+
+/// `wasmctypes ar ARGS...` (LLVM's); its exit status.
+#[pyfunction]
+fn ar(args: Vec<String>) -> PyResult<i32> {
+    wasmctypes::toolchain::driver::Driver::find()
+        .and_then(|d| d.ar(&args))
+        .py()
+}
+
 /// The module. It relies on the GIL (see [`gil_cell`]): a free-threaded interpreter turns its
 /// GIL on when it imports it.
 #[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build, m)?)?;
     m.add_function(wrap_pyfunction!(locate, m)?)?;
+    m.add_function(wrap_pyfunction!(cc, m)?)?;
+    m.add_function(wrap_pyfunction!(ar, m)?)?;
     m.add_function(wrap_pyfunction!(find_library, m)?)?;
     m.add_function(wrap_pyfunction!(buffer_info, m)?)?;
     m.add_function(wrap_pyfunction!(pyobject::object_at, m)?)?;

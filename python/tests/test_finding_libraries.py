@@ -125,3 +125,65 @@ def test_run_m_runs_unittest_and_diff_compares_it(libs, tmp_path):
     same = run(["-m", "wasmctypes", "diff", "--lib-dir", str(libs / "wasm"), "-m", "unittest",
                 "test_sum_binding"], tmp_path, {"LD_LIBRARY_PATH": str(libs / "native")})
     assert same.returncode == 0 and "verdict: same" in same.stdout, same.stdout + same.stderr
+
+
+def test_build_ext_writes_the_wasm_build_beside_the_native_one(tmp_path):
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (tmp_path / "setup.py").write_text(
+        "from setuptools import setup, Extension\n"
+        "setup(name='mypkg', version='0.1', packages=['mypkg'], ext_modules=[Extension(\n"
+        "    'mypkg._native', ['mypkg/native.c'], define_macros=[('FACTOR', '6')])])\n")
+    (pkg / "native.c").write_text("int times(int x) { return FACTOR * x; }\n")
+    (pkg / "__init__.py").write_text(
+        "import ctypes, glob, os\n"
+        "_lib = ctypes.CDLL(glob.glob(os.path.join(os.path.dirname(__file__), '_native*.so'))[0])\n"
+        "def times(x):\n    return _lib.times(x)\n")
+    (tmp_path / "use.py").write_text("import mypkg\nprint(mypkg.times(7))\n")
+    native = run(["setup.py", "-q", "build_ext", "--inplace"], tmp_path)
+    assert native.returncode == 0, native.stderr
+    built = run(["-m", "wasmctypes", "build_ext"], tmp_path)
+    assert built.returncode == 0, built.stderr
+    wasm = [p for p in pkg.iterdir() if p.name.endswith(".wasm")]
+    assert len(wasm) == 1 and wasm[0].name.startswith("_native.cpython-")
+    assert wasm[0].read_bytes()[:4] == b"\0asm"
+    want = run(["use.py"], tmp_path)
+    assert want.stdout == "42\n", want.stderr
+    for backend in ("wasm", "native"):
+        got = run(["-m", "wasmctypes", "run", "--backend", backend, "use.py"], tmp_path)
+        assert got.stdout == want.stdout, got.stderr
+    # Without the wasm build the sandbox says where it looked.
+    wasm[0].unlink()
+    got = run(["-m", "wasmctypes", "run", "use.py"], tmp_path)
+    assert got.returncode == 1 and "no wasm build of it" in got.stderr
+
+
+def test_the_sandboxes_compiler_from_python_names_what_it_lacks(tmp_path):
+    (tmp_path / "t.c").write_text("int f(void) { return 1; }\n")
+    got = run(["-m", "wasmctypes", "cc", "-pthread", "-c", "t.c"], tmp_path)
+    assert got.returncode == 2 and "-pthread" in got.stderr
+    got = run(["-m", "wasmctypes", "cc", "-c", "t.c", "-o", "t.o"], tmp_path)
+    assert got.returncode == 0 and (tmp_path / "t.o").read_bytes()[:4] == b"\0asm"
+
+
+def outcome(load, name):
+    try:
+        load(name)
+        return "loaded"
+    except (OSError, ValueError, TypeError) as e:
+        return type(e).__name__
+
+
+@pytest.mark.parametrize("name", ["", "\0", "a\0b", "../../etc/passwd", "/", "x" * 5000, b"libc.so.6"])
+def test_hostile_library_names_are_answered_as_ctypes_answers_them(ct, name):
+    want = outcome(ctypes.CDLL, name)
+    got = outcome(ct.CDLL, name)
+    # The same answer on both backends: "" is the process (glibc's dlopen("") is
+    # dlopen(NULL)), b"libc.so.6" the C library, the others errors of the same kind.
+    assert got == want, name
+
+
+def test_a_malformed_map_is_a_usage_error(tmp_path):
+    (tmp_path / "s.py").write_text("print(1)\n")
+    got = run(["-m", "wasmctypes", "run", "--map", "no-equals-sign", "s.py"], tmp_path)
+    assert got.returncode != 0 and "--map takes HOST=WASM" in got.stderr

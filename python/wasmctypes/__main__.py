@@ -9,6 +9,10 @@
   path. The sandbox options (`--timeout`, `--fuel`, `--max-memory`, `--dir`, `--env`,
   `--seed`, `--real-clock`, `--real-random`) are the default sandbox's limits and grants, as
   `wasmctypes.wasm.Sandbox(...)` takes them.
+- `build_ext [--setup setup.py] [options]` builds the libraries of a setuptools project for
+  the sandbox and writes them beside the native ones, `X.so` -> `X.wasm` (see `_build_ext`).
+- `cc ARGS...` and `ar ARGS...` are the sandbox's C compiler and archiver, as build systems
+  call them (`wasmctypes cc`, `wasmctypes ar`).
 - `diff [--lib-dir DIR] (script.py | -m MODULE) [args...]` runs it under CPython's real
   ctypes and under `wasmctypes.wasm`, and compares stdout, stderr, the exit status and the
   uncaught exception's type (the time a test runner prints, `Ran N tests in 0.123s`, is
@@ -145,6 +149,21 @@ def _short(v):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The build tools take their arguments as a compiler does, untouched.
+    if argv[:1] in (["cc"], ["ar"]):
+        from . import _core
+
+        tool = _core.cc if argv[0] == "cc" else _core.ar
+        try:
+            return tool(argv[1:])
+        except (OSError, ValueError, RuntimeError) as e:
+            print("error: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+            return 2
+    if argv[:1] == ["build_ext"]:
+        from ._build_ext import main as build_ext
+
+        return build_ext(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m wasmctypes")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a ctypes script on wasmctypes")

@@ -2181,14 +2181,22 @@ def namespace(backend, options=None, into=None):
         def __init__(self, name, mode=0, handle=None, use_errno=False, use_last_error=False,
                      winmode=None, sandbox=None):
             self._name = name
-            if name is None:
-                # dlopen(NULL): every symbol of the process (natively the interpreter's own
-                # too); in the sandbox its whole scope.
+            if isinstance(name, (bytes, os.PathLike)):
+                name = os.fsdecode(name)
+            if name is not None and not isinstance(name, str):
+                raise TypeError("expected str, bytes or os.PathLike object, not %s"
+                                % type(name).__name__)
+            if name is not None and "\0" in name:
+                raise ValueError("embedded null byte")
+            if name is None or name == "":
+                # dlopen(NULL), and dlopen("") which glibc reads as NULL: every symbol of
+                # the process (natively the interpreter's own too); in the sandbox its whole
+                # scope.
                 self._lib = proc.this()
             elif name == "c" or (isinstance(name, str) and _is_libc(name)):
                 self._lib = proc.libc()
             else:
-                self._lib = proc.load(_resolve(os.fspath(name)))
+                self._lib = proc.load(_resolve(name))
             restype = self._func_restype_
             flags = _flags(use_errno, use_last_error) | self._func_flags_
 

@@ -217,3 +217,46 @@ fn what_the_sandbox_lacks_is_an_error_that_names_it() {
         assert!(err.contains(named), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn hostile_command_lines_get_errors_not_crashes() {
+    let dir = sources("hostile");
+    std::fs::write(dir.join("loop.rsp"), "-c @loop.rsp").unwrap();
+    let huge = "-DX ".repeat(100_000);
+    std::fs::write(
+        dir.join("huge.rsp"),
+        format!("{huge} -c -I include -DSCALE=1 combo_a.c"),
+    )
+    .unwrap();
+    for (args, code, named) in [
+        (vec!["cc", "@loop.rsp"], Some(2), "nested too deeply"),
+        (vec!["cc", "@missing.rsp"], Some(2), "missing.rsp"),
+        (
+            vec!["cc", "-shared", "-o"],
+            Some(1),
+            "argument to '-o' is missing",
+        ),
+        (
+            vec!["cc", "-shared", "x.o", "-o"],
+            Some(2),
+            "-o needs a value",
+        ),
+        (vec!["cc"], Some(1), "no input files"),
+        (
+            vec!["make", "-f", "no-such-makefile"],
+            Some(2),
+            "no-such-makefile",
+        ),
+    ] {
+        let out = wasmctypes(&args, &dir);
+        assert_eq!(out.status.code(), code, "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // A response file of 100,000 arguments is read and used.
+    ok(
+        wasmctypes(&["cc", "@huge.rsp", "-o", "h.o"], &dir),
+        "@huge.rsp",
+    );
+}
