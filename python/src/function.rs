@@ -33,14 +33,15 @@ pub(crate) struct Prepared {
     /// The positions declared as a pointer or array type, whose `from_param` takes no plain
     /// value but None ([`Func::_objects_only`]).
     objects_only: Cell<u64>,
-    /// `(position, type)`: the ctypes types whose instances pass as their address there, as
-    /// ctypes' rules say for every instance of the type ([`Func::_learn`]). At most
-    /// [`LEARNED`] of them.
+    /// `(position, type, how)`: the ctypes types whose instances pass the same way for every
+    /// instance there, as ctypes' rules say ([`Func::_learn`]): as their address (`None`),
+    /// or, without argtypes, a number type's instance as its value (`Some(its C type)`). At
+    /// most [`LEARNED`] of them.
     by_address: std::cell::RefCell<Learned>,
 }
 
-/// `(position, type)` pairs of [`Prepared::by_address`].
-pub(crate) type Learned = smallvec::SmallVec<[(usize, Py<PyType>); 4]>;
+/// `(position, type, how)` triples of [`Prepared::by_address`].
+pub(crate) type Learned = smallvec::SmallVec<[(usize, Py<PyType>, Option<CType>); 4]>;
 
 /// How many `(position, type)` pairs a function learns to pass as addresses.
 pub(crate) const LEARNED: usize = 16;
@@ -49,16 +50,33 @@ pub(crate) const LEARNED: usize = 16;
 pub(crate) type Args = smallvec::SmallVec<[Value; 6]>;
 
 impl Prepared {
-    /// `a`'s address as a pointer, argument `i`, when its type was learned to pass as its
-    /// address there ([`Func::_learn`]).
-    fn address_of(&self, i: usize, a: &Bound<'_, PyAny>) -> Option<Value> {
-        let obj = a.cast::<CDataBase>().ok()?;
+    /// Argument `i` as its type was learned to pass there ([`Func::_learn`]): `a`'s address
+    /// as a pointer, or the number it holds, typed; `None` if its type was not learned.
+    fn address_of(&self, i: usize, a: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+        let Ok(obj) = a.cast::<CDataBase>() else {
+            return Ok(None);
+        };
         let ty = a.get_type();
-        let learned = self.by_address.borrow();
-        learned
-            .iter()
-            .any(|(p, t)| *p == i && t.bind(a.py()).is(&ty))
-            .then(|| self.pointer(obj.get().addr.load(a.py())))
+        let how = {
+            let learned = self.by_address.borrow();
+            match learned
+                .iter()
+                .find(|(p, t, _)| *p == i && t.bind(a.py()).is(&ty))
+            {
+                Some((_, _, how)) => *how,
+                None => return Ok(None),
+            }
+        };
+        let addr = obj.get().addr.load(a.py());
+        let Some(ct) = how else {
+            return Ok(Some(self.pointer(addr)));
+        };
+        // The value as `_SimpleCData._as_arg` reads it: the host's bytes first, if the object
+        // is a mirror of a host buffer.
+        let process = self.process.get();
+        process.sync_range(a.py(), Direction::In, addr, process.sandbox.sizeof(ct))?;
+        let v = process.sandbox.get(addr, ct).py()?;
+        Ok(Some(Value::Typed(ct, v.into())))
     }
 
     /// A pointer into the function's process.
@@ -81,10 +99,10 @@ impl Prepared {
         if self.objects_only.get() & bit != 0 {
             // A pointer or array type: None (NULL), or an object of a type learned to pass as
             // its address; anything else is for its from_param.
-            return Ok(match a.is_none() {
-                true => Some(Value::None),
+            return match a.is_none() {
+                true => Ok(Some(Value::None)),
                 false => self.address_of(i, a),
-            });
+            };
         }
         if a.is_exact_instance_of::<PyInt>() {
             if let Ok(n) = a.extract::<i64>() {
@@ -104,7 +122,7 @@ impl Prepared {
         {
             return value(a, self.lib).map(Some);
         }
-        Ok(self.address_of(i, a))
+        self.address_of(i, a)
     }
 
     /// The call, if every argument is a plain Python value (int, float, bytes, str, None)
@@ -287,17 +305,31 @@ impl Func {
         self.p.objects_only.set(mask);
     }
 
-    /// Instances of `ty` pass as their address at position `i` from now on, on the fast path
-    /// (ctypes' rules give that for every instance of the type: the Python layer's `_quick`).
-    fn _learn(&self, i: usize, ty: Bound<'_, PyType>) {
+    /// Instances of `ty` pass at position `i` from now on on the fast path as their address,
+    /// or, with `code` (a number type's, without argtypes), as the number they hold, typed:
+    /// ctypes' rules give that for every instance of the type (the Python layer's `_quick`
+    /// and `_call`).
+    #[pyo3(signature = (i, ty, code=None))]
+    fn _learn(&self, i: usize, ty: Bound<'_, PyType>, code: Option<&str>) -> PyResult<()> {
+        let how = code.map(crate::convert::ctype).transpose()?;
+        if let Some(ct) = how {
+            if !(ct.is_integer() || matches!(ct, CType::Float | CType::Double))
+                || matches!(ct, CType::Bool | CType::Char | CType::WChar)
+            {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "{code:?} is not a number type's code"
+                )));
+            }
+        }
         let mut learned = self.p.by_address.borrow_mut();
         if learned.len() < LEARNED
             && !learned
                 .iter()
-                .any(|(p, t)| *p == i && t.bind(ty.py()).is(&ty))
+                .any(|(p, t, _)| *p == i && t.bind(ty.py()).is(&ty))
         {
-            learned.push((i, ty.unbind()));
+            learned.push((i, ty.unbind(), how));
         }
+        Ok(())
     }
 
     /// [`Prepared::fast`].

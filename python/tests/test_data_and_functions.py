@@ -635,3 +635,45 @@ def test_from_param_refuses_as_ctypes_refuses(ct, test_lib):
     mine, cpython = both(ct, test_lib, run)
     assert mine == cpython
     assert mine[0] == "wrong type" and mine[-2:] == ["CArgObject", "argument 5: TypeError: wrong type"]
+
+
+def test_calls_without_argtypes_read_every_argument_at_every_call(ct, built):
+    """Real bindings rarely declare argtypes: numbers passed as c_int(…) or c_double(…) and
+    arrays pass by what they hold at each call, however many calls came before."""
+
+    def run(ns, lib):
+        out = []
+        a, b = ns.c_int(1), ns.c_int(2)
+        for i in range(4):
+            a.value = i * 10
+            out.append(lib.add(a, b))
+        arr = (ns.c_int * 1)(5)
+        for i in range(3):
+            arr[0] = i - 1
+            out.append(lib.deref(arr))
+        lib.scale.restype = ns.c_double
+        d = ns.c_double(1.5)
+        for i in range(3):
+            d.value = i + 0.25
+            out.append(lib.scale(d, 2))
+        lib.size_id.restype = ns.c_size_t
+        s = ns.c_size_t(7)
+        out.append(lib.size_id(s))
+        s.value = 9
+        out.append(lib.size_id(s))
+        # A subclass's own value property does not change what passes: the memory does.
+        class Shown(ns.c_int):
+            value = property(lambda self: 99, lambda self, v: ns.c_int.value.__set__(self, v))
+
+        out.append(lib.add(Shown(4), 1))
+        out.append(lib.add(Shown(5), 1))
+        # Then plain values and None again, and a wrong one is still an ArgumentError.
+        out.append(lib.add(3, 4))
+        with pytest.raises(real.ArgumentError if ns is real else ns.ArgumentError):
+            lib.add(object(), 1)
+        out.append(lib.add(a, 1))
+        return out
+
+    native = real.CDLL(str(built / "libtestlib.so"))
+    lib = ct.CDLL(str(built / ("testlib.wasm" if ct.__name__.endswith("wasm") else "libtestlib.so")))
+    assert run(ct, lib) == run(real, native)

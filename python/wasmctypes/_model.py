@@ -506,8 +506,8 @@ def namespace(backend, options=None, into=None):
             code = self._type_
             if code in _POINTERLIKE or code == "O":
                 return _struct.unpack(fmt(code), proc.read(self._b_addr, proc.sizeof(code)))[0]
-            v = self.value
-            return v
+            # What the memory holds, as ctypes passes it: a subclass's `value` is not asked.
+            return _SimpleCData._get(self)
 
         @classmethod
         def from_param(cls, obj):
@@ -1564,9 +1564,75 @@ def namespace(backend, options=None, into=None):
                 % (t.__name__, "sandbox" if backend == "wasm" else "namespace", t.__name__)
             )
 
+    # What an argument of a given type is, for `_arg` without a declared type: "plain" (the
+    # core converts it), "struct" (passed by value), "cdata" (its `_as_arg`), or "other"
+    # (looked at each time: `_as_parameter_` may be an instance's own). Bounded: a program
+    # that makes types without end does not grow it past _ARG_KINDS_MAX.
+    _arg_kinds = {int: "plain", float: "plain", bytes: "plain", str: "plain",
+                  type(None): "plain"}
+    _ARG_KINDS_MAX = 4096
+
+    _PLAIN = frozenset((int, float, bytes, str, type(None)))
+    # Array types whose every instance passes as its own address without argtypes (they
+    # keep `_CData._as_arg`): what a function may learn to pass in Rust (`Func._learn`).
+    _by_address_types = set()
+
+    def _arg_kind(t):
+        kind = _arg_kinds.get(t)
+        if kind is not None:
+            return kind
+        if issubclass(t, _core.CData) and not issubclass(t, _CData):
+            return "foreign"  # not cached: the error is raised each time
+        if issubclass(t, _StructBase):
+            kind = "struct"
+        elif issubclass(t, (_CData, _CArg)):
+            kind = "cdata"
+        else:
+            kind = "other"
+        if len(_arg_kinds) < _ARG_KINDS_MAX:
+            _arg_kinds[t] = kind
+            if kind == "cdata" and issubclass(t, Array) and t._as_arg is _CData._as_arg:
+                _by_address_types.add(t)
+            elif kind == "cdata" and issubclass(t, _SimpleCData) and _passes_its_number(t):
+                _by_value_codes[t] = t._type_
+        return kind
+
+    # Number types whose every instance passes as the number it holds without argtypes:
+    # what a function may learn to read and pass in Rust (`Func._learn` with a code).
+    _by_value_codes = {}
+
+    def _passes_its_number(t):
+        """Whether instances of the simple type `t` pass as `_SimpleCData` passes them, the
+        number read from their memory in this target's byte order (no override of how)."""
+        return (
+            isinstance(t._type_, str)
+            and t._type_ in "bBhHiIlLqQnNfd"
+            and t._endian == "<"
+            and all(_package_defines(t, n) for n in ("_as_arg", "_get_param", "_get"))
+        )
+
+    def _package_defines(t, name):
+        """Whether attribute `name` of simple type `t` is the package's own (a fundamental
+        type's or `_SimpleCData`'s), not a subclass's."""
+        for k in t.__mro__:
+            if name in k.__dict__:
+                return k is _SimpleCData or bool(k.__dict__.get("_fundamental"))
+        return False
+
     def _arg(a, declared=None, keep=None, infer=False):
         """A Python argument as the core takes it; objects made for it go to `keep`, which
         the caller holds until the call returns."""
+        if declared is None:
+            kind = _arg_kind(type(a))
+            if kind == "plain":
+                return a
+            if kind == "cdata":
+                code, v = a._as_arg()
+                if code in _POINTERLIKE and not isinstance(v, (bytes, str)):
+                    v = ("&", v or 0)
+                return (code, v)
+            if kind == "struct":
+                return (_desc(type(a)), a._raw())  # by value
         if isinstance(a, _core.CData) and not isinstance(a, _CData):
             # A ctypes object of another namespace: its memory is another process's.
             raise ValueError(
@@ -1879,16 +1945,23 @@ def namespace(backend, options=None, into=None):
                     and getattr(t.from_param, "__func__", None) in _OWN_FROM_PARAM
                 )
 
+            # Without argtypes too: plain values are converted in Rust as ctypes infers them,
+            # and arrays learn to pass as their address (`_call`); anything else comes here.
             self._fast = (
-                codes is not None
-                and "O" not in codes
-                and rcode != "O"
+                rcode != "O"
                 and self._paramflags is None
-                and all(own(t) or by_address(t) for t in self._argtypes)
                 and (rt is None or own(rt))
+                and (
+                    self._argtypes is None
+                    or (
+                        codes is not None
+                        and "O" not in codes
+                        and all(own(t) or by_address(t) for t in self._argtypes)
+                    )
+                )
             )
             if self._fast:
-                self._core._objects_only(sum(1 << i for i, t in enumerate(self._argtypes) if not own(t)))
+                self._core._objects_only(sum(1 << i for i, t in enumerate(self._argtypes or ()) if not own(t)))
             self._set_fast(self._core if self._fast and self._errcheck is None else None)
 
         # Memory and what it points at from `_new_block` (and `_attach`).
@@ -1939,6 +2012,34 @@ def namespace(backend, options=None, into=None):
                 )
             conv = []
             keep = []
+            if self._argtypes is None and outs is None:
+                # No argtypes: each argument as its own type says (the common case of real
+                # bindings, which rarely declare them).
+                by_value = False
+                for i, a in enumerate(args):
+                    t = type(a)
+                    if t in _PLAIN:
+                        conv.append(a)
+                        continue
+                    try:
+                        c = _arg(a, None, keep)
+                    except Exception as e:
+                        raise _core.ArgumentError(
+                            "argument %d: %s: %s" % (i + 1, type(e).__name__, e)
+                        ) from None
+                    if type(c) is tuple and not isinstance(c[0], str):
+                        by_value = True
+                    elif self._fast and t in _by_address_types:
+                        self._core._learn(i, t)  # the next calls stay in Rust
+                    elif self._fast and t in _by_value_codes:
+                        self._core._learn(i, t, _by_value_codes[t])
+                    conv.append(c)
+                result = (self._by_value(conv) if by_value else self._core)(*conv)
+                if self._result is not None:
+                    result = self._result(result)
+                if self._errcheck is not None:
+                    return self._errcheck(result, self, tuple(args))
+                return result
             infer = self._infer
             nd = len(declared)
             for i, a in enumerate(args):
