@@ -1,16 +1,20 @@
 """libsodium through libnacl, on CPython's ctypes, wasmctypes.native and wasmctypes.wasm in
 one run: the time of one operation (median of repeats) and the ratio wasm / native.
 
+    REALWORLD_PORTABLE=1 ./run realworld   # the builds, once
     python benches/libsodium.py [WORK_DIR] [--rounds N]
 
-WORK_DIR is where `realworld/run` built libsodium (default target/realworld): `native/lib`
-and `wasm/lib`, and libnacl's source in `src/`. Each column runs in its own process; the
-columns alternate, N rounds (3 unless given), and each row reports the range of the rounds'
-medians. Rows: crypto_stream_chacha20_xor, crypto_secretbox, crypto_generichash (BLAKE2b)
+WORK_DIR is where `realworld/run` built libsodium (default target/realworld): `native/lib`,
+`native-portable/lib` (libsodium natively without its assembly and its x86 SIMD variants,
+when built) and `wasm/lib`, and libnacl's source in `src/`. Each column runs in its own
+process; the columns alternate, N rounds (3 unless given), and each cell is the median of the
+rounds' medians with their range; a ratio is taken per round, between the columns of that
+round. Rows: crypto_stream_chacha20_xor, crypto_secretbox, crypto_generichash (BLAKE2b)
 and crypto_hash_sha256 over 16 MiB; crypto_sign + crypto_sign_open and crypto_box per
 operation. "host" is the wasm column's time for the same arguments given to a function that
-does no work (sodium_memcmp over 0 bytes): the cost of carrying the arguments across the
-boundary, which the 16 MiB rows pay once per call.
+does no work (sodium_memcmp over 0 bytes): for the 16 MiB rows the cost of carrying the 16 MiB
+argument across the boundary, paid once per call; for the per-operation rows the cost of one
+such call with small arguments (libnacl makes two to four per operation).
 """
 
 import json
@@ -48,6 +52,10 @@ bpk, bsk = libnacl.crypto_box_keypair()
 small = b"m" * 64
 signed = libnacl.crypto_sign(small, sk)
 noop_out = ctypes.create_string_buffer(len(big))
+small_out = ctypes.create_string_buffer(64)
+zero = ctypes.c_size_t(0)
+# A call as libnacl makes one, of a function that does no work: the host's part of one call.
+noop_call = lambda: nacl.sodium_memcmp(small_out, small, zero)
 
 rows = {
     "crypto_stream_chacha20_xor 16 MiB": (lambda: nacl.crypto_stream_chacha20_xor(
@@ -56,12 +64,12 @@ rows = {
     "crypto_secretbox 16 MiB": (lambda: libnacl.crypto_secretbox(big, nonce24, key32), 1, 5,
         lambda: nacl.sodium_memcmp(noop_out, big, ctypes.c_size_t(0))),
     "crypto_generichash 16 MiB": (lambda: libnacl.crypto_generichash(big), 1, 5,
-        lambda: nacl.sodium_memcmp(big, big, ctypes.c_size_t(0))),
+        lambda: nacl.sodium_memcmp(small_out, big, ctypes.c_size_t(0))),
     "crypto_hash_sha256 16 MiB": (lambda: libnacl.crypto_hash_sha256(big), 1, 5,
-        lambda: nacl.sodium_memcmp(big, big, ctypes.c_size_t(0))),
+        lambda: nacl.sodium_memcmp(small_out, big, ctypes.c_size_t(0))),
     "crypto_sign + crypto_sign_open": (lambda: libnacl.crypto_sign_open(
-        libnacl.crypto_sign(small, sk), pk), 50, 7, None),
-    "crypto_box": (lambda: libnacl.crypto_box(small, nonce24, bpk, bsk), 50, 7, None),
+        libnacl.crypto_sign(small, sk), pk), 50, 7, noop_call),
+    "crypto_box": (lambda: libnacl.crypto_box(small, nonce24, bpk, bsk), 50, 7, noop_call),
 }
 result = {}
 for name, (fn, number, repeat, host) in rows.items():
@@ -78,7 +86,8 @@ def column_command(name, work, python, child):
         path = os.path.join(work, "ctypes-lib") + ":" + os.path.join(work, "native", "lib")
         return [python, child], {"LD_LIBRARY_PATH": path}
     lib = os.path.join(work, name, "lib")
-    return [python, "-m", "wasmctypes", "run", "--backend", name, "--lib-dir", lib, child], {}
+    backend = "wasm" if name == "wasm" else "native"
+    return [python, "-m", "wasmctypes", "run", "--backend", backend, "--lib-dir", lib, child], {}
 
 
 def main(argv):
@@ -96,6 +105,8 @@ def main(argv):
     with open(child, "w", encoding="utf-8") as f:
         f.write(CHILD % {"size": MIB16})
     columns = ("ctypes", "native", "wasm")
+    if os.path.isdir(os.path.join(work, "native-portable", "lib")):
+        columns += ("native-portable",)
     seen = {c: [] for c in columns}
     for _ in range(rounds):
         for c in columns:
@@ -109,17 +120,32 @@ def main(argv):
     names = list(seen["ctypes"][0])
 
     def rng(c, name, i=0, scale=1e3):
+        """The median of the rounds' medians, and their range."""
         vals = sorted(r[name][i] * scale for r in seen[c] if r[name][i] is not None)
         if not vals:
             return "-"
-        return ("%.3g" % vals[0]) if len(vals) == 1 or "%.3g" % vals[0] == "%.3g" % vals[-1] else "%.3g-%.3g" % (vals[0], vals[-1])
+        return "%.3g (%.3g-%.3g)" % (statistics.median(vals), vals[0], vals[-1])
 
-    print("| operation | CPython ctypes (ms) | wasmctypes.native (ms) | wasmctypes.wasm (ms) | wasm / native | of which host (ms) |")
-    print("|---|---|---|---|---|---|")
+    def ratio(n, base):
+        """wasm / base, per round (the two measured in the same round): median and range."""
+        rs = sorted(w[n][0] / c[n][0] for w, c in zip(seen["wasm"], seen[base]))
+        return "%.2fx (%.2f-%.2f)" % (statistics.median(rs), rs[0], rs[-1])
+
+    portable = "native-portable" in seen
+    head = ["operation", "CPython ctypes (ms)", "wasmctypes.native (ms)", "wasmctypes.wasm (ms)",
+            "wasm / native", "of which host (ms)"]
+    if portable:
+        head[4:4] = ["native, portable C (ms)"]
+        head += ["wasm / portable"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
     for n in names:
-        ratios = sorted(w[n][0] / c[n][0] for w, c in zip(seen["wasm"], seen["ctypes"]))
-        ratio = "%.2f-%.2fx" % (ratios[0], ratios[-1]) if len(ratios) > 1 else "%.2fx" % ratios[0]
-        print("| %s | %s | %s | %s | %s | %s |" % (n, rng("ctypes", n), rng("native", n), rng("wasm", n), ratio, rng("wasm", n, 1)))
+        row = [n, rng("ctypes", n), rng("native", n), rng("wasm", n), ratio(n, "ctypes"),
+               rng("wasm", n, 1)]
+        if portable:
+            row[4:4] = [rng("native-portable", n)]
+            row += [ratio(n, "native-portable")]
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
