@@ -428,6 +428,29 @@ impl Process {
         Ok(())
     }
 
+    /// Ends a sandbox as a C process ends, at the interpreter's exit: the guest's `exit(0)`
+    /// runs what its libraries registered with `atexit` and their destructors, and flushes
+    /// stdio, as the native C library does when this process exits. The sandbox is not
+    /// usable after it (a call reports the guest's exit). Natively it does nothing: the
+    /// process's own exit does it.
+    fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        if self.sandbox.backend() != BackendKind::Wasm {
+            return Ok(());
+        }
+        let _claim = self.claim(py)?;
+        if let Ok(mut exit) = self.sandbox.libc().function("exit") {
+            let prepared = exit
+                .set_argtypes(&[CType::Int])
+                .and_then(|f| f.set_restype(CType::Void));
+            if prepared.is_ok() {
+                // It ends with the guest's exit, reported as an error: what was to run ran.
+                let _ = exit.call(&[Value::Int(0)]);
+            }
+        }
+        let _ = self.sandbox.take_output();
+        Ok(())
+    }
+
     /// `ctypes.get_errno()`.
     fn get_errno(&self) -> PyResult<i32> {
         self.sandbox.get_errno().py()

@@ -312,3 +312,34 @@ def test_the_rest_of_pythonapi_says_why_it_is_not_in_the_sandbox(ns_lib):
         ns.pythonapi.Py_GetVersion
     with pytest.raises(ValueError):
         ns.c_int.in_dll(ns.pythonapi, "Py_OptimizeFlag")
+
+
+def test_a_librarys_constructor_runs_at_load_and_its_exit_handlers_at_exit(tmp_path):
+    """As a process ends natively, so does a sandbox at the interpreter's exit: what the
+    library registered with atexit and its destructor run, and their output is flushed
+    (stdout a pipe: C's buffer holds it until then). The order of the two is the C library's
+    (glibc runs atexit handlers before destructors, wasi-libc one list in reverse)."""
+    import subprocess
+    import sys
+
+    from wasmctypes import _core
+
+    wasm, native = _core.build(os.path.join(ROOT, "guest-c", "real", "lifecycle.c"))
+    script = tmp_path / "life.py"
+    script.write_text(
+        "import ctypes, sys\n"
+        "lib = ctypes.CDLL(sys.argv[1])\n"
+        "print('alive', lib.lifecycle_alive(), flush=True)\n"
+    )
+
+    def run(*args):
+        p = subprocess.run([sys.executable] + list(args), capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.splitlines()
+        return lines[:2], sorted(lines[2:])
+
+    want = run(str(script), native)
+    assert want == (["constructor ran", "alive 1"], ["atexit handler ran", "destructor ran"])
+    assert run("-m", "wasmctypes", "run", "--backend", "native", str(script), native) == want
+    assert run("-m", "wasmctypes", "run", str(script), wasm) == want

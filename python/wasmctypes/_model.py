@@ -48,12 +48,13 @@ def _unraisable(exc, message, obj):
     sys.stderr.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
-def _flush_at_exit(process):
-    """Flushes the guest's stdio of a process that still lives (see `namespace`)."""
+def _finish_at_exit(process):
+    """Ends a sandbox that still lives as a C process ends (see `namespace`): its `atexit`
+    handlers and its libraries' destructors run, and its stdio is flushed."""
     p = process()
     if p is not None:
         try:
-            p.flush()
+            p.finish()
         except Exception:
             pass
 
@@ -64,9 +65,9 @@ def namespace(backend, options=None, into=None):
     ns = into if into is not None else _types.ModuleType("wasmctypes." + backend)
     proc = _core.Process(backend, options or None)
     if backend == "wasm":
-        # What the guest's C library keeps in its stdio buffers goes out when the interpreter
-        # exits, as a native C library flushes at exit.
-        atexit.register(_flush_at_exit, weakref.ref(proc))
+        # When the interpreter exits the sandbox ends as a C process does: atexit handlers
+        # and destructors run, and what its C library keeps in its stdio buffers goes out.
+        atexit.register(_finish_at_exit, weakref.ref(proc))
     ns._process = proc
     ns.ArgumentError = _core.ArgumentError
     ns.SandboxError = _core.SandboxError
