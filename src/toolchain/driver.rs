@@ -9,8 +9,8 @@
 //!   SIMD128 enabled, and default visibility unless the build asks otherwise;
 //! - `-shared` links a *side module* with `wasm-ld` (whatever the output's name: `-o
 //!   libfoo.so` is a wasm module), libc left as imports that the sandbox resolves, defined
-//!   symbols bound locally (`-Bsymbolic`); `-Wl,--whole-archive libfoo.a` makes an archive
-//!   into one;
+//!   symbols bound locally (`-Bsymbolic`), compiler-rt's builtins linked in (as libgcc is
+//!   into a native `.so`); `-Wl,--whole-archive libfoo.a` makes an archive into one;
 //! - a link without `-shared` makes a WASI command module, as configure's checks expect;
 //! - queries (`--version`, `-dumpmachine`, `-print-*`) are clang's answers for the target.
 //!
@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::libc::WASI_LIBC;
+use super::libc::{BUILTINS, WASI_LIBC};
 use super::DEBIAN_PACKAGES;
 use crate::error::{Error, Result};
 
@@ -261,6 +261,11 @@ impl Driver {
                 .args(&objects)
                 .args(&link)
                 .args(["-o", out.as_str()]);
+            // compiler-rt's builtins (`__multi3`, long double arithmetic) linked in, as a
+            // native shared library links libgcc's: calls to them stay in the module.
+            if Path::new(BUILTINS).is_file() {
+                cmd.arg(BUILTINS);
+            }
             status(&mut cmd, &self.wasm_ld)
         })();
         let _ = std::fs::remove_dir_all(&dir);

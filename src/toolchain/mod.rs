@@ -240,7 +240,7 @@ impl Toolchain {
     /// A string that changes whenever the compilers or flags change; part of the cache key.
     pub fn identity(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{:?} {}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{:?}|{:?} {}|{}|{} {}|{}|{}|{}",
             self.wasm_cc.display(),
             self.wasm_extra.join(" "),
             WASM_FLAGS.join(" "),
@@ -249,6 +249,7 @@ impl Toolchain {
             variadic::SECTION,
             SIDE_FLAGS.join(" "),
             SIDE_LINK_FLAGS.join(" "),
+            libc::BUILTINS,
             self.host_cc.display(),
             HOST_FLAGS.join(" "),
             self.opt.flag()
@@ -346,6 +347,10 @@ impl Toolchain {
         let linked = compiled.and_then(|()| {
             let mut ld_args: Vec<String> = SIDE_LINK_FLAGS.iter().map(|s| s.to_string()).collect();
             ld_args.extend(objects.iter().map(|o| o.display().to_string()));
+            // compiler-rt's builtins in the module, as libgcc's are in a native `.so`.
+            if Path::new(libc::BUILTINS).is_file() {
+                ld_args.push(libc::BUILTINS.into());
+            }
             ld_args.extend(["-o".into(), out.display().to_string()]);
             self.run(ld, &ld_args, &sources[0])
         });

@@ -15,6 +15,7 @@ const PARTS: &[&str] = &[
     "parts_weak",
     "parts_strong",
     "parts_sys",
+    "parts_wide",
 ];
 
 fn source(name: &str) -> PathBuf {
@@ -226,4 +227,52 @@ fn a_library_that_needs_another_is_an_oserror_naming_the_symbol_until_it_is_load
         call(&user, "use_table", &[], CType::Int, &[]).as_int(),
         Some(9)
     );
+}
+
+#[test]
+fn compiler_builtins_are_in_the_library_not_imported() {
+    let bytes = std::fs::read(built(BackendKind::Wasm).join("libparts.so")).unwrap();
+    let imports: Vec<String> = wasmparser::Parser::new(0)
+        .parse_all(&bytes)
+        .filter_map(|p| match p {
+            Ok(wasmparser::Payload::ImportSection(r)) => Some(r),
+            _ => None,
+        })
+        .flat_map(|r| {
+            r.into_imports()
+                .map(|i| i.unwrap().name.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for builtin in ["__multi3", "__udivti3", "__multf3"] {
+        assert!(
+            !imports.iter().any(|i| i == builtin),
+            "{builtin} is imported: {imports:?}"
+        );
+    }
+    for kind in BackendKind::ALL {
+        let sb = Sandbox::open(kind, &LoadOptions::default()).unwrap();
+        let lib = load(&sb, kind, "libparts.so");
+        let u64s = [CType::ULongLong, CType::ULongLong];
+        let hi = call(
+            &lib,
+            "mul_hi",
+            &u64s,
+            CType::ULongLong,
+            &[Value::Int(u64::MAX as i128), Value::Int(3)],
+        );
+        assert_eq!(hi.as_int(), Some(2), "{kind}");
+        let q = call(
+            &lib,
+            "div_wide",
+            &[CType::ULongLong, CType::ULongLong, CType::ULongLong],
+            CType::ULongLong,
+            &[Value::Int(1), Value::Int(0), Value::Int(2)],
+        );
+        assert_eq!(q.as_int(), Some(1 << 63), "{kind}");
+        assert_eq!(
+            call(&lib, "long_double_ok", &[], CType::Int, &[]).as_int(),
+            Some(6)
+        );
+    }
 }
