@@ -7,8 +7,9 @@ are imported from where they are, never copied, with `ctypes`, `_ctypes` and `ct
 resolved to the chosen namespace (`cpython`: the real ctypes, the baseline). Each test module
 runs in a child process, so that a crash is that module's outcome, not the runner's end. The
 runner prints ran / passed / failed / errors / skipped, and compares every test that did not
-pass with `python/selftest-expectations.txt` (`BACKEND TEST REASON` per line): it fails on a
-test that fails but is not listed, and on a listed test that passes. `--update` rewrites the
+pass with `selftest-expectations.txt` beside this module, installed with the package
+(`BACKEND TEST REASON` per line): it fails on a test that fails but is not listed, and on a
+listed test that passes. `--update` rewrites the
 backend's lines from this run, classifying each by its test id (see `REASONS`).
 """
 
@@ -22,7 +23,7 @@ import sys
 import types
 import unittest
 
-EXPECTATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "selftest-expectations.txt")
+EXPECTATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "selftest-expectations.txt")
 
 # Reason classes for --update, by test id prefix (module, class or test), per backend ("*": both);
 # the longest matching prefix wins, and everything else is "bug" (a bug to fix, or a feature
