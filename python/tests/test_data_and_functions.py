@@ -12,10 +12,10 @@ from conftest import ROOT
 
 @pytest.fixture(scope="session")
 def test_lib():
-    """guest-c/ctypes_test.c as both backends load it: (module, shared object)."""
+    """python/wasmctypes/ctypes_test.c as both backends load it: (module, shared object)."""
     from wasmctypes import _core
 
-    return _core.build(os.path.join(ROOT, "guest-c", "ctypes_test.c"))
+    return _core.build(os.path.join(ROOT, "python", "wasmctypes", "ctypes_test.c"))
 
 
 def open_test_lib(ns, test_lib):

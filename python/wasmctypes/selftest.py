@@ -108,9 +108,10 @@ def install(backend):
     from ._redirect import redirect
 
     redirect(backend)
-    # `_ctypes_test`, CPython's C test library, is ours: guest-c/ctypes_test.c, which the
-    # namespace builds for its backend when a test loads `CDLL(_ctypes_test.__file__)`.
-    source = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "guest-c", "ctypes_test.c")
+    # `_ctypes_test`, CPython's C test library, is ours: ctypes_test.c beside this module
+    # (installed with the package), which the namespace builds for its backend when a test
+    # loads `CDLL(_ctypes_test.__file__)`.
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ctypes_test.c")
     if os.path.isfile(source):
         stub = types.ModuleType("_ctypes_test")
         stub.__file__ = source

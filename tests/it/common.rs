@@ -5,11 +5,15 @@ use std::path::PathBuf;
 
 use wasmctypes::{BackendKind, Built, CType, Function, LoadOptions, Toolchain, Value, CDLL};
 
-/// The repository's `guest-c/NAME.c`.
+/// The repository's `guest-c/NAME.c`, or the Python package's own C source of that name
+/// (`ctypes_test.c`, CPython's C test library, installed with the package).
 pub fn source(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("guest-c")
-        .join(format!("{name}.c"))
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let guest = root.join("guest-c").join(format!("{name}.c"));
+    if guest.is_file() {
+        return guest;
+    }
+    root.join("python/wasmctypes").join(format!("{name}.c"))
 }
 
 /// `guest-c/NAME.c` built for both targets (cached by content hash).
