@@ -219,7 +219,57 @@ pub fn locate(spec: &str, kind: BackendKind, search: &Search) -> Result<PathBuf>
 
 #[cfg(test)]
 mod tests {
-    use super::bare_name;
+    use super::{bare_name, file_kind, locate, FileKind, Search};
+    use crate::backend::BackendKind;
+
+    #[test]
+    fn hostile_names_and_files_are_oserrors_never_loaded() {
+        let dir = std::env::temp_dir().join(format!("wasmctypes-locate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("libdir.so")).unwrap();
+        std::fs::write(dir.join("libempty.so"), b"").unwrap();
+        std::fs::write(dir.join("libtext.so"), b"GROUP ( libc.so.6 )").unwrap();
+        std::fs::write(dir.join("mod.so"), b"\0asm\x01\0\0\0").unwrap();
+        let fifo = dir.join("libfifo.so");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // A FIFO is never opened (it would block), a directory is not a library.
+        assert_eq!(file_kind(&fifo), None);
+        assert_eq!(file_kind(&dir.join("libdir.so")), None);
+        assert_eq!(file_kind(&dir.join("libempty.so")), Some(FileKind::Other));
+        assert_eq!(file_kind(&dir.join("mod.so")), Some(FileKind::Wasm));
+        let search = Search {
+            lib_dirs: vec![dir.clone()],
+            ..Search::default()
+        };
+        let long = "x".repeat(5000);
+        for spec in [
+            "",
+            "\0",
+            "a\0b",
+            &long,
+            "libdir.so",
+            "libfifo.so",
+            "libempty.so",
+        ] {
+            let e = locate(spec, BackendKind::Wasm, &search).unwrap_err();
+            assert_eq!(e.kind(), "OSError", "{spec:?}: {e}");
+        }
+        // In the sandbox a text or empty file is not a module; natively dlopen judges it.
+        let text = dir.join("libtext.so").display().to_string();
+        assert!(locate(&text, BackendKind::Wasm, &search).is_err());
+        assert_eq!(
+            locate(&text, BackendKind::Native, &search).unwrap(),
+            dir.join("libtext.so")
+        );
+        // A wasm module named .so is found by its bytes, by path or bare name.
+        assert_eq!(
+            locate("mod.so", BackendKind::Wasm, &search).unwrap(),
+            dir.join("mod.so")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_library_is_known_by_its_bare_name() {
