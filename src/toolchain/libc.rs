@@ -288,7 +288,7 @@ fn headers_variadic(dir: &Path, key: &str) -> Result<Vec<(String, u32)>> {
 /// The libc module's custom section of errno values: one `NAME VALUE` line per `E*` constant
 /// of its `<errno.h>` (wasi-libc's `ENOENT` is 44, glibc's 2), so that the host can give a
 /// Python program the host's numbers (`ctypes.get_errno() == errno.ENOENT`).
-pub const ERRNO_SECTION: &str = "wasmctypes.errno";
+pub const ERRNO_SECTION: &str = crate::backend::wasm::sections::ERRNO;
 
 /// The errno constants of wasi-libc's `<errno.h>`, as `NAME VALUE` lines: their names from
 /// `clang -E -dM`, their values from expanding each (they are defined through WASI's own

@@ -15,7 +15,7 @@ use std::process::Command;
 use crate::error::{Error, Result};
 
 /// The custom section's name. Its content: one `NAME FIXED` line per variadic function.
-pub const SECTION: &str = "wasmctypes.variadic";
+pub const SECTION: &str = crate::backend::wasm::sections::VARIADIC;
 
 /// The variadic functions that `source` declares (with its headers), as clang parses it for
 /// wasm32 with `args`: `(name, fixed parameters)`, sorted by name, each name once.
@@ -98,33 +98,4 @@ pub(crate) fn add_section(objcopy: &Path, module: &Path, name: &str, content: &[
         )));
     }
     Ok(())
-}
-
-/// The section's content as a map from function to fixed parameters; lines that do not parse
-/// are skipped (a module's sections come from outside).
-pub fn parse(content: &[u8]) -> std::collections::HashMap<String, u32> {
-    String::from_utf8_lossy(content)
-        .lines()
-        .filter_map(|l| {
-            let (name, fixed) = l.split_once(' ')?;
-            let fixed: u32 = fixed.trim().parse().ok()?;
-            (!name.is_empty() && fixed <= crate::backend::MAX_ARGS as u32)
-                .then(|| (name.to_string(), fixed))
-        })
-        .take(100_000)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_section_parses_and_ignores_what_is_not_a_line() {
-        let m = parse(b"printf 1\nopen 2\nbad\n 3\nhuge 99999\nfcntl 2");
-        assert_eq!(m.len(), 3);
-        assert_eq!(m["printf"], 1);
-        assert_eq!(m["open"], 2);
-        assert_eq!(m["fcntl"], 2);
-    }
 }

@@ -309,7 +309,7 @@ impl WasmLibrary {
     }
 
     /// What the module that defines the function `name` (as module `module` finds it) says
-    /// of it (see [`crate::toolchain::variadic`]): `Some(Some(fixed))` variadic with `fixed`
+    /// of it (see [`super::sections`]): `Some(Some(fixed))` variadic with `fixed`
     /// parameters, `Some(None)` not variadic, `None` nothing.
     fn variadic_of(&mut self, module: usize, name: &str) -> Option<Option<u32>> {
         let owner = self.live.function_owner(module, name)?;

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, InstancePre, Linker, Module};
 
 use super::dylink::{dylink, Dylink};
+use super::sections;
 use super::GuestState;
 use crate::error::{Error, Result};
 
@@ -166,7 +167,7 @@ pub(crate) struct Loaded {
     /// for a module that does not say.
     pub(crate) variadic: Option<std::sync::Arc<HashMap<String, u32>>>,
     /// Its libc's errno values by name, as the libc module lists them (see
-    /// [`ERRNO_SECTION`](crate::toolchain::libc::ERRNO_SECTION)).
+    /// [`ERRNO`](super::sections::ERRNO)).
     pub(crate) errno: Option<std::sync::Arc<Vec<(String, i32)>>>,
     pub(crate) source: LoadSource,
     pub(crate) elapsed: Duration,
@@ -220,10 +221,10 @@ pub(crate) fn load(
     }
     let side =
         dylink(bytes).map_err(|e| Error::os(path, format!("invalid WebAssembly module: {e}")))?;
-    let variadic = super::dylink::custom_section(bytes, crate::toolchain::variadic::SECTION)
-        .map(|c| std::sync::Arc::new(crate::toolchain::variadic::parse(c)));
-    let errno = super::dylink::custom_section(bytes, crate::toolchain::libc::ERRNO_SECTION)
-        .map(|c| std::sync::Arc::new(parse_errno(c)));
+    let variadic = super::dylink::custom_section(bytes, sections::VARIADIC)
+        .map(|c| std::sync::Arc::new(sections::parse_variadic(c)));
+    let errno = super::dylink::custom_section(bytes, sections::ERRNO)
+        .map(|c| std::sync::Arc::new(sections::parse_errno(c)));
     // What an entry is made from: this crate's version, the engine configuration and the
     // module. The entry's seal records it, so another module's artifact is never run.
     let mut h = Sha256::new();
@@ -285,18 +286,6 @@ pub(crate) fn load(
         source: source_kind,
         elapsed: start.elapsed(),
     })
-}
-
-/// The libc module's errno section: `NAME VALUE` lines; what does not parse is skipped.
-fn parse_errno(content: &[u8]) -> Vec<(String, i32)> {
-    String::from_utf8_lossy(content)
-        .lines()
-        .filter_map(|l| {
-            let (name, value) = l.split_once(' ')?;
-            Some((name.to_string(), value.trim().parse().ok()?))
-        })
-        .take(4096)
-        .collect()
 }
 
 /// A standalone module linked with WASI preview1, ready to instantiate.

@@ -18,6 +18,7 @@ mod callback;
 pub(crate) mod capture;
 mod clock;
 mod dylink;
+pub(crate) mod sections;
 pub(crate) use dylink::is_side_module;
 pub(crate) mod engine;
 mod guest;
