@@ -1569,11 +1569,10 @@ def namespace(backend, options=None, into=None):
     # core converts it), "struct" (passed by value), "cdata" (its `_as_arg`), or "other"
     # (looked at each time: `_as_parameter_` may be an instance's own). Bounded: a program
     # that makes types without end does not grow it past _ARG_KINDS_MAX.
-    _arg_kinds = {int: "plain", float: "plain", bytes: "plain", str: "plain",
-                  type(None): "plain"}
+    _PLAIN = frozenset((int, float, bytes, str, type(None)))
+    _arg_kinds = dict.fromkeys(_PLAIN, "plain")
     _ARG_KINDS_MAX = 4096
 
-    _PLAIN = frozenset((int, float, bytes, str, type(None)))
     # Array types whose every instance passes as its own address without argtypes (they
     # keep `_CData._as_arg`): what a function may learn to pass in Rust (`Func._learn`).
     _by_address_types = set()

@@ -453,15 +453,11 @@ fn split_words(text: &str) -> Vec<String> {
 
 /// A fresh private directory for intermediate objects.
 fn scratch_dir() -> Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("wasmctypes-cc-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| Error::os(&dir, e))?;
+    super::make_private_dir(&dir)?;
     Ok(dir)
 }
 
