@@ -78,7 +78,7 @@ SCALAR = ("add", "void", "mix")
 
 
 def target(name, floor):
-    """The target of issue 7 for a row's ratio to a floor, if it has one."""
+    """The target for a row's ratio to a floor, if it has one."""
     group, call = name.split("/")
     if group not in SCALAR or "+" in call or "floor" in call:
         return None

@@ -122,7 +122,7 @@ where
 }
 
 /// The floor row of a scalar call of one wasm export through `Func::call_unchecked` with its
-/// parameters in raw slots, as the dynamic call makes it (the "or an equivalent" of a
+/// parameters in raw slots, as the dynamic call makes it (an equivalent of a
 /// `TypedFunc` call): what the dynamic call costs beyond wasmtime's own untyped call.
 fn wasm_unchecked_floor<'a, const N: usize>(
     name: &'static str,
@@ -231,7 +231,7 @@ impl Lib {
     }
 }
 
-/// The floors of each wasm row: the issue's, then the sandbox's configuration.
+/// The floors of each wasm row: the default engine's, then the sandbox's configuration.
 macro_rules! wasm_floors {
     ($f:literal) => {
         &[
