@@ -8,6 +8,7 @@ use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
 use wasmctypes::{CType, Error, LibId, Pointer, Type, Value};
 
+use crate::carg::CArg;
 use crate::cdata::CDataBase;
 use crate::convert::{object, type_of, value};
 use crate::error::{py_err, ArgumentError, OrPy};
@@ -34,14 +35,23 @@ pub(crate) struct Prepared {
     /// value but None ([`Func::_objects_only`]).
     objects_only: Cell<u64>,
     /// `(position, type, how)`: the ctypes types whose instances pass the same way for every
-    /// instance there, as ctypes' rules say ([`Func::_learn`]): as their address (`None`),
-    /// or, without argtypes, a number type's instance as its value (`Some(its C type)`). At
-    /// most [`LEARNED`] of them.
+    /// instance there, as ctypes' rules say ([`Func::_learn`]). At most [`LEARNED`] of them.
     by_address: std::cell::RefCell<Learned>,
 }
 
+/// How the instances of a learned type pass at a position (see [`Prepared::by_address`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Pass {
+    /// As their address.
+    Address,
+    /// Without argtypes, a number type's instance as the number it holds, of this C type.
+    Number(CType),
+    /// `byref(obj)` of an instance (a cparam whose object is of the type): as its address.
+    ByRef,
+}
+
 /// `(position, type, how)` triples of [`Prepared::by_address`].
-pub(crate) type Learned = smallvec::SmallVec<[(usize, Py<PyType>, Option<CType>); 4]>;
+pub(crate) type Learned = smallvec::SmallVec<[(usize, Py<PyType>, Pass); 4]>;
 
 /// How many `(position, type)` pairs a function learns to pass as addresses.
 pub(crate) const LEARNED: usize = 16;
@@ -53,30 +63,43 @@ impl Prepared {
     /// Argument `i` as its type was learned to pass there ([`Func::_learn`]): `a`'s address
     /// as a pointer, or the number it holds, typed; `None` if its type was not learned.
     fn address_of(&self, i: usize, a: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+        let py = a.py();
+        if let Ok(carg) = a.cast_exact::<CArg>() {
+            // byref(obj): learned for obj's type, its address.
+            let carg = carg.get();
+            let Some(addr) = carg.addr(py) else {
+                return Ok(None);
+            };
+            return Ok(self
+                .learned(i, &carg.obj.bind(py).get_type())
+                .filter(|how| matches!(how, Pass::ByRef))
+                .map(|_| self.pointer(addr)));
+        }
         let Ok(obj) = a.cast::<CDataBase>() else {
             return Ok(None);
         };
-        let ty = a.get_type();
-        let how = {
-            let learned = self.by_address.borrow();
-            match learned
-                .iter()
-                .find(|(p, t, _)| *p == i && t.bind(a.py()).is(&ty))
-            {
-                Some((_, _, how)) => *how,
-                None => return Ok(None),
+        let addr = obj.get().addr.load(py);
+        match self.learned(i, &a.get_type()) {
+            Some(Pass::Address) => Ok(Some(self.pointer(addr))),
+            Some(Pass::Number(ct)) => {
+                // The value as `_SimpleCData._as_arg` reads it: the host's bytes first, if
+                // the object is a mirror of a host buffer.
+                let process = self.process.get();
+                process.sync_range(py, Direction::In, addr, process.sandbox.sizeof(ct))?;
+                let v = process.sandbox.get(addr, ct).py()?;
+                Ok(Some(Value::Typed(ct, v.into())))
             }
-        };
-        let addr = obj.get().addr.load(a.py());
-        let Some(ct) = how else {
-            return Ok(Some(self.pointer(addr)));
-        };
-        // The value as `_SimpleCData._as_arg` reads it: the host's bytes first, if the object
-        // is a mirror of a host buffer.
-        let process = self.process.get();
-        process.sync_range(a.py(), Direction::In, addr, process.sandbox.sizeof(ct))?;
-        let v = process.sandbox.get(addr, ct).py()?;
-        Ok(Some(Value::Typed(ct, v.into())))
+            Some(Pass::ByRef) | None => Ok(None),
+        }
+    }
+
+    /// How instances of `ty` were learned to pass at position `i`, if they were.
+    fn learned(&self, i: usize, ty: &Bound<'_, PyType>) -> Option<Pass> {
+        self.by_address
+            .borrow()
+            .iter()
+            .find(|(p, t, _)| *p == i && t.bind(ty.py()).is(ty))
+            .map(|(_, _, how)| *how)
     }
 
     /// A pointer into the function's process.
@@ -308,19 +331,25 @@ impl Func {
     /// Instances of `ty` pass at position `i` from now on on the fast path as their address,
     /// or, with `code` (a number type's, without argtypes), as the number they hold, typed:
     /// ctypes' rules give that for every instance of the type (the Python layer's `_quick`
-    /// and `_call`).
+    /// and `_call`). With `code` `"&"`, `byref()` of an instance of `ty` passes there as its
+    /// address (`_byref_quick`).
     #[pyo3(signature = (i, ty, code=None))]
     fn _learn(&self, i: usize, ty: Bound<'_, PyType>, code: Option<&str>) -> PyResult<()> {
-        let how = code.map(crate::convert::ctype).transpose()?;
-        if let Some(ct) = how {
-            if !(ct.is_integer() || matches!(ct, CType::Float | CType::Double))
-                || matches!(ct, CType::Bool | CType::Char | CType::WChar)
-            {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "{code:?} is not a number type's code"
-                )));
+        let how = match code {
+            None => Pass::Address,
+            Some("&") => Pass::ByRef,
+            Some(code) => {
+                let ct = crate::convert::ctype(code)?;
+                if !(ct.is_integer() || matches!(ct, CType::Float | CType::Double))
+                    || matches!(ct, CType::Bool | CType::Char | CType::WChar)
+                {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "{code:?} is not a number type's code"
+                    )));
+                }
+                Pass::Number(ct)
             }
-        }
+        };
         let mut learned = self.p.by_address.borrow_mut();
         if learned.len() < LEARNED
             && !learned

@@ -10,7 +10,7 @@ use crate::cdata::CDataBase;
 use crate::process::Process;
 
 /// What a final type says about its instances' memory, as its `_b_alloc_`: its size (what
-/// [`Sizeof`] gives) and that each instance gets a new zeroed block of that many bytes (at
+/// `sizeof` gives) and that each instance gets a new zeroed block of that many bytes (at
 /// least one) of the process (see [`CDataBase::_new`]).
 #[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Alloc {
@@ -28,36 +28,6 @@ impl Alloc {
         let alloc = cls.getattr(pyo3::intern!(cls.py(), "_b_alloc_")).ok()?;
         let alloc = alloc.cast_into::<Alloc>().ok()?;
         (alloc.get().owner == cls.as_ptr() as usize).then_some(alloc)
-    }
-}
-
-/// `ctypes.sizeof(obj)`: an instance's size after `resize`, or its type's `_b_alloc_` size,
-/// in Rust; the Python layer's `fallback(obj)` for the rest (types not final yet, errors).
-#[pyclass(frozen, module = "wasmctypes._core")]
-pub(crate) struct Sizeof {
-    fallback: Py<PyAny>,
-}
-
-#[pymethods]
-impl Sizeof {
-    #[new]
-    fn new(fallback: Py<PyAny>) -> Self {
-        Sizeof { fallback }
-    }
-
-    fn __call__(&self, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let py = obj.py();
-        let ty = match obj.cast::<CDataBase>() {
-            Ok(data) => match data.get().size.load(py) {
-                Some(n) => return Ok(n.into_pyobject(py)?.into_any().unbind()),
-                None => Some(obj.get_type()),
-            },
-            Err(_) => obj.cast::<PyType>().ok().cloned(),
-        };
-        if let Some(alloc) = ty.as_ref().and_then(Alloc::of) {
-            return Ok(alloc.get().size.into_pyobject(py)?.into_any().unbind());
-        }
-        self.fallback.call1(py, (obj,))
     }
 }
 

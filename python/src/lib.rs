@@ -9,11 +9,13 @@
 
 mod block;
 mod callback;
+mod carg;
 mod cdata;
 mod convert;
 mod error;
 mod field;
 mod function;
+mod functions;
 mod gate;
 mod gil_cell;
 mod host_buffer;
@@ -160,7 +162,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<items::Items>()?;
     m.add_class::<field::Field>()?;
     m.add_class::<items::Alloc>()?;
-    m.add_class::<items::Sizeof>()?;
+    m.add_class::<carg::CArg>()?;
+    m.add_class::<functions::Functions>()?;
     m.add_class::<mirror::Mirror>()?;
     m.add_class::<mirror::MirrorHold>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;

@@ -7,6 +7,7 @@ from ._cdata import _POINTERLIKE
 
 def define(m):
     """Defines how arguments convert in `m`, the namespace being made (see `_model`)."""
+    sizeof = m.sizeof
     Array, _ABSTRACT_STRUCTS, _CArg, _CData = m.Array, m._ABSTRACT_STRUCTS, m._CArg, m._CData
     _CDataMeta, _Pointer, _SimpleCData = m._CDataMeta, m._Pointer, m._SimpleCData
     _StructBase, _lookup, _struct_base = m._StructBase, m._lookup, m._struct_base
@@ -51,9 +52,9 @@ def define(m):
                 fields.append((spec[0], _descriptor(spec[1]), spec[2] if len(spec) == 3 else None))
             pack = t.__dict__.get("_pack_", getattr(t, "_pack_", 0))
             d = proc.struct_type(t.__name__, bool(getattr(t, "_union", False)), pack, fields)
-            if d.size != m.sizeof(t):
+            if d.size != sizeof(t):
                 raise TypeError("structure %s cannot be passed by value: its layout (%d bytes) "
-                                "is not one C gives it (%d bytes)" % (t.__name__, m.sizeof(t), d.size))
+                                "is not one C gives it (%d bytes)" % (t.__name__, sizeof(t), d.size))
             type.__setattr__(t, "_b_desc_", d)
         return d
 
@@ -201,6 +202,17 @@ def define(m):
             ):
                 return _address_arg
         return None
+
+    def _byref_quick(d, t):
+        """Whether `byref(x)` passes as x's address for declared type `d` for every instance x
+        of type `t`, as ctypes' rules say: a pointer type's own from_param takes a cparam of
+        its target type (of chars too, through c_char_p), c_void_p's any cparam."""
+        if not isinstance(d, _CDataMeta) or getattr(d.from_param, "__func__", None) not in m._OWN_FROM_PARAM:
+            return False
+        if issubclass(d, _Pointer):
+            target = d.__dict__.get("_type_")
+            return isinstance(target, _CDataMeta) and target not in (c_char, c_wchar) and issubclass(t, target)
+        return bool(d.__dict__.get("_fundamental")) and d._type_ == "P"
 
     def _quick_table(d):
         """Declared type `d`'s table of the conversions `_quick` worked out, by argument type.

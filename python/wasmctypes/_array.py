@@ -8,6 +8,7 @@ from . import _core
 
 def define(m):
     """Defines arrays (`Array`, `ARRAY`) in `m`, the namespace being made (see `_model`)."""
+    sizeof = m.sizeof
     _CData, _CDataMeta, _SCALAR, backend = m._CData, m._CDataMeta, m._SCALAR, m.backend
     c_char, c_int, c_wchar, fmt, proc = m.c_char, m.c_int, m.c_wchar, m.fmt, m.proc
 
@@ -29,7 +30,7 @@ def define(m):
                 raise ValueError("The '_length_' attribute must not be negative")
             if not isinstance(cls._type_, _CDataMeta):
                 raise TypeError("_type_ must have storage info")
-            if length and m.sizeof(cls._type_) > (sys.maxsize if backend == "native" else 0xFFFFFFFF) // length:
+            if length and sizeof(cls._type_) > (sys.maxsize if backend == "native" else 0xFFFFFFFF) // length:
                 raise OverflowError("array too large")
             return cls
 
@@ -67,7 +68,7 @@ def define(m):
                 raise IndexError("invalid index")
             if i < 0:
                 i += self._length_
-            return self._b_addr + i * m.sizeof(self._type_), i
+            return self._b_addr + i * sizeof(self._type_), i
 
         # obj[i] is `_core.CData.__getitem__`: numbers in Rust, the rest in _getitem (and
         # the same for _setitem and _delitem).

@@ -74,7 +74,7 @@ def define(m):
                 raise TypeError("abstract class")
             hold = None
             if isinstance(type(obj), _CDataMeta):
-                addr, size, base = obj._b_addr, m.sizeof(obj), obj
+                addr, size, base = obj._b_addr, sizeof(obj), obj
             else:
                 base = memoryview(obj)
                 if backend == "wasm":
@@ -89,10 +89,10 @@ def define(m):
             offset = m._index(offset)
             if offset < 0:
                 raise ValueError("offset cannot be negative")
-            if size < offset + m.sizeof(cls):
+            if size < offset + sizeof(cls):
                 raise ValueError(
                     "Buffer size too small (%d instead of at least %d bytes)"
-                    % (size, offset + m.sizeof(cls))
+                    % (size, offset + sizeof(cls))
                 )
             obj_ = _bare(cls)._attach(addr + offset)
             # As ctypes: the object keeps what it shares (a ctypes object, or a memoryview
@@ -104,13 +104,13 @@ def define(m):
             if cls in _ABSTRACT:
                 raise TypeError("abstract class")
             data = data._raw() if isinstance(type(data), _CDataMeta) else bytes(memoryview(data))
-            if offset < 0 or len(data) < offset + m.sizeof(cls):
+            if offset < 0 or len(data) < offset + sizeof(cls):
                 raise ValueError(
                     "Buffer size too small (%d instead of at least %d bytes)"
-                    % (len(data), offset + m.sizeof(cls))
+                    % (len(data), offset + sizeof(cls))
                 )
             obj = cls.__new__(cls)  # memory of its own, no __init__ (a first instance, as ctypes')
-            proc.write(obj._b_addr, data[offset : offset + m.sizeof(cls)])
+            proc.write(obj._b_addr, data[offset : offset + sizeof(cls)])
             return obj
 
         def in_dll(cls, library, name):
@@ -166,7 +166,7 @@ def define(m):
         if issubclass(t, m._CFuncPtr):
             return "X{}", proc.sizeof("P"), ()
         if isinstance(t, m._StructMeta):
-            return _struct_format(t), m.sizeof(t), ()
+            return _struct_format(t), sizeof(t), ()
         return "B", 1, ()
 
     def _struct_format(t):
@@ -266,7 +266,7 @@ def define(m):
         def _b_buffer_(self):
             """Where a buffer (memoryview) over this object points, and what it holds."""
             f, itemsize, shape = _buffer_format(type(self))
-            return (proc, self._b_addr, m.sizeof(type(self)), f, itemsize, shape)
+            return (proc, self._b_addr, sizeof(type(self)), f, itemsize, shape)
 
         @classmethod
         def _b_first_(cls):
@@ -289,11 +289,11 @@ def define(m):
             t = type(self)
             if t in _ABSTRACT:
                 raise TypeError("abstract class")
-            block = proc.block(m.sizeof(t) or 1)
+            block = proc.block(sizeof(t) or 1)
             self._attach(block.address, None, block)
 
         def _raw(self):
-            return proc.read(self._b_addr, m.sizeof(type(self)))
+            return proc.read(self._b_addr, sizeof(type(self)))
 
         def __bytes__(self):
             return self._raw()
@@ -312,7 +312,7 @@ def define(m):
             if not isinstance(data, bytes):
                 raise TypeError("a bytes object is required, not %s" % type(data).__name__)
             own.update(d)
-            proc.write(self._b_addr, data[: m.sizeof(type(self))])
+            proc.write(self._b_addr, data[: sizeof(type(self))])
 
         @classmethod
         def from_param(cls, obj):
@@ -330,5 +330,10 @@ def define(m):
         # How a call passes this object: its address, unless a subclass says otherwise.
         def _as_arg(self):
             return ("P", self._b_addr)
+
+    # byref, sizeof and addressof are in Rust (`_core.Functions`); sizeof asks the Python
+    # layer (`_memory._sizeof`) only about the types whose size is not final yet.
+    _functions = _core.Functions(_CData, backend, lambda obj: m._sizeof(obj))
+    byref, sizeof, addressof = _functions.byref, _functions.sizeof, _functions.addressof
 
     m.add(locals())

@@ -30,7 +30,8 @@ def define(m):
     being made (see `_model`)."""
     Array, _ABSTRACT, _CData, _CDataMeta = m.Array, m._ABSTRACT, m._CData, m._CDataMeta
     _Handle, _PLAIN, _Pointer, _SimpleCData = m._Handle, m._PLAIN, m._Pointer, m._SimpleCData
-    _StructBase, _address_arg, _arg = m._StructBase, m._address_arg, m._arg
+    _CArg, _StructBase, _address_arg, _arg = m._CArg, m._StructBase, m._address_arg, m._arg
+    _byref_quick = m._byref_quick
     _by_address_types, _by_value_codes = m._by_address_types, m._by_value_codes
     _callback_arg, _code, _convert, _keep_ref = m._callback_arg, m._code, m._convert, m._keep_ref
     _lookup, _own_type, _quick, _quick_table = m._lookup, m._own_type, m._quick, m._quick_table
@@ -328,6 +329,8 @@ def define(m):
                         by_value = True
                     elif self._fast and t in _by_address_types:
                         self._core._learn(i, t)  # the next calls stay in Rust
+                    elif self._fast and t is _CArg and a._tag == "P":
+                        self._core._learn(i, type(a._obj), "&")
                     elif self._fast and t in _by_value_codes:
                         self._core._learn(i, t, _by_value_codes[t])
                     conv.append(c)
@@ -357,6 +360,8 @@ def define(m):
                         table[type(a)] = _quick(d, type(a))
                     if table[type(a)] is _address_arg and self._fast:
                         self._core._learn(i, type(a))
+                    elif self._fast and type(a) is _CArg and _byref_quick(d, type(a._obj)):
+                        self._core._learn(i, type(a._obj), "&")
             core = self._core
             if self._argtypes is None and any(type(c) is tuple and not isinstance(c[0], str) for c in conv):
                 core = self._by_value(conv)

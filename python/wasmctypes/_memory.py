@@ -1,4 +1,4 @@
-"""ctypes' functions over memory: `sizeof`, `alignment`, `addressof`, `string_at`, `cast`,
+"""ctypes' functions over memory: `sizeof` (beyond its Rust part), `alignment`, `string_at`, `cast`,
 `create_string_buffer`, `resize`, errno, `memmove` and `memset`."""
 
 import os
@@ -11,6 +11,7 @@ from ._cdata import _POINTERLIKE
 def define(m):
     """Defines the functions over memory (`sizeof`, `string_at`, `cast`, `memmove`, ...) in `m`,
     the namespace being made (see `_model`)."""
+    sizeof = m.sizeof
     CDLL, _ABSTRACT, _ABSTRACT_STRUCTS = m.CDLL, m._ABSTRACT, m._ABSTRACT_STRUCTS
     _ArrayMeta, _CArg, _CDataMeta, _CFuncPtr = m._ArrayMeta, m._CArg, m._CDataMeta, m._CFuncPtr
     _Pointer, _SimpleCData, _StructMeta = m._Pointer, m._SimpleCData, m._StructMeta
@@ -37,7 +38,7 @@ def define(m):
         )
 
     def _sizeof(obj):
-        """`sizeof(obj)` when `_core.Sizeof` cannot answer alone."""
+        """`sizeof(obj)` when `_core.Functions.sizeof` cannot answer alone."""
         if isinstance(type(obj), _CDataMeta) and obj._b_size is not None:
             return obj._b_size
         t = obj if isinstance(obj, type) else type(obj)
@@ -45,8 +46,6 @@ def define(m):
         if isinstance(t, _CDataMeta):
             _final_alloc(t, size)
         return size
-
-    sizeof = _core.Sizeof(_sizeof)
 
     def _type_size(t):
         if issubclass(t, _SimpleCData):
@@ -72,11 +71,6 @@ def define(m):
         if isinstance(t, _StructMeta):
             return t._align_
         raise TypeError("no alignment info")
-
-    def addressof(obj):
-        if not isinstance(type(obj), _CDataMeta):
-            raise TypeError("invalid type")
-        return obj._b_addr
 
     def _address(x):
         """The address an object stands for: a cparam's, a pointer's value, a C object's own

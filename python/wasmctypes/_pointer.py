@@ -10,6 +10,7 @@ from ._cdata import _POINTERLIKE
 def define(m):
     """Defines pointers (`_Pointer`, `POINTER`, `pointer`, `byref`) in `m`, the namespace being
     made (see `_model`)."""
+    sizeof = m.sizeof
     Array, _ArrayMeta, _CData, _CDataMeta = m.Array, m._ArrayMeta, m._CData, m._CDataMeta
     _TYPE_HOOKS, _NUMBERS, _SCALAR = m._TYPE_HOOKS, m._NUMBERS, m._SCALAR
     _SimpleCData, _buffer_format, _index = m._SimpleCData, m._buffer_format, m._index
@@ -79,14 +80,14 @@ def define(m):
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
-            return _read_as(self._type_, a + i * m.sizeof(self._type_), i, self)
+            return _read_as(self._type_, a + i * sizeof(self._type_), i, self)
 
         def _setitem(self, i, v):
             i = _index(i)
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
-            _write_as(self._type_, a + i * m.sizeof(self._type_), v, self, i)
+            _write_as(self._type_, a + i * sizeof(self._type_), v, self, i)
 
         def __bool__(self):
             return self._addr() != 0
@@ -171,51 +172,9 @@ def define(m):
 
     _TYPE_HOOKS.append(lambda cls, bases, ns: _set_items(cls))
 
-    class _CArg:
-        """ctypes' `cparam`: what `byref()` and `from_param()` of a plain Python value return.
-        `_tag` is the type code the call passes it as, `_value` what the core takes, and `_obj`
-        the object it keeps alive."""
-
-        __slots__ = ("_tag", "_value", "_obj")
-
-        def __init__(self, tag, value, obj):
-            self._tag, self._value, self._obj = tag, value, obj
-
-        @property
-        def _addr(self):
-            return self._value
-
-        def _as_arg(self):
-            return (self._tag, self._value)
-
-        def __repr__(self):
-            tag, v = self._tag, self._value  # as CPython's CArgObject
-            if tag in "?ug":
-                return "<cparam '%s' at %#x>" % (tag, id(self))
-            if tag == "c":
-                ch = chr(v) if 0x20 <= v < 0x7F and v not in (0x27, 0x5C) else "\\x%02x" % v
-                return "<cparam 'c' ('%s')>" % ch
-            if tag in "zZ":
-                return "<cparam '%s' (%#x)>" % (tag, id(self._obj) if v is self._obj else (v or 0))
-            if tag == "P":
-                return "<cparam 'P' (%#x)>" % (v or 0)
-            return "<cparam '%s' (%r)>" % (tag, v)
-
-    # Its type is ctypes' `CArgObject`, as `type(c_int.from_param(5))` shows.
-    _CArg.__name__ = _CArg.__qualname__ = "CArgObject"
-    _CArg.__module__ = "builtins"
-
-    def byref(obj, offset=0):
-        if not isinstance(type(obj), _CDataMeta):
-            raise TypeError("byref() argument must be a ctypes instance, not '%s'" % type(obj).__name__)
-        # As ctypes (PyNumber_AsSsize_t with no error): an offset past ssize_t is clamped.
-        offset = max(-(1 << 63), min(operator.index(offset), (1 << 63) - 1))
-        addr = obj._b_addr + offset
-        if backend == "native":
-            addr &= (1 << 64) - 1  # C's pointer arithmetic
-        else:
-            addr = _checked_address(addr, "byref(%s, %d)" % (type(obj).__name__, offset))
-        return _CArg("P", addr, obj)
+    # ctypes' `cparam`: what `byref()` and `from_param()` of a plain Python value return (in
+    # Rust, `_core.CArgObject`: its type is `CArgObject`, as `type(c_int.from_param(5))` shows).
+    _CArg = _core.CArgObject
 
     _ADDRESS_BITS = 8 * proc.sizeof("P")
 

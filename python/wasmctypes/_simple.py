@@ -130,23 +130,23 @@ def define(m):
                     return None
                 # Strings are copied in by the core for the duration of the call, as ctypes does.
                 if isinstance(obj, bytes) and code != "Z":
-                    return m._CArg("z", obj, obj)
+                    return m._CArg._make("z", obj, obj)
                 if isinstance(obj, str) and code != "z":
-                    return m._CArg("Z", obj, obj)
+                    return m._CArg._make("Z", obj, obj)
                 if code == "P":
                     # What c_void_p takes, as ctypes: an int (a bool too) masked to the
                     # pointer's width, arrays and pointers, byref(), a function pointer (its
                     # address), c_char_p, c_wchar_p and c_void_p objects (their value).
                     if isinstance(obj, int):
-                        return m._CArg("P", obj & ((1 << (8 * proc.sizeof("P"))) - 1), obj)
+                        return m._CArg._make("P", obj & ((1 << (8 * proc.sizeof("P"))) - 1), obj)
                     if isinstance(obj, (m.Array, m._Pointer)):
                         return obj
                     if isinstance(obj, m._CArg) and obj._tag == "P":
                         return obj
                     if isinstance(obj, m._CFuncPtr):
-                        return m._CArg("P", obj._address(), obj)
+                        return m._CArg._make("P", obj._address(), obj)
                     if isinstance(obj, _SimpleCData) and obj._type_ in _POINTERLIKE:
-                        return m._CArg("P", obj._get_param(), obj)
+                        return m._CArg._make("P", obj._get_param(), obj)
                 else:
                     # c_char_p takes what points to chars: byref(c_char), c_char arrays and
                     # pointers; c_wchar_p the same for c_wchar.
@@ -165,7 +165,7 @@ def define(m):
                 return obj
             if code == "O":
                 h = _Handle(obj)
-                return m._CArg("P", h.h, h)
+                return m._CArg._make("P", h.h, h)
             if not isinstance(obj, (int, float, bytes, str)) and hasattr(obj, "_as_parameter_"):
                 return cls.from_param(obj._as_parameter_)
             try:
@@ -173,7 +173,7 @@ def define(m):
             except Exception:
                 # As ctypes: whatever the setter said, from_param says this.
                 raise TypeError("wrong type") from None
-            return m._CArg(code, value, obj)
+            return m._CArg._make(code, value, obj)
 
     def _convert(code, value):
         """A Python value as a C value of type code `code` (ctypes' setfunc): masked to the

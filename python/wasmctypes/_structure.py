@@ -6,6 +6,7 @@ from . import _core
 
 def define(m):
     """Defines structures and unions in `m`, the namespace being made (see `_model`)."""
+    sizeof = m.sizeof
     ARRAY, Array, _ABSTRACT, _CData = m.ARRAY, m.Array, m._ABSTRACT, m._CData
     _CDataMeta, _Pointer, _SimpleCData = m._CDataMeta, m._Pointer, m._SimpleCData
     _UNSIGNED_CODES, _is_number, _read_as = m._UNSIGNED_CODES, m._is_number, m._read_as
@@ -156,7 +157,7 @@ def define(m):
                 name, typ, width = spec
                 if not issubclass(typ, _SimpleCData) or typ._type_ in "fdgzZPuc":
                     raise TypeError("bit fields not allowed for type %s" % typ.__name__)
-                ubits = 8 * m.sizeof(typ)
+                ubits = 8 * sizeof(typ)
                 if not 0 < width <= ubits:
                     raise ValueError("number of bits invalid for bit field")
                 falign = min(pack, m.alignment(typ)) if pack else m.alignment(typ)
@@ -172,10 +173,10 @@ def define(m):
                     if swapped:
                         # Big-endian: the first field takes the unit's most significant bits.
                         typ, bit = _swapped_type(typ), ubits - bit - width
-                    type.__setattr__(cls, name, _Field(name, typ, unit, m.sizeof(typ), bit, width, cls, len(all_fields) - 1))
+                    type.__setattr__(cls, name, _Field(name, typ, unit, sizeof(typ), bit, width, cls, len(all_fields) - 1))
                 bitpos = pos + width
                 offset = (bitpos + 7) // 8
-                size = max(size, offset, unit + (m.sizeof(typ) if union else 0))
+                size = max(size, offset, unit + (sizeof(typ) if union else 0))
                 align = max(align, falign)
                 continue
             if bitpos is not None and not union:
@@ -184,7 +185,7 @@ def define(m):
             name, typ = spec
             if swapped:
                 typ = _swapped_type(typ)
-            fsize, falign = m.sizeof(typ), m.alignment(typ)
+            fsize, falign = sizeof(typ), m.alignment(typ)
             if pack:
                 falign = min(pack, falign)
             if union:
