@@ -13,6 +13,7 @@ use crate::error::OrPy;
 use crate::function::Func;
 use crate::gil_cell::GilCell;
 use crate::items::{python_item_method, scalar_items, Alloc, Items};
+use crate::keep;
 use crate::process::Process;
 
 /// What a buffer export holds until it is released: the format and shape it points at, and
@@ -316,6 +317,28 @@ impl CDataBase {
     #[setter(_b_keep_)]
     fn set_keep(&self, py: Python<'_>, v: Option<Py<PyAny>>) {
         self.keep.set(py, v)
+    }
+
+    /// ctypes' `KeepRef` (see [`crate::keep`]): the object's memory keeps `keep` alive, and
+    /// `extra` beside it, for its item or field `index`.
+    #[pyo3(signature = (index, keep, extra = None))]
+    fn _b_keep(
+        slf: &Bound<'_, Self>,
+        index: isize,
+        keep: Option<Bound<'_, PyAny>>,
+        extra: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        keep::keep_ref(slf, index, keep, extra)
+    }
+
+    /// ctypes' `GetKeepedObjects`: `(_objects, _b_keep_)` of the memory's owner.
+    fn _b_kept(slf: &Bound<'_, Self>) -> PyResult<keep::Kept> {
+        keep::kept(slf)
+    }
+
+    /// ctypes' `PyCData_GetContainer`: the object owning this object's memory.
+    fn _b_container<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, CDataBase>> {
+        keep::container(slf)
     }
 
     /// Points the object at `addr`, memory that belongs to `base` (or to nobody, or to the

@@ -20,6 +20,7 @@ mod gate;
 mod gil_cell;
 mod host_buffer;
 mod items;
+mod keep;
 mod library;
 mod mirror;
 mod pointer_arg;

@@ -14,6 +14,7 @@ use crate::convert::{ctype, object, type_of, StructDesc};
 use crate::error::OrPy;
 use crate::gate::{Claim, Gate};
 use crate::gil_cell::GilCell;
+use crate::host_buffer::HostBuffer;
 use crate::items::{Alloc, Items};
 use crate::library::Library;
 use crate::mirror::{Direction, Mirror};
@@ -151,28 +152,16 @@ impl Process {
         self.sync_range(py, Direction::Out, addr, lib.sizeof(t))
     }
 
-    /// `n` zero bytes (see [`Process::block`]).
+    /// `n` zero bytes (see [`Process::block`]): the process's `calloc`, so that natively a
+    /// large block's fresh pages are not touched, as CPython's ctypes allocates them.
     pub(crate) fn new_block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
         let py = slf.py();
-        let this = slf.get();
-        let addr = this.memory(py, |lib| lib.malloc(n))?;
-        let block = Block {
+        let addr = slf.get().memory(py, |lib| lib.calloc(n))?;
+        Ok(Block {
             addr,
             size: n,
             process: slf.clone().unbind(),
-        };
-        // Zeroed in pieces from one static block of zeros: a block of N bytes never costs N
-        // bytes of host memory, nor zeroing a buffer of our own, here. (On an error the block
-        // is dropped, which frees it.)
-        static ZEROS: [u8; 16 * 1024] = [0; 16 * 1024];
-        let mut done = 0;
-        while done < n {
-            let k = ZEROS.len().min(n - done);
-            let at = addr + done as u64;
-            this.memory(py, |lib| lib.write(at, &ZEROS[..k]))?;
-            done += k;
-        }
-        Ok(block)
+        })
     }
 
     /// Frees memory from [`Process::new_block`]: now if the sandbox is free for this thread,
@@ -347,13 +336,37 @@ impl Process {
         }
         let _claim = self.claim(py)?;
         self.sync_range(py, Direction::In, addr, n)?;
-        if n > 0 {
-            // Bounds first (in wasm): a length from outside never becomes an allocation.
-            self.sandbox.host_pointer(addr, n).py()?;
+        if n == 0 {
+            return Ok(PyBytes::new(py, b""));
         }
-        // Into the bytes object itself: one copy, and an allocation Python may refuse
-        // (MemoryError) rather than one that aborts.
-        PyBytes::new_with(py, n, |out| self.sandbox.read_into(addr, out).py())
+        // Bounds first (in wasm): a length from outside never becomes an allocation.
+        let p = self.sandbox.host_pointer(addr, n).py()?;
+        // SAFETY: `host_pointer` checked the range (natively it is the caller's address, as
+        // ctypes reads it); the process is claimed, so no C code of it runs meanwhile.
+        unsafe { new_bytes(py, p.as_ptr(), n) }
+    }
+
+    /// The bytes at `addr` up to the first NUL, at most `n` of them: a char array's `value`,
+    /// read without the rest of the array.
+    fn read_cstr<'py>(
+        &self,
+        py: Python<'py>,
+        addr: u64,
+        n: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        if n == 0 {
+            return Ok(PyBytes::new(py, b""));
+        }
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let _claim = self.claim(py)?;
+        self.sync_range(py, Direction::In, addr, n)?;
+        let p = self.sandbox.host_pointer(addr, n).py()?;
+        // SAFETY: as in `read`: `n` bytes at `p` are the process's memory, claimed.
+        let all = unsafe { std::slice::from_raw_parts(p.as_ptr(), n) };
+        let len = all.iter().position(|&b| b == 0).unwrap_or(n);
+        Ok(PyBytes::new(py, &all[..len]))
     }
 
     /// Writes `data` at `addr`.
@@ -364,6 +377,48 @@ impl Process {
         let _claim = self.claim(py)?;
         self.sandbox.write(addr, data).py()?;
         self.sync_range(py, Direction::Out, addr, data.len())
+    }
+
+    /// Writes `n` bytes of `obj`'s buffer (any C-contiguous buffer), from byte `offset` of
+    /// it, at `addr`, and then `nul` zero bytes: one copy, from the object's own memory (which
+    /// may be the process's own, through a memoryview: the copy is a `memmove`). A buffer
+    /// shorter than `offset + n` is a ValueError.
+    #[pyo3(signature = (addr, obj, offset, n, nul = 0))]
+    fn write_buffer(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        obj: &Bound<'_, PyAny>,
+        offset: usize,
+        n: usize,
+        nul: usize,
+    ) -> PyResult<()> {
+        let buffer = HostBuffer::get(obj, false)?;
+        let src = buffer.bytes();
+        let end = offset
+            .checked_add(n)
+            .filter(|&e| e <= src.len())
+            .ok_or_else(|| PyValueError::new_err("the buffer is too small"))?;
+        let total = n
+            .checked_add(nul)
+            .ok_or_else(|| PyValueError::new_err("too many bytes"))?;
+        if total == 0 {
+            return Ok(());
+        }
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let _claim = self.claim(py)?;
+        let dst = self.sandbox.host_pointer(addr, total).py()?;
+        // SAFETY: `host_pointer` checked `total` bytes at `dst`; `src[offset..end]` is the
+        // held export's memory. They may overlap (a view of the process's memory): `copy` is
+        // a memmove, through raw pointers only.
+        unsafe {
+            std::ptr::copy(src[offset..end].as_ptr(), dst.as_ptr(), n);
+            std::ptr::write_bytes(dst.as_ptr().add(n), 0, nul);
+        }
+        drop(buffer);
+        self.sync_range(py, Direction::Out, addr, total)
     }
 
     /// The value of type code `code` at `addr`, as a ctypes getter gives it (`p[i]` of a
@@ -470,5 +525,21 @@ impl Process {
             ));
         }
         self.sandbox.reset().py()
+    }
+}
+
+/// A new `bytes` object of the `n` bytes at `p`, copied once (no zeroed buffer first); a
+/// MemoryError if Python cannot allocate it.
+///
+/// # Safety
+///
+/// `n` bytes at `p` are readable and not written meanwhile.
+unsafe fn new_bytes(py: Python<'_>, p: *const u8, n: usize) -> PyResult<Bound<'_, PyBytes>> {
+    let n = pyo3::ffi::Py_ssize_t::try_from(n)
+        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("too many bytes"))?;
+    // SAFETY: the caller's promise; a NULL result has an exception set.
+    unsafe {
+        let obj = pyo3::ffi::PyBytes_FromStringAndSize(p.cast(), n);
+        Ok(Bound::from_owned_ptr_or_err(py, obj)?.cast_into_unchecked::<PyBytes>())
     }
 }

@@ -32,6 +32,7 @@ def define(m):
                 raise TypeError("_type_ must have storage info")
             if length and sizeof(cls._type_) > (sys.maxsize if backend == "native" else 0xFFFFFFFF) // length:
                 raise OverflowError("array too large")
+            type.__setattr__(cls, "_b_length_", min(length, sys.maxsize))  # what it keeps
             return cls
 
     class Array(_CData, metaclass=_ArrayMeta):
@@ -113,8 +114,7 @@ def define(m):
         @property
         def value(self):
             if self._type_ is c_char:
-                raw = self._raw()
-                return raw.split(b"\0", 1)[0]
+                return proc.read_cstr(self._b_addr, sizeof(self))
             if self._type_ is c_wchar:
                 s = "".join(self[i] for i in range(self._length_))
                 return s.split("\0", 1)[0]
@@ -127,7 +127,7 @@ def define(m):
                     raise TypeError("bytes expected instead of %s instance" % type(v).__name__)
                 if len(v) > self._length_:
                     raise ValueError("byte string too long")
-                proc.write(self._b_addr, v + (b"\0" if len(v) < self._length_ else b""))
+                proc.write_buffer(self._b_addr, v, 0, len(v), 1 if len(v) < self._length_ else 0)
                 return
             if self._type_ is c_wchar:
                 if len(v) > self._length_:
@@ -151,10 +151,12 @@ def define(m):
         def raw(self, v):
             if self._type_ is not c_char:
                 raise AttributeError("raw")
-            v = bytes(memoryview(v))
-            if len(v) > self._length_:
+            view = memoryview(v)
+            if not view.c_contiguous:
+                raise BufferError("memoryview: underlying buffer is not C-contiguous")
+            if view.nbytes > self._length_:
                 raise ValueError("byte string too long")
-            proc.write(self._b_addr, v)
+            proc.write_buffer(self._b_addr, v, 0, view.nbytes)
 
     _arrays = {}
 

@@ -97,20 +97,27 @@ def define(m):
             obj_ = _bare(cls)._attach(addr + offset)
             # As ctypes: the object keeps what it shares (a ctypes object, or a memoryview
             # of a host buffer) under index -1; in the sandbox also the mirror's holder.
-            _keep_ref(obj_, -1, base, hold)
+            obj_._b_keep(-1, base, hold)
             return obj_
 
         def from_buffer_copy(cls, data, offset=0):
             if cls in _ABSTRACT:
                 raise TypeError("abstract class")
-            data = data._raw() if isinstance(type(data), _CDataMeta) else bytes(memoryview(data))
-            if offset < 0 or len(data) < offset + sizeof(cls):
+            if isinstance(type(data), _CDataMeta):
+                data = data._raw()
+            view = memoryview(data)
+            if not view.c_contiguous:
+                raise BufferError("memoryview: underlying buffer is not C-contiguous")
+            size = sizeof(cls)
+            if offset < 0:
+                raise ValueError("offset cannot be negative")
+            if view.nbytes < offset + size:
                 raise ValueError(
-                    "Buffer size too small (%d instead of at least %d bytes)"
-                    % (len(data), offset + sizeof(cls))
+                    "Buffer size too small (%d instead of at least %d bytes)" % (view.nbytes, offset + size)
                 )
             obj = cls.__new__(cls)  # memory of its own, no __init__ (a first instance, as ctypes')
-            proc.write(obj._b_addr, data[offset : offset + sizeof(cls)])
+            # One copy, from the object's own memory into the instance's.
+            proc.write_buffer(obj._b_addr, data, offset, size)
             return obj
 
         def in_dll(cls, library, name):
@@ -184,63 +191,10 @@ def define(m):
                 parts.append("%s:%s:" % (f, name))
         return "T{" + "".join(parts) + "}"
 
-    # ---------------------------------------------------------------- what objects keep alive
-    # ctypes' `_objects`, as CPython keeps it: what an object's memory needs alive (the bytes
-    # a c_char_p points at, the structure a pointer points at) is kept by the object that
-    # owns the memory (the root of the `_b_base_` chain), in a dict keyed by the path of
-    # indexes from the root ("0", "0:2"), or, for an object of a simple type, as the one
-    # object itself. What only this implementation needs alive (the copy of those bytes in
-    # the process's memory, a py_object's handle) is kept beside it, in `_b_keep_`.
-
-    def _length(t):
-        """ctypes' b_length: whether (and how many) objects an instance of `t` keeps."""
-        if isinstance(t, m._ArrayMeta):
-            return t._length_
-        if isinstance(t, m._StructMeta):
-            return len(getattr(t, "_all_fields_", ()))
-        return t._b_length_  # 1 for pointers and function pointers, 0 for simple types
-
-    def _container(obj):
-        """ctypes' PyCData_GetContainer: the object owning `obj`'s memory, with its
-        `_objects` made a dict if it can keep several."""
-        while obj._b_base_ is not None:
-            obj = obj._b_base_
-        if obj._objects is None and _length(type(obj)):
-            obj._objects = {}
-        return obj
-
-    def _unique_key(target, index):
-        """The key of what item or field `index` of `target` keeps: the indexes from the
-        root, in hex, innermost first, as CPython writes them."""
-        parts = ["%x" % (index & 0xFFFFFFFF)]
-        while target._b_base_ is not None:
-            parts.append("%x" % (target._b_index & 0xFFFFFFFF))
-            target = target._b_base_
-        return ":".join(parts)
-
-    def _keep_ref(target, index, keep, extra=None):
-        """ctypes' KeepRef: `target`'s memory keeps `keep` alive (and `extra`, see above)
-        for its item or field `index`."""
-        if keep is None and extra is None:
-            return
-        root = _container(target)
-        key = _unique_key(target, index)
-        if extra is not None:
-            if root._b_keep_ is None:
-                root._b_keep_ = {}
-            root._b_keep_[key] = extra
-        if keep is None:
-            return
-        if type(root._objects) is not dict:
-            root._objects = keep
-        else:
-            root._objects[key] = keep
-
-    def _kept(obj):
-        """ctypes' GetKeepedObjects: what `obj`'s memory keeps alive; with what only this
-        implementation keeps, as `(keep, extra)`."""
-        root = _container(obj)
-        return root._objects, root._b_keep_
+    # What objects keep alive (ctypes' `_objects`) is kept in Rust: `obj._b_keep(index, keep,
+    # extra)` is ctypes' KeepRef, `obj._b_kept()` its GetKeepedObjects and `obj._b_container()`
+    # its PyCData_GetContainer (see `keep.rs`). Whether an instance keeps objects is its type's
+    # `_b_length_`: an array's length, a structure's number of fields, 1 for pointers.
 
     class _CData(_core.CData, metaclass=_CDataMeta):
         """Every instance owns a block of the process's memory (made here, before __init__,
@@ -259,8 +213,7 @@ def define(m):
         # `T()` gets memory of its own in Rust (`_core.CData`'s constructor), of the size its
         # type's `_b_alloc_` says (see `_b_first_`).
         _b_alloc_ = None
-        # How many objects an instance keeps, for the types that are neither arrays nor
-        # structures (see `_length`).
+        # How many objects an instance keeps (see above): none for simple types.
         _b_length_ = 0
 
         def _b_buffer_(self):

@@ -33,7 +33,7 @@ def define(m):
     _CArg, _StructBase, _address_arg, _arg = m._CArg, m._StructBase, m._address_arg, m._arg
     _byref_quick = m._byref_quick
     _by_address_types, _by_value_codes = m._by_address_types, m._by_value_codes
-    _callback_arg, _code, _convert, _keep_ref = m._callback_arg, m._code, m._convert, m._keep_ref
+    _callback_arg, _code, _convert = m._callback_arg, m._code, m._convert
     _lookup, _own_type, _quick, _quick_table = m._lookup, m._own_type, m._quick, m._quick_table
     _returned, _subclass_of_pointerlike = m._returned, m._subclass_of_pointerlike
     backend, byref, c_int, fmt, proc = m.backend, m.byref, m.c_int, m.fmt, m.proc
@@ -136,7 +136,7 @@ def define(m):
             proc.write(self._b_addr, _struct.pack(fmt("P"), thunk.address))
             # As ctypes: the C function (the thunk) is kept in _objects, so that whatever
             # keeps those (a structure the pointer was stored in) keeps it callable.
-            _keep_ref(self, 0, thunk)
+            self._b_keep(0, thunk)
 
         def _address(self):
             return _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0]

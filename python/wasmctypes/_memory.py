@@ -15,7 +15,7 @@ def define(m):
     CDLL, _ABSTRACT, _ABSTRACT_STRUCTS = m.CDLL, m._ABSTRACT, m._ABSTRACT_STRUCTS
     _ArrayMeta, _CArg, _CDataMeta, _CFuncPtr = m._ArrayMeta, m._CArg, m._CDataMeta, m._CFuncPtr
     _Pointer, _SimpleCData, _StructMeta = m._Pointer, m._SimpleCData, m._StructMeta
-    _container, _convert, _keep_ref, _pointers = m._container, m._convert, m._keep_ref, m._pointers
+    _convert, _pointers = m._convert, m._pointers
     _set_items, c_char, c_int, c_size_t = m._set_items, m.c_char, m.c_int, m.c_size_t
     c_void_p, c_wchar, fmt, proc = m.c_void_p, m.c_wchar, m.fmt, m.proc
 
@@ -160,14 +160,14 @@ def define(m):
         proc.write(result._b_addr, _struct.pack(fmt("P"), addr))
         src = obj
         if isinstance(type(src), _CDataMeta):
-            _container(src)
+            src._b_container()
             if src._b_base_ is None and src._objects is None:
                 src._objects = {}
             result._objects = src._objects
             if type(result._objects) is dict:
                 result._objects[id(src)] = src
         # Whatever ctypes keeps, the result keeps what it points into (a copy of bytes).
-        _keep_ref(result, -1, None, keep[0] if keep else obj)
+        result._b_keep(-1, None, keep[0] if keep else obj)
         return result
 
     def _buffer(elem, text, init, size):

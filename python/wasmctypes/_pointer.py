@@ -14,7 +14,7 @@ def define(m):
     Array, _ArrayMeta, _CData, _CDataMeta = m.Array, m._ArrayMeta, m._CData, m._CDataMeta
     _TYPE_HOOKS, _NUMBERS, _SCALAR = m._TYPE_HOOKS, m._NUMBERS, m._SCALAR
     _SimpleCData, _buffer_format, _index = m._SimpleCData, m._buffer_format, m._index
-    _keep_ref, _kept, backend, c_char = m._keep_ref, m._kept, m.backend, m.c_char
+    backend, c_char = m.backend, m.c_char
     c_char_p, c_int, c_wchar, c_wchar_p, fmt = m.c_char_p, m.c_int, m.c_wchar, m.c_wchar_p, m.fmt
     proc = m.proc
 
@@ -45,15 +45,16 @@ def define(m):
 
         @contents.setter
         def contents(self, obj):
-            target = _pointer_target(type(self))
+            t = type(self)
+            target = t.__dict__.get("_b_target_") or _pointer_target(t)
             if not isinstance(obj, target):
                 raise TypeError(
                     "expected %s instead of %s" % (self._type_.__name__, type(obj).__name__)
                 )
             proc.write(self._b_addr, _struct.pack(fmt("P"), obj._b_addr))
             # As ctypes: the pointer keeps its target, and what the target keeps.
-            _keep_ref(self, 1, obj)
-            _keep_ref(self, 0, *_kept(obj))
+            self._b_keep(1, obj)
+            self._b_keep(0, *obj._b_kept())
 
         # obj[i] is `_core.CData.__getitem__`: numbers in Rust, the rest in _getitem (and
         # the same for _setitem and _delitem).
@@ -153,11 +154,12 @@ def define(m):
                 target = k.__dict__["_type_"]
                 if not isinstance(target, _CDataMeta):
                     raise TypeError("Cannot create instance: has no _type_")
+                type.__setattr__(t, "_b_target_", target)  # complete: it stays
                 return target
         raise TypeError("Cannot create instance: has no _type_")
 
     def pointer(obj):
-        return POINTER(type(obj))(obj)
+        return (_pointers.get(type(obj)) or POINTER(type(obj)))(obj)
 
     def _set_items(cls):
         """Says in `cls._b_items_` whether the items of an array or pointer type are numbers
@@ -212,19 +214,19 @@ def define(m):
 
     def _write_as(typ, addr, v, base, index):
         """Stores `v` as a `typ` at `addr`, item or field `index` of `base`, which keeps what
-        `v` needs alive (`_keep_ref`): the rules of ctypes' field and item setters."""
+        `v` needs alive (`_b_keep`): the rules of ctypes' field and item setters."""
         if issubclass(typ, _SimpleCData):
             if isinstance(v, _SimpleCData) and not (typ._type_ in _POINTERLIKE and v._type_ in _POINTERLIKE):
                 v = v.value
             elif isinstance(type(v), _CDataMeta) and typ._type_ in _POINTERLIKE:
                 proc.write(addr, _struct.pack(fmt("P"), m._address(v)))
-                _keep_ref(base, index, v)
+                base._b_keep(index, v)
                 return
-            _keep_ref(base, index, *typ.from_address(addr)._set(v))
+            base._b_keep(index, *typ.from_address(addr)._set(v))
             return
         if isinstance(v, typ):
             proc.write(addr, v._raw())
-            _keep_ref(base, index, *_kept(v))
+            base._b_keep(index, *v._b_kept())
             return
         if isinstance(typ, _ArrayMeta):
             elem = typ._type_
@@ -257,8 +259,8 @@ def define(m):
             if isinstance(v, Array) and issubclass(v._type_, typ._type_):
                 # As ctypes: an array assigned to a pointer is kept whole, with what it keeps.
                 proc.write(addr, _struct.pack(fmt("P"), v._b_addr))
-                keep, extra = _kept(v)
-                _keep_ref(base, index, (keep, v), extra)
+                keep, extra = v._b_kept()
+                base._b_keep(index, (keep, v), extra)
                 return
             raise TypeError("expected %s instead of %s" % (typ.__name__, type(v).__name__))
         elif issubclass(typ, m._CFuncPtr):
@@ -268,7 +270,7 @@ def define(m):
             if callable(v):
                 fp = typ(v)
                 proc.write(addr, _struct.pack(fmt("P"), fp._as_arg()[1]))
-                _keep_ref(base, index, fp)
+                base._b_keep(index, fp)
                 return
         if isinstance(v, tuple) and issubclass(typ, (Array, m._StructBase)):
             # As ctypes: the type called with the tuple, and that object stored.
@@ -277,7 +279,7 @@ def define(m):
             except Exception as e:
                 raise RuntimeError("(%s) %s: %s" % (typ.__name__, type(e).__name__, e)) from None
             proc.write(addr, obj._raw())
-            _keep_ref(base, index, *_kept(obj))
+            base._b_keep(index, *obj._b_kept())
             return
         raise TypeError("expected %s instance, got %s" % (typ.__name__, type(v).__name__))
 

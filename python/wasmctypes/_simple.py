@@ -12,7 +12,7 @@ def define(m):
     """Defines the simple types (`_SimpleCData`, `c_int`, ..., `py_object`) in `m`, the namespace
     being made (see `_model`)."""
     _ABSTRACT, _CData, _CDataMeta, _TYPE_HOOKS = m._ABSTRACT, m._CData, m._CDataMeta, m._TYPE_HOOKS
-    _keep_ref, backend, fmt, proc = m._keep_ref, m.backend, m.fmt, m.proc
+    backend, fmt, proc = m.backend, m.fmt, m.proc
 
     class _SimpleCData(_CData):
         __slots__ = ()
@@ -49,7 +49,7 @@ def define(m):
 
         def _set(self, value):
             """Stores `value`; returns what the memory must keep alive, as `(keep, extra)`
-            (see `_keep_ref`)."""
+            (see `_b_keep`)."""
             code = self._type_
             kept = (None, None)
             if code == "O":
@@ -84,7 +84,7 @@ def define(m):
 
         def _set_value(self, v):
             keep, extra = self._set(v)
-            _keep_ref(self, 0, keep, extra)
+            self._b_keep(0, keep, extra)
 
         value = property(lambda self: self._get(), _set_value, _del)
 

@@ -30,6 +30,7 @@ def define(m):
                 type.__setattr__(cls, "_size_", base._size_ if base else 0)
                 type.__setattr__(cls, "_align_", base._align_ if base else 1)
                 type.__setattr__(cls, "_all_fields_", list(base._all_fields_) if base else [])
+                type.__setattr__(cls, "_b_length_", len(cls._all_fields_))
             return cls
 
         def __setattr__(cls, name, value):
@@ -202,6 +203,7 @@ def define(m):
         type.__setattr__(cls, "_size_", (size + align - 1) // align * align)
         type.__setattr__(cls, "_align_", align)
         type.__setattr__(cls, "_all_fields_", all_fields)
+        type.__setattr__(cls, "_b_length_", len(all_fields))
         type.__setattr__(cls, "_b_specs_", list(fields))
         type.__setattr__(cls, "_b_desc_", None)
         type.__setattr__(cls, "_final_", True)

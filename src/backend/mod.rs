@@ -245,6 +245,23 @@ pub(crate) trait Backend {
     /// an error.
     fn malloc(&mut self, size: usize) -> Result<u64>;
 
+    /// `calloc(1, size)`: `size` zeroed bytes from the library's own `malloc`, released by
+    /// [`Backend::free`]. Never returns NULL. The native backend uses libc's `calloc`, whose
+    /// fresh pages are zero untouched; elsewhere the block is zeroed in one pass.
+    fn calloc(&mut self, size: usize) -> Result<u64> {
+        let addr = self.malloc(size)?;
+        let zeroed = self.host_pointer(addr, size).map(|p| {
+            // SAFETY: `host_pointer` checked that `size` bytes at `addr` are the library's
+            // memory, a block just allocated that nothing else uses yet.
+            unsafe { std::ptr::write_bytes(p, 0, size) }
+        });
+        if let Err(e) = zeroed {
+            let _ = self.free(addr);
+            return Err(e);
+        }
+        Ok(addr)
+    }
+
     /// Releases memory from [`Backend::malloc`] (or from the library's own `malloc`) with the
     /// library's own `free`.
     fn free(&mut self, addr: u64) -> Result<()>;

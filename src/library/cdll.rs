@@ -379,6 +379,13 @@ impl CDLL {
         self.inner.backend()?.malloc(size)
     }
 
+    /// `calloc(1, size)` with the library's own allocator: `size` zeroed bytes (at least one),
+    /// released by [`CDLL::free`]. Natively libc's `calloc` (fresh pages are not touched); in
+    /// the sandbox its `malloc`, zeroed in one pass. Never NULL (failure is an error).
+    pub fn calloc(&self, size: usize) -> Result<u64> {
+        self.inner.backend()?.calloc(size)
+    }
+
     /// Releases memory from [`CDLL::malloc`], [`Memory::malloc`](crate::Memory) or the
     /// library's own `malloc`.
     ///

@@ -374,6 +374,17 @@ impl Backend for NativeLibrary {
         Memory::malloc(&mut HostMemory, size)
     }
 
+    fn calloc(&mut self, size: usize) -> Result<u64> {
+        // SAFETY: calloc of any size is defined; NULL is checked.
+        let p = unsafe { libc::calloc(1, size.max(1)) };
+        if p.is_null() {
+            return Err(Error::ValueError(format!(
+                "calloc({size}) returned NULL: out of memory"
+            )));
+        }
+        Ok(p as u64)
+    }
+
     fn free(&mut self, addr: u64) -> Result<()> {
         Memory::free(&mut HostMemory, addr)
     }
