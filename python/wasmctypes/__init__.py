@@ -8,8 +8,8 @@ The namespace is made on first use of one of its names, not at import: `python -
 run --timeout 1s` gives the default sandbox its limits before it is made.
 """
 
-import importlib as _importlib
 import os as _os
+import sys as _sys
 
 
 def _namespace():
@@ -18,7 +18,8 @@ def _namespace():
     if backend not in ("wasm", "native"):
         raise ImportError("WASMCTYPES_BACKEND must be wasm or native, not %r" % backend)
     globals()["backend"] = backend
-    return _importlib.import_module("wasmctypes." + backend)
+    __import__("wasmctypes." + backend)
+    return _sys.modules["wasmctypes." + backend]
 
 
 def _modules():

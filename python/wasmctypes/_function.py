@@ -3,7 +3,6 @@ callbacks made from Python callables, and `CFUNCTYPE`."""
 
 import struct as _struct
 import sys
-import types as _types
 
 from . import _core
 from ._cdata import _POINTERLIKE
@@ -12,8 +11,10 @@ from ._cdata import _POINTERLIKE
 def _unraisable(exc, message, obj):
     """Reports `exc` as CPython reports an exception nothing can catch: through
     `sys.unraisablehook`, whose default prints `message: obj` and the traceback."""
+    import types
+
     hook = sys.unraisablehook
-    args = _types.SimpleNamespace(
+    args = types.SimpleNamespace(
         exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=message, object=obj
     )
     if hook is not sys.__unraisablehook__:

@@ -1,6 +1,5 @@
 """Libraries: `CDLL`, `PyDLL`, `LibraryLoader`, and how a name finds its file."""
 
-import json
 import os
 
 from . import _core
@@ -140,6 +139,8 @@ def define(m):
         text = os.environ.get("WASMCTYPES_LIBMAP")
         if not text:
             return []
+        import json  # only when a map is given: json costs an import of `re`
+
         try:
             pairs = json.loads(text)
             return [(str(h), str(w)) for h, w in pairs]

@@ -14,8 +14,7 @@ defines; a part reaches a later one only at run time, through `m`.
 """
 
 import atexit
-import types as _types
-import weakref
+import sys
 
 from . import _arguments, _array, _cdata, _core, _function, _library, _memory, _pointer
 from . import _pythonapi, _simple, _structure
@@ -24,8 +23,11 @@ from ._cdata import _SIGNED, _UNSIGNED
 _PARTS = (_cdata, _simple, _array, _pointer, _structure, _arguments, _function, _library, _memory)
 
 
-class _Model(_types.SimpleNamespace):
+class _Model:
     """What the parts of one namespace share while they are defined (see the module's doc)."""
+
+    def __init__(self, **names):
+        self.__dict__.update(names)
 
     def add(self, names):
         """Adds a part's definitions (its `define`'s locals)."""
@@ -48,11 +50,13 @@ def _finish_at_exit(process):
 def namespace(backend, options=None, into=None):
     """A module (`into`, or a new one) with ctypes' public names over a new process of
     `backend`; a wasm sandbox's limits and grants are `options` (see `wasm.Sandbox`)."""
-    ns = into if into is not None else _types.ModuleType("wasmctypes." + backend)
+    ns = into if into is not None else type(sys)("wasmctypes." + backend)
     proc = _core.Process(backend, options or None)
     if backend == "wasm":
         # When the interpreter exits the sandbox ends as a C process does: atexit handlers
         # and destructors run, and what its C library keeps in its stdio buffers goes out.
+        import weakref
+
         atexit.register(_finish_at_exit, weakref.ref(proc))
     ns._process = proc
     ns.ArgumentError = _core.ArgumentError

@@ -1,6 +1,5 @@
 """Pointers: `POINTER(T)`, `pointer(obj)`, `byref`, and reading and writing through an address."""
 
-import operator
 import struct as _struct
 
 from . import _core

@@ -2,7 +2,6 @@
 values' conversions and `from_param`, and the handles a `py_object` passes as in the sandbox."""
 
 import struct as _struct
-import weakref
 
 from . import _core
 from ._cdata import _NOTHING, _POINTERLIKE
@@ -362,6 +361,8 @@ def define(m):
                 return
             key = id(obj)
             try:
+                import weakref
+
                 entry[2] = weakref.ref(obj, lambda _, h=h, key=key: _forget(h, key))
             except TypeError:
                 _retired[h] = None

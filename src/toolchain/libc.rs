@@ -98,22 +98,40 @@ fn tool(name: &str) -> Result<PathBuf> {
     })
 }
 
+/// What identifies an input file's version: its path, size, modification time and inode.
+fn file_identity(path: &Path, meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{}|{}|{}.{}|{}|{}",
+        path.display(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino(),
+        meta.dev()
+    )
+}
+
 /// Builds the libc module into the build cache, or finds it there with its seal intact.
 fn build_cached() -> Result<PathBuf> {
     let ld = tool("wasm-ld-19")?;
     let nm = tool("llvm-nm-19")?;
     let libc_a = Path::new(WASI_LIBC).join("libc.a");
     let reactor = Path::new(WASI_LIBC).join("crt1-reactor.o");
+    // The inputs are known by path, size, modification time and inode, as make and ccache
+    // know theirs: a reinstalled package changes them, and reading megabytes of libc.a to
+    // hash them cost every process several milliseconds. The output is still checked
+    // against its seal before it is used.
     let mut h = Sha256::new();
     for input in [&libc_a, &reactor, Path::new(BUILTINS)] {
-        let bytes = std::fs::read(input).map_err(|e| {
+        let meta = std::fs::metadata(input).map_err(|e| {
             Error::Toolchain(format!(
                 "cannot read {}: {e}; install the Debian packages {}",
                 input.display(),
                 super::DEBIAN_PACKAGES
             ))
         })?;
-        h.update(Sha256::digest(&bytes));
+        h.update(file_identity(input, &meta).as_bytes());
     }
     h.update(
         format!(
