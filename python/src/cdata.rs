@@ -170,6 +170,32 @@ impl CDataBase {
     }
 }
 
+/// A new zeroed block for an instance of `cls`, of the size its type's `_b_alloc_` says (see
+/// [`Alloc`]); a type's first instance asks the Python layer's `cls._b_first_()` for that,
+/// which checks that the type can have instances.
+fn own_block(cls: &Bound<'_, PyType>) -> PyResult<Block> {
+    let py = cls.py();
+    let alloc = match Alloc::of(cls) {
+        Some(a) => a,
+        None => cls
+            .call_method0(pyo3::intern!(py, "_b_first_"))?
+            .cast_into::<Alloc>()?,
+    };
+    let a = alloc.get();
+    Process::new_block(a.process.bind(py), a.size.max(1))
+}
+
+/// A new instance of `cls` with memory of its own and no `__init__` run: what `T.__new__(T)`
+/// makes.
+pub(crate) fn owned_instance<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
+    let obj = bare_instance(cls)?;
+    let block = own_block(cls)?;
+    let this = obj.get();
+    this.addr.store(cls.py(), block.addr);
+    drop(this.own.replace(cls.py(), Some(block)));
+    Ok(obj)
+}
+
 /// The arguments with which a `CData` or `CFuncPtr` constructor makes an instance with no
 /// memory: a tuple of a private object, which no Python code holds.
 fn bare_args(py: Python<'_>) -> &Bound<'_, PyTuple> {
@@ -201,14 +227,7 @@ impl CDataBase {
         if args.len() == 1 && args.get_item(0)?.is(bare_args(py).get_item(0)?) {
             return Ok(this);
         }
-        let alloc = match Alloc::of(cls) {
-            Some(a) => a,
-            None => cls
-                .call_method0(pyo3::intern!(py, "_b_first_"))?
-                .cast_into::<Alloc>()?,
-        };
-        let a = alloc.get();
-        let block = Process::new_block(a.process.bind(py), a.size.max(1))?;
+        let block = own_block(cls)?;
         this.addr.store(py, block.addr);
         this.own.replace(py, Some(block));
         Ok(this)

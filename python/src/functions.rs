@@ -1,15 +1,18 @@
 //! ctypes' functions over its objects that a script calls between its calls (`byref`,
-//! `sizeof`, `addressof`), in Rust, bound to one namespace: `ctypes.byref` is
+//! `sizeof`, `addressof`, `pointer`), in Rust, bound to one namespace: `ctypes.byref` is
 //! `Functions.byref` of the namespace's instance, a method CPython calls with no tuple made.
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyDict, PyType};
 
 use crate::carg::CArg;
-use crate::cdata::CDataBase;
+use crate::cdata::{owned_instance, CDataBase};
+use crate::gil_cell::GilCell;
 use crate::items::Alloc;
+use crate::keep;
+use crate::process::Process;
 
 /// The functions of one namespace (see the module docs).
 #[pyclass(frozen, module = "wasmctypes._core")]
@@ -20,9 +23,39 @@ pub(crate) struct Functions {
     wasm: bool,
     /// The Python layer's `sizeof` for what has no `_b_alloc_` (types not final, errors).
     sizeof_fallback: Py<PyAny>,
+    /// The namespace's process.
+    process: Py<Process>,
+    /// What `pointer` needs from the pointer part (see [`Functions::_pointers`]).
+    pointers: GilCell<Option<Py<PointerPart>>>,
+}
+
+/// The pointer part's cache of pointer types (`_pointer_type_cache`), its `POINTER`, and
+/// `_Pointer.__init__`, whose pointer types `pointer` makes in Rust.
+#[pyclass(frozen, module = "wasmctypes._core")]
+pub(crate) struct PointerPart {
+    cache: Py<PyDict>,
+    make: Py<PyAny>,
+    init: Py<PyAny>,
 }
 
 impl Functions {
+    /// See [`Functions::_point`].
+    fn point(&self, p: &Bound<'_, CDataBase>, obj: &Bound<'_, CDataBase>) -> PyResult<()> {
+        let py = p.py();
+        let at = p.get().addr.load(py);
+        self.process
+            .get()
+            .store_pointer(py, at, obj.get().addr.load(py))?;
+        keep::keep_ref(p, 1, Some(obj.clone().into_any()), None)?;
+        let (objects, extra) = keep::kept(obj)?;
+        keep::keep_ref(
+            p,
+            0,
+            objects.map(|o| o.into_bound(py)),
+            extra.map(|o| o.into_bound(py)),
+        )
+    }
+
     /// `obj`, if it is one of the namespace's ctypes objects (its type a subtype of
     /// `_CData`, by the MRO alone: no `__instancecheck__`).
     fn data<'a, 'py>(&self, obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, CDataBase>> {
@@ -40,14 +73,72 @@ impl Functions {
 #[pymethods]
 impl Functions {
     #[new]
-    fn new(cdata: Py<PyType>, backend: &str, sizeof_fallback: Py<PyAny>) -> Self {
+    fn new(
+        cdata: Py<PyType>,
+        process: Py<Process>,
+        backend: &str,
+        sizeof_fallback: Py<PyAny>,
+    ) -> Self {
         Functions {
             cdata,
             wasm: backend == "wasm",
             sizeof_fallback,
+            process,
+            pointers: GilCell::new(None),
         }
     }
 
+    /// Gives `pointer` the pointer part's type cache, `POINTER` and `_Pointer.__init__`.
+    fn _pointers(
+        &self,
+        py: Python<'_>,
+        cache: Py<PyDict>,
+        make: Py<PyAny>,
+        init: Py<PyAny>,
+    ) -> PyResult<()> {
+        let part = Py::new(py, PointerPart { cache, make, init })?;
+        self.pointers.set(py, Some(part));
+        Ok(())
+    }
+
+    /// `ctypes.pointer(obj)`: `POINTER(type(obj))(obj)`. For the package's own pointer types,
+    /// made in Rust: the instance, the address stored, and what it keeps (see [`_point`]).
+    ///
+    /// [`_point`]: Functions::_point
+    fn pointer(&self, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = obj.py();
+        let part = self
+            .pointers
+            .cloned(py)
+            .ok_or_else(|| PyTypeError::new_err("pointer types are not ready"))?;
+        let part = part.get();
+        let t = obj.get_type();
+        let ptype = match part.cache.bind(py).get_item(&t)? {
+            Some(p) => p,
+            None => part.make.call1(py, (&t,))?.into_bound(py),
+        };
+        let own = match (self.data(obj), ptype.cast::<PyType>()) {
+            (Some(data), Ok(pt))
+                if pt.getattr(pyo3::intern!(py, "__init__"))?.is(&part.init)
+                    && pt.getattr(pyo3::intern!(py, "_type_"))?.is(&t) =>
+            {
+                Some((data.clone(), pt.clone()))
+            }
+            _ => None,
+        };
+        let Some((data, pt)) = own else {
+            return Ok(ptype.call1((obj,))?.unbind());
+        };
+        let p = owned_instance(&pt)?;
+        self.point(&p, &data)?;
+        Ok(p.into_any().unbind())
+    }
+
+    /// `p.contents = obj` once the Python layer checked `obj`'s type: `p`'s memory holds
+    /// `obj`'s address, and `p` keeps `obj` and what `obj` keeps, as ctypes' pointers do.
+    fn _point(&self, p: &Bound<'_, CDataBase>, obj: &Bound<'_, CDataBase>) -> PyResult<()> {
+        self.point(p, obj)
+    }
     /// `ctypes.byref(obj, offset=0)`: a cparam of `obj`'s address plus `offset` (clamped to
     /// the range of `ssize_t`, as ctypes' `PyNumber_AsSsize_t`); natively it wraps as C's
     /// pointer arithmetic does, in the sandbox it must lie in its 32-bit memory.

@@ -165,6 +165,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<items::Alloc>()?;
     m.add_class::<carg::CArg>()?;
     m.add_class::<functions::Functions>()?;
+    m.add_class::<functions::PointerPart>()?;
     m.add_class::<mirror::Mirror>()?;
     m.add_class::<mirror::MirrorHold>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;

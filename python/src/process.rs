@@ -152,6 +152,23 @@ impl Process {
         self.sync_range(py, Direction::Out, addr, lib.sizeof(t))
     }
 
+    /// Stores the address `value` as a pointer at `addr` (a pointer's contents).
+    pub(crate) fn store_pointer(&self, py: Python<'_>, addr: u64, value: u64) -> PyResult<()> {
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let _claim = self.claim(py)?;
+        let size = self.sandbox.sizeof(CType::VoidP);
+        let bytes = value.to_le_bytes();
+        if size < 8 && value >> (8 * size) != 0 {
+            return Err(PyValueError::new_err(format!(
+                "address {value:#x} does not fit in a pointer of this process"
+            )));
+        }
+        self.sandbox.write(addr, &bytes[..size]).py()?;
+        self.sync_range(py, Direction::Out, addr, size)
+    }
+
     /// `n` zero bytes (see [`Process::block`]): the process's `calloc`, so that natively a
     /// large block's fresh pages are not touched, as CPython's ctypes allocates them.
     pub(crate) fn new_block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {

@@ -284,9 +284,9 @@ def define(m):
         def _as_arg(self):
             return ("P", self._b_addr)
 
-    # byref, sizeof and addressof are in Rust (`_core.Functions`); sizeof asks the Python
-    # layer (`_memory._sizeof`) only about the types whose size is not final yet.
-    _functions = _core.Functions(_CData, backend, lambda obj: m._sizeof(obj))
+    # byref, sizeof, addressof and pointer are in Rust (`_core.Functions`); sizeof asks the
+    # Python layer (`_memory._sizeof`) only about the types whose size is not final yet.
+    _functions = _core.Functions(_CData, proc, backend, lambda obj: m._sizeof(obj))
     byref, sizeof, addressof = _functions.byref, _functions.sizeof, _functions.addressof
 
     m.add(locals())

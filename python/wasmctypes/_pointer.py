@@ -15,7 +15,7 @@ def define(m):
     _SimpleCData, _buffer_format, _index = m._SimpleCData, m._buffer_format, m._index
     backend, c_char = m.backend, m.c_char
     c_char_p, c_int, c_wchar, c_wchar_p, fmt = m.c_char_p, m.c_int, m.c_wchar, m.c_wchar_p, m.fmt
-    proc = m.proc
+    _functions, proc = m._functions, m.proc
 
     class _Pointer(_CData):
         __slots__ = ()
@@ -50,10 +50,8 @@ def define(m):
                 raise TypeError(
                     "expected %s instead of %s" % (self._type_.__name__, type(obj).__name__)
                 )
-            proc.write(self._b_addr, _struct.pack(fmt("P"), obj._b_addr))
             # As ctypes: the pointer keeps its target, and what the target keeps.
-            self._b_keep(1, obj)
-            self._b_keep(0, *obj._b_kept())
+            _functions._point(self, obj)
 
         # obj[i] is `_core.CData.__getitem__`: numbers in Rust, the rest in _getitem (and
         # the same for _setitem and _delitem).
@@ -157,8 +155,9 @@ def define(m):
                 return target
         raise TypeError("Cannot create instance: has no _type_")
 
-    def pointer(obj):
-        return (_pointers.get(type(obj)) or POINTER(type(obj)))(obj)
+    # pointer(obj) is POINTER(type(obj))(obj), made in Rust for the package's pointer types.
+    _functions._pointers(_pointers, POINTER, _Pointer.__init__)
+    pointer = _functions.pointer
 
     def _set_items(cls):
         """Says in `cls._b_items_` whether the items of an array or pointer type are numbers
