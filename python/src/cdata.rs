@@ -396,34 +396,6 @@ impl CDataBase {
         Ok(obj)
     }
 
-    /// `_SimpleCData.__init__`: `c_int(5)` sets its value (through the type's `value`);
-    /// `c_char_p(None)` leaves the NULL it has. As in ctypes, keywords are ignored and more
-    /// than one argument is a TypeError.
-    #[pyo3(signature = (*args, **_kwargs))]
-    fn _init_value(
-        slf: &Bound<'_, Self>,
-        args: &Bound<'_, PyTuple>,
-        _kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        let py = slf.py();
-        match args.len() {
-            0 => Ok(()),
-            1 => {
-                let v = args.get_item(0)?;
-                if v.is_none() {
-                    let code = slf.getattr(pyo3::intern!(py, "_type_"))?;
-                    if matches!(code.extract::<&str>(), Ok("z" | "Z" | "P")) {
-                        return Ok(());
-                    }
-                }
-                slf.setattr(pyo3::intern!(py, "value"), v)
-            }
-            n => Err(PyTypeError::new_err(format!(
-                "__init__ expected at most 1 argument, got {n}"
-            ))),
-        }
-    }
-
     /// `obj[i]`: a number item of an array or pointer of numbers in Rust, anything else by
     /// the Python layer's `_getitem` (a type without one is not subscriptable). A slot of
     /// the base class, so that no Python lookup comes between.

@@ -49,6 +49,25 @@ impl Field {
     }
 }
 
+impl Field {
+    /// `obj.<field> = value`: a plain number of a number field stored here, in one step;
+    /// anything else by the subclass's `_set(obj, value)`.
+    pub(crate) fn set(
+        slf: &Bound<'_, Self>,
+        obj: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if let Some((process, addr, code)) = slf.get().number(obj)? {
+            let process = process.get();
+            if let Some(v) = process.plain_number(code, value)? {
+                return process.store(slf.py(), addr, code, v);
+            }
+        }
+        slf.call_method1(pyo3::intern!(slf.py(), "_set"), (obj, value))?;
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl Field {
     /// A field with no fast path yet; the subclass's `__init__` takes the arguments.
@@ -107,14 +126,7 @@ impl Field {
         obj: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        if let Some((process, addr, code)) = slf.get().number(obj)? {
-            let process = process.get();
-            if let Some(v) = process.plain_number(code, value)? {
-                return process.store(slf.py(), addr, code, v);
-            }
-        }
-        slf.call_method1(pyo3::intern!(slf.py(), "_set"), (obj, value))?;
-        Ok(())
+        Field::set(slf, obj, value)
     }
 
     /// `del obj.field`: refused, as ctypes refuses it.

@@ -7,6 +7,7 @@ use pyo3::types::{PyInt, PyString, PyType};
 use wasmctypes::{CType, Value};
 
 use crate::cdata::CDataBase;
+use crate::init::Init;
 use crate::process::Process;
 
 /// What a final type says about its instances' memory, as its `_b_alloc_`: its size (what
@@ -19,6 +20,8 @@ pub(crate) struct Alloc {
     /// The address of the type it is for (alive while this is reachable from it: a type
     /// that reaches it through a base has another address).
     pub(crate) owner: usize,
+    /// How `T(...)` initialises an instance (see [`crate::init`]).
+    pub(crate) init: Init,
 }
 
 impl Alloc {

@@ -19,6 +19,7 @@ mod functions;
 mod gate;
 mod gil_cell;
 mod host_buffer;
+mod init;
 mod items;
 mod keep;
 mod library;
@@ -160,6 +161,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<convert::StructDesc>()?;
     m.add_class::<cdata::CDataBase>()?;
     m.add_class::<cdata::CFuncBase>()?;
+    m.add(
+        "CDataInit",
+        init::cdata_init_type(&m.py().get_type::<cdata::CDataBase>())?,
+    )?;
     m.add_class::<items::Items>()?;
     m.add_class::<field::Field>()?;
     m.add_class::<items::Alloc>()?;

@@ -338,12 +338,20 @@ impl Process {
     /// How the instances of a type of `size` bytes get their memory: a type's `_b_alloc_`,
     /// with which [`crate::cdata::CDataBase::_new`] makes them in Rust.
     /// It is for `owner`'s instances only: a subclass inherits the attribute but not the size.
-    fn alloc(slf: &Bound<'_, Self>, size: usize, owner: &Bound<'_, PyType>) -> Alloc {
-        Alloc {
+    /// `init` says how `T(...)` initialises an instance (see [`crate::init::Init::from_spec`]).
+    #[pyo3(signature = (size, owner, init = None))]
+    fn alloc(
+        slf: &Bound<'_, Self>,
+        size: usize,
+        owner: &Bound<'_, PyType>,
+        init: Option<&Bound<'_, pyo3::types::PyTuple>>,
+    ) -> PyResult<Alloc> {
+        Ok(Alloc {
             process: slf.clone().unbind(),
             size,
             owner: owner.as_ptr() as usize,
-        }
+            init: crate::init::Init::from_spec(init)?,
+        })
     }
 
     /// `n` bytes at `addr` (bounds-checked in wasm; NULL is a ValueError).

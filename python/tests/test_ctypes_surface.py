@@ -184,3 +184,57 @@ def test_bitfields_and_big_endian_structures_are_laid_out_as_ctypes_lays_them(ct
         return (ns.sizeof(S), s.a, s.b, s.c, s.d, bytes(s), repr(S.b), ns.sizeof(B), bytes(b), b.x)
 
     assert make(ct) == make(real)
+
+
+def test_instances_are_initialised_as_ctypes_initialises_them(ct):
+    """T(...) for simple types, arrays and structures, a subclass's own __init__ calling its
+X on an existing object, and the errors: each as
+    CPython's ctypes answers."""
+
+    def outcome(f):
+        try:
+            return f()
+        except Exception as e:
+            return type(e).__name__
+
+    def run(ns):
+        class P(ns.Structure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_double), ("s", ns.c_char_p)]
+
+        class Plus(ns.c_int):
+            def __init__(self, v):
+                ns.c_int.__init__(self, v + 1)
+
+        class Twice(P):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                self.x *= 2
+
+        class Shown(ns.c_int):
+            value = property(lambda self: 99, lambda self, v: ns.c_int.value.__set__(self, v))
+
+        A = ns.c_int * 3
+        out = [
+            ns.c_int(5).value, ns.c_int().value, ns.c_double(2).value, ns.c_char_p(b"hi").value,
+            ns.c_char_p(None).value, ns.c_void_p(None).value, ns.c_ubyte(300).value,
+            ns.c_bool(7).value, ns.c_char(b"x").value, Plus(4).value, Shown(4).value,
+            ns.c_int.value.__get__(Shown(4)),
+            list(A(1, 2)), list(A()), (P(1, 2.0).x, P(1, 2.0).y), (P(y=3).x, P(y=3).y),
+            P(1, s=b"z").s, Twice(3).x, Twice(x=4).x,
+            outcome(lambda: ns.c_int(1, 2)), outcome(lambda: ns.c_int("a")),
+            outcome(lambda: A(1, 2, 3, 4)), outcome(lambda: list(A(x=1))), outcome(lambda: A("a")),
+            outcome(lambda: P(1, 2.0, b"s", 4)), outcome(lambda: P(1, x=2)),
+            outcome(lambda: P(z=1).z), outcome(lambda: ns.c_double("a")),
+        ]
+        i = ns.c_int(1)
+        i.__init__(7)
+        arr = A(1, 2, 3)
+        arr.__init__(9)
+        p = P(1, 2.0)
+        p.__init__(5)
+        out += [i.value, list(arr), (p.x, p.y)]
+        return out
+
+    import ctypes as real
+
+    assert run(ct) == run(real)

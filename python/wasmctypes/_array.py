@@ -40,7 +40,9 @@ def define(m):
         _type_ = c_int
         _length_ = 0
 
-        def __init__(self, *items):
+        # `T(*items)` sets its items in `_core.CDataInit`'s tp_init (see `_final_alloc`), as
+        # this does; keywords are ignored, as ctypes ignores them.
+        def _b_init_(self, items, kwargs):
             if len(items) > self._length_:
                 raise IndexError("invalid index")
             scalar = _SCALAR.get(self._type_)

@@ -196,7 +196,7 @@ def define(m):
     # its PyCData_GetContainer (see `keep.rs`). Whether an instance keeps objects is its type's
     # `_b_length_`: an array's length, a structure's number of fields, 1 for pointers.
 
-    class _CData(_core.CData, metaclass=_CDataMeta):
+    class _CData(_core.CDataInit, metaclass=_CDataMeta):
         """Every instance owns a block of the process's memory (made here, before __init__,
         so that a subclass's __init__ need not call ours), or views memory it does not own."""
 

@@ -11,7 +11,7 @@ from ._cdata import _POINTERLIKE
 def define(m):
     """Defines the functions over memory (`sizeof`, `string_at`, `cast`, `memmove`, ...) in `m`,
     the namespace being made (see `_model`)."""
-    sizeof = m.sizeof
+    sizeof, _Value = m.sizeof, m._Value
     CDLL, _ABSTRACT, _ABSTRACT_STRUCTS = m.CDLL, m._ABSTRACT, m._ABSTRACT_STRUCTS
     _ArrayMeta, _CArg, _CDataMeta, _CFuncPtr = m._ArrayMeta, m._CArg, m._CDataMeta, m._CFuncPtr
     _Pointer, _SimpleCData, _StructMeta = m._Pointer, m._SimpleCData, m._StructMeta
@@ -28,7 +28,20 @@ def define(m):
             return
         if isinstance(t, _StructMeta) and not t.__dict__.get("_final_"):
             return
-        type.__setattr__(t, "_b_alloc_", proc.alloc(size, t))
+        type.__setattr__(t, "_b_alloc_", proc.alloc(size, t, _init_spec(t)))
+
+    def _init_spec(t):
+        """How `t(...)` initialises an instance, in Rust (`_core.CDataInit`): a simple type's
+        value through its `value` descriptor when that is the package's (`_Value`), an array's
+        items, a structure's fields; None for the Python layer's `_b_init_`."""
+        if issubclass(t, _SimpleCData):
+            field = next((k.__dict__["value"] for k in t.__mro__ if "value" in k.__dict__), None)
+            return ("value", field if type(field) is _Value else None, t._type_ in "zZP")
+        if isinstance(t, _ArrayMeta):
+            return ("items", t._length_)
+        if isinstance(t, _StructMeta):
+            return ("fields", list(t._all_fields_))
+        return None
 
     def _is_abstract(t):
         """Whether `t` can have no instances: a base such as `Array`, or an abstract

@@ -20,7 +20,13 @@ def define(m):
         # types of a BigEndianStructure's fields (`c_int.__ctype_be__`).
         _endian = "<"
 
-        __init__ = _core.CData._init_value  # in Rust
+        # `c_int(5)` sets its value in `_core.CDataInit`'s tp_init (see `_final_alloc`); this is
+        # what it does for a type whose layout is not final yet.
+        def _b_init_(self, args, kwargs):
+            if len(args) > 1:
+                raise TypeError("__init__ expected at most 1 argument, got %d" % len(args))
+            if args and not (args[0] is None and self._type_ in "zZP"):
+                self.value = args[0]
 
         def _get(self):
             code = self._type_

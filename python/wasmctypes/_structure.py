@@ -110,7 +110,10 @@ def define(m):
 
         # A structure's first instance makes its type final (`_CData._b_first_`).
 
-        def __init__(self, *args, **kwargs):
+        # `P(1, y=2.0)` sets its fields in `_core.CDataInit`'s tp_init (see `_final_alloc`);
+        # this is what it does for a structure whose layout is not final yet.
+        def _b_init_(self, args, kwargs):
+            kwargs = kwargs or {}
             names = type(self)._all_fields_
             if len(args) > len(names):
                 raise TypeError("too many initializers")
