@@ -59,11 +59,7 @@ impl Functions {
     /// `obj`, if it is one of the namespace's ctypes objects (its type a subtype of
     /// `_CData`, by the MRO alone: no `__instancecheck__`).
     fn data<'a, 'py>(&self, obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, CDataBase>> {
-        // SAFETY: two live type objects.
-        let ours = unsafe {
-            ffi::PyType_IsSubtype(obj.get_type().as_type_ptr(), self.cdata.as_ptr().cast()) != 0
-        };
-        match ours {
+        match is_instance(obj, self.cdata.bind(obj.py())) {
             true => obj.cast::<CDataBase>().ok(),
             false => None,
         }
@@ -201,6 +197,13 @@ impl Functions {
             None => Err(PyTypeError::new_err("invalid type")),
         }
     }
+}
+
+/// Whether `obj`'s type is `ty` or a subtype of it, by the MRO alone (no
+/// `__instancecheck__`, which Python code could make lie).
+pub(crate) fn is_instance(obj: &Bound<'_, PyAny>, ty: &Bound<'_, PyType>) -> bool {
+    // SAFETY: two live type objects.
+    unsafe { ffi::PyType_IsSubtype(obj.get_type().as_type_ptr(), ty.as_type_ptr()) != 0 }
 }
 
 /// `n` as a C `ssize_t`, clamped as `PyNumber_AsSsize_t(n, NULL)` clamps it; a TypeError if

@@ -23,6 +23,7 @@ mod init;
 mod items;
 mod keep;
 mod library;
+mod memory_functions;
 mod mirror;
 mod pointer_arg;
 mod process;
@@ -171,6 +172,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<carg::CArg>()?;
     m.add_class::<functions::Functions>()?;
     m.add_class::<functions::PointerPart>()?;
+    m.add_class::<memory_functions::MemoryFunctions>()?;
     m.add_class::<mirror::Mirror>()?;
     m.add_class::<mirror::MirrorHold>()?;
     m.add("ArgumentError", m.py().get_type::<ArgumentError>())?;

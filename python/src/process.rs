@@ -355,7 +355,12 @@ impl Process {
     }
 
     /// `n` bytes at `addr` (bounds-checked in wasm; NULL is a ValueError).
-    fn read<'py>(&self, py: Python<'py>, addr: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+    pub(crate) fn read<'py>(
+        &self,
+        py: Python<'py>,
+        addr: u64,
+        n: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         if addr == 0 && n > 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
@@ -409,7 +414,7 @@ impl Process {
     /// may be the process's own, through a memoryview: the copy is a `memmove`). A buffer
     /// shorter than `offset + n` is a ValueError.
     #[pyo3(signature = (addr, obj, offset, n, nul = 0))]
-    fn write_buffer(
+    pub(crate) fn write_buffer(
         &self,
         py: Python<'_>,
         addr: u64,
@@ -483,7 +488,11 @@ impl Process {
     }
 
     /// The NUL-terminated bytes at `addr` (`string_at(addr)`).
-    fn string_at<'py>(&self, py: Python<'py>, addr: u64) -> PyResult<Bound<'py, PyBytes>> {
+    pub(crate) fn string_at<'py>(
+        &self,
+        py: Python<'py>,
+        addr: u64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         if addr == 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }

@@ -12,6 +12,8 @@ def define(m):
     """Defines the functions over memory (`sizeof`, `string_at`, `cast`, `memmove`, ...) in `m`,
     the namespace being made (see `_model`)."""
     sizeof, _Value = m.sizeof, m._Value
+    ARRAY, Array, _CData, _arrays = m.ARRAY, m.Array, m._CData, m._arrays
+    c_char_p, c_wchar_p = m.c_char_p, m.c_wchar_p
     CDLL, _ABSTRACT, _ABSTRACT_STRUCTS = m.CDLL, m._ABSTRACT, m._ABSTRACT_STRUCTS
     _ArrayMeta, _CArg, _CDataMeta, _CFuncPtr = m._ArrayMeta, m._CArg, m._CDataMeta, m._CFuncPtr
     _Pointer, _SimpleCData, _StructMeta = m._Pointer, m._SimpleCData, m._StructMeta
@@ -124,7 +126,7 @@ def define(m):
             raise _core.ArgumentError("argument %d: TypeError: wrong type" % position)
         return _convert(code, x)
 
-    def string_at(ptr, size=-1):
+    def _string_at(ptr, size=-1):
         """ctypes' string_at(ptr, size): `size` bytes at `ptr` (up to its NUL for -1). The
         arguments convert as c_void_p and c_int (ArgumentError otherwise)."""
         keep = []
@@ -158,7 +160,7 @@ def define(m):
             i += 1
         return "".join(out)
 
-    def cast(obj, typ):
+    def _cast(obj, typ):
         """`obj` (an object, an address, bytes) as an instance of the pointer type `typ`; obj
         converts as c_void_p (ArgumentError otherwise), as in ctypes. As ctypes: the result
         shares the `_objects` of `obj` (made a dict), which keeps `obj` under its id."""
@@ -192,8 +194,19 @@ def define(m):
             return (elem * init)()
         raise TypeError(init)
 
-    def create_string_buffer(init, size=None):
+    def _create_string_buffer(init, size=None):
         return _buffer(c_char, bytes, init, size)
+
+    # string_at, cast and create_string_buffer are in Rust (`_core.MemoryFunctions`) for the
+    # arguments bindings pass most (an int, an array, byref(), bytes); the functions above are
+    # theirs for anything else.
+    _memory_functions = _core.MemoryFunctions(
+        proc, _CData, Array, _Pointer, c_char, _Pointer.__init__, (c_void_p, c_char_p, c_wchar_p),
+        _arrays, ARRAY, (_string_at, _cast, _create_string_buffer),
+    )
+    string_at = _memory_functions.string_at
+    cast = _memory_functions.cast
+    create_string_buffer = _memory_functions.create_string_buffer
 
     def create_unicode_buffer(init, size=None):
         return _buffer(c_wchar, str, init, size)
