@@ -3,12 +3,11 @@
     VIRTUAL_ENV=$PWD/target/venv target/venv/bin/maturin develop --release
     target/venv/bin/python benches/python_compare.py
 
-(`./run test` installs a debug build of the extension, whose core is unoptimised: measure a
-release build.)
-
 Rows: `lib.add(1, 2)` with argtypes, a `c_char_p` call (`str_len` of 100 bytes), libc's
-`qsort` of 1,000 ints with a Python comparison callback, and `create_string_buffer(4096)`
-plus a call (`upper`). Each row is timed with `timeit`, 7 repeats with the three namespaces
+`memcpy` declared and called as bindings do (`c_void_p`, `c_char_p`, `c_size_t`, a `byref()`
+output), a structure by value with a `byref()` output and a call that calls back once into
+Python (both from CPython's `_ctypes_test`), libc's `qsort` of 1,000 ints with a Python
+comparison callback, and `create_string_buffer(4096)` plus a call (`upper`). Each row is timed with `timeit`, 7 repeats with the three namespaces
 interleaved per repeat; the figure is the median repeat, and the ratio is to CPython's ctypes
 in the same run. Each libc's qsort makes its own number of comparisons (glibc's merge sort
 fewer than wasi-libc's smoothsort), so the qsort row is also shown per comparison.
@@ -26,7 +25,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "python-bench")
 
 
+# CPython's own test library (`_ctypes_test`), and the package's copy of its source built for
+# both backends, by namespace name.
+TESTLIB = {}
+
+
 def build():
+    import _ctypes_test
+
+    from wasmctypes import _core
+
+    wasm, native = _core.build(os.path.join(ROOT, "python", "wasmctypes", "ctypes_test.c"))
+    TESTLIB.update({"ctypes": _ctypes_test.__file__, "wasmctypes.native": native, "wasmctypes.wasm": wasm})
     exe = os.path.join(ROOT, "target", "debug", "wasmctypes")
     if not os.path.exists(exe):
         subprocess.run(["cargo", "build", "--quiet", "--bin", "wasmctypes"], cwd=ROOT, check=True)
@@ -77,9 +87,35 @@ def rows(ct):
         buf = ct.create_string_buffer(4096)
         upper(buf, 4095)
 
+    # As a binding makes its calls: argtypes of c_void_p, c_char_p and c_size_t, a byref()
+    # output, bytes input.
+    memcpy = libc.memcpy
+    memcpy.argtypes = [ct.c_void_p, ct.c_char_p, ct.c_size_t]
+    memcpy.restype = ct.c_void_p
+    out = ct.c_int()
+
+    # CPython's own test library: a structure by value, a callback called once from C.
+    test = ct.CDLL(TESTLIB[ct.__name__])
+
+    class POINT(ct.Structure):
+        _fields_ = [("x", ct.c_int), ("y", ct.c_int)]
+
+    byval = test._testfunc_byval
+    byval.argtypes = [POINT, ct.POINTER(POINT)]
+    byval.restype = ct.c_int
+    pt, pt_out = POINT(1, 2), POINT()
+    call_back = test._testfunc_callback_i_if
+    INT_FN = ct.CFUNCTYPE(ct.c_int, ct.c_int)
+    call_back.argtypes = [ct.c_int, INT_FN]
+    call_back.restype = ct.c_int
+    twice = INT_FN(lambda v: 2 * v)
+
     return {
         "add(1, 2)": (lambda: add(1, 2), 20000),
         "c_char_p str_len(100 bytes)": (lambda: str_len(text), 20000),
+        "memcpy(byref(i), b'abcd', 4)": (lambda: memcpy(ct.byref(out), b"abcd", 4), 20000),
+        "a structure by value (+ byref)": (lambda: byval(pt, ct.byref(pt_out)), 20000),
+        "a C call that calls back once": (lambda: call_back(1, twice), 20000),
         "qsort of 1,000 ints, Python callback": (qsort, 3),
         "create_string_buffer(4096) + upper": (buffer, 300),
     }

@@ -5,7 +5,8 @@ wasmctypes.wasm, in one run.
     target/venv/bin/python benches/python_ops.py
 
 Structure fields, simple values, array items and slices, making instances, `sizeof`, `byref`,
-`pointer`, `cast`, `string_at` and `create_string_buffer`: what a script does between its calls.
+`pointer`, `cast`, `string_at`, `create_string_buffer`, `addressof`, a pointer's item and
+contents, `from_buffer` and `from_buffer_copy`: what a script does between its calls.
 Each row is timed with `timeit`, five repeats with the three namespaces interleaved in each;
 the figure is the fastest repeat, in nanoseconds per operation, and the ratio is to CPython's
 ctypes in the same run.
@@ -27,6 +28,9 @@ def operations(ct):
     c_int, IntArray10 = ct.c_int, ct.c_int * 10
     sizeof, byref, pointer, cast, c_void_p = ct.sizeof, ct.byref, ct.pointer, ct.cast, ct.c_void_p
     string_at, create_string_buffer = ct.string_at, ct.create_string_buffer
+    addressof, Chars16 = ct.addressof, ct.c_char * 16
+    host, raw = bytearray(16), bytes(16)
+    p = ct.pointer(i)
     many, one = 2000, 100000
     return {
         "s.x (c_int field)": (lambda: s.x, one),
@@ -46,6 +50,11 @@ def operations(ct):
         "cast(a, c_void_p)": (lambda: cast(a, c_void_p), one),
         "string_at(a, 100)": (lambda: string_at(a, 100), one),
         "create_string_buffer(b'hi')": (lambda: create_string_buffer(b"hi"), one),
+        "addressof(i)": (lambda: addressof(i), one),
+        "p[0] (POINTER(c_int))": (lambda: p[0], one),
+        "p.contents (POINTER(c_int))": (lambda: p.contents, one),
+        "(c_char * 16).from_buffer(bytearray)": (lambda: Chars16.from_buffer(host), one),
+        "(c_char * 16).from_buffer_copy(bytes)": (lambda: Chars16.from_buffer_copy(raw), one),
     }
 
 

@@ -6,11 +6,11 @@ use std::rc::Rc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
-use wasmctypes::{CType, Error, LibId, Pointer, Type, Value};
+use wasmctypes::{CType, Error, LibId, Pointer, StructValue, Type, Value};
 
 use crate::carg::CArg;
 use crate::cdata::CDataBase;
-use crate::convert::{object, type_of, value};
+use crate::convert::{object, type_of, value, StructDesc};
 use crate::error::{py_err, ArgumentError, OrPy};
 use crate::gate::Claim;
 use crate::mirror::Direction;
@@ -31,9 +31,13 @@ pub(crate) struct Prepared {
     /// The positions where a `bytes` argument passes as a pointer to its bytes (declared
     /// `c_char_p` or `c_void_p`, or not declared: see [`crate::staging`]).
     bytes_ok: u64,
-    /// The positions declared as a pointer or array type, whose `from_param` takes no plain
-    /// value but None ([`Func::_objects_only`]).
+    /// The positions declared as a pointer, array, function pointer or structure type,
+    /// whose `from_param` takes no plain value; of those, the structures' and function
+    /// pointers' take no None either ([`Func::_objects_only`]).
     objects_only: Cell<u64>,
+    none_refused: Cell<u64>,
+    /// The structure types learned to pass by value ([`Pass::ByValue`]).
+    structs: std::cell::RefCell<smallvec::SmallVec<[Py<StructDesc>; 2]>>,
     /// `(position, type, how)`: the ctypes types whose instances pass the same way for every
     /// instance there, as ctypes' rules say ([`Func::_learn`]). At most [`LEARNED`] of them.
     by_address: std::cell::RefCell<Learned>,
@@ -48,6 +52,10 @@ pub(crate) enum Pass {
     Number(CType),
     /// `byref(obj)` of an instance (a cparam whose object is of the type): as its address.
     ByRef,
+    /// A function pointer: as the address it holds.
+    Held,
+    /// A structure by value, of the layout of [`Prepared::structs`]'s entry.
+    ByValue(usize),
 }
 
 /// `(position, type, how)` triples of [`Prepared::by_address`].
@@ -89,6 +97,28 @@ impl Prepared {
                 let v = process.sandbox.get(addr, ct).py()?;
                 Ok(Some(Value::Typed(ct, v.into())))
             }
+            Some(Pass::Held) => {
+                let process = self.process.get();
+                let addr = match process.pointer_at(py, addr)? {
+                    Value::Int(a) => a as u64,
+                    Value::Pointer(p) => p.addr,
+                    _ => 0,
+                };
+                Ok(Some(self.pointer(addr)))
+            }
+            Some(Pass::ByValue(k)) => {
+                let Some(desc) = self.structs.borrow().get(k).map(|d| d.clone_ref(py)) else {
+                    return Ok(None);
+                };
+                let d = desc.borrow(py);
+                let size = d.ty.layout(d.model).size;
+                let process = self.process.get();
+                process.sync_range(py, Direction::In, addr, size)?;
+                let mut bytes = smallvec::SmallVec::<[u8; 64]>::from_elem(0, size);
+                process.sandbox.read_into(addr, &mut bytes).py()?;
+                let v = StructValue::from_bytes(&d.ty, d.model, &bytes).py()?;
+                Ok(Some(Value::Struct(v)))
+            }
             Some(Pass::ByRef) | None => Ok(None),
         }
     }
@@ -120,10 +150,12 @@ impl Prepared {
     ) -> PyResult<Option<Value>> {
         let bit = 1u64 << i.min(63);
         if self.objects_only.get() & bit != 0 {
-            // A pointer or array type: None (NULL), or an object of a type learned to pass as
-            // its address; anything else is for its from_param.
+            // A pointer or array type: None (NULL), or an object of a type learned to pass
+            // as its address; a function pointer or structure: an object of a type learned to
+            // pass so. Anything else is for its from_param.
             return match a.is_none() {
-                true => Ok(Some(Value::None)),
+                true if self.none_refused.get() & bit == 0 => Ok(Some(Value::None)),
+                true => Ok(None),
                 false => self.address_of(i, a),
             };
         }
@@ -284,6 +316,8 @@ impl Func {
                 python_api: !release_gil,
                 bytes_ok,
                 objects_only: Cell::new(0),
+                none_refused: Cell::new(0),
+                structs: Default::default(),
                 by_address: Default::default(),
             }),
         })
@@ -324,7 +358,10 @@ impl Func {
 
     /// Marks the positions (bits of `mask`) declared as pointer or array types: a plain
     /// value there is for the Python layer's `from_param`, never converted by the core.
-    fn _objects_only(&self, mask: u64) {
+    /// Of those, the bits of `no_none` take no None either (structures, function pointers).
+    #[pyo3(signature = (mask, no_none = 0))]
+    fn _objects_only(&self, mask: u64, no_none: u64) {
+        self.p.none_refused.set(no_none);
         self.p.objects_only.set(mask);
     }
 
@@ -338,6 +375,7 @@ impl Func {
         let how = match code {
             None => Pass::Address,
             Some("&") => Pass::ByRef,
+            Some("*") => Pass::Held,
             Some(code) => {
                 let ct = crate::convert::ctype(code)?;
                 if !(ct.is_integer() || matches!(ct, CType::Float | CType::Double))
@@ -359,6 +397,21 @@ impl Func {
             learned.push((i, ty.unbind(), how));
         }
         Ok(())
+    }
+
+    /// Instances of the structure type `ty` pass at position `i` from now on by value, with
+    /// the layout `desc` (the Python layer's `_quick`: ctypes' rules pass any instance so).
+    fn _learn_struct(&self, i: usize, ty: Bound<'_, PyType>, desc: Py<StructDesc>) {
+        let mut structs = self.p.structs.borrow_mut();
+        let mut learned = self.p.by_address.borrow_mut();
+        if learned.len() < LEARNED
+            && !learned
+                .iter()
+                .any(|(p, t, _)| *p == i && t.bind(ty.py()).is(&ty))
+        {
+            structs.push(desc);
+            learned.push((i, ty.unbind(), Pass::ByValue(structs.len() - 1)));
+        }
     }
 
     /// [`Prepared::fast`].

@@ -98,3 +98,54 @@ def test_byref_arguments_pass_as_ctypes_passes_them_at_every_call(ct, built):
     native = real.CDLL(str(built / "libtestlib.so"))
     lib = ct.CDLL(str(built / ("testlib.wasm" if ct.__name__.endswith("wasm") else "libtestlib.so")))
     assert run(ct, lib) == run(real, native)
+
+
+def test_structures_and_function_pointers_pass_as_ctypes_passes_them_at_every_call(ct):
+    """Structures by value and function pointers, as bindings pass them, call after call: each
+    call passes that call's values and that call's function; another structure type, or None
+    where a structure is declared, is refused at every call as ctypes refuses it."""
+    import os
+
+    from wasmctypes import _core
+
+    from conftest import ROOT
+
+    wasm, native = _core.build(os.path.join(ROOT, "python", "wasmctypes", "ctypes_test.c"))
+
+    def run(ns, lib):
+        class POINT(ns.Structure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_int)]
+
+        class OTHER(ns.Structure):
+            _fields_ = [("x", ns.c_int), ("y", ns.c_int)]
+
+        class SUB(POINT):
+            pass
+
+        byval = lib._testfunc_byval
+        byval.argtypes = [POINT, ns.POINTER(POINT)]
+        byval.restype = ns.c_int
+        out, res = [], POINT()
+        for k in range(4):
+            out.append((byval(POINT(k, 10 * k), ns.byref(res)), res.x, res.y))
+        out.append(byval(SUB(5, 6), ns.byref(res)))
+        for bad in (OTHER(1, 2), None, 3):
+            with pytest.raises(real.ArgumentError if ns is real else ns.ArgumentError):
+                byval(bad, ns.byref(res))
+        F = ns.CFUNCTYPE(ns.c_int, ns.c_int)
+        call = lib._testfunc_callback_i_if
+        call.argtypes = [ns.c_int, F]
+        call.restype = ns.c_int
+        fs = [F(lambda v, k=k: v * k) for k in range(1, 4)]
+        for k in range(6):
+            out.append(call(8, fs[k % 3]))
+        with pytest.raises(real.ArgumentError if ns is real else ns.ArgumentError):
+            call(0, None)
+        with pytest.raises(real.ArgumentError if ns is real else ns.ArgumentError):
+            call(8, ns.CFUNCTYPE(ns.c_int, ns.c_double)(lambda v: 0))
+        return out
+
+    lib = ct.CDLL(wasm if ct.__name__.endswith("wasm") else native)
+    import _ctypes_test
+
+    assert run(ct, lib) == run(real, real.CDLL(_ctypes_test.__file__))

@@ -12,7 +12,7 @@ def define(m):
     _CDataMeta, _Pointer, _SimpleCData = m._CDataMeta, m._Pointer, m._SimpleCData
     _StructBase, _lookup, _struct_base = m._StructBase, m._lookup, m._struct_base
     backend, c_char, c_char_p, c_wchar = m.backend, m.c_char, m.c_char_p, m.c_wchar
-    c_wchar_p, proc, py_object, t = m.c_wchar_p, m.proc, m.py_object, m.t
+    c_wchar_p, proc, py_object = m.c_wchar_p, m.proc, m.py_object
 
     def _code(t):
         """The core's type code of an argtype or restype."""
@@ -155,8 +155,14 @@ def define(m):
                 # An adapter object with from_param, not a ctypes type: what it returns is
                 # converted as an argument without argtypes.
                 declared = None
-        if isinstance(a, _StructBase) and (declared is None or issubclass(declared, _StructBase)):
+        if isinstance(a, _StructBase) and declared is None:
             return (_desc(type(a)), a._raw())  # by value
+        if isinstance(a, _StructBase) and issubclass(declared, _StructBase):
+            # By value with the declared layout, as ctypes passes an instance of a subclass:
+            # the declared type's bytes from the start of the object.
+            if type(a) is declared:
+                return (_desc(declared), a._raw())
+            return (_desc(declared), a._raw()[: sizeof(declared)])
         if isinstance(a, (_CData, _CArg)):
             code, v = a._as_arg()
             if code in _POINTERLIKE and not isinstance(v, (bytes, str)):
@@ -170,6 +176,14 @@ def define(m):
 
     def _address_arg(a):
         return ("&", a._b_addr)
+
+    def _held_arg(a):
+        """A function pointer, as the address it holds (`Func._learn` with "*")."""
+        return ("&", a._address() or 0)
+
+    def _struct_arg(a):
+        """A structure by value (`Func._learn_struct`)."""
+        return (_desc(type(a)), a._raw())
 
     def _plain(a):
         return a
@@ -194,6 +208,10 @@ def define(m):
                 if code == "Z" and t in (str, type(None)):
                     return _plain
             return None
+        if issubclass(d, m._CFuncPtr) and issubclass(t, d) and "_as_parameter_" not in t.__dict__:
+            return _held_arg if t._as_arg is m._CFuncPtr._as_arg else None
+        if issubclass(d, _StructBase) and t is d and "_as_parameter_" not in t.__dict__:
+            return _struct_arg if t._raw is _CData._raw else None
         if issubclass(t, Array) and t.__dict__.get("_type_") is not None:
             if issubclass(d, _Pointer) and d.__dict__.get("_type_") is not None and issubclass(t._type_, d._type_):
                 return _address_arg

@@ -32,7 +32,7 @@ def define(m):
     Array, _ABSTRACT, _CData, _CDataMeta = m.Array, m._ABSTRACT, m._CData, m._CDataMeta
     _Handle, _PLAIN, _Pointer, _SimpleCData = m._Handle, m._PLAIN, m._Pointer, m._SimpleCData
     _CArg, _StructBase, _address_arg, _arg = m._CArg, m._StructBase, m._address_arg, m._arg
-    _byref_quick = m._byref_quick
+    _byref_quick, _desc, _held_arg, _struct_arg = m._byref_quick, m._desc, m._held_arg, m._struct_arg
     _by_address_types, _by_value_codes = m._by_address_types, m._by_value_codes
     _callback_arg, _code, _convert = m._callback_arg, m._code, m._convert
     _lookup, _own_type, _quick, _quick_table = m._lookup, m._own_type, m._quick, m._quick_table
@@ -240,7 +240,7 @@ def define(m):
             def by_address(t):
                 return (
                     isinstance(t, type)
-                    and issubclass(t, (_Pointer, Array))
+                    and issubclass(t, (_Pointer, Array, _CFuncPtr, _StructBase))
                     and getattr(t.from_param, "__func__", None) in _OWN_FROM_PARAM
                 )
 
@@ -260,7 +260,11 @@ def define(m):
                 )
             )
             if self._fast:
-                self._core._objects_only(sum(1 << i for i, t in enumerate(self._argtypes or ()) if not own(t)))
+                declared = self._argtypes or ()
+                self._core._objects_only(
+                    sum(1 << i for i, t in enumerate(declared) if not own(t)),
+                    sum(1 << i for i, t in enumerate(declared) if issubclass(t, (_StructBase, _CFuncPtr))),
+                )
             self._set_fast(self._core if self._fast and self._errcheck is None else None)
 
         # Memory and what it points at from `_new_block` (and `_attach`).
@@ -286,6 +290,10 @@ def define(m):
                         break
                     if f is _address_arg and self._fast:
                         self._core._learn(i, type(a))  # the next calls stay in Rust
+                    elif f is _held_arg and self._fast:
+                        self._core._learn(i, type(a), "*")
+                    elif f is _struct_arg and self._fast:
+                        self._core._learn_struct(i, type(a), _desc(type(a)))
                     conv.append(f(a))
                 else:
                     result = self._core(*conv)
@@ -359,8 +367,13 @@ def define(m):
                     table = _quick_table(d)
                     if type(a) not in table:
                         table[type(a)] = _quick(d, type(a))
-                    if table[type(a)] is _address_arg and self._fast:
+                    how = table[type(a)]
+                    if how is _address_arg and self._fast:
                         self._core._learn(i, type(a))
+                    elif how is _held_arg and self._fast:
+                        self._core._learn(i, type(a), "*")
+                    elif how is _struct_arg and self._fast:
+                        self._core._learn_struct(i, type(a), _desc(type(a)))
                     elif self._fast and type(a) is _CArg and _byref_quick(d, type(a._obj)):
                         self._core._learn(i, type(a._obj), "&")
             core = self._core
@@ -456,8 +469,8 @@ def define(m):
 
         @classmethod
         def from_param(cls, obj):
-            """NULL, or what passes for any C data of this type."""
-            return obj if obj is None else _CData.from_param.__func__(cls, obj)
+            """What passes for any C data of this type (None is refused, as in ctypes)."""
+            return _CData.from_param.__func__(cls, obj)
 
     _ABSTRACT.add(_CFuncPtr)
     _OWN_FROM_PARAM = {

@@ -9,18 +9,26 @@ was told (`--timeout`, `--fuel`, ...). `Sandbox(...)` makes another, with limits
 its own.
 """
 
-import json
 import os
 import sys
-import types
 
 from ._model import namespace
 
-# What `python -m wasmctypes run` gave the default sandbox (limits and grants), if anything.
-_OPTIONS = json.loads(os.environ.get("WASMCTYPES_SANDBOX") or "{}")
+def _options():
+    """What `python -m wasmctypes run` gave the default sandbox (limits and grants), if
+    anything, from the environment."""
+    text = os.environ.get("WASMCTYPES_SANDBOX")
+    if not text:
+        return {}
+    import json  # only then: json costs an import of `re`
+
+    return json.loads(text)
 
 
-class Sandbox(types.ModuleType):
+_OPTIONS = _options()
+
+
+class Sandbox(type(sys)):
     """A sandbox of its own: a ctypes namespace (`sb.CDLL`, `sb.c_int`, `sb.create_string_buffer`,
     ...) whose every object lives in a new wasm sandbox with these limits and grants:
 
