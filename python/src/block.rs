@@ -13,6 +13,20 @@ pub(crate) struct Block {
     pub(crate) process: Py<Process>,
 }
 
+impl Block {
+    /// `n` zero bytes of `process`'s memory: its `calloc`, so that natively a large block's
+    /// fresh pages are not touched, as CPython's ctypes allocates them.
+    pub(crate) fn new(process: &Bound<'_, Process>, n: usize) -> PyResult<Block> {
+        let py = process.py();
+        let addr = process.get().memory(py, |lib| lib.calloc(n))?;
+        Ok(Block {
+            addr,
+            size: n,
+            process: process.clone().unbind(),
+        })
+    }
+}
+
 #[pymethods]
 impl Block {
     /// Its address.

@@ -7,10 +7,11 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
+use crate::alloc::Alloc;
 use crate::carg::CArg;
-use crate::cdata::{owned_instance, CDataBase};
+use crate::cdata::CDataBase;
+use crate::cdata_methods::owned_instance;
 use crate::gil_cell::GilCell;
-use crate::items::Alloc;
 use crate::keep;
 use crate::process::Process;
 

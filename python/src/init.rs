@@ -18,56 +18,11 @@ use std::ffi::{c_int, c_void};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 
+use crate::alloc::{Alloc, Init};
 use crate::cdata::CDataBase;
 use crate::field::Field;
-use crate::items::Alloc;
-
-/// How a final type's instances are initialised (see the module docs).
-pub(crate) enum Init {
-    /// The Python layer's `self._b_init_(args, kwargs)`.
-    Python,
-    /// A fundamental simple type: at most one argument, its value, set through `field` (the
-    /// type's `value` descriptor) when it is the package's, else `self.value = v`; with
-    /// `none_ok` (`c_char_p`, `c_wchar_p`, `c_void_p`), None leaves the NULL it has.
-    Value {
-        field: Option<Py<Field>>,
-        none_ok: bool,
-    },
-    /// An array of `length` items: its arguments are its first items (`self[i] = v`);
-    /// keywords are ignored, as ctypes ignores them.
-    Items { length: u64 },
-    /// A structure or union: positional arguments set the fields named in `names` in order,
-    /// keywords by name.
-    Fields { names: Py<PyList> },
-}
-
-impl Init {
-    /// The kind the Python layer gives `proc.alloc`: None, `("value", field or None,
-    /// none_ok)`, `("items", length)` or `("fields", names)`.
-    pub(crate) fn from_spec(spec: Option<&Bound<'_, PyTuple>>) -> PyResult<Init> {
-        let Some(spec) = spec else {
-            return Ok(Init::Python);
-        };
-        let kind: String = spec.get_item(0)?.extract()?;
-        Ok(match kind.as_str() {
-            "value" => Init::Value {
-                field: spec.get_item(1)?.extract()?,
-                none_ok: spec.get_item(2)?.extract()?,
-            },
-            "items" => Init::Items {
-                length: spec.get_item(1)?.extract()?,
-            },
-            "fields" => Init::Fields {
-                names: spec.get_item(1)?.extract()?,
-            },
-            other => {
-                return Err(PyTypeError::new_err(format!("no initialisation {other:?}")));
-            }
-        })
-    }
-}
 
 /// Initialises `obj` with `args` and `kwargs` as its type says.
 fn init(

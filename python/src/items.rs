@@ -2,37 +2,13 @@
 
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString, PyType};
+use pyo3::types::{PyInt, PyString};
 
 use wasmctypes::{CType, Value};
 
 use crate::cdata::CDataBase;
-use crate::init::Init;
+
 use crate::process::Process;
-
-/// What a final type says about its instances' memory, as its `_b_alloc_`: its size (what
-/// `sizeof` gives) and that each instance gets a new zeroed block of that many bytes (at
-/// least one) of the process (see [`CDataBase::_new`]).
-#[pyclass(frozen, module = "wasmctypes._core")]
-pub(crate) struct Alloc {
-    pub(crate) process: Py<Process>,
-    pub(crate) size: usize,
-    /// The address of the type it is for (alive while this is reachable from it: a type
-    /// that reaches it through a base has another address).
-    pub(crate) owner: usize,
-    /// How `T(...)` initialises an instance (see [`crate::init`]).
-    pub(crate) init: Init,
-}
-
-impl Alloc {
-    /// `cls`'s own `_b_alloc_`, if it has one (a subclass inherits the attribute, not the
-    /// size).
-    pub(crate) fn of<'py>(cls: &Bound<'py, PyType>) -> Option<Bound<'py, Alloc>> {
-        let alloc = cls.getattr(pyo3::intern!(cls.py(), "_b_alloc_")).ok()?;
-        let alloc = alloc.cast_into::<Alloc>().ok()?;
-        (alloc.get().owner == cls.as_ptr() as usize).then_some(alloc)
-    }
-}
 
 /// What the items of an array or pointer type are, when they are numbers the core reads and
 /// writes in one step: the type's `_b_items_` (see [`Process::items`]).
@@ -144,7 +120,7 @@ pub(crate) fn scalar_items<'py>(
     }
     let py = obj.py();
     let items = match this.items.cloned(py) {
-        Some(items) => items.into_bound(py),
+        Some(items) => items.into_bound(py).cast_into::<Items>().ok()?,
         None => {
             let items = obj
                 .get_type()
@@ -153,7 +129,7 @@ pub(crate) fn scalar_items<'py>(
                 .cast_into::<Items>()
                 .ok()?;
             // Kept on the object: the next item needs no lookup.
-            this.items.set(py, Some(items.clone().unbind()));
+            this.items.set(py, Some(items.clone().into_any().unbind()));
             items
         }
     };

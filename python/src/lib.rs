@@ -7,10 +7,12 @@
 //! Python exception ctypes raises for it; a trap becomes `SandboxError`, an `OSError` that
 //! carries the trap kind and the wasm backtrace.
 
+mod alloc;
 mod block;
 mod callback;
 mod carg;
 mod cdata;
+mod cdata_methods;
 mod convert;
 mod error;
 mod field;
@@ -27,6 +29,7 @@ mod memory_functions;
 mod mirror;
 mod pointer_arg;
 mod process;
+mod process_methods;
 mod pyobject;
 mod release_gil;
 mod sandbox_options;
@@ -161,14 +164,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<callback::CallbackObj>()?;
     m.add_class::<convert::StructDesc>()?;
     m.add_class::<cdata::CDataBase>()?;
-    m.add_class::<cdata::CFuncBase>()?;
+    m.add_class::<cdata_methods::CFuncBase>()?;
     m.add(
         "CDataInit",
         init::cdata_init_type(&m.py().get_type::<cdata::CDataBase>())?,
     )?;
     m.add_class::<items::Items>()?;
     m.add_class::<field::Field>()?;
-    m.add_class::<items::Alloc>()?;
+    m.add_class::<alloc::Alloc>()?;
     m.add_class::<carg::CArg>()?;
     m.add_class::<functions::Functions>()?;
     m.add_class::<functions::PointerPart>()?;

@@ -8,7 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyTuple, PyType};
 
 use crate::carg::CArg;
-use crate::cdata::{owned_instance, CDataBase};
+use crate::cdata::CDataBase;
+use crate::cdata_methods::owned_instance;
 use crate::functions::is_instance;
 use crate::keep;
 use crate::process::Process;
@@ -121,11 +122,11 @@ impl MemoryFunctions {
         };
         let process = self.process.get();
         match n {
-            -1 => Ok(process.string_at(py, addr)?.into_any()),
+            -1 => Ok(process.read_string(py, addr)?.into_any()),
             n if n < 0 => Err(PySystemError::new_err(
                 "Negative size passed to PyBytes_FromStringAndSize",
             )),
-            n => Ok(process.read(py, addr, n as usize)?.into_any()),
+            n => Ok(process.read_bytes(py, addr, n as usize)?.into_any()),
         }
     }
 
@@ -201,7 +202,7 @@ impl MemoryFunctions {
             let nul = usize::from(len < length);
             self.process
                 .get()
-                .write_buffer(py, addr, b.as_any(), 0, len, nul)?;
+                .write_from_buffer(py, addr, b.as_any(), 0, len, nul)?;
             return Ok(buf.into_any());
         }
         if init.is_instance_of::<PyInt>() && size.is_none() {

@@ -23,18 +23,20 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::block::Block;
+use wasmctypes::Sandbox;
+
+use crate::error::OrPy;
 use crate::gil_cell::GilCell;
 use crate::host_buffer::{HostBuffer, Span};
-use crate::process::Process;
 
 /// A host buffer's mirror in the sandbox (see the module docs).
 #[pyclass(frozen, module = "wasmctypes._core")]
 pub(crate) struct Mirror {
     /// The host object.
     obj: Py<PyAny>,
-    /// Its block of the sandbox's memory: the mirror's bytes are its first `len`.
-    block: Block,
+    /// Its block of the sandbox's memory (from the sandbox's `malloc`, freed when the
+    /// registry drops the mirror): the mirror's bytes are its first `len`.
+    addr: u64,
     len: usize,
     /// The object's export, held while a holder holds the mirror.
     held: GilCell<Option<HostBuffer>>,
@@ -55,7 +57,7 @@ impl MirrorHold {
     /// The mirror's address in the sandbox.
     #[getter]
     fn address(&self) -> u64 {
-        self.mirror.get().block.addr
+        self.mirror.get().addr
     }
 
     /// The host buffer's length.
@@ -100,21 +102,30 @@ pub(crate) enum Direction {
     Out,
 }
 
-impl Process {
-    /// A holder of the mirror of `obj`'s buffer (made with the object's bytes, or the one
-    /// that mirrors the same memory already). With `writable`, a read-only buffer is a
-    /// `TypeError`.
-    pub(crate) fn mirror(
-        slf: &Bound<'_, Self>,
+/// The mirrors of one sandbox (see the module docs). Every method is called by the thread
+/// that has claimed the sandbox.
+pub(crate) struct Mirrors(GilCell<Vec<Py<Mirror>>>);
+
+impl Default for Mirrors {
+    fn default() -> Self {
+        Mirrors(GilCell::new(Vec::new()))
+    }
+}
+
+impl Mirrors {
+    /// A holder of the mirror of `obj`'s buffer in `sandbox` (made with the object's bytes,
+    /// or the one that mirrors the same memory already). With `writable`, a read-only buffer
+    /// is a `TypeError`.
+    pub(crate) fn hold(
+        &self,
+        py: Python<'_>,
+        sandbox: &Sandbox,
         obj: &Bound<'_, PyAny>,
         writable: bool,
     ) -> PyResult<MirrorHold> {
-        let py = slf.py();
-        let this = slf.get();
-        let _claim = this.claim(py)?;
         let buffer = HostBuffer::get(obj, writable)?;
         let span = buffer.span();
-        let found = this.mirrors.with(py, |all| {
+        let found = self.0.with(py, |all| {
             all.iter()
                 .find(|m| m.get().host == span && m.get().obj.bind(py).is(obj))
                 .map(|m| m.clone_ref(py))
@@ -122,28 +133,30 @@ impl Process {
         let mirror = match found {
             Some(m) => {
                 // Its bytes are the object's again, before anyone reads them.
-                this.sync_one(py, m.get(), Direction::In, None)?;
+                sync_one(py, sandbox, m.get(), Direction::In, None)?;
                 m
             }
             None => {
-                let block = Process::new_block(slf, span.len.max(1))?;
+                let addr = sandbox.calloc(span.len.max(1)).py()?;
                 if span.len > 0 {
-                    this.sandbox
-                        .write(block.addr, buffer.bytes())
-                        .map_err(crate::error::py_err)?;
+                    if let Err(e) = sandbox.write(addr, buffer.bytes()) {
+                        // SAFETY: the block just allocated, freed once.
+                        let _ = unsafe { sandbox.free(addr) };
+                        return Err(crate::error::py_err(e));
+                    }
                 }
                 let m = Py::new(
                     py,
                     Mirror {
                         obj: obj.clone().unbind(),
-                        block,
+                        addr,
                         len: span.len,
                         held: GilCell::new(None),
                         holders: GilCell::new(0),
                         host: span,
                     },
                 )?;
-                this.mirrors.with(py, |all| all.push(m.clone_ref(py)));
+                self.0.with(py, |all| all.push(m.clone_ref(py)));
                 m
             }
         };
@@ -155,48 +168,32 @@ impl Process {
         Ok(MirrorHold { mirror })
     }
 
-    /// Syncs every mirror one way (see the module docs): before a call `In`, after it `Out`.
-    /// Mirrors whose object lives no longer (but in the mirror), or changed size, are dropped.
+    /// Whether there are none (the common case, checked before anything else).
     #[inline]
-    pub(crate) fn sync_mirrors(&self, py: Python<'_>, way: Direction) -> PyResult<()> {
-        if self.mirrors.with(py, |all| all.is_empty()) {
-            return Ok(());
-        }
-        self.sync_mirrors_now(py, way, None)
+    pub(crate) fn is_empty(&self, py: Python<'_>) -> bool {
+        self.0.with(py, |all| all.is_empty())
     }
 
-    /// [`Process::sync_mirrors`] for the mirrors that overlap `len` bytes at `addr` (a
-    /// Python read there takes the host's bytes first, `In`; a write is copied out, `Out`).
-    #[inline]
-    pub(crate) fn sync_range(
-        &self,
-        py: Python<'_>,
-        way: Direction,
-        addr: u64,
-        len: usize,
-    ) -> PyResult<()> {
-        if self.mirrors.with(py, |all| all.is_empty()) {
-            return Ok(());
-        }
-        self.sync_mirrors_now(py, way, Some((addr, len.max(1) as u64)))
-    }
-
+    /// Syncs every mirror one way (see the module docs), or those that overlap `range`
+    /// (`(addr, len)`). Mirrors whose object lives no longer (but in the mirror), or changed
+    /// size, are dropped and their blocks freed.
     #[cold]
     #[inline(never)]
-    fn sync_mirrors_now(
+    pub(crate) fn sync(
         &self,
         py: Python<'_>,
+        sandbox: &Sandbox,
         way: Direction,
         range: Option<(u64, u64)>,
     ) -> PyResult<()> {
         let all: Vec<Py<Mirror>> = self
-            .mirrors
+            .0
             .with(py, |all| all.iter().map(|m| m.clone_ref(py)).collect());
         let mut gone = Vec::new();
         for m in &all {
             let mirror = m.get();
             if let Some((addr, len)) = range {
-                let (start, end) = (mirror.block.addr, mirror.block.addr + mirror.len as u64);
+                let (start, end) = (mirror.addr, mirror.addr + mirror.len as u64);
                 if addr >= end || addr.saturating_add(len) <= start {
                     continue;
                 }
@@ -208,112 +205,38 @@ impl Process {
                 gone.push(m.as_ptr() as usize);
                 continue;
             }
-            if !self.sync_one(py, mirror, way, range)? {
+            if !sync_one(py, sandbox, mirror, way, range)? {
                 gone.push(m.as_ptr() as usize);
             }
         }
         drop(all);
         if !gone.is_empty() {
-            let dropped = self.mirrors.with(py, |all| {
+            let dropped = self.0.with(py, |all| {
                 let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(all)
                     .into_iter()
                     .partition(|m| !gone.contains(&(m.as_ptr() as usize)));
                 *all = keep;
                 drop
             });
+            for m in &dropped {
+                // SAFETY: the mirror's own block, from `calloc`; nothing reaches the mirror
+                // any more, and it is freed once, here.
+                let _ = unsafe { sandbox.free(m.get().addr) };
+            }
             // Dropped here, outside the cell: a drop may run Python code.
             drop(dropped);
         }
         Ok(())
     }
 
-    /// Syncs one mirror one way, or the part of it in `range`. `Ok(false)` when the host
-    /// object changed size or no longer has a buffer: the mirror stands for it no longer.
-    fn sync_one(
-        &self,
-        py: Python<'_>,
-        m: &Mirror,
-        way: Direction,
-        range: Option<(u64, u64)>,
-    ) -> PyResult<bool> {
-        if m.len == 0 {
-            return Ok(true);
-        }
-        // The held export, or the object's buffer now.
-        let fresh;
-        let held = m
-            .held
-            .with(py, |h| h.as_ref().map(|b| b as *const HostBuffer));
-        let buffer: &HostBuffer = match held {
-            // SAFETY: the export lives in the mirror's cell until the mirror is let go, which
-            // only a holder's drop does, which needs the GIL this thread holds and runs no
-            // Python code from here.
-            Some(b) => unsafe { &*b },
-            None => match HostBuffer::get(m.obj.bind(py), false) {
-                Ok(b) => {
-                    fresh = b;
-                    &fresh
-                }
-                Err(_) => return Ok(false),
-            },
-        };
-        if buffer.span().len != m.len {
-            return Ok(false);
-        }
-        let (from, to) = match range {
-            None => (0, m.len),
-            Some((addr, len)) => {
-                let from = addr.saturating_sub(m.block.addr).min(m.len as u64) as usize;
-                let to = (addr.saturating_add(len))
-                    .saturating_sub(m.block.addr)
-                    .min(m.len as u64) as usize;
-                (from, to)
-            }
-        };
-        if from >= to {
-            return Ok(true);
-        }
-        let guest = self
-            .sandbox
-            .host_pointer(m.block.addr + from as u64, to - from)
-            .map_err(crate::error::py_err)?;
-        // SAFETY: `host_pointer` checked these bytes are inside the sandbox's memory, which
-        // does not move; the process is claimed by this thread, so no C code of it runs now.
-        let guest = unsafe { std::slice::from_raw_parts_mut(guest.as_ptr(), to - from) };
-        match way {
-            Direction::In => {
-                let host = &buffer.bytes()[from..to];
-                if host != &guest[..] {
-                    guest.copy_from_slice(host);
-                }
-            }
-            Direction::Out => {
-                let writable =
-                    !buffer.span().readonly || m.obj.bind(py).is_instance_of::<PyBytes>();
-                if writable && buffer.bytes()[from..to] != guest[..] {
-                    // SAFETY: `from..to` lies in the buffer (its length is the mirror's); the
-                    // GIL is held and no Python code runs during the copy; what is written is
-                    // what C wrote to the object's memory (a `bytes` object's too, as natively).
-                    unsafe { buffer.write_at(from, guest) };
-                }
-            }
-        }
-        Ok(true)
-    }
-
     /// The host address that `len` bytes of the sandbox's memory at `addr` stand for, if they
     /// lie in a held mirror: a `memoryview` of a ctypes object made with `from_buffer` then
     /// shares the host object's memory, as natively.
-    pub(crate) fn mirrored_host_address(
-        &self,
-        py: Python<'_>,
-        addr: u64,
-        len: usize,
-    ) -> Option<usize> {
-        self.mirrors.with(py, |all| {
+    pub(crate) fn host_address(&self, py: Python<'_>, addr: u64, len: usize) -> Option<usize> {
+        self.0.with(py, |all| {
             all.iter().find_map(|m| {
                 let m = m.get();
-                let start = m.block.addr;
+                let start = m.addr;
                 let inside = addr >= start && addr.checked_add(len as u64)? <= start + m.len as u64;
                 if !inside {
                     return None;
@@ -330,4 +253,76 @@ impl Process {
 fn refcnt(obj: &Bound<'_, PyAny>) -> isize {
     // SAFETY: a live object.
     unsafe { pyo3::ffi::Py_REFCNT(obj.as_ptr()) }
+}
+
+/// Syncs one mirror one way, or the part of it in `range`. `Ok(false)` when the host
+/// object changed size or no longer has a buffer: the mirror stands for it no longer.
+fn sync_one(
+    py: Python<'_>,
+    sandbox: &Sandbox,
+    m: &Mirror,
+    way: Direction,
+    range: Option<(u64, u64)>,
+) -> PyResult<bool> {
+    if m.len == 0 {
+        return Ok(true);
+    }
+    // The held export, or the object's buffer now.
+    let fresh;
+    let held = m
+        .held
+        .with(py, |h| h.as_ref().map(|b| b as *const HostBuffer));
+    let buffer: &HostBuffer = match held {
+        // SAFETY: the export lives in the mirror's cell until the mirror is let go, which
+        // only a holder's drop does, which needs the GIL this thread holds and runs no
+        // Python code from here.
+        Some(b) => unsafe { &*b },
+        None => match HostBuffer::get(m.obj.bind(py), false) {
+            Ok(b) => {
+                fresh = b;
+                &fresh
+            }
+            Err(_) => return Ok(false),
+        },
+    };
+    if buffer.span().len != m.len {
+        return Ok(false);
+    }
+    let (from, to) = match range {
+        None => (0, m.len),
+        Some((addr, len)) => {
+            let from = addr.saturating_sub(m.addr).min(m.len as u64) as usize;
+            let to = (addr.saturating_add(len))
+                .saturating_sub(m.addr)
+                .min(m.len as u64) as usize;
+            (from, to)
+        }
+    };
+    if from >= to {
+        return Ok(true);
+    }
+    let guest = sandbox
+        .host_pointer(m.addr + from as u64, to - from)
+        .map_err(crate::error::py_err)?;
+    // SAFETY: `host_pointer` checked these bytes are inside the sandbox's memory, which
+    // does not move; the process is claimed by this thread, so no C code of it runs now.
+    let guest = unsafe { std::slice::from_raw_parts_mut(guest.as_ptr(), to - from) };
+    match way {
+        Direction::In => {
+            let host = &buffer.bytes()[from..to];
+            if host != &guest[..] {
+                guest.copy_from_slice(host);
+            }
+        }
+        Direction::Out => {
+            let writable = !buffer.span().readonly || m.obj.bind(py).is_instance_of::<PyBytes>();
+            if writable && buffer.bytes()[from..to] != guest[..] {
+                // SAFETY: `from..to` lies in the buffer (its length is the mirror's); the
+                // GIL is held and no Python code runs during the copy; what is written is
+                // what C wrote to the object's memory (a `bytes` object's too, as natively).
+                unsafe { buffer.write_at(from, guest) };
+            }
+        }
+    }
+    Ok(true)
 }

@@ -6,7 +6,8 @@ use std::cell::Cell;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
-use crate::cdata::{CDataBase, Constructor};
+use crate::cdata::CDataBase;
+use crate::cdata_methods::Constructor;
 use crate::items::Items;
 
 /// How a callback turns a pointer argument into an object of the declared pointer type
@@ -62,7 +63,7 @@ impl PointerArg {
             }
             None => {
                 let p = self.new.make(self.cls.bind(py))?;
-                let items = self.items.as_ref().map(|t| t.clone_ref(py));
+                let items = self.items.as_ref().map(|t| t.clone_ref(py).into_any());
                 p.get().items.set(py, items);
                 p
             }

@@ -3,23 +3,21 @@
 
 use std::cell::Cell;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyFloat, PyInt, PyType};
+use pyo3::types::{PyBytes, PyFloat, PyInt};
 
-use wasmctypes::{BackendKind, CType, Field, Sandbox, StructType, Value, CDLL};
+use wasmctypes::{BackendKind, CType, LoadOptions, Sandbox, Value, CDLL};
 
-use crate::block::Block;
-use crate::convert::{ctype, object, type_of, StructDesc};
+use crate::convert::object;
 use crate::error::OrPy;
 use crate::gate::{Claim, Gate};
 use crate::gil_cell::GilCell;
 use crate::host_buffer::HostBuffer;
-use crate::items::{Alloc, Items};
-use crate::library::Library;
-use crate::mirror::{Direction, Mirror};
+
+use crate::mirror::{Direction, MirrorHold, Mirrors};
 use crate::release_gil::ReleaseGil;
-use crate::staging::Stage;
+use crate::staging::{Stage, Staged};
 
 /// A process: a wasm sandbox with its libc, or this process natively.
 ///
@@ -37,9 +35,9 @@ pub(crate) struct Process {
     /// Python object that died, a callback's table slot): released at the next claim.
     deferred: GilCell<Vec<Deferred>>,
     /// Host buffers mirrored in the sandbox (see [`crate::mirror`]).
-    pub(crate) mirrors: GilCell<Vec<Py<Mirror>>>,
+    pub(crate) mirrors: Mirrors,
     /// Where a call's `bytes` arguments are copied in the sandbox (see [`crate::staging`]).
-    pub(crate) stage: GilCell<Stage>,
+    pub(crate) stage: Stage,
 }
 
 /// A release put off until the sandbox is free (see [`Process::deferred`]).
@@ -51,6 +49,21 @@ pub(crate) enum Deferred {
 }
 
 impl Process {
+    /// A new process of `kind` with the sandbox's `options` (a native process has none).
+    pub(crate) fn open(kind: BackendKind, mut options: LoadOptions) -> PyResult<Process> {
+        options.use_errno = true;
+        let sandbox = Sandbox::open(kind, &options).py()?;
+        sandbox.set_detach(std::rc::Rc::new(ReleaseGil)).py()?;
+        Ok(Process {
+            gate: Gate::new(kind == BackendKind::Wasm, options.sandbox.timeout),
+            sandbox,
+            exports: Cell::new(0),
+            deferred: GilCell::new(Vec::new()),
+            mirrors: Mirrors::default(),
+            stage: Stage::default(),
+        })
+    }
+
     /// Claims the process for this thread (see [`Gate`]), and releases what was put off.
     #[inline]
     pub(crate) fn claim(&self, py: Python<'_>) -> PyResult<Claim<'_>> {
@@ -86,6 +99,72 @@ impl Process {
         if !kept.is_empty() {
             self.deferred.with(py, |d| d.extend(kept));
         }
+    }
+
+    /// The pointer C gets for the `bytes` argument `b` of a call (see [`crate::staging`]).
+    /// The caller has claimed the process.
+    #[inline]
+    pub(crate) fn stage_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        b: &Bound<'py, PyBytes>,
+        staged: &mut Staged<'py>,
+    ) -> PyResult<Value> {
+        self.stage.stage_bytes(py, &self.sandbox, b, staged)
+    }
+
+    /// After the call: what C changed in the staged `bytes` copied back, the copies released.
+    #[inline]
+    pub(crate) fn unstage(&self, py: Python<'_>, staged: Staged<'_>) {
+        self.stage.unstage(py, &self.sandbox, staged)
+    }
+
+    /// A holder of the mirror of `obj`'s buffer in the sandbox (see [`crate::mirror`]).
+    pub(crate) fn mirror(
+        &self,
+        py: Python<'_>,
+        obj: &Bound<'_, PyAny>,
+        writable: bool,
+    ) -> PyResult<MirrorHold> {
+        let _claim = self.claim(py)?;
+        self.mirrors.hold(py, &self.sandbox, obj, writable)
+    }
+
+    /// Syncs every mirror one way (see [`crate::mirror`]): before a call `In`, after it
+    /// `Out`. The caller has claimed the process.
+    #[inline]
+    pub(crate) fn sync_mirrors(&self, py: Python<'_>, way: Direction) -> PyResult<()> {
+        if self.mirrors.is_empty(py) {
+            return Ok(());
+        }
+        self.mirrors.sync(py, &self.sandbox, way, None)
+    }
+
+    /// [`Process::sync_mirrors`] for the mirrors that overlap `len` bytes at `addr` (a
+    /// Python read there takes the host's bytes first, `In`; a write is copied out, `Out`).
+    #[inline]
+    pub(crate) fn sync_range(
+        &self,
+        py: Python<'_>,
+        way: Direction,
+        addr: u64,
+        len: usize,
+    ) -> PyResult<()> {
+        if self.mirrors.is_empty(py) {
+            return Ok(());
+        }
+        self.mirrors
+            .sync(py, &self.sandbox, way, Some((addr, len.max(1) as u64)))
+    }
+
+    /// The host address that `len` bytes at `addr` stand for, if they lie in a held mirror.
+    pub(crate) fn mirrored_host_address(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        len: usize,
+    ) -> Option<usize> {
+        self.mirrors.host_address(py, addr, len)
     }
 
     /// Puts a release off until the sandbox is free.
@@ -169,19 +248,7 @@ impl Process {
         self.sync_range(py, Direction::Out, addr, size)
     }
 
-    /// `n` zero bytes (see [`Process::block`]): the process's `calloc`, so that natively a
-    /// large block's fresh pages are not touched, as CPython's ctypes allocates them.
-    pub(crate) fn new_block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
-        let py = slf.py();
-        let addr = slf.get().memory(py, |lib| lib.calloc(n))?;
-        Ok(Block {
-            addr,
-            size: n,
-            process: slf.clone().unbind(),
-        })
-    }
-
-    /// Frees memory from [`Process::new_block`]: now if the sandbox is free for this thread,
+    /// Frees memory from [`crate::block::Block::new`]: now if the sandbox is free for this thread,
     /// else when it next is. An error is ignored, as a failed `free` in C is.
     pub(crate) fn free(&self, py: Python<'_>, addr: u64) {
         let Some(_claim) = self.gate.try_claim() else {
@@ -210,152 +277,9 @@ impl Process {
         let _claim = self.claim(py)?;
         f(&self.sandbox).py()
     }
-}
-
-#[pymethods]
-impl Process {
-    /// A new process on `backend` (`wasm` or `native`); a sandbox's limits and grants are
-    /// `options` (see [`crate::sandbox_options`]), which a native process refuses.
-    #[new]
-    #[pyo3(signature = (backend, options = None))]
-    fn new(backend: &str, options: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<Self> {
-        let kind: BackendKind = backend.parse().map_err(PyValueError::new_err)?;
-        if kind == BackendKind::Native && options.is_some_and(|o| !o.is_empty()) {
-            return Err(PyTypeError::new_err(
-                "a native process has no sandbox: limits and grants are for wasm",
-            ));
-        }
-        let mut options = crate::sandbox_options::load_options(options)?;
-        options.use_errno = true;
-        let sandbox = Sandbox::open(kind, &options).py()?;
-        sandbox.set_detach(std::rc::Rc::new(ReleaseGil)).py()?;
-        Ok(Process {
-            gate: Gate::new(kind == BackendKind::Wasm, options.sandbox.timeout),
-            sandbox,
-            exports: Cell::new(0),
-            deferred: GilCell::new(Vec::new()),
-            mirrors: GilCell::new(Vec::new()),
-            stage: GilCell::new(Stage::default()),
-        })
-    }
-
-    /// `wasm` or `native`.
-    #[getter]
-    fn backend(&self) -> &'static str {
-        self.sandbox.backend().name()
-    }
-
-    /// Loads a library into the process (`dlopen(path, RTLD_GLOBAL)`).
-    fn load(slf: &Bound<'_, Self>, path: &str) -> PyResult<Library> {
-        let this = slf.get();
-        let _claim = this.claim(slf.py())?;
-        // SAFETY: natively this is ctypes' `CDLL(path)`: the script chose to run this library.
-        let lib = unsafe { this.sandbox.load_unchecked(path) }.py()?;
-        Ok(Library {
-            lib,
-            process: slf.clone().unbind(),
-        })
-    }
-
-    /// Every symbol of the process (`CDLL(None)`, `PyDLL(None)`): `dlopen(NULL)` natively,
-    /// where the interpreter's own API is; the sandbox's whole scope in wasm.
-    fn this(slf: &Bound<'_, Self>) -> PyResult<Library> {
-        let this = slf.get();
-        let _claim = this.claim(slf.py())?;
-        Ok(Library {
-            lib: this.sandbox.this_process().py()?,
-            process: slf.clone().unbind(),
-        })
-    }
-
-    /// A holder of the mirror of `obj`'s buffer in the sandbox (see [`crate::mirror`]):
-    /// `from_buffer` and `pythonapi.PyObject_GetBuffer` in wasm. With `writable`, a read-only
-    /// buffer is a `TypeError`.
-    #[pyo3(name = "mirror")]
-    fn mirror_of(
-        slf: &Bound<'_, Self>,
-        obj: &Bound<'_, PyAny>,
-        writable: bool,
-    ) -> PyResult<crate::mirror::MirrorHold> {
-        Process::mirror(slf, obj, writable)
-    }
-
-    /// The C library (`find_library("c")`).
-    fn libc(slf: &Bound<'_, Self>) -> Library {
-        Library {
-            lib: slf.get().sandbox.libc(),
-            process: slf.clone().unbind(),
-        }
-    }
-
-    /// `sizeof` of a type code.
-    fn sizeof(&self, code: &str) -> PyResult<usize> {
-        Ok(self.sandbox.sizeof(ctype(code)?))
-    }
-
-    /// The alignment of a type code.
-    fn alignment(&self, code: &str) -> PyResult<usize> {
-        Ok(self.sandbox.data_model().alignment(ctype(code)?))
-    }
-
-    /// A structure (or union) type for by-value calls: `fields` are `(name, descriptor,
-    /// bits)` in order (see [`type_of`]); `pack` is `_pack_` (0: none).
-    fn struct_type(
-        &self,
-        name: &str,
-        union: bool,
-        pack: usize,
-        fields: Vec<(String, Bound<'_, PyAny>, Option<u32>)>,
-    ) -> PyResult<StructDesc> {
-        let fields = fields
-            .iter()
-            .map(|(n, t, bits)| {
-                let ty = type_of(t)?;
-                Ok(match bits {
-                    Some(b) => Field::bits(n, ty, *b),
-                    None => Field::new(n, ty),
-                })
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let ty = match (union, pack) {
-            (true, _) => StructType::union(name, fields),
-            (false, 0) => StructType::structure(name, fields),
-            (false, p) => StructType::packed(name, fields, p),
-        };
-        Ok(StructDesc {
-            ty,
-            model: self.sandbox.data_model(),
-        })
-    }
-
-    /// `n` zero bytes of memory, freed when the block is dropped. Inside a callback (C is
-    /// running, the process is busy) they come from the memory the callback was given, with
-    /// the same allocator, so that a callback can make ctypes objects too.
-    fn block(slf: &Bound<'_, Self>, n: usize) -> PyResult<Block> {
-        Process::new_block(slf, n)
-    }
-
-    /// How the instances of a type of `size` bytes get their memory: a type's `_b_alloc_`,
-    /// with which [`crate::cdata::CDataBase::_new`] makes them in Rust.
-    /// It is for `owner`'s instances only: a subclass inherits the attribute but not the size.
-    /// `init` says how `T(...)` initialises an instance (see [`crate::init::Init::from_spec`]).
-    #[pyo3(signature = (size, owner, init = None))]
-    fn alloc(
-        slf: &Bound<'_, Self>,
-        size: usize,
-        owner: &Bound<'_, PyType>,
-        init: Option<&Bound<'_, pyo3::types::PyTuple>>,
-    ) -> PyResult<Alloc> {
-        Ok(Alloc {
-            process: slf.clone().unbind(),
-            size,
-            owner: owner.as_ptr() as usize,
-            init: crate::init::Init::from_spec(init)?,
-        })
-    }
 
     /// `n` bytes at `addr` (bounds-checked in wasm; NULL is a ValueError).
-    pub(crate) fn read<'py>(
+    pub(crate) fn read_bytes<'py>(
         &self,
         py: Python<'py>,
         addr: u64,
@@ -378,7 +302,7 @@ impl Process {
 
     /// The bytes at `addr` up to the first NUL, at most `n` of them: a char array's `value`,
     /// read without the rest of the array.
-    fn read_cstr<'py>(
+    pub(crate) fn read_until_nul<'py>(
         &self,
         py: Python<'py>,
         addr: u64,
@@ -400,7 +324,7 @@ impl Process {
     }
 
     /// Writes `data` at `addr`.
-    fn write(&self, py: Python<'_>, addr: u64, data: &[u8]) -> PyResult<()> {
+    pub(crate) fn write_bytes(&self, py: Python<'_>, addr: u64, data: &[u8]) -> PyResult<()> {
         if addr == 0 && !data.is_empty() {
             return Err(PyValueError::new_err("NULL pointer access"));
         }
@@ -413,8 +337,7 @@ impl Process {
     /// it, at `addr`, and then `nul` zero bytes: one copy, from the object's own memory (which
     /// may be the process's own, through a memoryview: the copy is a `memmove`). A buffer
     /// shorter than `offset + n` is a ValueError.
-    #[pyo3(signature = (addr, obj, offset, n, nul = 0))]
-    pub(crate) fn write_buffer(
+    pub(crate) fn write_from_buffer(
         &self,
         py: Python<'_>,
         addr: u64,
@@ -451,44 +374,8 @@ impl Process {
         self.sync_range(py, Direction::Out, addr, total)
     }
 
-    /// The value of type code `code` at `addr`, as a ctypes getter gives it (`p[i]` of a
-    /// pointer or array of a fundamental type): one read, no bytes object in between.
-    fn get(&self, py: Python<'_>, addr: u64, code: &str) -> PyResult<Py<PyAny>> {
-        let t = ctype(code)?;
-        let _claim = self.claim(py)?;
-        self.sync_range(py, Direction::In, addr, self.sandbox.sizeof(t))?;
-        self.load_value(py, addr, t)
-    }
-
-    /// Stores `value` as type code `code` at `addr` (ctypes' setter: masked to the width).
-    fn set(&self, addr: u64, code: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let t = ctype(code)?;
-        self.store(
-            value.py(),
-            addr,
-            t,
-            crate::convert::value(value, self.sandbox.id())?,
-        )
-    }
-
-    /// The item kind of an array of `length` items of type code `code`, or of a pointer to
-    /// one when `length` is None: a type's `_b_items_`, which lets [`crate::cdata::CDataBase::__getitem__`]
-    /// and [`crate::cdata::CDataBase::__setitem__`] read and write its items in Rust.
-    fn items(slf: &Bound<'_, Self>, code: &str, length: Option<u64>) -> PyResult<Items> {
-        let t = ctype(code)?;
-        if matches!(t, CType::Void | CType::CharP | CType::WCharP | CType::VoidP) {
-            return Err(PyTypeError::new_err("items of this type are not numbers"));
-        }
-        Ok(Items {
-            process: slf.clone().unbind(),
-            code: t,
-            size: slf.borrow().sandbox.sizeof(t) as u64,
-            length,
-        })
-    }
-
     /// The NUL-terminated bytes at `addr` (`string_at(addr)`).
-    pub(crate) fn string_at<'py>(
+    pub(crate) fn read_string<'py>(
         &self,
         py: Python<'py>,
         addr: u64,
@@ -500,65 +387,6 @@ impl Process {
         self.sync_range(py, Direction::In, addr, usize::MAX / 2)?;
         let bytes = self.sandbox.string_at(addr).py()?;
         Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// The errno values of the process's C library by name when they are not the host's (the
-    /// sandbox's wasi-libc), else `None`.
-    fn errno_names(&self) -> Option<Vec<(String, i32)>> {
-        self.sandbox.errno_names()
-    }
-
-    /// Flushes the C library's stdio buffers (`fflush(NULL)`): what C wrote with `printf` and
-    /// kept in its buffer (a full buffer, when stdout is a pipe or a file) goes out now, as a
-    /// native process's C library flushes it at exit.
-    fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        let _claim = self.claim(py)?;
-        let _ = self.sandbox.take_output();
-        Ok(())
-    }
-
-    /// Ends a sandbox as a C process ends, at the interpreter's exit: the guest's `exit(0)`
-    /// runs what its libraries registered with `atexit` and their destructors, and flushes
-    /// stdio, as the native C library does when this process exits. The sandbox is not
-    /// usable after it (a call reports the guest's exit). Natively it does nothing: the
-    /// process's own exit does it.
-    fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        if self.sandbox.backend() != BackendKind::Wasm {
-            return Ok(());
-        }
-        let _claim = self.claim(py)?;
-        if let Ok(mut exit) = self.sandbox.libc().function("exit") {
-            let prepared = exit
-                .set_argtypes(&[CType::Int])
-                .and_then(|f| f.set_restype(CType::Void));
-            if prepared.is_ok() {
-                // It ends with the guest's exit, reported as an error: what was to run ran.
-                let _ = exit.call(&[Value::Int(0)]);
-            }
-        }
-        let _ = self.sandbox.take_output();
-        Ok(())
-    }
-
-    /// `ctypes.get_errno()`.
-    fn get_errno(&self) -> PyResult<i32> {
-        self.sandbox.get_errno().py()
-    }
-
-    /// `ctypes.set_errno(value)`: returns the old value.
-    fn set_errno(&self, value: i32) -> PyResult<i32> {
-        self.sandbox.set_errno(value).py()
-    }
-
-    /// Drops everything the sandbox holds and reloads its libraries (wasm).
-    fn reset(&self, py: Python<'_>) -> PyResult<()> {
-        let _claim = self.claim(py)?;
-        if self.exports.get() > 0 {
-            return Err(pyo3::exceptions::PyBufferError::new_err(
-                "Existing exports of data: the sandbox cannot be reset",
-            ));
-        }
-        self.sandbox.reset().py()
     }
 }
 

@@ -13,17 +13,26 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use wasmctypes::{BackendKind, Pointer, Value};
+use wasmctypes::{BackendKind, Pointer, Sandbox, Value};
 
 use crate::error::OrPy;
-use crate::process::Process;
+use crate::gil_cell::GilCell;
 
 /// The most bytes the stage keeps between calls.
 const STAGE_MAX: usize = 1 << 20;
 
-/// The process's stage (see the module docs).
+/// The process's stage (see the module docs), used under the GIL by the thread that has
+/// claimed the process.
+pub(crate) struct Stage(GilCell<StageState>);
+
+impl Default for Stage {
+    fn default() -> Self {
+        Stage(GilCell::new(StageState::default()))
+    }
+}
+
 #[derive(Default)]
-pub(crate) struct Stage {
+struct StageState {
     /// Its block in the sandbox (0: none yet) and its size.
     addr: u64,
     size: usize,
@@ -40,19 +49,20 @@ pub(crate) struct Staged<'py> {
     used: Option<usize>,
 }
 
-impl Process {
+impl Stage {
     /// The pointer C gets for the `bytes` argument `b` (see the module docs): its own buffer
-    /// natively; in wasm a NUL-terminated copy, recorded in `staged` to be copied back and
-    /// released by [`Process::unstage`]. The caller has claimed the process.
+    /// natively; in wasm a NUL-terminated copy in `sandbox`, recorded in `staged` to be copied
+    /// back and released by [`Stage::unstage`]. The caller has claimed the process.
     pub(crate) fn stage_bytes<'py>(
         &self,
         py: Python<'py>,
+        sandbox: &Sandbox,
         b: &Bound<'py, PyBytes>,
         staged: &mut Staged<'py>,
     ) -> PyResult<Value> {
-        let lib = self.sandbox.id();
+        let lib = sandbox.id();
         let data = b.as_bytes();
-        if self.sandbox.backend() == BackendKind::Native {
+        if sandbox.backend() == BackendKind::Native {
             // The object's own buffer (CPython keeps it NUL-terminated), alive for the call,
             // which holds the object.
             return Ok(Value::Pointer(Pointer {
@@ -61,15 +71,14 @@ impl Process {
             }));
         }
         let need = data.len() + 1;
-        let (addr, own) = match self.stage_room(py, staged, need)? {
+        let (addr, own) = match self.stage_room(py, sandbox, staged, need)? {
             Some(addr) => (addr, false),
-            None => (self.sandbox.malloc(need).py()?, true),
+            None => (sandbox.malloc(need).py()?, true),
         };
         staged.copies.push((b.clone(), addr, own));
-        let written = self
-            .sandbox
+        let written = sandbox
             .write(addr, data)
-            .and_then(|()| self.sandbox.write(addr + data.len() as u64, &[0]));
+            .and_then(|()| sandbox.write(addr + data.len() as u64, &[0]));
         written.py()?;
         Ok(Value::Pointer(Pointer { lib, addr }))
     }
@@ -79,16 +88,17 @@ impl Process {
     fn stage_room(
         &self,
         py: Python<'_>,
+        sandbox: &Sandbox,
         staged: &mut Staged<'_>,
         need: usize,
     ) -> PyResult<Option<u64>> {
         let used = match staged.used {
             Some(used) => used,
             None => {
-                if self.stage.with(py, |s| s.busy) {
+                if self.0.with(py, |s| s.busy) {
                     return Ok(None);
                 }
-                self.stage.with(py, |s| s.busy = true);
+                self.0.with(py, |s| s.busy = true);
                 staged.used = Some(0);
                 0
             }
@@ -98,18 +108,18 @@ impl Process {
         if end > STAGE_MAX {
             return Ok(None);
         }
-        let (addr, size) = self.stage.with(py, |s| (s.addr, s.size));
+        let (addr, size) = self.0.with(py, |s| (s.addr, s.size));
         let base = if end <= size {
             addr
         } else if used == 0 {
             // Larger, before anything of this call is in it.
             let size = end.next_power_of_two().max(4096);
-            let new = self.sandbox.malloc(size).py()?;
+            let new = sandbox.malloc(size).py()?;
             if addr != 0 {
                 // SAFETY: the stage's old block, from `malloc`, freed once.
-                let _ = unsafe { self.sandbox.free(addr) };
+                let _ = unsafe { sandbox.free(addr) };
             }
-            self.stage.with(py, |s| {
+            self.0.with(py, |s| {
                 s.addr = new;
                 s.size = size;
             });
@@ -123,11 +133,11 @@ impl Process {
 
     /// After the call: each copy C changed is copied back into its `bytes` object, blocks of
     /// their own are freed, and the stage is free again.
-    pub(crate) fn unstage(&self, py: Python<'_>, staged: Staged<'_>) {
+    pub(crate) fn unstage(&self, py: Python<'_>, sandbox: &Sandbox, staged: Staged<'_>) {
         for (b, addr, own) in &staged.copies {
             let len = b.as_bytes().len();
             if len > 0 {
-                if let Ok(guest) = self.sandbox.host_pointer(*addr, len) {
+                if let Ok(guest) = sandbox.host_pointer(*addr, len) {
                     // SAFETY: checked to lie in the sandbox's memory, which does not move; the
                     // process is claimed by this thread, so no C code of it runs now.
                     let now = unsafe { std::slice::from_raw_parts(guest.as_ptr(), len) };
@@ -144,11 +154,11 @@ impl Process {
             }
             if *own {
                 // SAFETY: the argument's own block, from `malloc`, freed once.
-                let _ = unsafe { self.sandbox.free(*addr) };
+                let _ = unsafe { sandbox.free(*addr) };
             }
         }
         if staged.used.is_some() {
-            self.stage.with(py, |s| s.busy = false);
+            self.0.with(py, |s| s.busy = false);
         }
     }
 }
