@@ -54,6 +54,9 @@ pub(crate) struct CDataBase {
     /// Its type's `_b_items_`: given when a callback makes it, kept after its first item
     /// otherwise (no lookup per item).
     pub(crate) items: GilCell<Option<Py<PyAny>>>,
+    /// Its type's `_b_alloc_` (an `alloc::Alloc`) from its constructor until its `tp_init`
+    /// takes it (see `init.rs`).
+    pub(crate) alloc: GilCell<Option<Py<PyAny>>>,
 }
 
 impl CDataBase {
@@ -71,6 +74,7 @@ impl CDataBase {
             index: GilCell::new(0),
             keep: GilCell::new(None),
             items: GilCell::new(None),
+            alloc: GilCell::new(None),
         }
     }
 }
@@ -89,5 +93,6 @@ impl CDataBase {
         self.size.store(py, None);
         self.index.store(py, 0);
         self.keep.set(py, None);
+        self.alloc.set(py, None);
     }
 }

@@ -91,7 +91,7 @@ impl Constructor {
 /// A new zeroed block for an instance of `cls`, of the size its type's `_b_alloc_` says (see
 /// [`Alloc`]); a type's first instance asks the Python layer's `cls._b_first_()` for that,
 /// which checks that the type can have instances.
-fn own_block(cls: &Bound<'_, PyType>) -> PyResult<Block> {
+fn own_block<'py>(cls: &Bound<'py, PyType>) -> PyResult<(Block, Bound<'py, Alloc>)> {
     let py = cls.py();
     let alloc = match Alloc::of(cls) {
         Some(a) => a,
@@ -100,14 +100,15 @@ fn own_block(cls: &Bound<'_, PyType>) -> PyResult<Block> {
             .cast_into::<Alloc>()?,
     };
     let a = alloc.get();
-    Block::new(a.process.bind(py), a.size.max(1))
+    let block = Block::new(a.process.bind(py), a.size.max(1))?;
+    Ok((block, alloc))
 }
 
 /// A new instance of `cls` with memory of its own and no `__init__` run: what `T.__new__(T)`
 /// makes.
 pub(crate) fn owned_instance<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, CDataBase>> {
     let obj = bare_instance(cls)?;
-    let block = own_block(cls)?;
+    let (block, _) = own_block(cls)?;
     let this = obj.get();
     this.addr.store(cls.py(), block.addr);
     drop(this.own.replace(cls.py(), Some(block)));
@@ -142,12 +143,15 @@ impl CDataBase {
     ) -> PyResult<Self> {
         let py = cls.py();
         let this = CDataBase::bare();
-        if args.len() == 1 && args.get_item(0)?.is(bare_args(py).get_item(0)?) {
+        // `bare_instance` passes its private tuple itself.
+        if args.is(bare_args(py)) {
             return Ok(this);
         }
-        let block = own_block(cls)?;
+        let (block, alloc) = own_block(cls)?;
         this.addr.store(py, block.addr);
         this.own.replace(py, Some(block));
+        // For this instance's `tp_init`, which would look it up again.
+        this.alloc.set(py, Some(alloc.into_any().unbind()));
         Ok(this)
     }
 

@@ -31,8 +31,12 @@ fn init(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<()> {
     let py = obj.py();
-    let ty = obj.get_type();
-    let Some(alloc) = Alloc::of(&ty) else {
+    // The constructor's lookup, if this is `T(...)`; else the type's.
+    let alloc = match obj.get().alloc.replace(py, None) {
+        Some(a) => a.into_bound(py).cast_into::<Alloc>().ok(),
+        None => Alloc::of(&obj.get_type()),
+    };
+    let Some(alloc) = alloc else {
         return python_init(obj, args, kwargs);
     };
     match &alloc.get().init {
