@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt};
 
-use wasmctypes::{BackendKind, CType, LoadOptions, Sandbox, Value, CDLL};
+use wasmctypes::{BackendKind, CType, LoadOptions, Repr, Sandbox, Value, CDLL};
 
 use crate::convert::object;
 use crate::error::OrPy;
@@ -188,8 +188,64 @@ impl Process {
     /// in wasm; NULL is a ValueError).
     pub(crate) fn load_number(&self, py: Python<'_>, addr: u64, t: CType) -> PyResult<Py<PyAny>> {
         let _claim = self.claim(py)?;
-        self.sync_range(py, Direction::In, addr, self.sandbox.sizeof(t))?;
+        let repr = self.sandbox.data_model().repr(t);
+        self.sync_range(py, Direction::In, addr, repr.size())?;
+        if let Some(v) = self.read_number(py, addr, repr)? {
+            return Ok(v);
+        }
         object(py, self.sandbox.get(addr, t).py()?)
+    }
+
+    /// The integer or IEEE float of representation `repr` at `addr`, read in place (bounds-
+    /// checked in wasm; NULL is a ValueError); `None` for the other representations. The
+    /// caller has claimed the process.
+    #[inline]
+    fn read_number(&self, py: Python<'_>, addr: u64, repr: Repr) -> PyResult<Option<Py<PyAny>>> {
+        let size = match repr {
+            Repr::Int(n) | Repr::UInt(n) => n as usize,
+            Repr::F32 => 4,
+            Repr::F64 => 8,
+            _ => return Ok(None),
+        };
+        let p = self.sandbox.host_pointer(addr, size).py()?.as_ptr();
+        let mut raw = [0u8; 8];
+        // SAFETY: `host_pointer` checked `size` (at most 8) bytes at `p`; the process is
+        // claimed, so no C code of it writes them meanwhile.
+        unsafe { std::ptr::copy_nonoverlapping(p, raw.as_mut_ptr(), size) };
+        let bits = u64::from_le_bytes(raw);
+        let v = match repr {
+            Repr::Int(n) => {
+                let shift = 64 - 8 * n as u32;
+                (((bits << shift) as i64) >> shift)
+                    .into_pyobject(py)?
+                    .into_any()
+            }
+            Repr::UInt(_) => bits.into_pyobject(py)?.into_any(),
+            Repr::F32 => (f32::from_bits(bits as u32) as f64)
+                .into_pyobject(py)?
+                .into_any(),
+            _ => f64::from_bits(bits).into_pyobject(py)?.into_any(),
+        };
+        Ok(Some(v.unbind()))
+    }
+
+    /// Stores the plain number `v` in place as representation `repr` at `addr`, masked to its
+    /// width (an integer) or rounded (a float); `false` for anything else. The caller has
+    /// claimed the process.
+    #[inline]
+    fn write_number(&self, addr: u64, repr: Repr, v: &Value) -> PyResult<bool> {
+        let (bytes, size) = match (repr, v) {
+            (Repr::Int(n) | Repr::UInt(n), Value::Int(i)) => {
+                ((*i as u128).to_le_bytes(), n as usize)
+            }
+            (Repr::F32, Value::Float(f)) => (((*f as f32).to_bits() as u128).to_le_bytes(), 4),
+            (Repr::F64, Value::Float(f)) => ((f.to_bits() as u128).to_le_bytes(), 8),
+            _ => return Ok(false),
+        };
+        let p = self.sandbox.host_pointer(addr, size).py()?.as_ptr();
+        // SAFETY: `host_pointer` checked `size` bytes at `p`; the process is claimed.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, size) };
+        Ok(true)
     }
 
     /// `v` as the core stores it as C type `t` (masked to the width, as ctypes' setters do),
@@ -220,15 +276,18 @@ impl Process {
         }
         let _claim = self.claim(py)?;
         let lib = &self.sandbox;
-        match t {
-            // A string pointer's setter copies the string into the library's memory.
-            CType::CharP | CType::WCharP | CType::VoidP => {
-                wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone())
+        let repr = lib.data_model().repr(t);
+        if !self.write_number(addr, repr, &v)? {
+            match t {
+                // A string pointer's setter copies the string into the library's memory.
+                CType::CharP | CType::WCharP | CType::VoidP => {
+                    wasmctypes::CValue::from_address(lib, t, addr).set_value(v.clone())
+                }
+                _ => lib.set(addr, t, &v),
             }
-            _ => lib.set(addr, t, &v),
+            .py()?;
         }
-        .py()?;
-        self.sync_range(py, Direction::Out, addr, lib.sizeof(t))
+        self.sync_range(py, Direction::Out, addr, repr.size())
     }
 
     /// Stores the address `value` as a pointer at `addr` (a pointer's contents).
