@@ -9,7 +9,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 use crate::cdata::CDataBase;
 
@@ -50,15 +50,25 @@ pub(crate) fn container<'py>(obj: &Bound<'py, CDataBase>) -> PyResult<Bound<'py,
 }
 
 /// The key of what item or field `index` of `target` keeps: the indexes from the root, in
-/// hex, innermost first, as CPython writes them.
-fn unique_key(target: &Bound<'_, CDataBase>, index: isize) -> PyResult<String> {
+/// hex, innermost first, as CPython writes them. The keys of a root's items 0 and 1 and of
+/// index -1 (what every pointer, `cast` and `from_buffer` keep) are made once.
+fn unique_key<'py>(target: &Bound<'py, CDataBase>, index: isize) -> PyResult<Bound<'py, PyString>> {
     let py = target.py();
+    let this = target.get();
+    if this.base.with(py, |b| b.is_none()) {
+        match index {
+            0 => return Ok(pyo3::intern!(py, "0").clone()),
+            1 => return Ok(pyo3::intern!(py, "1").clone()),
+            -1 => return Ok(pyo3::intern!(py, "ffffffff").clone()),
+            _ => {}
+        }
+    }
     let mut key = format!("{:x}", index as u32);
     let mut t = target.clone();
     for _ in 0..CHAIN_MAX {
         let this = t.get();
         let Some(base) = this.base.cloned(py) else {
-            return Ok(key);
+            return Ok(PyString::new(py, &key));
         };
         key.push_str(&format!(":{:x}", this.index.load(py) as u32));
         t = base.into_bound(py).cast_into::<CDataBase>()?;

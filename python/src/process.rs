@@ -323,7 +323,14 @@ impl Process {
 
     /// The pointer stored at `addr` (as `c_void_p`).
     pub(crate) fn pointer_at(&self, py: Python<'_>, addr: u64) -> PyResult<Value> {
-        self.memory(py, |lib| lib.get(addr, CType::VoidP))
+        let _claim = self.claim(py)?;
+        let size = self.sandbox.sizeof(CType::VoidP);
+        self.sync_range(py, Direction::In, addr, size)?;
+        let p = self.sandbox.host_pointer(addr, size).py()?.as_ptr();
+        let mut raw = [0u8; 8];
+        // SAFETY: `host_pointer` checked `size` (4 or 8) bytes at `p`; the process is claimed.
+        unsafe { std::ptr::copy_nonoverlapping(p, raw.as_mut_ptr(), size) };
+        Ok(Value::Int(u64::from_le_bytes(raw) as i128))
     }
 
     /// Runs `f` on the process (the sandbox's scope, natively this process), claimed.
