@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyType};
 use crate::alloc::Alloc;
 use crate::carg::CArg;
 use crate::cdata::CDataBase;
-use crate::cdata_methods::owned_instance;
+use crate::cdata_methods::{bare_instance, owned_instance};
 use crate::gil_cell::GilCell;
 use crate::keep;
 use crate::process::Process;
@@ -129,6 +129,42 @@ impl Functions {
         let p = owned_instance(&pt)?;
         self.point(&p, &data)?;
         Ok(p.into_any().unbind())
+    }
+
+    /// `p.contents` of a pointer `p`: an object of its `_type_` at the address it holds,
+    /// sharing `p`'s memory (its `_b_base_`, index 0), as ctypes makes it; the Python layer's
+    /// `fallback(p)` for a target type with no `_b_alloc_` (not final, abstract).
+    fn _contents<'py>(
+        &self,
+        p: &Bound<'py, CDataBase>,
+        fallback: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = p.py();
+        let this = p.get();
+        let target = p.get_type().getattr(pyo3::intern!(py, "_type_"))?;
+        let Some(target) = target
+            .cast::<PyType>()
+            .ok()
+            .filter(|t| Alloc::of(t).is_some())
+        else {
+            return fallback.call1((p,));
+        };
+        let addr = match this.ptr.load(py) {
+            Some(a) => a,
+            None => match self.process.get().pointer_at(py, this.addr.load(py))? {
+                wasmctypes::Value::Int(a) => a as u64,
+                _ => 0,
+            },
+        };
+        if addr == 0 {
+            return Err(PyValueError::new_err("NULL pointer access"));
+        }
+        let obj = bare_instance(target)?;
+        let o = obj.get();
+        o.addr.store(py, addr);
+        o.base.set(py, Some(p.clone().into_any().unbind()));
+        o.index.store(py, 0);
+        Ok(obj.into_any())
     }
 
     /// `p.contents = obj` once the Python layer checked `obj`'s type: `p`'s memory holds

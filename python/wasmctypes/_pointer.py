@@ -31,8 +31,9 @@ def define(m):
                 return self._b_ptr_
             return _struct.unpack(fmt("P"), proc.read(self._b_addr, proc.sizeof("P")))[0]
 
-        @property
-        def contents(self):
+        def _contents(self):
+            """`contents` for a target type that is not final yet (`_core.Functions._contents`
+            makes it in Rust for the others)."""
             a = self._addr()
             if not a:
                 raise ValueError("NULL pointer access")
@@ -41,6 +42,10 @@ def define(m):
             obj._b_base_ = self
             obj._b_index = 0
             return obj
+
+        @property
+        def contents(self):
+            return _functions._contents(self, _Pointer._contents)
 
         @contents.setter
         def contents(self, obj):
