@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 use crate::block::Block;
 use crate::gil_cell::GilCell;
+use crate::process::Process;
 
 /// The base of every ctypes instance (`_CData`): it gives them ctypes' buffer protocol, so
 /// that `memoryview(obj)`, `bytes(obj)` and `hexlify(obj)` share the object's memory, as
@@ -80,6 +81,15 @@ impl CDataBase {
 }
 
 impl CDataBase {
+    /// The address a pointer object holds: its own value when it has no memory (`_b_ptr_`, a
+    /// callback's pointer argument), else the pointer stored in its memory.
+    pub(crate) fn held_address(&self, py: Python<'_>, process: &Process) -> PyResult<u64> {
+        match self.ptr.load(py) {
+            Some(a) => Ok(a),
+            None => process.pointer_at(py, self.addr.load(py)),
+        }
+    }
+
     /// Makes the object what [`CDataBase::bare`] makes (its items excepted): no memory,
     /// nothing kept, no prepared call.
     pub(crate) fn reset(&self, py: Python<'_>) {

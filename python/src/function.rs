@@ -98,13 +98,8 @@ impl Prepared {
                 Ok(Some(Value::Typed(ct, v.into())))
             }
             Some(Pass::Held) => {
-                let process = self.process.get();
-                let addr = match process.pointer_at(py, addr)? {
-                    Value::Int(a) => a as u64,
-                    Value::Pointer(p) => p.addr,
-                    _ => 0,
-                };
-                Ok(Some(self.pointer(addr)))
+                let held = self.process.get().pointer_at(py, addr)?;
+                Ok(Some(self.pointer(held)))
             }
             Some(Pass::ByValue(k)) => {
                 let Some(desc) = self.structs.borrow().get(k).map(|d| d.clone_ref(py)) else {

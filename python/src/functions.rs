@@ -149,13 +149,7 @@ impl Functions {
         else {
             return fallback.call1((p,));
         };
-        let addr = match this.ptr.load(py) {
-            Some(a) => a,
-            None => match self.process.get().pointer_at(py, this.addr.load(py))? {
-                wasmctypes::Value::Int(a) => a as u64,
-                _ => 0,
-            },
-        };
+        let addr = this.held_address(py, self.process.get())?;
         if addr == 0 {
             return Err(PyValueError::new_err("NULL pointer access"));
         }

@@ -4,7 +4,7 @@ use pyo3::exceptions::{PyAttributeError, PyIndexError, PyTypeError, PyValueError
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString};
 
-use wasmctypes::{CType, Value};
+use wasmctypes::CType;
 
 use crate::cdata::CDataBase;
 
@@ -64,14 +64,7 @@ impl Items {
                 item_address(obj.addr.load(py), j, self.size)
             }
             None => {
-                let base = match obj.ptr.load(py) {
-                    Some(p) => p,
-                    None => match process.pointer_at(py, obj.addr.load(py))? {
-                        Value::Int(a) => a as u64,
-                        Value::Pointer(p) => p.addr,
-                        _ => 0,
-                    },
-                };
+                let base = obj.held_address(py, process)?;
                 if base == 0 {
                     return Err(PyValueError::new_err("NULL pointer access"));
                 }

@@ -207,12 +207,7 @@ impl Process {
             Repr::F64 => 8,
             _ => return Ok(None),
         };
-        let p = self.sandbox.host_pointer(addr, size).py()?.as_ptr();
-        let mut raw = [0u8; 8];
-        // SAFETY: `host_pointer` checked `size` (at most 8) bytes at `p`; the process is
-        // claimed, so no C code of it writes them meanwhile.
-        unsafe { std::ptr::copy_nonoverlapping(p, raw.as_mut_ptr(), size) };
-        let bits = u64::from_le_bytes(raw);
+        let bits = self.read_bits(addr, size)?;
         let v = match repr {
             Repr::Int(n) => {
                 let shift = 64 - 8 * n as u32;
@@ -234,18 +229,37 @@ impl Process {
     /// claimed the process.
     #[inline]
     fn write_number(&self, addr: u64, repr: Repr, v: &Value) -> PyResult<bool> {
-        let (bytes, size) = match (repr, v) {
-            (Repr::Int(n) | Repr::UInt(n), Value::Int(i)) => {
-                ((*i as u128).to_le_bytes(), n as usize)
-            }
-            (Repr::F32, Value::Float(f)) => (((*f as f32).to_bits() as u128).to_le_bytes(), 4),
-            (Repr::F64, Value::Float(f)) => ((f.to_bits() as u128).to_le_bytes(), 8),
+        let (bits, size) = match (repr, v) {
+            (Repr::Int(n) | Repr::UInt(n), Value::Int(i)) => (*i as u64, n as usize),
+            (Repr::F32, Value::Float(f)) => ((*f as f32).to_bits() as u64, 4),
+            (Repr::F64, Value::Float(f)) => (f.to_bits(), 8),
             _ => return Ok(false),
         };
+        self.write_bits(addr, bits, size)?;
+        Ok(true)
+    }
+
+    /// The `size` (at most 8) little-endian bytes at `addr`, zero-extended: read in place
+    /// through `host_pointer` (bounds-checked in wasm; NULL is a ValueError). The caller has
+    /// claimed the process.
+    #[inline]
+    fn read_bits(&self, addr: u64, size: usize) -> PyResult<u64> {
+        let p = self.sandbox.host_pointer(addr, size).py()?.as_ptr();
+        let mut raw = [0u8; 8];
+        // SAFETY: `host_pointer` checked `size` (at most 8) bytes at `p`; the process is
+        // claimed, so no C code of it writes them meanwhile.
+        unsafe { std::ptr::copy_nonoverlapping(p, raw.as_mut_ptr(), size.min(8)) };
+        Ok(u64::from_le_bytes(raw))
+    }
+
+    /// Writes the low `size` (at most 8) bytes of `bits` at `addr`, little-endian, in place.
+    /// The caller has claimed the process.
+    #[inline]
+    fn write_bits(&self, addr: u64, bits: u64, size: usize) -> PyResult<()> {
         let p = self.sandbox.host_pointer(addr, size).py()?.as_ptr();
         // SAFETY: `host_pointer` checked `size` bytes at `p`; the process is claimed.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, size) };
-        Ok(true)
+        unsafe { std::ptr::copy_nonoverlapping(bits.to_le_bytes().as_ptr(), p, size.min(8)) };
+        Ok(())
     }
 
     /// `v` as the core stores it as C type `t` (masked to the width, as ctypes' setters do),
@@ -292,18 +306,14 @@ impl Process {
 
     /// Stores the address `value` as a pointer at `addr` (a pointer's contents).
     pub(crate) fn store_pointer(&self, py: Python<'_>, addr: u64, value: u64) -> PyResult<()> {
-        if addr == 0 {
-            return Err(PyValueError::new_err("NULL pointer access"));
-        }
         let _claim = self.claim(py)?;
         let size = self.sandbox.sizeof(CType::VoidP);
-        let bytes = value.to_le_bytes();
         if size < 8 && value >> (8 * size) != 0 {
             return Err(PyValueError::new_err(format!(
                 "address {value:#x} does not fit in a pointer of this process"
             )));
         }
-        self.sandbox.write(addr, &bytes[..size]).py()?;
+        self.write_bits(addr, value, size)?;
         self.sync_range(py, Direction::Out, addr, size)
     }
 
@@ -321,16 +331,13 @@ impl Process {
         }
     }
 
-    /// The pointer stored at `addr` (as `c_void_p`).
-    pub(crate) fn pointer_at(&self, py: Python<'_>, addr: u64) -> PyResult<Value> {
+    /// The address a pointer stored at `addr` holds (bounds-checked in wasm; NULL is a
+    /// ValueError).
+    pub(crate) fn pointer_at(&self, py: Python<'_>, addr: u64) -> PyResult<u64> {
         let _claim = self.claim(py)?;
         let size = self.sandbox.sizeof(CType::VoidP);
         self.sync_range(py, Direction::In, addr, size)?;
-        let p = self.sandbox.host_pointer(addr, size).py()?.as_ptr();
-        let mut raw = [0u8; 8];
-        // SAFETY: `host_pointer` checked `size` (4 or 8) bytes at `p`; the process is claimed.
-        unsafe { std::ptr::copy_nonoverlapping(p, raw.as_mut_ptr(), size) };
-        Ok(Value::Int(u64::from_le_bytes(raw) as i128))
+        self.read_bits(addr, size)
     }
 
     /// Runs `f` on the process (the sandbox's scope, natively this process), claimed.
