@@ -38,6 +38,7 @@ mod error;
 #[cfg(test)]
 mod fuzz;
 mod library;
+pub mod prototype;
 pub mod toolchain;
 pub mod tools;
 mod types;
@@ -61,6 +62,7 @@ pub use error::{Error, Mismatch, Result, TrapKind};
 pub use library::callback::Callback;
 pub use library::typed::{Params, Results, Scalar, TypedFunction};
 pub use library::{Detach, Function, Sandbox, CDLL, LIBC};
+pub use prototype::{MismatchKind, PrototypeMismatch, Prototypes};
 pub use sandbox::SandboxConfig;
 pub use toolchain::{Built, OptLevel, Toolchain};
 pub use tools::invoke::{invoke, ArgReport, ArgSpec, CallReport, PreparedCall};

@@ -4,12 +4,14 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::function::Function;
 use super::inner::LibInner;
 
 use crate::backend::{AnyBackend, Backend, BackendKind, LibraryInfo, LoadOptions, Output};
 use crate::error::{Error, Result};
+use crate::prototype::Prototypes;
 use crate::types::{CType, DataModel, Type};
 use crate::value::{LibId, Value};
 
@@ -194,6 +196,46 @@ impl CDLL {
         Ok(self.new_function(name.to_string(), None))
     }
 
+    /// The library's own C prototypes and types, read from the DWARF its build kept (see
+    /// [`Prototypes`]), or `None` when it has none (built with `--strip`, or by another
+    /// toolchain without `-g`). Read once per process and file.
+    pub fn prototypes(&self) -> Result<Option<Arc<Prototypes>>> {
+        if !self.path.is_file() {
+            return Ok(None);
+        }
+        Prototypes::of_file(&self.path)
+    }
+
+    /// [`CDLL::function`] declared from the C: argtypes and restype as a binding declares them
+    /// ([`Prototypes::ctypes`]: numbers by width and signedness, `size_t` as `c_size_t`,
+    /// pointer arguments as `c_void_p`, a `char *` result as `c_char_p`, the fixed part of a
+    /// variadic function). A function without a prototype, or with a type ctypes cannot
+    /// declare (a structure by value, `__int128`), is a `ValueError` that says which.
+    pub fn function_with_prototype(&self, name: &str) -> Result<Function> {
+        let mut f = self.function(name)?;
+        let protos = self.prototypes()?.ok_or_else(|| {
+            Error::ValueError(format!(
+                "{}: no prototype for {name}: the library has no debug information (build it \
+                 without --strip)",
+                self.path.display()
+            ))
+        })?;
+        let proto = protos.function(name).ok_or_else(|| {
+            Error::ValueError(format!(
+                "{}: no prototype for {name} in its debug information",
+                self.path.display()
+            ))
+        })?;
+        let (argtypes, restype) = protos.ctypes(proto).ok_or_else(|| {
+            Error::ValueError(format!(
+                "{name}: `{}` has a type ctypes cannot declare",
+                protos.declaration(proto)
+            ))
+        })?;
+        f.set_argtypes(&argtypes)?.set_restype(restype)?;
+        Ok(f)
+    }
+
     /// The function a C function pointer points to: ctypes' `CFUNCTYPE(...)(address)`. Its
     /// restype is `c_int` and its argtypes are unset, as for [`CDLL::function`]. In wasm,
     /// `address` is an index into the sandbox's function table: one outside it, an empty
@@ -215,10 +257,12 @@ impl CDLL {
         Function {
             lib: self.inner.clone(),
             module: self.module,
+            path: self.path.clone(),
             name,
             address,
             argtypes: None,
             restype: Type::Simple(CType::Int),
+            restype_declared: false,
             proto: std::cell::Cell::new(None),
             scalar: std::cell::OnceCell::new(),
             inferred: RefCell::new(None),

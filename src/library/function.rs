@@ -22,12 +22,16 @@ pub struct Function {
     pub(super) lib: Rc<LibInner>,
     /// The library (module of the sandbox) whose handle looked the name up.
     pub(super) module: usize,
+    /// The file of that library (its debug information holds the C prototypes).
+    pub(super) path: Rc<std::path::Path>,
     pub(super) name: String,
     /// A function pointer's address (see [`CDLL::function_at`](super::CDLL::function_at)),
     /// or `None` for the symbol `name`.
     pub(super) address: Option<u64>,
     pub(super) argtypes: Option<Vec<Type>>,
     pub(super) restype: Type,
+    /// Whether `restype` was set (ctypes' default `c_int` otherwise).
+    pub(super) restype_declared: bool,
     pub(super) proto: std::cell::Cell<Option<ProtoId>>,
     /// Set once the declared prototype is prepared, when it qualifies for the fast path.
     pub(super) scalar: std::cell::OnceCell<ScalarCall>,
@@ -101,8 +105,28 @@ impl Function {
             return Err(Error::TypeError("a function cannot return an array".into()));
         }
         self.restype = t;
+        self.restype_declared = true;
         self.invalidate();
         Ok(self)
+    }
+
+    /// This binding checked against the library's C prototype (see [`Prototypes::check`]):
+    /// every place its argtypes or restype disagree with the C. Empty when they agree, and when
+    /// the library has no debug information or no prototype for this function.
+    ///
+    /// [`Prototypes::check`]: crate::Prototypes::check
+    pub fn prototype_mismatches(&self) -> Result<Vec<crate::PrototypeMismatch>> {
+        if self.address.is_some() || !self.path.is_file() {
+            return Ok(Vec::new());
+        }
+        let Some(protos) = crate::Prototypes::of_file(&self.path)? else {
+            return Ok(Vec::new());
+        };
+        let Some(proto) = protos.function(&self.name) else {
+            return Ok(Vec::new());
+        };
+        let restype = self.restype_declared.then_some(&self.restype);
+        Ok(protos.check(proto, self.argtypes.as_deref(), restype))
     }
 
     /// wasmtime's `Func::typed`, for C: checks the declared argtypes and restype against the

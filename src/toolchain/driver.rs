@@ -6,7 +6,8 @@
 //! - compiling (`-c`, `-S`, `-E`, `-M*`, `-fsyntax-only`) makes position-independent objects
 //!   (`-fPIC`) with wasi-libc's headers and nothing of the host's (`-nostdlibinc`), bulk
 //!   memory (`memcpy`/`memset` as `memory.copy`/`memory.fill`, not calls into libc) and
-//!   SIMD128 enabled, and default visibility unless the build asks otherwise;
+//!   SIMD128 enabled, DWARF kept (`-g`; `--strip` drops it), and default visibility unless
+//!   the build asks otherwise;
 //! - `-shared` links a *side module* with `wasm-ld` (whatever the output's name: `-o
 //!   libfoo.so` is a wasm module), libc left as imports that the sandbox resolves, defined
 //!   symbols bound locally (`-Bsymbolic`), compiler-rt's builtins linked in (as libgcc is
@@ -40,6 +41,9 @@ pub const COMPILE_FLAGS: &[&str] = &[
     "-fvisibility=default",
     "-mbulk-memory",
     "-msimd128",
+    // DWARF, in custom sections the module's code never reads: the library's own C
+    // prototypes (see `crate::prototype`). `--strip` (or the build's own `-g0`) drops it.
+    "-g",
 ];
 
 /// `wasm-ld` flags of a side module made by [`Driver::cc`].
@@ -182,7 +186,12 @@ impl Driver {
     /// Compiles or links as `cc ARGS` would, for the sandbox; the exit status (the tools'
     /// output goes to this process's stdout and stderr). See the module docs.
     pub fn cc(&self, args: &[String]) -> Result<i32> {
-        let args = expand_response_files(args, 0)?;
+        let mut args = expand_response_files(args, 0)?;
+        // `--strip`: no DWARF, as a build without `-g` (the default keeps it).
+        if args.iter().any(|a| a == "--strip") {
+            args.retain(|a| a != "--strip");
+            args.push("-g0".into());
+        }
         refuse_unsupported(&args)?;
         match mode(&args) {
             Mode::Compile | Mode::Command => {

@@ -145,6 +145,9 @@ pub struct Toolchain {
     objcopy: Option<PathBuf>,
     host_cc: PathBuf,
     opt: OptLevel,
+    /// Whether both builds keep DWARF (`-g`, the default): the library's own C prototypes,
+    /// which `inspect` prints and bindings are checked against (see [`crate::prototype`]).
+    debug: bool,
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -192,6 +195,7 @@ impl Toolchain {
                 objcopy: None,
                 host_cc,
                 opt: OptLevel::default(),
+                debug: true,
             });
         }
         if let Some(cc) = std::env::var_os("CC_WASM") {
@@ -202,6 +206,7 @@ impl Toolchain {
                 objcopy: None,
                 host_cc,
                 opt: OptLevel::default(),
+                debug: true,
             });
         }
         let missing = || {
@@ -222,6 +227,7 @@ impl Toolchain {
             side_ld: Some(ld),
             objcopy: on_path("llvm-objcopy-19"),
             opt: OptLevel::default(),
+            debug: true,
         })
     }
 
@@ -229,6 +235,23 @@ impl Toolchain {
     pub fn with_opt_level(mut self, opt: OptLevel) -> Toolchain {
         self.opt = opt;
         self
+    }
+
+    /// This toolchain keeping DWARF in both builds (`-g`, the default) or not (`--strip`).
+    /// The code is the same either way: the module keeps it in custom sections, the shared
+    /// object in `.debug_*` sections.
+    pub fn with_debug_info(mut self, on: bool) -> Toolchain {
+        self.debug = on;
+        self
+    }
+
+    /// The flags that say whether to keep DWARF.
+    fn debug_flags(&self) -> Vec<String> {
+        if self.debug {
+            vec!["-g".into()]
+        } else {
+            vec!["-g0".into()]
+        }
     }
 
     /// Whether [`Toolchain::build`] makes side modules (loaded into a sandbox with the libc
@@ -240,7 +263,7 @@ impl Toolchain {
     /// A string that changes whenever the compilers or flags change; part of the cache key.
     pub fn identity(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{:?} {}|{}|{} {}|{}|{}|{}",
+            "{}|{}|{}|{:?}|{:?} {}|{}|{} {}|{}|{}|{}|{}",
             self.wasm_cc.display(),
             self.wasm_extra.join(" "),
             WASM_FLAGS.join(" "),
@@ -252,7 +275,8 @@ impl Toolchain {
             libc::BUILTINS,
             self.host_cc.display(),
             HOST_FLAGS.join(" "),
-            self.opt.flag()
+            self.opt.flag(),
+            self.debug_flags().join(" ")
         )
     }
 
@@ -309,6 +333,7 @@ impl Toolchain {
         };
         let mut host_args: Vec<String> = HOST_FLAGS.iter().map(|s| s.to_string()).collect();
         host_args.push(self.opt.flag().into());
+        host_args.extend(self.debug_flags());
         host_args.extend(flags.iter().cloned());
         host_args.extend(["-o".into(), built.native.display().to_string()]);
         host_args.extend(sources.iter().map(|s| s.display().to_string()));
@@ -334,6 +359,7 @@ impl Toolchain {
             let object = out.with_extension(format!("{i}.o"));
             let mut cc_args: Vec<String> = SIDE_FLAGS.iter().map(|s| s.to_string()).collect();
             cc_args.push(self.opt.flag().into());
+            cc_args.extend(self.debug_flags());
             cc_args.extend(self.wasm_extra.iter().cloned());
             cc_args.extend(flags.iter().cloned());
             cc_args.extend([
@@ -377,6 +403,7 @@ impl Toolchain {
     fn reactor(&self, sources: &[PathBuf], flags: &[String], out: &Path) -> Result<()> {
         let mut args: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(self.opt.flag().into());
+        args.extend(self.debug_flags());
         args.extend(self.wasm_extra.iter().cloned());
         args.extend(flags.iter().cloned());
         args.extend(["-o".into(), out.display().to_string()]);

@@ -212,6 +212,83 @@ impl ArgSpec {
     }
 }
 
+/// Whether `text` gives no type of its own: not `TYPE:VALUE`, `TYPE[]:...`, `buf:`, `wbuf:`
+/// or `null`, but a bare integer or text.
+fn is_untyped(text: &str) -> bool {
+    if text == "null" {
+        return false;
+    }
+    match text.split_once(':') {
+        Some((prefix, _)) => {
+            !(matches!(prefix, "buf" | "wbuf")
+                || prefix.ends_with("[]")
+                || CType::from_name(prefix).is_some()
+                || prefix.starts_with("c_"))
+        }
+        None => true,
+    }
+}
+
+/// One call's arguments, result type and fixed count, typed from the C prototype where the
+/// command line does not type them (`wasmctypes call greeting greet World`). An untyped
+/// argument takes its parameter's type: an integer for `size_t` is a `c_size_t`, a number for
+/// `double` a `c_double`, text for `char *` a `c_char_p`, an integer for any other pointer an
+/// address. `restype` (`--restype`) and `fixed` (`--fixed`) win when given; without a
+/// prototype the defaults are ctypes' (`c_int`, untyped arguments as [`ArgSpec::parse`]).
+pub fn typed_call(
+    lib: &CDLL,
+    symbol: &str,
+    args: &[String],
+    restype: Option<&str>,
+    fixed: Option<usize>,
+) -> Result<(Vec<ArgSpec>, CType, Option<usize>)> {
+    let protos = lib.prototypes().ok().flatten();
+    let proto = protos.as_ref().and_then(|p| {
+        let f = p.function(symbol)?;
+        let (mut args, ret) = p.ctypes(f)?;
+        // Text for `char *` is a string, never an address.
+        for (t, (_, c)) in args.iter_mut().zip(&f.signature.params) {
+            if p.is_text(*c) {
+                *t = crate::Type::Simple(CType::CharP);
+            }
+        }
+        Some(((args, ret), f.signature.variadic))
+    });
+    let params: &[crate::Type] = proto.as_ref().map_or(&[], |((a, _), _)| a.as_slice());
+    let mut specs = Vec::with_capacity(args.len());
+    for (i, text) in args.iter().enumerate() {
+        let param = params.get(i).and_then(|t| t.simple());
+        let spec = match param {
+            Some(t) if is_untyped(text) => match t {
+                CType::VoidP if parse_int(text).is_none() => ArgSpec::parse(text),
+                CType::Void => ArgSpec::parse(text),
+                t => parse_value(t, text).map(|v| ArgSpec::Scalar(t, v)),
+            },
+            _ => ArgSpec::parse(text),
+        };
+        specs.push(spec.map_err(|e| match e {
+            Error::ArgumentError { cause, .. } => Error::ArgumentError {
+                position: Some(i + 1),
+                cause,
+            },
+            other => Error::ArgumentError {
+                position: Some(i + 1),
+                cause: Box::new(other),
+            },
+        })?);
+    }
+    let restype = match (restype, &proto) {
+        (Some(name), _) => parse_restype(name)?,
+        (None, Some(((_, ret), _))) => ret.simple().unwrap_or(CType::Int),
+        (None, None) => CType::Int,
+    };
+    let fixed = fixed.or(match &proto {
+        Some(((a, _), true)) => Some(a.len()),
+        _ => None,
+    });
+    Ok((specs, restype, fixed))
+}
+
 /// Parses a restype name (`c_int`, `c_char_p`, `void`/`None`).
 pub fn parse_restype(name: &str) -> Result<CType> {
     CType::from_name(name).ok_or_else(|| Error::TypeError(format!("unknown restype {name:?}")))

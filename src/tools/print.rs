@@ -405,6 +405,7 @@ pub fn inspect_json(l: &CDLL, info: &LibraryInfo) -> Json {
         "memory": info.memory.map(|(s, max)| json!({"bytes": s, "max_bytes": max})),
         "table": info.table.map(|(s, max)| json!({"size": s, "max": max})),
         "load": l.load_stats().map(|(src, t)| json!({"source": src.name(), "ms": t.as_secs_f64() * 1000.0})),
+        "prototypes": l.prototypes().ok().flatten().map(|p| p.to_json()),
     })
 }
 
@@ -433,16 +434,24 @@ pub fn inspect_text(l: &CDLL, info: &LibraryInfo) -> String {
             .join("  ")
     );
     let _ = writeln!(out, "{}", data_model_line());
+    // The C prototypes, when the library's debug information has them.
+    let protos = l.prototypes().ok().flatten();
     let _ = writeln!(out, "functions:");
     for e in &info.exports {
         if let Export::Function { name, signature } = e {
-            match signature {
-                Some(s) => {
-                    let _ = writeln!(out, "  {name} {s}");
-                }
-                None => {
-                    let _ = writeln!(out, "  {name}");
-                }
+            let c = protos
+                .as_ref()
+                .and_then(|p| Some(format!("{};", p.declaration(p.function(name)?))));
+            let sig = signature.as_ref().map(|s| s.to_string());
+            let line = [Some(name.clone()), c.or(sig)].into_iter().flatten();
+            let _ = writeln!(out, "  {}", line.collect::<Vec<_>>().join("  "));
+        }
+    }
+    if let Some(p) = &protos {
+        let _ = writeln!(out, "types:");
+        for (_, id) in p.tagged() {
+            for line in p.definition(id).lines() {
+                let _ = writeln!(out, "  {line}");
             }
         }
     }

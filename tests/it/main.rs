@@ -18,6 +18,7 @@ mod fuzz;
 mod globals;
 mod linking;
 mod memory;
+mod prototypes;
 mod real_libraries;
 mod sandbox;
 mod shims;

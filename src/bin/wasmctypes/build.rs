@@ -14,11 +14,13 @@ pub(crate) struct BuildRequest<'a> {
     pub(crate) name: Option<&'a str>,
     pub(crate) flags: Vec<String>,
     pub(crate) opt: OptLevel,
+    /// Leave out the DWARF (`--strip`).
+    pub(crate) strip: bool,
 }
 
 pub(crate) fn cmd_build(req: BuildRequest) -> ExitCode {
     let tc = match Toolchain::find() {
-        Ok(t) => t.with_opt_level(req.opt),
+        Ok(t) => t.with_opt_level(req.opt).with_debug_info(!req.strip),
         Err(e) => {
             eprint_error(&e);
             return ExitCode::from(2);

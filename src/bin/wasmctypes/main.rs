@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use wasmctypes::tools::invoke::{invoke_variadic, parse_restype};
+use wasmctypes::tools::invoke::{invoke_variadic, typed_call};
 use wasmctypes::tools::locate::Search;
 use wasmctypes::tools::print;
 use wasmctypes::{
@@ -61,6 +61,10 @@ enum Command {
         undefine: Vec<String>,
         #[command(flatten)]
         opt: OptArg,
+        /// Leave out the DWARF debug information (kept by default: it holds the library's C
+        /// prototypes, which `inspect` prints and bindings are checked against).
+        #[arg(long)]
+        strip: bool,
     },
     /// The sandbox's C compiler, for build systems (as emcc): cc ARGS... as gcc takes them;
     /// -shared links a side module, a link without it a WASI command.
@@ -176,9 +180,10 @@ struct CallArgs {
     /// Arguments: TYPE:VALUE, TYPE[]:1,2,3, buf:TEXT, buf:N, null, an integer, or text.
     #[arg(allow_negative_numbers = true)]
     args: Vec<String>,
-    /// The result type (c_int unless given; void or None for none).
-    #[arg(long, default_value = "c_int")]
-    restype: String,
+    /// The result type (void or None for none). Without it: the C prototype's when the
+    /// library's debug information has one, else c_int.
+    #[arg(long)]
+    restype: Option<String>,
     /// Print one JSON object (the library's output is in it: not with --inherit-stdio, which
     /// would put it on stdout beside the object).
     #[arg(long, conflicts_with = "inherit_stdio")]
@@ -276,25 +281,19 @@ fn open_with(
     Ok(sandbox.libc())
 }
 
-fn parse_call(call: &CallArgs) -> Result<(Vec<ArgSpec>, CType), Error> {
-    let mut specs = Vec::new();
-    for (i, a) in call.args.iter().enumerate() {
-        specs.push(ArgSpec::parse(a).map_err(|e| match e {
-            Error::ArgumentError { cause, .. } => Error::ArgumentError {
-                position: Some(i + 1),
-                cause,
-            },
-            other => Error::ArgumentError {
-                position: Some(i + 1),
-                cause: Box::new(other),
-            },
-        })?);
-    }
-    Ok((specs, parse_restype(&call.restype)?))
+/// The call's arguments, result type and fixed count: typed from the command line, and from
+/// the library's C prototype where the command line does not say.
+fn parse_call(call: &CallArgs, lib: &CDLL) -> Result<(Vec<ArgSpec>, CType, Option<usize>), Error> {
+    typed_call(
+        lib,
+        call.symbol.as_deref().unwrap_or(""),
+        &call.args,
+        call.restype.as_deref(),
+        call.fixed,
+    )
 }
 
 fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
-    let (specs, restype) = parse_call(call)?;
     let lib = open_with(
         &call.lib,
         kind,
@@ -302,12 +301,13 @@ fn run_one(call: &CallArgs, kind: BackendKind) -> Result<CallReport, Error> {
         &call.preload,
         &call.sandbox.options(Some(true))?,
     )?;
+    let (specs, restype, fixed) = parse_call(call, &lib)?;
     invoke_variadic(
         &lib,
         call.symbol.as_deref().unwrap_or(""),
         &specs,
         restype,
-        call.fixed,
+        fixed,
     )
 }
 
@@ -372,7 +372,7 @@ fn cmd_bench(
     iterations: Option<u64>,
     repeats: usize,
 ) -> ExitCode {
-    let timing = parse_call(call).and_then(|(specs, restype)| {
+    let timing = (|| {
         // The backends' default output handling: captured in wasm, passed through natively,
         // so that no per-call fd redirection is timed.
         let lib = open_with(
@@ -382,18 +382,19 @@ fn cmd_bench(
             &call.preload,
             &call.sandbox.options(None)?,
         )?;
+        let (specs, restype, fixed) = parse_call(call, &lib)?;
         let prepared = PreparedCall::variadic(
             &lib,
             call.symbol.as_deref().unwrap_or(""),
             &specs,
             restype,
-            call.fixed,
+            fixed,
         )?;
         let t =
             wasmctypes::tools::bench::timeit(iterations, repeats, || prepared.call().map(|_| ()))?;
         let _ = lib.take_output();
-        Ok(t)
-    });
+        Ok::<_, Error>(t)
+    })();
     match timing {
         Ok(t) if call.json => println!(
             "{}",
@@ -464,6 +465,7 @@ fn main() -> ExitCode {
             define,
             undefine,
             opt,
+            strip,
         } => cmd_build(BuildRequest {
             files,
             out,
@@ -475,6 +477,7 @@ fn main() -> ExitCode {
                 .chain(undefine.iter().map(|u| format!("-U{u}")))
                 .collect(),
             opt: opt.opt,
+            strip: *strip,
         }),
         // Taken by `build_tools::dispatch` before parsing.
         Command::Cc { .. }
