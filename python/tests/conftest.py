@@ -12,7 +12,7 @@ def built(tmp_path_factory):
     """guest-c/NAME.c built for both backends, in one directory: NAME.wasm, libNAME.so."""
     out = tmp_path_factory.mktemp("guest")
     exe = os.path.join(ROOT, "target", "debug", "wasmctypes")
-    names = ["greeting", "sum", "upper", "dupstr", "testlib", "threads"]
+    names = ["greeting", "sum", "upper", "dupstr", "testlib", "threads", "prototypes"]
     subprocess.run(
         [exe, "build", "--out", str(out)] + [os.path.join(ROOT, "guest-c", n + ".c") for n in names],
         check=True,

@@ -11,6 +11,8 @@ run --timeout 1s` gives the default sandbox its limits before it is made.
 import os as _os
 import sys as _sys
 
+from ._prototype import PrototypeWarning
+
 
 def _namespace():
     """The namespace of `WASMCTYPES_BACKEND`, as it is at first use."""

@@ -1,19 +1,22 @@
 """`python -m wasmctypes run|diff script.py | -m MODULE`.
 
-- `run [--backend wasm|native] [--lib-dir DIR] [--map HOST=WASM] [sandbox options]
-  (script.py | -m MODULE) [args...]` runs an unmodified ctypes script, or a module as
+- `run [--backend wasm|native] [--lib-dir DIR] [--map HOST=WASM] [--strict] [--prototypes]
+  [sandbox options] (script.py | -m MODULE) [args...]` runs an unmodified ctypes script, or a module as
   `python -m MODULE` does (`-m unittest discover`, `-m pytest`), with `ctypes`, `ctypes.util`
   and `_ctypes` resolved to wasmctypes' namespace of that backend. `--lib-dir` directories are
   searched first for libraries by name (`find_library`, `cdll.LoadLibrary('libfoo.so')`), as
   `$WASMCTYPES_PATH`; `--map` gives the wasm build of a host library the script opens by
   path. The sandbox options (`--timeout`, `--fuel`, `--max-memory`, `--dir`, `--env`,
   `--seed`, `--real-clock`, `--real-random`) are the default sandbox's limits and grants, as
-  `wasmctypes.wasm.Sandbox(...)` takes them.
+  `wasmctypes.wasm.Sandbox(...)` takes them. `--strict` makes a binding that disagrees with
+  the library's C prototypes (read from its debug information) an error instead of a
+  `wasmctypes.PrototypeWarning`; `--prototypes` declares the functions the script does not
+  declare from those prototypes.
 - `build_ext [--setup setup.py] [options]` builds the libraries of a setuptools project for
   the sandbox and writes them beside the native ones, `X.so` -> `X.wasm` (see `_build_ext`).
 - `cc ARGS...` and `ar ARGS...` are the sandbox's C compiler and archiver, as build systems
   call them (`wasmctypes cc`, `wasmctypes ar`).
-- `diff [--lib-dir DIR] (script.py | -m MODULE) [args...]` runs it under CPython's real
+- `diff [--lib-dir DIR] [--strict] [--prototypes] (script.py | -m MODULE) [args...]` runs it under CPython's real
   ctypes and under `wasmctypes.wasm`, and compares stdout, stderr, the exit status and the
   uncaught exception's type (the time a test runner prints, `Ran N tests in 0.123s`, is
   not compared). Exit 0 when they agree, 1 when they differ, 2 when it could not be run at
@@ -71,6 +74,27 @@ def search_environment(lib_dirs, mapping):
         os.environ["WASMCTYPES_LIBMAP"] = json.dumps(pairs)
 
 
+# `--strict`, as a warning option: child interpreters and test runners (which reset the
+# filters unless `sys.warnoptions` says otherwise) keep it.
+_STRICT = "error::wasmctypes._prototype.PrototypeWarning"
+
+
+def prototype_options(strict, prototypes):
+    """`--strict` (a binding that disagrees with the C is an error, not a PrototypeWarning) and
+    `--prototypes` (functions the script does not declare are declared from the C)."""
+    if strict:
+        import warnings
+
+        from ._prototype import PrototypeWarning
+
+        warnings.filterwarnings("error", category=PrototypeWarning)
+        sys.warnoptions.append(_STRICT)
+        before = os.environ.get("PYTHONWARNINGS")
+        os.environ["PYTHONWARNINGS"] = ",".join(([before] if before else []) + [_STRICT])
+    if prototypes:
+        os.environ["WASMCTYPES_PROTOTYPES"] = "1"
+
+
 def run(script, backend, args, options=None, module=None):
     os.environ["WASMCTYPES_BACKEND"] = backend
     if options:
@@ -107,7 +131,7 @@ def _untimed(stderr):
     return _TIMINGS.sub(lambda m: (m.group(1) or m.group(3)) + b"Ts" + (m.group(5) or b""), stderr)
 
 
-def diff(script, args, module=None):
+def diff(script, args, module=None, flags=()):
     if module is not None:
         cwd = os.getcwd()
         target = ["-m", module]
@@ -117,7 +141,8 @@ def diff(script, args, module=None):
     runs = {}
     for label, cmd in (
         ("ctypes", [sys.executable] + target + list(args)),
-        ("wasm", [sys.executable, "-m", "wasmctypes", "run", "--backend", "wasm"] + target + list(args)),
+        ("wasm", [sys.executable, "-m", "wasmctypes", "run", "--backend", "wasm"] + list(flags)
+         + target + list(args)),
     ):
         try:
             p = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=300)
@@ -182,6 +207,12 @@ def main(argv=None):
                        help="a directory searched first for libraries by name")
         p.add_argument("--map", action="append", default=[],
                        help="HOST=WASM: the wasm build of the host library HOST")
+        p.add_argument("--strict", action="store_true",
+                       help="a binding that disagrees with the library's C prototypes is an "
+                       "error (a PrototypeWarning otherwise)")
+        p.add_argument("--prototypes", action="store_true",
+                       help="declare the functions a script does not declare from the "
+                       "library's C prototypes")
         p.add_argument("-m", dest="module", help="run a module as python -m does")
         p.add_argument("script", nargs="?")
         p.add_argument("args", nargs=argparse.REMAINDER)
@@ -197,9 +228,11 @@ def main(argv=None):
         return 2
     search_environment(ns.lib_dir, ns.map)
     if ns.command == "run":
+        prototype_options(ns.strict, ns.prototypes)
         run(ns.script, ns.backend, args, sandbox_options(ns), ns.module)
         return 0
-    return diff(ns.script, args, ns.module)
+    flags = ["--strict"] * ns.strict + ["--prototypes"] * ns.prototypes
+    return diff(ns.script, args, ns.module, flags)
 
 
 if __name__ == "__main__":

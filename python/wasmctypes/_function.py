@@ -26,6 +26,18 @@ def _unraisable(exc, message, obj):
     sys.stderr.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
+def _warn(warning):
+    """Issues `warning` at the script's line: the first frame outside this package."""
+    import os
+    import warnings
+
+    here = os.path.dirname(__file__)
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(warning, stacklevel=level)
+
+
 def define(m):
     """Defines function pointers (`_CFuncPtr`, `CFUNCTYPE`, `PYFUNCTYPE`) in `m`, the namespace
     being made (see `_model`)."""
@@ -60,6 +72,7 @@ def define(m):
         _result = None
         _infer = False
         _errcheck = None
+        _restype_set = False  # whether the script set restype (checked against the C)
 
         def _attach(self, addr, base=None, block=None):
             self._argtypes = type(self)._argtypes_
@@ -179,12 +192,23 @@ def define(m):
                 raise TypeError("restype must be a type, a callable, or None")
             _own_type(value)
             self._restype = value
+            self._restype_set = True
             self._unprepare()
 
         @restype.deleter
         def restype(self):
             self._restype = type(self)._restype_
+            self._restype_set = False
             self._unprepare()
+
+        @property
+        def prototype(self):
+            """The C declaration of this library function, from the library's debug
+            information (`'size_t strlen(const char *s)'`), or None when it is not known."""
+            if self._name is None or not self._dll._checked:
+                return None
+            found = self._dll._lib.prototype(self._name)
+            return found[0] if found else None
 
         @property
         def errcheck(self):
@@ -222,6 +246,8 @@ def define(m):
             if _subclass_of_pointerlike(rt):
                 rcode = "P"  # the instance holds the address C returned, not a copy
             self._core = self._function(codes, rcode)
+            if self._name is not None and self._dll._checked:
+                m._check_prototype(self, _warn)
             self._result = self._result_conversion()
             # Each declared type's table of conversions worked out before (`_quick`); the
             # tables live on the types, and fill as calls go by.

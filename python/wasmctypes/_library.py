@@ -22,7 +22,7 @@ def define(m):
         _func_restype_ = c_int
 
         def __new__(cls, name=None, mode=0, handle=None, use_errno=False, use_last_error=False,
-                    winmode=None, sandbox=None):
+                    winmode=None, sandbox=None, prototypes=None):
             if sandbox is not None and sandbox is not ns:
                 other = getattr(sandbox, "_process", None)
                 if not isinstance(other, _core.Process) or other.backend != "wasm":
@@ -30,12 +30,18 @@ def define(m):
                                     % type(sandbox).__name__)
                 if backend != "wasm":
                     raise TypeError("a native library runs in this process, not in a sandbox")
-                return sandbox.CDLL(name, mode, handle, use_errno, use_last_error, winmode)
+                return sandbox.CDLL(name, mode, handle, use_errno, use_last_error, winmode,
+                                    prototypes=prototypes)
             return super().__new__(cls)
 
         def __init__(self, name, mode=0, handle=None, use_errno=False, use_last_error=False,
-                     winmode=None, sandbox=None):
+                     winmode=None, sandbox=None, prototypes=None):
             self._name = name
+            # Functions the script does not declare get argtypes and restype from the C
+            # (`prototypes=True`, or `$WASMCTYPES_PROTOTYPES=1`, which `run --prototypes` sets).
+            if prototypes is None:
+                prototypes = os.environ.get("WASMCTYPES_PROTOTYPES") == "1"
+            self._use_prototypes = bool(prototypes)
             if isinstance(name, (bytes, os.PathLike)):
                 name = os.fsdecode(name)
             if name is not None and not isinstance(name, str):
@@ -52,6 +58,8 @@ def define(m):
                 self._lib = proc.libc()
             else:
                 self._lib = proc.load(_resolve(name))
+                # A library loaded from a file: its bindings are checked against its C.
+                self._checked = True
             restype = self._func_restype_
             flags = _flags(use_errno, use_last_error) | self._func_flags_
 
@@ -69,7 +77,12 @@ def define(m):
             return f
 
         def __getitem__(self, name):
-            return self._FuncPtr((name, self))
+            f = self._FuncPtr((name, self))
+            if self._use_prototypes and self._checked:
+                m._declare_from_prototype(f)
+            return f
+
+        _checked = False
 
         def __repr__(self):
             return "<CDLL '%s', handle %x at %#x>" % (self._name, id(self._lib), id(self))

@@ -17,10 +17,13 @@ import atexit
 import sys
 
 from . import _arguments, _array, _cdata, _core, _function, _library, _memory, _pointer
-from . import _pythonapi, _simple, _structure
+from . import _prototype, _pythonapi, _simple, _structure
 from ._cdata import _SIGNED, _UNSIGNED
 
-_PARTS = (_cdata, _simple, _array, _pointer, _structure, _arguments, _function, _library, _memory)
+_PARTS = (
+    _cdata, _simple, _array, _pointer, _structure, _arguments, _function, _prototype, _library,
+    _memory,
+)
 
 
 class _Model:

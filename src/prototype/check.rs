@@ -4,8 +4,10 @@
 //! Each disagreement is one [`PrototypeMismatch`], naming the function, the parameter, the C
 //! type and the ctypes type. The rules are strict about what corrupts values and silent about
 //! what is only a matter of spelling: `c_char_p` for `unsigned char *`, `c_void_p` for any
-//! pointer, `c_int` for an enum, `c_size_t` for a pointer, and `restype = None` for a function
-//! whose result is ignored are all correct bindings.
+//! pointer, `c_int` for an enum, `c_size_t` for a pointer, `restype = None` for a function
+//! whose result is ignored, and no restype on a function that returns a `size_t` or a `long`
+//! (ctypes' `c_int` holds it below 2**31) are all correct bindings. A pointer, a float, a
+//! structure or a `long long` result without a restype is reported.
 
 use std::fmt;
 
@@ -208,6 +210,15 @@ impl Prototypes {
                     out.push(mismatch(None, found, self.type_name(ret), t.name()));
                 }
             }
+            // ctypes' default, `c_int`, holds a `size_t` or a `long` result while it is under
+            // 2**31, as bindings of `strlen` and of size constants rely on: not reported.
+            None if matches!(
+                self.scalar(ret),
+                Scalar::Int {
+                    width: Width::PointerSized | Width::Unknown,
+                    ..
+                }
+            ) => {}
             None => {
                 // ctypes' default: what an `int` cannot hold is lost.
                 let default = Type::Simple(CType::Int);

@@ -442,9 +442,15 @@ pub fn inspect_text(l: &CDLL, info: &LibraryInfo) -> String {
             let c = protos
                 .as_ref()
                 .and_then(|p| Some(format!("{};", p.declaration(p.function(name)?))));
-            let sig = signature.as_ref().map(|s| s.to_string());
-            let line = [Some(name.clone()), c.or(sig)].into_iter().flatten();
-            let _ = writeln!(out, "  {}", line.collect::<Vec<_>>().join("  "));
+            let head = match signature {
+                Some(s) => format!("{name} {s}"),
+                None => name.clone(),
+            };
+            match c {
+                Some(c) => writeln!(out, "  {head}    {c}"),
+                None => writeln!(out, "  {head}"),
+            }
+            .ok();
         }
     }
     if let Some(p) = &protos {

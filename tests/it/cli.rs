@@ -740,3 +740,55 @@ fn preload_links_a_library_that_needs_another() {
         "{v}"
     );
 }
+
+#[test]
+fn calls_without_types_take_them_from_the_c_prototype() {
+    // Each seed example's call written with its types, then without: the same output.
+    for (typed, untyped) in [
+        (
+            &["call", "greeting", "greet", "World", "--restype", "void"][..],
+            &["call", "greeting", "greet", "World"][..],
+        ),
+        (
+            &[
+                "call",
+                "upper",
+                "upper",
+                "buf:abc123",
+                "6",
+                "--restype",
+                "void",
+            ][..],
+            &["call", "upper", "upper", "buf:abc123", "6"][..],
+        ),
+        (
+            &["call", "sum", "our_function", "3", "c_int[]:1,2,3"][..],
+            &["call", "sum", "our_function", "3", "c_int[]:1,2,3"][..],
+        ),
+        (
+            &[
+                "call",
+                "testlib",
+                "scale",
+                "c_double:1.5",
+                "3",
+                "--restype",
+                "c_double",
+            ][..],
+            &["call", "testlib", "scale", "1.5", "3"][..],
+        ),
+    ] {
+        let (a, b) = (on_both(typed), on_both(untyped));
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                x.status.success() && y.status.success(),
+                "{}{}",
+                stderr(x),
+                stderr(y)
+            );
+            assert_eq!(stdout(x), stdout(y), "{untyped:?}");
+        }
+    }
+    let o = run(&["call", "greeting", "greet", "World"]);
+    assert_eq!(stdout(&o), "Hello, World!\n-> None\n");
+}

@@ -285,6 +285,8 @@ fn correct_bindings_are_not_reported() {
         // No argtypes (ctypes infers them) and the default restype on an `int` function.
         assert!(check(&lib, "ps_enum", None, None).is_empty());
         assert!(check(&lib, "ps_nothing", None, None).is_empty());
+        assert!(check(&lib, "ps_strlen", Some(std::slice::from_ref(&char_p)), None).is_empty());
+        assert!(check(&lib, "ps_long", None, None).is_empty());
     }
 }
 
