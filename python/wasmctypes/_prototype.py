@@ -1,5 +1,10 @@
 """The library's own C prototypes, as the Python side uses them: `PrototypeWarning`, the
-type descriptions a binding is checked with, and functions declared from the C."""
+type descriptions a binding is checked with, and functions declared from the C.
+
+`$WASMCTYPES_STRICT=1` (what `run --strict` sets) makes a disagreement an error: the
+PrototypeWarning is raised. `$WASMCTYPES_CHECK_PROTOTYPES=0` leaves bindings unchecked."""
+
+import os
 
 
 class PrototypeWarning(UserWarning):
@@ -40,14 +45,19 @@ def define(m):
 
     def _check_prototype(f, warn):
         """Warns once for each place where `f`'s argtypes and restype disagree with its C
-        prototype."""
+        prototype (raises the first under `$WASMCTYPES_STRICT=1`)."""
+        if os.environ.get("WASMCTYPES_CHECK_PROTOTYPES") == "0":
+            return
         try:
             argtypes = None if f._argtypes is None else [_check_desc(t) for t in f._argtypes]
             restype = _check_desc(f._restype) if f._restype_set else None
             found = f._dll._lib.check(f._name, argtypes, restype)
         except (OSError, ValueError) as e:
             found = [("unreadable", "%s: the library's prototypes cannot be read: %s" % (f._name, e))]
+        strict = os.environ.get("WASMCTYPES_STRICT") == "1"
         for _kind, message in found:
+            if strict:
+                raise PrototypeWarning(message)
             warn(PrototypeWarning(message))
 
     def _declare_from_prototype(f):
