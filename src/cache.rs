@@ -149,6 +149,20 @@ pub(crate) fn unseal<'a>(entry: &'a [u8], source: &[u8; 32]) -> Option<&'a [u8]>
     (Sha256::digest(payload).as_slice() == digest).then_some(payload)
 }
 
+/// What identifies a file's version without reading it: its path, size, modification time,
+/// inode and device.
+pub(crate) fn file_identity(path: &Path, meta: &std::fs::Metadata) -> String {
+    format!(
+        "{}|{}|{}.{}|{}|{}",
+        path.display(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino(),
+        meta.dev()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,32 +174,50 @@ def _run(args, script):
                           capture_output=True, text=True, timeout=120, env=env)
 
 
-def test_run_strict_makes_a_wrong_binding_an_error(built, tmp_path):
+@pytest.mark.parametrize("backend", ["wasm", "native"])
+def test_run_strict_makes_a_wrong_binding_an_error(built, tmp_path, backend):
     script = tmp_path / "binding.py"
+    lib = built / ("prototypes.wasm" if backend == "wasm" else "libprototypes.so")
     script.write_text(
         "import ctypes\n"
         "lib = ctypes.CDLL(%r)\n"
-        "print(lib.ps_greeting() != 0)\n" % str(built / "prototypes.wasm")
+        "print(lib.ps_greeting() != 0)\n" % str(lib)
     )
-    loose = _run([], str(script))
+    loose = _run(["--backend", backend], str(script))
     assert loose.returncode == 0 and loose.stdout == "True\n", loose.stderr
     assert "PrototypeWarning: ps_greeting: no restype" in loose.stderr
-    strict = _run(["--strict"], str(script))
+    strict = _run(["--backend", backend, "--strict"], str(script))
     assert strict.returncode != 0 and strict.stdout == ""
     assert strict.stderr.rstrip().splitlines()[-1].startswith(
         "wasmctypes._prototype.PrototypeWarning: ps_greeting: no restype"), strict.stderr
-    declared = _run(["--prototypes"], str(script))
+    declared = _run(["--backend", backend, "--prototypes"], str(script))
     assert declared.returncode == 0 and declared.stdout == "True\n" and declared.stderr == ""
 
 
-def test_unreadable_debug_information_never_breaks_the_library(built, tmp_path):
-    import wasmctypes.wasm as ct
+def _debug_info_range(data):
+    """Where `.debug_info`'s content lies in a wasm module or a 64-bit little-endian ELF."""
+    import struct
 
-    data = bytearray((built / "prototypes.wasm").read_bytes())
-    at = data.index(b".debug_info") + len(b".debug_info")
-    for i in range(at + 4, min(at + 64, len(data))):
+    if data[:4] == b"\0asm":
+        at = data.index(b".debug_info") + len(b".debug_info")
+        return at, len(data)
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    headers = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    names = headers[shstrndx][4]
+    for name, _type, _flags, _addr, offset, size in headers:
+        if data[names + name:data.index(b"\0", names + name)] == b".debug_info":
+            return offset, offset + size
+    raise AssertionError("no .debug_info")
+
+
+def test_unreadable_debug_information_never_breaks_the_library(ct, built, tmp_path):
+    source = built / os.path.basename(_path(ct, built))
+    data = bytearray(source.read_bytes())
+    start, end = _debug_info_range(data)
+    for i in range(start + 4, min(start + 64, end)):
         data[i] ^= 0x5A
-    bad = tmp_path / "bad.wasm"
+    bad = tmp_path / source.name
     bad.write_bytes(bytes(data))
     lib = ct.CDLL(str(bad))
     lib.ps_strlen.argtypes = [ct.c_char_p]

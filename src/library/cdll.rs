@@ -25,7 +25,37 @@ pub struct CDLL {
     pub(crate) inner: Rc<LibInner>,
     /// Its index among the sandbox's modules (0: libc, or a standalone module).
     pub(crate) module: usize,
-    path: Rc<Path>,
+    file: Rc<LibFile>,
+}
+
+/// The file a library was loaded from, and its C prototypes once asked for: shared by the
+/// handles on it and the functions looked up through them, so that the file is read (or
+/// found in the process's memo) once.
+pub(super) struct LibFile {
+    pub(super) path: std::path::PathBuf,
+    prototypes: std::cell::OnceCell<Option<Arc<Prototypes>>>,
+}
+
+impl LibFile {
+    fn new(path: &Path) -> Rc<LibFile> {
+        Rc::new(LibFile {
+            path: path.to_path_buf(),
+            prototypes: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// See [`CDLL::prototypes`].
+    pub(super) fn prototypes(&self) -> Result<Option<Arc<Prototypes>>> {
+        if let Some(known) = self.prototypes.get() {
+            return Ok(known.clone());
+        }
+        let read = if self.path.is_file() {
+            Prototypes::of_file(&self.path)?
+        } else {
+            None
+        };
+        Ok(self.prototypes.get_or_init(|| read).clone())
+    }
 }
 
 impl std::fmt::Debug for CDLL {
@@ -33,7 +63,7 @@ impl std::fmt::Debug for CDLL {
         write!(
             f,
             "<CDLL '{}' ({}), id {}>",
-            self.path.display(),
+            self.file.path.display(),
             self.inner.kind,
             self.inner.id
         )
@@ -135,7 +165,7 @@ impl CDLL {
                 detach: std::cell::OnceCell::new(),
             }),
             module,
-            path: path.into(),
+            file: LibFile::new(path),
         })
     }
 
@@ -145,7 +175,7 @@ impl CDLL {
         CDLL {
             inner: inner.clone(),
             module: 0,
-            path: inner.path.as_path().into(),
+            file: LibFile::new(&inner.path),
         }
     }
 
@@ -154,7 +184,7 @@ impl CDLL {
         CDLL {
             inner: self.inner.clone(),
             module,
-            path: path.into(),
+            file: LibFile::new(path),
         }
     }
 
@@ -175,7 +205,7 @@ impl CDLL {
 
     /// The file this library was loaded from.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
     /// The id of the library's sandbox, carried by every pointer into its memory: the same for
@@ -189,7 +219,7 @@ impl CDLL {
     pub fn function(&self, name: &str) -> Result<Function> {
         if !self.inner.backend()?.has_function(self.module, name) {
             return Err(Error::AttributeError {
-                library: self.path.display().to_string(),
+                library: self.file.path.display().to_string(),
                 symbol: name.to_string(),
             });
         }
@@ -200,10 +230,7 @@ impl CDLL {
     /// [`Prototypes`]), or `None` when it has none (built with `--strip`, or by another
     /// toolchain without `-g`). Read once per process and file.
     pub fn prototypes(&self) -> Result<Option<Arc<Prototypes>>> {
-        if !self.path.is_file() {
-            return Ok(None);
-        }
-        Prototypes::of_file(&self.path)
+        self.file.prototypes()
     }
 
     /// [`CDLL::function`] declared from the C: argtypes and restype as a binding declares them
@@ -217,13 +244,13 @@ impl CDLL {
             Error::ValueError(format!(
                 "{}: no prototype for {name}: the library has no debug information (build it \
                  without --strip)",
-                self.path.display()
+                self.file.path.display()
             ))
         })?;
         let proto = protos.function(name).ok_or_else(|| {
             Error::ValueError(format!(
                 "{}: no prototype for {name} in its debug information",
-                self.path.display()
+                self.file.path.display()
             ))
         })?;
         let (argtypes, restype) = protos.ctypes(proto).ok_or_else(|| {
@@ -257,7 +284,7 @@ impl CDLL {
         Function {
             lib: self.inner.clone(),
             module: self.module,
-            path: self.path.clone(),
+            file: self.file.clone(),
             name,
             address,
             argtypes: None,

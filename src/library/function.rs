@@ -23,7 +23,7 @@ pub struct Function {
     /// The library (module of the sandbox) whose handle looked the name up.
     pub(super) module: usize,
     /// The file of that library (its debug information holds the C prototypes).
-    pub(super) path: Rc<std::path::Path>,
+    pub(super) file: Rc<super::cdll::LibFile>,
     pub(super) name: String,
     /// A function pointer's address (see [`CDLL::function_at`](super::CDLL::function_at)),
     /// or `None` for the symbol `name`.
@@ -116,10 +116,10 @@ impl Function {
     ///
     /// [`Prototypes::check`]: crate::Prototypes::check
     pub fn prototype_mismatches(&self) -> Result<Vec<crate::PrototypeMismatch>> {
-        if self.address.is_some() || !self.path.is_file() {
+        if self.address.is_some() {
             return Ok(Vec::new());
         }
-        let Some(protos) = crate::Prototypes::of_file(&self.path)? else {
+        let Some(protos) = self.file.prototypes()? else {
             return Ok(Vec::new());
         };
         let Some(proto) = protos.function(&self.name) else {

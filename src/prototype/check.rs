@@ -13,7 +13,7 @@ use std::fmt;
 
 use super::ctypes::{ctypes_scalar, CtypesScalar, Scalar, Width};
 use super::{CNode, FunctionProto, Prototypes, StructInfo, TypeId, MAX_DEPTH};
-use crate::types::{CType, DataModel, StructType, Type};
+use crate::types::{CType, StructType, Type};
 
 /// What kind of disagreement a [`PrototypeMismatch`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,10 +111,9 @@ impl fmt::Display for PrototypeMismatch {
     }
 }
 
-/// How deep a comparison is: the data model and the recursion guard.
+/// A comparison against one library's prototypes (and its data model).
 struct Cmp<'a> {
     protos: &'a Prototypes,
-    model: DataModel,
 }
 
 /// A disagreement before it is placed: its kind and words.
@@ -130,10 +129,7 @@ impl Prototypes {
         argtypes: Option<&[Type]>,
         restype: Option<&Type>,
     ) -> Vec<PrototypeMismatch> {
-        let cmp = Cmp {
-            protos: self,
-            model: self.model,
-        };
+        let cmp = Cmp { protos: self };
         let sig = &f.signature;
         let mut out = Vec::new();
         let decl = || self.declaration(f);
@@ -243,10 +239,7 @@ impl Prototypes {
     /// Compares a structure's `_fields_` with the C structure or union `id`: the first
     /// disagreement, if any.
     pub fn check_struct(&self, id: TypeId, st: &StructType) -> Option<(MismatchKind, String)> {
-        let cmp = Cmp {
-            protos: self,
-            model: self.model,
-        };
+        let cmp = Cmp { protos: self };
         match self.node(self.resolve(id)) {
             CNode::Struct(s) => cmp.structure(s, st, 0),
             _ => Some((MismatchKind::StructVsScalar, "not a structure in C".into())),
@@ -272,8 +265,8 @@ impl Cmp<'_> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let ct = ctypes_scalar(t, self.model);
-        let ptr = self.model.pointer_size() as u64;
+        let ct = ctypes_scalar(t, self.protos.model);
+        let ptr = self.protos.model.pointer_size() as u64;
         match (self.protos.scalar(c), ct) {
             (Scalar::Unknown, _) | (Scalar::Void, _) | (_, CtypesScalar::Void) => None,
             (
@@ -418,9 +411,10 @@ impl Cmp<'_> {
             }
             _ => return None,
         };
-        let c_struct = matches!(self.protos.scalar(target), Scalar::Struct(_));
+        let scalar = self.protos.scalar(target);
+        let c_struct = matches!(scalar, Scalar::Struct(_));
         let t_struct = matches!(**elem, Type::Struct(_));
-        match (self.protos.scalar(target), &**elem) {
+        match (scalar, &**elem) {
             (Scalar::Void | Scalar::Unknown, _) => None,
             // A byte view of anything is how bindings see opaque memory.
             (_, Type::Simple(CType::Char | CType::Byte | CType::UByte)) => None,
@@ -438,7 +432,7 @@ impl Cmp<'_> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let layout = st.layout(self.model);
+        let layout = st.layout(self.protos.model);
         let cname = format!(
             "{} {}",
             if s.union { "union" } else { "struct" },
@@ -553,7 +547,7 @@ impl Cmp<'_> {
             }
             (CNode::Array { .. }, _) | (_, Type::Array(..)) => {
                 let csize = self.protos.size_of(c);
-                let tsize = t.sizeof(self.model) as u64;
+                let tsize = t.sizeof(self.protos.model) as u64;
                 (csize.is_some_and(|s| s != tsize)).then(|| {
                     (
                         MismatchKind::Width,

@@ -183,9 +183,10 @@ impl Prototypes {
     /// host shared object), or `None` if it has none. The file is read once per process for
     /// each identity (path, size, modification time, inode), then the same answer is shared.
     pub fn of_file(path: &Path) -> Result<Option<Arc<Prototypes>>> {
-        type Memo = Mutex<HashMap<FileIdentity, Option<Arc<Prototypes>>>>;
+        type Memo = Mutex<HashMap<String, Option<Arc<Prototypes>>>>;
         static MEMO: std::sync::OnceLock<Memo> = std::sync::OnceLock::new();
-        let identity = FileIdentity::of(path)?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::os(path, e))?;
+        let identity = crate::cache::file_identity(path, &meta);
         let memo = MEMO.get_or_init(Default::default);
         if let Some(known) = memo.lock().map_err(poisoned)?.get(&identity) {
             return Ok(known.clone());
@@ -277,32 +278,6 @@ impl Prototypes {
             }
             _ => None,
         }
-    }
-}
-
-/// What identifies a file's content without reading it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct FileIdentity {
-    path: std::path::PathBuf,
-    size: u64,
-    mtime: i64,
-    mtime_ns: i64,
-    ino: u64,
-    dev: u64,
-}
-
-impl FileIdentity {
-    fn of(path: &Path) -> Result<FileIdentity> {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(path).map_err(|e| Error::os(path, e))?;
-        Ok(FileIdentity {
-            path: path.to_path_buf(),
-            size: m.size(),
-            mtime: m.mtime(),
-            mtime_ns: m.mtime_nsec(),
-            ino: m.ino(),
-            dev: m.dev(),
-        })
     }
 }
 

@@ -98,20 +98,6 @@ fn tool(name: &str) -> Result<PathBuf> {
     })
 }
 
-/// What identifies an input file's version: its path, size, modification time and inode.
-fn file_identity(path: &Path, meta: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    format!(
-        "{}|{}|{}.{}|{}|{}",
-        path.display(),
-        meta.len(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ino(),
-        meta.dev()
-    )
-}
-
 /// Builds the libc module into the build cache, or finds it there with its seal intact.
 fn build_cached() -> Result<PathBuf> {
     let ld = tool("wasm-ld-19")?;
@@ -131,7 +117,7 @@ fn build_cached() -> Result<PathBuf> {
                 super::DEBIAN_PACKAGES
             ))
         })?;
-        h.update(file_identity(input, &meta).as_bytes());
+        h.update(crate::cache::file_identity(input, &meta).as_bytes());
     }
     h.update(
         format!(

@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use crate::common::{both, built, source};
 use wasmctypes::{
-    BackendKind, CType, Field, MismatchKind, Prototypes, StructType, Toolchain, Type, Value, CDLL,
-    CFUNCTYPE, POINTER,
+    CType, Field, MismatchKind, Prototypes, StructType, Toolchain, Type, Value, CDLL, CFUNCTYPE,
+    POINTER,
 };
 
 fn point() -> Rc<StructType> {
@@ -490,8 +490,7 @@ fn a_stripped_build_has_no_prototypes_and_the_same_code() {
 
 #[test]
 fn hostile_debug_information_is_an_error_or_nothing_never_a_panic() {
-    let wasm = std::fs::read(built("prototypes").wasm).unwrap();
-    assert!(Prototypes::parse(&wasm).unwrap().is_some());
+    let b = built("prototypes");
     assert_eq!(
         Prototypes::parse(b"not a module").unwrap_err().kind(),
         "ValueError"
@@ -500,15 +499,41 @@ fn hostile_debug_information_is_an_error_or_nothing_never_a_panic() {
         Prototypes::parse(b"\x7fELF\x02\x01").unwrap_err().kind(),
         "ValueError"
     );
-    // Every byte of the debug sections flipped in turn, in a sample: each parse ends cleanly.
-    let start = wasm.windows(11).position(|w| w == b".debug_info").unwrap();
-    for offset in (start..wasm.len()).step_by(97).take(400) {
-        let mut bad = wasm.clone();
-        bad[offset] ^= 0xff;
-        let _ = Prototypes::parse(&bad);
-        bad.truncate(offset);
-        let _ = Prototypes::parse(&bad);
+    for path in [&b.wasm, &b.native] {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(Prototypes::parse(&bytes).unwrap().is_some());
+        // Bytes of `.debug_info` flipped in turn, in a sample, and the file cut there: each
+        // parse ends cleanly.
+        let (start, end) = debug_info_range(&bytes);
+        for offset in (start..end).step_by(((end - start) / 400).max(1)).take(400) {
+            let mut bad = bytes.clone();
+            bad[offset] ^= 0xff;
+            let _ = Prototypes::parse(&bad);
+            bad.truncate(offset);
+            let _ = Prototypes::parse(&bad);
+        }
     }
-    // A file the backend never loads is read for its prototypes only when asked.
-    let _ = BackendKind::Wasm;
+}
+
+/// Where `.debug_info`'s content lies in a wasm module or an ELF file.
+fn debug_info_range(bytes: &[u8]) -> (usize, usize) {
+    if bytes.starts_with(b"\0asm") {
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            if let wasmparser::Payload::CustomSection(c) = payload.unwrap() {
+                if c.name() == ".debug_info" {
+                    return (c.data_offset(), c.data_offset() + c.data().len());
+                }
+            }
+        }
+    } else {
+        use object::{Object, ObjectSection};
+        let file = object::File::parse(bytes).unwrap();
+        let (at, len) = file
+            .section_by_name(".debug_info")
+            .unwrap()
+            .file_range()
+            .unwrap();
+        return (at as usize, (at + len) as usize);
+    }
+    panic!("no .debug_info");
 }
